@@ -1,0 +1,34 @@
+"""The running application's shared objects, built once from the settings and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from channels.base import Channel
+from config import Settings
+from storage.db import make_engine, make_sessionmaker
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    channels: dict[str, Channel] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _utcnow  # tests replace it to move time
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_app(settings: Settings) -> App:
+    engine = make_engine(settings.database_url)
+    return App(settings=settings, engine=engine, sessions=make_sessionmaker(engine))

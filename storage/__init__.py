@@ -1,0 +1,1 @@
+"""Storage: models, migrations, engine set-up and queries."""

@@ -1,0 +1,28 @@
+"""The schema migrates on both engines and keeps times in UTC."""
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+
+from storage.models import Source
+
+
+async def test_migrated_schema_round_trips_utc(app) -> None:  # type: ignore[no-untyped-def]
+    hanoi = timezone(timedelta(hours=7))
+    async with app.sessions() as session:
+        session.add(Source(url="https://example.vn/rss", name="Ví dụ",
+                           next_check_at=datetime(2026, 9, 14, 18, 44, tzinfo=hanoi)))
+        await session.commit()
+    async with app.sessions() as session:
+        source = (await session.execute(select(Source))).scalar_one()
+    assert source.next_check_at == datetime(2026, 9, 14, 11, 44, tzinfo=timezone.utc)
+    assert source.next_check_at.tzinfo is not None
+    assert source.state == "active" and source.error_count == 0
+
+
+async def test_sqlite_runs_in_wal_mode(sqlite_app) -> None:  # type: ignore[no-untyped-def]
+    async with sqlite_app.engine.connect() as conn:
+        mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar_one()
+        timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
+    assert mode == "wal"
+    assert timeout >= 1000

@@ -1,0 +1,55 @@
+"""Normalise Vietnamese text for storage and display."""
+
+import re
+import unicodedata
+
+# Tone marks as combining characters (NFD): grave, acute, hook above, tilde, dot below.
+_TONES = "\u0300\u0301\u0309\u0303\u0323"
+
+# Two spellings of the same syllable exist for the clusters oa, oe and uy at the end of a
+# syllable: the mark on the second vowel ("hoà", "thuỷ", "khoẻ") or on the first ("hòa",
+# "thủy", "khỏe"). We settle on the first, which most Vietnamese news text uses.
+# The cluster must end the syllable (no final consonant: "hoàng" stays) and "uy" after "q"
+# is a different cluster ("quý" stays).
+
+
+def _build_tone_pattern() -> re.Pattern[str]:
+    pairs = [("o", "a"), ("o", "e"), ("u", "y")]
+    alts = []
+    for first, second in pairs:
+        for f in (first, first.upper()):
+            for s in (second, second.upper()):
+                for tone in _TONES:
+                    marked = unicodedata.normalize("NFC", s + tone)
+                    alts.append(re.escape(f + marked))
+    return re.compile(r"(?<![qQ])(" + "|".join(alts) + r")(?!\w)")
+
+
+_TONE_PATTERN = _build_tone_pattern()
+
+
+def _move_mark(match: re.Match[str]) -> str:
+    first, marked = match.group(1)[0], match.group(1)[1]
+    decomposed = unicodedata.normalize("NFD", marked)
+    base, tone = decomposed[0], decomposed[1:]
+    return unicodedata.normalize("NFC", first + tone) + base
+
+
+def unify_tone_marks(text: str) -> str:
+    """Rewrite "hoà"/"thuỷ"/"khoẻ" as "hòa"/"thủy"/"khỏe". Expects NFC text."""
+    return _TONE_PATTERN.sub(_move_mark, text)
+
+
+# Zero-width characters and BOMs that feeds leave inside words.
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str | None) -> str:
+    """NFC, unified tone marks, zero-width characters removed, whitespace collapsed."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text)
+    text = _ZERO_WIDTH.sub("", text)
+    text = unify_tone_marks(text)
+    return _SPACES.sub(" ", text).strip()
