@@ -17,7 +17,8 @@ from runtime import App, open_app
 from storage.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("LOA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-TEMPLATE_DB = "loa_test_template"
+# One template per test session, so parallel sessions on one server do not collide.
+TEMPLATE_DB = f"loa_tpl_{os.getpid()}"
 
 
 def _pg_available() -> str | None:
@@ -47,6 +48,8 @@ def pg_template() -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
     upgrade(_pg_url(TEMPLATE_DB))
     yield TEMPLATE_DB
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

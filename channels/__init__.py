@@ -1,0 +1,1 @@
+"""Chat channels behind one interface: Telegram, Zalo and the console (channels/base.py)."""

@@ -1,0 +1,1 @@
+"""Ingestion: fetch, parse, normalise, store and poll sources."""

@@ -1,0 +1,1 @@
+"""Chat commands, independent of any platform: `router.dispatch(app, Incoming) -> Result`."""
