@@ -42,6 +42,8 @@ def setup_logging(level: str = "INFO", secrets: list[str] | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A failing handler would print the record's traceback unfiltered to stderr.
+    logging.raiseExceptions = False
     # Request lines are noise at INFO; they are still redacted if someone turns them on.
     for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
