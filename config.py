@@ -5,7 +5,7 @@ No other module reads the environment. Every setting is documented in `.env.exam
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     zalo_global_per_second: int = Field(5, ge=1, le=1000)
     zalo_private_per_second: float = Field(0.5, gt=0)
     zalo_group_per_minute: int = Field(10, ge=1)
+    # Zalo's 429 has no retry_after: we wait this long, doubling per 429 in a row, up to the max.
+    zalo_quota_backoff_seconds: float = Field(2.0, gt=0)
+    zalo_quota_backoff_max_seconds: float = Field(300.0, gt=0)
+    # Zalo inbound: long polling (getUpdates) or webhook (needs PUBLIC_BASE_URL and the secret).
+    zalo_mode: Literal["polling", "webhook"] = "polling"
+    zalo_poll_timeout_seconds: int = Field(30, ge=1, le=60)
+    # The small HTTP server for Zalo's webhook and for photos fetched under PUBLIC_BASE_URL.
+    zalo_listen_host: str = "127.0.0.1"
+    zalo_listen_port: int = Field(8088, ge=0, le=65535)
 
     log_level: str = "INFO"
 
@@ -99,6 +108,15 @@ class Settings(BaseSettings):
                 "POLL_INTERVAL_SECONDS must not be below POLL_MIN_INTERVAL_SECONDS"
                 f" ({self.poll_interval_seconds} < {self.poll_min_interval_seconds})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _zalo_webhook_complete(self) -> Settings:
+        secret = self.zalo_webhook_secret.get_secret_value() if self.zalo_webhook_secret else ""
+        if secret and not 8 <= len(secret) <= 256:
+            raise ValueError("ZALO_WEBHOOK_SECRET must be 8 to 256 characters")
+        if self.zalo_mode == "webhook" and not (secret and self.public_base_url):
+            raise ValueError("ZALO_MODE=webhook needs ZALO_WEBHOOK_SECRET and PUBLIC_BASE_URL")
         return self
 
     @property
