@@ -1,16 +1,22 @@
 """Chat lifecycle changes that the platform tells us about: a chat that is gone, a group that
 migrated to a new id. Used by the sender (on a send outcome) and by the channel adapters (on an
 update), so both paths leave the database in the same state.
+
+Also what the chat handlers need: find or create a chat, its language and dialogue state, and
+deleting everything about it on /stop (Decree 13/2023).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from runtime import App
-from storage.models import Chat, DeliveredItem, Delivery, Subscription
+from services.errors import ServiceError
+from storage.models import Chat, DeliveredItem, Delivery, Subscription, User
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +85,57 @@ async def migrate_chat(app: App, channel: str, old_key: str, new_key: str) -> in
         old.active, old.inactive_reason = False, f"migrated to {new_key}"
         log.info("chat %s merged into %s (%s:%s -> %s)", old.id, new.id, channel, old_key, new_key)
         return new.id
+
+
+# --- What the chat handlers need ------------------------------------------------------------
+
+LANGS = ("vi", "en")
+
+
+async def ensure_chat(app: App, channel: str, chat_key: str, kind: str = "private",
+                      title: str = "") -> Chat:
+    """The chat's row, created on first contact. A chat that had gone inactive (it blocked the
+    bot) and writes again is active again."""
+    for _ in range(2):  # a concurrent first message may create the row between our two steps
+        async with app.sessions() as session:
+            chat = await session.scalar(
+                select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key))
+            if chat is None:
+                chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title[:256])
+                session.add(chat)
+            else:
+                chat.kind = kind
+                if title:
+                    chat.title = title[:256]
+                if not chat.active:
+                    chat.active, chat.inactive_reason = True, None
+            try:
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                continue
+            return chat
+    raise RuntimeError(f"could not create chat {channel}:{chat_key}")
+
+
+async def set_lang(app: App, chat_id: int, lang: str) -> None:
+    if lang not in LANGS:
+        raise ServiceError("bad_lang", f"unknown language {lang!r}")
+    async with app.sessions() as session, session.begin():
+        await session.execute(update(Chat).where(Chat.id == chat_id).values(lang=lang))
+
+
+async def set_dialog(app: App, chat_id: int, dialog: dict[str, Any] | None) -> None:
+    """Replace the chat's dialogue state (a picker step, a pending confirmation, recent searches)."""
+    async with app.sessions() as session, session.begin():
+        await session.execute(update(Chat).where(Chat.id == chat_id).values(dialog=dialog or None))
+
+
+async def forget_chat(app: App, chat_id: int, user_id: int | None = None) -> None:
+    """Delete the chat and everything hanging off it (subscriptions, queued and delivered items),
+    and the person's own record (role, official provinces) when `user_id` is given."""
+    async with app.sessions() as session, session.begin():
+        # The foreign keys cascade (SQLite has them switched on in storage/db.py).
+        await session.execute(delete(Chat).where(Chat.id == chat_id))
+        if user_id is not None:
+            await session.execute(delete(User).where(User.id == user_id))

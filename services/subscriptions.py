@@ -1,0 +1,202 @@
+"""A chat's subscriptions: create, list, change delivery, pause, edit, remove.
+
+A subscription matches an item when every non-empty part matches: any of its topics AND any of its
+provinces AND all of its keywords. Officials' province reports are subscriptions of kind "report".
+Subscriptions are numbered 1, 2, … in creation order, so that they can be named by typing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import catalog
+from runtime import App
+from services.errors import ServiceError
+from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
+from vntext import fold_tokens, normalize
+
+MODES = ("instant", "daily", "weekly", "off")
+MAX_PER_CHAT = 50  # enough for any real reader; stops a runaway script filling the table
+
+
+@dataclass(frozen=True)
+class Delivery:
+    mode: str
+    hour: int = 7  # local hour, for digests
+    weekday: int = 0  # 0 = Monday, for weekly digests
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ServiceError("bad_delivery", f"unknown delivery mode {self.mode!r}")
+        if not 0 <= self.hour <= 23:
+            raise ServiceError("bad_hour", f"hour {self.hour} is not 0-23", value=self.hour)
+        if not 0 <= self.weekday <= 6:
+            raise ServiceError("bad_weekday", f"weekday {self.weekday} is not 0-6")
+
+
+@dataclass(frozen=True)
+class SubInfo:
+    id: int
+    number: int  # 1-based position in the chat's list
+    kind: str  # news | report
+    topics: tuple[str, ...]
+    provinces: tuple[str, ...]
+    keywords: str  # folded, space-separated
+    label: str
+    delivery: Delivery
+    paused: bool
+
+    @property
+    def is_everything(self) -> bool:
+        return not (self.topics or self.provinces or self.keywords)
+
+
+def fold_keywords(text: str | Iterable[str]) -> str:
+    words = text if isinstance(text, str) else " ".join(text)
+    return " ".join(fold_tokens(words))[:256]
+
+
+def _check_labels(topics: Iterable[str], provinces: Iterable[str]) -> tuple[list[str], list[str]]:
+    topics, provinces = sorted(set(topics)), sorted(set(provinces))
+    bad = [t for t in topics if t not in catalog.topics()]
+    bad += [p for p in provinces if p not in catalog.provinces()]
+    if bad:
+        raise ServiceError("bad_label", f"unknown topic or province: {', '.join(bad)}",
+                           value=", ".join(bad))
+    return topics, provinces
+
+
+async def _load(session: AsyncSession, chat_id: int) -> list[SubInfo]:
+    subs = (await session.scalars(
+        select(Subscription).where(Subscription.chat_id == chat_id).order_by(Subscription.id))).all()
+    ids = [s.id for s in subs]
+    topics: dict[int, list[str]] = {i: [] for i in ids}
+    provinces: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        for sid, topic in await session.execute(
+                select(SubscriptionTopic.subscription_id, SubscriptionTopic.topic)
+                .where(SubscriptionTopic.subscription_id.in_(ids))):
+            topics[sid].append(topic)
+        for sid, code in await session.execute(
+                select(SubscriptionProvince.subscription_id, SubscriptionProvince.province)
+                .where(SubscriptionProvince.subscription_id.in_(ids))):
+            provinces[sid].append(code)
+    order = list(catalog.topics())
+    return [SubInfo(s.id, n, s.kind, tuple(sorted(topics[s.id], key=order.index)),
+                    tuple(sorted(provinces[s.id])), s.keywords, s.label,
+                    Delivery(s.mode, s.hour, s.weekday), s.paused)
+            for n, s in enumerate(subs, start=1)]
+
+
+async def list_subscriptions(app: App, chat_id: int) -> list[SubInfo]:
+    async with app.sessions() as session:
+        return await _load(session, chat_id)
+
+
+async def find(app: App, chat_id: int, *, sub_id: int | None = None,
+               number: int | None = None) -> SubInfo:
+    """One of the chat's subscriptions, by id (buttons) or by its number in the list (typing)."""
+    for sub in await list_subscriptions(app, chat_id):
+        if sub.id == sub_id or sub.number == number:
+            return sub
+    raise ServiceError("sub_not_found", f"chat {chat_id} has no subscription "
+                       f"{sub_id if sub_id is not None else f'number {number}'}",
+                       number=number if number is not None else "")
+
+
+async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
+                    provinces: Iterable[str] = (), keywords: str | Iterable[str] = "",
+                    label: str = "", delivery: Delivery | None = None) -> SubInfo:
+    """A new news subscription, with the chat's default delivery unless one is given."""
+    topics, provinces = _check_labels(topics, provinces)
+    folded = fold_keywords(keywords)
+    async with app.sessions() as session, session.begin():
+        chat = await session.get(Chat, chat_id)
+        if chat is None:
+            raise ServiceError("chat_gone", f"chat {chat_id} does not exist")
+        current = await _load(session, chat_id)
+        for sub in current:
+            if (sub.kind == "news" and list(sub.topics) == topics and sorted(sub.provinces) == provinces
+                    and sub.keywords == folded):
+                raise ServiceError("sub_exists", "the same subscription exists", number=sub.number)
+        if len(current) >= MAX_PER_CHAT:
+            raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
+                               limit=MAX_PER_CHAT)
+        delivery = delivery or Delivery(chat.default_mode, chat.default_hour, chat.default_weekday)
+        sub = Subscription(chat_id=chat_id, kind="news", keywords=folded,
+                           label=normalize(label)[:256], mode=delivery.mode, hour=delivery.hour,
+                           weekday=delivery.weekday)
+        session.add(sub)
+        await session.flush()
+        session.add_all(SubscriptionTopic(subscription_id=sub.id, topic=t) for t in topics)
+        session.add_all(SubscriptionProvince(subscription_id=sub.id, province=p) for p in provinces)
+        await session.flush()
+        return next(s for s in await _load(session, chat_id) if s.id == sub.id)
+
+
+async def update_subscription(app: App, chat_id: int, sub_id: int, *,
+                              topics: Iterable[str] | None = None,
+                              provinces: Iterable[str] | None = None,
+                              keywords: str | Iterable[str] | None = None,
+                              label: str | None = None) -> SubInfo:
+    """Replace the parts that are given; the others stay."""
+    sub = await find(app, chat_id, sub_id=sub_id)
+    new_topics, new_provinces = _check_labels(
+        sub.topics if topics is None else topics, sub.provinces if provinces is None else provinces)
+    async with app.sessions() as session, session.begin():
+        values: dict[str, object] = {}
+        if keywords is not None:
+            values["keywords"] = fold_keywords(keywords)
+        if label is not None:
+            values["label"] = normalize(label)[:256]
+        if values:
+            await session.execute(update(Subscription).where(Subscription.id == sub_id).values(**values))
+        if topics is not None:
+            await session.execute(
+                delete(SubscriptionTopic).where(SubscriptionTopic.subscription_id == sub_id))
+            session.add_all(SubscriptionTopic(subscription_id=sub_id, topic=t) for t in new_topics)
+        if provinces is not None:
+            await session.execute(
+                delete(SubscriptionProvince).where(SubscriptionProvince.subscription_id == sub_id))
+            session.add_all(SubscriptionProvince(subscription_id=sub_id, province=p)
+                            for p in new_provinces)
+        await session.flush()
+        return next(s for s in await _load(session, chat_id) if s.id == sub_id)
+
+
+async def unsubscribe(app: App, chat_id: int, sub_id: int) -> SubInfo:
+    sub = await find(app, chat_id, sub_id=sub_id)
+    async with app.sessions() as session, session.begin():
+        await session.execute(delete(Subscription).where(Subscription.id == sub.id))
+    return sub
+
+
+async def set_paused(app: App, chat_id: int, sub_id: int, paused: bool) -> SubInfo:
+    sub = await find(app, chat_id, sub_id=sub_id)
+    async with app.sessions() as session, session.begin():
+        await session.execute(
+            update(Subscription).where(Subscription.id == sub.id).values(paused=paused))
+    return await find(app, chat_id, sub_id=sub_id)
+
+
+async def set_delivery(app: App, chat_id: int, delivery: Delivery,
+                       sub_id: int | None = None) -> int:
+    """One subscription's delivery; or, with no `sub_id`, every news subscription's and the
+    chat's default for new ones. Returns how many subscriptions changed."""
+    values = {"mode": delivery.mode, "hour": delivery.hour, "weekday": delivery.weekday}
+    if sub_id is not None:
+        await find(app, chat_id, sub_id=sub_id)
+        where = Subscription.id == sub_id
+    else:
+        where = (Subscription.chat_id == chat_id) & (Subscription.kind == "news")
+    async with app.sessions() as session, session.begin():
+        result = await session.execute(update(Subscription).where(where).values(**values))
+        if sub_id is None:
+            await session.execute(update(Chat).where(Chat.id == chat_id).values(
+                default_mode=delivery.mode, default_hour=delivery.hour,
+                default_weekday=delivery.weekday))
+        return int(result.rowcount or 0)

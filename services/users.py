@@ -1,0 +1,161 @@
+"""People and roles: citizen, official (bound to provinces) and admin.
+
+Admins are those listed in ADMIN_IDS (always admin, whatever the table says) and those granted
+the role by another admin. Officials get a daily and a weekly province report by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import catalog
+from config import Settings
+from runtime import App
+from services import audit
+from services.errors import ServiceError
+from storage.models import Chat, OfficialProvince, Subscription, SubscriptionProvince, User
+
+ROLES = ("citizen", "official", "admin")
+# Default report schedule for a new official, in local time: daily at 7, and Mondays at 7.
+REPORT_SCHEDULES = (("daily", 7, 0), ("weekly", 7, 0))
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    channel: str
+    user_key: str
+    role: str  # effective: a configured admin is "admin" whatever the table says
+    provinces: tuple[str, ...]  # an official's provinces
+
+
+def is_configured_admin(settings: Settings, channel: str, user_key: str) -> bool:
+    """ADMIN_IDS lists plain ids (Telegram numbers, Zalo hex ids) or "channel:id"."""
+    return settings.is_admin(user_key) or settings.is_admin(audit.actor_of(channel, user_key))
+
+
+async def _person(session: AsyncSession, settings: Settings, user: User) -> Person:
+    provinces = (await session.scalars(
+        select(OfficialProvince.province).where(OfficialProvince.user_id == user.id)
+        .order_by(OfficialProvince.province))).all()
+    role = "admin" if is_configured_admin(settings, user.channel, user.user_key) else user.role
+    return Person(user.id, user.channel, user.user_key, role, tuple(provinces))
+
+
+async def _get_or_create(session: AsyncSession, channel: str, user_key: str,
+                         display_name: str = "") -> User:
+    user = await session.scalar(
+        select(User).where(User.channel == channel, User.user_key == user_key))
+    if user is None:
+        user = User(channel=channel, user_key=user_key, display_name=display_name[:256])
+        session.add(user)
+        await session.flush()
+    elif display_name and user.display_name != display_name:
+        user.display_name = display_name[:256]
+    return user
+
+
+async def ensure_user(app: App, channel: str, user_key: str, display_name: str = "") -> Person:
+    """The person behind a message, created on first contact."""
+    for _ in range(2):  # a concurrent first message may create the row first
+        async with app.sessions() as session:
+            try:
+                user = await _get_or_create(session, channel, user_key, display_name)
+                person = await _person(session, app.settings, user)
+                await session.commit()
+                return person
+            except IntegrityError:
+                await session.rollback()
+    raise RuntimeError(f"could not create user {channel}:{user_key}")
+
+
+async def find_user(app: App, channel: str, user_key: str) -> Person | None:
+    async with app.sessions() as session:
+        user = await session.scalar(
+            select(User).where(User.channel == channel, User.user_key == user_key))
+        return await _person(session, app.settings, user) if user else None
+
+
+def _check_provinces(codes: list[str]) -> list[str]:
+    known = catalog.provinces()
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ServiceError("bad_province", f"unknown province code(s): {', '.join(unknown)}",
+                           value=", ".join(unknown))
+    return sorted(set(codes))
+
+
+async def _private_chat(session: AsyncSession, channel: str, user_key: str) -> Chat:
+    """A person's private chat has the person's id on every channel we serve."""
+    chat = await session.scalar(
+        select(Chat).where(Chat.channel == channel, Chat.chat_key == user_key))
+    if chat is None:
+        chat = Chat(channel=channel, chat_key=user_key, kind="private")
+        session.add(chat)
+        await session.flush()
+    return chat
+
+
+async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
+                                    provinces: list[str]) -> None:
+    existing = (await session.scalars(select(Subscription).where(
+        Subscription.chat_id == chat_id, Subscription.kind == "report"))).all()
+    if not existing:
+        existing = [Subscription(chat_id=chat_id, kind="report", mode=mode, hour=hour,
+                                 weekday=weekday, label="")
+                    for mode, hour, weekday in REPORT_SCHEDULES]
+        session.add_all(existing)
+        await session.flush()
+    for sub in existing:
+        await session.execute(
+            delete(SubscriptionProvince).where(SubscriptionProvince.subscription_id == sub.id))
+        session.add_all(SubscriptionProvince(subscription_id=sub.id, province=p) for p in provinces)
+
+
+async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
+                provinces: list[str] | None = None) -> Person:
+    """Make someone an official of `provinces` (replacing earlier ones) or an admin."""
+    if role not in ("official", "admin"):
+        raise ServiceError("bad_role", f"unknown role {role!r}", value=role)
+    codes = _check_provinces(list(provinces or []))
+    if role == "official" and not codes:
+        raise ServiceError("grant_needs_province", "an official needs at least one province")
+    async with app.sessions() as session, session.begin():
+        user = await _get_or_create(session, channel, user_key)
+        user.role = role
+        if role == "official":
+            await session.execute(delete(OfficialProvince).where(OfficialProvince.user_id == user.id))
+            session.add_all(OfficialProvince(user_id=user.id, province=p) for p in codes)
+            chat = await _private_chat(session, channel, user_key)
+            await _set_report_subscriptions(session, chat.id, codes)
+        audit.record(session, actor, "grant", audit.actor_of(channel, user_key),
+                     role=role, provinces=codes)
+        await session.flush()
+        return await _person(session, app.settings, user)
+
+
+async def revoke(app: App, actor: str, channel: str, user_key: str) -> Person:
+    """Back to citizen: provinces and report subscriptions go; news subscriptions stay."""
+    if is_configured_admin(app.settings, channel, user_key):
+        raise ServiceError("revoke_configured_admin",
+                           f"{channel}:{user_key} is an admin by ADMIN_IDS; change the config")
+    async with app.sessions() as session, session.begin():
+        user = await session.scalar(
+            select(User).where(User.channel == channel, User.user_key == user_key))
+        if user is None:
+            raise ServiceError("user_not_found", f"no user {channel}:{user_key}",
+                               value=user_key)
+        previous = user.role
+        user.role = "citizen"
+        await session.execute(delete(OfficialProvince).where(OfficialProvince.user_id == user.id))
+        chat_ids = select(Chat.id).where(Chat.channel == channel, Chat.chat_key == user_key)
+        await session.execute(delete(Subscription).where(
+            Subscription.kind == "report", Subscription.chat_id.in_(chat_ids)))
+        audit.record(session, actor, "revoke", audit.actor_of(channel, user_key),
+                     previous_role=previous)
+        await session.flush()
+        return await _person(session, app.settings, user)
