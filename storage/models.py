@@ -252,7 +252,8 @@ class Delivery(Base):
     parts_sent: Mapped[int] = mapped_column(default=0)  # a long digest resumes after a crash
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    claimed_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]  # renewed while the claimer works: a lease
+    claimed_by: Mapped[str | None] = mapped_column(String(40))  # sender instance holding it
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
