@@ -1,0 +1,72 @@
+"""Items as the composer needs them: one bulk load for many items, no lazy loading."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Item, ItemProvince, ItemTopic, Source
+
+# Keeps every IN (...) list well under SQLite's bound-parameter limit.
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class ItemView:
+    id: int
+    title: str
+    summary: str
+    url: str
+    published_at: datetime
+    source_name: str
+    provinces: tuple[str, ...] = ()  # current province codes, most relevant first
+    topics: tuple[str, ...] = ()  # topic slugs
+
+
+def chunks(values: list[int], size: int = CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+async def load_items(session: AsyncSession, item_ids: Iterable[int]) -> dict[int, ItemView]:
+    """The items with these ids (missing ones are left out), with their labels."""
+    ids = sorted(set(item_ids))
+    rows: dict[int, tuple] = {}
+    provinces: dict[int, list[str]] = defaultdict(list)
+    topics: dict[int, list[str]] = defaultdict(list)
+    for part in chunks(ids):
+        result = await session.execute(
+            select(Item.id, Item.title, Item.summary, Item.canonical_url, Item.published_at,
+                   Source.name)
+            .join(Source, Source.id == Item.source_id)
+            .where(Item.id.in_(part))
+        )
+        for row in result:
+            rows[row[0]] = tuple(row)
+        result = await session.execute(
+            select(ItemProvince.item_id, ItemProvince.province)
+            .where(ItemProvince.item_id.in_(part))
+            .order_by(ItemProvince.item_id, ItemProvince.rank, ItemProvince.province)
+        )
+        for item_id, code in result:
+            provinces[item_id].append(code)
+        result = await session.execute(
+            select(ItemTopic.item_id, ItemTopic.topic)
+            .where(ItemTopic.item_id.in_(part))
+            .order_by(ItemTopic.item_id, ItemTopic.topic)
+        )
+        for item_id, slug in result:
+            topics[item_id].append(slug)
+    return {
+        item_id: ItemView(
+            id=item_id, title=title, summary=summary, url=url, published_at=published,
+            source_name=source or "", provinces=tuple(provinces[item_id]),
+            topics=tuple(topics[item_id]),
+        )
+        for item_id, (_, title, summary, url, published, source) in rows.items()
+    }
