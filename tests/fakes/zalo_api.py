@@ -17,6 +17,7 @@ process. Use `with FakeZaloApi() as fake:` and point ZALO_API_BASE_URL at `fake.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import threading
 import time
@@ -111,7 +112,8 @@ class FakeZaloApi:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        for target in (self._server.serve_forever, self._webhook_worker):
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
+        for target in (serve, self._webhook_worker):
             thread = threading.Thread(target=target, daemon=True, name="fake-zalo")
             thread.start()
             self._threads.append(thread)
@@ -142,6 +144,10 @@ class FakeZaloApi:
     def base_url(self) -> str:
         """The value for ZALO_API_BASE_URL: the token is appended to it."""
         return f"http://127.0.0.1:{self.port}/bot"
+
+    def settings(self) -> dict[str, Any]:
+        """Settings overrides that point a bot at this fake."""
+        return {"zalo_bot_token": self.token, "zalo_api_base_url": self.base_url}
 
     # --- Test controls -----------------------------------------------------------------------
 
