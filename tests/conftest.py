@@ -15,6 +15,7 @@ import pytest
 from config import Settings, load_settings
 from runtime import App, open_app
 from storage.migrate import upgrade
+from tests.fakes.telegram_api import FakeTelegram
 
 PG_ADMIN_DSN = os.environ.get("LOA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One template per test session, so parallel sessions on one server do not collide.
@@ -97,3 +98,10 @@ async def sqlite_app(sqlite_url: str) -> AsyncIterator[App]:
     application = open_app(make_settings(sqlite_url))
     yield application
     await application.close()
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegram]:
+    """A fake Telegram Bot API server on 127.0.0.1 (see tests/fakes/telegram_api.py)."""
+    with FakeTelegram() as server:
+        yield server
