@@ -1,0 +1,239 @@
+"""Fetch a source over HTTP, defensively: every way a fetch can go wrong ends in a FetchResult with
+a readable reason, never an exception.
+
+- conditional GET (ETag / Last-Modified); 304 and an empty 200 both mean "unchanged"
+- one wall-clock deadline for the whole fetch, redirects and body included, so a server that
+  drips one byte a second cannot hold a poll open
+- a size cap counted while streaming, on the bytes received and again on the bytes after
+  decompression, which we do ourselves in bounded steps (a gzip bomb never inflates in memory)
+- redirects followed by hand, with a limit and loop detection; a chain of permanent redirects
+  (301/308) reports where it leads so the stored URL can be updated
+- at most HTTP_PER_HOST_CONCURRENCY requests to one host at a time
+
+One Fetcher (one httpx.AsyncClient, one set of per-host limits) serves a whole poll run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from config import Settings
+
+PERMANENT = (301, 308)
+REDIRECTS = (301, 302, 303, 307, 308)
+_CHUNK = 64 * 1024
+_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+           "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1")
+
+
+@dataclass(slots=True)
+class FetchResult:
+    url: str  # the URL that answered last
+    status: Literal["ok", "unchanged", "error"]
+    body: bytes = b""
+    http_status: int | None = None
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_url: str | None = None  # where permanent redirects from the requested URL lead
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "error"
+
+
+class _Failure(Exception):
+    """Internal: ends a fetch with this reason."""
+
+
+class _Decoder:
+    """Content-Encoding undone in steps of bounded output, so memory stays under the cap."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        self._first = True
+        self._raw_retry = False
+        if encoding in ("", "identity"):
+            self._zlib = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()  # zlib-wrapped; raw deflate is retried below
+            self._raw_retry = True
+        else:
+            raise _Failure(f"unsupported Content-Encoding {encoding!r}")
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        """Decoded pieces of `data`; stops once more than `room` bytes came out."""
+        if self._zlib is None:
+            return [data]
+        pieces, produced = [], 0
+        try:
+            while data and produced <= room:
+                piece = self._zlib.decompress(data, room - produced + 1)
+                self._first = False
+                pieces.append(piece)
+                produced += len(piece)
+                data = self._zlib.unconsumed_tail
+        except zlib.error as exc:
+            if self._first and self._raw_retry:
+                self._zlib, self._raw_retry = zlib.decompressobj(-zlib.MAX_WBITS), False
+                return self.feed(data, room)
+            raise _Failure(f"the compressed body is corrupt: {exc}") from None
+        return pieces
+
+
+def _describe(exc: BaseException, url: str, timeout: float) -> str:
+    host = urlsplit(url).hostname or url
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {host}: {cause.strerror or cause}"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException)):
+        return f"no complete answer from {host} within {timeout:g} s"
+    if isinstance(exc, httpx.ConnectError):
+        if "name or service not known" in text.lower() or "nodename nor servname" in text:
+            return f"DNS lookup failed for {host}"
+        return f"could not connect to {host}: {text}"
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return f"invalid URL {url!r}: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{host} broke the HTTP protocol: {text}"
+    return f"fetching from {host} failed: {text}"
+
+
+class Fetcher:
+    def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None) -> None:
+        self.timeout = settings.http_timeout_seconds
+        self.max_bytes = settings.http_max_bytes
+        self.max_redirects = settings.http_max_redirects
+        self._per_host = settings.http_per_host_concurrency
+        self._slots: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self._per_host))
+        self._own_client = client is None
+        self.client = client or httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
+            headers={"User-Agent": settings.http_user_agent, "Accept": _ACCEPT,
+                     "Accept-Encoding": "gzip, deflate"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    def _slot(self, url: str) -> asyncio.Semaphore:
+        parts = urlsplit(url)
+        return self._slots[f"{(parts.hostname or '').lower()}:{parts.port or ''}"]
+
+    async def fetch(self, url: str, *, etag: str | None = None,
+                    last_modified: str | None = None) -> FetchResult:
+        """GET `url`, following redirects; never raises for anything the network or server does."""
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        seen = [url]
+        permanent_url: str | None = None
+        all_permanent = True
+        current = url
+        deadline: float | None = None
+        try:
+            while True:
+                async with self._slot(current):
+                    if deadline is None:  # time spent queueing for the host does not count
+                        deadline = asyncio.get_running_loop().time() + self.timeout
+                    async with asyncio.timeout_at(deadline):
+                        result = await self._get(current, headers)
+                if isinstance(result, FetchResult):
+                    result.permanent_url = permanent_url
+                    return result
+                status, location = result
+                target = urljoin(current, location)
+                if urlsplit(target).scheme not in ("http", "https"):
+                    raise _Failure(f"redirected to a non-HTTP address {target!r}")
+                if target in seen:
+                    raise _Failure("redirect loop: " + " → ".join([*seen, target]))
+                if len(seen) > self.max_redirects:
+                    raise _Failure(f"too many redirects (more than {self.max_redirects})")
+                all_permanent = all_permanent and status in PERMANENT
+                if all_permanent:
+                    permanent_url = target
+                seen.append(target)
+                current = target
+        except _Failure as exc:
+            return FetchResult(url=current, status="error", error=str(exc),
+                               permanent_url=permanent_url)
+        except (httpx.HTTPError, asyncio.TimeoutError, OSError, ValueError) as exc:
+            return FetchResult(url=current, status="error",
+                               error=_describe(exc, current, self.timeout),
+                               permanent_url=permanent_url)
+
+    async def _get(self, url: str, headers: dict[str, str]) -> FetchResult | tuple[int, str]:
+        """One request: a final result, or (status, Location) for a redirect."""
+        request = self.client.build_request("GET", url, headers=headers)
+        response = await self.client.send(request, stream=True)
+        try:
+            code = response.status_code
+            if code in REDIRECTS:
+                location = response.headers.get("location")
+                if not location:
+                    raise _Failure(f"HTTP {code} redirect without a Location header")
+                return code, location
+            if code == 304:
+                return FetchResult(url=url, status="unchanged", http_status=code)
+            if code >= 400:
+                phrase = response.reason_phrase or ""
+                raise _Failure(f"the server answered HTTP {code} {phrase}".rstrip())
+            if code != 200:
+                raise _Failure(f"unexpected HTTP status {code}")
+            body = await self._read(response)
+            return FetchResult(
+                url=url, status="ok" if body.strip() else "unchanged", body=body,
+                http_status=code, content_type=response.headers.get("content-type", ""),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+            )
+        finally:
+            await response.aclose()
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        cap = self.max_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _Failure(f"the response is {int(declared):,} bytes, over the {cap:,}-byte cap")
+        decoder = _Decoder(response.headers.get("content-encoding", ""))
+        received = 0
+        chunks: list[bytes] = []
+        size = 0
+        async for raw in response.aiter_raw(_CHUNK):
+            received += len(raw)
+            if received > cap:
+                raise _Failure(f"the response is over the {cap:,}-byte cap")
+            for piece in decoder.feed(raw, cap - size):
+                size += len(piece)
+                if size > cap:
+                    raise _Failure(
+                        f"the response decompresses to more than the {cap:,}-byte cap"
+                        " (compression bomb?)")
+                chunks.append(piece)
+        return b"".join(chunks)

@@ -1,0 +1,139 @@
+"""Store normalised entries once each.
+
+An entry is already known when its canonical URL is stored (from any source) or its source has
+stored its GUID; both hold within one batch too (feeds repeat GUIDs), and the unique constraints
+back them up against a concurrent writer (ON CONFLICT DO NOTHING). A republished copy from
+another outlet is stored, searchable, with `duplicate_of` pointing at the first copy
+(storage.recent_titles). The batch goes in as one multi-row INSERT ... RETURNING.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feeds.normalize import Entry
+from storage.models import Item
+from storage.recent_titles import RecentTitles, title_key
+from vntext import fold
+
+_CHUNK = 500  # bound on parameters per IN (...) query
+_ITEMS = Item.__table__
+_MAX_TITLE_FOLD = 1024
+
+
+@dataclass(slots=True)
+class StoredItem:
+    id: int
+    title: str
+    summary: str
+    duplicate_of: int | None
+    backlog: bool
+
+    @property
+    def deliverable(self) -> bool:
+        return not self.backlog and self.duplicate_of is None
+
+
+@dataclass(slots=True)
+class StoreResult:
+    new: list[StoredItem] = field(default_factory=list)
+    known: int = 0  # entries that were already stored
+
+    @property
+    def deliverable_ids(self) -> list[int]:
+        return [item.id for item in self.new if item.deliverable]
+
+    @property
+    def republished(self) -> int:
+        return sum(1 for item in self.new if item.duplicate_of is not None)
+
+
+def content_hash(title: str, summary: str) -> str:
+    return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+async def _known(session: AsyncSession, source_id: int, urls: list[str],
+                 guids: list[str]) -> tuple[set[str], set[str]]:
+    known_urls: set[str] = set()
+    known_guids: set[str] = set()
+    for chunk in _chunks(urls):
+        rows = await session.execute(
+            select(Item.canonical_url).where(Item.canonical_url.in_(chunk)))
+        known_urls.update(rows.scalars())
+    for chunk in _chunks(guids):
+        rows = await session.execute(
+            select(Item.guid).where(Item.source_id == source_id, Item.guid.in_(chunk)))
+        known_guids.update(rows.scalars())
+    return known_urls, known_guids
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(_ITEMS).on_conflict_do_nothing()
+    return sqlite_insert(_ITEMS).on_conflict_do_nothing()
+
+
+async def store_entries(session: AsyncSession, *, source_id: int, entries: list[Entry],
+                        fetched_at: datetime, backlog: bool,
+                        titles: RecentTitles) -> StoreResult:
+    """Insert the entries not yet stored; the caller commits. `titles` must be refreshed by
+    the caller in the same critical section, so that copies stored just before are seen."""
+    result = StoreResult()
+    fresh: dict[str, Entry] = {}
+    guids: set[str] = set()
+    for entry in entries:  # a feed may list an item twice, or reuse a GUID
+        if entry.url in fresh or entry.guid in guids:
+            result.known += 1
+            continue
+        fresh[entry.url] = entry
+        guids.add(entry.guid)
+    if not fresh:
+        return result
+    known_urls, known_guids = await _known(session, source_id, list(fresh), list(guids))
+    rows = []
+    for url, entry in fresh.items():
+        if url in known_urls or entry.guid in known_guids:
+            result.known += 1
+            continue
+        key = title_key(entry.title)[:_MAX_TITLE_FOLD]
+        rows.append({
+            "source_id": source_id,
+            "canonical_url": url,
+            "guid": entry.guid,
+            "title": entry.title,
+            "summary": entry.summary,
+            "published_at": entry.published_at,
+            "fetched_at": fetched_at,
+            "content_hash": content_hash(entry.title, entry.summary),
+            "title_fold": key,
+            "search_text": fold(f"{entry.title} {entry.summary}"),
+            "duplicate_of": titles.first_copy(key, source_id, entry.published_at),
+            "backlog": backlog,
+        })
+    if not rows:
+        return result
+    inserted = await session.execute(
+        _insert(session).returning(_ITEMS.c.id, _ITEMS.c.canonical_url), rows)
+    ids = {url: item_id for item_id, url in inserted}
+    for row in rows:
+        item_id = ids.get(row["canonical_url"])
+        if item_id is None:  # another writer stored it first
+            result.known += 1
+            continue
+        result.new.append(StoredItem(item_id, row["title"], row["summary"],
+                                     row["duplicate_of"], backlog))
+    result.new.sort(key=lambda item: item.id)
+    return result
