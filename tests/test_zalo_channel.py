@@ -26,7 +26,7 @@ def fake() -> Iterator[FakeZaloApi]:
 
 
 def _channel(fake: FakeZaloApi, media: MediaStore | None = None, **overrides: object) -> ZaloChannel:
-    settings = make_settings("sqlite:///unused.db", **(fake.settings() | overrides))
+    settings = make_settings("sqlite:///unused.db", **(fake.settings_overrides() | overrides))
     return ZaloChannel(settings, ZaloClient(fake.base_url, fake.token, timeout=5), media)
 
 

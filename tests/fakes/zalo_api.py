@@ -10,12 +10,32 @@
 - Failures can be scripted per method (`script`), as HTTP errors or as HTTP 200 with `ok: false`;
   `quota_storm` scripts a run of 429s; `block` makes a chat answer 403.
 
+With `enforce_limits=True` it also holds a quota of its own (Zalo publishes none), as sliding
+windows over accepted sends: `global_per_second` in any 1 s, `private_per_second` per private chat
+and `group_per_minute` per group; beyond them it answers 429, counted in `count_429`.
+
 It runs in its own threads, so a bot under test can run in the test's event loop or in another
-process. Use `with FakeZaloApi() as fake:` and point ZALO_API_BASE_URL at `fake.base_url`.
+process. Python API, in the shape of the Telegram fake's:
+
+    with FakeZaloApi() as zalo:
+        settings = make_settings(url, **zalo.settings_overrides())
+        zalo.push_text(user_id, "/start", chat_id=None, chat_type="PRIVATE")   # -> the event
+        zalo.script("sendMessage", QUOTA, PASS, Reply(400, "..."))  # next answers, in order
+        zalo.quota_storm(20)                    # the next 20 sends answer 429
+        zalo.block(chat_id)                     # sends to it answer 403
+        zalo.sent, zalo.messages_for(chat_id), zalo.texts_for(chat_id), zalo.calls_of(method)
+        await zalo.wait_for_messages(chat_id, n)    # blocks instead when called outside a loop
+        zalo.count_429, zalo.rejected, zalo.webhook_posts, zalo.limit_report()
+
+Standalone: `python -m tests.fakes.zalo_api --port N` prints `FAKE_ZALO_READY port=N`; another
+process drives it with `POST /_fake/<push_text|script|quota_storm|block>` (JSON keyword
+arguments) and reads `GET /_fake/state`.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import collections
 import functools
 import json
@@ -25,11 +45,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from tests.waiting import wait_for
+from tests.fakes.telegram_api import max_in_window
+from tests.waiting import wait_for, wait_for_sync
 from vntext import utf16_len
 
 DEFAULT_TOKEN = "1234567890:zalo-fake-token-abcdefghijklmnop"
@@ -79,14 +101,26 @@ class FakeZaloApi:
         self,
         token: str = DEFAULT_TOKEN,
         *,
+        port: int = 0,
         fetch_photos: bool = True,
         empty_poll_http_status: int = 200,
-        quota_per_second: float | None = None,
+        enforce_limits: bool = False,
+        global_per_second: float = 5,
+        private_per_second: float = 0.5,
+        group_per_minute: float = 10,
     ) -> None:
         self.token = token
+        self.requested_port = port
         self.fetch_photos = fetch_photos
         self.empty_poll_http_status = empty_poll_http_status  # 200 (ok:false) or 408
-        self.quota_per_second = quota_per_second  # a real quota: 429 beyond it, per 1 s window
+        self.enforce_limits = enforce_limits
+        self.limits = {"global": _window(global_per_second, 1.0),
+                       "PRIVATE": _window(private_per_second, 1.0),
+                       "GROUP": _window(group_per_minute, 60.0)}
+        self.count_429 = 0
+        self.chat_types: dict[str, str] = {}  # learnt from the events pushed
+        self._send_log: list[tuple[float, str]] = []  # (arrival, chat) of accepted sends
+        self._windows: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rejected: list[tuple[str, dict[str, Any], Reply]] = []  # every error answered
@@ -96,7 +130,6 @@ class FakeZaloApi:
         self.blocked: set[str] = set()
         self._events: collections.deque[dict[str, Any]] = collections.deque()
         self._scripts: dict[str, collections.deque[Reply]] = collections.defaultdict(collections.deque)
-        self._window: collections.deque[float] = collections.deque()
         self._cond = threading.Condition()
         self._stopping = False
         self._webhook_queue: collections.deque[tuple[dict[str, Any], str | None]] = collections.deque()
@@ -111,7 +144,7 @@ class FakeZaloApi:
         class Handler(_Handler):
             api = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
         self._server.daemon_threads = True
         serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
         for target in (serve, self._webhook_worker):
@@ -146,15 +179,19 @@ class FakeZaloApi:
         """The value for ZALO_API_BASE_URL: the token is appended to it."""
         return f"http://127.0.0.1:{self.port}/bot"
 
-    def settings(self) -> dict[str, Any]:
-        """Settings overrides that point a bot at this fake."""
+    def settings_overrides(self) -> dict[str, str]:
+        """Keyword arguments for `load_settings`/`make_settings` that point Loa at this fake."""
         return {"zalo_bot_token": self.token, "zalo_api_base_url": self.base_url}
 
     # --- Test controls -----------------------------------------------------------------------
 
     def push_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """Queue an event for getUpdates, or POST it to the webhook when one is set."""
+        message = event.get("message") or {}
         with self._cond:
+            chat = message.get("chat") or {}
+            if chat.get("id"):
+                self.chat_types[str(chat["id"])] = str(chat.get("chat_type") or "PRIVATE")
             if self.webhook_url:
                 self._webhook_queue.append((event, self.webhook_secret))
             else:
@@ -214,11 +251,58 @@ class FakeZaloApi:
         with self._cond:
             return len(self._events)
 
-    async def wait_for_messages(self, chat_id: str, count: int = 1,
-                                timeout: float = 10.0) -> list[Sent]:
-        """Wait until `chat_id` has received at least `count` messages, and return them all."""
-        await wait_for(lambda: len(self.messages_for(chat_id)) >= count, timeout)
+    def wait_for_messages(self, chat_id: str, count: int = 1,
+                          timeout: float = 10.0) -> list[Sent] | Awaitable[list[Sent]]:
+        """Wait until `chat_id` has received at least `count` messages, and return them all.
+        Blocks in sync code; inside a running event loop it returns an awaitable instead, so the
+        bot under test keeps running: `await zalo.wait_for_messages(chat, 2)`."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            wait_for_sync(lambda: len(self.messages_for(chat_id)) >= count, timeout)
+            return self.messages_for(chat_id)
+        return self._wait_async(chat_id, count, timeout)
+
+    async def _wait_async(self, chat_id: str, count: int, timeout: float) -> list[Sent]:
+        try:
+            await wait_for(lambda: len(self.messages_for(chat_id)) >= count, timeout)
+        except TimeoutError:
+            got = [m.text[:80] for m in self.messages_for(chat_id)]
+            raise TimeoutError(f"chat {chat_id}: {len(got)} of {count} messages within {timeout}s;"
+                               f" got {got}") from None
         return self.messages_for(chat_id)
+
+    def send_times(self, chat_id: str | None = None) -> list[float]:
+        with self._cond:
+            return [t for t, chat in self._send_log if chat_id is None or chat == chat_id]
+
+    def limit_report(self) -> dict[str, Any]:
+        """The most accepted sends seen in any sliding window, to check pacing."""
+        with self._cond:
+            log = list(self._send_log)
+            types = dict(self.chat_types)
+        per_chat: dict[str, list[float]] = collections.defaultdict(list)
+        for t, chat_id in log:
+            per_chat[chat_id].append(t)
+        private_window = self.limits["PRIVATE"][0]
+        private = [max_in_window(ts, private_window) for c, ts in per_chat.items()
+                   if types.get(c, "PRIVATE") != "GROUP"]
+        groups = [max_in_window(ts, 60.0) for c, ts in per_chat.items() if types.get(c) == "GROUP"]
+        return {
+            "messages": len(log),
+            "chats": len(per_chat),
+            "max_global_per_second": max_in_window((t for t, _ in log), 1.0),
+            f"max_private_per_{private_window:g}s": max(private, default=0),
+            "max_group_per_minute": max(groups, default=0),
+            "count_429": self.count_429,
+        }
+
+    def state(self) -> dict[str, Any]:
+        """What was recorded, as JSON (for the control API)."""
+        with self._cond:
+            sent = [{"method": m.method, "chat_id": m.chat_id, "text": m.text, "photo": m.photo}
+                    for m in self.sent]
+        return {"sent": sent, "count_429": self.count_429, "limits": self.limit_report()}
 
     async def wait_for_text(self, chat_id: str, needle: str, timeout: float = 10.0) -> Sent:
         """Wait for a message to `chat_id` containing `needle`, and return it."""
@@ -249,7 +333,7 @@ class FakeZaloApi:
             scripted = self._scripts[method].popleft() if self._scripts[method] else None
         if scripted is PASS:
             scripted = None
-        if scripted is None and method in ("sendMessage", "sendPhoto") and self._over_quota():
+        if scripted is None and method in ("sendMessage", "sendPhoto") and self._over_limit(params):
             scripted = QUOTA
         if scripted is not None:
             return self._fail(method, params, scripted)
@@ -264,20 +348,28 @@ class FakeZaloApi:
     def _fail(self, method: str, params: dict[str, Any], reply: Reply) -> tuple[int, dict[str, Any] | None]:
         with self._cond:
             self.rejected.append((method, params, reply))
+            self.count_429 += reply.error_code == 429
         if reply is DISCONNECT:
             return 0, None
         return reply.http_status, reply.body()
 
-    def _over_quota(self) -> bool:
-        if not self.quota_per_second:
+    def _over_limit(self, params: dict[str, Any]) -> bool:
+        """With limits enforced, whether this send would exceed one; if not, it is counted."""
+        if not self.enforce_limits:
             return False
+        chat_id = str(params.get("chat_id"))
         now = time.monotonic()
         with self._cond:
-            while self._window and now - self._window[0] >= 1.0:
-                self._window.popleft()
-            if len(self._window) >= self.quota_per_second:
-                return True
-            self._window.append(now)
+            kind = "GROUP" if self.chat_types.get(chat_id) == "GROUP" else "PRIVATE"
+            checks = [("global", self._windows["global"]), (kind, self._windows[chat_id])]
+            for limit_name, times in checks:
+                window, limit = self.limits[limit_name]
+                while times and now - times[0] >= window:
+                    times.popleft()
+                if len(times) >= limit:
+                    return True
+            for _, times in checks:
+                times.append(now)
         return False
 
     def _m_getMe(self, params: dict[str, Any]) -> Any:
@@ -375,6 +467,7 @@ class FakeZaloApi:
     def _record(self, sent: Sent) -> dict[str, Any]:
         with self._cond:
             self.sent.append(sent)
+            self._send_log.append((sent.at, sent.chat_id))
         return {"message_id": sent.message_id, "date": int(time.time() * 1000)}
 
     def _webhook_worker(self) -> None:
@@ -390,6 +483,14 @@ class FakeZaloApi:
             status = _post(url, event, secret) if url else 0
             with self._cond:
                 self.webhook_posts.append(WebhookPost(event, secret, status))
+
+
+def _window(rate: float, per: float) -> tuple[float, int]:
+    """A rate as a sliding window: (window seconds, most sends in it). 0.5/s is 1 in any 2 s."""
+    per_window = rate * per
+    if per_window >= 1:
+        return per, int(per_window)
+    return per / per_window, 1
 
 
 def message_event(event_name: str, user_id: str, chat_id: str, chat_type: str, display_name: str,
@@ -444,6 +545,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, params: dict[str, Any]) -> None:
         parts = urllib.parse.urlsplit(self.path).path.split("/")
+        if len(parts) == 3 and parts[1] == "_fake":
+            self._control(parts[2], params)
+            return
         if len(parts) != 3 or not parts[1].startswith("bot"):
             self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
@@ -453,6 +557,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(status, body)
 
+    def _control(self, name: str, params: dict[str, Any]) -> None:
+        if name == "state":
+            self._send(200, self.api.state())
+        elif name in ("push_text", "quota_storm", "block"):
+            self._send(200, {"ok": True, "result": getattr(self.api, name)(**params)})
+        elif name == "script":
+            self.api.script(params["method"], *(Reply(**r) for r in params["replies"]))
+            self._send(200, {"ok": True})
+        else:
+            self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -460,3 +575,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="A fake Zalo Bot API server on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    parser.add_argument("--enforce-limits", action="store_true")
+    args = parser.parse_args(argv)
+    fake = FakeZaloApi(args.token, port=args.port, enforce_limits=args.enforce_limits).start()
+    print(f"FAKE_ZALO_READY port={fake.port}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
