@@ -1,0 +1,297 @@
+"""Zalo inbound: events arrive by long polling or by webhook, go to the handlers as `Incoming`,
+and the replies go back through the `ZaloChannel`.
+
+- Long polling: `getUpdates` returns one event per call and has no offset; 408 means "nothing
+  yet, poll again". Any webhook is deleted first, since the two modes exclude each other.
+- Webhook: Zalo POSTs each event to `<PUBLIC_BASE_URL>/zalo/webhook` with our secret in the
+  `X-Bot-Api-Secret-Token` header; a wrong or missing secret gets 403 and is not processed.
+- Messages of one chat are handled in order, different chats concurrently; a redelivered event
+  (same message id) is handled once.
+
+`bot.py run` calls `start_zalo(app)` and, on the way out, `stop_zalo(handle)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.base import OutMessage, Status
+from channels.zalo import NAME, ZaloChannel
+from channels.zalo_client import ZaloClient, ZaloError
+from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Response
+from config import ConfigError
+from delivery.alerts import alert_admins
+from handlers.i18n import t
+from handlers.router import dispatch
+from handlers.types import Incoming, Result
+from runtime import App
+
+log = logging.getLogger(__name__)
+
+TEXT_EVENT = "message.text.received"
+IMAGE_EVENT = "message.image.received"
+TYPING_AFTER = 1.0  # show "typing…" when a command takes longer than this
+MAX_IN_FLIGHT = 64  # messages being handled at once; beyond this, intake waits
+REPLY_MAX_WAIT = 600.0  # a reply waits out Zalo's quota this long at most, then is given up
+TRANSIENT_TRIES = 5
+POLL_BACKOFF_START = 1.0
+POLL_BACKOFF_MAX = 60.0
+
+
+def to_incoming(event: dict[str, Any]) -> Incoming | None:
+    """The handlers' view of one Zalo event; None for events Loa does not act on."""
+    if "event_name" not in event and isinstance(event.get("result"), dict):
+        event = event["result"]  # the webhook may send the same envelope as getUpdates
+    message = event.get("message")
+    if not isinstance(message, dict):
+        return None
+    name = event.get("event_name") or (TEXT_EVENT if "text" in message else "")
+    if name == TEXT_EVENT:
+        text = message.get("text")
+    elif name == IMAGE_EVENT:
+        text = message.get("caption")  # a photo is read only for its caption
+    else:
+        return None
+    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    user_key, chat_key = str(sender.get("id") or ""), str(chat.get("id") or "")
+    if not isinstance(text, str) or not text.strip() or not user_key or not chat_key:
+        return None
+    if sender.get("is_bot"):
+        return None
+    return Incoming(
+        channel=NAME,
+        chat_key=chat_key,
+        user_key=user_key,
+        text=text,
+        chat_kind="group" if str(chat.get("chat_type", "")).upper() == "GROUP" else "private",
+        user_name=str(sender.get("display_name") or sender.get("name") or ""),
+    )
+
+
+def _event_id(event: dict[str, Any]) -> str | None:
+    if "event_name" not in event and isinstance(event.get("result"), dict):
+        event = event["result"]
+    message = event.get("message")
+    return str(message.get("message_id") or "") or None if isinstance(message, dict) else None
+
+
+class ZaloInbound:
+    """Takes events from either intake and runs them through the handlers."""
+
+    def __init__(self, app: App, channel: ZaloChannel, *, webhook_secret: str = "") -> None:
+        self.app = app
+        self.channel = channel
+        self.webhook_secret = webhook_secret
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each chat
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    # --- Intake ------------------------------------------------------------------------------
+
+    async def accept(self, event: dict[str, Any]) -> None:
+        """Queue one event for handling; returns once it is queued (waits when at capacity)."""
+        event_id = _event_id(event)
+        if event_id is not None:
+            if event_id in self._seen:
+                log.info("Zalo event %s delivered twice; handled once", event_id)
+                return
+            self._seen[event_id] = None
+            while len(self._seen) > 10_000:
+                self._seen.popitem(last=False)
+        incoming = to_incoming(event)
+        if incoming is None:
+            log.debug("Zalo event ignored: %s", event.get("event_name") or "no event name")
+            return
+        await self._slots.acquire()
+        previous = self._tails.get(incoming.chat_key)
+        task = asyncio.create_task(self._run(incoming, previous))
+        self._tails[incoming.chat_key] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(incoming.chat_key, done))
+
+    async def webhook(self, request: Request) -> Response:
+        given = request.headers.get("x-bot-api-secret-token", "")
+        if not self.webhook_secret or not hmac.compare_digest(
+            given.encode(), self.webhook_secret.encode()
+        ):
+            log.warning("Zalo webhook call refused: wrong or missing secret header")
+            return Response.text(403)
+        try:
+            event = json.loads(request.body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return Response.text(400, "body is not JSON")
+        if not isinstance(event, dict):
+            return Response.text(400, "body is not a JSON object")
+        await self.accept(event)
+        return Response(200, b'{"ok":true}', "application/json")
+
+    async def poll_forever(self, client: ZaloClient, timeout: int) -> None:
+        """Long-poll getUpdates until cancelled; errors back off, up to a minute."""
+        webhook_deleted = False
+        delay = POLL_BACKOFF_START
+        while True:
+            try:
+                if not webhook_deleted:
+                    await client.delete_webhook()
+                    webhook_deleted = True
+                event = await client.get_updates(timeout)
+                if event is not None:
+                    await self.accept(event)
+            except ZaloError as exc:
+                if exc.code == 401:
+                    log.error("Zalo rejected the bot token (401): check ZALO_BOT_TOKEN")
+                else:
+                    log.warning("Zalo polling failed, retrying in %.0f s: %s", delay, exc)
+            except Exception:  # a bug in one event must not end the intake
+                log.exception("Zalo event could not be taken in")
+            else:
+                delay = POLL_BACKOFF_START
+                continue
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_BACKOFF_MAX)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Let messages being handled finish (up to `timeout`), then cancel the rest."""
+        pending = set(self._tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    # --- Handling ---------------------------------------------------------------------------
+
+    def _finished(self, chat_key: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(chat_key) is task:
+            del self._tails[chat_key]
+
+    async def _run(self, incoming: Incoming, previous: asyncio.Task[None] | None) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait({previous})  # keep the chat's order; its failure is its own
+            await self._handle(incoming)
+        finally:
+            self._slots.release()
+
+    async def _handle(self, incoming: Incoming) -> None:
+        try:
+            result = await self._dispatch(incoming)
+        except Exception:
+            log.exception("Zalo message failed: chat %s, user %s, text %r",
+                          incoming.chat_key, incoming.user_key, incoming.text[:200])
+            result = Result(messages=[OutMessage(text=t("vi", "error_internal"))])
+        for message in result.messages:
+            await self._reply(incoming, message)
+
+    async def _dispatch(self, incoming: Incoming) -> Result:
+        task = asyncio.create_task(dispatch(self.app, incoming))
+        done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER)
+        if not done:
+            await self.channel.typing(incoming.chat_key)
+        return await task
+
+    async def _reply(self, incoming: Incoming, message: OutMessage) -> None:
+        """Send a reply now, riding out Zalo's quota and short outages; log what could not go."""
+        waited, tries = 0.0, 0
+        while True:
+            outcome = await self.channel.send(incoming.chat_key, message, chat_kind=incoming.chat_kind)
+            if outcome.status is Status.OK:
+                return
+            if outcome.status is Status.RETRY_AFTER and waited < REPLY_MAX_WAIT:
+                pause = outcome.retry_after or 1.0
+            elif outcome.status is Status.TRANSIENT and tries < TRANSIENT_TRIES:
+                tries += 1
+                pause = 2.0**tries
+            else:
+                break
+            waited += pause
+            await asyncio.sleep(pause)
+        log.warning("Zalo reply to chat %s not sent (%s): %s",
+                    incoming.chat_key, outcome.status.value, outcome.detail)
+        if outcome.status in (Status.BAD_CONTENT, Status.AUTH):
+            await alert_admins(self.app, f"Zalo reply not sent ({outcome.status.value}): {outcome.detail}")
+
+
+@dataclass
+class ZaloHandle:
+    """What `start_zalo` started; give it back to `stop_zalo`."""
+
+    app: App
+    channel: ZaloChannel
+    inbound: ZaloInbound
+    server: HttpServer | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def start_zalo(app: App) -> ZaloHandle:
+    """Serve Zalo: register the channel as `app.channels["zalo"]`, start the HTTP server when
+    PUBLIC_BASE_URL is set, and take messages by polling or webhook (ZALO_MODE).
+    An invalid token stops start-up (ConfigError); an unreachable Zalo is retried in the background."""
+    settings = app.settings
+    if settings.zalo_bot_token is None or not settings.zalo_bot_token.get_secret_value():
+        raise ConfigError("invalid setting ZALO_BOT_TOKEN: it is not set")
+    client = ZaloClient(settings.zalo_api_base_url, settings.zalo_bot_token.get_secret_value(),
+                        timeout=settings.http_timeout_seconds)
+    try:
+        me = await client.get_me()
+        log.info("Zalo bot %s is ready", me.get("account_name") or me.get("id") or "")
+    except ZaloError as exc:
+        if exc.code == 401:
+            await client.aclose()
+            raise ConfigError(f"invalid setting ZALO_BOT_TOKEN: Zalo rejected it ({exc.description})") from None
+        log.warning("Zalo is not reachable yet, will keep trying: %s", exc)
+    media = MediaStore(settings.public_base_url) if settings.public_base_url else None
+    channel = ZaloChannel(settings, client, media)
+    secret = settings.zalo_webhook_secret.get_secret_value() if settings.zalo_webhook_secret else ""
+    inbound = ZaloInbound(app, channel, webhook_secret=secret)
+    handle = ZaloHandle(app, channel, inbound)
+    if media is not None:
+        handle.server = HttpServer(
+            settings.zalo_listen_host, settings.zalo_listen_port, media=media,
+            webhook=inbound.webhook if settings.zalo_mode == "webhook" else None,
+        )
+        await handle.server.start()
+    app.channels[NAME] = channel
+    if settings.zalo_mode == "webhook":
+        url = f"{settings.public_base_url.rstrip('/')}{WEBHOOK_PATH}"  # type: ignore[union-attr]
+        handle.tasks.append(asyncio.create_task(_register_webhook(client, url, secret)))
+    else:
+        handle.tasks.append(asyncio.create_task(
+            inbound.poll_forever(client, settings.zalo_poll_timeout_seconds)))
+    return handle
+
+
+async def _register_webhook(client: ZaloClient, url: str, secret: str) -> None:
+    delay = POLL_BACKOFF_START
+    while True:
+        try:
+            await client.set_webhook(url, secret)
+        except ZaloError as exc:
+            log.warning("Zalo setWebhook failed, retrying in %.0f s: %s", delay, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_BACKOFF_MAX)
+            continue
+        log.info("Zalo webhook registered at %s", url)
+        return
+
+
+async def stop_zalo(handle: ZaloHandle) -> None:
+    """Stop taking messages, finish the ones being handled, and close the connections."""
+    for task in handle.tasks:
+        task.cancel()
+    await asyncio.gather(*handle.tasks, return_exceptions=True)
+    if handle.server is not None:
+        await handle.server.stop()
+    await handle.inbound.drain()
+    if handle.app.channels.get(NAME) is handle.channel:
+        del handle.app.channels[NAME]
+    await handle.channel.close()
