@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     zalo_listen_host: str = "127.0.0.1"
     zalo_listen_port: int = Field(8088, ge=0, le=65535)
 
+    # Chat: commands (and button presses) one person may send per minute, on every channel.
+    command_flood_per_minute: int = Field(20, ge=1)
+
     log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
