@@ -195,8 +195,14 @@ async def set_delivery(app: App, chat_id: int, delivery: Delivery,
         where = (Subscription.chat_id == chat_id) & (Subscription.kind == "news")
     async with app.sessions() as session, session.begin():
         result = await session.execute(update(Subscription).where(where).values(**values))
-        if sub_id is None:
-            await session.execute(update(Chat).where(Chat.id == chat_id).values(
-                default_mode=delivery.mode, default_hour=delivery.hour,
-                default_weekday=delivery.weekday))
-        return int(result.rowcount or 0)
+    if sub_id is None:
+        await set_default_delivery(app, chat_id, delivery)
+    return int(result.rowcount or 0)
+
+
+async def set_default_delivery(app: App, chat_id: int, delivery: Delivery) -> None:
+    """How the chat's new subscriptions are delivered."""
+    async with app.sessions() as session, session.begin():
+        await session.execute(update(Chat).where(Chat.id == chat_id).values(
+            default_mode=delivery.mode, default_hour=delivery.hour,
+            default_weekday=delivery.weekday))

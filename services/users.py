@@ -85,7 +85,7 @@ def _check_provinces(codes: list[str]) -> list[str]:
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise ServiceError("bad_province", f"unknown province code(s): {', '.join(unknown)}",
-                           value=", ".join(unknown))
+                           province=", ".join(unknown))
     return sorted(set(codes))
 
 

@@ -1,0 +1,196 @@
+"""Admin actions that are not about one source: statistics, broadcasts, OPML import and export.
+
+Broadcasts go through the outbox like every other message, one row per chat, so the sender paces
+them and a crash neither loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import exists, func, select
+
+import catalog
+from runtime import App
+from services import audit, sources
+from services.errors import ServiceError
+from storage.models import (
+    Chat,
+    Delivery,
+    Item,
+    Source,
+    Subscription,
+    SubscriptionProvince,
+    User,
+)
+
+MAX_OPML_BYTES = 1_000_000
+MAX_BROADCAST_CHARS = 3500  # leaves room for the header within one message on every channel
+
+
+# --- Statistics ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    users_by_role: dict[str, int]
+    chats_by_channel: dict[str, int]
+    chats_inactive: int
+    subscriptions_by_mode: dict[str, int]
+    subscriptions_paused: int
+    items_total: int
+    items_last_day: int
+    sources_by_state: dict[str, int]
+    sources_failing: int
+    deliveries_by_state: dict[str, int]
+    failures_last_day: int
+
+
+async def stats(app: App) -> Stats:
+    since = app.clock() - timedelta(days=1)
+    async with app.sessions() as s:
+        async def grouped(column, *where) -> dict[str, int]:  # type: ignore[no-untyped-def]
+            rows = await s.execute(select(column, func.count()).where(*where).group_by(column))
+            return {str(key): int(n) for key, n in rows}
+
+        async def count(model, *where) -> int:  # type: ignore[no-untyped-def]
+            return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+        return Stats(
+            users_by_role=await grouped(User.role),
+            chats_by_channel=await grouped(Chat.channel),
+            chats_inactive=await count(Chat, Chat.active.is_(False)),
+            subscriptions_by_mode=await grouped(Subscription.mode),
+            subscriptions_paused=await count(Subscription, Subscription.paused.is_(True)),
+            items_total=await count(Item),
+            items_last_day=await count(Item, Item.fetched_at >= since),
+            sources_by_state=await grouped(Source.state),
+            sources_failing=await count(Source, Source.error_count > 0),
+            deliveries_by_state=await grouped(Delivery.state),
+            failures_last_day=await count(Delivery, Delivery.state == "failed",
+                                          Delivery.created_at >= since),
+        )
+
+
+# --- Broadcasts ----------------------------------------------------------------------------
+
+
+def _audience(province: str | None):  # type: ignore[no-untyped-def]
+    """Active chats; with a province, those following it."""
+    query = select(Chat.id).where(Chat.active.is_(True))
+    if province:
+        query = query.where(exists().where(
+            Subscription.chat_id == Chat.id,
+            SubscriptionProvince.subscription_id == Subscription.id,
+            SubscriptionProvince.province == province))
+    return query
+
+
+def check_broadcast(text: str, province: str | None) -> None:
+    if not text.strip():
+        raise ServiceError("broadcast_empty", "a broadcast needs a text")
+    if len(text) > MAX_BROADCAST_CHARS:
+        raise ServiceError("broadcast_too_long", f"broadcast is {len(text)} characters",
+                           limit=MAX_BROADCAST_CHARS)
+    if province is not None and province not in catalog.provinces():
+        raise ServiceError("bad_province", f"unknown province {province!r}", province=province)
+
+
+async def broadcast_audience(app: App, province: str | None = None) -> int:
+    """How many chats a broadcast would reach: shown in the preview before it is confirmed."""
+    async with app.sessions() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(_audience(province).subquery())) or 0)
+
+
+async def send_broadcast(app: App, actor: str, html_text: str, province: str | None = None,
+                         broadcast_id: str | None = None) -> int:
+    """Queue an announcement (Telegram HTML, user text already escaped) for every chat of the
+    audience. Queuing the same `broadcast_id` twice adds nothing. Returns how many were queued."""
+    check_broadcast(html_text, province)
+    broadcast_id = broadcast_id or uuid.uuid4().hex[:12]
+    now = app.clock()
+    async with app.sessions() as session, session.begin():
+        chat_ids = (await session.scalars(_audience(province))).all()
+        keys = {f"broadcast:{broadcast_id}:{cid}": cid for cid in chat_ids}
+        queued = set((await session.scalars(
+            select(Delivery.dedup_key).where(Delivery.dedup_key.like(f"broadcast:{broadcast_id}:%"))
+        )).all())
+        fresh = [(key, cid) for key, cid in keys.items() if key not in queued]
+        session.add_all(Delivery(chat_id=cid, kind="broadcast", lane=1, dedup_key=key,
+                                 payload={"parts": [html_text]}, due_at=now)
+                        for key, cid in fresh)
+        audit.record(session, actor, "broadcast", province or "all",
+                     broadcast_id=broadcast_id, chats=len(fresh), text=html_text[:200])
+    return len(fresh)
+
+
+# --- OPML ----------------------------------------------------------------------------------
+
+
+async def export_opml(app: App, actor: str) -> bytes:
+    """Every source as OPML 2.0. Loa's own attributes: `province` (its home province code) and
+    `listing` (the preset of an HTML listing page)."""
+    async with app.sessions() as session, session.begin():
+        rows = (await session.scalars(select(Source).order_by(Source.id))).all()
+        audit.record(session, actor, "export", "opml", sources=len(rows))
+    root = ET.Element("opml", version="2.0")
+    head = ET.SubElement(root, "head")
+    ET.SubElement(head, "title").text = "Loa sources"
+    body = ET.SubElement(root, "body")
+    for src in rows:
+        attrs = {"type": "rss" if src.kind == "feed" else "link", "text": src.name or src.url,
+                 "title": src.name or src.url, "xmlUrl": src.url}
+        if src.province:
+            attrs["province"] = src.province
+        if src.listing_preset:
+            attrs["listing"] = src.listing_preset
+        if src.state != "active":
+            attrs["state"] = src.state
+        ET.SubElement(body, "outline", attrs)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: list[str]
+    skipped: list[tuple[str, str]]  # (url, reason)
+
+
+def _outlines(data: bytes) -> list[ET.Element]:
+    if len(data) > MAX_OPML_BYTES:
+        raise ServiceError("bad_opml", f"OPML file is {len(data)} bytes", limit=MAX_OPML_BYTES)
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # no entity tricks in an uploaded file
+        raise ServiceError("bad_opml", "OPML with a DOCTYPE or entities is refused")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise ServiceError("bad_opml", f"not XML: {exc}") from None
+    if root.tag != "opml":
+        raise ServiceError("bad_opml", f"root element is <{root.tag}>, not <opml>")
+    return [o for o in root.iter("outline") if o.get("xmlUrl") or o.get("url")]
+
+
+async def import_opml(app: App, data: bytes, actor: str) -> ImportResult:
+    """Add every feed of an OPML document; ones that are already there or fail are reported."""
+    added: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for outline in _outlines(data):
+        url = (outline.get("xmlUrl") or outline.get("url") or "").strip()
+        province = (outline.get("province") or outline.get("category") or "").strip() or None
+        if province is not None and province not in catalog.provinces():
+            province = None  # categories from other readers are folders, not provinces
+        name = (outline.get("title") or outline.get("text") or "").strip() or None
+        try:
+            await sources.add_source(app, url, province=province, name=name,
+                                     listing=outline.get("listing") or None, actor=actor)
+        except ServiceError as exc:
+            skipped.append((url, exc.reason))
+            continue
+        added.append(url)
+    await audit.record_now(app, actor, "import", "opml", added=len(added), skipped=len(skipped))
+    return ImportResult(added, skipped)
