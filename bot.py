@@ -10,9 +10,9 @@ from config import ConfigError, load_settings
 from logs import setup_logging
 
 # Each module adds its sub-commands; see cli/__init__.py.
-from cli import db
+from cli import db, poll, sources
 
-COMMAND_MODULES = [db]
+COMMAND_MODULES = [db, sources, poll]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,6 +91,10 @@ class _Decoder:
             raise _Failure(f"the compressed body is corrupt: {exc}") from None
         return pieces
 
+    def finish(self) -> None:
+        if self._zlib is not None and not self._zlib.eof:
+            raise _Failure("the compressed body is corrupt or cut short")
+
 
 def _describe(exc: BaseException, url: str, timeout: float) -> str:
     host = urlsplit(url).hostname or url
@@ -236,4 +240,5 @@ class Fetcher:
                         f"the response decompresses to more than the {cap:,}-byte cap"
                         " (compression bomb?)")
                 chunks.append(piece)
+        decoder.finish()
         return b"".join(chunks)

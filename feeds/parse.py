@@ -91,12 +91,14 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
                               sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.entries
     if not entries:
+        if not parsed.version and not body.lstrip().startswith(b"<"):
+            kind = f" (Content-Type {content_type})" if content_type else ""
+            raise FeedError(f"not an RSS or Atom feed{kind}: the body is not XML")
         if parsed.bozo:
             problem = parsed.get("bozo_exception")
             raise FeedError(f"malformed XML, no items could be read: {problem}")
         if not parsed.version:
-            kind = f" (Content-Type {content_type})" if content_type else ""
-            raise FeedError(f"not an RSS or Atom feed{kind}: no feed elements found")
+            raise FeedError("not an RSS or Atom feed: no feed elements found")
     feed = parsed.feed
     result = ParsedFeed(title=str(feed.get("title") or ""), link=str(feed.get("link") or ""))
     for entry in entries:

@@ -3,7 +3,7 @@
 Two items are copies when they come from different sources, were published within three days of
 each other, and their folded titles, with any attribution tail removed, are near-identical: the
 Dice coefficient of their word sets is at least 0.9 (one changed word in ten, or one added word
-in nine). Titles under four words are never matched: too many short titles are alike.
+in nine). Titles under six syllables are never matched: too many short titles are alike.
 
 The items of the last few days are kept in memory as an inverted index (word → item ids), filled
 from the database and topped up from it before each store, so copies stored by another process
@@ -27,7 +27,7 @@ from vntext import fold
 
 WINDOW = timedelta(days=3)
 THRESHOLD = 0.9
-MIN_WORDS = 4
+MIN_WORDS = 6
 _KEEP = WINDOW + timedelta(days=1)  # items published this long ago can still be matched
 
 # Attribution tails, on folded text: "(Theo Báo Lào Cai)", "- Báo Lào Cai", "theo TTXVN".

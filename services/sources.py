@@ -1,0 +1,249 @@
+"""Managing sources: add, list, remove, pause, resume, and a dry run that stores nothing.
+
+Plain async functions shared by the CLI and the chat admin commands. Bad input raises
+ServiceError (codes: bad_url, bad_province, unknown_preset, source_exists, source_not_found,
+source_test_failed); every change is written to the audit log with its actor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import catalog
+from classify import get_classifier
+from feeds.errors import FeedError
+from feeds.fetch import Fetcher
+from feeds.listing import ListingSpec, listing_spec, presets
+from feeds.read import parse_body, read_source
+from feeds.urls import canonical_url, is_http_url
+from runtime import App
+from services import audit
+from services.errors import ServiceError
+from storage.models import Item, Source
+from vntext import fold
+
+MAX_URL_CHARS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    id: int
+    url: str
+    kind: str
+    name: str
+    province: str | None
+    listing_preset: str | None
+    state: str
+    paused_reason: str | None
+    error_count: int
+    last_error: str | None
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    next_check_at: datetime | None
+    items: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TestedItem:
+    title: str
+    url: str
+    summary: str
+    published_at: datetime  # UTC
+    published_local: datetime  # in TIMEZONE
+    dated: bool  # False: the source gave no date and the fetch time stands in
+    provinces: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTest:
+    location: str  # the URL or file that was read
+    kind: str  # feed | listing
+    items: list[TestedItem]
+    moved_to: str | None = None  # a permanent redirect's target
+
+
+def _info(source: Source, items: int = 0) -> SourceInfo:
+    return SourceInfo(
+        id=source.id, url=source.url, kind=source.kind, name=source.name,
+        province=source.province, listing_preset=source.listing_preset, state=source.state,
+        paused_reason=source.paused_reason, error_count=source.error_count,
+        last_error=source.last_error, last_fetch_at=source.last_fetch_at,
+        last_success_at=source.last_success_at, next_check_at=source.next_check_at,
+        items=items,
+    )
+
+
+def _clean_url(url: str) -> str:
+    url = (url or "").strip()
+    if not is_http_url(url) or len(url) > MAX_URL_CHARS:
+        raise ServiceError("bad_url", f"not an http(s) URL: {url!r}", url=url)
+    return canonical_url(url)
+
+
+def _province_code(value: str | None) -> str | None:
+    """A current province code from a code ("1", "01") or a name ("Hưng Yên", "hung yen")."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    known = catalog.provinces()
+    code = value.zfill(2) if value.isdigit() else None
+    if code in known:
+        return code
+    by_name = {fold(p.name): c for c, p in known.items()}
+    if fold(value) in by_name:
+        return by_name[fold(value)]
+    raise ServiceError("bad_province", f"unknown province {value!r}: use a current code,"
+                       " 01 to 34 as in the catalog", province=value)
+
+
+def _spec(listing: str | None, config: dict[str, Any] | None = None) -> ListingSpec:
+    try:
+        return listing_spec(listing, config)
+    except KeyError:
+        known = ", ".join(sorted(presets())) or "none"
+        raise ServiceError("unknown_preset", f"unknown listing preset {listing!r}"
+                           f" (known: {known})", preset=listing) from None
+    except ValueError as exc:
+        raise ServiceError("unknown_preset", str(exc), preset=listing) from None
+
+
+async def _find(session: AsyncSession, ref: str | int) -> Source:
+    text = str(ref).strip()
+    source: Source | None = None
+    if text.isdigit():
+        source = await session.get(Source, int(text))
+    elif is_http_url(text):
+        source = await session.scalar(select(Source).where(Source.url == canonical_url(text)))
+    if source is None:
+        raise ServiceError("source_not_found", f"no source {text!r} (give its id or URL)",
+                           ref=text)
+    return source
+
+
+async def add_source(app: App, url: str, *, province: str | None = None,
+                     name: str | None = None, listing: str | None = None,
+                     actor: str = "cli") -> SourceInfo:
+    """Add a feed, or a listing page read with a preset's selectors. It is polled at once;
+    what it lists then is its backlog, stored as already seen."""
+    clean = _clean_url(url)
+    code = _province_code(province)
+    if listing:
+        _spec(listing)
+    async with app.sessions() as session, session.begin():
+        existing = await session.scalar(select(Source.id).where(Source.url == clean))
+        if existing is not None:
+            raise ServiceError("source_exists", f"{clean} is already source {existing}",
+                               url=clean, source_id=existing)
+        source = Source(
+            url=clean, kind="listing" if listing else "feed", listing_preset=listing or None,
+            name=(name or "").strip()[:256] or (urlsplit(clean).hostname or clean),
+            province=code, state="active", next_check_at=app.clock(),
+        )
+        session.add(source)
+        await session.flush()
+        audit.record(session, actor, "source_add", clean, source_id=source.id,
+                     province=code, listing=listing)
+        return _info(source)
+
+
+async def list_sources(app: App) -> list[SourceInfo]:
+    """Every source with its state and the number of items it has stored."""
+    async with app.sessions() as session:
+        counts = dict((await session.execute(
+            select(Item.source_id, func.count()).group_by(Item.source_id))).all())
+        rows = (await session.scalars(select(Source).order_by(Source.id))).all()
+        return [_info(row, int(counts.get(row.id, 0))) for row in rows]
+
+
+async def remove_source(app: App, ref: str | int, actor: str = "cli") -> SourceInfo:
+    """Remove a source and the items only it brought."""
+    async with app.sessions() as session, session.begin():
+        source = await _find(session, ref)
+        info = _info(source)
+        await session.execute(delete(Source).where(Source.id == source.id))
+        audit.record(session, actor, "source_remove", source.url, source_id=source.id)
+    return info
+
+
+async def pause_source(app: App, ref: str | int, actor: str = "cli") -> SourceInfo:
+    async with app.sessions() as session, session.begin():
+        source = await _find(session, ref)
+        source.state = "paused"
+        source.paused_reason = f"paused by {actor}"
+        audit.record(session, actor, "source_pause", source.url, source_id=source.id)
+        await session.flush()
+        return _info(source)
+
+
+async def resume_source(app: App, ref: str | int, actor: str = "cli") -> SourceInfo:
+    """Poll the source again now, with its run of failures forgotten."""
+    async with app.sessions() as session, session.begin():
+        source = await _find(session, ref)
+        source.state = "active"
+        source.paused_reason = None
+        source.error_count = 0
+        source.first_error_at = None
+        source.next_check_at = app.clock()
+        audit.record(session, actor, "source_resume", source.url, source_id=source.id)
+        await session.flush()
+        return _info(source)
+
+
+async def test_source(app: App, url_or_file: str, listing: str | None = None) -> SourceTest:
+    """Read a URL or a saved file as a feed (or a listing with `listing`), normalise and classify
+    its items, and store nothing."""
+    location = (url_or_file or "").strip()
+    spec: ListingSpec | None = _spec(listing) if listing else None
+    province: str | None = None
+    now = app.clock()
+    local = app.settings.tz
+    path = Path(location)
+    moved_to = None
+    if not is_http_url(location):
+        if not path.is_file():
+            raise ServiceError("bad_url", f"neither an http(s) URL nor a readable file:"
+                               f" {location!r}", url=location)
+        body = path.read_bytes()[: app.settings.http_max_bytes + 1]
+        if len(body) > app.settings.http_max_bytes:
+            raise ServiceError("source_test_failed", f"{location} is over the"
+                               f" {app.settings.http_max_bytes:,}-byte cap")
+        try:
+            entries = parse_body(body, spec=spec, content_type=None, url="",
+                                 fetched_at=now, local=local)
+        except FeedError as exc:
+            raise ServiceError("source_test_failed", exc.reason) from None
+    else:
+        async with app.sessions() as session:
+            known = await session.scalar(
+                select(Source).where(Source.url == canonical_url(location)))
+        if known is not None:
+            province = known.province
+            if spec is None and known.kind == "listing":
+                spec = _spec(known.listing_preset, known.listing_config)
+        async with Fetcher(app.settings) as fetcher:
+            read = await read_source(fetcher, location, spec=spec, fetched_at=now, local=local)
+        if read.error or read.status != "ok":
+            raise ServiceError("source_test_failed", read.error or "the source sent nothing",
+                               url=location)
+        entries, moved_to = read.entries, read.fetch.permanent_url
+    classifier = get_classifier()
+    items = []
+    for entry in entries:
+        found = classifier.classify(entry.title, entry.summary, feed_province=province)
+        items.append(TestedItem(
+            title=entry.title, url=entry.url, summary=entry.summary,
+            published_at=entry.published_at, published_local=entry.published_at.astimezone(local),
+            dated=entry.dated, provinces=list(found.provinces), topics=list(found.topics),
+            evidence=list(found.evidence),
+        ))
+    return SourceTest(location=location, kind="listing" if spec else "feed", items=items,
+                      moved_to=moved_to)

@@ -1,0 +1,25 @@
+"""An item's province and topic labels, each with the evidence that produced it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from classify import Classification
+from storage.models import ItemProvince, ItemTopic
+
+
+def _evidence(classification: Classification, kind: str, label: str) -> list[dict[str, Any]]:
+    return [e for e in classification.evidence if e.get("kind") == kind and e.get("label") == label]
+
+
+async def save_labels(session: AsyncSession, item_id: int,
+                      classification: Classification) -> None:
+    """Add the labels of one item to `session` (provinces ranked, most relevant first)."""
+    for rank, code in enumerate(dict.fromkeys(classification.provinces)):
+        session.add(ItemProvince(item_id=item_id, province=code, rank=rank,
+                                 evidence=_evidence(classification, "province", code)))
+    for slug in dict.fromkeys(classification.topics):
+        session.add(ItemTopic(item_id=item_id, topic=slug,
+                              evidence=_evidence(classification, "topic", slug)))
