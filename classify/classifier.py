@@ -1,10 +1,22 @@
-"""Placeholder until the gazetteer and topic rules land (issue 3): labels nothing."""
+"""Classify an item by current province and topic, with evidence for every label.
+
+One Aho-Corasick automaton holds every gazetteer name, blocked phrase and topic phrase; one pass
+over the folded text finds them all. Places are then read in context (classify/places.py) and
+topic phrases added up (classify/topics.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+import ahocorasick
+
+from classify.gazetteer import Gazetteer, get_gazetteer
+from classify.places import PlaceReader, PlaceRules, get_place_rules
+from classify.textmap import prepare
+from classify.topics import TopicRules, get_topic_rules, score_topics
 
 
 @dataclass
@@ -18,8 +30,39 @@ class Classification:
 
 
 class Classifier:
+    def __init__(
+        self,
+        gazetteer: Gazetteer | None = None,
+        place_rules: PlaceRules | None = None,
+        topic_rules: TopicRules | None = None,
+    ) -> None:
+        self.gazetteer = gazetteer or get_gazetteer()
+        self.topic_rules = topic_rules or get_topic_rules()
+        self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
+        # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
+        # Value: (key, is a place or blocked phrase, is a topic phrase).
+        automaton = ahocorasick.Automaton()
+        place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
+        for key in place_keys | set(self.topic_rules.phrases):
+            if key:
+                topical = any(r.role != "name" for r in self.topic_rules.phrases.get(key, ()))
+                automaton.add_word(f" {key} ", (key, key in place_keys, topical))
+        automaton.make_automaton()
+        self._automaton = automaton
+
     def classify(self, title: str, summary: str = "", feed_province: str | None = None) -> Classification:
-        return Classification()
+        prep = prepare(title, summary)
+        place_hits: list[tuple[int, int, str]] = []
+        topic_hits: list[tuple[int, int, str]] = []
+        for end, (key, is_place, is_topic) in self._automaton.iter(prep.folded):
+            span = (end - len(key), end, key)  # `end` is the trailing space
+            if is_place:
+                place_hits.append(span)
+            if is_topic:
+                topic_hits.append(span)
+        provinces, place_evidence = self.places.read(prep, place_hits, feed_province)
+        topics, topic_evidence = score_topics(prep, topic_hits, self.topic_rules)
+        return Classification(provinces, topics, place_evidence + topic_evidence)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,392 @@
+"""Reading place names in context: which gazetteer matches are the place of the news.
+
+Each rule below comes from real news text; the word lists live in data/gazetteer.context.toml.
+- Longer phrases win ("Thái Bình Dương" is the Pacific, not Thái Bình): the caller hands in the
+  longest non-overlapping matches, blocked phrases included.
+- A place name is capitalised ("hòa bình" is peace); in all-capital text common words need a
+  type word.
+- Type words ("tỉnh", "huyện", "xã", "TP.", "P.") say the level, and commune names need one.
+- Names in a person's name, a road, a licence plate, a club or a company are not places; nor
+  are bylines "(Trần Bình, Bình Dương)", places abroad, or teams in sports news.
+- Ambiguous names (Châu Thành, Tân Châu) are settled by the province named next to them, the
+  other places of the item, the feed's home province and a source line ("Theo Báo Lào Cai").
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from catalog import province_name
+from classify.gazetteer import PROVINCE_LEVEL, Gazetteer, Place
+from classify.textmap import Prepared, match_key
+from vntext import fold
+
+CONTEXT_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.context.toml"
+
+# Which kinds a type word admits.
+TIER_KINDS = {
+    "province": frozenset({"province", "former_province", "variant"}),
+    "city": frozenset({"province", "former_province", "variant", "landmark", "district"}),
+    "district": frozenset({"district", "landmark"}),
+    "commune": frozenset({"commune", "former_commune", "landmark"}),
+}
+UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
+NEAR = 60  # folded characters within which a following province settles an ambiguous name
+_CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
+_WORD = re.compile(r"\w+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+@dataclass
+class PlaceRules:
+    type_full: re.Pattern[str]  # type word right before a name, full words (any case)
+    type_abbrev: re.Pattern[str]  # abbreviations, case-sensitive ("TP", "P.")
+    tier_of: dict[str, str]  # lowercase type word → tier
+    expand: dict[str, str]  # lowercase abbreviation → type word ("tp" → "thành phố")
+    needs_type: frozenset[str]  # folded keys
+    common_words: frozenset[str]
+    before_not_place: re.Pattern[str]  # person / road / plate… right before
+    organisation: re.Pattern[str]
+    organisation_words: frozenset[str]
+    institution: frozenset[str]
+    source: re.Pattern[str]
+    foreign_after: re.Pattern[str]
+    venue_before: re.Pattern[str]
+    facility_before: re.Pattern[str]
+    sports: re.Pattern[str]
+    home_unit: re.Pattern[str]
+    home_council: re.Pattern[str]
+    generic_before: frozenset[str]
+
+
+def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    types = data["type_words"]
+    abbrevs = set(types["abbreviations"])
+    tier_of: dict[str, str] = {}
+    full, short = [], []
+    for tier in ("province", "city", "district", "commune"):
+        for word in types[tier]:
+            tier_of[word.lower()] = tier
+            (short if word in abbrevs else full).append(word)
+    single = [w for w in short if len(w) == 1]
+    multi = [w for w in short if len(w) > 1]
+    ctx = data["context"]
+    names = data["names"]
+    home = data["home"]
+    return PlaceRules(
+        type_full=re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
+        type_abbrev=re.compile(
+            rf"(?:^|(?<=\W))(?:({_alternation(multi + [w.title() for w in multi])})\.?\s*"
+            rf"|({_alternation(single)})\.\s*)$"),
+        tier_of=tier_of,
+        expand={k.lower(): v for k, v in types["expand"].items()},
+        needs_type=frozenset(match_key(n) for n in names["needs_type"]),
+        common_words=frozenset(match_key(n) for n in names["common_words"]),
+        before_not_place=re.compile(
+            rf"(?:^|(?<=\W))(?:{_alternation(ctx['person'] + ctx['road'] + ctx['other'])})\s+$",
+            re.IGNORECASE),
+        organisation=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['organisation'])})(?=\W)",
+                                re.IGNORECASE),
+        organisation_words=frozenset(w.lower() for w in ctx["organisation_words"]),
+        institution=frozenset(ctx["institution"]),
+        source=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['source'])})(?:\s+điện tử)?\s*$",
+                          re.IGNORECASE),
+        foreign_after=re.compile(
+            rf"^\s*[(,]\s*(?:{_alternation(ctx['countries'])})\s*(?:[),.;]|$)"),
+        facility_before=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['facility'])})(?:\s+\w+){{0,2}}\s+$",
+                                   re.IGNORECASE),
+        venue_before=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['venue'])})\s+$", re.IGNORECASE),
+        sports=re.compile(rf"(?<!\w)(?:{_alternation(ctx['sports'])})(?!\w)", re.IGNORECASE),
+        home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
+        home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
+        generic_before=frozenset(w.lower() for w in home["generic_before"]),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_place_rules() -> PlaceRules:
+    return load_place_rules()
+
+
+@dataclass
+class Mention:
+    start: int  # folded span of the name
+    end: int
+    key: str
+    ts: int  # text span of the name
+    te: int
+    cands: tuple[Place, ...] = ()
+    typed: str | None = None  # tier of the type word before the name
+    quote_start: int = 0  # text offset where the evidence quote starts (type word included)
+    type_word: str = ""  # "huyện", "thành phố" (for "TP")…
+    weak: bool = False  # a bare commune name: only confirms a province found otherwise
+    place: Place | None = None  # the reading settled on
+    prior: bool = False  # a source line: a prior, not a label
+
+
+class PlaceReader:
+    def __init__(self, gazetteer: Gazetteer, rules: PlaceRules) -> None:
+        self.gaz = gazetteer
+        self.rules = rules
+
+    # --- one mention -------------------------------------------------------------------------
+
+    def _type_before(self, text: str, ts: int) -> tuple[str | None, int, str]:
+        """The type word right before a name: (tier, where it starts, its full form)."""
+        tail = text[max(0, ts - 14) : ts]
+        m = self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
+        if not m:
+            return None, ts, ""
+        word = next(g for g in m.groups() if g).lower()
+        return self.rules.tier_of[word], ts - len(tail) + m.start(), self.rules.expand.get(word, word)
+
+    def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
+        if upper_segment:
+            return bool(m.typed) or m.key not in self.rules.common_words
+        words = _WORD.findall(prep.text[m.ts : m.te])
+        if not words:
+            return False
+        if m.typed:
+            return words[0][0].isupper() or words[0][0].isdigit()
+        canon = _WORD.findall(m.cands[0].name) if m.cands else []
+        if len(canon) != len(words):
+            return words[0][0].isupper()
+        return all(w[0].isupper() or w[0].isdigit() for w, c in zip(words, canon) if c[0].isupper())
+
+    def _rejected(self, prep: Prepared, m: Mention) -> str | None:
+        """Why this is not a Vietnamese place of the news, or None."""
+        text, rules = prep.text, self.rules
+        before = text[max(0, m.quote_start - 60) : m.quote_start]
+        if not m.typed:
+            if rules.before_not_place.search(before):
+                return "person, road or other thing named after a place"
+            if self._after_name_word(before):
+                return "part of a person's name"
+        if self._in_organisation(before):
+            return "club or company name"
+        if rules.foreign_after.search(text[m.te : m.te + 30]):
+            return "abroad"
+        if self._in_byline(text, prep.title_end, m):
+            return "byline"
+        return None
+
+    def _after_name_word(self, before: str) -> bool:
+        """"Đặng Văn Lâm", "Trương Hòa Bình", "Công An Hà Nội": right after another capitalised
+        Vietnamese syllable that does not start the sentence, the name is part of a longer name."""
+        prev = re.search(r"(\w+) $", before)
+        if not prev:
+            return False
+        word = prev.group(1)
+        return (len(word) > 1 and word[0].isupper() and not word.isupper()
+                and word not in self.rules.institution
+                and fold(word) in self.gaz.syllables
+                and not _SENTENCE_START.search(before[: prev.start()]))
+
+    def _in_organisation(self, before: str) -> bool:
+        """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
+        cut = None
+        for cut in _CLAUSE_END.finditer(before):
+            pass
+        clause = before[cut.end() :] if cut else before
+        found = None
+        for found in self.rules.organisation.finditer(clause):
+            pass
+        if not found:
+            return False
+        between = _WORD.findall(clause[found.end() :])
+        return len(between) <= 8 and all(
+            w[0].isupper() or w.lower() in self.rules.organisation_words for w in between)
+
+    @staticmethod
+    def _in_byline(text: str, title_end: int, m: Mention) -> bool:
+        """A reader's or author's signature closing the summary: "(Thanh Phong, 48 tuổi, Đồng Nai)"."""
+        open_ = text.rfind("(", title_end, m.ts)
+        close = text.find(")", m.te)
+        if open_ < 0 or close < 0 or ")" in text[open_:m.ts] or "(" in text[m.te:close]:
+            return False
+        if text[close + 1 :].strip(" .…?!\n"):
+            return False
+        inside = text[open_ + 1 : close]
+        if "tuổi" in inside:
+            return True
+        first = inside.split(",")[0]
+        words = first.split()
+        return ("," in inside and open_ + 1 + len(first) < m.ts and 1 < len(words) <= 4
+                and all(w[0].isupper() for w in words))
+
+    # --- the whole item ------------------------------------------------------------------------
+
+    def read(
+        self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        text = prep.text
+        sports = len(self.rules.sports.findall(text)) >= 2
+        kept: list[Mention] = []
+        priors: list[str] = []
+        for m in self._mentions(prep, hits):
+            if self._rejected(prep, m):
+                continue
+            if self.rules.source.search(text[max(0, m.quote_start - 30) : m.quote_start]):
+                priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
+                continue
+            if sports and not m.typed and not self.rules.venue_before.search(
+                    text[max(0, m.ts - 12) : m.ts]):
+                continue
+            kept.append(m)
+        self._settle(prep, kept, priors, feed_province)
+        return self._labels(prep, [m for m in kept if m.place], feed_province)
+
+    def _mentions(self, prep: Prepared, hits: list[tuple[int, int, str]]) -> list[Mention]:
+        """Longest matches first; a match inside a longer one is dropped (blocked ones included).
+
+        A match that cannot be a name here (wrong case, no reading its type word allows) leaves
+        room for shorter ones: "bắc Quảng Trị" is not "Bắc Quang", so "Quảng Trị" matches."""
+        text = prep.text
+        upper = (not any(c.islower() for c in text[: prep.title_end]),
+                 not any(c.islower() for c in text[prep.title_end :]))
+        taken: list[tuple[int, int]] = []
+        out = []
+        for start, end, key in sorted(hits, key=lambda h: (h[0] - h[1], h[0])):
+            if any(start < e and s < end for s, e in taken):
+                continue
+            if key in self.gaz.blocked:
+                taken.append((start, end))
+                continue
+            ts, te = prep.span(start, end)
+            m = Mention(start, end, key, ts, te, self.gaz.places[key], quote_start=ts)
+            m.typed, m.quote_start, m.type_word = self._type_before(text, ts)
+            own = m.cands[0]
+            if not m.typed and own.type and own.name.lower().startswith(own.type):
+                m.typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
+            if not self._filter(m) or not self._capitalised(prep, m, upper[ts >= prep.title_end]):
+                continue
+            taken.append((start, end))
+            out.append(m)
+        out.sort(key=lambda m: m.start)
+        return out
+
+    def _filter(self, m: Mention) -> bool:
+        """Keep the readings the type word (or its absence) allows; False when none is left."""
+        if m.typed:
+            cands = [p for p in m.cands if p.kind in TIER_KINDS[m.typed]]
+            same = [p for p in cands if p.type == m.type_word]
+            cands = same or cands  # "huyện Hòa Bình" (Bạc Liêu), not "thành phố Hòa Bình"
+        else:
+            if m.key in self.rules.needs_type:
+                return False
+            short = " " not in m.key  # "Chũ" is also "chủ": one-syllable names need a type word
+            cands = [p for p in m.cands if p.kind in UNTYPED_KINDS and p.name[:1].isupper()
+                     and not (short and p.kind == "district")]
+            if not cands:
+                m.weak = True
+                cands = [p for p in m.cands if p.name[:1].isupper()]
+        if not cands:
+            return False
+        m.cands = tuple(cands)
+        return True
+
+    def _settle(self, prep: Prepared, kept: list[Mention], priors: list[str], feed: str | None
+                ) -> None:
+        """Pick one reading per mention: unambiguous ones first, then the rest by context."""
+        typed_reading: dict[str, Place] = {}
+        for m in kept:
+            if m.typed and self._unique(m):
+                typed_reading.setdefault(m.key, m.place)  # type: ignore[arg-type]
+        for m in kept:
+            if m.typed or m.place:
+                continue
+            if m.key in typed_reading:
+                m.place = typed_reading[m.key]  # "huyện Hòa Bình … Hòa Bình là huyện…"
+            elif not m.weak:
+                self._unique(m)
+        for m in kept:
+            # A bare district name that fits no other place named, where a commune of the same
+            # name fits one ("Ngọc Hồi" beside Hà Nội is the commune, not the Kon Tum district).
+            if m.place and not m.typed and m.place.kind in ("district", "landmark"):
+                others = {n.place.code for n in kept if n.place and n.key != m.key}
+                if others and m.place.code not in others:
+                    alt = [p for p in self.gaz.places[m.key] if p.code in others]
+                    if alt:
+                        m.place = alt[0]
+                    elif self.rules.facility_before.search(
+                            prep.text[max(0, m.ts - 40) : m.ts]):
+                        m.place = None
+                        m.weak = True
+        context = [m.place.code for m in kept if m.place]
+        for i, m in enumerate(kept):
+            if m.place:
+                continue
+            codes = {p.code for p in m.cands}
+            pick = None
+            for n in kept[i + 1 :]:
+                if n.start - m.end > NEAR:
+                    break
+                if n.place and n.place.code in codes:
+                    pick = n.place.code  # "xã Sơn Tây (Quảng Ngãi)"
+                    break
+            if pick is None:
+                pick = next((c for c in context if c in codes), None)
+            if pick is None and not m.weak:
+                pick = next((c for c in [feed, *priors] if c in codes), None)
+            if pick is not None:
+                m.place = next(p for p in m.cands if p.code == pick)
+
+    @staticmethod
+    def _unique(m: Mention) -> bool:
+        """Settle on the best-ranked reading when all of them lie in one province."""
+        best = [p for p in m.cands if p.rank == m.cands[0].rank]
+        if len({p.code for p in best}) == 1:
+            m.place = best[0]
+        return m.place is not None
+
+    def _labels(
+        self, prep: Prepared, settled: list[Mention], feed: str | None
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        score: dict[str, float] = {}
+        first: dict[str, int] = {}
+        evidence: list[dict[str, Any]] = []
+        said: set[tuple[str, str]] = set()
+        for m in settled:
+            code = m.place.code  # type: ignore[union-attr]
+            weight = 1.0 + (2.0 if m.ts < prep.title_end else 0.0)
+            if m.quote_start == 0 and prep.text[m.te : m.te + 1] == ":":
+                weight += 3.0  # title prefix "Thái Bình: …"
+            score[code] = score.get(code, 0.0) + weight
+            first.setdefault(code, m.ts)
+            quote = prep.text[m.quote_start : m.te]
+            if (code, quote.casefold()) not in said:
+                said.add((code, quote.casefold()))
+                evidence.append({"kind": "province", "label": code, "text": quote,
+                                 "resolved": m.place.chain(quote)})  # type: ignore[union-attr]
+        if not score and feed and self._speaks_of_home(prep.text):
+            score[feed], first[feed] = 1.0, 0
+            evidence.append({"kind": "province", "label": feed, "text": "",
+                             "resolved": f"unit named without a name → feed home province → "
+                                         f"{feed} {province_name(feed)}"})
+        codes = sorted(score, key=lambda c: (-score[c], first[c]))
+        evidence.sort(key=lambda e: codes.index(e["label"]))
+        return codes, evidence
+
+    def _speaks_of_home(self, text: str) -> bool:
+        """"Ủy ban MTTQ Việt Nam tỉnh tổ chức…", "HĐND tỉnh", "toàn tỉnh", "Tỉnh ủy"."""
+        if self.rules.home_council.search(text):
+            return True
+        for m in self.rules.home_unit.finditer(text):
+            after = text[m.end() :].lstrip(" ")
+            if after[:1].isupper() or after[:1].isdigit():
+                continue  # a named unit
+            prev = re.search(r"(\w+)\s*$", text[: m.start()])
+            if prev and prev.group(1).lower() in self.rules.generic_before:
+                continue
+            return True
+        return False
