@@ -10,9 +10,9 @@ from config import ConfigError, load_settings
 from logs import setup_logging
 
 # Each module adds its sub-commands; see cli/__init__.py.
-from cli import db, poll, sources
+from cli import classify, db, poll, sources
 
-COMMAND_MODULES = [db, sources, poll]
+COMMAND_MODULES = [db, sources, poll, classify]
 
 
 def build_parser() -> argparse.ArgumentParser:

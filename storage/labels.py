@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classify import Classification
@@ -16,7 +17,12 @@ def _evidence(classification: Classification, kind: str, label: str) -> list[dic
 
 async def save_labels(session: AsyncSession, item_id: int,
                       classification: Classification) -> None:
-    """Add the labels of one item to `session` (provinces ranked, most relevant first)."""
+    """Replace the labels of one item in `session` (provinces ranked, most relevant first).
+
+    The caller commits, so an item and its labels are stored together or not at all.
+    """
+    await session.execute(delete(ItemProvince).where(ItemProvince.item_id == item_id))
+    await session.execute(delete(ItemTopic).where(ItemTopic.item_id == item_id))
     for rank, code in enumerate(dict.fromkeys(classification.provinces)):
         session.add(ItemProvince(item_id=item_id, province=code, rank=rank,
                                  evidence=_evidence(classification, "province", code)))
