@@ -70,19 +70,25 @@ class ConsoleChannel:
         """The (button data, message id) a typed number stands for, if it is one on screen."""
         return self._choices.get(int(line)) if line.isdigit() else None
 
-    async def send(self, chat_key: str, message: OutMessage, *, chat_kind: str = "private") -> Outcome:
+    async def send(
+        self, chat_key: str, message: OutMessage, *, chat_kind: str = "private"
+    ) -> Outcome:
         message_id = str(self._next_id)
         self._next_id += 1
         lines: list[str] = []
         if message.text:
             lines.append(html_to_plain(message.text).strip())
         if message.photo is not None:
-            lines.append(t("vi", "console_photo", path=self._save(f"photo-{message_id}.png", message.photo)))
+            lines.append(
+                t("vi", "console_photo", path=self._save(f"photo-{message_id}.png", message.photo))
+            )
         elif message.photo_url:
             lines.append(message.photo_url)
         if message.document is not None:
             name, content = message.document
-            lines.append(t("vi", "console_file", path=self._save(f"{message_id}-{Path(name).name}", content)))
+            lines.append(
+                t("vi", "console_file", path=self._save(f"{message_id}-{Path(name).name}", content))
+            )
         lines.extend(self._number_buttons(message, message_id))
         if not any(lines):
             return Outcome(Status.BAD_CONTENT, "empty message")
@@ -139,8 +145,14 @@ async def ensure_local_admin(app: App) -> None:
         await grant(app, "cli", NAME, LOCAL_KEY, "admin")
 
 
-async def run_console(app: App, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
-                      files_dir: Path | None = None, dispatch: Dispatch | None = None) -> None:
+async def run_console(
+    app: App,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    files_dir: Path | None = None,
+    dispatch: Dispatch | None = None,
+) -> None:
     """Chat in the terminal until end of input (Ctrl-D) or /quit. Registers the channel as
     `app.channels["console"]` meanwhile, so deliveries print here too."""
     source = stdin or sys.stdin
@@ -169,8 +181,13 @@ async def _turn(app: App, channel: ConsoleChannel, dispatch: Dispatch, line: str
     """One typed line: a button number or a message; a failing handler prints an apology."""
     pressed = channel.choice(line)
     channel.new_turn()
-    incoming = Incoming(channel=NAME, chat_key=LOCAL_KEY, user_key=LOCAL_KEY,
-                        sender_is_chat_admin=True, user_name="console")
+    incoming = Incoming(
+        channel=NAME,
+        chat_key=LOCAL_KEY,
+        user_key=LOCAL_KEY,
+        sender_is_chat_admin=True,
+        user_name="console",
+    )
     if pressed is not None:
         incoming.callback_data, incoming.message_id = pressed
         incoming.callback_id = f"console-{line}"

@@ -139,7 +139,9 @@ def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
         for button in row:
             size = len(button.data.encode("utf-8"))
             if not 1 <= size <= MAX_CALLBACK_BYTES:
-                raise ValueError(f"button {button.label!r}: callback data of {size} bytes (1-64 allowed)")
+                raise ValueError(
+                    f"button {button.label!r}: callback data of {size} bytes (1-64 allowed)"
+                )
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )
@@ -160,13 +162,17 @@ class TelegramChannel:
             try:
                 await self.bot.initialize()
             except InvalidToken:
-                raise ConfigError("invalid setting TELEGRAM_BOT_TOKEN: Telegram rejected it") from None
+                raise ConfigError(
+                    "invalid setting TELEGRAM_BOT_TOKEN: Telegram rejected it"
+                ) from None
 
     async def close(self) -> None:
         if self._owns_bot:
             await self.bot.shutdown()
 
-    async def send(self, chat_key: str, message: OutMessage, *, chat_kind: str = "private") -> Outcome:
+    async def send(
+        self, chat_key: str, message: OutMessage, *, chat_kind: str = "private"
+    ) -> Outcome:
         """Send (or edit) one message. Never raises for Telegram's errors: returns the Outcome."""
         try:
             chat_id = int(chat_key)
@@ -193,17 +199,27 @@ class TelegramChannel:
         caption = message.text or None
         if message.photo is not None or message.photo_url:
             return await self.bot.send_photo(
-                chat_id, message.photo if message.photo is not None else message.photo_url,
-                caption=caption, parse_mode=ParseMode.HTML, reply_markup=markup,
+                chat_id,
+                message.photo if message.photo is not None else message.photo_url,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
             )
         if message.document is not None:
             filename, content = message.document
             return await self.bot.send_document(
-                chat_id, content, filename=filename, caption=caption, parse_mode=ParseMode.HTML,
+                chat_id,
+                content,
+                filename=filename,
+                caption=caption,
+                parse_mode=ParseMode.HTML,
                 reply_markup=markup,
             )
         return await self.bot.send_message(
-            chat_id, message.text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            chat_id,
+            message.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
             link_preview_options=LinkPreviewOptions(is_disabled=message.disable_preview),
         )
 
@@ -218,11 +234,17 @@ class TelegramChannel:
         try:
             if message.text:
                 edited = await self.bot.edit_message_text(
-                    message.text, chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    message.text,
+                    chat_id,
+                    message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
                     link_preview_options=LinkPreviewOptions(is_disabled=message.disable_preview),
                 )
             else:
-                edited = await self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=markup)
+                edited = await self.bot.edit_message_reply_markup(
+                    chat_id, message_id, reply_markup=markup
+                )
         except BadRequest as exc:
             text = exc.message.lower()
             if "message is not modified" in text:

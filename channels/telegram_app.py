@@ -38,7 +38,14 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from channels.base import OutMessage, Status
-from channels.telegram import NAME, POOL_SIZE, POOL_TIMEOUT, REQUEST_TIMEOUT, TelegramChannel
+from channels.telegram import (
+    MAX_CALLBACK_BYTES,
+    NAME,
+    POOL_SIZE,
+    POOL_TIMEOUT,
+    REQUEST_TIMEOUT,
+    TelegramChannel,
+)
 from config import ConfigError, Settings
 from delivery.alerts import alert_admins
 from delivery.pacing import INTERACTIVE, Pacer
@@ -62,8 +69,12 @@ ADMIN_CACHE_SECONDS = 60.0
 STARTUP_BACKOFF_MAX = 60.0
 ANONYMOUS_ADMIN_ID = 1087968824  # Telegram's GroupAnonymousBot: a group admin posting anonymously
 MENU_LANGS = (("", "vi"), ("en", "en"))  # setMyCommands language_code -> our language
-_CHAT_KINDS = {ChatType.PRIVATE: "private", ChatType.GROUP: "group",
-               ChatType.SUPERGROUP: "group", ChatType.CHANNEL: "channel"}
+_CHAT_KINDS = {
+    ChatType.PRIVATE: "private",
+    ChatType.GROUP: "group",
+    ChatType.SUPERGROUP: "group",
+    ChatType.CHANNEL: "channel",
+}
 
 Dispatch = Callable[[App, Incoming], Awaitable[Result]]
 
@@ -105,7 +116,9 @@ def _first_word(text: str) -> str:
 
 async def _chat_row(app: App, chat_key: str) -> Chat | None:
     async with app.sessions() as session:
-        return await session.scalar(select(Chat).where(Chat.channel == NAME, Chat.chat_key == chat_key))
+        return await session.scalar(
+            select(Chat).where(Chat.channel == NAME, Chat.chat_key == chat_key)
+        )
 
 
 async def _chat_lang(app: App, chat_key: str) -> str:
@@ -141,8 +154,14 @@ class _ChatLocks:
 class TelegramInbound:
     """Turns updates into `Incoming`, runs them through the handlers, and sends the replies."""
 
-    def __init__(self, app: App, channel: TelegramChannel, *, pacer: Pacer | None = None,
-                 dispatch: Dispatch | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        channel: TelegramChannel,
+        *,
+        pacer: Pacer | None = None,
+        dispatch: Dispatch | None = None,
+    ) -> None:
         self.app = app
         self.channel = channel
         self.pacer = pacer
@@ -195,20 +214,26 @@ class TelegramInbound:
 
     def _addressed_text(self, message: Message) -> str | None:
         """The text the handlers should read, or None when the message is not for us."""
-        if message.from_user is not None and message.from_user.is_bot \
-                and message.from_user.id != ANONYMOUS_ADMIN_ID:
+        if (
+            message.from_user is not None
+            and message.from_user.is_bot
+            and message.from_user.id != ANONYMOUS_ADMIN_ID
+        ):
             return None
         text = message.text or message.caption or ""
         if text.startswith("/"):
-            command, _, rest = text.partition(" ")
+            command = text.split(maxsplit=1)[0]
             name, _, target = command.partition("@")
             if target and target.lower() != self.username.lower():
                 return None  # /cmd@otherbot
-            text = f"{name} {rest}".strip()
+            text = (name + text[len(command) :]).strip()
         elif message.chat.type != ChatType.PRIVATE:
             replied = message.reply_to_message
-            to_us = replied is not None and replied.from_user is not None \
+            to_us = (
+                replied is not None
+                and replied.from_user is not None
                 and replied.from_user.id == self.channel.bot.id
+            )
             if not to_us:
                 return None  # group chatter is not for the bot
         if not text and message.document is None:
@@ -228,7 +253,7 @@ class TelegramInbound:
             await self.channel.answer_button(query.id)
             return
         data = query.data
-        if not data or len(data.encode("utf-8")) > 64:
+        if not data or len(data.encode("utf-8")) > MAX_CALLBACK_BYTES:
             log.info("button press with unusable data ignored (chat %s)", message.chat.id)
             await self.channel.answer_button(query.id)
             return
@@ -251,18 +276,28 @@ class TelegramInbound:
         old, new = change.old_chat_member.status, change.new_chat_member.status
         chat_key = str(change.chat.id)
         if new in (ChatMember.LEFT, ChatMember.BANNED):
-            reason = "blocked by the user" if change.chat.type == ChatType.PRIVATE \
+            reason = (
+                "blocked by the user"
+                if change.chat.type == ChatType.PRIVATE
                 else "the bot was removed from the chat"
+            )
             await self._chat_gone(chat_key, reason)
             return
         joined = old in (ChatMember.LEFT, ChatMember.BANNED)
         if joined and change.chat.type != ChatType.PRIVATE:
             # Added to a group or channel: greet it as if whoever added the bot typed /start.
-            await self._handle(Incoming(
-                channel=NAME, chat_key=chat_key, user_key=str(change.from_user.id), text="/start",
-                chat_kind=chat_kind(change.chat.type), chat_title=change.chat.title or "",
-                user_name=change.from_user.full_name, language_code=change.from_user.language_code,
-            ))
+            await self._handle(
+                Incoming(
+                    channel=NAME,
+                    chat_key=chat_key,
+                    user_key=str(change.from_user.id),
+                    text="/start",
+                    chat_kind=chat_kind(change.chat.type),
+                    chat_title=change.chat.title or "",
+                    user_name=change.from_user.full_name,
+                    language_code=change.from_user.language_code,
+                )
+            )
 
     # --- Handling ----------------------------------------------------------------------------
 
@@ -274,9 +309,9 @@ class TelegramInbound:
                 await self._refuse_flood(incoming, verdict)
                 return
             incoming.sender_is_chat_admin = await self._is_chat_admin(incoming)
-            if message is not None and message.document is not None:
-                if not await self._attach_document(incoming, message):
-                    return
+            has_file = message is not None and message.document is not None
+            if has_file and not await self._attach_document(incoming, message):  # type: ignore[arg-type]
+                return
             result = await self._dispatch(incoming)
             if incoming.callback_id is not None:
                 await self.channel.answer_button(incoming.callback_id, result.button_answer or "")
@@ -286,10 +321,17 @@ class TelegramInbound:
         await self._locks(incoming.chat_key, work)
 
     async def _refuse_flood(self, incoming: Incoming, verdict: Verdict) -> None:
-        log.info("flood limit: %s from user %s in chat %s", verdict.value, incoming.user_key,
-                 incoming.chat_key)
-        text = t(await _chat_lang(self.app, incoming.chat_key), "flood_limited") \
-            if verdict is Verdict.WARN else ""
+        log.info(
+            "flood limit: %s from user %s in chat %s",
+            verdict.value,
+            incoming.user_key,
+            incoming.chat_key,
+        )
+        text = (
+            t(await _chat_lang(self.app, incoming.chat_key), "flood_limited")
+            if verdict is Verdict.WARN
+            else ""
+        )
         if incoming.callback_id is not None:
             await self.channel.answer_button(incoming.callback_id, text)
         elif text:
@@ -301,8 +343,13 @@ class TelegramInbound:
         assert document is not None
         if document.file_size is not None and document.file_size > self.max_file_bytes:
             lang = await _chat_lang(self.app, incoming.chat_key)
-            await self.reply(incoming.chat_key, incoming.chat_kind, OutMessage(
-                text=t(lang, "file_too_big", limit_mb=max(1, self.max_file_bytes // 1_000_000))))
+            await self.reply(
+                incoming.chat_key,
+                incoming.chat_kind,
+                OutMessage(
+                    text=t(lang, "file_too_big", limit_mb=max(1, self.max_file_bytes // 1_000_000))
+                ),
+            )
             return False
         content = await self.channel.download(document.file_id)
         incoming.document = (document.file_name or "file", content)
@@ -364,12 +411,15 @@ class TelegramInbound:
                 break
             waited += pause
             await asyncio.sleep(pause)  # the platform's own wait, not a guess
-        log.warning("Telegram reply to chat %s not sent (%s): %s", chat_key, status.value,
-                    outcome.detail)
+        log.warning(
+            "Telegram reply to chat %s not sent (%s): %s", chat_key, status.value, outcome.detail
+        )
         if status is Status.GONE:
             await self._chat_gone(chat_key, outcome.detail)
         elif status in (Status.BAD_CONTENT, Status.AUTH):
-            await alert_admins(self.app, f"Telegram reply not sent ({status.value}): {outcome.detail}")
+            await alert_admins(
+                self.app, f"Telegram reply not sent ({status.value}): {outcome.detail}"
+            )
 
     async def _chat_gone(self, chat_key: str, reason: str) -> None:
         chat = await _chat_row(self.app, chat_key)
@@ -390,13 +440,23 @@ class TelegramInbound:
         chat = update.effective_chat
         user = update.effective_user
         query = update.callback_query
-        what = query.data if query is not None else _first_word(
-            (update.effective_message.text or update.effective_message.caption or "")
-            if update.effective_message else "")
+        what = (
+            query.data
+            if query is not None
+            else _first_word(
+                (update.effective_message.text or update.effective_message.caption or "")
+                if update.effective_message
+                else ""
+            )
+        )
         log.error(
             "handler failed: update %s, chat %s, user %s, %s %r",
-            update.update_id, chat.id if chat else "-", user.id if user else "-",
-            "button" if query is not None else "command", what, exc_info=error,
+            update.update_id,
+            chat.id if chat else "-",
+            user.id if user else "-",
+            "button" if query is not None else "command",
+            what,
+            exc_info=error,
         )
         if chat is None:
             return
@@ -404,8 +464,9 @@ class TelegramInbound:
         apology = t(lang, "error_internal")
         if query is not None:
             await self.channel.answer_button(query.id, "")
-        await self.channel.send(str(chat.id), OutMessage(text=apology),
-                                chat_kind=chat_kind(chat.type))
+        await self.channel.send(
+            str(chat.id), OutMessage(text=apology), chat_kind=chat_kind(chat.type)
+        )
 
 
 # --- Command menus ---------------------------------------------------------------------------
@@ -417,11 +478,19 @@ async def set_menu(channel: TelegramChannel, role: str, chat_key: str | None = N
     scope = BotCommandScopeChat(int(chat_key)) if chat_key is not None else None
     try:
         for language_code, lang in MENU_LANGS:
-            commands = [BotCommand(name, description[:256]) for name, description in command_list(role, lang)]
-            await channel.bot.set_my_commands(commands, scope=scope, language_code=language_code or None)
+            commands = [
+                BotCommand(name, description[:256])
+                for name, description in command_list(role, lang)
+            ]
+            await channel.bot.set_my_commands(
+                commands, scope=scope, language_code=language_code or None
+            )
     except TelegramError as exc:
-        log.info("command menu for %s not set: %s", f"chat {chat_key}" if chat_key else "everyone",
-                 exc.message)
+        log.info(
+            "command menu for %s not set: %s",
+            f"chat {chat_key}" if chat_key else "everyone",
+            exc.message,
+        )
         return False
     return True
 
@@ -433,9 +502,12 @@ async def register_commands(app: App, channel: TelegramChannel) -> None:
     roles: dict[str, str] = {}
     async with app.sessions() as session:
         rows = await session.execute(
-            select(User.user_key, User.role).where(User.channel == NAME, User.role != "citizen"))
+            select(User.user_key, User.role).where(User.channel == NAME, User.role != "citizen")
+        )
         roles.update({user_key: role for user_key, role in rows})
-    roles.update({user_key: "admin" for user_key in app.settings.admin_ids if user_key.lstrip("-").isdigit()})
+    roles.update(
+        {user_key: "admin" for user_key in app.settings.admin_ids if user_key.lstrip("-").isdigit()}
+    )
     for user_key, role in roles.items():
         await set_menu(channel, role, user_key)
 
@@ -454,8 +526,9 @@ class TelegramHandle:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def start_telegram(app: App, *, pacer: Pacer | None = None,
-                         dispatch: Dispatch | None = None) -> TelegramHandle:
+async def start_telegram(
+    app: App, *, pacer: Pacer | None = None, dispatch: Dispatch | None = None
+) -> TelegramHandle:
     """Serve Telegram: register the channel as `app.channels["telegram"]`, set the command menus
     and poll for updates. A rejected token stops start-up (ConfigError); an unreachable Telegram
     is retried in the background."""
@@ -483,7 +556,9 @@ async def _start_polling(handle: TelegramHandle) -> None:
     await register_commands(handle.app, handle.channel)
     await handle.application.start()
     assert handle.application.updater is not None
-    await handle.application.updater.start_polling(timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
+    await handle.application.updater.start_polling(
+        timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+    )
 
 
 async def _start_when_reachable(handle: TelegramHandle) -> None:
@@ -494,7 +569,9 @@ async def _start_when_reachable(handle: TelegramHandle) -> None:
             await handle.application.initialize()
         except InvalidToken:
             log.error("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN")
-            await alert_admins(handle.app, "Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN")
+            await alert_admins(
+                handle.app, "Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN"
+            )
             return
         except NetworkError as exc:
             log.warning("Telegram still not reachable, retrying in %.0f s: %s", delay, exc.message)
@@ -517,4 +594,3 @@ async def stop_telegram(handle: TelegramHandle) -> None:
     await application.shutdown()
     if handle.app.channels.get(NAME) is handle.channel:
         del handle.app.channels[NAME]
-

@@ -22,20 +22,32 @@ class Script:
     async def __call__(self, app: App, incoming: Incoming) -> Result:
         self.seen.append(incoming)
         if incoming.callback_data:
-            return Result(messages=[OutMessage(text=f"Bạn chọn {incoming.callback_data}",
-                                               edit_message_id=incoming.message_id)],
-                          button_answer="Đã chọn")
+            return Result(
+                messages=[
+                    OutMessage(
+                        text=f"Bạn chọn {incoming.callback_data}",
+                        edit_message_id=incoming.message_id,
+                    )
+                ],
+                button_answer="Đã chọn",
+            )
         if incoming.text == "/boom":
             raise RuntimeError("handler bug")
         if incoming.document:
             return Result(messages=[OutMessage(text=f"Nhận tệp {incoming.document[0]}")])
         if incoming.text == "/report":
             return Result(messages=[OutMessage(text="<b>Báo cáo</b>", photo=PNG)])
-        return Result(messages=[
-            OutMessage(text="<b>Chào</b> &amp; mời chọn tỉnh:",
-                       buttons=[[Button("Hưng Yên", "pk:ab12:p:33"), Button("Lào Cai", "pk:ab12:p:15")]]),
-            OutMessage(text="Hoặc chủ đề:", buttons=[[Button("Nhà ở", "pk:ab12:t:nha-o")]]),
-        ])
+        return Result(
+            messages=[
+                OutMessage(
+                    text="<b>Chào</b> &amp; mời chọn tỉnh:",
+                    buttons=[
+                        [Button("Hưng Yên", "pk:ab12:p:33"), Button("Lào Cai", "pk:ab12:p:15")]
+                    ],
+                ),
+                OutMessage(text="Hoặc chủ đề:", buttons=[[Button("Nhà ở", "pk:ab12:t:nha-o")]]),
+            ]
+        )
 
 
 async def test_a_conversation(sqlite_app: App, tmp_path: Path) -> None:
@@ -44,8 +56,13 @@ async def test_a_conversation(sqlite_app: App, tmp_path: Path) -> None:
     lines = ["/start", "2", "3", "/boom", f"/import @{opml}", "/report", "7", "", "/quit", "/start"]
     out = io.StringIO()
     script = Script()
-    await run_console(sqlite_app, stdin=io.StringIO("\n".join(lines) + "\n"), stdout=out,
-                      files_dir=tmp_path / "out", dispatch=script)
+    await run_console(
+        sqlite_app,
+        stdin=io.StringIO("\n".join(lines) + "\n"),
+        stdout=out,
+        files_dir=tmp_path / "out",
+        dispatch=script,
+    )
     text = out.getvalue()
     assert text.startswith(t("vi", "console_welcome"))
     assert "Chào & mời chọn tỉnh:\n  [1] Hưng Yên   [2] Lào Cai\n" in text
@@ -65,7 +82,9 @@ async def test_a_conversation(sqlite_app: App, tmp_path: Path) -> None:
         ("7", None, None),
     ]
     assert script.seen[4].document == ("nguon.opml", b"<opml/>")
-    assert all((i.channel, i.chat_key, i.user_key) == ("console", "local", "local") for i in script.seen)
+    assert all(
+        (i.channel, i.chat_key, i.user_key) == ("console", "local", "local") for i in script.seen
+    )
     assert sqlite_app.channels == {}
     person = await find_user(sqlite_app, "console", "local")
     assert person is not None and person.role == "admin"
@@ -74,9 +93,13 @@ async def test_a_conversation(sqlite_app: App, tmp_path: Path) -> None:
 async def test_deliveries_print_too(tmp_path: Path) -> None:
     out = io.StringIO()
     channel = ConsoleChannel(out, tmp_path)
-    outcome = await channel.send("local", OutMessage(
-        text='<b>Tin mới</b>: <a href="https://baohungyen.vn/a">Nhà đại đoàn kết</a> &lt;3',
-        document=("loa.opml", b"<opml/>")))
+    outcome = await channel.send(
+        "local",
+        OutMessage(
+            text='<b>Tin mới</b>: <a href="https://baohungyen.vn/a">Nhà đại đoàn kết</a> &lt;3',
+            document=("loa.opml", b"<opml/>"),
+        ),
+    )
     assert outcome.ok and outcome.message_id == "1"
     assert out.getvalue().startswith("Tin mới: Nhà đại đoàn kết https://baohungyen.vn/a <3\n")
     assert (tmp_path / "1-loa.opml").read_bytes() == b"<opml/>"

@@ -17,7 +17,14 @@ from telegram import (
     InlineKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 
 from tests.fakes.telegram_api import FakeTelegram, max_in_window, parse_html
 from tests.waiting import wait_for_sync
@@ -49,8 +56,10 @@ async def test_send_message_html_is_parsed_into_entities(fake: FakeTelegram) -> 
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Tiếp", callback_data="s:2")]])
     async with make_bot(fake) as bot:
         message = await bot.send_message(
-            42, "  <b>Hà Nội</b> &amp; <a href=\"https://x.vn/?a=1&amp;b=2\">tin</a> 😀<i>x</i> ",
-            parse_mode="HTML", reply_markup=markup,
+            42,
+            '  <b>Hà Nội</b> &amp; <a href="https://x.vn/?a=1&amp;b=2">tin</a> 😀<i>x</i> ',
+            parse_mode="HTML",
+            reply_markup=markup,
         )
     assert message.text == "Hà Nội & tin 😀x"
     kinds = [(e.type, e.offset, e.length) for e in message.entities]
@@ -87,7 +96,7 @@ def test_malformed_html_is_refused(text: str, error: str) -> None:
 
 def test_allowed_html_is_accepted() -> None:
     text = (
-        '<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s><strike>k</strike>'
+        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s><strike>k</strike>"
         '<del>d</del><span class="tg-spoiler">p</span><tg-spoiler>q</tg-spoiler><code>c</code>'
         '<pre><code class="language-python">x = 1</code></pre><blockquote>q</blockquote>'
         "&lt;&gt;&quot;&#39;&#x27;"
@@ -106,25 +115,42 @@ async def test_telegram_shaped_errors(fake: FakeTelegram) -> None:
         await bot.send_message(1, "😀" * 2048)  # exactly 4096 units
         with pytest.raises(BadRequest, match="Message is too long"):
             await bot.send_message(1, "<b>" + "a" * 4097 + "</b>", parse_mode="HTML")
-        await bot.send_message(1, "<b>" + "a" * 4096 + "</b>", parse_mode="HTML")  # tags don't count
+        await bot.send_message(
+            1, "<b>" + "a" * 4096 + "</b>", parse_mode="HTML"
+        )  # tags don't count
         with pytest.raises(BadRequest, match="Message text is empty"):
             await bot.send_message(1, "<b> </b>", parse_mode="HTML")
         with pytest.raises(BadRequest, match="Message caption is too long"):
             await bot.send_photo(1, PNG, caption="a" * 1025)
         with pytest.raises(BadRequest, match="Button_data_invalid"):
-            await bot.send_message(1, "x", reply_markup=InlineKeyboardMarkup(
-                [[InlineKeyboardButton("x", callback_data="đ" * 33)]]))  # 66 bytes
+            await bot.send_message(
+                1,
+                "x",
+                reply_markup=InlineKeyboardMarkup(
+                    [[InlineKeyboardButton("x", callback_data="đ" * 33)]]
+                ),
+            )  # 66 bytes
         with pytest.raises(BadRequest, match="Image_process_failed"):
             await bot.send_photo(1, b"not an image")
     assert [e[2] for e in fake.errors] == [400] * 7
-    status, body, _ = fake.handle_api(fake.token, "sendMessage", {"chat_id": "1", "text": "x",
-                                                                   "reply_markup": '{"inline_keyboard": [1]}'})
+    status, body, _ = fake.handle_api(
+        fake.token,
+        "sendMessage",
+        {"chat_id": "1", "text": "x", "reply_markup": '{"inline_keyboard": [1]}'},
+    )
     assert status == 400 and b"Array of Arrays" in body
-    status, body, _ = fake.handle_api(fake.token, "sendMessage", {"chat_id": "1", "text": "x",
-                                                                   "reply_markup": '{"inline_keyboard": [[{"text": "t"}]]}'})
+    status, body, _ = fake.handle_api(
+        fake.token,
+        "sendMessage",
+        {"chat_id": "1", "text": "x", "reply_markup": '{"inline_keyboard": [[{"text": "t"}]]}'},
+    )
     assert status == 400 and b"Text buttons are unallowed" in body
     status, body, _ = fake.handle_api(fake.token, "noSuchMethod", {})
-    assert status == 404 and json.loads(body) == {"ok": False, "error_code": 404, "description": "Not Found"}
+    assert status == 404 and json.loads(body) == {
+        "ok": False,
+        "error_code": 404,
+        "description": "Not Found",
+    }
 
 
 async def test_scripted_chats(fake: FakeTelegram) -> None:
@@ -196,10 +222,12 @@ def test_max_in_window_is_half_open() -> None:
 
 
 async def test_long_poll_returns_pushed_updates_and_confirms_by_offset(fake: FakeTelegram) -> None:
-    pusher = threading.Thread(target=lambda: (
-        wait_for_sync(lambda: fake.calls["getUpdates"] >= 1),
-        fake.push_message(5, 5, "/start p33", first_name="Lan"),
-    ))
+    pusher = threading.Thread(
+        target=lambda: (
+            wait_for_sync(lambda: fake.calls["getUpdates"] >= 1),
+            fake.push_message(5, 5, "/start p33", first_name="Lan"),
+        )
+    )
     pusher.start()
     async with make_bot(fake) as bot:
         updates = await bot.get_updates(timeout=5, allowed_updates=["message", "callback_query"])
@@ -233,11 +261,15 @@ async def test_callbacks_edits_and_answers(fake: FakeTelegram) -> None:
         with pytest.raises(BadRequest, match="Message to edit not found"):
             await bot.edit_message_text("x", 5, 999)
     assert fake.callback_answers[query_id] == {"text": "Đã chọn", "show_alert": False}
-    assert [s.method for s in fake.messages_for(5)] == ["sendMessage", "editMessageText", "editMessageReplyMarkup"]
+    assert [s.method for s in fake.messages_for(5)] == [
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+    ]
 
 
 async def test_photos_documents_and_file_downloads(fake: FakeTelegram) -> None:
-    opml = "<opml><body><outline xmlUrl='http://x'/></body></opml>".encode()
+    opml = b"<opml><body><outline xmlUrl='http://x'/></body></opml>"
     async with make_bot(fake) as bot:
         photo = await bot.send_photo(5, PNG, caption="<b>Biểu đồ</b>", parse_mode="HTML")
         assert photo.caption == "Biểu đồ" and photo.photo[-1].width == 800
@@ -249,14 +281,18 @@ async def test_photos_documents_and_file_downloads(fake: FakeTelegram) -> None:
         assert file.file_path.startswith(fake.file_base_url)
         assert bytes(await file.download_as_bytearray()) == opml
     assert fake.messages_for(5)[0].photo == PNG
-    assert fake.messages_for(5)[1].document == opml and fake.messages_for(5)[1].filename == "nguồn.opml"
+    assert (
+        fake.messages_for(5)[1].document == opml
+        and fake.messages_for(5)[1].filename == "nguồn.opml"
+    )
 
 
 async def test_commands_per_scope_and_members(fake: FakeTelegram) -> None:
     async with make_bot(fake) as bot:
         await bot.set_my_commands([BotCommand("start", "Bắt đầu")])
-        await bot.set_my_commands([BotCommand("feeds", "Nguồn tin")], scope=BotCommandScopeChat(77),
-                                  language_code="vi")
+        await bot.set_my_commands(
+            [BotCommand("feeds", "Nguồn tin")], scope=BotCommandScopeChat(77), language_code="vi"
+        )
         assert [c.command for c in await bot.get_my_commands()] == ["start"]
         with pytest.raises(BadRequest, match="Bot_command_invalid"):
             await bot.set_my_commands([BotCommand("Bad-Name", "x")])
@@ -270,7 +306,10 @@ async def test_commands_per_scope_and_members(fake: FakeTelegram) -> None:
         chat = await bot.get_chat(-100)
         assert chat.type == "group"
         await bot.send_chat_action(5, "typing")
-    assert fake.commands == {("default", ""): [("start", "Bắt đầu")], ("chat:77", "vi"): [("feeds", "Nguồn tin")]}
+    assert fake.commands == {
+        ("default", ""): [("start", "Bắt đầu")],
+        ("chat:77", "vi"): [("feeds", "Nguồn tin")],
+    }
     assert fake.chat_actions == [(5, "typing")]
 
 
@@ -293,13 +332,19 @@ async def test_migration_and_chat_member_updates(fake: FakeTelegram) -> None:
 def test_sync_clients_with_form_and_json_bodies(fake: FakeTelegram) -> None:
     url = f"{fake.base_url}{fake.token}"
     with httpx.Client() as client:
-        form = client.post(f"{url}/sendMessage", data={"chat_id": "5", "text": "<i>a</i>", "parse_mode": "HTML"})
+        form = client.post(
+            f"{url}/sendMessage", data={"chat_id": "5", "text": "<i>a</i>", "parse_mode": "HTML"}
+        )
         assert form.json()["result"]["entities"] == [{"type": "italic", "offset": 0, "length": 1}]
         body = client.post(f"{url}/sendMessage", json={"chat_id": 5, "text": "b"}).json()
         assert body["ok"] is True and body["result"]["message_id"] == 2
         error = client.get(f"{url}/sendMessage", params={"chat_id": "5"})
         assert error.status_code == 400
-        assert error.json() == {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
+        assert error.json() == {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: message text is empty",
+        }
     assert [s.plain for s in fake.wait_for_messages(5, 2, timeout=1)] == ["a", "b"]
     with pytest.raises(TimeoutError):
         fake.wait_for_messages(5, 3, timeout=0.05)
@@ -315,7 +360,8 @@ async def test_wait_for_messages_awaits_in_async_code(fake: FakeTelegram) -> Non
 def test_standalone_process_with_control_api() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()
@@ -325,7 +371,9 @@ def test_standalone_process_with_control_api() -> None:
             client.post("/_fake/push_message", json={"user_id": 5, "chat_id": 5, "text": "hi"})
             updates = client.get(f"/bot{FakeTelegram().token}/getUpdates").json()["result"]
             assert updates[0]["message"]["text"] == "hi"
-            client.post(f"/bot{FakeTelegram().token}/sendMessage", data={"chat_id": "5", "text": "yo"})
+            client.post(
+                f"/bot{FakeTelegram().token}/sendMessage", data={"chat_id": "5", "text": "yo"}
+            )
             state = client.get("/_fake/state").json()
             assert [s["plain"] for s in state["sent"]] == ["yo"]
     finally:

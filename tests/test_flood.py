@@ -16,7 +16,11 @@ class Clock:
 def test_burst_then_one_warning_then_silence() -> None:
     clock = Clock()
     flood = FloodLimiter(per_minute=3, clock=clock)
-    assert [flood.check("a") for _ in range(6)] == [Verdict.ALLOW] * 3 + [Verdict.WARN, Verdict.DROP, Verdict.DROP]
+    assert [flood.check("a") for _ in range(6)] == [Verdict.ALLOW] * 3 + [
+        Verdict.WARN,
+        Verdict.DROP,
+        Verdict.DROP,
+    ]
     assert flood.check("b") is Verdict.ALLOW  # per user
 
 

@@ -36,31 +36,49 @@ class Script:
     async def __call__(self, app: App, incoming: Incoming) -> Result:
         self.seen.append(incoming)
         if incoming.callback_data:
-            return Result(messages=[OutMessage(text=f"<i>{incoming.callback_data}</i>",
-                                               edit_message_id=incoming.message_id)],
-                          button_answer="Đã chọn")
+            return Result(
+                messages=[
+                    OutMessage(
+                        text=f"<i>{incoming.callback_data}</i>", edit_message_id=incoming.message_id
+                    )
+                ],
+                button_answer="Đã chọn",
+            )
         if incoming.text.startswith("/boom"):
             raise RuntimeError("handler bug")
         if incoming.document:
             name, content = incoming.document
             return Result(messages=[OutMessage(text=f"{name}: {len(content)} bytes")])
-        return Result(messages=[OutMessage(text=f"<b>Đã nhận</b> {incoming.text}",
-                                           buttons=[[Button("Tiếp", "sr:ab12:2")]])])
+        return Result(
+            messages=[
+                OutMessage(
+                    text=f"<b>Đã nhận</b> {incoming.text}", buttons=[[Button("Tiếp", "sr:ab12:2")]]
+                )
+            ]
+        )
 
 
 @pytest.fixture
 async def app(sqlite_url: str, fake_telegram: FakeTelegram) -> AsyncIterator[App]:
-    application = open_app(make_settings(
-        sqlite_url, **fake_telegram.settings_overrides(), admin_ids=str(ADMIN),
-        command_flood_per_minute=3, http_max_bytes=2048,
-    ))
+    application = open_app(
+        make_settings(
+            sqlite_url,
+            **fake_telegram.settings_overrides(),
+            admin_ids=str(ADMIN),
+            command_flood_per_minute=3,
+            http_max_bytes=2048,
+        )
+    )
     yield application
     await application.close()
 
 
 @asynccontextmanager
-async def running(app: App, dispatch: Callable | None = None,  # type: ignore[type-arg]
-                  pacer: Pacer | None = None) -> AsyncIterator[TelegramHandle]:
+async def running(
+    app: App,
+    dispatch: Callable | None = None,  # type: ignore[type-arg]
+    pacer: Pacer | None = None,
+) -> AsyncIterator[TelegramHandle]:
     handle = await start_telegram(app, dispatch=dispatch, pacer=pacer)
     try:
         yield handle
@@ -70,16 +88,23 @@ async def running(app: App, dispatch: Callable | None = None,  # type: ignore[ty
 
 async def chat_row(app: App, key: str) -> Chat | None:
     async with app.sessions() as session:
-        return await session.scalar(select(Chat).where(Chat.channel == "telegram", Chat.chat_key == key))
+        return await session.scalar(
+            select(Chat).where(Chat.channel == "telegram", Chat.chat_key == key)
+        )
 
 
 async def test_command_reply_and_menus(app: App, fake_telegram: FakeTelegram) -> None:
     script = Script()
     pacer = Pacer(Limits(global_per_second=100, private_per_second=100, group_per_minute=100))
-    async with running(app, script, pacer):
+    async with running(app, script, pacer) as handle:
+        assert handle.application.job_queue is not None
+        assert app.channels["telegram"] is handle.channel
+        assert handle.channel.bot is handle.application.bot  # one bot, one connection pool
         fake_telegram.push_message(5, 5, "/start p33", first_name="Lan")
         (reply,) = await fake_telegram.wait_for_messages(5, 1)
-    assert reply.plain == "Đã nhận /start p33" and reply.buttons[0][0]["callback_data"] == "sr:ab12:2"
+    assert (
+        reply.plain == "Đã nhận /start p33" and reply.buttons[0][0]["callback_data"] == "sr:ab12:2"
+    )
     (incoming,) = script.seen
     assert (incoming.channel, incoming.chat_key, incoming.user_key) == ("telegram", "5", "5")
     assert incoming.chat_kind == "private" and incoming.sender_is_chat_admin
@@ -108,21 +133,29 @@ async def test_button_press_is_answered_and_edits(app: App, fake_telegram: FakeT
     pressed = script.seen[1]
     assert pressed.callback_data == "sr:ab12:2" and pressed.callback_id == query
     assert pressed.message_id == str(first.message_id)
-    assert [i.text or i.callback_data for i in script.seen] == ["/search lào cai", "sr:ab12:2", "/list"]
+    assert [i.text or i.callback_data for i in script.seen] == [
+        "/search lào cai",
+        "sr:ab12:2",
+        "/list",
+    ]
     assert len(fake_telegram.callback_answers) == 2  # the unusable press was answered too
 
 
-async def test_groups_read_only_what_is_addressed_to_the_bot(app: App, fake_telegram: FakeTelegram) -> None:
+async def test_groups_read_only_what_is_addressed_to_the_bot(
+    app: App, fake_telegram: FakeTelegram
+) -> None:
     script = Script()
     fake_telegram.set_chat_member(-100, 7, "administrator")
     async with running(app, script):
         fake_telegram.push_message(8, -100, "chào cả nhà", title="Tổ 5")
         fake_telegram.push_message(8, -100, "/start@otherbot")
-        fake_telegram.push_message(8, -100, "/sub@loa_test_bot nhà tạm")
+        fake_telegram.push_message(8, -100, "/sub@loa_test_bot\nnhà tạm")
         fake_telegram.push_message(7, -100, "/digest daily 7")
         await fake_telegram.wait_for_messages(-100, 2)
     assert [(i.user_key, i.text, i.sender_is_chat_admin) for i in script.seen] == [
-        ("8", "/sub nhà tạm", False), ("7", "/digest daily 7", True)]
+        ("8", "/sub\nnhà tạm", False),
+        ("7", "/digest daily 7", True),
+    ]
     assert script.seen[0].chat_kind == "group" and script.seen[0].chat_title == "Tổ 5"
 
 
@@ -141,7 +174,9 @@ async def test_group_migration_moves_the_chat(app: App, fake_telegram: FakeTeleg
     assert await chat_row(app, "-1000000000300") is not None
 
 
-async def test_flood_limit_warns_once_then_stays_silent(app: App, fake_telegram: FakeTelegram) -> None:
+async def test_flood_limit_warns_once_then_stays_silent(
+    app: App, fake_telegram: FakeTelegram
+) -> None:
     script = Script()
     fake_telegram.set_chat_member(-100, 7, "member")
     async with running(app, script):
@@ -151,13 +186,18 @@ async def test_flood_limit_warns_once_then_stays_silent(app: App, fake_telegram:
         fake_telegram.push_message(7, -100, "/list")
         messages = await fake_telegram.wait_for_messages(-100, 5)
     assert [s.plain for s in messages] == [
-        "Đã nhận /search 0", "Đã nhận /search 1", "Đã nhận /search 2",
-        t("vi", "flood_limited"), "Đã nhận /list"]
+        "Đã nhận /search 0",
+        "Đã nhận /search 1",
+        "Đã nhận /search 2",
+        t("vi", "flood_limited"),
+        "Đã nhận /list",
+    ]
     assert len(script.seen) == 4
 
 
 async def test_failing_handler_apologises_logs_and_carries_on(
-        app: App, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture) -> None:
+    app: App, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.ERROR, "channels.telegram_app")
     async with running(app, Script()):
         fake_telegram.push_message(5, 5, "/boom now")
@@ -171,7 +211,9 @@ async def test_failing_handler_apologises_logs_and_carries_on(
     assert record.exc_info and "handler bug" in str(record.exc_info[1])
 
 
-async def test_documents_are_downloaded_for_the_handlers(app: App, fake_telegram: FakeTelegram) -> None:
+async def test_documents_are_downloaded_for_the_handlers(
+    app: App, fake_telegram: FakeTelegram
+) -> None:
     script = Script()
     opml = b"<opml version='2.0'><body/></opml>"
     async with running(app, script):
@@ -198,7 +240,9 @@ async def test_membership_changes(app: App, fake_telegram: FakeTelegram) -> None
         await wait_for(lambda: _inactive(app, "55"))
         await wait_for(lambda: _inactive(app, "-400"))
     assert [(i.chat_key, i.text) for i in script.seen] == [("-500", "/start"), ("55", "/start")]
-    assert (await chat_row(app, "55")).inactive_reason == "Telegram: Forbidden: bot was blocked by the user"
+    assert (
+        await chat_row(app, "55")
+    ).inactive_reason == "Telegram: Forbidden: bot was blocked by the user"
 
 
 async def _inactive(app: App, key: str) -> bool:
@@ -214,7 +258,8 @@ async def test_the_real_router_answers(app: App, fake_telegram: FakeTelegram) ->
 
 
 async def test_token_never_reaches_the_logs_at_debug(
-        app: App, fake_telegram: FakeTelegram, capsys: pytest.CaptureFixture[str]) -> None:
+    app: App, fake_telegram: FakeTelegram, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     noisy = [logging.getLogger(n) for n in ("httpx", "httpcore", "telegram", "apscheduler")]
@@ -239,7 +284,9 @@ async def test_token_never_reaches_the_logs_at_debug(
 
 async def test_rejected_token_stops_start_up(sqlite_url: str, fake_telegram: FakeTelegram) -> None:
     token = "7000000009:AAWrongTokenOfTheRightShape_123456789"
-    settings = make_settings(sqlite_url, **{**fake_telegram.settings_overrides(), "telegram_bot_token": token})
+    settings = make_settings(
+        sqlite_url, **{**fake_telegram.settings_overrides(), "telegram_bot_token": token}
+    )
     application = open_app(settings)
     try:
         with pytest.raises(Exception) as refused:
@@ -250,7 +297,8 @@ async def test_rejected_token_stops_start_up(sqlite_url: str, fake_telegram: Fak
 
 
 async def test_unreachable_telegram_is_retried_in_the_background(
-        sqlite_url: str, fake_telegram: FakeTelegram) -> None:
+    sqlite_url: str, fake_telegram: FakeTelegram
+) -> None:
     overrides = fake_telegram.settings_overrides()
     port = fake_telegram.port
     fake_telegram.stop()

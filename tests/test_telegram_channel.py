@@ -30,13 +30,18 @@ async def channel(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramChannel]
 
 
 async def test_text_with_buttons(channel: TelegramChannel, fake_telegram: FakeTelegram) -> None:
-    message = OutMessage(text="<b>Hưng Yên</b> &amp; Thái Bình",
-                         buttons=[[Button("Tiếp ▶", "sr:ab12:2")], [Button("Xóa", "ls:rm:7")]])
+    message = OutMessage(
+        text="<b>Hưng Yên</b> &amp; Thái Bình",
+        buttons=[[Button("Tiếp ▶", "sr:ab12:2")], [Button("Xóa", "ls:rm:7")]],
+    )
     outcome = await channel.send("5", message)
     assert outcome.status is Status.OK and outcome.message_id == "1"
     (sent,) = fake_telegram.messages_for(5)
     assert sent.plain == "Hưng Yên & Thái Bình" and sent.parse_mode == "HTML"
-    assert [[b["callback_data"] for b in row] for row in sent.buttons] == [["sr:ab12:2"], ["ls:rm:7"]]
+    assert [[b["callback_data"] for b in row] for row in sent.buttons] == [
+        ["sr:ab12:2"],
+        ["ls:rm:7"],
+    ]
     assert sent.params["link_preview_options"] == '{"is_disabled": true}'
     assert channel.capabilities.max_text_units == 4096 and channel.capabilities.buttons
 
@@ -59,11 +64,19 @@ async def test_photo_and_document(channel: TelegramChannel, fake_telegram: FakeT
         ("not_found", Status.GONE, "chat not found"),
     ],
 )
-async def test_gone_chats(channel: TelegramChannel, fake_telegram: FakeTelegram, behaviour: str,
-                          status: Status, words: str) -> None:
+async def test_gone_chats(
+    channel: TelegramChannel,
+    fake_telegram: FakeTelegram,
+    behaviour: str,
+    status: Status,
+    words: str,
+) -> None:
     fake_telegram.script_chat(-77 if behaviour == "kicked" else 77, behaviour)
-    outcome = await channel.send("-77" if behaviour == "kicked" else "77", OutMessage(text="x"),
-                                 chat_kind="group" if behaviour == "kicked" else "private")
+    outcome = await channel.send(
+        "-77" if behaviour == "kicked" else "77",
+        OutMessage(text="x"),
+        chat_kind="group" if behaviour == "kicked" else "private",
+    )
     assert outcome.status is status
     assert words in outcome.detail.lower()
 
@@ -83,8 +96,9 @@ async def test_retry_after(channel: TelegramChannel, fake_telegram: FakeTelegram
 
 
 @pytest.mark.parametrize("status_code", [500, 502])
-async def test_server_errors_are_transient(channel: TelegramChannel, fake_telegram: FakeTelegram,
-                                           status_code: int) -> None:
+async def test_server_errors_are_transient(
+    channel: TelegramChannel, fake_telegram: FakeTelegram, status_code: int
+) -> None:
     fake_telegram.script_chat(5, "error", status=status_code, times=1)
     assert (await channel.send("5", OutMessage(text="x"))).status is Status.TRANSIENT
     assert (await channel.send("5", OutMessage(text="x"))).ok
@@ -92,8 +106,9 @@ async def test_server_errors_are_transient(channel: TelegramChannel, fake_telegr
 
 async def test_timeout_and_unreachable_are_transient(fake_telegram: FakeTelegram) -> None:
     settings = settings_for(fake_telegram)
-    bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url,
-              request=HTTPXRequest(read_timeout=0.2))
+    bot = Bot(
+        fake_telegram.token, base_url=fake_telegram.base_url, request=HTTPXRequest(read_timeout=0.2)
+    )
     channel = TelegramChannel(settings, bot=bot)
     async with bot:
         fake_telegram.script_chat(5, "slow", delay=1.0, times=1)
@@ -114,15 +129,17 @@ async def test_timeout_and_unreachable_are_transient(fake_telegram: FakeTelegram
         (OutMessage(text="c" * 1025, photo=PNG), "caption is too long"),
     ],
 )
-async def test_malformed_messages_are_bad_content(channel: TelegramChannel, message: OutMessage,
-                                                  words: str) -> None:
+async def test_malformed_messages_are_bad_content(
+    channel: TelegramChannel, message: OutMessage, words: str
+) -> None:
     outcome = await channel.send("5", message)
     assert outcome.status is Status.BAD_CONTENT
     assert words in outcome.detail.lower()
 
 
 async def test_long_callback_data_is_refused_before_sending(
-        channel: TelegramChannel, fake_telegram: FakeTelegram) -> None:
+    channel: TelegramChannel, fake_telegram: FakeTelegram
+) -> None:
     outcome = await channel.send("5", OutMessage(text="x", buttons=[[Button("x", "đ" * 33)]]))
     assert outcome.status is Status.BAD_CONTENT and "66 bytes" in outcome.detail
     assert fake_telegram.calls["sendMessage"] == 0
@@ -142,9 +159,12 @@ async def test_wrong_token_is_auth(fake_telegram: FakeTelegram) -> None:
 
 
 async def test_edits(channel: TelegramChannel, fake_telegram: FakeTelegram) -> None:
-    first = await channel.send("5", OutMessage(text="Trang 1", buttons=[[Button("2", "sr:ab12:2")]]))
-    page2 = OutMessage(text="Trang 2", buttons=[[Button("1", "sr:ab12:1")]],
-                       edit_message_id=first.message_id)
+    first = await channel.send(
+        "5", OutMessage(text="Trang 1", buttons=[[Button("2", "sr:ab12:2")]])
+    )
+    page2 = OutMessage(
+        text="Trang 2", buttons=[[Button("1", "sr:ab12:1")]], edit_message_id=first.message_id
+    )
     edited = await channel.send("5", page2)
     assert edited.ok and edited.message_id == first.message_id
     again = await channel.send("5", page2)  # a double tap: nothing changes, all is well
@@ -154,11 +174,17 @@ async def test_edits(channel: TelegramChannel, fake_telegram: FakeTelegram) -> N
     gone = await channel.send("5", OutMessage(text="Trang 3", edit_message_id="999"))
     assert gone.ok and gone.message_id == "2"  # sent anew
     assert [s.method for s in fake_telegram.messages_for(5)] == [
-        "sendMessage", "editMessageText", "editMessageReplyMarkup", "sendMessage"]
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "sendMessage",
+    ]
     assert fake_telegram.messages_for(5)[2].buttons == []
 
 
-async def test_answer_button_and_download(channel: TelegramChannel, fake_telegram: FakeTelegram) -> None:
+async def test_answer_button_and_download(
+    channel: TelegramChannel, fake_telegram: FakeTelegram
+) -> None:
     query = fake_telegram.push_callback(5, 5, "lg:vi", 1)
     assert (await channel.answer_button(query, "Đã đổi")).ok
     expired = await channel.answer_button(query, "again")

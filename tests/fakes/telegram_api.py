@@ -83,6 +83,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import math
@@ -94,7 +95,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_TOKEN = "7000000001:AAFakeTokenForLoaTests_0123456789ab"
@@ -106,7 +107,12 @@ MAX_CALLBACK_DATA = 64
 NEW_MESSAGE_METHODS = {"sendmessage", "sendphoto", "senddocument"}
 EDIT_METHODS = {"editmessagetext", "editmessagecaption", "editmessagereplymarkup"}
 SENDING_METHODS = NEW_MESSAGE_METHODS | EDIT_METHODS
-CHAT_METHODS = SENDING_METHODS | {"sendchataction", "getchat", "getchatmember", "getchatadministrators"}
+CHAT_METHODS = SENDING_METHODS | {
+    "sendchataction",
+    "getchat",
+    "getchatmember",
+    "getchatadministrators",
+}
 
 BEHAVIOURS = {
     "blocked": (403, "Forbidden: bot was blocked by the user"),
@@ -119,7 +125,8 @@ BEHAVIOURS = {
 }
 _BAD_GATEWAY_PAGE = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
 )
 
 
@@ -140,9 +147,19 @@ def _bad(description: str) -> ApiError:
 # --- Telegram's HTML ---------------------------------------------------------------------------
 
 _SIMPLE_TAGS = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "code": "code", "pre": "pre", "blockquote": "blockquote",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
 }
 _TAGS = set(_SIMPLE_TAGS) | {"a", "span", "tg-emoji"}
 _SPECIAL = re.compile(r"[<&]")
@@ -226,10 +243,14 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             while i < n and text[i] in " \t\r\n":
                 i += 1
             if i >= n or text[i] != ">":
-                raise _entity_error(text, f"Unclosed end tag at byte offset {_byte_offset(text, begin)}")
+                raise _entity_error(
+                    text, f"Unclosed end tag at byte offset {_byte_offset(text, begin)}"
+                )
             i += 1
             if not stack:
-                raise _entity_error(text, f"Unexpected end tag at byte offset {_byte_offset(text, begin)}")
+                raise _entity_error(
+                    text, f"Unexpected end tag at byte offset {_byte_offset(text, begin)}"
+                )
             open_tag, start, attrs = stack.pop()
             if tag != open_tag:
                 raise _entity_error(
@@ -252,7 +273,9 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             while i < n and text[i] in " \t\r\n":
                 i += 1
             if i >= n:
-                raise _entity_error(text, f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
+                raise _entity_error(
+                    text, f"Unclosed start tag at byte offset {_byte_offset(text, begin)}"
+                )
             if text[i] == ">":
                 i += 1
                 break
@@ -261,7 +284,9 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             attr = attr_match.group(0).lower()
             if not attr:
                 raise _entity_error(
-                    text, f'Empty attribute name in the tag "{tag}" at byte offset {_byte_offset(text, begin)}'
+                    text,
+                    f'Empty attribute name in the tag "{tag}" '
+                    f"at byte offset {_byte_offset(text, begin)}",
                 )
             i = attr_match.end()
             while i < n and text[i] in " \t\r\n":
@@ -276,7 +301,9 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             while i < n and text[i] in " \t\r\n":
                 i += 1
             if i >= n:
-                raise _entity_error(text, f"Unclosed start tag at byte offset {_byte_offset(text, begin)}")
+                raise _entity_error(
+                    text, f"Unclosed start tag at byte offset {_byte_offset(text, begin)}"
+                )
             if text[i] in "\"'":
                 end = text.find(text[i], i + 1)
                 if end < 0:
@@ -292,17 +319,26 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
             attrs[attr] = _decode_attr(text, raw, begin)
         if tag == "span" and attrs.get("class") != "tg-spoiler":
             raise _entity_error(
-                text, f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(text, begin)}'
+                text,
+                f'Tag "span" must have class "tg-spoiler" '
+                f"at byte offset {_byte_offset(text, begin)}",
             )
         if tag == "a" and not attrs.get("href"):
-            raise _entity_error(text, f'Tag "a" must have attribute "href" at byte offset {_byte_offset(text, begin)}')
+            raise _entity_error(
+                text,
+                f'Tag "a" must have attribute "href" at byte offset {_byte_offset(text, begin)}',
+            )
         if tag == "tg-emoji" and not attrs.get("emoji-id"):
             raise _entity_error(
-                text, f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {_byte_offset(text, begin)}'
+                text,
+                f'Tag "tg-emoji" must have attribute "emoji-id" '
+                f"at byte offset {_byte_offset(text, begin)}",
             )
         stack.append((tag, units, attrs))
     if stack:
-        raise _entity_error(text, f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+        raise _entity_error(
+            text, f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"'
+        )
     return _trim("".join(out), entities)
 
 
@@ -357,7 +393,11 @@ def _command_entity(text: str) -> list[dict[str, Any]]:
     if not text.startswith("/"):
         return []
     command = re.match(r"/[A-Za-z0-9_@]+", text)
-    return [{"type": "bot_command", "offset": 0, "length": utf16_units(command.group(0))}] if command else []
+    return (
+        [{"type": "bot_command", "offset": 0, "length": utf16_units(command.group(0))}]
+        if command
+        else []
+    )
 
 
 def max_in_window(times: Iterable[float], window: float) -> int:
@@ -395,10 +435,17 @@ class Sent:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "method": self.method, "chat_id": self.chat_id, "message_id": self.message_id,
-            "text": self.text, "plain": self.plain, "parse_mode": self.parse_mode,
-            "reply_markup": self.reply_markup, "filename": self.filename, "time": self.time,
-            "photo_bytes": len(self.photo or b""), "document_bytes": len(self.document or b""),
+            "method": self.method,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "text": self.text,
+            "plain": self.plain,
+            "parse_mode": self.parse_mode,
+            "reply_markup": self.reply_markup,
+            "filename": self.filename,
+            "time": self.time,
+            "photo_bytes": len(self.photo or b""),
+            "document_bytes": len(self.document or b""),
         }
 
 
@@ -503,15 +550,16 @@ class FakeTelegram:
 
     # --- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> FakeTelegram:
+    def start(self) -> Self:
         server = ThreadingHTTPServer((self._host, self._port), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
         self._stopping = False
         # A short poll interval so that stop() (and each test's teardown) is quick.
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="fake-telegram",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.02,), name="fake-telegram", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -527,13 +575,11 @@ class FakeTelegram:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._server = None
 
-    def __enter__(self) -> FakeTelegram:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -562,7 +608,12 @@ class FakeTelegram:
 
     @property
     def bot_user(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "Loa", "username": self.bot_username}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Loa",
+            "username": self.bot_username,
+        }
 
     # --- scripting -------------------------------------------------------------------------------
 
@@ -612,8 +663,13 @@ class FakeTelegram:
             self._changed.notify_all()
             return update
 
-    def _user(self, user_id: int, first_name: str | None = None, language_code: str | None = "vi",
-              username: str | None = None) -> dict[str, Any]:
+    def _user(
+        self,
+        user_id: int,
+        first_name: str | None = None,
+        language_code: str | None = "vi",
+        username: str | None = None,
+    ) -> dict[str, Any]:
         user = self._users.setdefault(
             user_id, {"id": user_id, "is_bot": False, "first_name": first_name or f"User {user_id}"}
         )
@@ -635,9 +691,17 @@ class FakeTelegram:
             chat.title = title
         return chat
 
-    def _user_message(self, user_id: int, chat_id: int, chat_type: str | None, title: str | None,
-                      first_name: str | None, language_code: str | None, username: str | None,
-                      **content: Any) -> dict[str, Any]:
+    def _user_message(
+        self,
+        user_id: int,
+        chat_id: int,
+        chat_type: str | None,
+        title: str | None,
+        first_name: str | None,
+        language_code: str | None,
+        username: str | None,
+        **content: Any,
+    ) -> dict[str, Any]:
         user = self._user(user_id, first_name, language_code, username)
         chat = self._chat(chat_id, chat_type, title)
         if chat.type == "private":
@@ -672,8 +736,16 @@ class FakeTelegram:
             entities = _command_entity(text)
             if entities:
                 content["entities"] = entities
-            message = self._user_message(int(user_id), int(chat_id), chat_type, title, first_name,
-                                         language_code, username, **content)
+            message = self._user_message(
+                int(user_id),
+                int(chat_id),
+                chat_type,
+                title,
+                first_name,
+                language_code,
+                username,
+                **content,
+            )
             self.push_update({"message": message})
             return message
 
@@ -697,8 +769,9 @@ class FakeTelegram:
                 extra["caption"] = caption
                 if _command_entity(caption):
                     extra["caption_entities"] = _command_entity(caption)
-            message = self._user_message(int(user_id), int(chat_id), chat_type, None, None, "vi", None,
-                                         **extra)
+            message = self._user_message(
+                int(user_id), int(chat_id), chat_type, None, None, "vi", None, **extra
+            )
             self.push_update({"message": message})
             return message
 
@@ -708,19 +781,23 @@ class FakeTelegram:
         with self._lock:
             chat = self._chat(int(chat_id))
             message = chat.messages.get(int(message_id)) or {
-                "message_id": int(message_id), "chat": chat.as_json(), "date": 0,
+                "message_id": int(message_id),
+                "chat": chat.as_json(),
+                "date": 0,
             }
             query_id = str(next(self._query_seq) + 10_000_000_000)
             self._open_queries[query_id] = int(chat_id)
-            self.push_update({
-                "callback_query": {
-                    "id": query_id,
-                    "from": self._user(int(user_id)),
-                    "message": message,
-                    "chat_instance": str(chat_id),
-                    "data": data,
+            self.push_update(
+                {
+                    "callback_query": {
+                        "id": query_id,
+                        "from": self._user(int(user_id)),
+                        "message": message,
+                        "chat_instance": str(chat_id),
+                        "data": data,
+                    }
                 }
-            })
+            )
             return query_id
 
     def push_migration(self, old_chat_id: int, new_chat_id: int, *, user_id: int = 1) -> None:
@@ -732,10 +809,34 @@ class FakeTelegram:
             self._chat(new_chat_id, "supergroup", old.title or f"Chat {old_chat_id}")
             self._chats[new_chat_id].members.update(old.members)
             self._scripts[old_chat_id] = _Script("migrated", None, new_chat_id)
-            self.push_update({"message": self._user_message(
-                int(user_id), old_chat_id, None, None, None, "vi", None, migrate_to_chat_id=new_chat_id)})
-            self.push_update({"message": self._user_message(
-                int(user_id), new_chat_id, None, None, None, "vi", None, migrate_from_chat_id=old_chat_id)})
+            self.push_update(
+                {
+                    "message": self._user_message(
+                        int(user_id),
+                        old_chat_id,
+                        None,
+                        None,
+                        None,
+                        "vi",
+                        None,
+                        migrate_to_chat_id=new_chat_id,
+                    )
+                }
+            )
+            self.push_update(
+                {
+                    "message": self._user_message(
+                        int(user_id),
+                        new_chat_id,
+                        None,
+                        None,
+                        None,
+                        "vi",
+                        None,
+                        migrate_from_chat_id=old_chat_id,
+                    )
+                }
+            )
 
     def push_chat_member(
         self,
@@ -752,13 +853,17 @@ class FakeTelegram:
         with self._lock:
             chat = self._chat(int(chat_id), chat_type, title)
             bot = self.bot_user
-            return self.push_update({"my_chat_member": {
-                "chat": chat.as_json(),
-                "from": self._user(int(user_id)),
-                "date": int(time.time()),
-                "old_chat_member": _member_json(bot, old_status),
-                "new_chat_member": _member_json(bot, new_status),
-            }})
+            return self.push_update(
+                {
+                    "my_chat_member": {
+                        "chat": chat.as_json(),
+                        "from": self._user(int(user_id)),
+                        "date": int(time.time()),
+                        "old_chat_member": _member_json(bot, old_status),
+                        "new_chat_member": _member_json(bot, new_status),
+                    }
+                }
+            )
 
     # --- inspection ------------------------------------------------------------------------------
 
@@ -906,17 +1011,27 @@ class FakeTelegram:
         """Record an accepted new message at its arrival time, or raise 429 when over a limit."""
         now = time.monotonic()
         if self.enforce_limits:
-            self._check_window(self._global_window, now, 1.0,
-                               self.paid_per_second if paid else self.global_per_second)
-            window, limit = (1.0, self.private_per_second) if chat_id > 0 else (60.0, self.group_per_minute)
-            self._check_window(self._chat_windows.setdefault(chat_id, collections.deque()), now, window, limit)
+            self._check_window(
+                self._global_window,
+                now,
+                1.0,
+                self.paid_per_second if paid else self.global_per_second,
+            )
+            window, limit = (
+                (1.0, self.private_per_second) if chat_id > 0 else (60.0, self.group_per_minute)
+            )
+            self._check_window(
+                self._chat_windows.setdefault(chat_id, collections.deque()), now, window, limit
+            )
             self._global_window.append(now)
             self._chat_windows[chat_id].append(now)
         self._send_log.append((now, chat_id))
         return now
 
     @staticmethod
-    def _check_window(times: collections.deque[float], now: float, window: float, limit: int) -> None:
+    def _check_window(
+        times: collections.deque[float], now: float, window: float, limit: int
+    ) -> None:
         while times and now - times[0] >= window:
             times.popleft()
         if len(times) >= limit:
@@ -931,8 +1046,12 @@ class FakeTelegram:
 
     def file_content(self, token: str, path: str) -> tuple[int, bytes, str]:
         if token != self.token:
-            return _error_body(ApiError(401 if _TOKEN_SHAPE.match(token) else 404,
-                                        "Unauthorized" if _TOKEN_SHAPE.match(token) else "Not Found"))
+            return _error_body(
+                ApiError(
+                    401 if _TOKEN_SHAPE.match(token) else 404,
+                    "Unauthorized" if _TOKEN_SHAPE.match(token) else "Not Found",
+                )
+            )
         with self._lock:
             for file_path, content in self._files.values():
                 if file_path == path:
@@ -942,9 +1061,14 @@ class FakeTelegram:
     # --- methods ---------------------------------------------------------------------------------
 
     def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = _int(params, "offset", 0)
@@ -954,8 +1078,11 @@ class FakeTelegram:
         deadline = time.monotonic() + timeout
         with self._changed:
             if self.webhook.get("url"):
-                raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                    "use deleteWebhook to delete the webhook first")
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
             if isinstance(allowed, list):
                 self._allowed_updates = [str(a) for a in allowed]
             if offset < 0:
@@ -970,8 +1097,11 @@ class FakeTelegram:
                 if ready or self._stopping:
                     return ready
                 if generation != self._poll_generation:
-                    raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                        "make sure that only one bot instance is running")
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return []
@@ -1002,32 +1132,47 @@ class FakeTelegram:
 
     def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            return {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                    "pending_update_count": len(self._updates)}
+            return {
+                "url": self.webhook.get("url", ""),
+                "has_custom_certificate": False,
+                "pending_update_count": len(self._updates),
+            }
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         text = params.get("text")
         if text is None or text == "":
             raise _bad("message text is empty")
-        plain, entities = self._render(str(text), params.get("parse_mode"), MAX_TEXT, "message is too long")
+        plain, entities = self._render(
+            str(text), params.get("parse_mode"), MAX_TEXT, "message is too long"
+        )
         if not plain:
             raise _bad("message text is empty")
         markup = _inline_markup(params)
-        return self._deliver("sendMessage", params, {"text": plain}, entities, markup,
-                             raw_text=str(text))
+        return self._deliver(
+            "sendMessage", params, {"text": plain}, entities, markup, raw_text=str(text)
+        )
 
     def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
         photo = params.get("photo")
         caption, entities = self._caption(params)
         content = self._file_param(photo, "photo")
-        if content is not None and not content.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"RIFF")):
+        if content is not None and not content.startswith(
+            (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"RIFF")
+        ):
             raise _bad("IMAGE_PROCESS_FAILED")
         with self._lock:
             stored = self._store_file("photos", "photo.png", content or b"")
         sizes = [{**stored, "width": w, "height": w} for w in (90, 320, 800)]
         extra = {"photo": sizes, **({"caption": caption} if caption else {})}
-        return self._deliver("sendPhoto", params, extra, entities, _inline_markup(params),
-                             raw_text=str(params.get("caption") or ""), photo=content)
+        return self._deliver(
+            "sendPhoto",
+            params,
+            extra,
+            entities,
+            _inline_markup(params),
+            raw_text=str(params.get("caption") or ""),
+            photo=content,
+        )
 
     def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
         document = params.get("document")
@@ -1039,15 +1184,24 @@ class FakeTelegram:
         extra: dict[str, Any] = {"document": {**stored, "file_name": filename}}
         if caption:
             extra["caption"] = caption
-        return self._deliver("sendDocument", params, extra, entities, _inline_markup(params),
-                             raw_text=str(params.get("caption") or ""), document=content,
-                             filename=filename)
+        return self._deliver(
+            "sendDocument",
+            params,
+            extra,
+            entities,
+            _inline_markup(params),
+            raw_text=str(params.get("caption") or ""),
+            document=content,
+            filename=filename,
+        )
 
     def _caption(self, params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         caption = params.get("caption")
         if not caption:
             return "", []
-        return self._render(str(caption), params.get("parse_mode"), MAX_CAPTION, "message caption is too long")
+        return self._render(
+            str(caption), params.get("parse_mode"), MAX_CAPTION, "message caption is too long"
+        )
 
     def _file_param(self, value: Any, name: str) -> bytes | None:
         if isinstance(value, tuple):  # uploaded: (filename, bytes)
@@ -1064,7 +1218,9 @@ class FakeTelegram:
         raise _bad(f"there is no {name} in the request")
 
     @staticmethod
-    def _render(text: str, parse_mode: Any, limit: int, too_long: str) -> tuple[str, list[dict[str, Any]]]:
+    def _render(
+        text: str, parse_mode: Any, limit: int, too_long: str
+    ) -> tuple[str, list[dict[str, Any]]]:
         mode = str(parse_mode or "").lower()
         if mode == "html":
             plain, entities = parse_html(text)
@@ -1108,21 +1264,49 @@ class FakeTelegram:
                 message["reply_markup"] = markup
             chat.next_message_id += 1
             chat.messages[message["message_id"]] = message
-            self._record(method, chat_id, message, raw_text, params, markup, arrived, photo,
-                         document, filename)
+            self._record(
+                method,
+                chat_id,
+                message,
+                raw_text,
+                params,
+                markup,
+                arrived,
+                photo,
+                document,
+                filename,
+            )
             return message
 
-    def _record(self, method: str, chat_id: int, message: dict[str, Any], raw_text: str,
-                params: dict[str, Any], markup: dict[str, Any] | None, arrived: float,
-                photo: bytes | None = None, document: bytes | None = None,
-                filename: str | None = None) -> None:
-        self.sent.append(Sent(
-            method=method, chat_id=chat_id, message_id=message["message_id"], text=raw_text,
-            plain=message.get("text", message.get("caption", "")),
-            parse_mode=params.get("parse_mode"), reply_markup=markup, photo=photo,
-            document=document, filename=filename,
-            params={k: v for k, v in params.items() if not isinstance(v, tuple)}, time=arrived,
-        ))
+    def _record(
+        self,
+        method: str,
+        chat_id: int,
+        message: dict[str, Any],
+        raw_text: str,
+        params: dict[str, Any],
+        markup: dict[str, Any] | None,
+        arrived: float,
+        photo: bytes | None = None,
+        document: bytes | None = None,
+        filename: str | None = None,
+    ) -> None:
+        self.sent.append(
+            Sent(
+                method=method,
+                chat_id=chat_id,
+                message_id=message["message_id"],
+                text=raw_text,
+                plain=message.get("text", message.get("caption", "")),
+                parse_mode=params.get("parse_mode"),
+                reply_markup=markup,
+                photo=photo,
+                document=document,
+                filename=filename,
+                params={k: v for k, v in params.items() if not isinstance(v, tuple)},
+                time=arrived,
+            )
+        )
         self._changed.notify_all()
 
     def _edit_target(self, params: dict[str, Any]) -> tuple[int, _Chat, dict[str, Any]]:
@@ -1138,21 +1322,37 @@ class FakeTelegram:
             raise _bad("message can't be edited")
         return chat_id, chat, message
 
-    def _finish_edit(self, method: str, chat_id: int, old: dict[str, Any], new: dict[str, Any],
-                     params: dict[str, Any], raw_text: str) -> dict[str, Any]:
-        if all(old.get(k) == new.get(k) for k in ("text", "caption", "entities", "caption_entities", "reply_markup")):
-            raise _bad("message is not modified: specified new message content and reply markup are "
-                       "exactly the same as a current content and reply markup of the message")
+    def _finish_edit(
+        self,
+        method: str,
+        chat_id: int,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        params: dict[str, Any],
+        raw_text: str,
+    ) -> dict[str, Any]:
+        if all(
+            old.get(k) == new.get(k)
+            for k in ("text", "caption", "entities", "caption_entities", "reply_markup")
+        ):
+            raise _bad(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
         new["edit_date"] = int(time.time())
         self._chats[chat_id].messages[new["message_id"]] = new
-        self._record(method, chat_id, new, raw_text, params, new.get("reply_markup"), time.monotonic())
+        self._record(
+            method, chat_id, new, raw_text, params, new.get("reply_markup"), time.monotonic()
+        )
         return new
 
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         text = params.get("text")
         if not text:
             raise _bad("message text is empty")
-        plain, entities = self._render(str(text), params.get("parse_mode"), MAX_TEXT, "MESSAGE_TOO_LONG")
+        plain, entities = self._render(
+            str(text), params.get("parse_mode"), MAX_TEXT, "MESSAGE_TOO_LONG"
+        )
         if not plain:
             raise _bad("message text is empty")
         markup = _inline_markup(params)
@@ -1175,15 +1375,20 @@ class FakeTelegram:
             chat_id, _chat, old = self._edit_target(params)
             if "text" in old:
                 raise _bad("there is no caption in the message to edit")
-            new = {k: v for k, v in old.items() if k not in ("caption", "caption_entities", "reply_markup")}
+            new = {
+                k: v
+                for k, v in old.items()
+                if k not in ("caption", "caption_entities", "reply_markup")
+            }
             if caption:
                 new["caption"] = caption
             if entities:
                 new["caption_entities"] = entities
             if markup:
                 new["reply_markup"] = markup
-            return self._finish_edit("editMessageCaption", chat_id, old, new, params,
-                                     str(params.get("caption") or ""))
+            return self._finish_edit(
+                "editMessageCaption", chat_id, old, new, params, str(params.get("caption") or "")
+            )
 
     def _edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
         markup = _inline_markup(params)
@@ -1204,7 +1409,10 @@ class FakeTelegram:
             if query_id not in self._open_queries:
                 raise _bad("query is too old and response timeout expired or query ID is invalid")
             del self._open_queries[query_id]
-            self.callback_answers[query_id] = {"text": text, "show_alert": _bool(params, "show_alert")}
+            self.callback_answers[query_id] = {
+                "text": text,
+                "show_alert": _bool(params, "show_alert"),
+            }
             self._changed.notify_all()
         return True
 
@@ -1214,14 +1422,21 @@ class FakeTelegram:
             if file_id not in self._files:
                 raise _bad("invalid file_id")
             path, content = self._files[file_id]
-        return {"file_id": file_id, "file_unique_id": "AgAD" + file_id[-12:], "file_size": len(content),
-                "file_path": path}
+        return {
+            "file_id": file_id,
+            "file_unique_id": "AgAD" + file_id[-12:],
+            "file_size": len(content),
+            "file_path": path,
+        }
 
     def _set_my_commands(self, params: dict[str, Any]) -> bool:
         commands = _json(params, "commands")
         if not isinstance(commands, list) or len(commands) > 100:
-            raise _bad("can't parse commands JSON object" if not isinstance(commands, list)
-                       else "BOT_COMMANDS_TOO_MUCH")
+            raise _bad(
+                "can't parse commands JSON object"
+                if not isinstance(commands, list)
+                else "BOT_COMMANDS_TOO_MUCH"
+            )
         parsed = []
         for command in commands:
             name = str(command.get("command", "")) if isinstance(command, dict) else ""
@@ -1251,10 +1466,18 @@ class FakeTelegram:
         with self._lock:
             chat = self._chat(_chat_id(params))
             info = chat.as_json()
-        return {**info, "accent_color_id": 0, "max_reaction_count": 11,
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                        "unique_gifts": False, "premium_subscription": False,
-                                        "gifts_from_channels": False}}
+        return {
+            **info,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
 
     def _get_chat_member(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = _int(params, "user_id", 0)
@@ -1272,14 +1495,27 @@ class FakeTelegram:
             chat = self._chat(_chat_id(params))
             if chat.type == "private":
                 raise _bad("there are no administrators in the private chat")
-            return [_member_json(self._user(uid, language_code=None), status)
-                    for uid, status in chat.members.items() if status in ("creator", "administrator")]
+            return [
+                _member_json(self._user(uid, language_code=None), status)
+                for uid, status in chat.members.items()
+                if status in ("creator", "administrator")
+            ]
 
     def _send_chat_action(self, params: dict[str, Any]) -> bool:
         action = str(params.get("action", ""))
-        if action not in {"typing", "upload_photo", "record_video", "upload_video", "record_voice",
-                          "upload_voice", "upload_document", "choose_sticker", "find_location",
-                          "record_video_note", "upload_video_note"}:
+        if action not in {
+            "typing",
+            "upload_photo",
+            "record_video",
+            "upload_video",
+            "record_voice",
+            "upload_voice",
+            "upload_document",
+            "choose_sticker",
+            "find_location",
+            "record_video_note",
+            "upload_video_note",
+        }:
             raise _bad("wrong parameter action in request")
         with self._lock:
             self.chat_actions.append((_chat_id(params), action))
@@ -1309,15 +1545,24 @@ _METHODS = {
     "sendchataction": FakeTelegram._send_chat_action,
 }
 
-_CONTROL = {"push_message", "push_callback", "push_migration", "push_chat_member", "script_chat",
-            "force_429", "set_chat_member"}
+_CONTROL = {
+    "push_message",
+    "push_callback",
+    "push_migration",
+    "push_chat_member",
+    "script_chat",
+    "force_429",
+    "set_chat_member",
+}
 
 
 # --- parameters ----------------------------------------------------------------------------------
 
 
 def _too_many(retry_after: int) -> ApiError:
-    return ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+    return ApiError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
 
 
 def _error_body(err: ApiError) -> tuple[int, bytes, str]:
@@ -1362,9 +1607,21 @@ def _chat_id(params: dict[str, Any]) -> int:
         raise _bad("chat not found") from None  # @usernames: Loa never uses them
 
 
-_BUTTON_ACTIONS = {"url", "callback_data", "web_app", "login_url", "switch_inline_query",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                   "copy_text", "callback_game", "pay"}
+_TEXT_BUTTONS = (
+    "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+)
+_BUTTON_ACTIONS = {
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+}
 
 
 def _inline_markup(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -1380,22 +1637,32 @@ def _inline_markup(params: dict[str, Any]) -> dict[str, Any] | None:
         return None  # reply keyboards and force_reply are not echoed back, as on Telegram
     rows = markup["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays')
+        raise _bad(
+            'field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays'
+        )
     if sum(len(row) for row in rows) > 100:
         raise _bad("reply markup is too long")
     for row in rows:
         for button in row:
             if not isinstance(button, dict):
-                raise _bad("can't parse inline keyboard button: InlineKeyboardButton should be an Object")
+                raise _bad(
+                    "can't parse inline keyboard button: InlineKeyboardButton should be an Object"
+                )
             if not str(button.get("text", "")).strip():
-                raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
-                           if "text" in button else 'can\'t parse inline keyboard button: Field "text" must be of type String')
+                raise _bad(
+                    _TEXT_BUTTONS
+                    if "text" in button
+                    else 'can\'t parse inline keyboard button: Field "text" must be of type String'
+                )
             actions = [k for k in button if k in _BUTTON_ACTIONS]
             if len(actions) != 1:
-                raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                raise _bad(_TEXT_BUTTONS)
             if actions[0] == "callback_data":
                 data = button["callback_data"]
-                if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
+                if (
+                    not isinstance(data, str)
+                    or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA
+                ):
                     raise _bad("BUTTON_DATA_INVALID")
             if actions[0] == "url" and not re.match(r"^(https?|tg)://\S+$", str(button["url"])):
                 raise _bad("BUTTON_URL_INVALID")
@@ -1406,18 +1673,43 @@ def _member_json(user: dict[str, Any], status: str) -> dict[str, Any]:
     if status == "creator":
         return {"status": "creator", "user": user, "is_anonymous": False}
     if status == "administrator":
-        return {"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
-                "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": True,
-                "can_restrict_members": True, "can_promote_members": False, "can_change_info": True,
-                "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
-                "can_delete_stories": False}
+        return {
+            "status": "administrator",
+            "user": user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_manage_chat": True,
+            "can_delete_messages": True,
+            "can_manage_video_chats": True,
+            "can_restrict_members": True,
+            "can_promote_members": False,
+            "can_change_info": True,
+            "can_invite_users": True,
+            "can_post_stories": False,
+            "can_edit_stories": False,
+            "can_delete_stories": False,
+        }
     if status == "restricted":
-        return {"status": "restricted", "user": user, "is_member": True, "can_send_messages": False,
-                "can_send_audios": False, "can_send_documents": False, "can_send_photos": False,
-                "can_send_videos": False, "can_send_video_notes": False, "can_send_voice_notes": False,
-                "can_send_polls": False, "can_send_other_messages": False,
-                "can_add_web_page_previews": False, "can_change_info": False, "can_invite_users": False,
-                "can_pin_messages": False, "can_manage_topics": False, "until_date": 0}
+        return {
+            "status": "restricted",
+            "user": user,
+            "is_member": True,
+            "can_send_messages": False,
+            "can_send_audios": False,
+            "can_send_documents": False,
+            "can_send_photos": False,
+            "can_send_videos": False,
+            "can_send_video_notes": False,
+            "can_send_voice_notes": False,
+            "can_send_polls": False,
+            "can_send_other_messages": False,
+            "can_add_web_page_previews": False,
+            "can_change_info": False,
+            "can_invite_users": False,
+            "can_pin_messages": False,
+            "can_manage_topics": False,
+            "until_date": 0,
+        }
     if status == "kicked":
         return {"status": "kicked", "user": user, "until_date": 0}
     if status in ("member", "left"):
@@ -1455,8 +1747,14 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
             break
         head, _, data = section.removeprefix(b"\r\n").partition(b"\r\n\r\n")
         data = data.removesuffix(b"\r\n")
-        disposition = next((line for line in head.decode("utf-8", "replace").split("\r\n")
-                            if line.lower().startswith("content-disposition")), "")
+        disposition = next(
+            (
+                line
+                for line in head.decode("utf-8", "replace").split("\r\n")
+                if line.lower().startswith("content-disposition")
+            ),
+            "",
+        )
         found = {k.lower(): v for k, v in _DISPOSITION_PARAM.findall(disposition)}
         if "filename" in found:
             files[found.get("name", "")] = (found["filename"], data)
@@ -1487,13 +1785,13 @@ class _Handler(BaseHTTPRequestHandler):
             fake._connections.discard(self.connection)
         super().finish()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # a benchmark sends tens of thousands of requests
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._serve()
 
     def _serve(self) -> None:
@@ -1546,8 +1844,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group-per-minute", type=int, default=20)
     args = parser.parse_args(argv)
     fake = FakeTelegram(
-        args.token, port=args.port, enforce_limits=args.enforce_limits,
-        global_per_second=args.global_per_second, private_per_second=args.private_per_second,
+        args.token,
+        port=args.port,
+        enforce_limits=args.enforce_limits,
+        global_per_second=args.global_per_second,
+        private_per_second=args.private_per_second,
         group_per_minute=args.group_per_minute,
     ).start()
     print(f"FAKE_TELEGRAM_READY port={fake.port}", flush=True)
