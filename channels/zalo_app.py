@@ -6,9 +6,13 @@ and the replies go back through the `ZaloChannel`.
 - Webhook: Zalo POSTs each event to `<PUBLIC_BASE_URL>/zalo/webhook` with our secret in the
   `X-Bot-Api-Secret-Token` header; a wrong or missing secret gets 403 and is not processed.
 - Messages of one chat are handled in order, different chats concurrently; a redelivered event
-  (same message id) is handled once.
+  (same message id) is handled once. Every message counts against the person's flood limit
+  (handlers/flood.py).
+- Replies take the interactive lane of the channel's pacer when one is given (the sender's), so
+  replies and deliveries share one set of limits; Zalo's quota errors and outages are ridden out,
+  and a chat that is gone is marked inactive, as the sender does.
 
-`bot.py run` calls `start_zalo(app)` and, on the way out, `stop_zalo(handle)`.
+`bot.py run` calls `start_zalo(app, pacer=...)` and, on the way out, `stop_zalo(handle)`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import hmac
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from sqlalchemy import select
 
 from channels.base import OutMessage, Status
 from channels.zalo import NAME, ZaloChannel
@@ -27,10 +34,13 @@ from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Response
 from config import ConfigError
 from delivery.alerts import alert_admins
+from delivery.pacing import INTERACTIVE, Pacer
+from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
-from handlers.router import dispatch
 from handlers.types import Incoming, Result
 from runtime import App
+from services.chats import mark_chat_inactive
+from storage.models import Chat
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +53,25 @@ TRANSIENT_TRIES = 5
 POLL_BACKOFF_START = 1.0
 POLL_BACKOFF_MAX = 60.0
 
+Dispatch = Callable[[App, Incoming], Awaitable[Result]]
+
+
+async def _router_dispatch(app: App, incoming: Incoming) -> Result:
+    from handlers.router import dispatch  # imported late: the router imports every handler
+
+    return await dispatch(app, incoming)
+
+
+def _unwrap(event: dict[str, Any]) -> dict[str, Any]:
+    """The event itself: the webhook may wrap it in the same envelope as getUpdates."""
+    if "event_name" not in event and isinstance(event.get("result"), dict):
+        return event["result"]  # type: ignore[no-any-return]
+    return event
+
 
 def to_incoming(event: dict[str, Any]) -> Incoming | None:
     """The handlers' view of one Zalo event; None for events Loa does not act on."""
-    if "event_name" not in event and isinstance(event.get("result"), dict):
-        event = event["result"]  # the webhook may send the same envelope as getUpdates
+    event = _unwrap(event)
     message = event.get("message")
     if not isinstance(message, dict):
         return None
@@ -76,19 +100,23 @@ def to_incoming(event: dict[str, Any]) -> Incoming | None:
 
 
 def _event_id(event: dict[str, Any]) -> str | None:
-    if "event_name" not in event and isinstance(event.get("result"), dict):
-        event = event["result"]
-    message = event.get("message")
-    return str(message.get("message_id") or "") or None if isinstance(message, dict) else None
+    message = _unwrap(event).get("message")
+    if not isinstance(message, dict) or not message.get("message_id"):
+        return None
+    return str(message["message_id"])
 
 
 class ZaloInbound:
     """Takes events from either intake and runs them through the handlers."""
 
-    def __init__(self, app: App, channel: ZaloChannel, *, webhook_secret: str = "") -> None:
+    def __init__(self, app: App, channel: ZaloChannel, *, pacer: Pacer | None = None,
+                 dispatch: Dispatch | None = None, webhook_secret: str = "") -> None:
         self.app = app
         self.channel = channel
+        self.pacer = pacer
+        self.dispatch = dispatch or _router_dispatch
         self.webhook_secret = webhook_secret
+        self.flood = FloodLimiter(app.settings.command_flood_per_minute)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each chat
         self._tasks: set[asyncio.Task[None]] = set()
@@ -110,9 +138,10 @@ class ZaloInbound:
         if incoming is None:
             log.debug("Zalo event ignored: %s", event.get("event_name") or "no event name")
             return
+        verdict = self.flood.check(f"{NAME}:{incoming.user_key}")  # counted in arrival order
         await self._slots.acquire()
         previous = self._tails.get(incoming.chat_key)
-        task = asyncio.create_task(self._run(incoming, previous))
+        task = asyncio.create_task(self._run(incoming, verdict, previous))
         self._tails[incoming.chat_key] = task
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(incoming.chat_key, done))
@@ -174,51 +203,84 @@ class ZaloInbound:
         if self._tails.get(chat_key) is task:
             del self._tails[chat_key]
 
-    async def _run(self, incoming: Incoming, previous: asyncio.Task[None] | None) -> None:
+    async def _run(self, incoming: Incoming, verdict: Verdict,
+                   previous: asyncio.Task[None] | None) -> None:
         try:
             if previous is not None:
                 await asyncio.wait({previous})  # keep the chat's order; its failure is its own
-            await self._handle(incoming)
+            await self._handle(incoming, verdict)
         finally:
             self._slots.release()
 
-    async def _handle(self, incoming: Incoming) -> None:
+    async def _handle(self, incoming: Incoming, verdict: Verdict) -> None:
+        if verdict is not Verdict.ALLOW:
+            log.info("flood limit: %s from user %s in chat %s", verdict.value, incoming.user_key,
+                     incoming.chat_key)
+            if verdict is Verdict.WARN:
+                text = t(await _chat_lang(self.app, incoming.chat_key), "flood_limited")
+                await self.reply(incoming.chat_key, incoming.chat_kind, OutMessage(text=text))
+            return
         try:
             result = await self._dispatch(incoming)
-        except Exception:
+        except Exception:  # the router answers its own failures; this is the last resort
             log.exception("Zalo message failed: chat %s, user %s, text %r",
                           incoming.chat_key, incoming.user_key, incoming.text[:200])
-            result = Result(messages=[OutMessage(text=t("vi", "error_internal"))])
+            text = t(await _chat_lang(self.app, incoming.chat_key), "error_internal")
+            result = Result(messages=[OutMessage(text=text)])
         for message in result.messages:
-            await self._reply(incoming, message)
+            await self.reply(incoming.chat_key, incoming.chat_kind, message)
 
     async def _dispatch(self, incoming: Incoming) -> Result:
-        task = asyncio.create_task(dispatch(self.app, incoming))
+        task = asyncio.create_task(self.dispatch(self.app, incoming))
         done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER)
         if not done:
             await self.channel.typing(incoming.chat_key)
         return await task
 
-    async def _reply(self, incoming: Incoming, message: OutMessage) -> None:
-        """Send a reply now, riding out Zalo's quota and short outages; log what could not go."""
+    async def reply(self, chat_key: str, kind: str, message: OutMessage) -> None:
+        """Send a reply now (interactive lane), riding out Zalo's quota and short outages; log
+        (and alert admins about) what could not go."""
         waited, tries = 0.0, 0
         while True:
-            outcome = await self.channel.send(incoming.chat_key, message, chat_kind=incoming.chat_kind)
-            if outcome.status is Status.OK:
+            if self.pacer is not None:
+                await self.pacer.acquire(chat_key, kind, lane=INTERACTIVE)
+            outcome = await self.channel.send(chat_key, message, chat_kind=kind)
+            status = outcome.status
+            if status is Status.OK:
                 return
-            if outcome.status is Status.RETRY_AFTER and waited < REPLY_MAX_WAIT:
+            if status is Status.RETRY_AFTER and waited < REPLY_MAX_WAIT:
                 pause = outcome.retry_after or 1.0
-            elif outcome.status is Status.TRANSIENT and tries < TRANSIENT_TRIES:
+                if self.pacer is not None:
+                    self.pacer.pause(pause)
+            elif status is Status.TRANSIENT and tries < TRANSIENT_TRIES:
                 tries += 1
-                pause = 2.0**tries
+                pause = min(2.0**tries, 30.0)
             else:
                 break
             waited += pause
-            await asyncio.sleep(pause)
-        log.warning("Zalo reply to chat %s not sent (%s): %s",
-                    incoming.chat_key, outcome.status.value, outcome.detail)
-        if outcome.status in (Status.BAD_CONTENT, Status.AUTH):
-            await alert_admins(self.app, f"Zalo reply not sent ({outcome.status.value}): {outcome.detail}")
+            await asyncio.sleep(pause)  # our back-off period, not a guess
+        log.warning("Zalo reply to chat %s not sent (%s): %s", chat_key, status.value, outcome.detail)
+        if status is Status.GONE:
+            chat = await _chat_row(self.app, chat_key)
+            if chat is not None and chat.active:
+                await mark_chat_inactive(self.app, chat.id, outcome.detail)
+        elif status in (Status.BAD_CONTENT, Status.AUTH):
+            await alert_admins(self.app, f"Zalo reply not sent ({status.value}): {outcome.detail}")
+
+
+async def _chat_row(app: App, chat_key: str) -> Chat | None:
+    async with app.sessions() as session:
+        return await session.scalar(select(Chat).where(Chat.channel == NAME, Chat.chat_key == chat_key))
+
+
+async def _chat_lang(app: App, chat_key: str) -> str:
+    """The chat's language for our own few lines; Vietnamese when unknown or unreadable (this
+    also runs when the database is what failed)."""
+    try:
+        chat = await _chat_row(app, chat_key)
+    except Exception:  # noqa: BLE001 - an apology must not fail for want of a language
+        return "vi"
+    return chat.lang if chat else "vi"
 
 
 @dataclass
@@ -232,10 +294,12 @@ class ZaloHandle:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def start_zalo(app: App) -> ZaloHandle:
+async def start_zalo(app: App, *, pacer: Pacer | None = None,
+                     dispatch: Dispatch | None = None) -> ZaloHandle:
     """Serve Zalo: register the channel as `app.channels["zalo"]`, start the HTTP server when
-    PUBLIC_BASE_URL is set, and take messages by polling or webhook (ZALO_MODE).
-    An invalid token stops start-up (ConfigError); an unreachable Zalo is retried in the background."""
+    PUBLIC_BASE_URL is set, and take messages by polling or webhook (ZALO_MODE). Replies share
+    `pacer` (the sender's for this channel) when given. A rejected token stops start-up
+    (ConfigError); an unreachable Zalo is retried in the background."""
     settings = app.settings
     if settings.zalo_bot_token is None or not settings.zalo_bot_token.get_secret_value():
         raise ConfigError("invalid setting ZALO_BOT_TOKEN: it is not set")
@@ -252,7 +316,7 @@ async def start_zalo(app: App) -> ZaloHandle:
     media = MediaStore(settings.public_base_url) if settings.public_base_url else None
     channel = ZaloChannel(settings, client, media)
     secret = settings.zalo_webhook_secret.get_secret_value() if settings.zalo_webhook_secret else ""
-    inbound = ZaloInbound(app, channel, webhook_secret=secret)
+    inbound = ZaloInbound(app, channel, pacer=pacer, dispatch=dispatch, webhook_secret=secret)
     handle = ZaloHandle(app, channel, inbound)
     if media is not None:
         handle.server = HttpServer(

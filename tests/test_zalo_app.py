@@ -5,6 +5,7 @@ exercised in test_zalo_flows.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,10 +14,12 @@ import pytest
 
 from channels import zalo_app
 from channels.base import OutMessage
-from channels.zalo_app import start_zalo, stop_zalo, to_incoming
+from channels.zalo_app import Dispatch, start_zalo, stop_zalo, to_incoming
 from config import ConfigError
 from handlers.types import Incoming, Result
 from runtime import App, open_app
+from services.chats import ensure_chat
+from storage.models import Chat
 from tests.conftest import make_settings
 from tests.fakes.zalo_api import DISCONNECT, FakeZaloApi, Reply, message_event
 from tests.waiting import wait_for
@@ -31,18 +34,19 @@ def fake() -> Iterator[FakeZaloApi]:
 
 
 @pytest.fixture
-def echo(monkeypatch: pytest.MonkeyPatch) -> list[Incoming]:
-    """Replace the handlers with an echo that records what it was given."""
-    seen: list[Incoming] = []
+def echo() -> list[Incoming]:
+    """What the echo handlers below were given."""
+    return []
 
+
+def _echo(seen: list[Incoming]) -> Dispatch:
     async def dispatch(app: App, msg: Incoming) -> Result:
         seen.append(msg)
         if msg.text.startswith("/slow"):
             await asyncio.sleep(float(msg.text.split()[1]))
         return Result(messages=[OutMessage(text=f"<b>echo</b>: {msg.text}")])
 
-    monkeypatch.setattr(zalo_app, "dispatch", dispatch)
-    return seen
+    return dispatch
 
 
 def _free_port() -> int:
@@ -51,24 +55,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-async def polling_app(sqlite_url: str, fake: FakeZaloApi) -> AsyncIterator[App]:
+@contextlib.asynccontextmanager
+async def _serving(sqlite_url: str, fake: FakeZaloApi, dispatch: Dispatch,
+                   **overrides: object) -> AsyncIterator[App]:
     app = open_app(make_settings(sqlite_url, **fake.settings_overrides(), zalo_poll_timeout_seconds=1,
-                                 zalo_quota_backoff_seconds=0.05, zalo_quota_backoff_max_seconds=0.2))
-    handle = await start_zalo(app)
-    yield app
-    await stop_zalo(handle)
-    await app.close()
+                                 **overrides))
+    handle = await start_zalo(app, dispatch=dispatch)
+    try:
+        yield app
+    finally:
+        await stop_zalo(handle)
+        await app.close()
 
 
 @pytest.fixture
-async def webhook_app(sqlite_url: str, fake: FakeZaloApi) -> AsyncIterator[App]:
+async def polling_app(sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]) -> AsyncIterator[App]:
+    async with _serving(sqlite_url, fake, _echo(echo), zalo_quota_backoff_seconds=0.05,
+                        zalo_quota_backoff_max_seconds=0.2) as app:
+        yield app
+
+
+@pytest.fixture
+async def webhook_app(sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]) -> AsyncIterator[App]:
     port = _free_port()
     app = open_app(make_settings(
         sqlite_url, **fake.settings_overrides(), zalo_mode="webhook", zalo_webhook_secret=SECRET,
         public_base_url=f"http://127.0.0.1:{port}", zalo_listen_port=port,
     ))
-    handle = await start_zalo(app)
+    handle = await start_zalo(app, dispatch=_echo(echo))
     await asyncio.wait_for(asyncio.gather(*handle.tasks), 10)  # the webhook is registered
     yield app
     await stop_zalo(handle)
@@ -212,3 +226,45 @@ async def test_webhook_mode_needs_its_secret_and_public_url(sqlite_url: str) -> 
     with pytest.raises(ConfigError, match="8 to 256"):
         make_settings(sqlite_url, zalo_webhook_secret="short")
 
+
+
+async def test_flood_limit_warns_once_then_drops(sqlite_url: str, fake: FakeZaloApi) -> None:
+    seen: list[Incoming] = []
+    async with _serving(sqlite_url, fake, _echo(seen), command_flood_per_minute=3):
+        for n in range(6):
+            fake.push_text("u1", f"/latest {n}", chat_id="g1", chat_type="GROUP")
+        fake.push_text("u2", "/help", chat_id="g1", chat_type="GROUP")  # someone else, same group
+        await fake.wait_for_text("g1", "echo: /help")  # the group's messages are handled in order
+    assert fake.texts_for("g1") == ["echo: /latest 0", "echo: /latest 1", "echo: /latest 2",
+                                    "Bạn gửi lệnh nhanh quá. Vui lòng đợi một phút rồi thử lại.",
+                                    "echo: /help"]
+
+
+async def test_a_failing_handler_gets_an_apology(sqlite_url: str, fake: FakeZaloApi) -> None:
+    async def broken(app: App, msg: Incoming) -> Result:
+        if msg.text == "/boom":
+            raise RuntimeError("a bug")
+        return Result(messages=[OutMessage(text="ok")])
+
+    async with _serving(sqlite_url, fake, broken):
+        fake.push_text("u1", "/boom")
+        fake.push_text("u1", "/help")
+        replies = await fake.wait_for_messages("u1", 2)
+    assert [m.text for m in replies] == [
+        "Xin lỗi, Loa gặp lỗi khi xử lý yêu cầu này. Bạn vui lòng thử lại sau ít phút.", "ok"]
+
+
+async def test_a_reply_to_a_blocked_chat_marks_it_inactive(sqlite_url: str, fake: FakeZaloApi,
+                                                           echo: list[Incoming]) -> None:
+    async with _serving(sqlite_url, fake, _echo(echo)) as app:
+        chat = await ensure_chat(app, "zalo", "u1")
+        fake.block("u1")
+        fake.push_text("u1", "/list")
+
+        async def inactive() -> bool:
+            async with app.sessions() as session:
+                row = await session.get(Chat, chat.id, populate_existing=True)
+                return row is not None and not row.active
+
+        await wait_for(inactive)
+        assert fake.messages_for("u1") == []
