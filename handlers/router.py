@@ -1,11 +1,131 @@
-"""Placeholder until the chat issue lands: every message gets a short notice."""
+"""The one entry point from every channel adapter: `dispatch(app, Incoming) -> Result`.
+
+It finds the chat and the person, routes a command, a button or typed dialogue text to its handler, and turns every failure into a polite reply: bad input
+(`ServiceError`) gets its one line (admins also get the reason), anything else is logged with its
+context and answered with an apology. It never raises to the adapter.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
 from channels.base import OutMessage
+from handlers import account, admin, confirm, items, official, onboarding, picker, subs
+from handlers.callbacks import BadCallback, decode
+from handlers.commands import Command, allowed, lookup
+from handlers.context import Ctx
+from handlers.i18n import DEFAULT_LANG, t
 from handlers.types import Incoming, Result
 from runtime import App
+from services import audit, chats, users
+from services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[Ctx, str], Awaitable[Result]]
+COMMANDS: dict[str, CommandHandler] = {
+    **onboarding.COMMANDS, **subs.COMMANDS, **items.COMMANDS, **account.COMMANDS,
+    **confirm.COMMANDS, **official.COMMANDS, **admin.COMMANDS,
+}
+BUTTONS = {"pk": picker.on_button, **subs.BUTTONS, **items.BUTTONS, **account.BUTTONS,
+           **confirm.BUTTONS}
+
+# "/search@LoaBot lao cai" → ("search", "lao cai"); "/why_12" → ("why_12", "")
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@\w+)?(?:\s+(.*))?$", re.S)
+
+
+def _parse_command(text: str) -> tuple[Command | None, str, str]:
+    """(command, its arguments, the word typed); the command is None if unknown."""
+    match = _COMMAND.match(text.strip())
+    if not match:
+        return None, "", text.strip().split()[0] if text.strip() else ""
+    word, rest = match.group(1).lower(), (match.group(2) or "").strip()
+    command = lookup(word)
+    if command is None and "_" in word:  # "/why_12", a tappable form of "/why 12"
+        head, _, arg = word.partition("_")
+        command, rest = lookup(head), f"{arg} {rest}".strip()
+    return command, rest, word
+
+
+async def _on_command(ctx: Ctx) -> Result:
+    command, rest, word = _parse_command(ctx.msg.text)
+    if command is None:
+        return ctx.reply(ctx.t("unknown_command", command=f"/{word}"))
+    if not allowed(command, ctx.role):
+        if command.role == "admin":
+            await audit.record_now(ctx.app, ctx.actor, f"/{command.name}", rest[:200],
+                                   allowed=False, chat=f"{ctx.msg.channel}:{ctx.msg.chat_key}")
+            log.warning("refused /%s to %s (role %s)", command.name, ctx.actor, ctx.role)
+            return ctx.reply(ctx.t("admin_only"))
+        return ctx.reply(ctx.t("official_only"))
+    if command.role == "admin":
+        # Every admin action is logged, read-only ones included; services log their effects.
+        await audit.record_now(ctx.app, ctx.actor, f"/{command.name}", rest[:200],
+                               chat=f"{ctx.msg.channel}:{ctx.msg.chat_key}")
+    return await COMMANDS[command.name](ctx, rest)
+
+
+async def _on_button(ctx: Ctx) -> Result:
+    try:
+        cb = decode(ctx.msg.callback_data)
+    except BadCallback as exc:
+        log.warning("bad button data %r from %s: %s", ctx.msg.callback_data, ctx.actor, exc)
+        return Result(button_answer=ctx.t("button_invalid"))
+    return await BUTTONS[cb.action](ctx, cb)
+
+
+async def _route(ctx: Ctx) -> Result:
+    msg = ctx.msg
+    if msg.callback_data is not None:
+        return await _on_button(ctx)
+    if msg.text.strip().startswith("/"):
+        return await _on_command(ctx)
+    if msg.document is not None:
+        return await admin.on_document(ctx)
+    if picker.active(ctx) and msg.text.strip():
+        return await picker.on_text(ctx)
+    if ctx.private and msg.text.strip():
+        return ctx.reply(ctx.t("plain_text_hint"))
+    return Result()  # chatter in a group is not for us
+
+
+async def _context(app: App, msg: Incoming) -> Ctx:
+    chat = await chats.ensure_chat(app, msg.channel, msg.chat_key, msg.chat_kind, msg.chat_title)
+    person = await users.ensure_user(app, msg.channel, msg.user_key, msg.user_name)
+    return Ctx(app, msg, chat, person, dict(chat.dialog or {}))
+
+
+def _error_line(lang: str, exc: ServiceError) -> str:
+    """The polite line for an error code; a code without its own line gets the general one."""
+    try:
+        return t(lang, f"error_{exc.code}", **exc.params)
+    except (KeyError, IndexError):
+        return t(lang, "error_generic")
+
+
+def _say(msg: Incoming, text: str) -> Result:
+    """A pressed button gets the line as its answer; a message gets it as a reply."""
+    if msg.callback_data is not None:
+        return Result(button_answer=text)
+    return Result(messages=[OutMessage(text=text)])
 
 
 async def dispatch(app: App, msg: Incoming) -> Result:
-    return Result(messages=[OutMessage(text="Loa đang được xây dựng.")])
+    ctx: Ctx | None = None
+    try:
+        ctx = await _context(app, msg)
+        return await _route(ctx)
+    except ServiceError as exc:
+        lang = ctx.lang if ctx else DEFAULT_LANG
+        text = _error_line(lang, exc)
+        if ctx and ctx.role == "admin":
+            text = t(lang, "error_reason", line=text, reason=exc.reason)
+        log.info("refused %r from %s:%s: %s", msg.text[:200] or msg.callback_data, msg.channel,
+                 msg.user_key, exc.reason)
+        return _say(msg, text)
+    except Exception:
+        log.exception("handler failed: channel=%s chat=%s user=%s text=%r button=%r",
+                      msg.channel, msg.chat_key, msg.user_key, msg.text[:200], msg.callback_data)
+        return _say(msg, t(DEFAULT_LANG, "error_internal"))

@@ -1,16 +1,19 @@
-"""Search and latest items, identical on SQLite and PostgreSQL.
+"""Search and latest items, with the same results on SQLite and PostgreSQL.
 
-Both engines run the same plain SQL: the folded text (`items.search_text`, `items.title_fold`)
-has its punctuation turned into spaces and is padded with spaces, so a folded query word matches
-whole words only (" nha " does not match "nhan"). Every word must occur; a hit in the title counts
-more, and the whole phrase more still. Ties go to the newest item. Province and topic words in the
-query become filters, as in /sub. Query words are taken with `vntext.fold_tokens`, and LIKE's own
-wildcards are escaped, so quotes, `*`, `:`, `-` or brackets can never break a query.
+Items are matched on their folded text (`items.search_text`, `items.title_fold`: lowercase, no
+diacritics, đ→d, punctuation kept). A query word matches whole words only ("nha" is not "nhan"):
+the text, padded with spaces, must contain the word between two characters that are not [a-z0-9].
+SQLite says that with GLOB and a character class, PostgreSQL with a regular expression; the two
+patterns mean the same thing. Every word must occur; a hit in the title counts more, and the whole
+phrase more still; ties go to the newest item. Province and topic words in the query become
+filters, as in /sub. Query words are reduced to [a-z0-9] runs, so quotes, `*`, `:`, `-` or
+brackets in a query can never reach SQL as syntax.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
@@ -24,8 +27,7 @@ from vntext import fold_tokens
 
 PER_PAGE = 5
 MAX_WORDS = 12  # a pasted paragraph is not a query; the first words are plenty
-# Characters that separate words in folded text (fold keeps punctuation).
-_SEPARATORS = ".,;:!?\"'()[]{}<>/\\|+*&#%@=~^`$_-–—…“”‘’«»\n\r\t"
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -39,19 +41,19 @@ class SearchPage:
     words: tuple[str, ...] = field(default=())  # folded words that must occur
 
 
-def _words_of(column: ColumnElement[str]) -> ColumnElement[str]:
-    expr = column
-    for ch in _SEPARATORS:
-        expr = func.replace(expr, ch, " ")
-    return literal(" ") + expr + literal(" ")
+def _padded(column: ColumnElement[str]) -> ColumnElement[str]:
+    return literal(" ") + func.coalesce(column, "") + literal(" ")
 
 
-def _has(padded: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
-    return padded.contains(f" {phrase} ", autoescape=True)
+def _has(dialect: str, padded: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
+    """`phrase` (words of [a-z0-9], single spaces) occurs in `padded` as whole words."""
+    if dialect == "sqlite":
+        return padded.op("GLOB", is_comparison=True)(f"*[^a-z0-9]{phrase}[^a-z0-9]*")
+    return padded.op("~", is_comparison=True)(f"[^a-z0-9]{phrase}[^a-z0-9]")
 
 
 def _query_words(text: str) -> list[str]:
-    return [w for w in fold_tokens(text.replace("_", " "))][:MAX_WORDS]
+    return [w for token in fold_tokens(text) for w in _WORD.findall(token)][:MAX_WORDS]
 
 
 async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tuple[str, ...],
@@ -62,20 +64,24 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
                                          ItemProvince.province.in_(provinces)))
     if topics:
         conditions.append(exists().where(ItemTopic.item_id == Item.id, ItemTopic.topic.in_(topics)))
+    dialect = session.get_bind().dialect.name
     base = select(Item.id.label("id"), Item.published_at.label("published_at"),
-                  _words_of(Item.search_text).label("body"),
-                  _words_of(Item.title_fold).label("title")).where(*conditions).subquery()
-    matched = and_(true(), *(or_(_has(base.c.body, w), _has(base.c.title, w)) for w in words))
+                  _padded(Item.search_text).label("body"),
+                  _padded(Item.title_fold).label("title")).where(*conditions).subquery()
+
+    def has(column: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
+        return _has(dialect, column, phrase)
+
+    matched = and_(true(), *(or_(has(base.c.body, w), has(base.c.title, w)) for w in words))
     total = int(await session.scalar(select(func.count()).select_from(base).where(matched)) or 0)
     order: list[ColumnElement[object]] = []
     if ranked and words:
-        score = sum((case((_has(base.c.title, w), 3), else_=0) + case((_has(base.c.body, w), 1),
-                                                                        else_=0) for w in words),
-                    start=literal(0))
+        score = sum((case((has(base.c.title, w), 3), else_=0)
+                     + case((has(base.c.body, w), 1), else_=0) for w in words), start=literal(0))
         if len(words) > 1:
             phrase = " ".join(words)
-            score = score + case((_has(base.c.title, phrase), 5), else_=0) \
-                + case((_has(base.c.body, phrase), 2), else_=0)
+            score = (score + case((has(base.c.title, phrase), 5), else_=0)
+                     + case((has(base.c.body, phrase), 2), else_=0))
         order.append(score.desc())
     order += [base.c.published_at.desc(), base.c.id.desc()]
     ids = (await session.scalars(select(base.c.id).where(matched).order_by(*order)
@@ -86,8 +92,7 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
 async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> SearchPage:
     parsed = parse_phrase(text)
     topics, provinces = tuple(parsed.topics), tuple(parsed.provinces)
-    words = _query_words(" ".join(parsed.keywords) if not isinstance(parsed.keywords, str)
-                         else parsed.keywords)
+    words = _query_words(parsed.keywords)
     page = max(page, 1)
     async with app.sessions() as session:
         ids, total = await _run(session, topics=topics, provinces=provinces, words=words,

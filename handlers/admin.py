@@ -1,0 +1,193 @@
+"""Admin commands: sources, roles, statistics, broadcasts, OPML. The router has already checked
+the role and written the attempt to the audit log; the services record what each action did."""
+
+from __future__ import annotations
+
+import re
+
+from catalog import province_name, topic_name
+from channels.base import OutMessage
+from handlers import args, confirm
+from handlers.commands import lookup
+from handlers.context import Ctx
+from handlers.i18n import Html, escape
+from handlers.render import provinces_text
+from handlers.types import Result
+from services import admin, sources, users
+from services.sources import SourceTest
+
+CHANNELS = ("telegram", "zalo", "console")
+TESTFEED_SHOWN = 10
+_URL = re.compile(r"https?://\S+", re.I)
+
+
+def _time(ctx: Ctx, moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.astimezone(ctx.app.settings.tz).strftime("%H:%M %d/%m") if moment else "–"
+
+
+async def addfeed(ctx: Ctx, text: str) -> Result:
+    url, _, rest = text.strip().partition(" ")
+    if not _URL.fullmatch(url):
+        return ctx.usage(lookup("addfeed"))
+    province, name = args.leading_province(rest)
+    src = await sources.add_source(ctx.app, url, province=province, name=name or None,
+                                   actor=ctx.actor)
+    return ctx.reply(ctx.t("feed_added", id=src.id, name=src.name or src.url,
+                           province=province_name(src.province) if src.province else "–"))
+
+
+async def feeds(ctx: Ctx, text: str) -> Result:
+    found = await sources.list_sources(ctx.app)
+    if not found:
+        return ctx.reply(ctx.t("feeds_empty"))
+    blocks = [ctx.t("feeds_head", count=len(found))]
+    for src in found:
+        state = ctx.t(f"feed_state_{src.state}") if src.state in ("active", "paused") else src.state
+        line = ctx.t("feed_line", id=src.id, name=src.name or src.url, url=src.url, state=state,
+                     fetched=_time(ctx, src.last_fetch_at), ok=_time(ctx, src.last_success_at),
+                     errors=src.error_count)
+        problem = src.paused_reason or src.last_error
+        blocks.append(line + ("\n" + ctx.t("feed_problem", reason=problem[:300]) if problem else ""))
+    return ctx.reply(*blocks)
+
+
+def _feed_action(action: str, key: str):  # type: ignore[no-untyped-def]
+    async def handle(ctx: Ctx, text: str) -> Result:
+        ref = text.strip()
+        if not ref or " " in ref:
+            return ctx.usage(lookup(action))
+        await getattr(sources, f"{key}_source")(ctx.app, ref, actor=ctx.actor)
+        return ctx.reply(ctx.t(f"feed_{key}d", ref=ref))
+    return handle
+
+
+async def testfeed(ctx: Ctx, text: str) -> Result:
+    url = text.strip()
+    if not _URL.fullmatch(url):
+        return ctx.usage(lookup("testfeed"))
+    dry = await sources.test_source(ctx.app, url)
+    return ctx.reply(*render_dry_run(ctx, dry))
+
+
+def render_dry_run(ctx: Ctx, dry: SourceTest) -> list[str]:
+    """What a source would bring, with the labels and evidence of its first items."""
+    blocks = [ctx.t("testfeed_head", url=dry.location, kind=dry.kind, count=len(dry.items))]
+    if dry.moved_to:
+        blocks.append(ctx.t("testfeed_moved", url=dry.moved_to))
+    for entry in dry.items[:TESTFEED_SHOWN]:
+        labels = [province_name(p) for p in entry.provinces]
+        labels += [topic_name(s, ctx.lang) for s in entry.topics]
+        evidence = "; ".join(dict.fromkeys(str(e.get("resolved") or e.get("text") or "")
+                                           for e in entry.evidence))
+        blocks.append(ctx.t("testfeed_entry", title=entry.title,
+                            when=entry.published_local.strftime("%H:%M %d/%m/%Y"),
+                            labels=", ".join(labels) or "–", evidence=evidence or "–"))
+    return blocks
+
+
+def _person_ref(ctx: Ctx, ref: str) -> tuple[str, str]:
+    """ "12345" (on the admin's own channel) or "zalo:ab12" → (channel, user id)."""
+    channel, sep, key = ref.partition(":")
+    if sep and channel.lower() in CHANNELS and key:
+        return channel.lower(), key
+    return ctx.msg.channel, ref
+
+
+async def grant(ctx: Ctx, text: str) -> Result:
+    ref, _, rest = text.strip().partition(" ")
+    words = rest.split()
+    role, size = None, 0
+    for size in (2, 1):
+        role = args.lookup(" ".join(words[:size]), "roles") if len(words) >= size else None
+        if role:
+            break
+    if not ref or role is None:
+        return ctx.usage(lookup("grant"))
+    codes = args.provinces_in(" ".join(words[size:]))
+    if role == "official" and not codes:
+        return ctx.usage(lookup("grant"))
+    channel, key = _person_ref(ctx, ref)
+    person = await users.grant(ctx.app, ctx.actor, channel, key, role, codes)
+    if role == "official":
+        return ctx.reply(ctx.t("granted_official", who=f"{channel}:{key}",
+                               provinces=provinces_text(person.provinces)))
+    return ctx.reply(ctx.t("granted_admin", who=f"{channel}:{key}"))
+
+
+async def revoke(ctx: Ctx, text: str) -> Result:
+    ref = text.strip()
+    if not ref or " " in ref:
+        return ctx.usage(lookup("revoke"))
+    channel, key = _person_ref(ctx, ref)
+    await users.revoke(ctx.app, ctx.actor, channel, key)
+    return ctx.reply(ctx.t("revoked", who=f"{channel}:{key}"))
+
+
+def _counts(values: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(values.items())) or "0"
+
+
+async def stats(ctx: Ctx, text: str) -> Result:
+    s = await admin.stats(ctx.app)
+    return ctx.reply(ctx.t(
+        "stats", users=_counts(s.users_by_role), chats=_counts(s.chats_by_channel),
+        inactive=s.chats_inactive, subs=_counts(s.subscriptions_by_mode),
+        paused=s.subscriptions_paused, items=s.items_total, items_day=s.items_last_day,
+        sources=_counts(s.sources_by_state), failing=s.sources_failing,
+        deliveries=_counts(s.deliveries_by_state), failures=s.failures_last_day))
+
+
+async def broadcast(ctx: Ctx, text: str) -> Result:
+    province, body = args.leading_province(text)
+    if not body.strip():
+        return ctx.usage(lookup("broadcast"))
+    html = Html(f"{ctx.t('broadcast_header')}\n{escape(body.strip())}")
+    admin.check_broadcast(html, province)
+    audience = await admin.broadcast_audience(ctx.app, province)
+    where = province_name(province) if province else ctx.t("broadcast_everyone")
+    return await confirm.ask(ctx, "broadcast",
+                             ctx.t("broadcast_preview", count=audience, where=where), html,
+                             html=str(html), province=province)
+
+
+async def _import(ctx: Ctx, data: bytes) -> Result:
+    done = await admin.import_opml(ctx.app, data, ctx.actor)
+    blocks = [ctx.t("import_done", added=len(done.added), skipped=len(done.skipped))]
+    blocks += [ctx.t("import_skipped", url=url, reason=reason[:200]) for url, reason in done.skipped[:20]]
+    return ctx.reply(*blocks)
+
+
+async def import_(ctx: Ctx, text: str) -> Result:
+    if ctx.msg.document:
+        return await _import(ctx, ctx.msg.document[1])
+    ctx.dialog["await"] = "import"
+    await ctx.save_dialog()
+    return ctx.reply(ctx.t("import_send_file"))
+
+
+async def on_document(ctx: Ctx) -> Result:
+    """A file sent without a command: an OPML import if an admin asked for one (or sent .opml)."""
+    assert ctx.msg.document is not None
+    name = ctx.msg.document[0].lower()
+    if ctx.role == "admin" and (ctx.dialog.pop("await", None) == "import" or name.endswith(".opml")):
+        await ctx.save_dialog()
+        return await _import(ctx, ctx.msg.document[1])
+    return ctx.reply(ctx.t("document_unexpected"))
+
+
+async def export(ctx: Ctx, text: str) -> Result:
+    data = await admin.export_opml(ctx.app, ctx.actor)
+    result = ctx.reply(ctx.t("export_done"))
+    result.messages.append(OutMessage(text=ctx.t("export_caption"),
+                                      document=("loa-sources.opml", data)))
+    return result
+
+
+COMMANDS = {
+    "addfeed": addfeed, "feeds": feeds, "testfeed": testfeed,
+    "removefeed": _feed_action("removefeed", "remove"),
+    "pausefeed": _feed_action("pausefeed", "pause"),
+    "resumefeed": _feed_action("resumefeed", "resume"),
+    "grant": grant, "revoke": revoke, "stats": stats, "broadcast": broadcast,
+    "import": import_, "export": export,
+}

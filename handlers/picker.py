@@ -1,0 +1,312 @@
+"""Choosing provinces, then topics, then delivery, one step at a time: by buttons where the channel
+has them, by typing everywhere. Used by onboarding (/start: all three steps, then a new
+subscription) and by the fix buttons under /sub (one step, then that subscription changes).
+
+The state lives in the chat's `dialog["pick"]`; its nonce is in every button, so a button from an
+earlier dialogue, or from an earlier step, is stale and answered as such.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import catalog
+from channels.base import Button, OutMessage
+from classify.query import parse_phrase, search_provinces
+from handlers import args
+from handlers.callbacks import Callback, encode
+from handlers.context import Ctx, new_nonce
+from handlers.i18n import Html
+from handlers.render import delivery_text, provinces_text, sub_text, topics_text
+from handlers.types import Result
+from services import subscriptions
+from services.errors import ServiceError
+from services.subscriptions import Delivery
+from vntext import fold, utf16_len
+
+PAGE_SIZE = 12  # provinces per keyboard page: 34 fit in three pages
+HOURS = (5, 6, 7, 8, 9, 11, 12, 17, 18, 19, 20, 21)
+ONBOARD_STEPS = ("provinces", "topics", "delivery")
+_OPS = {"provinces": {"p", "pg", "ok", "all", "x"}, "topics": {"t", "ok", "all", "x"},
+        "delivery": {"m", "x"}, "weekday": {"w", "x"}, "hour": {"h", "x"}}
+_NUMBER = re.compile(r"(?<!\w)\d{1,2}(?!\w)")
+
+
+# --- Keyboards shared with /digest and /list -----------------------------------------------
+
+
+def mode_rows(ctx: Ctx, make: Callable[[str], str]) -> list[list[Button]]:
+    label = {m: ctx.t(f"btn_mode_{m}") for m in subscriptions.MODES}
+    return [[Button(label["instant"], make("instant")), Button(label["daily"], make("daily"))],
+            [Button(label["weekly"], make("weekly")), Button(label["off"], make("off"))]]
+
+
+def hour_rows(make: Callable[[int], str]) -> list[list[Button]]:
+    buttons = [Button(f"{h}:00", make(h)) for h in HOURS]
+    return [buttons[i:i + 4] for i in range(0, len(buttons), 4)]
+
+
+def weekday_rows(ctx: Ctx, make: Callable[[int], str]) -> list[list[Button]]:
+    buttons = [Button(ctx.t(f"weekday_short_{d}"), make(d)) for d in range(7)]
+    return [buttons[:4], buttons[4:]]
+
+
+# --- The dialogue ----------------------------------------------------------------------------
+
+
+def begin(ctx: Ctx, flow: str, step: str, *, provinces: tuple[str, ...] = (),
+          topics: tuple[str, ...] = (), sub_id: int | None = None) -> None:
+    """Start a picking dialogue (flow "onboard" or "edit") at `step`; replaces any earlier one."""
+    chosen = sorted(set(provinces))
+    # Open the keyboard on the page that shows the first chosen province.
+    page = list(catalog.provinces()).index(chosen[0]) // PAGE_SIZE if chosen else 0
+    ctx.dialog["pick"] = {"n": new_nonce(), "flow": flow, "step": step, "provinces": chosen,
+                          "topics": list(dict.fromkeys(topics)), "page": page, "sub": sub_id}
+
+
+def active(ctx: Ctx) -> bool:
+    return "pick" in ctx.dialog
+
+
+def _data(state: dict, op: str, value: object = "") -> str:
+    return encode("pk", state["n"], op, value)
+
+
+def _heading(ctx: Ctx, state: dict, key: str) -> str:
+    if state["flow"] == "onboard":
+        number = ONBOARD_STEPS.index(state["step"] if state["step"] in ONBOARD_STEPS else "delivery")
+        return ctx.t("pick_step", n=number + 1, total=len(ONBOARD_STEPS), title=ctx.t(key))
+    return ctx.t(key)
+
+
+def _provinces_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
+    chosen = state["provinces"]
+    blocks = [_heading(ctx, state, "pick_provinces"),
+              ctx.t("pick_chosen", names=provinces_text(chosen)) if chosen
+              else ctx.t("pick_chosen_none_provinces")]
+    if not ctx.buttons:
+        listing = " · ".join(f"{p.code} {p.name}" for p in catalog.provinces().values())
+        return blocks + [ctx.t("pick_provinces_list", listing=listing),
+                         ctx.t("pick_provinces_typed")], []
+    codes = list(catalog.provinces())
+    pages = (len(codes) + PAGE_SIZE - 1) // PAGE_SIZE
+    page = min(max(state["page"], 0), pages - 1)
+    shown = codes[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    cells = [Button(("✓ " if c in chosen else "") + catalog.province_name(c), _data(state, "p", c))
+             for c in shown]
+    rows = [cells[i:i + 2] for i in range(0, len(cells), 2)]
+    nav = []
+    if page > 0:
+        nav.append(Button(ctx.t("btn_prev_page", page=page, pages=pages), _data(state, "pg", page - 1)))
+    if page < pages - 1:
+        nav.append(Button(ctx.t("btn_next_page", page=page + 2, pages=pages),
+                          _data(state, "pg", page + 1)))
+    rows += [nav] if nav else []
+    rows.append([Button(ctx.t("btn_all_provinces"), _data(state, "all")),
+                 Button(ctx.t("btn_next"), _data(state, "ok"))])
+    return blocks + [ctx.t("pick_provinces_hint")], rows
+
+
+def _topics_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
+    chosen = state["topics"]
+    blocks = [_heading(ctx, state, "pick_topics"),
+              ctx.t("pick_chosen", names=topics_text(chosen, ctx.lang)) if chosen
+              else ctx.t("pick_chosen_none_topics")]
+    topics = list(catalog.topics())
+    if not ctx.buttons:
+        listing = "\n".join(f"{n}. {catalog.topic_name(s, ctx.lang)}"
+                            for n, s in enumerate(topics, start=1))
+        return blocks + [ctx.t("pick_topics_list", listing=listing), ctx.t("pick_topics_typed")], []
+    rows = [[Button(("✓ " if s in chosen else "") + catalog.topic_name(s, ctx.lang),
+                    _data(state, "t", s))] for s in topics]
+    rows.append([Button(ctx.t("btn_all_topics"), _data(state, "all")),
+                 Button(ctx.t("btn_next"), _data(state, "ok"))])
+    return blocks + [ctx.t("pick_topics_hint")], rows
+
+
+def _delivery_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
+    step = state["step"]
+    heading = _heading(ctx, state, f"pick_{step}")
+    if not ctx.buttons:
+        return [heading, ctx.t("pick_delivery_typed")], []
+    if step == "weekday":
+        return [heading], weekday_rows(ctx, lambda d: _data(state, "w", d))
+    if step == "hour":
+        return [heading], hour_rows(lambda h: _data(state, "h", h))
+    return [heading, ctx.t("pick_delivery_hint")], mode_rows(ctx, lambda m: _data(state, "m", m))
+
+
+def show(ctx: Ctx, note: str = "", *, edit: bool = False, answer: str | None = None) -> Result:
+    state = ctx.dialog["pick"]
+    view = {"provinces": _provinces_view, "topics": _topics_view}.get(state["step"], _delivery_view)
+    blocks, rows = view(ctx, state)
+    if rows:
+        rows.append([Button(ctx.t("btn_cancel"), _data(state, "x"))])
+    return ctx.reply(note, "\n".join(blocks), buttons=rows, edit=edit, answer=answer)
+
+
+async def _advance(ctx: Ctx) -> Result:
+    state = ctx.dialog["pick"]
+    if state["flow"] == "edit":
+        return await _finish_edit(ctx)
+    state["step"] = {"provinces": "topics", "topics": "delivery"}[state["step"]]
+    await ctx.save_dialog()
+    return show(ctx)
+
+
+async def _finish_edit(ctx: Ctx) -> Result:
+    state = ctx.dialog.pop("pick")
+    await ctx.save_dialog()
+    field = state["step"]
+    sub = await subscriptions.update_subscription(ctx.app, ctx.chat.id, state["sub"],
+                                                  **{field: state[field]})
+    return ctx.reply(ctx.t("sub_changed", number=sub.number, what=sub_text(ctx.lang, sub)))
+
+
+async def _finish_onboard(ctx: Ctx, delivery: Delivery) -> Result:
+    state = ctx.dialog.pop("pick")
+    await ctx.save_dialog()
+    await subscriptions.set_default_delivery(ctx.app, ctx.chat.id, delivery)
+    try:
+        sub = await subscriptions.subscribe(ctx.app, ctx.chat.id, topics=state["topics"],
+                                            provinces=state["provinces"], delivery=delivery)
+    except ServiceError as exc:
+        if exc.code != "sub_exists":
+            raise
+        return ctx.reply(ctx.t("onboard_exists", number=exc.params["number"]))
+    blocks = [ctx.t("onboard_done", what=sub_text(ctx.lang, sub),
+                    delivery=delivery_text(ctx.lang, sub.delivery))]
+    if sub.is_everything and delivery.mode == "instant":
+        blocks.append(ctx.t("onboard_everything_warning"))
+    blocks.append(ctx.t("onboard_next"))
+    return ctx.reply(*blocks)
+
+
+async def _choose_delivery(ctx: Ctx, op: str, value: str) -> Result:
+    state = ctx.dialog["pick"]
+    if op == "m":
+        if value in ("instant", "off"):
+            return await _finish_onboard(ctx, Delivery(value))
+        state["mode"], state["step"] = value, ("hour" if value == "daily" else "weekday")
+    elif op == "w":
+        state["weekday"], state["step"] = int(value), "hour"
+    else:
+        return await _finish_onboard(ctx, Delivery(state["mode"], int(value),
+                                                   state.get("weekday", 0)))
+    await ctx.save_dialog()
+    return show(ctx, edit=True)
+
+
+def stale(ctx: Ctx) -> Result:
+    return Result(button_answer=ctx.t("button_stale"))
+
+
+async def on_button(ctx: Ctx, cb: Callback) -> Result:
+    nonce, op, value = cb.args
+    state = ctx.dialog.get("pick")
+    if not state or state["n"] != nonce or op not in _OPS[state["step"]]:
+        return stale(ctx)
+    ctx.require_chat_admin()
+    if op == "x":
+        ctx.dialog.pop("pick")
+        await ctx.save_dialog()
+        return ctx.reply(ctx.t("pick_cancelled"), edit=True)
+    if op in ("m", "w", "h"):
+        valid = {"m": subscriptions.MODES, "w": [str(d) for d in range(7)],
+                 "h": [str(h) for h in range(24)]}[op]
+        return await _choose_delivery(ctx, op, value) if value in valid else stale(ctx)
+    if op == "all":
+        state[state["step"]] = []
+        return await _advance(ctx)
+    if op == "ok":
+        return await _advance(ctx)
+    if op == "pg" and value.isdigit():
+        state["page"] = int(value)
+    elif op == "p" and value in catalog.provinces():
+        _toggle(state["provinces"], value)
+        state["provinces"].sort()
+    elif op == "t" and value in catalog.topics():
+        _toggle(state["topics"], value)
+    else:
+        return stale(ctx)
+    await ctx.save_dialog()
+    return show(ctx, edit=True)
+
+
+def _toggle(values: list[str], value: str) -> None:
+    if value in values:
+        values.remove(value)
+    else:
+        values.append(value)
+
+
+def _typed_topics(text: str) -> list[str]:
+    slugs = list(catalog.topics())
+    found = [slugs[int(n) - 1] for n in _NUMBER.findall(text) if 1 <= int(n) <= len(slugs)]
+    rest = _NUMBER.sub(" ", text)
+    found += [s for s in slugs if s in rest] + list(parse_phrase(rest).topics)
+    return list(dict.fromkeys(found))
+
+
+async def on_text(ctx: Ctx) -> Result:
+    """Typed input while a picking dialogue is open."""
+    ctx.require_chat_admin()
+    state = ctx.dialog["pick"]
+    step, text = state["step"], ctx.msg.text
+    if step in ("delivery", "weekday", "hour"):
+        delivery = args.parse_delivery(text)
+        if delivery is None and step == "hour" and text.strip().isdigit():
+            delivery = Delivery(state["mode"], int(text), state.get("weekday", 0))
+        if delivery is None:
+            return show(ctx, ctx.t("pick_not_understood"))
+        return await _finish_onboard(ctx, delivery)
+    if args.is_word(text, "done"):
+        return await _advance(ctx)
+    if args.is_word(text, "all"):
+        state[step] = []
+        return await _advance(ctx)
+    if step == "provinces":
+        found, rest = args.province_mentions(text)
+        if not found and rest.strip():
+            offers = search_provinces(rest)  # a partial name: "thai" may be several provinces
+            if len(offers) > 1:
+                return _offer(ctx, offers)
+            found = offers
+        names = [catalog.province_name(code) if fold(shown) == fold(catalog.province_name(code))
+                 or shown.isdigit() else f"{catalog.province_name(code)} ({shown})"
+                 for code, shown in found]
+        state["provinces"] = sorted(set(state["provinces"]) | {code for code, _ in found})
+    else:
+        found_topics = _typed_topics(text)
+        names = [catalog.topic_name(s, ctx.lang) for s in found_topics]
+        state["topics"] += [s for s in found_topics if s not in state["topics"]]
+    if not names:
+        return show(ctx, ctx.t("pick_not_understood"))
+    note = ctx.t("pick_understood", names=", ".join(dict.fromkeys(names)))
+    if not ctx.buttons:  # typing is the only way here: one answer per step keeps it short
+        return await _with_note(ctx, note)
+    await ctx.save_dialog()
+    return show(ctx, note)
+
+
+def _offer(ctx: Ctx, offers: list[tuple[str, str]]) -> Result:
+    """Several provinces fit what was typed: ask which, by button or by its code."""
+    state = ctx.dialog["pick"]
+    labels = [(code, catalog.province_name(code) if fold(name) == fold(catalog.province_name(code))
+               else f"{catalog.province_name(code)} ({name})") for code, name in offers]
+    if ctx.buttons:
+        rows = [[Button(label, _data(state, "p", code))] for code, label in labels]
+        return ctx.reply(ctx.t("pick_offer"), buttons=rows)
+    return ctx.reply(ctx.t("pick_offer_typed",
+                           options=" · ".join(f"{code} {label}" for code, label in labels)))
+
+
+async def _with_note(ctx: Ctx, note: Html) -> Result:
+    result = await _advance(ctx)
+    joined = f"{note}\n\n{result.messages[0].text}"
+    if utf16_len(joined) <= ctx.max_units:
+        result.messages[0].text = joined
+    else:
+        result.messages.insert(0, OutMessage(text=note))
+    return result

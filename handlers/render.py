@@ -1,0 +1,59 @@
+"""Shared pieces of replies: names of labels, a subscription in one line, delivery in words,
+and item lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import tzinfo
+
+from catalog import province_name, topic_name
+from delivery.compose import render_item
+from delivery.views import ItemView
+from handlers.i18n import Html, escape, t
+from services.subscriptions import Delivery, SubInfo
+
+
+def provinces_text(codes: Iterable[str]) -> str:
+    return ", ".join(province_name(c) for c in codes)
+
+
+def topics_text(slugs: Iterable[str], lang: str) -> str:
+    return ", ".join(topic_name(s, lang) for s in slugs)
+
+
+def delivery_text(lang: str, delivery: Delivery) -> Html:
+    if delivery.mode == "daily":
+        return t(lang, "delivery_daily", hour=delivery.hour)
+    if delivery.mode == "weekly":
+        return t(lang, "delivery_weekly", hour=delivery.hour,
+                 day=t(lang, f"weekday_{delivery.weekday}"))
+    return t(lang, f"delivery_{delivery.mode}")
+
+
+def sub_text(lang: str, sub: SubInfo) -> Html:
+    """What a subscription follows, in one line."""
+    if sub.kind == "report":
+        return t(lang, "sub_report", provinces=provinces_text(sub.provinces))
+    if sub.is_everything:
+        return t(lang, "sub_everything")
+    parts = []
+    if sub.topics:
+        parts.append(t(lang, "sub_topics", names=topics_text(sub.topics, lang)))
+    if sub.provinces:
+        parts.append(t(lang, "sub_provinces", names=provinces_text(sub.provinces)))
+    if sub.keywords:
+        parts.append(t(lang, "sub_keywords", words=sub.keywords))
+    return Html(" · ".join(parts))
+
+
+def sub_line(lang: str, sub: SubInfo) -> Html:
+    """A numbered line of /list: what it follows, how it is delivered, whether it is paused."""
+    state = t(lang, "sub_paused") if sub.paused else delivery_text(lang, sub.delivery)
+    return t(lang, "sub_line", number=sub.number, what=sub_text(lang, sub), state=state)
+
+
+def item_blocks(items: list[ItemView], *, lang: str, tz: tzinfo, why: Callable[[int], str],
+                first: int = 1) -> list[str]:
+    """Numbered items, each with the command that explains it (`why(item_id)`)."""
+    return [f"<b>{n}.</b> {render_item(item, lang=lang, tz=tz)}\n{escape(why(item.id))}"
+            for n, item in enumerate(items, start=first)]

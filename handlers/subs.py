@@ -1,0 +1,200 @@
+"""/sub, /unsub, /list, /digest, /pause, /resume, /edit, and the buttons under their replies."""
+
+from __future__ import annotations
+
+from channels.base import Button
+from classify.query import parse_phrase
+from handlers import args, picker
+from handlers.callbacks import Callback, encode
+from handlers.commands import lookup
+from handlers.context import Ctx
+from handlers.render import delivery_text, sub_line, sub_text
+from handlers.types import Result
+from services import subscriptions
+from services.subscriptions import Delivery, SubInfo
+
+
+def _parts(text: str) -> dict[str, object] | None:
+    """What a phrase asks for: topics, provinces and leftover keywords. None if nothing."""
+    parsed = parse_phrase(text)
+    parts = {"topics": list(parsed.topics), "provinces": list(parsed.provinces),
+             "keywords": parsed.keywords}
+    if not (parts["topics"] or parts["provinces"] or subscriptions.fold_keywords(parsed.keywords)):
+        return None
+    return parts
+
+
+def _fix_buttons(ctx: Ctx, sub: SubInfo) -> list[list[Button]]:
+    rows = [[Button(ctx.t("btn_fix_provinces"), encode("sf", sub.id, "p")),
+             Button(ctx.t("btn_fix_topics"), encode("sf", sub.id, "t"))]]
+    if sub.keywords:
+        rows.append([Button(ctx.t("btn_fix_keywords"), encode("sf", sub.id, "k"))])
+    rows.append([Button(ctx.t("btn_delivery"), encode("ls", "dl", sub.id)),
+                 Button(ctx.t("btn_undo"), encode("sf", sub.id, "rm"))])
+    return rows
+
+
+async def sub(ctx: Ctx, text: str) -> Result:
+    parts = _parts(text) if text else None
+    if parts is None:
+        return ctx.usage(lookup("sub"))
+    ctx.require_chat_admin()
+    new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)  # type: ignore[arg-type]
+    hint = ctx.t("sub_fix_hint") if ctx.buttons else ctx.t("sub_fix_typed", number=new.number)
+    return ctx.reply(ctx.t("sub_done", number=new.number, what=sub_text(ctx.lang, new),
+                           delivery=delivery_text(ctx.lang, new.delivery)), hint,
+                     buttons=_fix_buttons(ctx, new))
+
+
+async def edit(ctx: Ctx, text: str) -> Result:
+    number, rest = args.split_number(text)
+    parts = _parts(rest) if number is not None and rest else None
+    if parts is None:
+        return ctx.usage(lookup("edit"))
+    ctx.require_chat_admin()
+    target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
+    changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id, label=rest,
+                                                      **parts)  # type: ignore[arg-type]
+    return ctx.reply(ctx.t("sub_changed", number=changed.number, what=sub_text(ctx.lang, changed)))
+
+
+def _list_view(ctx: Ctx, subs: list[SubInfo]) -> tuple[list[str], list[list[Button]]]:
+    if not subs:
+        return [ctx.t("list_empty")], []
+    lines = "\n".join(sub_line(ctx.lang, s) for s in subs)
+    rows = [[Button(ctx.t("btn_resume" if s.paused else "btn_pause", number=s.number),
+                    encode("ls", "re" if s.paused else "pa", s.id)),
+             Button(ctx.t("btn_delivery_n", number=s.number), encode("ls", "dl", s.id)),
+             Button(ctx.t("btn_remove_n", number=s.number), encode("ls", "rm", s.id))]
+            for s in subs]
+    hint = ctx.t("list_hint") if ctx.buttons else ctx.t("list_typed_hint")
+    return [ctx.t("list_title", count=len(subs)) + "\n" + lines, hint], rows
+
+
+async def list_(ctx: Ctx, text: str) -> Result:
+    blocks, rows = _list_view(ctx, await subscriptions.list_subscriptions(ctx.app, ctx.chat.id))
+    return ctx.reply(*blocks, buttons=rows)
+
+
+async def unsub(ctx: Ctx, text: str) -> Result:
+    if not text:
+        return await list_(ctx, "")
+    ctx.require_chat_admin()
+    if args.is_word(text, "all"):
+        removed = [await subscriptions.unsubscribe(ctx.app, ctx.chat.id, s.id)
+                   for s in await subscriptions.list_subscriptions(ctx.app, ctx.chat.id)
+                   if s.kind == "news"]
+        return ctx.reply(ctx.t("unsub_all_done", count=len(removed)))
+    number, rest = args.split_number(text)
+    if number is None or rest:
+        return ctx.usage(lookup("unsub"))
+    gone = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
+    await subscriptions.unsubscribe(ctx.app, ctx.chat.id, gone.id)
+    return ctx.reply(ctx.t("unsub_done", number=gone.number, what=sub_text(ctx.lang, gone)))
+
+
+async def _pause(ctx: Ctx, text: str, paused: bool) -> Result:
+    number, rest = args.split_number(text)
+    if number is None or rest:
+        return ctx.usage(lookup("pause" if paused else "resume"))
+    ctx.require_chat_admin()
+    target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
+    await subscriptions.set_paused(ctx.app, ctx.chat.id, target.id, paused)
+    return ctx.reply(ctx.t("paused_done" if paused else "resumed_done", number=number))
+
+
+async def pause(ctx: Ctx, text: str) -> Result:
+    return await _pause(ctx, text, True)
+
+
+async def resume(ctx: Ctx, text: str) -> Result:
+    return await _pause(ctx, text, False)
+
+
+def _delivery_menu(ctx: Ctx, target: str, number: int | None) -> Result:
+    head = ctx.t("digest_choose_one", number=number) if number else ctx.t("digest_choose_all")
+    typed = ctx.t("digest_typed_one", number=number) if number else ctx.t("digest_typed_all")
+    return ctx.reply(head, typed, buttons=picker.mode_rows(
+        ctx, lambda mode: encode("dl", target, mode, "-", "-")))
+
+
+async def _apply(ctx: Ctx, delivery: Delivery, sub_id: int | None, *, edit: bool = False) -> Result:
+    ctx.require_chat_admin()
+    count = await subscriptions.set_delivery(ctx.app, ctx.chat.id, delivery, sub_id)
+    what = delivery_text(ctx.lang, delivery)
+    if sub_id is None:
+        return ctx.reply(ctx.t("digest_done_all", delivery=what, count=count), edit=edit)
+    target = await subscriptions.find(ctx.app, ctx.chat.id, sub_id=sub_id)
+    return ctx.reply(ctx.t("digest_done_one", number=target.number, delivery=what), edit=edit)
+
+
+async def digest(ctx: Ctx, text: str) -> Result:
+    number, rest = args.split_number(text)
+    target = await subscriptions.find(ctx.app, ctx.chat.id, number=number) if number else None
+    if not rest:
+        return _delivery_menu(ctx, str(target.id) if target else "all",
+                              target.number if target else None)
+    delivery = args.parse_delivery(rest)
+    if delivery is None:
+        return ctx.usage(lookup("digest"))
+    return await _apply(ctx, delivery, target.id if target else None)
+
+
+# --- Buttons --------------------------------------------------------------------------------
+
+
+async def on_list_button(ctx: Ctx, cb: Callback) -> Result:
+    op, sub_id = cb.args[0], int(cb.args[1])
+    ctx.require_chat_admin()
+    target = await subscriptions.find(ctx.app, ctx.chat.id, sub_id=sub_id)
+    if op == "dl":
+        return _delivery_menu(ctx, str(target.id), target.number)
+    if op == "rm":
+        await subscriptions.unsubscribe(ctx.app, ctx.chat.id, sub_id)
+        answer = ctx.t("unsub_done", number=target.number, what=sub_text(ctx.lang, target))
+    else:
+        await subscriptions.set_paused(ctx.app, ctx.chat.id, sub_id, op == "pa")
+        answer = ctx.t("paused_done" if op == "pa" else "resumed_done", number=target.number)
+    blocks, rows = _list_view(ctx, await subscriptions.list_subscriptions(ctx.app, ctx.chat.id))
+    return ctx.reply(*blocks, buttons=rows, edit=True, answer=answer)
+
+
+async def on_delivery_button(ctx: Ctx, cb: Callback) -> Result:
+    target, mode, hour, weekday = cb.args
+    sub_id = None if target == "all" else int(target)
+    if sub_id is not None:
+        await subscriptions.find(ctx.app, ctx.chat.id, sub_id=sub_id)  # stale if it is gone
+    if mode == "weekly" and weekday == "-":
+        return ctx.reply(ctx.t("pick_weekday"), buttons=picker.weekday_rows(
+            ctx, lambda d: encode("dl", target, mode, "-", d)), edit=True)
+    if mode in ("daily", "weekly") and hour == "-":
+        return ctx.reply(ctx.t("pick_hour"), buttons=picker.hour_rows(
+            lambda h: encode("dl", target, mode, h, weekday)), edit=True)
+    if hour != "-" and int(hour) > 23:
+        return picker.stale(ctx)
+    delivery = Delivery(mode, 7 if hour == "-" else int(hour), 0 if weekday == "-" else int(weekday))
+    return await _apply(ctx, delivery, sub_id, edit=True)
+
+
+async def on_fix_button(ctx: Ctx, cb: Callback) -> Result:
+    sub_id, op = int(cb.args[0]), cb.args[1]
+    ctx.require_chat_admin()
+    target = await subscriptions.find(ctx.app, ctx.chat.id, sub_id=sub_id)
+    if op == "rm":
+        await subscriptions.unsubscribe(ctx.app, ctx.chat.id, sub_id)
+        return ctx.reply(ctx.t("unsub_done", number=target.number, what=sub_text(ctx.lang, target)),
+                         edit=True)
+    if op == "k":
+        changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, sub_id, keywords="")
+        return ctx.reply(ctx.t("sub_changed", number=changed.number,
+                               what=sub_text(ctx.lang, changed)),
+                         buttons=_fix_buttons(ctx, changed), edit=True)
+    step = "provinces" if op == "p" else "topics"
+    picker.begin(ctx, "edit", step, provinces=target.provinces, topics=target.topics, sub_id=sub_id)
+    await ctx.save_dialog()
+    return picker.show(ctx)
+
+
+COMMANDS = {"sub": sub, "edit": edit, "list": list_, "unsub": unsub, "pause": pause,
+            "resume": resume, "digest": digest}
+BUTTONS = {"ls": on_list_button, "dl": on_delivery_button, "sf": on_fix_button}
