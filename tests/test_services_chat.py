@@ -1,0 +1,128 @@
+"""The chat services called directly, as the CLI, the console and Zalo call them (both engines)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from services import admin, chats, search, subscriptions, users
+from services.errors import ServiceError
+from services.subscriptions import Delivery
+from storage.models import Chat, DeliveredItem, Delivery as Outbox, OfficialProvince, Subscription
+from tests.delivery_support import T0, add_item, add_source
+
+
+async def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
+    async with app.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-def]
+    chat = await chats.ensure_chat(app, "zalo", "abc123")
+    first = await subscriptions.subscribe(app, chat.id, topics=["bau-cu"], provinces=["33", "01"],
+                                          keywords="Xóa  NHÀ tạm", label="bầu cử")
+    assert (first.number, first.provinces, first.keywords) == (1, ("01", "33"), "xoa nha tam")
+    with pytest.raises(ServiceError) as dup:
+        await subscriptions.subscribe(app, chat.id, topics=["bau-cu"], provinces=["01", "33"],
+                                      keywords="xoa nha tam")
+    assert dup.value.code == "sub_exists" and dup.value.params["number"] == 1
+    with pytest.raises(ServiceError) as bad:
+        await subscriptions.subscribe(app, chat.id, provinces=["99"])
+    assert bad.value.code == "bad_label"
+    second = await subscriptions.subscribe(app, chat.id, topics=["thien-tai-cuu-tro"])
+    assert await subscriptions.set_delivery(app, chat.id, Delivery("daily", 18), second.id) == 1
+    assert (await subscriptions.find(app, chat.id, number=1)).delivery == Delivery("instant")
+    assert await subscriptions.set_delivery(app, chat.id, Delivery("weekly", 6, 6)) == 2
+    third = await subscriptions.subscribe(app, chat.id, keywords="bão")
+    assert third.delivery == Delivery("weekly", 6, 6)  # the chat's new default
+    await subscriptions.set_paused(app, chat.id, first.id, True)
+    await subscriptions.unsubscribe(app, chat.id, second.id)
+    left = await subscriptions.list_subscriptions(app, chat.id)
+    assert [(s.number, s.id, s.paused) for s in left] == [(1, first.id, True), (2, third.id, False)]
+    with pytest.raises(ServiceError):
+        Delivery("hourly")
+    with pytest.raises(ServiceError):
+        await subscriptions.find(app, chat.id, sub_id=second.id)
+
+
+async def test_grant_revoke_and_report_subscriptions(app) -> None:  # type: ignore[no-untyped-def]
+    person = await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])
+    assert person.role == "official" and person.provinces == ("15", "33")
+    person = await users.grant(app, "cli", "telegram", "77", "official", ["01"])  # replaces
+    assert person.provinces == ("01",)
+    chat = await chats.ensure_chat(app, "telegram", "77")
+    reports = await subscriptions.list_subscriptions(app, chat.id)
+    assert len(reports) == 2 and all(r.kind == "report" and r.provinces == ("01",) for r in reports)
+    for bad in (("official", []), ("official", ["77"]), ("king", ["01"])):
+        with pytest.raises(ServiceError):
+            await users.grant(app, "cli", "telegram", "77", *bad)
+    await users.revoke(app, "cli", "telegram", "77")
+    assert (await users.find_user(app, "telegram", "77")).role == "citizen"
+    assert await _count(app, OfficialProvince) == 0 and await _count(app, Subscription) == 0
+
+
+async def test_configured_admins(app) -> None:  # type: ignore[no-untyped-def]
+    app.settings.admin_ids.extend(["12345", "zalo:f00d"])
+    assert (await users.ensure_user(app, "telegram", "12345")).role == "admin"
+    assert (await users.ensure_user(app, "zalo", "f00d")).role == "admin"
+    assert (await users.ensure_user(app, "telegram", "f00d")).role == "citizen"
+    with pytest.raises(ServiceError) as refused:
+        await users.revoke(app, "cli", "telegram", "12345")
+    assert refused.value.code == "revoke_configured_admin"
+
+
+async def test_forget_chat_removes_everything_hanging_off_it(app) -> None:  # type: ignore[no-untyped-def]
+    chat = await chats.ensure_chat(app, "telegram", "5")
+    person = await users.grant(app, "cli", "telegram", "5", "official", ["33"])
+    sub = await subscriptions.subscribe(app, chat.id, keywords="bão")
+    async with app.sessions() as session, session.begin():
+        item = await add_item(session, await add_source(session), "Bão số 3")
+        session.add(DeliveredItem(chat_id=chat.id, item_id=item, subscription_id=sub.id))
+        session.add(Outbox(chat_id=chat.id, kind="instant", dedup_key="k1", payload={}, due_at=T0))
+    await chats.forget_chat(app, chat.id, person.id)
+    for model in (Chat, Subscription, DeliveredItem, Outbox, OfficialProvince):
+        assert await _count(app, model) == 0, model
+    assert await users.find_user(app, "telegram", "5") is None
+    again = await chats.ensure_chat(app, "telegram", "5")  # writing again starts afresh
+    assert await subscriptions.list_subscriptions(app, again.id) == []
+
+
+async def test_inactive_chat_is_active_again_when_it_writes(app) -> None:  # type: ignore[no-untyped-def]
+    chat = await chats.ensure_chat(app, "telegram", "6")
+    await chats.mark_chat_inactive(app, chat.id, "blocked")
+    assert (await chats.ensure_chat(app, "telegram", "6")).active
+
+
+async def test_search_is_the_same_on_both_engines(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.sessions() as session, session.begin():
+        src = await add_source(session)
+        a = await add_item(session, src, "Lũ quét ở Lào Cai", "Nhiều nhà bị cuốn trôi",
+                           provinces=["15"])
+        b = await add_item(session, src, "Nhà bị lũ cuốn", "Lũ quét tại Yên Bái cũ", provinces=["15"])
+        c = await add_item(session, src, "Lũ quét: cảnh báo", "", provinces=["20"])
+    found = await search.search(app, "lũ quét nhà")
+    assert [i.id for i in found.items] == [b, a] and found.total == 2  # equal scores: newest
+    found = await search.search(app, "lu quet")
+    assert [i.id for i in found.items] == [c, a, b]  # title hits; then the newest first on ties
+    found = await search.search(app, "lũ quét lạng sơn")
+    assert [i.id for i in found.items] == [c] and found.provinces == ("20",)
+
+
+async def test_broadcast_is_queued_once_per_chat(app) -> None:  # type: ignore[no-untyped-def]
+    for key in ("1", "2"):
+        await chats.ensure_chat(app, "telegram", key)
+    assert await admin.broadcast_audience(app) == 2
+    assert await admin.send_broadcast(app, "cli", "Xin chào", broadcast_id="b1") == 2
+    assert await admin.send_broadcast(app, "cli", "Xin chào", broadcast_id="b1") == 0
+    assert await _count(app, Outbox, Outbox.kind == "broadcast") == 2
+    with pytest.raises(ServiceError):
+        admin.check_broadcast(" ", None)
+
+
+@pytest.mark.parametrize("document", [
+    b"not xml", b"<rss/>", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><opml>&a;</opml>',
+])
+async def test_bad_opml_is_refused(sqlite_app, document: bytes) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as refused:
+        await admin.import_opml(sqlite_app, document, "cli")
+    assert refused.value.code == "bad_opml"
