@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +15,13 @@ from classify.textmap import Prepared, match_key
 from vntext import normalize
 
 TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
-ROLES = ("strong", "weak", "not", "veto")
+LISTS = ("strong", "keep", "weak", "not", "veto")
+KNOWN_KEYS = {"names", "yield_to", *LISTS}
+# Letters only Vietnamese written with its marks has: such text must match a phrase's marks too.
+_MARKED = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
+                     re.IGNORECASE)
+
+Span = tuple[int, int]
 
 
 class TopicRulesError(ValueError):
@@ -23,57 +31,55 @@ class TopicRulesError(ValueError):
 @dataclass(frozen=True, slots=True)
 class PhraseRef:
     slug: str
-    role: str  # strong | weak | together | not | veto | name
-    group: int  # which `together` group; 0 otherwise
-    exact: str | None  # lowercase phrase with marks, when it must match with them ("=bão")
-    phrase: str  # as written in the rules, for evidence
+    role: str  # name | strong | keep | weak | not | veto | together
+    combo: int  # which `together…` list, for role "together"
+    group: int  # which group of that list
+    exact: str | None  # the lowercase phrase, when written with marks: "bão" must not match "báo"
 
 
 @dataclass
 class TopicRules:
     phrases: dict[str, list[PhraseRef]]  # folded key → where it is used
-    groups: dict[str, int]  # slug → number of `together` groups
+    combos: dict[str, list[int]]  # slug → number of groups of each `together…` list
     yield_to: dict[str, tuple[str, ...]]
-
-
-def _parse_phrase(raw: str) -> tuple[str, str | None, str]:
-    """"=bão" → ("bao", "bão", "bão"); "Nhà Đại đoàn kết" → ("nha dai doan ket", None, ...)."""
-    exact = raw.startswith("=")
-    text = normalize(raw[1:] if exact else raw)
-    return match_key(text), (text.lower() if exact else None), text
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     known = catalog_topics()
     phrases: dict[str, list[PhraseRef]] = {}
-    groups: dict[str, int] = {}
+    combos: dict[str, list[int]] = {}
     yield_to: dict[str, tuple[str, ...]] = {}
 
-    def add(raw: object, slug: str, role: str, group: int = 0) -> None:
-        if not isinstance(raw, str) or not raw.strip("= "):
+    def add(raw: object, slug: str, role: str, combo: int = 0, group: int = 0) -> None:
+        if not isinstance(raw, str) or not match_key(normalize(raw)):
             raise TopicRulesError(f"{path.name}: [{slug}] {role}: expected a phrase, got {raw!r}")
-        key, exact, text = _parse_phrase(raw)
-        phrases.setdefault(key, []).append(PhraseRef(slug, role, group, exact, text))
+        text = normalize(raw)
+        exact = text.lower() if _MARKED.search(text) else None
+        phrases.setdefault(match_key(text), []).append(PhraseRef(slug, role, combo, group, exact))
 
     for slug, rule in data.items():
         if slug not in known:
             raise TopicRulesError(f"{path.name}: unknown topic [{slug}]")
+        odd = [k for k in rule if k not in KNOWN_KEYS and not k.startswith("together")]
+        if odd:
+            raise TopicRulesError(f"{path.name}: [{slug}] unknown keys {odd}")
         for name in [known[slug].name_vi, *rule.get("names", [])]:
             add(name, slug, "name")
-        for role in ROLES:
+        for role in LISTS:
             for raw in rule.get(role, []):
                 add(raw, slug, role)
-        together = rule.get("together", [])
-        for i, group in enumerate(together):
-            for raw in group:
-                add(raw, slug, "together", i)
-        groups[slug] = len(together)
+        combos[slug] = []
+        for combo, key in enumerate(k for k in rule if k.startswith("together")):
+            for group, phrases_ in enumerate(rule[key]):
+                for raw in phrases_:
+                    add(raw, slug, "together", combo, group)
+            combos[slug].append(len(rule[key]))
         unknown = set(rule.get("yield_to", [])) - set(known)
         if unknown:
             raise TopicRulesError(f"{path.name}: [{slug}] yield_to unknown topics {sorted(unknown)}")
         yield_to[slug] = tuple(rule.get("yield_to", []))
-    return TopicRules(phrases=phrases, groups=groups, yield_to=yield_to)
+    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to)
 
 
 @lru_cache(maxsize=1)
@@ -81,13 +87,66 @@ def get_topic_rules() -> TopicRules:
     return load_topic_rules()
 
 
+class _Sentences:
+    """Which sentence of the text an offset is in (the title is one)."""
+
+    _END = re.compile(r"[.!?;\n](?=\s|$)|\n")
+
+    def __init__(self, text: str) -> None:
+        self.ends = [m.start() for m in self._END.finditer(text)]
+
+    def __call__(self, pos: int) -> int:
+        return bisect_left(self.ends, pos)
+
+
 @dataclass
 class _Tally:
-    strong: dict[str, tuple[int, int]] = field(default_factory=dict)  # key → first text span
-    weak: dict[str, tuple[int, int]] = field(default_factory=dict)
-    together: dict[int, tuple[int, int]] = field(default_factory=dict)
-    blocked: list[tuple[int, int]] = field(default_factory=list)
+    strong: dict[str, Span] = field(default_factory=dict)  # key → first span
+    keep: dict[str, Span] = field(default_factory=dict)  # strong, and immune to yield_to
+    weak: dict[str, Span] = field(default_factory=dict)
+    together: dict[tuple[int, int], list[Span]] = field(default_factory=dict)
+    blocked: list[Span] = field(default_factory=list)
     vetoed: bool = False
+
+    def free(self, span: Span) -> bool:
+        return not any(span[0] < e and s < span[1] for s, e in self.blocked)
+
+    def without(self, sentences: set[int], sentence: _Sentences) -> None:
+        """Forget the yielding phrases found in these sentences."""
+        self.strong = {k: s for k, s in self.strong.items() if sentence(s[0]) not in sentences}
+        self.weak = {k: s for k, s in self.weak.items() if sentence(s[0]) not in sentences}
+        self.together = {g: [s for s in spans if sentence(s[0]) not in sentences]
+                         for g, spans in self.together.items()}
+
+    def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
+        """The spans that give the topic, or [] when they do not add up to it."""
+        if self.vetoed:
+            return []
+        strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
+        if strong:
+            return strong
+        weak = _apart([s for s in self.weak.values() if self.free(s)])
+        if len(weak) >= 2:
+            return weak
+        for combo, n_groups in enumerate(combos):
+            by_sentence: dict[int, dict[int, Span]] = {}
+            for (c, group), spans in self.together.items():
+                for span in spans:
+                    if c == combo and self.free(span):
+                        by_sentence.setdefault(sentence(span[0]), {}).setdefault(group, span)
+            for found in by_sentence.values():
+                if len(found) == n_groups:
+                    return [found[g] for g in range(n_groups)]
+        return []
+
+
+def _apart(spans: list[Span]) -> list[Span]:
+    """Spans that do not overlap each other: "lấy ý kiến" and its "ý kiến" count once."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: s[0] - s[1]):
+        if not any(span[0] < e and s < span[1] for s, e in kept):
+            kept.append(span)
+    return kept
 
 
 def score_topics(
@@ -98,7 +157,7 @@ def score_topics(
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
     """
     tallies: dict[str, _Tally] = {}
-    lowered: str | None = None
+    lowered = prep.text.lower() if _MARKED.search(prep.text) else None
     for start, end, key in hits:
         span = None
         for ref in rules.phrases[key]:
@@ -106,52 +165,38 @@ def score_topics(
                 continue
             if span is None:
                 span = prep.span(start, end)
-            if ref.exact is not None:
-                if lowered is None:
-                    lowered = prep.text.lower()
-                if lowered[span[0] : span[1]] != ref.exact:
-                    continue
+            if ref.exact is not None and lowered is not None \
+                    and lowered[span[0] : span[1]] != ref.exact:
+                continue
             tally = tallies.setdefault(ref.slug, _Tally())
             if ref.role == "not":
                 tally.blocked.append(span)
             elif ref.role == "veto":
                 tally.vetoed = True
-            elif ref.role == "strong":
-                tally.strong.setdefault(key, span)
-            elif ref.role == "weak":
-                tally.weak.setdefault(key, span)
+            elif ref.role == "together":
+                tally.together.setdefault((ref.combo, ref.group), []).append(span)
             else:
-                tally.together.setdefault(ref.group, span)
-
-    given: dict[str, list[tuple[int, int]]] = {}
-    n_strong: dict[str, int] = {}
-    for slug, tally in tallies.items():
-        if tally.vetoed:
-            continue
-
-        def free(span: tuple[int, int], blocked: list[tuple[int, int]] = tally.blocked) -> bool:
-            return not any(span[0] < b_end and b_start < span[1] for b_start, b_end in blocked)
-
-        strong = [s for s in tally.strong.values() if free(s)]
-        weak = [s for s in tally.weak.values() if free(s)]
-        together = {g: s for g, s in tally.together.items() if free(s)}
-        n_groups = rules.groups.get(slug, 0)
-        n_strong[slug] = len(strong)
-        if strong:
-            given[slug] = strong
-        elif len(weak) >= 2:
-            given[slug] = weak
-        elif n_groups and len(together) == n_groups:
-            given[slug] = [together[g] for g in range(n_groups)]
-    for slug in list(given):
-        if any(other in given for other in rules.yield_to.get(slug, ())) and n_strong[slug] < 2:
+                getattr(tally, ref.role).setdefault(key, span)
+    if not tallies:
+        return [], []
+    sentence = _Sentences(prep.text)
+    given = {slug: spans for slug, tally in tallies.items()
+             if (spans := tally.evidence(rules.combos[slug], sentence))}
+    for slug in [s for s in given if any(o in given for o in rules.yield_to[s])]:
+        taken = {sentence(a) for other in rules.yield_to[slug] for a, _ in given.get(other, ())}
+        tallies[slug].without(taken, sentence)
+        spans = tallies[slug].evidence(rules.combos[slug], sentence)
+        if spans:
+            given[slug] = spans
+        else:
             del given[slug]
 
-    order = list(catalog_topics())
-    labels = sorted(given, key=order.index)
+    names = catalog_topics()
+    labels = [slug for slug in names if slug in given]
     evidence = []
     for slug in labels:
-        quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in sorted(given[slug])[:3])
-        evidence.append({"kind": "topic", "label": slug, "text": prep.text[slice(*min(given[slug]))],
-                         "resolved": f"{quoted} → {slug} ({catalog_topics()[slug].name_vi})"})
+        spans = sorted(given[slug])
+        quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
+        evidence.append({"kind": "topic", "label": slug, "text": prep.text[slice(*spans[0])],
+                         "resolved": f"{quoted} → {slug} ({names[slug].name_vi})"})
     return labels, evidence
