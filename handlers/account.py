@@ -17,8 +17,9 @@ async def help_(ctx: Ctx, text: str) -> Result:
     for role in ("citizen", "official", "admin"):
         mine = [c for c in commands().values() if c.role == role and allowed(c, ctx.role)]
         if mine:
-            lines = "\n".join(f"{escape(c.usage_line(ctx.lang))}\n  <i>{escape(c.describe(ctx.lang))}</i>"
-                              for c in mine)
+            lines = "\n".join(
+                f"{escape(c.usage_line(ctx.lang))}\n  <i>{escape(c.describe(ctx.lang))}</i>"
+                for c in mine)
             blocks.append(ctx.t(f"help_{role}") + "\n" + lines)
     blocks.append(ctx.t("help_typing"))
     return ctx.reply(*blocks)
@@ -33,9 +34,10 @@ async def _set_lang(ctx: Ctx, lang: str, *, edit: bool = False) -> Result:
 
 async def lang(ctx: Ctx, text: str) -> Result:
     if not text:
-        buttons = [[Button("Tiếng Việt", encode("lg", "vi")), Button("English", encode("lg", "en"))]]
-        return ctx.reply(ctx.t("lang_choose"), ctx.t("usage", usage=lookup("lang").usage_line(ctx.lang)),
-                         buttons=buttons)
+        buttons = [[Button("Tiếng Việt", encode("lg", "vi")),
+                    Button("English", encode("lg", "en"))]]
+        usage = ctx.t("usage", usage=lookup("lang").usage_line(ctx.lang))
+        return ctx.reply(ctx.t("lang_choose"), usage, buttons=buttons)
     chosen = args.lookup(text, "langs")
     if chosen is None:
         return ctx.usage(lookup("lang"))

@@ -18,6 +18,7 @@ from services.sources import SourceTest
 
 CHANNELS = ("telegram", "zalo", "console")
 TESTFEED_SHOWN = 10
+IMPORT_SKIPS_SHOWN = 20
 _URL = re.compile(r"https?://\S+", re.I)
 
 
@@ -47,7 +48,9 @@ async def feeds(ctx: Ctx, text: str) -> Result:
                      fetched=_time(ctx, src.last_fetch_at), ok=_time(ctx, src.last_success_at),
                      errors=src.error_count)
         problem = src.paused_reason or src.last_error
-        blocks.append(line + ("\n" + ctx.t("feed_problem", reason=problem[:300]) if problem else ""))
+        if problem:
+            line = Html(f"{line}\n{ctx.t('feed_problem', reason=problem[:300])}")
+        blocks.append(line)
     return ctx.reply(*blocks)
 
 
@@ -153,7 +156,8 @@ async def broadcast(ctx: Ctx, text: str) -> Result:
 async def _import(ctx: Ctx, data: bytes) -> Result:
     done = await admin.import_opml(ctx.app, data, ctx.actor)
     blocks = [ctx.t("import_done", added=len(done.added), skipped=len(done.skipped))]
-    blocks += [ctx.t("import_skipped", url=url, reason=reason[:200]) for url, reason in done.skipped[:20]]
+    blocks += [ctx.t("import_skipped", url=url, reason=reason[:200])
+               for url, reason in done.skipped[:IMPORT_SKIPS_SHOWN]]
     return ctx.reply(*blocks)
 
 
@@ -168,8 +172,8 @@ async def import_(ctx: Ctx, text: str) -> Result:
 async def on_document(ctx: Ctx) -> Result:
     """A file sent without a command: an OPML import if an admin asked for one (or sent .opml)."""
     assert ctx.msg.document is not None
-    name = ctx.msg.document[0].lower()
-    if ctx.role == "admin" and (ctx.dialog.pop("await", None) == "import" or name.endswith(".opml")):
+    awaited = ctx.dialog.pop("await", None) == "import"
+    if ctx.role == "admin" and (awaited or ctx.msg.document[0].lower().endswith(".opml")):
         await ctx.save_dialog()
         return await _import(ctx, ctx.msg.document[1])
     return ctx.reply(ctx.t("document_unexpected"))

@@ -78,7 +78,8 @@ class Ctx:
     def require_chat_admin(self) -> None:
         """Only an admin of a group or channel may change what it receives."""
         if not self.private and not self.msg.sender_is_chat_admin:
-            raise ServiceError("group_admin_only", "only a group admin can change its subscriptions")
+            raise ServiceError("group_admin_only",
+                               "only an admin of the group can change its subscriptions")
 
     async def save_dialog(self) -> None:
         await chats.set_dialog(self.app, self.chat.id, self.dialog)

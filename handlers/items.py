@@ -43,7 +43,8 @@ def _results(ctx: Ctx, query: str, found: SearchPage, nonce: str, *, edit: bool 
     if found.page < found.pages:
         nav.append(Button(ctx.t("btn_more"), encode("sr", nonce, found.page + 1)))
     if found.pages > 1 and not ctx.buttons:
-        blocks.append(ctx.t("search_typed_pages", query=query, next=min(found.page + 1, found.pages)))
+        blocks.append(ctx.t("search_typed_pages", query=query,
+                            next=min(found.page + 1, found.pages)))
     return ctx.reply(*blocks, buttons=[nav] if nav else None, edit=edit)
 
 

@@ -75,8 +75,9 @@ def _data(state: dict, op: str, value: object = "") -> str:
 
 def _heading(ctx: Ctx, state: dict, key: str) -> str:
     if state["flow"] == "onboard":
-        number = ONBOARD_STEPS.index(state["step"] if state["step"] in ONBOARD_STEPS else "delivery")
-        return ctx.t("pick_step", n=number + 1, total=len(ONBOARD_STEPS), title=ctx.t(key))
+        step = state["step"] if state["step"] in ONBOARD_STEPS else "delivery"  # hour, weekday
+        return ctx.t("pick_step", n=ONBOARD_STEPS.index(step) + 1, total=len(ONBOARD_STEPS),
+                     title=ctx.t(key))
     return ctx.t(key)
 
 
@@ -98,7 +99,8 @@ def _provinces_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]
     rows = [cells[i:i + 2] for i in range(0, len(cells), 2)]
     nav = []
     if page > 0:
-        nav.append(Button(ctx.t("btn_prev_page", page=page, pages=pages), _data(state, "pg", page - 1)))
+        nav.append(Button(ctx.t("btn_prev_page", page=page, pages=pages),
+                          _data(state, "pg", page - 1)))
     if page < pages - 1:
         nav.append(Button(ctx.t("btn_next_page", page=page + 2, pages=pages),
                           _data(state, "pg", page + 1)))

@@ -1,6 +1,7 @@
 """The one entry point from every channel adapter: `dispatch(app, Incoming) -> Result`.
 
-It finds the chat and the person, routes a command, a button or typed dialogue text to its handler, and turns every failure into a polite reply: bad input
+It finds the chat and the person, routes a command, a button or typed dialogue text to its
+handler, and turns every failure into a polite reply: bad input
 (`ServiceError`) gets its one line (admins also get the reason), anything else is logged with its
 context and answered with an apology. It never raises to the adapter.
 """

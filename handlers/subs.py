@@ -172,7 +172,8 @@ async def on_delivery_button(ctx: Ctx, cb: Callback) -> Result:
             lambda h: encode("dl", target, mode, h, weekday)), edit=True)
     if hour != "-" and int(hour) > 23:
         return picker.stale(ctx)
-    delivery = Delivery(mode, 7 if hour == "-" else int(hour), 0 if weekday == "-" else int(weekday))
+    delivery = Delivery(mode, args.DEFAULT_HOUR if hour == "-" else int(hour),
+                        0 if weekday == "-" else int(weekday))
     return await _apply(ctx, delivery, sub_id, edit=True)
 
 

@@ -126,7 +126,7 @@ async def set_lang(app: App, chat_id: int, lang: str) -> None:
 
 
 async def set_dialog(app: App, chat_id: int, dialog: dict[str, Any] | None) -> None:
-    """Replace the chat's dialogue state (a picker step, a pending confirmation, recent searches)."""
+    """Replace the chat's dialogue state: a picker step, a pending confirmation, searches."""
     async with app.sessions() as session, session.begin():
         await session.execute(update(Chat).where(Chat.id == chat_id).values(dialog=dialog or None))
 

@@ -36,7 +36,8 @@ async def explain(app: App, chat_id: int, item_id: int) -> Explanation:
         if item_id not in views:
             raise ServiceError("item_not_found", f"no item {item_id}", value=item_id)
         provinces = [(code, list(evidence or [])) for code, evidence in await session.execute(
-            select(ItemProvince.province, ItemProvince.evidence).where(ItemProvince.item_id == item_id)
+            select(ItemProvince.province, ItemProvince.evidence)
+            .where(ItemProvince.item_id == item_id)
             .order_by(ItemProvince.rank, ItemProvince.province))]
         topics = [(slug, list(evidence or [])) for slug, evidence in await session.execute(
             select(ItemTopic.topic, ItemTopic.evidence).where(ItemTopic.item_id == item_id)

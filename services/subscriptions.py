@@ -72,7 +72,8 @@ def _check_labels(topics: Iterable[str], provinces: Iterable[str]) -> tuple[list
 
 async def _load(session: AsyncSession, chat_id: int) -> list[SubInfo]:
     subs = (await session.scalars(
-        select(Subscription).where(Subscription.chat_id == chat_id).order_by(Subscription.id))).all()
+        select(Subscription).where(Subscription.chat_id == chat_id)
+        .order_by(Subscription.id))).all()
     ids = [s.id for s in subs]
     topics: dict[int, list[str]] = {i: [] for i in ids}
     provinces: dict[int, list[str]] = {i: [] for i in ids}
@@ -120,8 +121,9 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
             raise ServiceError("chat_gone", f"chat {chat_id} does not exist")
         current = await _load(session, chat_id)
         for sub in current:
-            if (sub.kind == "news" and list(sub.topics) == topics and sorted(sub.provinces) == provinces
-                    and sub.keywords == folded):
+            same = (set(sub.topics), set(sub.provinces), sub.keywords) == (
+                set(topics), set(provinces), folded)
+            if sub.kind == "news" and same:
                 raise ServiceError("sub_exists", "the same subscription exists", number=sub.number)
         if len(current) >= MAX_PER_CHAT:
             raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
@@ -154,7 +156,8 @@ async def update_subscription(app: App, chat_id: int, sub_id: int, *,
         if label is not None:
             values["label"] = normalize(label)[:256]
         if values:
-            await session.execute(update(Subscription).where(Subscription.id == sub_id).values(**values))
+            await session.execute(
+                update(Subscription).where(Subscription.id == sub_id).values(**values))
         if topics is not None:
             await session.execute(
                 delete(SubscriptionTopic).where(SubscriptionTopic.subscription_id == sub_id))

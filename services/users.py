@@ -128,7 +128,8 @@ async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
         user = await _get_or_create(session, channel, user_key)
         user.role = role
         if role == "official":
-            await session.execute(delete(OfficialProvince).where(OfficialProvince.user_id == user.id))
+            await session.execute(
+                delete(OfficialProvince).where(OfficialProvince.user_id == user.id))
             session.add_all(OfficialProvince(user_id=user.id, province=p) for p in codes)
             chat = await _private_chat(session, channel, user_key)
             await _set_report_subscriptions(session, chat.id, codes)

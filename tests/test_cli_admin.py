@@ -89,7 +89,8 @@ def test_opml_round_trip(cli, capsys, tmp_path: Path) -> None:  # type: ignore[n
     source.write_bytes(OPML)
     assert cli("import", str(source)) == 0
     assert "imported 1 sources, skipped 0" in capsys.readouterr().out
-    assert cli.query(select(Source.url, Source.province)) == [("https://baohungyen.example.vn/rss", "33")]
+    assert cli.query(select(Source.url, Source.province)) == [
+        ("https://baohungyen.example.vn/rss", "33")]
     assert cli("export", str(tmp_path / "out.opml")) == 0
     assert b'xmlUrl="https://baohungyen.example.vn/rss"' in (tmp_path / "out.opml").read_bytes()
     assert cli("export") == 0

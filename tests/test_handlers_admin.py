@@ -193,7 +193,8 @@ async def test_import_and_export_opml(admin_app, tmp_path) -> None:  # type: ign
     try:
         await Person(other, "1").say("/import", document=(name, data))
         async with other.sessions() as session:
-            copied = {(s.url, s.province, s.name) for s in (await session.scalars(select(Source))).all()}
+            rows = (await session.scalars(select(Source))).all()
+            copied = {(s.url, s.province, s.name) for s in rows}
     finally:
         await other.close()
     assert copied == {(s.url, s.province, s.name) for s in sources.values()}

@@ -142,7 +142,8 @@ async def test_sub_reads_topics_provinces_and_keywords(sqlite_app, phrase, topic
     [sub] = await _subs(sqlite_app, citizen)
     assert (sub.topics, sub.provinces, sub.keywords) == (topics, provinces, keywords)
     assert sub.label == phrase
-    assert {"📍 Sửa tỉnh", "🏷 Sửa chủ đề", "🗑 Hủy đăng ký"} <= {label for label, _ in citizen.buttons()}
+    labels = {label for label, _ in citizen.buttons()}
+    assert {"📍 Sửa tỉnh", "🏷 Sửa chủ đề", "🗑 Hủy đăng ký"} <= labels
 
 
 async def test_sub_keywords_and_usage(app) -> None:  # type: ignore[no-untyped-def]
@@ -237,7 +238,8 @@ async def test_typed_list_actions(sqlite_app) -> None:  # type: ignore[no-untype
     ("daily 7", Delivery("daily", 7)), ("hangngay 7", Delivery("daily", 7)),
     ("hằng ngày 19h", Delivery("daily", 19)), ("daily", Delivery("daily", 7)),
     ("weekly mon 7", Delivery("weekly", 7, 0)), ("hangtuan thu2 7", Delivery("weekly", 7, 0)),
-    ("hàng tuần chủ nhật 20:00", Delivery("weekly", 20, 6)), ("weekly fri 18", Delivery("weekly", 18, 4)),
+    ("hàng tuần chủ nhật 20:00", Delivery("weekly", 20, 6)),
+    ("weekly fri 18", Delivery("weekly", 18, 4)),
     ("off", Delivery("off")), ("tat", Delivery("off")), ("Tắt", Delivery("off")),
 ])
 async def test_digest_forms(sqlite_app, typed: str, expected: Delivery) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,8 @@ def test_callback_round_trip_and_limits() -> None:
         encode("ls", "rm", "12; drop")
     with pytest.raises(BadCallback):
         encode("nope")
-    for forged in ("pk:ab12cd:t", "ls:rm:1:extra", "ls:zz:1", "sr:ab12cd:x", "lg:de", ":", "é" * 40):
+    for forged in ("pk:ab12cd:t", "ls:rm:1:extra", "ls:zz:1", "sr:ab12cd:x", "lg:de", ":",
+                   "é" * 40):
         with pytest.raises(BadCallback):
             decode(forged)
 
@@ -41,7 +42,8 @@ def test_command_table() -> None:
     for command in commands().values():
         assert re.fullmatch(r"[a-z0-9_]{1,32}", command.name)
         for lang in ("vi", "en"):
-            assert 3 <= len(command.describe(lang)) <= 256 and command.usage_line(lang).startswith("/")
+            assert 3 <= len(command.describe(lang)) <= 256
+            assert command.usage_line(lang).startswith("/")
     citizen = [name for name, _ in command_list("citizen")]
     admin = [name for name, _ in command_list("admin", "en")]
     assert "search" in citizen and "report" not in citizen and "addfeed" not in citizen
@@ -67,8 +69,8 @@ def test_texts_exist_in_both_languages() -> None:
              for m in ("instant", "daily", "weekly", "off")}
     used |= {f"weekday_{d}" for d in range(7)} | {f"weekday_short_{d}" for d in range(7)}
     used |= {f"pick_{step}" for step in ("provinces", "topics", "delivery", "weekday", "hour")}
-    used |= {"help_citizen", "help_official", "help_admin", "feed_state_active", "feed_state_paused",
-             "feed_removed", "feed_paused", "feed_resumed", "btn_confirm_stop",
+    used |= {"help_citizen", "help_official", "help_admin", "feed_state_active",
+             "feed_state_paused", "feed_removed", "feed_paused", "feed_resumed", "btn_confirm_stop",
              "btn_confirm_broadcast"}
     missing = used - _keys("vi")
     assert not missing, missing
@@ -93,8 +95,10 @@ def test_split_page(text: str, expected: tuple[str, int]) -> None:
     assert args.split_page(text) == expected
 
 
-@pytest.mark.parametrize("text, days", [("tuan", 7), ("tuần này", 7), ("hôm nay", 1), ("month", 30),
-                                        ("3 ngày", 3), ("14d", 14), ("365", None), ("hà nội", None)])
+@pytest.mark.parametrize("text, days", [
+    ("tuan", 7), ("tuần này", 7), ("hôm nay", 1), ("month", 30), ("3 ngày", 3), ("14d", 14),
+    ("365", None), ("hà nội", None),
+])
 def test_parse_days(text: str, days: int | None) -> None:
     assert args.parse_days(text) == days
 
@@ -112,6 +116,7 @@ def test_provinces_in_and_typed_words() -> None:
     assert args.provinces_in("33, lào cai và Hà Nội") == ["33", "15", "01"]
     assert args.provinces_in("không có tỉnh") == []
     assert args.is_word("Xong!", "done") and args.is_word("tất cả", "all")
-    assert args.lookup("Tiếng Anh", "langs") == "en" and args.lookup("official", "roles") == "official"
+    assert args.lookup("Tiếng Anh", "langs") == "en"
+    assert args.lookup("cán bộ", "roles") == "official"
     assert args.parse_delivery("ngay 7") is None  # "instant" takes no hour
     assert args.split_number("#2 hangngay 7") == (2, "hangngay 7")

@@ -98,7 +98,8 @@ async def test_search_is_the_same_on_both_engines(app) -> None:  # type: ignore[
         src = await add_source(session)
         a = await add_item(session, src, "Lũ quét ở Lào Cai", "Nhiều nhà bị cuốn trôi",
                            provinces=["15"])
-        b = await add_item(session, src, "Nhà bị lũ cuốn", "Lũ quét tại Yên Bái cũ", provinces=["15"])
+        b = await add_item(session, src, "Nhà bị lũ cuốn", "Lũ quét tại Yên Bái cũ",
+                           provinces=["15"])
         c = await add_item(session, src, "Lũ quét: cảnh báo", "", provinces=["20"])
     found = await search.search(app, "lũ quét nhà")
     assert [i.id for i in found.items] == [b, a] and found.total == 2  # equal scores: newest
@@ -120,7 +121,8 @@ async def test_broadcast_is_queued_once_per_chat(app) -> None:  # type: ignore[n
 
 
 @pytest.mark.parametrize("document", [
-    b"not xml", b"<rss/>", b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><opml>&a;</opml>',
+    b"not xml", b"<rss/>",
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><opml>&a;</opml>',
 ])
 async def test_bad_opml_is_refused(sqlite_app, document: bytes) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ServiceError) as refused:
