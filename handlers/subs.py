@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from catalog import province_name
 from channels.base import Button
-from classify.query import parse_phrase
+from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
 from handlers.callbacks import Callback, encode
 from handlers.commands import lookup
@@ -12,16 +13,21 @@ from handlers.render import delivery_text, sub_line, sub_text
 from handlers.types import Result
 from services import subscriptions
 from services.subscriptions import Delivery, SubInfo
+from vntext import fold
 
 
-def _parts(text: str) -> dict[str, object] | None:
+def _parts(parsed: ParsedPhrase) -> dict[str, object] | None:
     """What a phrase asks for: topics, provinces and leftover keywords. None if nothing."""
-    parsed = parse_phrase(text)
-    parts = {"topics": list(parsed.topics), "provinces": list(parsed.provinces),
-             "keywords": parsed.keywords}
-    if not (parts["topics"] or parts["provinces"] or subscriptions.fold_keywords(parsed.keywords)):
+    if not (parsed.topics or parsed.provinces or subscriptions.fold_keywords(parsed.keywords)):
         return None
-    return parts
+    return {"topics": parsed.topics, "provinces": parsed.provinces, "keywords": parsed.keywords}
+
+
+def _renamed(parsed: ParsedPhrase) -> str:
+    """Names that were read as another province: "Thái Bình → Hưng Yên" (merged in 2025)."""
+    pairs = [(e["text"], province_name(e["label"])) for e in parsed.evidence
+             if e["kind"] == "province" and fold(e["text"]) != fold(province_name(e["label"]))]
+    return ", ".join(f"“{typed}” → {name}" for typed, name in pairs)
 
 
 def _fix_buttons(ctx: Ctx, sub: SubInfo) -> list[list[Button]]:
@@ -35,20 +41,23 @@ def _fix_buttons(ctx: Ctx, sub: SubInfo) -> list[list[Button]]:
 
 
 async def sub(ctx: Ctx, text: str) -> Result:
-    parts = _parts(text) if text else None
+    parsed = parse_phrase(text)
+    parts = _parts(parsed)
     if parts is None:
         return ctx.usage(lookup("sub"))
     ctx.require_chat_admin()
     new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)  # type: ignore[arg-type]
     hint = ctx.t("sub_fix_hint") if ctx.buttons else ctx.t("sub_fix_typed", number=new.number)
+    renamed = _renamed(parsed)
     return ctx.reply(ctx.t("sub_done", number=new.number, what=sub_text(ctx.lang, new),
-                           delivery=delivery_text(ctx.lang, new.delivery)), hint,
+                           delivery=delivery_text(ctx.lang, new.delivery)),
+                     ctx.t("sub_read_as", pairs=renamed) if renamed else "", hint,
                      buttons=_fix_buttons(ctx, new))
 
 
 async def edit(ctx: Ctx, text: str) -> Result:
     number, rest = args.split_number(text)
-    parts = _parts(rest) if number is not None and rest else None
+    parts = _parts(parse_phrase(rest)) if number is not None else None
     if parts is None:
         return ctx.usage(lookup("edit"))
     ctx.require_chat_admin()

@@ -142,6 +142,8 @@ async def test_sub_reads_topics_provinces_and_keywords(sqlite_app, phrase, topic
     [sub] = await _subs(sqlite_app, citizen)
     assert (sub.topics, sub.provinces, sub.keywords) == (topics, provinces, keywords)
     assert sub.label == phrase
+    if phrase == "Thái Bình":  # a former province: the reply says what it became
+        assert "“Thái Bình” → Hưng Yên" in citizen.text
     labels = {label for label, _ in citizen.buttons()}
     assert {"📍 Sửa tỉnh", "🏷 Sửa chủ đề", "🗑 Hủy đăng ký"} <= labels
 
