@@ -85,8 +85,8 @@ async def _route(ctx: Ctx) -> Result:
         return await _on_command(ctx)
     if msg.document is not None:
         return await admin.on_document(ctx)
-    if picker.active(ctx) and msg.text.strip():
-        return await picker.on_text(ctx)
+    if picker.active(ctx) and msg.text.strip() and (ctx.private or msg.sender_is_chat_admin):
+        return await picker.on_text(ctx)  # in a group, only its admins answer the set-up
     if ctx.private and msg.text.strip():
         return ctx.reply(ctx.t("plain_text_hint"))
     return Result()  # chatter in a group is not for us

@@ -377,8 +377,11 @@ async def test_groups_are_set_up_by_their_admins(app) -> None:  # type: ignore[n
     assert "1.</b>" in member.text
     await member.tap("Xóa 1")
     assert "Chỉ quản trị viên của nhóm" in (member.last.button_answer or "")
-    await member.say("chuyện phiếm")  # group chatter gets no reply
+    await admin.say("/start")
+    await member.say("chuyện phiếm")  # group chatter gets no reply, even during the set-up
     assert not member.last.messages
+    await admin.say("Hà Nội")
+    assert "Đã chọn: Hà Nội" in admin.text
     await member.say("/stop")
     assert "Chỉ quản trị viên của nhóm" in member.text
     await admin.say("/stop")
