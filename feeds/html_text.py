@@ -22,7 +22,7 @@ _RELATED_TAIL = re.compile(
     re.S | re.I,
 )
 # Block elements end a line of text; insert a space so "</p><p>" does not glue sentences.
-_BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|blockquote|section)\b)", re.I)
+_BLOCK_TAG = re.compile(r"<(?=/?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|blockquote|section)\b)", re.I)
 
 
 def _is_link_list(node) -> bool:  # type: ignore[no-untyped-def]
@@ -44,7 +44,7 @@ def html_to_text(fragment: str | None, limit: int = MAX_SUMMARY_CHARS) -> str:
     if "<" not in fragment:
         text = html.unescape(fragment) if "&" in fragment else fragment
     else:
-        tree = LexborHTMLParser(_BLOCK_TAG.sub(r" \g<0>", fragment))
+        tree = LexborHTMLParser(_BLOCK_TAG.sub(" <", fragment))
         for node in tree.css(_DROP):
             node.decompose()
         for node in tree.css("ul, ol"):

@@ -33,8 +33,8 @@ from feeds.listing import listing_spec
 from feeds.read import ReadResult, read_source
 from runtime import App
 from storage.items import StoreResult, store_entries
-from storage.labels import save_labels
-from storage.models import Item, Source
+from storage.labels import add_labels
+from storage.models import Source
 from storage.recent_titles import RecentTitles
 
 log = logging.getLogger(__name__)
@@ -201,15 +201,12 @@ class Poller:
             async with self.app.sessions() as session, session.begin():
                 await self._titles.refresh(session, now)
                 stored = await store_entries(session, source_id=source.id, entries=read.entries,
-                                             fetched_at=now, backlog=backlog, titles=self._titles)
-                if stored.new:
-                    for item in stored.new:
-                        labels = self.classifier.classify(item.title, item.summary,
-                                                          feed_province=source.province)
-                        await save_labels(session, item.id, labels)
-                    await session.execute(
-                        update(Item).where(Item.id.in_([i.id for i in stored.new]))
-                        .values(classified_at=now))
+                                             fetched_at=now, backlog=backlog, titles=self._titles,
+                                             classified_at=now)
+                await add_labels(session, (
+                    (item.id, self.classifier.classify(item.title, item.summary,
+                                                       feed_province=source.province))
+                    for item in stored.new))
                 values = self._success_values(source, now)
                 values.update(etag=read.fetch.etag, last_modified=read.fetch.last_modified,
                               primed=True)

@@ -10,7 +10,6 @@ another outlet is stored, searchable, with `duplicate_of` pointing at the first 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -60,23 +59,21 @@ def content_hash(title: str, summary: str) -> str:
     return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
 
 
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
-async def _known(session: AsyncSession, source_id: int, urls: list[str],
-                 guids: list[str]) -> tuple[set[str], set[str]]:
+async def _known(session: AsyncSession, source_id: int, entries: list[Entry]
+                 ) -> tuple[set[str], set[str]]:
+    """The canonical URLs stored by any source, and the GUIDs stored by this one."""
     known_urls: set[str] = set()
     known_guids: set[str] = set()
-    for chunk in _chunks(urls):
+    for start in range(0, len(entries), _CHUNK):
+        chunk = entries[start:start + _CHUNK]
         rows = await session.execute(
-            select(Item.canonical_url).where(Item.canonical_url.in_(chunk)))
-        known_urls.update(rows.scalars())
-    for chunk in _chunks(guids):
-        rows = await session.execute(
-            select(Item.guid).where(Item.source_id == source_id, Item.guid.in_(chunk)))
-        known_guids.update(rows.scalars())
+            select(Item.canonical_url, Item.guid, Item.source_id).where(
+                Item.canonical_url.in_([e.url for e in chunk])
+                | ((Item.source_id == source_id) & Item.guid.in_([e.guid for e in chunk]))))
+        for url, guid, owner in rows:
+            known_urls.add(url)
+            if owner == source_id:
+                known_guids.add(guid)
     return known_urls, known_guids
 
 
@@ -87,10 +84,11 @@ def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
 
 
 async def store_entries(session: AsyncSession, *, source_id: int, entries: list[Entry],
-                        fetched_at: datetime, backlog: bool,
-                        titles: RecentTitles) -> StoreResult:
+                        fetched_at: datetime, backlog: bool, titles: RecentTitles,
+                        classified_at: datetime | None = None) -> StoreResult:
     """Insert the entries not yet stored; the caller commits. `titles` must be refreshed by
-    the caller in the same critical section, so that copies stored just before are seen."""
+    the caller in the same critical section, so that copies stored just before are seen.
+    `classified_at` is for a caller that labels the new items in the same transaction."""
     result = StoreResult()
     fresh: dict[str, Entry] = {}
     guids: set[str] = set()
@@ -102,13 +100,14 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
         guids.add(entry.guid)
     if not fresh:
         return result
-    known_urls, known_guids = await _known(session, source_id, list(fresh), list(guids))
+    known_urls, known_guids = await _known(session, source_id, list(fresh.values()))
     rows = []
     for url, entry in fresh.items():
         if url in known_urls or entry.guid in known_guids:
             result.known += 1
             continue
-        key = title_key(entry.title)[:_MAX_TITLE_FOLD]
+        folded_title = fold(entry.title)
+        key = title_key(folded_title)[:_MAX_TITLE_FOLD]
         rows.append({
             "source_id": source_id,
             "canonical_url": url,
@@ -119,9 +118,11 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
             "fetched_at": fetched_at,
             "content_hash": content_hash(entry.title, entry.summary),
             "title_fold": key,
-            "search_text": fold(f"{entry.title} {entry.summary}"),
+            # fold() works word by word, so the title's fold is reused
+            "search_text": f"{folded_title} {fold(entry.summary)}".rstrip(),
             "duplicate_of": titles.first_copy(key, source_id, entry.published_at),
             "backlog": backlog,
+            "classified_at": classified_at,
         })
     if not rows:
         return result

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classify import Classification
@@ -29,3 +30,22 @@ async def save_labels(session: AsyncSession, item_id: int,
     for slug in dict.fromkeys(classification.topics):
         session.add(ItemTopic(item_id=item_id, topic=slug,
                               evidence=_evidence(classification, "topic", slug)))
+
+
+async def add_labels(session: AsyncSession,
+                     labelled: Iterable[tuple[int, Classification]]) -> None:
+    """Labels of items that have none yet (the poller's new items): one INSERT per table for
+    the whole batch instead of per-item round trips."""
+    provinces: list[dict[str, Any]] = []
+    topics: list[dict[str, Any]] = []
+    for item_id, classification in labelled:
+        for rank, code in enumerate(dict.fromkeys(classification.provinces)):
+            provinces.append({"item_id": item_id, "province": code, "rank": rank,
+                              "evidence": _evidence(classification, "province", code)})
+        for slug in dict.fromkeys(classification.topics):
+            topics.append({"item_id": item_id, "topic": slug,
+                           "evidence": _evidence(classification, "topic", slug)})
+    if provinces:
+        await session.execute(insert(ItemProvince), provinces)
+    if topics:
+        await session.execute(insert(ItemTopic), topics)

@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Item
-from vntext import fold
 
 WINDOW = timedelta(days=3)
 THRESHOLD = 0.9
@@ -42,13 +41,17 @@ _TAILS = (
 _WORD = re.compile(r"\w+")
 
 
-def title_key(title: str) -> str:
-    """The folded words of a title without its attribution tail: what copies share."""
-    folded = fold(title)
+def title_key(folded_title: str) -> str:
+    """The words of a folded title (vntext.fold) without its attribution tail: what copies
+    share."""
+    key = folded_title
     for _ in range(2):  # "... - Báo X (Theo TTXVN)" carries two tails
+        before = key
         for tail in _TAILS:
-            folded = tail.sub("", folded)
-    return " ".join(_WORD.findall(folded))
+            key = tail.sub("", key)
+        if key == before:
+            break
+    return " ".join(_WORD.findall(key))
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from feeds.urls import canonical_url
 from storage.items import StoreResult, store_entries
 from storage.models import Item, Source
 from storage.recent_titles import RecentTitles, title_key
+from vntext import fold
 
 NOW = datetime(2026, 9, 14, 12, 0, tzinfo=timezone.utc)
 
@@ -171,8 +172,10 @@ async def test_titles_index_sees_items_stored_elsewhere(app) -> None:  # type: i
 
 def test_title_key_drops_attribution_tails() -> None:
     base = "lao cai khac phuc sat lo"
-    assert title_key("Lào Cai khắc phục sạt lở (Theo Báo Lào Cai)") == base
-    assert title_key("Lào Cai khắc phục sạt lở - Báo Lào Cai") == base
-    assert title_key("Lào Cai khắc phục sạt lở | Báo điện tử Lào Cai") == base
-    assert title_key("Lào Cai khắc phục sạt lở theo TTXVN") == base
-    assert title_key("Giá xăng tăng theo báo cáo của Bộ") == "gia xang tang theo bao cao cua bo"
+    assert title_key(fold("Lào Cai khắc phục sạt lở (Theo Báo Lào Cai)")) == base
+    assert title_key(fold("Lào Cai khắc phục sạt lở - Báo Lào Cai")) == base
+    assert title_key(fold("Lào Cai khắc phục sạt lở | Báo điện tử Lào Cai")) == base
+    assert title_key(fold("Lào Cai khắc phục sạt lở theo TTXVN")) == base
+    assert title_key(fold("Lào Cai: khắc phục sạt lở - Báo Lào Cai (Theo TTXVN)")) == base
+    assert title_key(fold("Giá xăng tăng theo báo cáo của Bộ")) == \
+        "gia xang tang theo bao cao cua bo"
