@@ -13,19 +13,21 @@ _TONES = "\u0300\u0301\u0309\u0303\u0323"
 # is a different cluster ("quý" stays).
 
 
-def _build_tone_pattern() -> re.Pattern[str]:
-    pairs = [("o", "a"), ("o", "e"), ("u", "y")]
-    alts = []
-    for first, second in pairs:
-        for f in (first, first.upper()):
-            for s in (second, second.upper()):
-                for tone in _TONES:
-                    marked = unicodedata.normalize("NFC", s + tone)
-                    alts.append(re.escape(f + marked))
-    return re.compile(r"(?<![qQ])(" + "|".join(alts) + r")(?!\w)")
+def _build_tone_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # One character class per cluster rather than one alternative per spelling: the same
+    # matches, found much faster (this runs on every item the bot reads). The first pattern is a
+    # cheap test that most texts fail.
+    classes, all_marked = [], ""
+    for first, second in (("o", "a"), ("o", "e"), ("u", "y")):
+        marked = "".join(unicodedata.normalize("NFC", s + tone)
+                         for s in (second, second.upper()) for tone in _TONES)
+        classes.append(f"[{first}{first.upper()}][{marked}]")
+        all_marked += marked
+    candidate = re.compile(f"[oOuU][{all_marked}](?!\\w)")
+    return candidate, re.compile(r"(?<![qQ])(" + "|".join(classes) + r")(?!\w)")
 
 
-_TONE_PATTERN = _build_tone_pattern()
+_TONE_CANDIDATE, _TONE_PATTERN = _build_tone_patterns()
 
 
 def _move_mark(match: re.Match[str]) -> str:
@@ -37,12 +39,13 @@ def _move_mark(match: re.Match[str]) -> str:
 
 def unify_tone_marks(text: str) -> str:
     """Rewrite "hoà"/"thuỷ"/"khoẻ" as "hòa"/"thủy"/"khỏe". Expects NFC text."""
+    if not _TONE_CANDIDATE.search(text):
+        return text
     return _TONE_PATTERN.sub(_move_mark, text)
 
 
 # Zero-width characters and BOMs that feeds leave inside words.
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_SPACES = re.compile(r"\s+")
 
 
 def normalize(text: str | None) -> str:
@@ -52,4 +55,4 @@ def normalize(text: str | None) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _ZERO_WIDTH.sub("", text)
     text = unify_tone_marks(text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(text.split())  # str.split() and re's \s agree on what whitespace is
