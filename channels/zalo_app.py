@@ -121,15 +121,19 @@ class ZaloInbound:
         self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each chat
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self.received = 0  # events taken in, and how many of them are done with (for tests
+        self.done = 0  # and shutdown: "everything received so far is handled")
 
     # --- Intake ------------------------------------------------------------------------------
 
     async def accept(self, event: dict[str, Any]) -> None:
         """Queue one event for handling; returns once it is queued (waits when at capacity)."""
+        self.received += 1
         event_id = _event_id(event)
         if event_id is not None:
             if event_id in self._seen:
                 log.info("Zalo event %s delivered twice; handled once", event_id)
+                self.done += 1
                 return
             self._seen[event_id] = None
             while len(self._seen) > 10_000:
@@ -137,6 +141,7 @@ class ZaloInbound:
         incoming = to_incoming(event)
         if incoming is None:
             log.debug("Zalo event ignored: %s", event.get("event_name") or "no event name")
+            self.done += 1
             return
         verdict = self.flood.check(f"{NAME}:{incoming.user_key}")  # counted in arrival order
         await self._slots.acquire()
@@ -211,6 +216,7 @@ class ZaloInbound:
             await self._handle(incoming, verdict)
         finally:
             self._slots.release()
+            self.done += 1
 
     async def _handle(self, incoming: Incoming, verdict: Verdict) -> None:
         if verdict is not Verdict.ALLOW:
