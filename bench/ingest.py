@@ -184,7 +184,7 @@ def main() -> None:
     # process), so it holds on a shared machine; the wall-time ratio is printed beside it.
     ratio = cpu_s / bare_cpu
     print(f"reproduce: .venv/bin/python bench/ingest.py --feeds {args.feeds} --items {args.items}"
-          f" --sources-304 {args.sources_304} --repeat {args.repeat}"
+          f" --sources-304 {args.sources_304} --repeat {len(pipeline)}"
           + (f" --database-url {args.database_url}" if args.database_url else ""))
     print(f"pipeline (fetch+parse+normalise+store) of {total_items} items from {args.feeds}"
           f" feeds: {wall_s:.2f} s wall, {cpu_s:.2f} s CPU")

@@ -30,6 +30,7 @@ from config import Settings
 PERMANENT = (301, 308)
 REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
+_DRAIN_LIMIT = 64 * 1024  # a redirect or 304 body longer than this is not worth a connection
 _ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
            "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.5, */*;q=0.1")
 
@@ -202,8 +203,10 @@ class Fetcher:
                 location = response.headers.get("location")
                 if not location:
                     raise _Failure(f"HTTP {code} redirect without a Location header")
+                await self._drain(response)
                 return code, location
             if code == 304:
+                await self._drain(response)
                 return FetchResult(url=url, status="unchanged", http_status=code)
             if code >= 400:
                 phrase = response.reason_phrase or ""
@@ -219,6 +222,15 @@ class Fetcher:
             )
         finally:
             await response.aclose()
+
+    @staticmethod
+    async def _drain(response: httpx.Response) -> None:
+        """Read a short body to its end, so the connection can serve the next request."""
+        received = 0
+        async for raw in response.aiter_raw(_CHUNK):
+            received += len(raw)
+            if received > _DRAIN_LIMIT:
+                return
 
     async def _read(self, response: httpx.Response) -> bytes:
         cap = self.max_bytes

@@ -174,6 +174,10 @@ class Poller:
         try:
             spec = (listing_spec(source.listing_preset, source.listing_config)
                     if source.kind == "listing" else None)
+        except (KeyError, ValueError) as exc:
+            outcome.error = f"the listing's selectors are not usable: {exc}"
+            return source, outcome, None
+        try:
             now = self.app.clock()
             read = await read_source(
                 fetcher, source.url, spec=spec, fetched_at=now, local=self.app.settings.tz,
@@ -270,11 +274,14 @@ class Poller:
                 report.outage = await self._is_outage(session, [s.id for s, _ in failed])
                 if report.outage:
                     await self._forgive_outage(session)
+            unchanged: list[dict[str, Any]] = []  # one executemany: most polls end here
             for source, outcome, read in pending:
                 if outcome.status == "unchanged":
                     values = self._success_values(source, now)
-                    if read is not None:
-                        await self._moved(session, source, read, values)
+                    if read is None or read.fetch.permanent_url in (None, source.url):
+                        unchanged.append({"id": source.id, **values})
+                        continue
+                    await self._moved(session, source, read, values)
                 elif report.outage:
                     values = {"last_fetch_at": now, "next_check_at": schedule.next_check(
                         source.id, now, source.interval),
@@ -288,6 +295,8 @@ class Poller:
                             f" {values['paused_reason']}")
                 await session.execute(update(Source).where(Source.id == source.id)
                                       .values(values))
+            if unchanged:
+                await session.execute(update(Source), unchanged)
         for source, outcome in failed:
             log.warning("source %s (%s) failed: %s", source.id, source.url, outcome.error)
         for text in alerts_to_send:

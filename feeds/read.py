@@ -25,7 +25,7 @@ class ReadResult:
 
     @property
     def status(self) -> str:
-        """"ok", "unchanged" or "error"."""
+        """One of "ok", "unchanged" and "error"."""
         return "error" if self.error else self.fetch.status
 
 
