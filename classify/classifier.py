@@ -19,6 +19,9 @@ from classify.textmap import prepare
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
 
+PLACE, TOPIC, SPORTS, ORGANISATION = 1, 2, 4, 8  # what an automaton key is
+
+
 @dataclass
 class Classification:
     provinces: list[str] = field(default_factory=list)  # current codes, most relevant first
@@ -40,13 +43,17 @@ class Classifier:
         self.topic_rules = topic_rules or get_topic_rules()
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
-        # Value: (key, is a place or blocked phrase, is a topic phrase).
+        # Value: (key, what it is: a bitmask of PLACE, TOPIC and SPORTS).
         automaton = ahocorasick.Automaton()
+        rules = self.places.rules
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
-        for key in place_keys | set(self.topic_rules.phrases):
-            if key:
-                topical = any(r.role != "name" for r in self.topic_rules.phrases.get(key, ()))
-                automaton.add_word(f" {key} ", (key, key in place_keys, topical))
+        topic_keys = {k for k, refs in self.topic_rules.phrases.items()
+                      if any(r.role != "name" for r in refs)}
+        for key in place_keys | topic_keys | rules.sports | rules.organisation_keys:
+            kinds = ((PLACE if key in place_keys else 0) | (TOPIC if key in topic_keys else 0)
+                     | (SPORTS if key in rules.sports else 0)
+                     | (ORGANISATION if key in rules.organisation_keys else 0))
+            automaton.add_word(f" {key} ", (key, kinds))
         automaton.make_automaton()
         self._automaton = automaton
 
@@ -54,13 +61,18 @@ class Classifier:
         prep = prepare(title, summary)
         place_hits: list[tuple[int, int, str]] = []
         topic_hits: list[tuple[int, int, str]] = []
-        for end, (key, is_place, is_topic) in self._automaton.iter(prep.folded):
+        sports = organisations = 0
+        for end, (key, kinds) in self._automaton.iter(prep.folded):
             span = (end - len(key), end, key)  # `end` is the trailing space
-            if is_place:
+            if kinds & PLACE:
                 place_hits.append(span)
-            if is_topic:
+            if kinds & TOPIC:
                 topic_hits.append(span)
-        provinces, place_evidence = self.places.read(prep, place_hits, feed_province)
+            if kinds & (SPORTS | ORGANISATION):
+                sports += kinds & SPORTS and 1
+                organisations += kinds & ORGANISATION and 1
+        provinces, place_evidence = self.places.read(prep, place_hits, feed_province, sports,
+                                                     organisations > 0)
         topics, topic_evidence = score_topics(prep, topic_hits, self.topic_rules)
         return Classification(provinces, topics, place_evidence + topic_evidence)
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from catalog import province_name
-from classify.textmap import fold_for_match, match_key
+from classify.textmap import cased_key, fold_for_match, match_key
 
 GAZETTEER_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.json.gz"
 
@@ -65,7 +65,9 @@ class Gazetteer:
     places: dict[str, tuple[Place, ...]]  # folded key → readings, best first
     blocked: frozenset[str]  # folded keys that are not places ("thai binh duong")
     syllables: frozenset[str]  # every folded word of every name: what Vietnamese names are made of
-    capitalised: frozenset[str]  # keys whose names start with a capital: a lowercase match is no name
+    # Which words of a key are capitalised in its name ("xứ Thanh": (False, True)), for keys
+    # whose names are capitalised: written in lowercase, they are other words ("hòa bình").
+    capitals: dict[str, tuple[bool, ...]]
 
     def lookup(self, text: str) -> tuple[Place, ...]:
         return self.places.get(fold_for_match(text), ())
@@ -85,8 +87,16 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
     places = {k: tuple(sorted(v, key=lambda p: p.rank)) for k, v in by_key.items()}
     blocked = frozenset(match_key(n) for n in data["block"])
     syllables = frozenset(w for key in places for w in key.split())
-    capitalised = frozenset(k for k, v in places.items() if any(p.name[:1].isupper() for p in v))
-    return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitalised=capitalised)
+    capitals = {}
+    for key, readings in places.items():
+        named = next((p for p in readings if p.name[:1].isupper()), None)
+        if named:
+            words = cased_key(named.name).split()
+            if len(words) == len(key.split()):
+                capitals[key] = tuple(w[0].isupper() for w in words)
+            else:
+                capitals[key] = (True,) + (False,) * (len(key.split()) - 1)
+    return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitals=capitals)
 
 
 @lru_cache(maxsize=1)

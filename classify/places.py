@@ -42,6 +42,14 @@ _WORD = re.compile(r"\w+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
+def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
+    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space."""
+    if not before.endswith(" "):
+        return False
+    words = [w.lstrip("(\"“[‘'«") for w in before[-48:].lower().split()]
+    return any(" ".join(words[-n:]) in phrases for n in range(1, min(most, len(words)) + 1))
+
+
 def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
@@ -54,15 +62,16 @@ class PlaceRules:
     expand: dict[str, str]  # lowercase abbreviation → type word ("tp" → "thành phố")
     needs_type: frozenset[str]  # folded keys
     common_words: frozenset[str]
-    before_not_place: re.Pattern[str]  # person / road / plate… right before
+    before_not_place: frozenset[str]  # person / road / plate… right before (lowercase)
     organisation: re.Pattern[str]
+    organisation_keys: frozenset[str]  # folded, for the automaton: is any of them in the item?
     organisation_words: frozenset[str]
     institution: frozenset[str]
-    source: re.Pattern[str]
+    source: frozenset[str]
     foreign_after: re.Pattern[str]
-    venue_before: re.Pattern[str]
+    venue_before: frozenset[str]
     facility_before: re.Pattern[str]
-    sports: re.Pattern[str]
+    sports: frozenset[str]  # folded keys
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
@@ -92,21 +101,19 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         expand={k.lower(): v for k, v in types["expand"].items()},
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
         common_words=frozenset(match_key(n) for n in names["common_words"]),
-        before_not_place=re.compile(
-            rf"(?:^|(?<=\W))(?:{_alternation(ctx['person'] + ctx['road'] + ctx['other'])})\s+$",
-            re.IGNORECASE),
+        before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]),
         organisation=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['organisation'])})(?=\W)",
                                 re.IGNORECASE),
+        organisation_keys=frozenset(match_key(w) for w in ctx["organisation"]),
         organisation_words=frozenset(w.lower() for w in ctx["organisation_words"]),
         institution=frozenset(ctx["institution"]),
-        source=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['source'])})(?:\s+điện tử)?\s*$",
-                          re.IGNORECASE),
+        source=frozenset(w.lower() for w in ctx["source"]),
         foreign_after=re.compile(
             rf"^\s*[(,]\s*(?:{_alternation(ctx['countries'])})\s*(?:[),.;]|$)"),
         facility_before=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['facility'])})(?:\s+\w+){{0,2}}\s+$",
                                    re.IGNORECASE),
-        venue_before=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['venue'])})\s+$", re.IGNORECASE),
-        sports=re.compile(rf"(?<!\w)(?:{_alternation(ctx['sports'])})(?!\w)", re.IGNORECASE),
+        venue_before=frozenset(w.lower() for w in ctx["venue"]),
+        sports=frozenset(match_key(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
@@ -151,28 +158,28 @@ class PlaceReader:
         return self.rules.tier_of[word], ts - len(tail) + m.start(), self.rules.expand.get(word, word)
 
     def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
+        """Capitals where the name has them (only the first word after a type word, which
+        writers often get wrong: "huyện Tu Mơ rông"). Text in all capitals proves nothing."""
         if upper_segment:
             return bool(m.typed) or m.key not in self.rules.common_words
-        words = _WORD.findall(prep.text[m.ts : m.te])
-        if not words:
-            return False
+        caps = self.gaz.capitals.get(m.key)
+        if caps is None:
+            return True
+        words = prep.cased[m.start : m.end].split()
         if m.typed:
-            return words[0][0].isupper() or words[0][0].isdigit()
-        canon = _WORD.findall(m.cands[0].name) if m.cands else []
-        if len(canon) != len(words):
-            return words[0][0].isupper()
-        return all(w[0].isupper() or w[0].isdigit() for w, c in zip(words, canon) if c[0].isupper())
+            return not words[0][0].islower()
+        return all(not w[0].islower() for w, cap in zip(words, caps) if cap)
 
-    def _rejected(self, prep: Prepared, m: Mention) -> str | None:
+    def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
         text, rules = prep.text, self.rules
         before = text[max(0, m.quote_start - 60) : m.quote_start]
         if not m.typed:
-            if rules.before_not_place.search(before):
+            if _ends_with(before, rules.before_not_place):
                 return "person, road or other thing named after a place"
             if self._after_name_word(before):
                 return "part of a person's name"
-        if self._in_organisation(before):
+        if organisations and self._in_organisation(before):
             return "club or company name"
         if rules.foreign_after.search(text[m.te : m.te + 30]):
             return "abroad"
@@ -183,14 +190,13 @@ class PlaceReader:
     def _after_name_word(self, before: str) -> bool:
         """"Đặng Văn Lâm", "Trương Hòa Bình", "Công An Hà Nội": right after another capitalised
         Vietnamese syllable that does not start the sentence, the name is part of a longer name."""
-        prev = re.search(r"(\w+) $", before)
-        if not prev:
+        if not before.endswith(" "):
             return False
-        word = prev.group(1)
-        return (len(word) > 1 and word[0].isupper() and not word.isupper()
+        head, _, word = before[:-1].rpartition(" ")
+        return (len(word) > 1 and word[0].isupper() and word.isalpha() and not word.isupper()
                 and word not in self.rules.institution
                 and fold(word) in self.gaz.syllables
-                and not _SENTENCE_START.search(before[: prev.start()]))
+                and not _SENTENCE_START.search(head[-3:]))
 
     def _in_organisation(self, before: str) -> bool:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
@@ -227,20 +233,24 @@ class PlaceReader:
     # --- the whole item ------------------------------------------------------------------------
 
     def read(
-        self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None
+        self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None,
+        sports_cues: int = 0, organisations: bool = True,
     ) -> tuple[list[str], list[dict[str, Any]]]:
+        """Provinces (most relevant first) and their evidence. `hits` are the gazetteer and
+        blocked-phrase matches in `prep.folded`; `sports_cues` how many sports words it has;
+        `organisations` whether it names a club or company word at all."""
         text = prep.text
-        sports = len(self.rules.sports.findall(text)) >= 2
+        sports = sports_cues >= 2
         kept: list[Mention] = []
         priors: list[str] = []
         for m in self._mentions(prep, hits):
-            if self._rejected(prep, m):
+            if self._rejected(prep, m, organisations):
                 continue
-            if self.rules.source.search(text[max(0, m.quote_start - 30) : m.quote_start]):
+            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
-            if sports and not m.typed and not self.rules.venue_before.search(
-                    text[max(0, m.ts - 12) : m.ts]):
+            if sports and not m.typed and not _ends_with(text[max(0, m.ts - 20) : m.ts],
+                                                         self.rules.venue_before, 2):
                 continue
             kept.append(m)
         self._settle(prep, kept, priors, feed_province)
@@ -251,9 +261,9 @@ class PlaceReader:
 
         A match that cannot be a name here (wrong case, no reading its type word allows) leaves
         room for shorter ones: "bắc Quảng Trị" is not "Bắc Quang", so "Quảng Trị" matches."""
-        text = prep.text
-        upper = (not any(c.islower() for c in text[: prep.title_end]),
-                 not any(c.islower() for c in text[prep.title_end :]))
+        text, cased, capitals = prep.text, prep.cased, self.gaz.capitals
+        title, summary = text[: prep.title_end], text[prep.title_end :]
+        upper_title, upper_summary = title == title.upper(), summary == summary.upper()
         taken: list[tuple[int, int]] = []
         out = []
         for start, end, key in sorted(hits, key=lambda h: (h[0] - h[1], h[0])):
@@ -262,13 +272,16 @@ class PlaceReader:
             if key in self.gaz.blocked:
                 taken.append((start, end))
                 continue
+            if key in capitals and cased[start].islower() and not (upper_title or upper_summary):
+                continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
             m = Mention(start, end, key, ts, te, self.gaz.places[key], quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts)
             own = m.cands[0]
             if not m.typed and own.type and own.name.lower().startswith(own.type):
                 m.typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
-            if not self._filter(m) or not self._capitalised(prep, m, upper[ts >= prep.title_end]):
+            upper = upper_title if ts < prep.title_end else upper_summary
+            if not self._filter(m) or not self._capitalised(prep, m, upper):
                 continue
             taken.append((start, end))
             out.append(m)

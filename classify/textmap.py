@@ -1,115 +1,105 @@
 """Text prepared for matching, with a way back to the original for evidence.
 
-Matching runs on `folded`: the text folded by vntext (lowercase, đ→d, no marks). Punctuation
-inside a name is a plain space, so "TP.HCM", "TP. HCM" and "TP HCM" all read "tp hcm" and
-"BR-VT" reads "br vt". Punctuation between clauses (",", "(", a full stop, a spaced dash, a
-quotation mark) reads as two spaces, which no single-spaced key spans: "Lập Thạch, Vĩnh Phúc"
-cannot match the commune "Thạch Vĩnh". Keys are built the same way (`match_key`), padded with one
-space on each side, so matches fall on word bounds.
+Matching runs on `folded`: the text folded as vntext folds it (lowercase, đ→d, no marks), one
+character for each character of the original, so offsets need no mapping. Punctuation inside a
+name reads as a space, so "TP.HCM" reads "tp hcm" and "BR-VT" "br vt". Punctuation between
+clauses (",", "(", a full stop, a spaced dash, a quotation mark) reads as a space too, next to
+the space that follows it: two spaces, which no single-spaced key spans, so "Lập Thạch, Vĩnh
+Phúc" cannot match the commune "Thạch Vĩnh". Keys are built the same way (`match_key`) and
+padded with one space on each side, so matches fall on word bounds.
 
-`text` is the normalised original (vntext.normalize), which rules read for casing and exact
-wording, and which evidence quotes; `span` maps a folded span back to it.
+`text` is the normalised original (vntext.normalize), which rules read for exact wording and
+evidence quotes; `cased` is `folded` with the original's capitals, for casing rules.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
 from vntext import fold, normalize
 
-_APOSTROPHES = "'’‘ʼ`´"
-_CLAUSE = ",;:!?()[]{}\"“”«»…–—|/\\\n\t•·"
-_KEEP = ".-'"  # decided by context below
-_STRAY_MARKS = re.compile(r"[\u0300-\u036f]")  # combining marks NFC could not attach
-# A full stop before a space, a dash between spaces, a quote mark not inside a word: clause marks.
-_CONTEXT_CLAUSE = re.compile(r"\.(?= |\||$)|(?<= )-(?= )|(?<![^\W_])'|'(?![^\W_])")
-_SOFT = str.maketrans(".-", "  ")
-_RUN = re.compile(r"[ |]{2,}|\|")
+_SEP = "\u2063"  # invisible separator: not a space, not a word character, kept by normalize
+_MARKS = re.compile(r"[\u0300-\u036f]")  # what vntext.fold strips
+_APOSTROPHES = re.compile("[’‘ʼ`´]")
+_CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
+_SYMBOL = re.compile(r"[^\w\s'.|-]|_")  # any other punctuation or symbol: a word bound
+_ASCII_SYMBOLS = str.maketrans("#$%&*+<=>@^_~", " " * 13)
+_FULL_STOP = re.compile(r"\.(?=[ |]|$)")
+_QUOTE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")  # a quote mark, not an apostrophe in "M'gar"
 
 
-def _build_table() -> dict[int, str]:
-    """One folded character per character, from vntext.fold, so offsets stay aligned."""
-    table: dict[int, str] = {}
-    ranges = [(0x0000, 0x0530), (0x1E00, 0x1F00), (0x2000, 0x2070), (0x3000, 0x3040), (0xFF00, 0xFF60)]
-    for lo, hi in ranges:
-        for cp in range(lo, hi):
-            ch = chr(cp)
-            if ch in _APOSTROPHES:
-                out = "'"
-            elif ch in _KEEP:
-                out = ch
-            elif ch in _CLAUSE:
-                out = "|"
-            elif ch.isalnum() and ch != "_":
-                folded = fold(ch)
-                out = folded[0] if folded and folded[0].isalnum() else " "
-            else:
-                out = " "  # other punctuation, spaces, marks: a word bound
-            if out != ch:
-                table[cp] = out
-    return table
-
-
-_TABLE = _build_table()
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    """One character folded by vntext, keeping its case, for text NFD would lengthen."""
+    if ch.isspace():
+        return ch
+    if ch in "đĐ":
+        return "d" if ch == "đ" else "D"
+    folded = fold(ch)
+    out = folded[0] if len(folded) == 1 else ch
+    return out.upper() if ch.isupper() and len(out.upper()) == 1 else out
 
 
 def _flatten(text: str) -> str:
-    """Fold and mark clause bounds with "|", one character per character of `text`."""
-    return _CONTEXT_CLAUSE.sub("|", text.translate(_TABLE)).translate(_SOFT)
+    """Fold `text` keeping case, one character per character, clause bounds read "|"."""
+    flat = _CLAUSE.sub("|", _APOSTROPHES.sub("'", text)).replace("đ", "d").replace("Đ", "D")
+    # Folding by dropping whatever is not ASCII after NFD is fast and, when no character was
+    # lost, equals vntext's fold with case kept; otherwise strip the marks one by one.
+    ascii_ = unicodedata.normalize("NFD", flat).encode("ascii", "ignore").decode("ascii")
+    if len(ascii_) == len(flat):
+        flat = ascii_.translate(_ASCII_SYMBOLS)
+    else:
+        flat = _MARKS.sub("", unicodedata.normalize("NFD", flat))
+        if len(flat) != len(text):  # a character NFD splits in two (rare outside Vietnamese)
+            flat = _MARKS.sub("", "".join(map(_fold_char, text)))
+            flat = _CLAUSE.sub("|", _APOSTROPHES.sub("'", flat))
+        flat = _SYMBOL.sub(" ", flat)
+    flat = _FULL_STOP.sub("|", flat).replace(" - ", " | ")
+    if "'" in flat:
+        flat = _QUOTE.sub("|", flat)
+    return flat.replace(".", " ").replace("-", " ").replace("|", " ")
 
 
 def fold_for_match(text: str) -> str:
-    """The folded form matching uses: "TP. Hồ Chí Minh" → "tp ho chi minh"."""
+    """The folded form matching uses: "TP. Hồ Chí Minh" → "tp  ho chi minh"."""
     return match_key(normalize(text))
 
 
 def match_key(normalized: str) -> str:
     """`fold_for_match` for text that is already normalised (data files), without the cost."""
-    return _RUN.sub(_collapse, _flatten(normalized)).strip()
+    return cased_key(normalized).lower()
 
 
-def _collapse(m: re.Match[str]) -> str:
-    return "  " if "|" in m.group() else " "
+def cased_key(normalized: str) -> str:
+    """`match_key` with the capitals kept: "Đắk Lắk" → "Dak Lak"."""
+    return _flatten(normalized).strip()
 
 
 @dataclass
 class Prepared:
-    text: str  # normalised title, "\n", normalised summary
-    title_end: int  # offset of the "\n" in text (title is text[:title_end])
-    folded: str  # " " + folded text + " "
-    _runs: list[int] = field(default_factory=list)  # folded offsets where runs were collapsed
-    _shift: list[int] = field(default_factory=list)  # text offset minus folded offset after them
+    text: str  # normalised title, "\n\n", normalised summary
+    title_end: int  # where the title ends in text (title is text[:title_end])
+    folded: str  # " " + folded text + " ", aligned with `text` one character further on
+    cased: str  # `folded` with the capitals of the original: "Đắk Lắk" reads "Dak Lak"
 
-    def to_text(self, pos: int) -> int:
-        """Offset in `text` of the folded offset `pos` (a character of a word)."""
-        i = bisect_left(self._runs, pos)
-        return pos - 1 + (self._shift[i - 1] if i else 0)  # -1: the leading space
-
-    def span(self, start: int, end: int) -> tuple[int, int]:
+    @staticmethod
+    def span(start: int, end: int) -> tuple[int, int]:
         """`text` span of the folded span [start, end)."""
-        return self.to_text(start), self.to_text(end - 1) + 1
+        return start - 1, end - 1
 
 
 def prepare(title: str | None, summary: str | None = "") -> Prepared:
-    text = f"{normalize(title)}\n{normalize(summary)}"
+    # One normalize call for both fields (it is the costliest step); the separator survives it.
+    both = normalize(f"{(title or '').replace(_SEP, '')}{_SEP}{(summary or '').replace(_SEP, '')}")
+    head, _, tail = both.partition(_SEP)
+    text = f"{head.rstrip()}\n\n{tail.lstrip()}"  # two characters: two spaces when folded
     if not text.isascii():
-        text = _STRAY_MARKS.sub("", text)
-    flat = " " + _flatten(text) + " "
-    runs: list[int] = []
-    shift: list[int] = []
-    pieces: list[str] = []
-    last = total = 0
-    for m in _RUN.finditer(flat):
-        kept = "  " if "|" in m.group() else " "
-        pieces.append(flat[last : m.start()])
-        pieces.append(kept)
-        last = m.end()
-        runs.append(m.start() - total)  # where the run starts in the collapsed text
-        total += m.end() - m.start() - len(kept)
-        shift.append(total)
-    if runs:
-        pieces.append(flat[last:])
-        flat = "".join(pieces)
-    return Prepared(text=text, title_end=text.index("\n"), folded=flat, _runs=runs, _shift=shift)
+        text = _MARKS.sub("", text)  # marks NFC could not attach to a letter
+    cased = f" {_flatten(text)} "
+    folded = cased.lower()
+    if len(folded) != len(cased):  # a capital whose lowercase is longer: keep offsets aligned
+        folded = "".join(c.lower()[:1] for c in cased)
+    return Prepared(text=text, title_end=len(head.rstrip()), folded=folded, cased=cased)
