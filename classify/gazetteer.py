@@ -67,6 +67,7 @@ class Gazetteer:
     syllables: frozenset[str]  # every folded word of every name: what Vietnamese names are made of
     # Which words of a key are capitalised in its name ("xứ Thanh": (False, True)), for keys
     # whose names are capitalised: written in lowercase, they are other words ("hòa bình").
+    # Names that carry their type word ("Quận 3") are left out: "quận 3" is written so too.
     capitals: dict[str, tuple[bool, ...]]
 
     def lookup(self, text: str) -> tuple[Place, ...]:
@@ -90,7 +91,7 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
     capitals = {}
     for key, readings in places.items():
         named = next((p for p in readings if p.name[:1].isupper()), None)
-        if named:
+        if named and not (named.type and named.name.lower().startswith(named.type)):
             words = cased_key(named.name).split()
             if len(words) == len(key.split()):
                 capitals[key] = tuple(w[0].isupper() for w in words)

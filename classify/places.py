@@ -264,13 +264,11 @@ class PlaceReader:
         text, cased, capitals = prep.text, prep.cased, self.gaz.capitals
         title, summary = text[: prep.title_end], text[prep.title_end :]
         upper_title, upper_summary = title == title.upper(), summary == summary.upper()
-        taken: list[tuple[int, int]] = []
-        out = []
-        for start, end, key in sorted(hits, key=lambda h: (h[0] - h[1], h[0])):
-            if any(start < e and s < end for s, e in taken):
-                continue
+        blocked: list[tuple[int, int]] = []
+        found: list[Mention] = []
+        for start, end, key in hits:
             if key in self.gaz.blocked:
-                taken.append((start, end))
+                blocked.append((start, end))
                 continue
             if key in capitals and cased[start].islower() and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter
@@ -281,14 +279,22 @@ class PlaceReader:
             if not m.typed and own.type and own.name.lower().startswith(own.type):
                 m.typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
             upper = upper_title if ts < prep.title_end else upper_summary
-            if not self._filter(m) or not self._capitalised(prep, m, upper):
-                continue
-            taken.append((start, end))
-            out.append(m)
+            if self._filter(m, text) and self._capitalised(prep, m, upper):
+                found.append(m)
+        # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
+        # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
+        taken = sorted(blocked, key=lambda s: s[0] - s[1])
+        taken = [span for i, span in enumerate(taken)
+                 if not any(span[0] < e and s < span[1] for s, e in taken[:i])]
+        out = []
+        for m in sorted(found, key=lambda m: (m.weak, m.start - m.end, m.start)):
+            if not any(m.start < e and s < m.end for s, e in taken):
+                taken.append((m.start, m.end))
+                out.append(m)
         out.sort(key=lambda m: m.start)
         return out
 
-    def _filter(self, m: Mention) -> bool:
+    def _filter(self, m: Mention, text: str) -> bool:
         """Keep the readings the type word (or its absence) allows; False when none is left."""
         if m.typed:
             cands = [p for p in m.cands if p.kind in TIER_KINDS[m.typed]]
@@ -297,9 +303,12 @@ class PlaceReader:
         else:
             if m.key in self.rules.needs_type:
                 return False
-            short = " " not in m.key  # "Chũ" is also "chủ": one-syllable names need a type word
+            # "Chũ" is also "chủ", "Vinh" also "Vĩnh": a one-syllable name needs a type word, or
+            # for the few well known ones, its exact marks.
+            short = " " not in m.key
+            said = text[m.ts : m.te].lower() if short else ""
             cands = [p for p in m.cands if p.kind in UNTYPED_KINDS and p.name[:1].isupper()
-                     and not (short and p.kind == "district")]
+                     and not (short and (p.kind == "district" or p.name.lower() != said))]
             if not cands:
                 m.weak = True
                 cands = [p for p in m.cands if p.name[:1].isupper()]
@@ -398,7 +407,7 @@ class PlaceReader:
             after = text[m.end() :].lstrip(" ")
             if after[:1].isupper() or after[:1].isdigit():
                 continue  # a named unit
-            prev = re.search(r"(\w+)\s*$", text[: m.start()])
+            prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
             if prev and prev.group(1).lower() in self.rules.generic_before:
                 continue
             return True
