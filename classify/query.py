@@ -63,30 +63,24 @@ def _vocabulary() -> _Vocabulary:
     return _Vocabulary(topics, places, districts, gaz.blocked, connectors)
 
 
-def _words(text: str) -> tuple[str, list[tuple[int, int]], list[bool]]:
-    """The typed text, its words as text spans, and whether each word is joined to the next."""
+def _words(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The typed text and its words as spans of it. Users type punctuation loosely
+    ("bà rịa - vũng tàu"), so unlike in news text a name may run across it."""
     prep = prepare(text, "")
-    spans, joined = [], []
-    for m in re.finditer(r"[^ ]+", prep.folded):
-        if spans:
-            joined.append(prep.folded[m.start() - 2 : m.start()] != "  ")
-        spans.append(prep.span(m.start(), m.end()))
-    joined.append(False)
-    return prep.text[: prep.title_end], spans, joined
+    spans = [prep.span(m.start(), m.end()) for m in re.finditer(r"[^ ]+", prep.folded)]
+    return prep.text[: prep.title_end], spans
 
 
 def parse_phrase(text: str) -> ParsedPhrase:
     """"nhà đại đoàn kết an giang" → topics ["nha-dai-doan-ket"], provinces ["91"], keywords ""."""
     vocab = _vocabulary()
-    typed, spans, joined = _words(text)
+    typed, spans = _words(text)
     keys = [match_key(typed[a:b]) for a, b in spans]
     result = ParsedPhrase()
     leftover: list[int] = []
     i = 0
     while i < len(spans):
         for n in range(min(MAX_WORDS, len(spans) - i), 0, -1):
-            if n > 1 and not all(joined[i : i + n - 1]):
-                continue
             key = " ".join(keys[i : i + n])
             quote = typed[spans[i][0] : spans[i + n - 1][1]]
             if key in vocab.blocked:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-async def reclassify_all(app: App, classifier: Classifier | None = None) -> int:
+async def reclassify_all(app: App, classifier: Classifier | None = None, batch: int = BATCH) -> int:
     """Classify every stored item again and replace its labels; returns how many items.
 
     Works through the items in id order, one transaction per batch, so a large database is
@@ -29,7 +29,7 @@ async def reclassify_all(app: App, classifier: Classifier | None = None) -> int:
             rows = (await session.execute(
                 select(Item.id, Item.title, Item.summary, Source.province)
                 .join(Source, Source.id == Item.source_id)
-                .where(Item.id > after).order_by(Item.id).limit(BATCH))).all()
+                .where(Item.id > after).order_by(Item.id).limit(batch))).all()
             if not rows:
                 break
             for item_id, title, summary, province in rows:

@@ -1,0 +1,118 @@
+"""Topic rules: every topic on example texts written for these tests, the exclusions, several
+topics per item, and how the rules file is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import topics as catalog_topics
+from classify import Classifier, get_classifier
+from classify.topics import TopicRulesError, load_topic_rules
+
+
+def topics(title: str, summary: str = "") -> list[str]:
+    return get_classifier().classify(title, summary).topics
+
+
+EXAMPLES = {
+    "nha-dai-doan-ket": "Ủy ban MTTQ huyện bàn giao 12 căn nhà Đại đoàn kết cho hộ nghèo",
+    "dai-hoi-mttq": "Xã Tự Tân làm điểm tổ chức Đại hội đại biểu MTTQ Việt Nam nhiệm kỳ 2024-2029",
+    "giam-sat-phan-bien": "Đoàn đại biểu Quốc hội tiếp xúc cử tri trước kỳ họp",
+    "giam-ngheo-an-sinh": "Trao 300 suất quà Tết cho hộ nghèo và gia đình chính sách",
+    "thien-tai-cuu-tro": "Bão số 5 đổ bộ, hàng nghìn hộ dân phải sơ tán",
+    "hoi-nghi-giao-ban": "Ủy ban MTTQ tỉnh tổ chức hội nghị giao ban công tác Mặt trận quý III",
+    "dan-toc-ton-giao": "Lãnh đạo tỉnh thăm, chúc mừng Tòa Giám mục nhân dịp lễ Giáng sinh",
+    "kieu-bao-doi-ngoai": "Gặp mặt kiều bào về quê ăn Tết",
+    "bau-cu": "Hội nghị hiệp thương lần thứ hai lập danh sách người ứng cử đại biểu HĐND",
+    "phong-chong-tham-nhung": "Khởi tố cựu chủ tịch UBND huyện về tội nhận hối lộ",
+    "van-dong-phong-trao": "Tổng kết cuộc vận động Toàn dân đoàn kết xây dựng nông thôn mới, đô thị văn minh",
+    "chuyen-doi-so": "Người dân làm thủ tục trên dịch vụ công trực tuyến và kích hoạt VNeID",
+    "sap-xep-bo-may": "Tỉnh hoàn thành sắp xếp đơn vị hành chính, vận hành chính quyền địa phương 2 cấp",
+}
+
+
+def test_examples_cover_every_topic() -> None:
+    assert set(EXAMPLES) == set(catalog_topics())
+
+
+@pytest.mark.parametrize("slug", list(EXAMPLES))
+def test_each_topic_has_rules_that_find_it(slug: str) -> None:
+    assert slug in topics(EXAMPLES[slug])
+
+
+def test_phrases_match_on_folded_text_with_or_without_marks() -> None:
+    assert "nha-dai-doan-ket" in topics("Trao nha dai doan ket cho ho ngheo")
+    assert "nha-dai-doan-ket" in topics("TRAO NHÀ ĐẠI ĐOÀN KẾT CHO HỘ NGHÈO")
+
+
+def test_marks_keep_words_apart_in_text_written_with_them() -> None:
+    assert "thien-tai-cuu-tro" not in topics("Báo Thanh Niên ra số đặc biệt", "Bạn đọc mua báo sớm.")
+    assert "thien-tai-cuu-tro" in topics("Bão mạnh đổ bộ vào đất liền")
+    assert "dan-toc-ton-giao" not in topics("Công trình chưa hoàn thành", "Hồ chứa đầy nước.")
+
+
+def test_exclusions() -> None:
+    assert "nha-dai-doan-ket" not in topics("Mở bán 500 căn nhà ở xã hội", "Giá nhà ở xã hội tăng.")
+    assert "thien-tai-cuu-tro" not in topics("Thị trường bão hòa, bão giá quét qua chợ Tết")
+    assert "dai-hoi-mttq" not in topics("Đại hội Đảng bộ tỉnh lần thứ XV", "Đại hội bầu Ban Chấp hành.")
+    assert "dai-hoi-mttq" not in topics("Đại hội đồng cổ đông thường niên của công ty")
+    assert "thien-tai-cuu-tro" not in topics("Hội nghị COP30 bàn về tài chính khí hậu",
+                                             "Bão lũ, hạn hán ngày càng nhiều.")  # veto
+    assert "phong-chong-tham-nhung" not in topics(
+        "Bổ nhiệm Phó Cục trưởng Cục Cảnh sát điều tra tội phạm về tham nhũng")
+    assert "bau-cu" not in topics("Cử tri Mỹ bắt đầu bỏ phiếu bầu cử tổng thống")
+
+
+def test_weak_phrases_need_company() -> None:
+    assert "giam-ngheo-an-sinh" not in topics("Siêu thị tặng quà cho khách hàng")
+    assert "giam-ngheo-an-sinh" in topics("Tặng quà cho người có hoàn cảnh khó khăn", "Mỗi phần quà 500.000 đồng")
+
+
+def test_combinations_must_meet_in_one_sentence() -> None:
+    assert "dai-hoi-mttq" in topics("Đại hội Hội Nông dân huyện lần thứ XII diễn ra sáng nay")
+    assert "dai-hoi-mttq" not in topics(
+        "Thư chúc mừng Giáng sinh của Chủ tịch Ủy ban Trung ương Mặt trận Tổ quốc",
+        "Các dòng tu đã tổ chức thành công Đại hội nhiệm kỳ mới.")
+
+
+def test_several_topics_and_yielding() -> None:
+    found = topics("Thái Bình: Lũ cuốn trôi nhà, Mặt trận vận động xây nhà Đại đoàn kết",
+                   "Bão số 3 làm sập 20 căn nhà.")
+    assert {"thien-tai-cuu-tro", "nha-dai-doan-ket"} <= set(found)
+    # Houses "for poor households" are housing news, not poverty news...
+    assert topics("Xây dựng 80 căn nhà ở cho hộ nghèo trên địa bàn tỉnh") == ["nha-dai-doan-ket"]
+    # ...unless poverty has a sentence of its own.
+    both = topics("Trao nhà tình nghĩa cho hộ nghèo",
+                  "Toàn tỉnh còn 5.000 hộ nghèo. Tỉnh cũng trao 200 suất học bổng.")
+    assert both == ["nha-dai-doan-ket", "giam-ngheo-an-sinh"]
+
+
+def test_evidence_for_every_topic() -> None:
+    result = get_classifier().classify(EXAMPLES["nha-dai-doan-ket"])
+    topic_evidence = [e for e in result.evidence if e["kind"] == "topic"]
+    assert [e["label"] for e in topic_evidence] == ["nha-dai-doan-ket"]
+    assert topic_evidence[0]["text"] == "nhà Đại đoàn kết"
+    assert topic_evidence[0]["resolved"].startswith('"nhà Đại đoàn kết" → nha-dai-doan-ket')
+
+
+def test_rules_are_data_that_admins_extend(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[chuyen-doi-so]\nstrong = ["chữ ký số"]\n', encoding="utf-8")
+    classifier = Classifier(topic_rules=load_topic_rules(rules))
+    assert classifier.classify("Doanh nghiệp dùng chữ ký số").topics == ["chuyen-doi-so"]
+    assert classifier.classify("Người dân dùng VNeID").topics == []
+
+
+@pytest.mark.parametrize("content, message", [
+    ('[khong-co]\nstrong = ["x"]\n', "unknown topic"),
+    ('[bau-cu]\nstrong = [1]\n', "expected a phrase"),
+    ('[bau-cu]\nstrang = ["bầu cử"]\n', "unknown keys"),
+    ('[bau-cu]\nyield_to = ["khong-co"]\n', "yield_to unknown"),
+])
+def test_bad_rules_are_reported(tmp_path: Path, content: str, message: str) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(content, encoding="utf-8")
+    with pytest.raises(TopicRulesError, match=message):
+        load_topic_rules(rules)
