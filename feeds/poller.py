@@ -164,7 +164,8 @@ class Poller:
             await self._record_unstored(results, report)
         finally:
             self._running.difference_update(s.id for s in sources)
-        log.info("%s", report.summary())
+        quiet = not report.new_items and not report.failed
+        log.log(logging.DEBUG if quiet else logging.INFO, "%s", report.summary())
         return report
 
     # --- one source --------------------------------------------------------------------
