@@ -177,8 +177,9 @@ class PlaceReader:
         if not m.typed:
             if _ends_with(before, rules.before_not_place):
                 return "person, road or other thing named after a place"
-            if self._after_name_word(before):
-                return "part of a person's name"
+            said = text[m.ts : m.te]
+            if not said.split()[0].isupper() and self._after_name_word(before):
+                return "part of a person's name"  # (an abbreviation as "TPHCM" never is)
         if organisations and self._in_organisation(before):
             return "club or company name"
         if rules.foreign_after.search(text[m.te : m.te + 30]):
@@ -322,7 +323,9 @@ class PlaceReader:
         """Pick one reading per mention: unambiguous ones first, then the rest by context."""
         typed_reading: dict[str, Place] = {}
         for m in kept:
-            if m.typed and self._unique(m):
+            # Communes are settled by context first ("xã Đức Minh (huyện Đắk Mil, Đắk Nông)" is
+            # the former commune, not today's namesake in Hà Tĩnh); their rank only at the end.
+            if m.typed and m.typed != "commune" and self._unique(m):
                 typed_reading.setdefault(m.key, m.place)  # type: ignore[arg-type]
         for m in kept:
             if m.typed or m.place:
@@ -362,6 +365,8 @@ class PlaceReader:
                 pick = next((c for c in [feed, *priors] if c in codes), None)
             if pick is not None:
                 m.place = next(p for p in m.cands if p.code == pick)
+            elif m.typed:
+                self._unique(m)
 
     @staticmethod
     def _unique(m: Mention) -> bool:
@@ -390,8 +395,8 @@ class PlaceReader:
                 said.add((code, quote.casefold()))
                 evidence.append({"kind": "province", "label": code, "text": quote,
                                  "resolved": m.place.chain(quote)})  # type: ignore[union-attr]
-        if not score and feed and self._speaks_of_home(prep.text):
-            score[feed], first[feed] = 1.0, 0
+        if feed and feed not in score and self._speaks_of_home(prep.text):
+            score[feed], first[feed] = 0.5, len(prep.text)
             evidence.append({"kind": "province", "label": feed, "text": "",
                              "resolved": f"unit named without a name → feed home province → "
                                          f"{feed} {province_name(feed)}"})
@@ -399,14 +404,18 @@ class PlaceReader:
         evidence.sort(key=lambda e: codes.index(e["label"]))
         return codes, evidence
 
+    def _names_a_place(self, after: str) -> bool:
+        words = after.split(maxsplit=4)[:4]
+        return any(match_key(" ".join(words[:n])) in self.gaz.places for n in range(1, len(words) + 1))
+
     def _speaks_of_home(self, text: str) -> bool:
         """"Ủy ban MTTQ Việt Nam tỉnh tổ chức…", "HĐND tỉnh", "toàn tỉnh", "Tỉnh ủy"."""
         if self.rules.home_council.search(text):
             return True
         for m in self.rules.home_unit.finditer(text):
             after = text[m.end() :].lstrip(" ")
-            if after[:1].isupper() or after[:1].isdigit():
-                continue  # a named unit
+            if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
+                continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
             prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
             if prev and prev.group(1).lower() in self.rules.generic_before:
                 continue

@@ -129,6 +129,8 @@ def test_ambiguous_names_are_settled_by_context_and_priors() -> None:
     assert codes("Huyện Tân Châu khánh thành trường mới", "Tây Ninh đầu tư 20 tỷ đồng.") == ["80"]
     # The province named next to the name settles it, not another one of the item.
     assert codes("Thăm xã Sơn Tây (Quảng Ngãi)", "Đoàn công tác từ Hà Tĩnh") == ["51", "42"]
+    # A commune with a namesake today elsewhere: the district and province after it decide.
+    assert codes("Ngày hội ở xã Đức Minh (huyện Đắk Mil, Đắk Nông)") == ["68"]
     # A source line is a prior, not a label.
     assert codes("Nông dân thu hoạch lúa sớm", "Theo Báo Lào Cai") == []
     # A bare district beside another province may be a commune of that province.
@@ -142,6 +144,10 @@ def test_feed_home_province_for_units_named_without_a_name() -> None:
     assert codes("", "Ngày hội Đại đoàn kết là ngày hội của toàn dân.", feed="38") == []
     assert codes("", "Các tỉnh, thành phố đã hoàn thành kế hoạch.", feed="38") == []
     assert classify("", summary, feed="38").evidence[0]["resolved"].endswith("→ 38 Thanh Hóa")
+    # The home province is added to the places named, last.
+    assert codes("", "Ủy ban MTTQ tỉnh tiếp nhận ủng hộ của TP.HCM.", feed="38") == ["79", "38"]
+    # A person's name after the unit word is no place name.
+    assert codes("", "Phó Chủ tịch Ủy ban MTTQ tỉnh Phan Mộng Thành dự họp.", feed="96") == ["96"]
 
 
 def test_clubs_companies_people_and_roads_are_not_places() -> None:
@@ -158,6 +164,7 @@ def test_clubs_companies_people_and_roads_are_not_places() -> None:
     assert codes("Xe khách biển số Hà Nội vượt đèn đỏ") == []
     assert codes("Họp trực tuyến lúc 22h (theo giờ Hà Nội)") == []
     assert codes("Đại lý vé số thôn Phú Nhuận 3 trúng giải") == []
+    assert codes("Tọa đàm tại 145 Lý Chính Thắng TPHCM") == ["79"]  # an abbreviation is no surname
 
 
 def test_bylines_abroad_regions_and_sports_teams_get_nothing() -> None:
