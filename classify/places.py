@@ -405,8 +405,13 @@ class PlaceReader:
         return codes, evidence
 
     def _names_a_place(self, after: str) -> bool:
+        """Whether `after` starts with a place name (of two words or more, or a province's)."""
         words = after.split(maxsplit=4)[:4]
-        return any(match_key(" ".join(words[:n])) in self.gaz.places for n in range(1, len(words) + 1))
+        for n in range(1, len(words) + 1):
+            readings = self.gaz.places.get(match_key(" ".join(words[:n])), ())
+            if readings and (n > 1 or readings[0].kind in PROVINCE_LEVEL):
+                return True
+        return False
 
     def _speaks_of_home(self, text: str) -> bool:
         """"Ủy ban MTTQ Việt Nam tỉnh tổ chức…", "HĐND tỉnh", "toàn tỉnh", "Tỉnh ủy"."""
