@@ -97,8 +97,15 @@ class _Decoder:
             raise _Failure("the compressed body is corrupt or cut short")
 
 
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
 def _describe(exc: BaseException, url: str, timeout: float) -> str:
-    host = urlsplit(url).hostname or url
+    host = _host(url)
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, socket.gaierror):
@@ -188,7 +195,8 @@ class Fetcher:
         except _Failure as exc:
             return FetchResult(url=current, status="error", error=str(exc),
                                permanent_url=permanent_url)
-        except (httpx.HTTPError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, asyncio.TimeoutError,
+                OSError, ValueError) as exc:
             return FetchResult(url=current, status="error",
                                error=_describe(exc, current, self.timeout),
                                permanent_url=permanent_url)

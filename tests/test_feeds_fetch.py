@@ -165,3 +165,11 @@ async def test_unsupported_encoding_and_corrupt_gzip(feed_server: FeedServer) ->
     async with fetcher() as f:
         assert "unsupported Content-Encoding 'br'" in (await f.fetch(brotli)).error
         assert "compressed body is corrupt" in (await f.fetch(corrupt)).error
+
+
+@pytest.mark.parametrize("url", ["http://[::1/rss", "http://x.vn:99999/rss", "gopher://x.vn/",
+                                 "http:///rss"])
+async def test_unusable_urls_are_reported(url: str) -> None:
+    async with fetcher() as f:
+        result = await f.fetch(url)
+    assert result.status == "error" and result.error
