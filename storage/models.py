@@ -98,6 +98,7 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "guid", name="uq_items_source_guid"),
         Index("ix_items_published", "published_at"),
+        Index("ix_items_fetched", "fetched_at"),  # digests take the items fetched in a window
         Index("ix_items_title_fold", "title_fold"),
     )
 

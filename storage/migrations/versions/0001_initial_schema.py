@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:40:03.935293
+Create Date: 2026-11-24 22:15:49.371438
 """
 from alembic import op
 import sqlalchemy as sa
@@ -127,6 +127,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_items_duplicate_of'), ['duplicate_of'], unique=False)
+        batch_op.create_index('ix_items_fetched', ['fetched_at'], unique=False)
         batch_op.create_index('ix_items_published', ['published_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_items_source_id'), ['source_id'], unique=False)
         batch_op.create_index('ix_items_title_fold', ['title_fold'], unique=False)
@@ -242,6 +243,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_items_title_fold')
         batch_op.drop_index(batch_op.f('ix_items_source_id'))
         batch_op.drop_index('ix_items_published')
+        batch_op.drop_index('ix_items_fetched')
         batch_op.drop_index(batch_op.f('ix_items_duplicate_of'))
 
     op.drop_table('items')
