@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from catalog import province_name
 from channels.base import OutMessage
+from delivery.report import build_report
 from handlers import args
 from handlers.commands import lookup
 from handlers.context import Ctx
@@ -36,14 +37,13 @@ async def report(ctx: Ctx, text: str) -> Result:
         if foreign:
             return ctx.reply(ctx.t("report_not_yours",
                                    names=", ".join(province_name(c) for c in foreign)))
-    from delivery.report import build_report  # TODO(lead): move up once delivery/report.py lands
-
     end = ctx.app.clock()
-    built = await build_report(ctx.app, codes, end - timedelta(days=days), end, ctx.lang)
-    result = ctx.reply(*built.parts)
-    if built.chart_png:
-        result.messages.append(OutMessage(text=built.caption, photo=built.chart_png))
-    return result
+    built = await build_report(ctx.app, codes, end - timedelta(days=days), end, ctx.lang,
+                               limit=ctx.max_units)
+    messages = [OutMessage(text=part) for part in built.parts]  # already split at items
+    if built.png:
+        messages.append(OutMessage(text=built.caption, photo=built.png))
+    return Result(messages=messages)
 
 
 COMMANDS = {"report": report}
