@@ -1,0 +1,212 @@
+"""Exact sliding-window pacing for one channel: every window is held, not an average.
+
+- at most `global_per_second` sends in ANY 1 s window, across all chats;
+- at most one send per `1 / private_per_second` seconds to one private chat;
+- at most `group_per_minute` sends in ANY 60 s window to one group or channel.
+
+A token bucket (and PTB's AIORateLimiter) lets a burst through after an idle spell; a sliding
+window of the last N send times can't. Each window is stretched by a small safety margin, because
+the platform counts arrivals, and requests sent exactly one window apart can arrive closer than
+that.
+
+Waiters are served by lane (0 = instant alerts and command replies, before 1 = digests and other
+bulk), first come first served within a lane, skipping a waiter whose chat is not yet allowed, so
+one busy chat never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from channels.base import Channel
+from config import Settings
+
+# The windows are stretched by this fraction (1 s → 1.03 s): ~97% of the nominal rate.
+SAFETY = 0.03
+INTERACTIVE, BULK = 0, 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    global_per_second: int
+    private_per_second: float
+    group_per_minute: int
+
+
+def limits_for(settings: Settings, channel: Channel) -> Limits:
+    """The configured limits for a channel (settings), else its own defaults (capabilities)."""
+    name = channel.name
+    if name in ("telegram", "zalo"):
+        return Limits(
+            global_per_second=getattr(settings, f"{name}_global_per_second"),
+            private_per_second=getattr(settings, f"{name}_private_per_second"),
+            group_per_minute=getattr(settings, f"{name}_group_per_minute"),
+        )
+    caps = channel.capabilities
+    return Limits(max(1, int(caps.global_per_second)), caps.private_per_second,
+                  max(1, int(caps.group_per_minute)))
+
+
+def is_group(chat_key: str, chat_kind: str) -> bool:
+    """Groups and channels share the per-minute limit; Telegram gives them negative ids."""
+    return chat_kind in ("group", "channel") or chat_key.startswith("-")
+
+
+class Window:
+    """At most `count` events in any window of `seconds`: remembers the last `count` times."""
+
+    def __init__(self, count: int, seconds: float) -> None:
+        self.count = count
+        self.seconds = seconds * (1 + SAFETY)
+        self.times: deque[float] = deque(maxlen=count)
+
+    def next_allowed(self, now: float) -> float:
+        if len(self.times) < self.count:
+            return now
+        return max(now, self.times[0] + self.seconds)
+
+    def record(self, now: float) -> None:
+        self.times.append(now)
+
+    def idle(self, now: float) -> bool:
+        return not self.times or self.times[-1] + self.seconds <= now
+
+
+class Limiter:
+    """The pure window arithmetic, with no clock of its own: unit-testable with any time."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.global_window = Window(limits.global_per_second, 1.0)
+        self.chats: dict[str, Window] = {}
+        self.paused_until = 0.0
+
+    def _chat_window(self, chat_key: str, chat_kind: str) -> Window:
+        window = self.chats.get(chat_key)
+        if window is None:
+            if is_group(chat_key, chat_kind):
+                window = Window(self.limits.group_per_minute, 60.0)
+            else:
+                window = Window(1, 1.0 / self.limits.private_per_second)
+            self.chats[chat_key] = window
+        return window
+
+    def global_ready_at(self, now: float) -> float:
+        return max(self.global_window.next_allowed(now), self.paused_until)
+
+    def chat_ready_at(self, chat_key: str, chat_kind: str, now: float) -> float:
+        return self._chat_window(chat_key, chat_kind).next_allowed(now)
+
+    def record(self, chat_key: str, chat_kind: str, now: float) -> None:
+        self.global_window.record(now)
+        self._chat_window(chat_key, chat_kind).record(now)
+
+    def pause(self, until: float) -> None:
+        self.paused_until = max(self.paused_until, until)
+
+    def forget_idle(self, now: float) -> None:
+        """Drop windows of chats that can send again anyway, so memory stays bounded."""
+        for key in [k for k, w in self.chats.items() if w.idle(now)]:
+            del self.chats[key]
+
+
+@dataclass
+class _Waiter:
+    chat_key: str
+    chat_kind: str
+    future: asyncio.Future[None]
+
+
+class Pacer:
+    """Grants send slots under a Limiter, by lane priority. One per channel per process."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limiter = Limiter(limits)
+        self.clock = clock
+        self.lanes: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._granted = 0
+
+    async def acquire(self, chat_key: str, chat_kind: str = "private", lane: int = BULK) -> None:
+        """Wait until this chat may be sent one message now; the slot is then counted as used."""
+        self._ensure_running()
+        waiter = _Waiter(chat_key, chat_kind, asyncio.get_running_loop().create_future())
+        self.lanes[lane].append(waiter)
+        self._wake.set()
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            if waiter in self.lanes[lane]:
+                self.lanes[lane].remove(waiter)
+            raise
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send for `seconds` (the platform answered "retry after")."""
+        self.limiter.pause(self.clock() + seconds)
+        self._wake.set()
+
+    def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            self._task = None
+
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._grant_loop())
+
+    async def _grant_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wake.clear()
+            delay = self._grant_ready()
+            if delay is None:
+                await self._wake.wait()
+                continue
+            timer = loop.call_later(max(delay, 0.0005), self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
+
+    def _grant_ready(self) -> float | None:
+        """Grant as many waiters as the windows allow now; return how long until the next try
+        (None: nobody waits)."""
+        limiter = self.limiter
+        while True:
+            now = self.clock()
+            ready_at = limiter.global_ready_at(now)
+            if ready_at > now:
+                return ready_at - now if self._has_waiters() else None
+            waiter, soonest = self._pick(now)
+            if waiter is None:
+                return None if soonest is None else soonest - now
+            limiter.record(waiter.chat_key, waiter.chat_kind, now)
+            waiter.future.set_result(None)
+            self._granted += 1
+            if self._granted % 10_000 == 0:
+                limiter.forget_idle(now)
+
+    def _has_waiters(self) -> bool:
+        return bool(self.lanes[0] or self.lanes[1])
+
+    def _pick(self, now: float) -> tuple[_Waiter | None, float | None]:
+        """The first waiter, by lane, whose chat may send now; else when the soonest one may."""
+        soonest: float | None = None
+        for lane in self.lanes:
+            for waiter in lane:
+                if waiter.future.done():  # cancelled while waiting
+                    continue
+                at = self.limiter.chat_ready_at(waiter.chat_key, waiter.chat_kind, now)
+                if at <= now:
+                    lane.remove(waiter)
+                    return waiter, None
+                soonest = at if soonest is None else min(soonest, at)
+            # Drop cancelled waiters at the head cheaply.
+            while lane and lane[0].future.done():
+                lane.popleft()
+        return None, soonest
