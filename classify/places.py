@@ -46,8 +46,9 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
     """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space."""
     if not before.endswith(" "):
         return False
-    words = [w.lstrip("(\"“[‘'«") for w in before[-48:].lower().split()]
-    return any(" ".join(words[-n:]) in phrases for n in range(1, min(most, len(words)) + 1))
+    words = before[-48:].lower().split()
+    return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
+               for n in range(1, min(most, len(words)) + 1))
 
 
 def _alternation(words: list[str]) -> str:
@@ -125,7 +126,7 @@ def get_place_rules() -> PlaceRules:
     return load_place_rules()
 
 
-@dataclass
+@dataclass(slots=True)
 class Mention:
     start: int  # folded span of the name
     end: int
@@ -138,7 +139,6 @@ class Mention:
     type_word: str = ""  # "huyện", "thành phố" (for "TP")…
     weak: bool = False  # a bare commune name: only confirms a province found otherwise
     place: Place | None = None  # the reading settled on
-    prior: bool = False  # a source line: a prior, not a label
 
 
 class PlaceReader:
