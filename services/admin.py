@@ -26,9 +26,11 @@ from storage.models import (
     SubscriptionProvince,
     User,
 )
+from vntext import utf16_len
 
 MAX_OPML_BYTES = 1_000_000
-MAX_BROADCAST_CHARS = 3500  # leaves room for the header within one message on every channel
+# One message on every channel (Zalo takes 2000 units), so a broadcast is never split.
+MAX_BROADCAST_UNITS = 1900
 
 
 # --- Statistics ----------------------------------------------------------------------------
@@ -92,9 +94,9 @@ def _audience(province: str | None):  # type: ignore[no-untyped-def]
 def check_broadcast(text: str, province: str | None) -> None:
     if not text.strip():
         raise ServiceError("broadcast_empty", "a broadcast needs a text")
-    if len(text) > MAX_BROADCAST_CHARS:
-        raise ServiceError("broadcast_too_long", f"broadcast is {len(text)} characters",
-                           limit=MAX_BROADCAST_CHARS)
+    if utf16_len(text) > MAX_BROADCAST_UNITS:
+        raise ServiceError("broadcast_too_long", f"broadcast is {utf16_len(text)} UTF-16 units",
+                           limit=MAX_BROADCAST_UNITS)
     if province is not None and province not in catalog.provinces():
         raise ServiceError("bad_province", f"unknown province {province!r}", province=province)
 
@@ -121,7 +123,7 @@ async def send_broadcast(app: App, actor: str, html_text: str, province: str | N
         )).all())
         fresh = [(key, cid) for key, cid in keys.items() if key not in queued]
         session.add_all(Delivery(chat_id=cid, kind="broadcast", lane=1, dedup_key=key,
-                                 payload={"parts": [html_text]}, due_at=now)
+                                 payload={"parts": [{"text": html_text}]}, due_at=now)
                         for key, cid in fresh)
         audit.record(session, actor, "broadcast", province or "all",
                      broadcast_id=broadcast_id, chats=len(fresh), text=html_text[:200])

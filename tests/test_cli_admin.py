@@ -80,7 +80,7 @@ def test_broadcast_needs_yes(cli, capsys) -> None:  # type: ignore[no-untyped-de
     assert cli.query(select(Delivery.id)) == []
     assert cli("broadcast", "Bảo trì <tối nay>", "--province", "hưng yên", "--yes") == 0
     [(payload,)] = cli.query(select(Delivery.payload))
-    assert "Bảo trì &lt;tối nay&gt;" in payload["parts"][0]
+    assert "Bảo trì &lt;tối nay&gt;" in payload["parts"][0]["text"]
     assert cli("broadcast", "x", "--province", "atlantis") == 2
 
 

@@ -144,7 +144,9 @@ async def test_broadcast_preview_then_confirm(admin_app) -> None:  # type: ignor
     assert "cũ" in (admin.last.button_answer or "")
     rows = await _deliveries(admin_app)
     assert len(rows) == 2 and {r.kind for r in rows} == {"broadcast"}
-    assert all("Mưa lớn &lt;b&gt;đêm nay" in r.payload["parts"][0] for r in rows)
+    assert all("Mưa lớn &lt;b&gt;đêm nay" in r.payload["parts"][0]["text"] for r in rows)
+    await admin.say("/broadcast " + "rất dài " * 300)
+    assert "dài quá" in admin.text
     assert len({r.dedup_key for r in rows}) == 2
 
     await admin.say("/broadcast Bảo trì hệ thống lúc 22:00")
@@ -154,7 +156,7 @@ async def test_broadcast_preview_then_confirm(admin_app) -> None:  # type: ignor
     await admin.say("/broadcast lào cai")
     assert admin.text.startswith("Cách dùng: /broadcast")
     actions = [e.action for e in await _audit(admin_app)]
-    assert actions.count("broadcast") == 1 and actions.count("/broadcast") == 3
+    assert actions.count("broadcast") == 1 and actions.count("/broadcast") == 4
 
 
 async def test_broadcast_typed_confirmation(sqlite_app) -> None:  # type: ignore[no-untyped-def]

@@ -35,10 +35,10 @@ async def test_official_reports_only_for_own_provinces(app) -> None:  # type: ig
     await official.say("/report thái bình tuần")  # a former name of one of their provinces
     assert any(m.photo for m in official.last.messages)
 
-    admin_app_admin = Person(app, "51")
+    admin = Person(app, "51")
     await users.grant(app, "cli", "telegram", "51", "admin")
-    await admin_app_admin.say("/report hà nội hôm nay")  # admins may see any province
-    assert any(m.photo for m in admin_app_admin.last.messages)
+    await admin.say("/report hà nội hôm nay")  # admins may see any province
+    assert any(m.photo for m in admin.last.messages)
     citizen = Person(app, "52")
     await citizen.say("/report hưng yên")
     assert "chỉ dành cho cán bộ" in citizen.text
