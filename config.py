@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     zalo_listen_host: str = "127.0.0.1"
     zalo_listen_port: int = Field(8088, ge=0, le=65535)
 
+    # Delivery (the outbox sender): how often an idle sender looks for due rows; how long a row
+    # may stay claimed without its sender renewing the claim (a crashed sender's rows are then
+    # taken over); attempts for timeouts and 5xx, whose waits double from the base.
+    delivery_poll_seconds: float = Field(1.0, gt=0)
+    delivery_claim_timeout_seconds: float = Field(120.0, gt=0)
+    delivery_max_attempts: int = Field(8, ge=1)
+    delivery_retry_base_seconds: float = Field(5.0, gt=0)
+
     # Chat: commands (and button presses) one person may send per minute, on every channel.
     command_flood_per_minute: int = Field(20, ge=1)
 
@@ -110,6 +118,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "POLL_INTERVAL_SECONDS must not be below POLL_MIN_INTERVAL_SECONDS"
                 f" ({self.poll_interval_seconds} < {self.poll_min_interval_seconds})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _paid_broadcast_for_high_rates(self) -> Settings:
+        if self.telegram_global_per_second > 30 and not self.telegram_allow_paid_broadcast:
+            raise ValueError(
+                "TELEGRAM_GLOBAL_PER_SECOND above 30 needs TELEGRAM_ALLOW_PAID_BROADCAST=true"
             )
         return self
 
