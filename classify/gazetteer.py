@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from catalog import province_name
 from classify.textmap import cased_key, fold_for_match, match_key
 
 GAZETTEER_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.json.gz"
+CONTEXT_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.context.toml"
 
 # Which reading of a bare name wins when several exist: a province before a district of the same
 # name, a current commune before a former one.
@@ -69,6 +71,7 @@ class Gazetteer:
     # whose names are capitalised: written in lowercase, they are other words ("hòa bình").
     # Names that carry their type word ("Quận 3") are left out: "quận 3" is written so too.
     capitals: dict[str, tuple[bool, ...]]
+    typed: dict[str, str]  # keys that begin with their type word ("thi tran cho") → that word
 
     def lookup(self, text: str) -> tuple[Place, ...]:
         return self.places.get(fold_for_match(text), ())
@@ -85,11 +88,14 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
             continue  # "Hưng Yên" the former province is "Hưng Yên" the current one
         place = Place(name, kind, type_, code, district, former)
         by_key.setdefault(match_key(name), []).append(place)
+    syllables = frozenset(w for key in by_key for w in key.split())
+    typed = _typed_only(by_key)
     places = {k: tuple(sorted(v, key=lambda p: p.rank)) for k, v in by_key.items()}
     blocked = frozenset(match_key(n) for n in data["block"])
-    syllables = frozenset(w for key in places for w in key.split())
     capitals = {}
     for key, readings in places.items():
+        if key in typed:
+            continue
         named = next((p for p in readings if p.name[:1].isupper()), None)
         if named and not (named.type and named.name.lower().startswith(named.type)):
             words = cased_key(named.name).split()
@@ -97,7 +103,28 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
                 capitals[key] = tuple(w[0].isupper() for w in words)
             else:
                 capitals[key] = (True,) + (False,) * (len(key.split()) - 1)
-    return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitals=capitals)
+    return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitals=capitals,
+                     typed=typed)
+
+
+def _typed_only(by_key: dict[str, list[Place]]) -> dict[str, str]:
+    """One-syllable district and commune names ("Chờ", "Đồng", "Với") count only after their
+    type word, so they are looked up with it ("thị trấn Chờ", "TT Chờ"): the bare words, common
+    in any text, are no keys. Returns each such key's type word; `by_key` is changed in place."""
+    context = tomllib.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
+    forms: dict[str, list[str]] = {}
+    for short, full in context["type_words"]["expand"].items():
+        if len(short) > 1:  # "TT", "TX", "TP"; single letters need their dot, checked in text
+            forms.setdefault(full, []).append(short)
+    typed: dict[str, str] = {}
+    for key in [k for k, v in by_key.items() if " " not in k
+                and all(p.kind in ("district", "commune", "former_commune") for p in v)]:
+        for place in by_key.pop(key):
+            for form in [place.type, *forms.get(place.type, [])]:
+                typed_key = match_key(f"{form} {place.name}")
+                by_key.setdefault(typed_key, []).append(place)
+                typed[typed_key] = place.type
+    return typed
 
 
 @lru_cache(maxsize=1)

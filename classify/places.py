@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from catalog import province_name
-from classify.gazetteer import PROVINCE_LEVEL, Gazetteer, Place
+from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, match_key
 from vntext import fold
 
-CONTEXT_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.context.toml"
 
 # Which kinds a type word admits.
 TIER_KINDS = {
@@ -162,10 +161,12 @@ class PlaceReader:
         writers often get wrong: "huyện Tu Mơ rông"). Text in all capitals proves nothing."""
         if upper_segment:
             return bool(m.typed) or m.key not in self.rules.common_words
+        words = prep.cased[m.start : m.end].split()
+        if m.key in self.gaz.typed:
+            return not words[-1][0].islower()
         caps = self.gaz.capitals.get(m.key)
         if caps is None:
             return True
-        words = prep.cased[m.start : m.end].split()
         if m.typed:
             return not words[0][0].islower()
         return all(not w[0].islower() for w, cap in zip(words, caps) if cap)
@@ -277,7 +278,9 @@ class PlaceReader:
             m = Mention(start, end, key, ts, te, self.gaz.places[key], quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts)
             own = m.cands[0]
-            if not m.typed and own.type and own.name.lower().startswith(own.type):
+            if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
+                m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
+            elif not m.typed and own.type and own.name.lower().startswith(own.type):
                 m.typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
             upper = upper_title if ts < prep.title_end else upper_summary
             if self._filter(m, text) and self._capitalised(prep, m, upper):
