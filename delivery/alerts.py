@@ -1,13 +1,47 @@
-"""Alerts to admins (a paused source, a rejected message). Placeholder until issue 5 lands."""
+"""Alerts to admins (a paused source, a rejected message, a rejected token).
+
+An alert is logged, and queued in the outbox (lane 0) for every admin's private chat on every
+channel: admins from ADMIN_IDS and those granted in the database, where they have a chat with the
+bot. The same text goes to an admin at most once an hour, so a fault that repeats does not flood
+them. Alerting never raises: it is called on error paths.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
+from sqlalchemy import exists, or_, select
+
+from channels.markup import escape
+from delivery.compose import text as delivery_text
+from delivery.compose import truncate
+from delivery.outbox import enqueue
 from runtime import App
+from storage.models import Chat, User
 
 log = logging.getLogger(__name__)
+
+MAX_ALERT_UNITS = 3000
 
 
 async def alert_admins(app: App, text: str) -> None:
     log.warning("admin alert: %s", text)
+    try:
+        now = app.clock()
+        digest = hashlib.sha1(text.encode()).hexdigest()[:16]
+        hour = now.strftime("%Y%m%d%H")
+        async with app.sessions() as session, session.begin():
+            granted = exists().where(User.role == "admin", User.channel == Chat.channel,
+                                     User.user_key == Chat.chat_key)
+            configured = Chat.chat_key.in_(app.settings.admin_ids) if app.settings.admin_ids else None
+            who = or_(granted, configured) if configured is not None else granted
+            chats = (await session.execute(
+                select(Chat.id, Chat.lang).where(Chat.kind == "private", Chat.active.is_(True), who)
+            )).all()
+            for chat_id, lang in chats:
+                body = f"{delivery_text(lang, 'alert_prefix')}\n{escape(truncate(text, MAX_ALERT_UNITS))}"
+                await enqueue(app, chat_id, [body], kind="alert",
+                              dedup_key=f"alert:{chat_id}:{digest}:{hour}", session=session)
+    except Exception:
+        log.exception("could not queue the admin alert")

@@ -172,9 +172,9 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]], group: 
         subs = (
             select(live.c.sid, row_of_chat.c.tag, live.c.keywords)
             .join(row_of_chat, row_of_chat.c.chat_id == live.c.chat_id)
-            .cte("subs")
+            .cte("cand_subs")
         )
-        items = items_query.cte("items")
+        items = items_query.cte("cand_items")
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
         query = matching_pairs(subs, items, keys).subquery("pairs")

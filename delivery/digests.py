@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, literal, select
+from sqlalchemy import JSON, String, cast, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
@@ -113,7 +113,7 @@ async def create_digests(session: AsyncSession, schedule: Schedule, due: datetim
         literal(0).label("parts_sent"),
         literal(0).label("attempts"),
         literal(now, UTCDateTime()).label("created_at"),
-    )
+    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
     columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
                "parts_sent", "attempts", "created_at"]
     result = await session.execute(

@@ -185,8 +185,8 @@ async def on_new_items(app: App, item_ids: list[int]) -> None:
 async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime) -> int:
     """Queue the instant rows for these new items; returns how many chats get one."""
     live = live_subscriptions().where(Subscription.mode == "instant").subquery()
-    subs = select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords).cte("subs")
-    items = deliverable(item_ids).cte("items")
+    subs = select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords).cte("cand_subs")
+    items = deliverable(item_ids).cte("cand_items")
     keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
     pairs = matching_pairs(subs, items, keys).subquery("pairs")
     token = uuid.uuid4().hex[:16]
@@ -203,7 +203,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
         literal(0).label("parts_sent"),
         literal(0).label("attempts"),
         literal(now, UTCDateTime()).label("created_at"),
-    )
+    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
     columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
                "parts_sent", "attempts", "created_at"]
     result = await session.execute(

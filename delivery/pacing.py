@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from channels.base import Channel
+from channels.base import Capabilities
 from config import Settings
 
 # The windows are stretched by this fraction (1 s → 1.03 s): ~97% of the nominal rate.
@@ -37,16 +37,20 @@ class Limits:
     group_per_minute: int
 
 
-def limits_for(settings: Settings, channel: Channel) -> Limits:
+# A channel with no limits of its own (the console).
+UNLIMITED = Limits(1000, 1000.0, 1000)
+
+
+def limits_for(settings: Settings, name: str, caps: Capabilities | None = None) -> Limits:
     """The configured limits for a channel (settings), else its own defaults (capabilities)."""
-    name = channel.name
     if name in ("telegram", "zalo"):
         return Limits(
             global_per_second=getattr(settings, f"{name}_global_per_second"),
             private_per_second=getattr(settings, f"{name}_private_per_second"),
             group_per_minute=getattr(settings, f"{name}_group_per_minute"),
         )
-    caps = channel.capabilities
+    if caps is None:
+        return UNLIMITED
     return Limits(max(1, int(caps.global_per_second)), caps.private_per_second,
                   max(1, int(caps.group_per_minute)))
 

@@ -1,0 +1,196 @@
+"""The outbox: every message to send is a `deliveries` row, and the database decides what is sent.
+
+Row life: pending → sending (claimed by one sender) → sent | failed | cancelled, or back to
+pending (a retry later, a released claim). A claim is a lease: the claiming sender writes its id
+into `claimed_by` and renews `claimed_at` while it works; a row whose lease ran out (its sender
+was killed) is handed back to pending by whichever sender looks next, so a crash loses nothing.
+
+Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING on PostgreSQL,
+so several processes never claim the same row; SQLite has no row locks, and there the same
+statement is atomic because SQLite runs one writer at a time.
+
+Rows carry rendered parts in `payload["parts"]` ({"text": html} or {"photo": base64 PNG,
+"caption": html}); `parts_sent` counts the confirmed ones, so a long digest resumes after the
+last part the platform accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delivery.contents import Row
+from delivery.pacing import INTERACTIVE
+from delivery.sql import upsert_insert
+from runtime import App
+from storage.models import Chat, DeliveredItem, Delivery
+
+log = logging.getLogger(__name__)
+
+
+async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> list[Row]:
+    """Claim up to `limit` due pending rows of one channel and lane, oldest due first."""
+    now = app.clock()
+    due = (
+        select(Delivery.id)
+        .join(Chat, Chat.id == Delivery.chat_id)
+        .where(Delivery.state == "pending", Delivery.lane == lane, Delivery.due_at <= now,
+               Chat.channel == channel)
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+    async with app.sessions() as session, session.begin():
+        ids = (await session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(due.scalar_subquery()))
+            .values(state="sending", claimed_at=now, claimed_by=owner)
+            .returning(Delivery.id)
+        )).all()
+        if not ids:
+            return []
+        result = await session.execute(
+            select(Delivery, Chat.chat_key, Chat.kind, Chat.channel, Chat.lang)
+            .join(Chat, Chat.id == Delivery.chat_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.due_at, Delivery.id)
+        )
+        return [
+            Row(id=d.id, chat_id=d.chat_id, chat_key=key, chat_kind=kind, channel=ch,
+                lang=lang, kind=d.kind, lane=d.lane, payload=dict(d.payload or {}),
+                due_at=d.due_at, parts_sent=d.parts_sent, attempts=d.attempts)
+            for d, key, kind, ch, lang in result
+        ]
+
+
+async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
+    """Store what was resolved and rendered; a row with nothing to send is closed as empty."""
+    async with app.sessions() as session, session.begin():
+        for row in rows:
+            mine = (Delivery.id == row.id, Delivery.claimed_by == owner)
+            if row.payload.get("parts"):
+                await session.execute(update(Delivery).where(*mine).values(payload=row.payload))
+            else:
+                await session.execute(
+                    update(Delivery).where(*mine).values(
+                        payload=row.payload, state="cancelled", last_error="empty: nothing to send",
+                        claimed_by=None)
+                )
+
+
+def part_sent(row: Row, owner: str, now: datetime):  # type: ignore[no-untyped-def]
+    """A write (for the Recorder): one more part confirmed; renews the lease."""
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            update(Delivery).where(Delivery.id == row.id, Delivery.claimed_by == owner)
+            .values(parts_sent=row.parts_sent, claimed_at=now)
+        )
+    return write
+
+
+def finished(row: Row, owner: str, now: datetime):  # type: ignore[no-untyped-def]
+    """A write: the row is sent; its items are now the chat's (each item once per chat)."""
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            update(Delivery).where(Delivery.id == row.id, Delivery.claimed_by == owner)
+            .values(state="sent", parts_sent=row.parts_sent, sent_at=now, claimed_by=None,
+                    last_error=None)
+        )
+        items = row.payload.get("items") or []
+        if items:
+            await session.execute(
+                upsert_insert(session, DeliveredItem)
+                .values([{"chat_id": row.chat_id, "item_id": i, "delivery_id": row.id,
+                          "created_at": now} for i in items])
+                .on_conflict_do_nothing()
+            )
+    return write
+
+
+def closed(row: Row, owner: str, state: str, reason: str):  # type: ignore[no-untyped-def]
+    """A write: the row ends as failed or cancelled, with the reason."""
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            update(Delivery).where(Delivery.id == row.id, Delivery.claimed_by == owner)
+            .values(state=state, parts_sent=row.parts_sent, last_error=reason[:2000],
+                    claimed_by=None)
+        )
+    return write
+
+
+def retry_later(row: Row, owner: str, due: datetime, reason: str, *, count_attempt: bool = True):  # type: ignore[no-untyped-def]
+    """A write: back to pending, due again at `due` (an attempt is counted unless the platform
+    merely asked us to wait or our own token is being fixed)."""
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            update(Delivery).where(Delivery.id == row.id, Delivery.claimed_by == owner)
+            .values(state="pending", due_at=due, parts_sent=row.parts_sent,
+                    attempts=row.attempts if count_attempt else Delivery.attempts,
+                    last_error=reason[:2000], claimed_by=None, claimed_at=None)
+        )
+    return write
+
+
+async def renew_claims(app: App, owner: str) -> None:
+    """Keep this sender's leases alive while it works on them."""
+    async with app.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery).where(Delivery.claimed_by == owner, Delivery.state == "sending")
+            .values(claimed_at=app.clock())
+        )
+
+
+async def reclaim_stale(app: App) -> int:
+    """Hand rows whose lease ran out (their sender died) back to pending; returns how many."""
+    cutoff = app.clock() - timedelta(seconds=app.settings.delivery_claim_timeout_seconds)
+    async with app.sessions() as session, session.begin():
+        ids = (await session.scalars(
+            update(Delivery)
+            .where(Delivery.state == "sending", Delivery.claimed_at < cutoff)
+            .values(state="pending", claimed_by=None, claimed_at=None)
+            .returning(Delivery.id)
+        )).all()
+    if ids:
+        log.warning("took over %d deliveries from a sender that stopped (crash?)", len(ids))
+    return len(ids)
+
+
+async def release_claims(app: App, owner: str) -> int:
+    """On a clean stop: what this sender holds goes back to pending at once."""
+    async with app.sessions() as session, session.begin():
+        ids = (await session.scalars(
+            update(Delivery).where(Delivery.claimed_by == owner, Delivery.state == "sending")
+            .values(state="pending", claimed_by=None, claimed_at=None)
+            .returning(Delivery.id)
+        )).all()
+    return len(ids)
+
+
+async def enqueue(
+    app: App, chat_id: int, parts: list[str], *, kind: str, dedup_key: str,
+    lane: int = INTERACTIVE, due_at: datetime | None = None, session: AsyncSession | None = None,
+) -> bool:
+    """Queue an already rendered message (HTML parts) for one chat; a second call with the same
+    `dedup_key` is a no-op. Returns whether a row was added."""
+    values: dict[str, Any] = {
+        "chat_id": chat_id, "kind": kind, "lane": lane, "dedup_key": dedup_key[:128],
+        "payload": {"parts": [{"text": p} for p in parts]}, "due_at": due_at or app.clock(),
+        "state": "pending", "parts_sent": 0, "attempts": 0, "created_at": app.clock(),
+    }
+
+    async def add(s: AsyncSession) -> bool:
+        result = await s.execute(
+            upsert_insert(s, Delivery).values(values).on_conflict_do_nothing(),
+            execution_options={"preserve_rowcount": True},
+        )
+        return bool(result.rowcount and result.rowcount > 0)
+
+    if session is not None:
+        return await add(session)
+    async with app.sessions() as s, s.begin():
+        return await add(s)
+
