@@ -241,6 +241,8 @@ class PlaceReader:
         """Provinces (most relevant first) and their evidence. `hits` are the gazetteer and
         blocked-phrase matches in `prep.folded`; `sports_cues` how many sports words it has;
         `organisations` whether it names a club or company word at all."""
+        if not hits and not feed_province:
+            return [], []
         text = prep.text
         sports = sports_cues >= 2
         kept: list[Mention] = []
@@ -264,8 +266,10 @@ class PlaceReader:
         A match that cannot be a name here (wrong case, no reading its type word allows) leaves
         room for shorter ones: "bắc Quảng Trị" is not "Bắc Quang", so "Quảng Trị" matches."""
         text, cased, capitals = prep.text, prep.cased, self.gaz.capitals
+        # Text written all in capitals (a shouted title) says nothing by its case.
         title, summary = text[: prep.title_end], text[prep.title_end :]
-        upper_title, upper_summary = title == title.upper(), summary == summary.upper()
+        upper_title = title.isupper() or not title
+        upper_summary = summary.isupper() or not summary.strip()
         blocked: list[tuple[int, int]] = []
         found: list[Mention] = []
         for start, end, key in hits:

@@ -96,9 +96,11 @@ def prepare(title: str | None, summary: str | None = "") -> Prepared:
     both = normalize(f"{(title or '').replace(_SEP, '')}{_SEP}{(summary or '').replace(_SEP, '')}")
     head, _, tail = both.partition(_SEP)
     text = f"{head.rstrip()}\n\n{tail.lstrip()}"  # two characters: two spaces when folded
-    if not text.isascii():
-        text = _MARKS.sub("", text)  # marks NFC could not attach to a letter
-    cased = f" {_flatten(text)} "
+    flat = _flatten(text)
+    if len(flat) != len(text):  # marks NFC could not attach to a letter: drop them from both
+        text = _MARKS.sub("", text)
+        flat = _flatten(text)
+    cased = f" {flat} "
     folded = cased.lower()
     if len(folded) != len(cased):  # a capital whose lowercase is longer: keep offsets aligned
         folded = "".join(c.lower()[:1] for c in cased)
