@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from classify_eval import main  # noqa: E402
+from classify_eval import main
 
 if __name__ == "__main__":
     main()

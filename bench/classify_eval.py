@@ -145,9 +145,10 @@ def measure_load() -> None:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         return pages * 4096 / 2**20
 
-    import ahocorasick  # noqa: F401  (the extension itself is not the gazetteer)
+    import ahocorasick
+
     import catalog
-    import vntext  # noqa: F401
+    import vntext
 
     catalog.provinces()
     rss0 = rss_mb()

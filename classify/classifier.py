@@ -18,7 +18,6 @@ from classify.places import PlaceReader, PlaceRules, get_place_rules
 from classify.textmap import prepare
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
-
 PLACE, TOPIC, SPORTS, ORGANISATION = 1, 2, 4, 8  # what an automaton key is
 
 

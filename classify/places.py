@@ -26,7 +26,6 @@ from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, match_key
 from vntext import fold
 
-
 # Which kinds a type word admits.
 TIER_KINDS = {
     "province": frozenset({"province", "former_province", "variant"}),

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from vntext import fold, normalize  # noqa: E402
+from vntext import fold, normalize
 
 OUT = ROOT / "data" / "gazetteer.json.gz"
 VARIANTS = ROOT / "data" / "gazetteer.variants.toml"
