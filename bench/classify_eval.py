@@ -7,7 +7,7 @@ Quality: micro precision, recall and F1 over (item, label) pairs, for provinces 
 every labelled JSON Lines file given (default: every *.jsonl in ../shared/eval/), per file and
 combined, with a per-label table and the list of errors.
 Speed: title-plus-summary items per second on one core (the labelled items and, when present, the
-raw news in ../shared/data/news/, repeated to at least 20,000 items).
+raw news in ../shared/data/news/, repeated to 20,000 items; the best of three rounds).
 Load: time and memory to load the gazetteer, the rules and the automaton, in a fresh process.
 
 The last line reads:
@@ -128,13 +128,16 @@ def speed(files: list[Path]) -> float:
     items = (corpus * (SPEED_ITEMS // len(corpus) + 1))[:SPEED_ITEMS]
     for item in corpus[:200]:
         clf.classify(item["title"], item["summary"])  # warm-up
-    start = time.process_time()
-    for item in items:
-        clf.classify(item["title"] or "", item["summary"] or "", item.get("feed_province"))
-    elapsed = time.process_time() - start
-    print(f"\nspeed: {len(items)} items ({len(corpus)} distinct, title + summary) in {elapsed:.2f} s "
-          f"CPU on one core: {len(items) / elapsed:,.0f} items/s")
-    return len(items) / elapsed
+    # Three rounds; the fastest is the one least disturbed by other processes (as timeit does).
+    rates = []
+    for _ in range(3):
+        start = time.process_time()
+        for item in items:
+            clf.classify(item["title"] or "", item["summary"] or "", item.get("feed_province"))
+        rates.append(len(items) / (time.process_time() - start))
+    print(f"\nspeed: {len(items)} items ({len(corpus)} distinct, title + summary), three rounds "
+          f"on one core: {', '.join(f'{r:,.0f}' for r in rates)} items/s (CPU time)")
+    return max(rates)
 
 
 def measure_load() -> None:
