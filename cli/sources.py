@@ -102,7 +102,8 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
             if labels:
                 print(f"  labels: {', '.join(labels)}")
             for hit in item.evidence:
-                print(f"    {hit.get('kind')} {hit.get('label')}: \"{hit.get('text')}\""
-                      f" {hit.get('resolved') or ''}".rstrip())
+                # "resolved" is the whole chain, starting with the matched text.
+                print(f"    {hit.get('kind')} {hit.get('label')}: "
+                      f"{hit.get('resolved') or hit.get('text')}")
         return 0
     return run_with_app(settings, command)
