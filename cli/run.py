@@ -13,14 +13,16 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from channels.console import run_console
 from config import ConfigError, Settings
-from delivery.service import start_delivery
+from delivery.service import DeliveryService, start_delivery
 from feeds.poller import start_polling
-from runtime import open_app
+from runtime import App, open_app
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -47,38 +49,59 @@ def _has(secret: object) -> bool:
     return bool(secret and secret.get_secret_value())  # type: ignore[attr-defined]
 
 
-async def serve(settings: Settings) -> None:
+@dataclass
+class Running:
+    """Everything `start_services` started, stopped in the safe order by `stop()`."""
+
+    app: App
+    scheduler: AsyncIOScheduler
+    delivery: DeliveryService
+    stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        # Polling first, then delivery (in-flight sends still need their channels), then chat.
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.delivery.stop()
+        for stop in reversed(self.stoppers):
+            await stop()
+        await self.app.close()
+
+
+async def start_services(settings: Settings) -> Running:
+    """Delivery, every channel whose token is set, and the poller. Tests start the bot this way."""
     app = open_app(settings)
-    scheduler = AsyncIOScheduler(timezone=settings.tz)
-    delivery = await start_delivery(app)
-    stoppers = []
+    running = Running(app, AsyncIOScheduler(timezone=settings.tz), await start_delivery(app))
     try:
         if _has(settings.telegram_bot_token):
             from channels.telegram_app import start_telegram, stop_telegram
 
-            handle = await start_telegram(app, pacer=delivery.pacer("telegram"))
-            stoppers.append(lambda h=handle: stop_telegram(h))
+            telegram = await start_telegram(app, pacer=running.delivery.pacer("telegram"))
+            running.stoppers.append(lambda: stop_telegram(telegram))
         if _has(settings.zalo_bot_token):
             from channels.zalo_app import start_zalo, stop_zalo
 
-            zalo = await start_zalo(app, pacer=delivery.pacer("zalo"))
-            stoppers.append(lambda h=zalo: stop_zalo(h))
-        scheduler.start()
-        start_polling(app, scheduler)
-        if stoppers:
-            log.info("Loa is running on %s", ", ".join(sorted(app.channels)))
+            zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
+            running.stoppers.append(lambda: stop_zalo(zalo))
+        running.scheduler.start()
+        start_polling(app, running.scheduler)
+    except BaseException:
+        await running.stop()
+        raise
+    return running
+
+
+async def serve(settings: Settings) -> None:
+    running = await start_services(settings)
+    try:
+        if running.stoppers:
+            log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
             await _until_signalled()
         else:
             log.info("no channel token set: opening the console channel")
-            await run_console(app)
+            await run_console(running.app)
     finally:
-        # Polling first, then delivery (in-flight sends still need their channels), then chat.
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        await delivery.stop()
-        for stop in reversed(stoppers):
-            await stop()
-        await app.close()
+        await running.stop()
 
 
 async def _until_signalled() -> None:
