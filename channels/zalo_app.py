@@ -8,6 +8,8 @@ and the replies go back through the `ZaloChannel`.
 - Messages of one chat are handled in order, different chats concurrently; a redelivered event
   (same message id) is handled once. Every message counts against the person's flood limit
   (handlers/flood.py).
+- Zalo does not say who administers a group, so in a Zalo group Loa's own admins (ADMIN_IDS, or
+  granted) stand in for the group's admins when it is set up.
 - Replies take the interactive lane of the channel's pacer when one is given (the sender's), so
   replies and deliveries share one set of limits; Zalo's quota errors and outages are ridden out,
   and a chat that is gone is marked inactive, as the sender does.
@@ -40,7 +42,7 @@ from handlers.i18n import t
 from handlers.types import Incoming, Result
 from runtime import App
 from services.chats import mark_chat_inactive
-from storage.models import Chat
+from storage.models import Chat, User
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +229,8 @@ class ZaloInbound:
                 await self.reply(incoming.chat_key, incoming.chat_kind, OutMessage(text=text))
             return
         try:
+            if incoming.chat_kind == "group":
+                incoming.sender_is_chat_admin = await _is_loa_admin(self.app, incoming.user_key)
             result = await self._dispatch(incoming)
         except Exception:  # the router answers its own failures; this is the last resort
             log.exception("Zalo message failed: chat %s, user %s, text %r",
@@ -277,6 +281,15 @@ class ZaloInbound:
 async def _chat_row(app: App, chat_key: str) -> Chat | None:
     async with app.sessions() as session:
         return await session.scalar(select(Chat).where(Chat.channel == NAME, Chat.chat_key == chat_key))
+
+
+async def _is_loa_admin(app: App, user_key: str) -> bool:
+    if app.settings.is_admin(user_key):
+        return True
+    async with app.sessions() as session:
+        role = await session.scalar(
+            select(User.role).where(User.channel == NAME, User.user_key == user_key))
+    return role == "admin"
 
 
 async def _chat_lang(app: App, chat_key: str) -> str:
