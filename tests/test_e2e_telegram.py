@@ -6,6 +6,7 @@ pass the fake's HTML, length and keyboard checks."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -14,8 +15,9 @@ from sqlalchemy import func, select
 
 from handlers.commands import command_list, names_for_role
 from handlers.i18n import t
-from services import sources
-from storage.models import AuditLog, Chat, Item, Source, Subscription, User
+from services import chats, sources, subscriptions
+from services.subscriptions import Delivery
+from storage.models import AuditLog, Chat, DeliveredItem, Item, Source, Subscription, User
 from tests.delivery_support import add_item, add_source
 from tests.e2e_support import WAIT, FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
 from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
@@ -28,6 +30,10 @@ ADMIN = 9001
 async def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
     async with app.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+def _item_ids(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"/why_(\d+)", text)]
 
 
 STORMS = [FeedItem(f"Bão số 3 gây mưa lớn ở Quảng Ninh, đợt {n}", f"bao-so-3-dot-{n}",
@@ -58,6 +64,10 @@ async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops
         assert "Bước 3/3" in delivery.plain
         (done,) = await lan.press("Ngay")
         assert "Xong" in done.plain
+        chat = await chats.ensure_chat(app, "telegram", "501")
+        [onboarded] = await subscriptions.list_subscriptions(app, chat.id)
+        assert onboarded.provinces == ("15",) and onboarded.topics == ("thien-tai-cuu-tro",)
+        assert onboarded.delivery == Delivery("instant")
 
         (understood,) = await lan.say("/sub xóa nhà tạm")
         assert "Đã đăng ký (số 2)" in understood.plain
@@ -66,9 +76,13 @@ async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops
         (page1,) = await lan.say("/search bão số 3")
         assert "12 tin · trang 1/3" in page1.plain
         (page2,) = await lan.press("Sau")
-        assert page2.method == "editMessageText" and "trang 2/3" in page2.plain
+        assert page2.method == "editMessageText" and page2.message_id == page1.message_id
+        assert "trang 2/3" in page2.plain
         (back,) = await lan.press("Trước")
         assert "trang 1/3" in back.plain
+        first, second = _item_ids(page1.text), _item_ids(page2.text)
+        assert len(first) == len(second) == 5 and not set(first) & set(second)
+        assert _item_ids(back.text) == first
 
         (unsub,) = await lan.say("/unsub 2")
         assert "Đã hủy đăng ký số 2" in unsub.plain
@@ -125,6 +139,7 @@ async def test_admin_adds_a_feed_and_a_subscriber_gets_its_new_item_once(
         await wait_for(lambda: feed_server.hits(path) >= hits + 2, timeout=15)
         await wait_for(running.delivery.idle, timeout=15)
         assert len(subscriber.records) == subscriber.seen
+        assert await _count(app, DeliveredItem) == 1
         assert len(bystander.records) == bystander.seen == 1
         assert len(admin.records) == admin.seen == 1
     assert bad_sends(fake_telegram) == []
@@ -237,8 +252,7 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
         for group in moved:
             (alert,) = await group.expect(1)
             assert STORM.title in alert.plain
-        blocked_chat = await wait_for(
-            lambda: _inactive(app, "801"), timeout=WAIT)
+        blocked_chat = await wait_for(lambda: _inactive(app, "801"), timeout=WAIT)
         assert "blocked" in (blocked_chat.inactive_reason or "")
 
         feed_server.add(path, rss([STORM_AFTER, STORM, OLD_STORM]))
@@ -258,7 +272,8 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
             chat = await _chat(app, key)
             assert chat is not None and chat.active
             assert await _count(app, Subscription, Subscription.chat_id == chat.id) == 1
-        assert await _chat(app, str(old_group)) is None and await _chat(app, str(seen_group)) is None
+        for key in (str(old_group), str(seen_group)):
+            assert await _chat(app, key) is None
     assert bad_sends(fake_telegram) == []
 
 
