@@ -123,19 +123,15 @@ class ZaloInbound:
         self._tails: dict[str, asyncio.Task[None]] = {}  # the last task of each chat
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self.received = 0  # events taken in, and how many of them are done with (for tests
-        self.done = 0  # and shutdown: "everything received so far is handled")
 
     # --- Intake ------------------------------------------------------------------------------
 
     async def accept(self, event: dict[str, Any]) -> None:
         """Queue one event for handling; returns once it is queued (waits when at capacity)."""
-        self.received += 1
         event_id = _event_id(event)
         if event_id is not None:
             if event_id in self._seen:
                 log.info("Zalo event %s delivered twice; handled once", event_id)
-                self.done += 1
                 return
             self._seen[event_id] = None
             while len(self._seen) > 10_000:
@@ -143,7 +139,6 @@ class ZaloInbound:
         incoming = to_incoming(event)
         if incoming is None:
             log.debug("Zalo event ignored: %s", event.get("event_name") or "no event name")
-            self.done += 1
             return
         verdict = self.flood.check(f"{NAME}:{incoming.user_key}")  # counted in arrival order
         await self._slots.acquire()
@@ -218,7 +213,6 @@ class ZaloInbound:
             await self._handle(incoming, verdict)
         finally:
             self._slots.release()
-            self.done += 1
 
     async def _handle(self, incoming: Incoming, verdict: Verdict) -> None:
         if verdict is not Verdict.ALLOW:
@@ -325,7 +319,7 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
     client = ZaloClient(settings.zalo_api_base_url, settings.zalo_bot_token.get_secret_value(),
                         timeout=settings.http_timeout_seconds)
     try:
-        me = await client.get_me()
+        me = await client.get_me() or {}
         log.info("Zalo bot %s is ready", me.get("account_name") or me.get("id") or "")
     except ZaloError as exc:
         if exc.code == 401:
@@ -342,7 +336,12 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
             settings.zalo_listen_host, settings.zalo_listen_port, media=media,
             webhook=inbound.webhook if settings.zalo_mode == "webhook" else None,
         )
-        await handle.server.start()
+        try:
+            await handle.server.start()
+        except OSError as exc:
+            await client.aclose()
+            raise ConfigError(f"invalid setting ZALO_LISTEN_PORT: cannot listen on "
+                              f"{settings.zalo_listen_host}:{settings.zalo_listen_port} ({exc.strerror})") from None
     app.channels[NAME] = channel
     if settings.zalo_mode == "webhook":
         url = f"{settings.public_base_url.rstrip('/')}{WEBHOOK_PATH}"  # type: ignore[union-attr]

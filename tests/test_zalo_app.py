@@ -220,6 +220,21 @@ async def test_a_rejected_token_stops_start_up(sqlite_url: str, fake: FakeZaloAp
         await app.close()
 
 
+async def test_a_port_in_use_stops_start_up_with_one_line(sqlite_url: str, fake: FakeZaloApi) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = open_app(make_settings(sqlite_url, **fake.settings_overrides(), zalo_listen_port=port,
+                                     public_base_url="https://loa.example"))
+        try:
+            with pytest.raises(ConfigError, match=f"ZALO_LISTEN_PORT: cannot listen on 127.0.0.1:{port}"):
+                await start_zalo(app)
+            assert "zalo" not in app.channels
+        finally:
+            await app.close()
+
+
 async def test_webhook_mode_needs_its_secret_and_public_url(sqlite_url: str) -> None:
     with pytest.raises(ConfigError, match="ZALO_WEBHOOK_SECRET and PUBLIC_BASE_URL"):
         make_settings(sqlite_url, zalo_mode="webhook", zalo_bot_token="1:x")
