@@ -114,13 +114,12 @@ class _Step:
 class ZaloChannel:
     name = NAME
 
-    def __init__(self, settings: Settings, client: ZaloClient, media: MediaStore | None = None,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Settings, client: ZaloClient, media: MediaStore | None = None) -> None:
         self.capabilities = capabilities(settings)
         self.client = client
         self.media = media  # None when PUBLIC_BASE_URL is not set: photos are not possible
         self.backoff = QuotaBackoff(settings.zalo_quota_backoff_seconds,
-                                    settings.zalo_quota_backoff_max_seconds, clock)
+                                    settings.zalo_quota_backoff_max_seconds)
         # (chat, message digest) -> parts already sent, for messages that went out in parts.
         self._progress: OrderedDict[tuple[str, str], int] = OrderedDict()
 
@@ -155,6 +154,9 @@ class ZaloChannel:
     async def answer_button(self, callback_id: str, text: str = "") -> Outcome:
         return Outcome(Status.OK, "Zalo has no buttons")
 
+    async def set_role_menu(self, user_key: str, role: str) -> None:
+        """Zalo has no command menu: /help lists the commands of the person's role."""
+
     async def typing(self, chat_key: str) -> None:
         """Show "typing…" while a slow command runs; a failure here only costs the hint."""
         try:
@@ -183,8 +185,9 @@ class ZaloChannel:
         if photo_url:
             if utf16_len(text) <= self.capabilities.max_caption_units:
                 return [_Step(text, photo_url)]
-            return [_Step("", photo_url)] + [_Step(part) for part in split_plain(text)]
         parts = split_plain(text, self.capabilities.max_text_units)
+        if photo_url:
+            return [_Step("", photo_url)] + [_Step(part) for part in parts]
         if parts:
             return [_Step(part) for part in parts]
         if message.photo is not None:
