@@ -83,3 +83,7 @@ class Channel(Protocol):
     async def answer_button(self, callback_id: str, text: str = "") -> Outcome:
         """Acknowledge a button press (a no-op where buttons don't exist)."""
         ...
+
+    async def set_role_menu(self, user_key: str, role: str) -> None:
+        """Show a person the commands of their new role (a no-op where menus don't exist)."""
+        ...

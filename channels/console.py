@@ -100,6 +100,9 @@ class ConsoleChannel:
             self._write(f"» {html_to_plain(text)}")
         return Outcome(Status.OK)
 
+    async def set_role_menu(self, user_key: str, role: str) -> None:
+        """The console has no command menu: /help lists the commands."""
+
     def _number_buttons(self, message: OutMessage, message_id: str) -> list[str]:
         if not message.buttons:
             return []

@@ -23,7 +23,15 @@ import datetime as dt
 import logging
 import warnings
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -37,10 +45,12 @@ from telegram.request import HTTPXRequest
 
 from channels.base import Button, Capabilities, Markup, Outcome, OutMessage, Status
 from config import ConfigError, Settings
+from handlers.commands import command_list
 
 log = logging.getLogger(__name__)
 
 NAME = "telegram"
+MENU_LANGS = (("", "vi"), ("en", "en"))  # setMyCommands language_code -> our language
 MAX_TEXT_UNITS = 4096
 MAX_CAPTION_UNITS = 1024
 MAX_CALLBACK_BYTES = 64
@@ -271,6 +281,34 @@ class TelegramChannel:
             await self.bot.send_chat_action(int(chat_key), "typing")
         except TelegramError as exc:
             log.debug("typing hint not shown in chat %s: %s", chat_key, exc.message)
+
+    async def set_menu(self, role: str, chat_key: str | None = None) -> bool:
+        """Show `role`'s commands in the menu: for everyone (no chat), or in one person's private
+        chat. False when Telegram refused (e.g. a person who never started the bot)."""
+        scope = BotCommandScopeChat(int(chat_key)) if chat_key is not None else None
+        try:
+            for language_code, lang in MENU_LANGS:
+                commands = [BotCommand(name, description[:256])
+                            for name, description in command_list(role, lang)]
+                await self.bot.set_my_commands(commands, scope=scope,
+                                               language_code=language_code or None)
+        except TelegramError as exc:
+            where = f"chat {chat_key}" if chat_key else "everyone"
+            log.info("command menu for %s not set: %s", where, exc.message)
+            return False
+        return True
+
+    async def set_role_menu(self, user_key: str, role: str) -> None:
+        """After a grant or revoke: a citizen falls back to the default menu."""
+        if role != "citizen":
+            await self.set_menu(role, user_key)
+            return
+        try:
+            for language_code, _ in MENU_LANGS:
+                await self.bot.delete_my_commands(scope=BotCommandScopeChat(int(user_key)),
+                                                  language_code=language_code or None)
+        except TelegramError as exc:
+            log.info("command menu of chat %s not reset: %s", user_key, exc.message)
 
     async def download(self, file_id: str) -> bytes:
         """The content of a file a user sent (an OPML for /import). Raises TelegramError."""

@@ -68,7 +68,6 @@ TRANSIENT_TRIES = 5
 ADMIN_CACHE_SECONDS = 60.0
 STARTUP_BACKOFF_MAX = 60.0
 ANONYMOUS_ADMIN_ID = 1087968824  # Telegram's GroupAnonymousBot: a group admin posting anonymously
-MENU_LANGS = (("", "vi"), ("en", "en"))  # setMyCommands language_code -> our language
 _CHAT_KINDS = {
     ChatType.PRIVATE: "private",
     ChatType.GROUP: "group",
@@ -472,33 +471,10 @@ class TelegramInbound:
 # --- Command menus ---------------------------------------------------------------------------
 
 
-async def set_menu(channel: TelegramChannel, role: str, chat_key: str | None = None) -> bool:
-    """Show `role`'s commands in the menu: for everyone (no chat), or in one person's private
-    chat. False when Telegram refused (e.g. a person who never started the bot)."""
-    scope = BotCommandScopeChat(int(chat_key)) if chat_key is not None else None
-    try:
-        for language_code, lang in MENU_LANGS:
-            commands = [
-                BotCommand(name, description[:256])
-                for name, description in command_list(role, lang)
-            ]
-            await channel.bot.set_my_commands(
-                commands, scope=scope, language_code=language_code or None
-            )
-    except TelegramError as exc:
-        log.info(
-            "command menu for %s not set: %s",
-            f"chat {chat_key}" if chat_key else "everyone",
-            exc.message,
-        )
-        return False
-    return True
-
-
 async def register_commands(app: App, channel: TelegramChannel) -> None:
     """Citizens' commands for everyone; officials and admins (from ADMIN_IDS and granted in the
     database) also get theirs, in their private chats."""
-    await set_menu(channel, "citizen")
+    await channel.set_menu("citizen")
     roles: dict[str, str] = {}
     async with app.sessions() as session:
         rows = await session.execute(
@@ -509,7 +485,7 @@ async def register_commands(app: App, channel: TelegramChannel) -> None:
         {user_key: "admin" for user_key in app.settings.admin_ids if user_key.lstrip("-").isdigit()}
     )
     for user_key, role in roles.items():
-        await set_menu(channel, role, user_key)
+        await channel.set_menu(role, user_key)
 
 
 # --- Start and stop --------------------------------------------------------------------------

@@ -111,6 +111,7 @@ async def grant(ctx: Ctx, text: str) -> Result:
         return ctx.usage(lookup("grant"))
     channel, key = _person_ref(ctx, ref)
     person = await users.grant(ctx.app, ctx.actor, channel, key, role, codes)
+    await _refresh_menu(ctx, channel, key, role)
     if role == "official":
         return ctx.reply(ctx.t("granted_official", who=f"{channel}:{key}",
                                provinces=provinces_text(person.provinces)))
@@ -123,7 +124,15 @@ async def revoke(ctx: Ctx, text: str) -> Result:
         return ctx.usage(lookup("revoke"))
     channel, key = _person_ref(ctx, ref)
     await users.revoke(ctx.app, ctx.actor, channel, key)
+    await _refresh_menu(ctx, channel, key, "citizen")
     return ctx.reply(ctx.t("revoked", who=f"{channel}:{key}"))
+
+
+async def _refresh_menu(ctx: Ctx, channel: str, key: str, role: str) -> None:
+    """The person's command menu follows their role at once, where the platform has menus."""
+    served = ctx.app.channels.get(channel)
+    if served is not None:
+        await served.set_role_menu(key, role)
 
 
 def _counts(values: dict[str, int]) -> str:

@@ -301,3 +301,19 @@ async def test_command_menus_are_set_per_scope(
     assert not {"addfeed", "report"} & {name for name, _ in commands[("default", "")]}
     assert ("chat:42", "") not in commands
     assert bad_sends(fake_telegram) == []
+
+
+async def test_menus_follow_grant_and_revoke_at_once(
+    sqlite_url: str, fake_telegram: FakeTelegram
+) -> None:
+    settings = e2e_settings(sqlite_url, fake_telegram, admin_ids=str(ADMIN))
+    async with bot(settings):
+        admin = TgUser(fake_telegram, ADMIN)
+        await admin.say("/grant 702 admin")
+        assert fake_telegram.commands[("chat:702", "")] == command_list("admin", "vi")
+        await admin.say("/grant 701 official lào cai")
+        assert fake_telegram.commands[("chat:701", "en")] == command_list("official", "en")
+        await admin.say("/revoke 702")
+        assert ("chat:702", "") not in fake_telegram.commands
+        assert ("chat:702", "en") not in fake_telegram.commands
+    assert bad_sends(fake_telegram) == []
