@@ -182,9 +182,8 @@ class ZaloChannel:
             suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
             url = self.media.put(content, suffix, _FILE_TYPES.get(suffix, "application/octet-stream"))
             text = f"{text}\n{file_name}: {url}".strip()
-        if photo_url:
-            if utf16_len(text) <= self.capabilities.max_caption_units:
-                return [_Step(text, photo_url)]
+        if photo_url and utf16_len(text) <= self.capabilities.max_caption_units:
+            return [_Step(text, photo_url)]
         parts = split_plain(text, self.capabilities.max_text_units)
         if photo_url:
             return [_Step("", photo_url)] + [_Step(part) for part in parts]
