@@ -43,8 +43,11 @@ def _results(ctx: Ctx, query: str, found: SearchPage, nonce: str, *, edit: bool 
     if found.page < found.pages:
         nav.append(Button(ctx.t("btn_more"), encode("sr", nonce, found.page + 1)))
     if found.pages > 1 and not ctx.buttons:
-        blocks.append(ctx.t("search_typed_pages", query=query,
-                            next=min(found.page + 1, found.pages)))
+        # Typed paging for channels without buttons: the next page, or back from the last one.
+        if found.page < found.pages:
+            blocks.append(ctx.t("search_typed_next", query=query, page=found.page + 1))
+        else:
+            blocks.append(ctx.t("search_typed_prev", query=query, page=found.page - 1))
     return ctx.reply(*blocks, buttons=[nav] if nav else None, edit=edit)
 
 

@@ -121,6 +121,9 @@ async def test_typed_paging_on_zalo(sqlite_app) -> None:  # type: ignore[no-unty
     assert not citizen.buttons()
     assert "/search bao 3" in citizen.text
     assert f"/why {ids['storm6']}" in citizen.text  # plain "/why N" where nothing is tappable
+    await citizen.say("/search bao 3")  # the last page points back, not at itself
+    assert "Xem trang trước: /search bao 2" in citizen.text
+    assert "/search bao 3" not in citizen.text
 
 
 async def test_old_search_buttons_go_stale(sqlite_app) -> None:  # type: ignore[no-untyped-def]
