@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from telegram import (
-    BotCommand,
-    BotCommandScopeChat,
     CallbackQuery,
     ChatMember,
     ChatMemberUpdated,
@@ -37,7 +35,8 @@ from telegram.constants import ChatType
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from channels.base import OutMessage, Status
+from channels.base import OutMessage
+from channels.replies import chat_lang, find_chat, send_reply
 from channels.telegram import (
     MAX_CALLBACK_BYTES,
     NAME,
@@ -48,14 +47,13 @@ from channels.telegram import (
 )
 from config import ConfigError, Settings
 from delivery.alerts import alert_admins
-from delivery.pacing import INTERACTIVE, Pacer
-from handlers.commands import command_list
+from delivery.pacing import Pacer
 from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
 from handlers.types import Incoming, Result
 from runtime import App
 from services.chats import mark_chat_inactive, migrate_chat
-from storage.models import Chat, User
+from storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +61,6 @@ ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
 MAX_CONCURRENT = 64  # updates handled at once (of different chats)
 TYPING_AFTER = 1.0  # show "typing…" when a command takes longer than this
-REPLY_MAX_WAIT = 600.0  # a reply waits out "retry after" this long at most, then is given up
-TRANSIENT_TRIES = 5
 ADMIN_CACHE_SECONDS = 60.0
 STARTUP_BACKOFF_MAX = 60.0
 ANONYMOUS_ADMIN_ID = 1087968824  # Telegram's GroupAnonymousBot: a group admin posting anonymously
@@ -111,23 +107,6 @@ def chat_kind(chat_type: str) -> str:
 
 def _first_word(text: str) -> str:
     return text.split(maxsplit=1)[0][:64] if text.strip() else ""
-
-
-async def _chat_row(app: App, chat_key: str) -> Chat | None:
-    async with app.sessions() as session:
-        return await session.scalar(
-            select(Chat).where(Chat.channel == NAME, Chat.chat_key == chat_key)
-        )
-
-
-async def _chat_lang(app: App, chat_key: str) -> str:
-    """The chat's language for our own few lines; Vietnamese when unknown or unreadable (this
-    also runs when the database is what failed)."""
-    try:
-        chat = await _chat_row(app, chat_key)
-    except Exception:  # noqa: BLE001 - an apology must not fail for want of a language
-        return "vi"
-    return chat.lang if chat else "vi"
 
 
 class _ChatLocks:
@@ -327,7 +306,7 @@ class TelegramInbound:
             incoming.chat_key,
         )
         text = (
-            t(await _chat_lang(self.app, incoming.chat_key), "flood_limited")
+            t(await chat_lang(self.app, NAME, incoming.chat_key), "flood_limited")
             if verdict is Verdict.WARN
             else ""
         )
@@ -341,7 +320,7 @@ class TelegramInbound:
         document = message.document
         assert document is not None
         if document.file_size is not None and document.file_size > self.max_file_bytes:
-            lang = await _chat_lang(self.app, incoming.chat_key)
+            lang = await chat_lang(self.app, NAME, incoming.chat_key)
             await self.reply(
                 incoming.chat_key,
                 incoming.chat_kind,
@@ -384,44 +363,10 @@ class TelegramInbound:
         return await task
 
     async def reply(self, chat_key: str, kind: str, message: OutMessage) -> None:
-        """Send a reply now (interactive lane), riding out "retry after" and short outages,
-        following a migrated group; log (and alert admins about) what could not go."""
-        waited, tries, migrated = 0.0, 0, False
-        while True:
-            if self.pacer is not None:
-                await self.pacer.acquire(chat_key, kind, lane=INTERACTIVE)
-            outcome = await self.channel.send(chat_key, message, chat_kind=kind)
-            status = outcome.status
-            if status is Status.OK:
-                return
-            if status is Status.RETRY_AFTER and waited < REPLY_MAX_WAIT:
-                pause = outcome.retry_after or 1.0
-                if self.pacer is not None:
-                    self.pacer.pause(pause)
-            elif status is Status.TRANSIENT and tries < TRANSIENT_TRIES:
-                tries += 1
-                pause = min(2.0**tries, 30.0)
-            elif status is Status.MIGRATED and outcome.new_chat_key and not migrated:
-                migrated = True
-                await migrate_chat(self.app, NAME, chat_key, outcome.new_chat_key)
-                chat_key, kind = outcome.new_chat_key, "group"
-                continue
-            else:
-                break
-            waited += pause
-            await asyncio.sleep(pause)  # the platform's own wait, not a guess
-        log.warning(
-            "Telegram reply to chat %s not sent (%s): %s", chat_key, status.value, outcome.detail
-        )
-        if status is Status.GONE:
-            await self._chat_gone(chat_key, outcome.detail)
-        elif status in (Status.BAD_CONTENT, Status.AUTH):
-            await alert_admins(
-                self.app, f"Telegram reply not sent ({status.value}): {outcome.detail}"
-            )
+        await send_reply(self.app, self.channel, self.pacer, chat_key, kind, message)
 
     async def _chat_gone(self, chat_key: str, reason: str) -> None:
-        chat = await _chat_row(self.app, chat_key)
+        chat = await find_chat(self.app, NAME, chat_key)
         if chat is not None and chat.active:
             await mark_chat_inactive(self.app, chat.id, reason)
 
@@ -459,7 +404,7 @@ class TelegramInbound:
         )
         if chat is None:
             return
-        lang = await _chat_lang(self.app, str(chat.id))
+        lang = await chat_lang(self.app, NAME, str(chat.id))
         apology = t(lang, "error_internal")
         if query is not None:
             await self.channel.answer_button(query.id, "")

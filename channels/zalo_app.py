@@ -30,19 +30,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from channels.base import OutMessage, Status
+from channels.base import OutMessage
+from channels.replies import chat_lang, send_reply
 from channels.zalo import NAME, ZaloChannel
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Response
 from config import ConfigError
-from delivery.alerts import alert_admins
-from delivery.pacing import INTERACTIVE, Pacer
+from delivery.pacing import Pacer
 from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
 from handlers.types import Incoming, Result
 from runtime import App
-from services.chats import mark_chat_inactive
-from storage.models import Chat, User
+from storage.models import User
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +49,6 @@ TEXT_EVENT = "message.text.received"
 IMAGE_EVENT = "message.image.received"
 TYPING_AFTER = 1.0  # show "typing…" when a command takes longer than this
 MAX_IN_FLIGHT = 64  # messages being handled at once; beyond this, intake waits
-REPLY_MAX_WAIT = 600.0  # a reply waits out Zalo's quota this long at most, then is given up
-TRANSIENT_TRIES = 5
 POLL_BACKOFF_START = 1.0
 POLL_BACKOFF_MAX = 60.0
 
@@ -219,7 +216,7 @@ class ZaloInbound:
             log.info("flood limit: %s from user %s in chat %s", verdict.value, incoming.user_key,
                      incoming.chat_key)
             if verdict is Verdict.WARN:
-                text = t(await _chat_lang(self.app, incoming.chat_key), "flood_limited")
+                text = t(await chat_lang(self.app, NAME, incoming.chat_key), "flood_limited")
                 await self.reply(incoming.chat_key, incoming.chat_kind, OutMessage(text=text))
             return
         try:
@@ -229,7 +226,7 @@ class ZaloInbound:
         except Exception:  # the router answers its own failures; this is the last resort
             log.exception("Zalo message failed: chat %s, user %s, text %r",
                           incoming.chat_key, incoming.user_key, incoming.text[:200])
-            text = t(await _chat_lang(self.app, incoming.chat_key), "error_internal")
+            text = t(await chat_lang(self.app, NAME, incoming.chat_key), "error_internal")
             result = Result(messages=[OutMessage(text=text)])
         for message in result.messages:
             await self.reply(incoming.chat_key, incoming.chat_kind, message)
@@ -242,40 +239,7 @@ class ZaloInbound:
         return await task
 
     async def reply(self, chat_key: str, kind: str, message: OutMessage) -> None:
-        """Send a reply now (interactive lane), riding out Zalo's quota and short outages; log
-        (and alert admins about) what could not go."""
-        waited, tries = 0.0, 0
-        while True:
-            if self.pacer is not None:
-                await self.pacer.acquire(chat_key, kind, lane=INTERACTIVE)
-            outcome = await self.channel.send(chat_key, message, chat_kind=kind)
-            status = outcome.status
-            if status is Status.OK:
-                return
-            if status is Status.RETRY_AFTER and waited < REPLY_MAX_WAIT:
-                pause = outcome.retry_after or 1.0
-                if self.pacer is not None:
-                    self.pacer.pause(pause)
-            elif status is Status.TRANSIENT and tries < TRANSIENT_TRIES:
-                tries += 1
-                pause = min(2.0**tries, 30.0)
-            else:
-                break
-            waited += pause
-            await asyncio.sleep(pause)  # our back-off period, not a guess
-        log.warning("Zalo reply to chat %s not sent (%s): %s", chat_key, status.value, outcome.detail)
-        if status is Status.GONE:
-            chat = await _chat_row(self.app, chat_key)
-            if chat is not None and chat.active:
-                await mark_chat_inactive(self.app, chat.id, outcome.detail)
-        elif status in (Status.BAD_CONTENT, Status.AUTH):
-            await alert_admins(self.app, f"Zalo reply not sent ({status.value}): {outcome.detail}")
-
-
-async def _chat_row(app: App, chat_key: str) -> Chat | None:
-    async with app.sessions() as session:
-        return await session.scalar(select(Chat).where(Chat.channel == NAME, Chat.chat_key == chat_key))
-
+        await send_reply(self.app, self.channel, self.pacer, chat_key, kind, message)
 
 async def _is_loa_admin(app: App, user_key: str) -> bool:
     if app.settings.is_admin(user_key):
@@ -284,16 +248,6 @@ async def _is_loa_admin(app: App, user_key: str) -> bool:
         role = await session.scalar(
             select(User.role).where(User.channel == NAME, User.user_key == user_key))
     return role == "admin"
-
-
-async def _chat_lang(app: App, chat_key: str) -> str:
-    """The chat's language for our own few lines; Vietnamese when unknown or unreadable (this
-    also runs when the database is what failed)."""
-    try:
-        chat = await _chat_row(app, chat_key)
-    except Exception:  # noqa: BLE001 - an apology must not fail for want of a language
-        return "vi"
-    return chat.lang if chat else "vi"
 
 
 @dataclass
