@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from catalog import province_name, topic_name
@@ -71,6 +72,10 @@ def render_item(
 
     `labels` adds its provinces and topics (left out in digests, whose headings show them).
     """
+    return _render_item(item, lang, tz, labels, summary)
+
+
+def _render_item(item: ItemView, lang: str, tz: tzinfo, labels: bool, summary: bool) -> str:
     lines = [f'<b><a href="{escape_attr(item.url)}">{escape(truncate(item.title, TITLE_UNITS))}</a></b>']
     if summary and item.summary:
         lines.append(escape(truncate(item.summary, SUMMARY_UNITS)))
@@ -92,30 +97,31 @@ def split_parts(blocks: Iterable[str], limit: int, sep: str = PART_SEP) -> list[
     current: list[str] = []
     used = 0
     sep_units = utf16_len(sep)
-    for block in _fit_blocks(blocks, limit):
-        size = utf16_len(block)
-        extra = size + (sep_units if current else 0)
-        if current and used + extra > limit:
-            parts.append(sep.join(current))
-            current, used = [], 0
-            extra = size
-        current.append(block)
-        used += extra
+    for block in blocks:
+        size = _units(block)
+        if size > limit:
+            pieces = list(_fit_block(block, limit))
+        else:
+            pieces = [block]
+        for piece in pieces:
+            if size > limit:
+                size = _units(piece)
+            if current and used + sep_units + size > limit:
+                parts.append(sep.join(current))
+                current, used = [], 0
+            used += size + (sep_units if current else 0)
+            current.append(piece)
     if current:
         parts.append(sep.join(current))
     return parts
 
 
-def _fit_blocks(blocks: Iterable[str], limit: int) -> Iterable[str]:
-    for block in blocks:
-        if utf16_len(block) <= limit:
-            yield block
-            continue
-        for line in block.split("\n"):
-            if utf16_len(line) <= limit:
-                yield line
-            else:
-                yield escape(truncate(html_to_plain(line), max(limit // 2, 1)))
+def _fit_block(block: str, limit: int) -> Iterable[str]:
+    for line in block.split("\n"):
+        if utf16_len(line) <= limit:
+            yield line
+        else:
+            yield escape(truncate(html_to_plain(line), max(limit // 2, 1)))
 
 
 def number_parts(parts: list[str]) -> list[str]:
@@ -125,20 +131,62 @@ def number_parts(parts: list[str]) -> list[str]:
     return [f"{p}\n<i>({k}/{len(parts)})</i>" for k, p in enumerate(parts, 1)]
 
 
-def render_batch(items: Sequence[ItemView], *, lang: str, tz: tzinfo, limit: int) -> list[str]:
-    """Instant delivery: one message for one item; a headed list when several arrive together."""
-    ordered = sorted(items, key=lambda i: (i.published_at, i.id), reverse=True)
+class Blocks:
+    """Rendered item blocks by (item id, lang, labels), shared by the messages of one batch: a
+    digest run renders each of a few thousand items once, not once per chat."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self.cache: dict[tuple[int, str, bool], str] = {}
+        self.entries: dict[tuple[int, str], _Entry] = {}
+
+    def get(self, item: ItemView, lang: str, labels: bool) -> str:
+        key = (item.id, lang, labels)
+        block = self.cache.get(key)
+        if block is None:
+            block = self.cache[key] = _render_item(item, lang, self.tz, labels, True)
+        return block
+
+    def entry(self, item: ItemView, lang: str) -> _Entry:
+        """What a digest needs of an item, computed once: sort key, group, block, its length."""
+        key = (item.id, lang)
+        found = self.entries.get(key)
+        if found is None:
+            block = self.get(item, lang, False)
+            found = self.entries[key] = (
+                (item.published_at, item.id),
+                item.provinces[0] if item.provinces else None,
+                item.topics[0] if item.topics else None,
+                block,
+                utf16_len(block),
+            )
+        return found
+
+
+# (newest-first key, main province, main topic, block, block length)
+_Entry = tuple[tuple[datetime, int], "str | None", "str | None", str, int]
+
+
+def render_batch(items: Sequence[ItemView], *, lang: str, tz: tzinfo, limit: int,
+                 blocks: Blocks | None = None) -> list[str]:
+    """Instant delivery: one message for one item; a headed list when several arrive together.
+    `blocks`: a cache shared by the messages of one batch."""
+    cache = blocks or Blocks(tz)
+    ordered = sorted(items, key=_newest_first, reverse=True)
     if len(ordered) == 1:
-        return split_parts([render_item(ordered[0], lang=lang, tz=tz)], limit)
-    blocks = [text(lang, "instant_batch", count=len(ordered))]
-    blocks += [render_item(item, lang=lang, tz=tz) for item in ordered]
-    return number_parts(split_parts(_stick_first(blocks), limit - MARKER_UNITS))
+        return split_parts([cache.get(ordered[0], lang, True)], limit)
+    parts = [text(lang, "instant_batch", count=len(ordered))]
+    parts += [cache.get(item, lang, True) for item in ordered]
+    return number_parts(split_parts(_stick_first(parts), limit - MARKER_UNITS))
+
+
+_newest_first = attrgetter("published_at", "id")
 
 
 def group_items(items: Sequence[ItemView]) -> list[tuple[str | None, list[tuple[str | None, list[ItemView]]]]]:
     """Items grouped by their main province, then main topic; groups and items newest first."""
     by_province: dict[str | None, dict[str | None, list[ItemView]]] = {}
-    for item in sorted(items, key=lambda i: (i.published_at, i.id), reverse=True):
+    for item in sorted(items, key=_newest_first, reverse=True):
         province = item.provinces[0] if item.provinces else None
         topic = item.topics[0] if item.topics else None
         by_province.setdefault(province, {}).setdefault(topic, []).append(item)
@@ -148,7 +196,7 @@ def group_items(items: Sequence[ItemView]) -> list[tuple[str | None, list[tuple[
 
 def render_digest(
     items: Sequence[ItemView], *, header: str, lang: str, tz: tzinfo, limit: int,
-    preamble: Sequence[str] = (), postscript: Sequence[str] = (),
+    preamble: Sequence[str] = (), postscript: Sequence[str] = (), blocks: Blocks | None = None,
 ) -> list[str]:
     """A digest: `header` (already HTML, with the count), optional `preamble` blocks (an
     official's counts), the items grouped by province and topic, newest first, then optional
@@ -156,21 +204,70 @@ def render_digest(
     "(k/n)" when there are several. No items and no preamble: no parts at all."""
     if not items and not preamble:
         return []
-    blocks = [header, *preamble]
-    for province, topics in group_items(items):
-        province_label = province_name(province) if province else text(lang, "no_province")
+    cache = blocks or Blocks(tz)
+    entries = sorted((cache.entry(item, lang) for item in items), key=_first, reverse=True)
+    groups: dict[str | None, dict[str | None, list[_Entry]]] = {}
+    for entry in entries:
+        groups.setdefault(entry[1], {}).setdefault(entry[2], []).append(entry)
+    texts = [header, *preamble]
+    sizes = [utf16_len(t) for t in texts]
+    for province, topics in groups.items():
         first_topic = True
-        for topic, members in topics:
-            topic_label = topic_name(topic, lang) if topic else text(lang, "no_topic")
-            heading = f"🏷 <i>{escape(topic_label)}</i>"
-            if first_topic:
-                heading = f"📍 <b>{escape(province_label)}</b>\n{heading}"
-                first_topic = False
+        for topic, members in topics.items():
+            heading = _heading(province, topic, lang, first_topic)
+            first_topic = False
             # A heading travels with its first item, so no part ends on a bare heading.
-            blocks.append(f"{heading}\n{render_item(members[0], lang=lang, tz=tz, labels=False)}")
-            blocks += [render_item(m, lang=lang, tz=tz, labels=False) for m in members[1:]]
-    blocks += postscript
-    return number_parts(split_parts(blocks, limit - MARKER_UNITS))
+            headed = _headed(heading, members[0][3])
+            texts.append(headed)
+            sizes.append(_units(headed))
+            for member in members[1:]:
+                texts.append(member[3])
+                sizes.append(member[4])
+    for block in postscript:
+        texts.append(block)
+        sizes.append(utf16_len(block))
+    return number_parts(_pack(texts, sizes, limit - MARKER_UNITS))
+
+
+_first = itemgetter(0)
+
+
+def _pack(texts: list[str], sizes: list[int], limit: int, sep: str = PART_SEP) -> list[str]:
+    """split_parts for blocks whose lengths are known."""
+    if any(size > limit for size in sizes):
+        return split_parts(texts, limit, sep)
+    parts: list[str] = []
+    start, used, sep_units = 0, 0, len(sep)
+    for index, size in enumerate(sizes):
+        if index > start and used + sep_units + size > limit:
+            parts.append(sep.join(texts[start:index]))
+            start, used = index, size
+        else:
+            used += size + (sep_units if index > start else 0)
+    if start < len(texts):
+        parts.append(sep.join(texts[start:]))
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def _heading(province: str | None, topic: str | None, lang: str, with_province: bool) -> str:
+    topic_label = topic_name(topic, lang) if topic else text(lang, "no_topic")
+    heading = f"🏷 <i>{escape(topic_label)}</i>"
+    if with_province:
+        province_label = province_name(province) if province else text(lang, "no_province")
+        heading = f"📍 <b>{escape(province_label)}</b>\n{heading}"
+    return heading
+
+
+@lru_cache(maxsize=20_000)
+def _headed(heading: str, block: str) -> str:
+    return f"{heading}\n{block}"
+
+
+@lru_cache(maxsize=50_000)
+def _units(block: str) -> int:
+    # Item blocks are cached strings met again and again: measure each once.
+    return utf16_len(block)
 
 
 def _stick_first(blocks: list[str]) -> list[str]:

@@ -1,16 +1,20 @@
 """What a claimed outbox row carries: resolve its items set-wise, then render its parts.
 
-Runs when the sender claims a batch of rows, for the rows not yet rendered:
-- an instant row holds the new item ids of one ingestion; it carries those that match one of the
-  chat's instant subscriptions;
+Runs when the sender claims a batch of rows:
+- an instant row comes with the ids of the new items that matched (delivery.match);
 - a digest row carries the items fetched in its window that match the chat's subscriptions on
   that schedule. The window ends at the due time and starts at the chat's previous digest of the
   same mode (so a catch-up digest after downtime has everything since), at most MAX_CATCHUP back;
-- a report row is an official's report over the period (delivery.report).
+- a report row is an official's report over the period (delivery.report);
+- other rows (alerts, broadcasts) come with their parts.
 Items the chat already has (`delivered_items`, or held by another row being sent to it) are left
-out, so each item reaches a chat once. The result is written into the row's payload (item ids
-and rendered parts) in the claiming transaction: a resumed row sends exactly the parts it was
-going to send, whatever changed meanwhile.
+out, so each item reaches a chat once.
+
+The resolved, checked item ids are stored in the row (`payload["items"]`, and "checked") in the
+claiming step; the parts
+are rendered from them, which is deterministic, so a row resumed after a crash renders the same
+parts and `parts_sent` still points at the right one. Reports, whose chart is costly, store
+their rendered parts.
 """
 
 from __future__ import annotations
@@ -18,17 +22,19 @@ from __future__ import annotations
 import base64
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.compose import render_batch, render_digest, text
+from delivery.compose import Blocks, render_batch, render_digest, text
 from delivery.digests import PERIODS
-from delivery.match import deliverable, keyword_keys, live_subscriptions, matching_pairs
+from delivery.match import keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
+from delivery.sql import id_list, in_ranges, parse_ids
 from delivery.views import chunks, load_items
 from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
@@ -54,44 +60,63 @@ class Row:
     due_at: datetime
     parts_sent: int
     attempts: int
-    rendered: bool = field(init=False)
+    parts: list[dict[str, str]] | None = None  # what to send, once rendered
+    changed: bool = False  # the payload gained something to store
 
-    def __post_init__(self) -> None:
-        self.rendered = "parts" in self.payload
+    @property
+    def resolved(self) -> bool:
+        return "items" in self.payload or "parts" in self.payload
 
 
 async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int]) -> None:
-    """Resolve and render every row of `rows` that has no parts yet, in place (payload gains
-    "items" and "parts"; an empty one gains "parts": []). `limits`: max text units by channel."""
-    todo = [r for r in rows if not r.rendered]
-    if not todo:
-        return
-    items_of: dict[int, list[int]] = {}
-    instant = [r for r in todo if r.kind == "instant"]
+    """Give every row its `parts` (an empty list: nothing to send), resolving first the rows not
+    resolved yet (their payload gains "items", or "parts" for a report, and `changed`).
+    `limits`: max text units by channel name."""
+    todo = [r for r in rows if not r.resolved]
     digests = [r for r in todo if r.kind == "digest"]
-    reports = [r for r in todo if r.kind == "report"]
-    if instant or digests:
-        items_of = await _resolve(session, instant, digests)
-        await _drop_already_given(session, rows, todo, items_of)
-    views = await load_items(session, {i for ids in items_of.values() for i in ids})
+    items_of = await _resolve(session, digests) if digests else {}
+    for row in rows:
+        if "items" in row.payload and not row.payload.get("checked"):
+            items_of[row.id] = list(row.payload["items"])
+    unchecked = [r for r in rows if r.id in items_of]
+    if unchecked:
+        await _drop_already_given(session, rows, unchecked, items_of)
+        for row in unchecked:
+            row.payload = {**row.payload, "items": items_of[row.id], "checked": True}
+            row.changed = True
+    for row in todo:
+        if row.kind == "report":
+            parts = await _report_parts(app, session, row, limits[row.channel])
+            row.payload = {**row.payload, "parts": parts}
+            row.changed = True
+    to_render = [r for r in rows if r.parts is None and "parts" not in r.payload]
+    views = await load_items(session, {i for r in to_render for i in r.payload.get("items", ())})
     tz = app.settings.tz
-    for row in instant + digests:
-        ids = [i for i in items_of.get(row.id, []) if i in views]
-        items = [views[i] for i in ids]
+    rendered: dict[tuple[Any, ...], list[str]] = {}
+    blocks = Blocks(tz)
+    for row in rows:
+        if row.parts is not None:
+            continue
+        if "parts" in row.payload:
+            row.parts = list(row.payload["parts"])
+            continue
+        items = [views[i] for i in row.payload.get("items", ()) if i in views]
         limit = limits[row.channel]
         if not items:
-            parts: list[str] = []
-        elif row.kind == "instant":
-            parts = render_batch(items, lang=row.lang, tz=tz, limit=limit)
-        else:
-            parts = render_digest(items, header=_digest_header(row, len(items), tz),
-                                  lang=row.lang, tz=tz, limit=limit)
-        row.payload = {**row.payload, "items": ids, "parts": [{"text": p} for p in parts]}
-    for row in reports:
-        row.payload = {**row.payload, "items": [],
-                       "parts": await _report_parts(app, session, row, limits[row.channel])}
-    for row in todo:
-        row.rendered = True
+            row.parts = []
+            continue
+        header = "" if row.kind == "instant" else _digest_header(row, len(items), tz)
+        # Chats that follow the same things get the same message: render it once.
+        key = (row.kind, row.lang, limit, header, tuple(i.id for i in items))
+        texts = rendered.get(key)
+        if texts is None:
+            if row.kind == "instant":
+                texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
+            else:
+                texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
+                                      blocks=blocks)
+            rendered[key] = texts
+        row.parts = [{"text": t} for t in texts]
 
 
 def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
@@ -115,6 +140,7 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
                     Delivery.chat_id.in_(part), Delivery.kind == "digest",
                     Delivery.dedup_key.startswith(f"digest:{mode}:"),
                     Delivery.due_at >= min(r.due_at for r in group) - MAX_CATCHUP[mode],
+                    Delivery.due_at < max(r.due_at for r in group),
                 )
             )
             for chat_id, due in result:
@@ -126,17 +152,9 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
     return found
 
 
-async def _resolve(session: AsyncSession, instant: list[Row], digests: list[Row]) -> dict[int, list[int]]:
-    """(row id → item ids) for instant and digest rows, with the matching query."""
+async def _resolve(session: AsyncSession, digests: list[Row]) -> dict[int, list[int]]:
+    """(row id → item ids) for digest rows, with the matching query."""
     pairs: dict[int, set[int]] = defaultdict(set)
-    by_items: dict[tuple[int, ...], list[Row]] = defaultdict(list)
-    for row in instant:
-        by_items[tuple(row.payload.get("items", ()))].append(row)
-    for ids, group in by_items.items():
-        items = deliverable(list(ids))
-        subs = live_subscriptions().where(Subscription.mode == "instant")
-        await _pairs_into(session, pairs, group, subs, items)
-
     previous = await _previous_digests(session, digests)
     windows = {row.id: _window(row, previous.get(row.id)) for row in digests}
     by_schedule: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
@@ -165,22 +183,23 @@ async def _resolve(session: AsyncSession, instant: list[Row], digests: list[Row]
 async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]], group: list[Row],
                       subs_query: Any, items_query: Any) -> None:
     """Run the matching query for the rows of `group` (tagged by row id) and collect pairs."""
-    for part in chunks([r.id for r in group], 1000):
+    for part in chunks([r.id for r in group]):
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
             Delivery.id.in_(part)).subquery("rows")
         live = subs_query.subquery("live")
         subs = (
             select(live.c.sid, row_of_chat.c.tag, live.c.keywords)
             .join(row_of_chat, row_of_chat.c.chat_id == live.c.chat_id)
-            .cte("cand_subs")
+            .cte("cand_subs").prefix_with("MATERIALIZED")
         )
-        items = items_query.cte("cand_items")
+        items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
         query = matching_pairs(subs, items, keys).subquery("pairs")
-        result = await session.execute(select(query.c.tag, query.c.item_id).distinct())
-        for tag, item_id in result:
-            pairs[tag].add(item_id)
+        result = await session.execute(
+            select(query.c.tag, id_list(session, query.c.item_id)).group_by(query.c.tag))
+        for tag, ids in result:
+            pairs[tag].update(parse_ids(ids))
 
 
 async def _fetched_at(session: AsyncSession, ids: set[int]) -> dict[int, datetime]:
@@ -196,44 +215,52 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     """Leave out what each chat already has, or has on its way in another row, and give an item
     wanted by two new rows of one chat to the first (instant before digest, older first)."""
     chats = {r.chat_id for r in todo}
-    held: dict[int, set[int]] = defaultdict(set)
-    candidates = sorted({i for ids in items_of.values() for i in ids})
-    for chat_part in chunks(sorted(chats), 1000):
-        for item_part in chunks(candidates, 4000):
+    held: dict[int, set[int]] = {}
+    candidates = [i for ids in items_of.values() for i in ids]
+    if candidates:
+        low, high = min(candidates), max(candidates)
+        for chat_part in chunks(sorted(chats)):
             result = await session.execute(
                 select(DeliveredItem.chat_id, DeliveredItem.item_id).where(
-                    DeliveredItem.chat_id.in_(chat_part), DeliveredItem.item_id.in_(item_part))
+                    DeliveredItem.chat_id.in_(chat_part), DeliveredItem.item_id.between(low, high))
             )
             for chat_id, item_id in result:
-                held[chat_id].add(item_id)
-    # Rows already rendered (being sent now, in this batch or another one) hold their items.
+                held.setdefault(chat_id, set()).add(item_id)
+    # Rows already checked (being sent now, in this batch or another one) hold their items.
     ids_in_batch = {r.id for r in rows}
     for row in rows:
-        if row.rendered:
-            held[row.chat_id].update(row.payload.get("items", ()))
-    for part in chunks(sorted(chats), 1000):
+        if row.payload.get("checked") and row.payload.get("items"):
+            held.setdefault(row.chat_id, set()).update(row.payload["items"])
+    for part in chunks(sorted(chats)):
         result = await session.execute(
             select(Delivery.chat_id, Delivery.payload).where(
                 Delivery.chat_id.in_(part), Delivery.state == "sending",
-                Delivery.id.not_in(ids_in_batch),
-            )
+                ~in_ranges(Delivery.id, sorted(ids_in_batch)))
         )
         for chat_id, payload in result:
-            if payload and "parts" in payload:
-                held[chat_id].update(payload.get("items", ()))
+            if (payload or {}).get("checked"):
+                held.setdefault(chat_id, set()).update(payload.get("items", ()))
     for row in sorted(todo, key=lambda r: (r.kind != "instant", r.due_at, r.id)):
-        mine = [i for i in items_of.get(row.id, []) if i not in held[row.chat_id]]
-        items_of[row.id] = mine
-        held[row.chat_id].update(mine)
+        mine = items_of.get(row.id, [])
+        already = held.get(row.chat_id)
+        if already:
+            mine = [i for i in mine if i not in already]
+            items_of[row.id] = mine
+        held.setdefault(row.chat_id, set()).update(mine)
 
 
 def _digest_header(row: Row, count: int, tz) -> str:  # type: ignore[no-untyped-def]
-    local_due = row.due_at.astimezone(tz)
-    if row.payload.get("mode") == "weekly":
-        start = (row.due_at - PERIODS["weekly"]).astimezone(tz)
-        return text(row.lang, "digest_weekly", start=start.strftime("%d/%m"),
+    return _header(row.lang, row.payload.get("mode", "daily"), row.due_at, count, tz)
+
+
+@lru_cache(maxsize=1024)
+def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type: ignore[no-untyped-def]
+    local_due = due.astimezone(tz)
+    if mode == "weekly":
+        start = (due - PERIODS["weekly"]).astimezone(tz)
+        return text(lang, "digest_weekly", start=start.strftime("%d/%m"),
                     end=local_due.strftime("%d/%m/%Y"), count=count)
-    return text(row.lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
+    return text(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
 
 
 async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -> list[dict[str, Any]]:

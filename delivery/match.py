@@ -6,9 +6,10 @@ subscriptions, mode "off", inactive chats, backlog items and duplicates never ma
 
 `matching_pairs` is the one matching query, used twice:
 - `on_new_items` (at ingestion) queues one instant outbox row per chat that has an instant
-  subscription matching any of the new items. It writes one row per chat, not per pair.
-- `delivery.contents` (when the sender claims outbox rows) resolves exactly which items each
-  claimed delivery carries, for instant batches and digests alike.
+  subscription matching any of the new items, with those item ids: one row per chat, not per
+  pair (the ids are aggregated in SQL);
+- `delivery.contents` (when the sender claims a digest row) resolves the items the digest
+  carries.
 
 What a chat has been given is recorded per (chat, item) in `delivered_items` once sent; resolving
 leaves out what a chat already has, so each item reaches a chat at most once, even when several
@@ -29,10 +30,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    bindparam,
     CTE,
     Select,
     String,
@@ -47,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import INTERACTIVE
-from delivery.sql import upsert_insert
+from delivery.sql import id_list, json_object_text, upsert_insert
 from runtime import App
 from storage.models import (
     Chat,
@@ -78,7 +81,7 @@ def live_subscriptions() -> Select[Any]:
     )
 
 
-def deliverable(item_ids: Select[Any] | list[int]) -> Select[Any]:
+def deliverable(item_ids: list[int]) -> Select[Any]:
     """The given items that may be pushed: no backlog, no duplicates."""
     return select(Item.id.label("iid")).where(
         Item.id.in_(item_ids), Item.backlog.is_(False), Item.duplicate_of.is_(None)
@@ -88,59 +91,69 @@ def deliverable(item_ids: Select[Any] | list[int]) -> Select[Any]:
 def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str]) -> Select[Any]:
     """(tag, item_id) for every subscription in `subs` (columns sid, tag, keywords) and item in
     `items` (column iid) that match. A pair can come out more than once (several subscriptions
-    or topics); callers use DISTINCT or GROUP BY."""
-    st, sp = SubscriptionTopic.__table__, SubscriptionProvince.__table__
-    # The candidate items' labels, materialised once: small, and the join starts from them.
-    item_provinces = (
-        select(ItemProvince.item_id, ItemProvince.province)
-        .where(ItemProvince.item_id.in_(select(items.c.iid)))
-        .cte("cand_provinces").prefix_with("MATERIALIZED")
-    )
-    item_topics = (
-        select(ItemTopic.item_id, ItemTopic.topic)
-        .where(ItemTopic.item_id.in_(select(items.c.iid)))
-        .cte("cand_topics").prefix_with("MATERIALIZED")
-    )
-    ip, it = item_provinces, item_topics
-    st2, sp2 = st.alias("st_none"), sp.alias("sp_none")
-    no_topics = ~exists().where(st2.c.subscription_id == subs.c.sid)
-    no_provinces = ~exists().where(sp2.c.subscription_id == subs.c.sid)
+    or topics); callers use DISTINCT or GROUP BY.
 
-    def keep(query: Select[Any], item_col: Any) -> Select[Any]:
-        keys = sorted(keyword_keys)
-        plain = subs.c.keywords == ""
+    Both sides' labels are materialised first (the subscriptions' of `subs`, the items' of
+    `items`), so every join is between two small sets and no engine is tempted to walk an
+    index over all subscriptions of a province."""
+    st, sp = SubscriptionTopic.__table__, SubscriptionProvince.__table__
+    ip, it = ItemProvince.__table__, ItemTopic.__table__
+
+    def materialized(query: Select[Any], name: str) -> CTE:
+        return query.cte(name).prefix_with("MATERIALIZED")
+
+    cand_ip = materialized(
+        select(ip.c.item_id, ip.c.province).where(ip.c.item_id.in_(select(items.c.iid))),
+        "cand_item_provinces")
+    cand_it = materialized(
+        select(it.c.item_id, it.c.topic).where(it.c.item_id.in_(select(items.c.iid))),
+        "cand_item_topics")
+    cand_sp = materialized(
+        select(subs.c.sid, subs.c.tag, subs.c.keywords, sp.c.province)
+        .join(sp, sp.c.subscription_id == subs.c.sid), "cand_sub_provinces")
+    cand_st = materialized(
+        select(subs.c.sid, st.c.topic).join(st, st.c.subscription_id == subs.c.sid),
+        "cand_sub_topics")
+    no_topics = ~exists().where(cand_st.c.sid == subs.c.sid)
+    no_provinces = ~exists().where(cand_sp.c.sid == subs.c.sid)
+
+    # One list parameter, shared by the four branches.
+    keys = sorted(keyword_keys)
+    matched_keys = bindparam("keyword_keys", keys, expanding=True)
+
+    def keep(query: Select[Any], keywords: Any, item_col: Any) -> Select[Any]:
+        plain = keywords == ""
         if not keys:
             return query.where(plain)
-        key = subs.c.keywords + literal("#") + cast(item_col, String)
-        return query.where(or_(plain, key.in_(keys)))
+        key = keywords + literal("#") + cast(item_col, String)
+        return query.where(or_(plain, key.in_(matched_keys)))
 
     provinces_only = keep(
-        select(subs.c.tag, ip.c.item_id)
-        .join(sp, sp.c.subscription_id == subs.c.sid)
-        .join(ip, ip.c.province == sp.c.province)
-        .where(no_topics),
-        ip.c.item_id,
+        select(cand_sp.c.tag, cand_ip.c.item_id)
+        .join(cand_ip, cand_ip.c.province == cand_sp.c.province)
+        .where(~exists().where(cand_st.c.sid == cand_sp.c.sid)),
+        cand_sp.c.keywords, cand_ip.c.item_id,
     )
     provinces_and_topics = keep(
-        select(subs.c.tag, ip.c.item_id)
-        .join(sp, sp.c.subscription_id == subs.c.sid)
-        .join(ip, ip.c.province == sp.c.province)
-        .join(st, st.c.subscription_id == subs.c.sid)
-        .join(it, (it.c.item_id == ip.c.item_id) & (it.c.topic == st.c.topic)),
-        ip.c.item_id,
+        select(cand_sp.c.tag, cand_ip.c.item_id)
+        .join(cand_ip, cand_ip.c.province == cand_sp.c.province)
+        .join(cand_st, cand_st.c.sid == cand_sp.c.sid)
+        .join(cand_it, (cand_it.c.item_id == cand_ip.c.item_id)
+              & (cand_it.c.topic == cand_st.c.topic)),
+        cand_sp.c.keywords, cand_ip.c.item_id,
     )
     topics_only = keep(
-        select(subs.c.tag, it.c.item_id)
-        .join(st, st.c.subscription_id == subs.c.sid)
-        .join(it, it.c.topic == st.c.topic)
+        select(subs.c.tag, cand_it.c.item_id)
+        .join(cand_st, cand_st.c.sid == subs.c.sid)
+        .join(cand_it, cand_it.c.topic == cand_st.c.topic)
         .where(no_provinces),
-        it.c.item_id,
+        subs.c.keywords, cand_it.c.item_id,
     )
     everything = keep(
         select(subs.c.tag, items.c.iid)
         .join(items, true())  # a deliberate cross join: these subscriptions take every item
         .where(no_topics, no_provinces),
-        items.c.iid,
+        subs.c.keywords, items.c.iid,
     )
     return union_all(provinces_only, provinces_and_topics, topics_only, everything)  # type: ignore[return-value]
 
@@ -160,7 +173,7 @@ async def keyword_keys(session: AsyncSession, items: Select[Any], subs: Select[A
     )
     items_with: dict[str, set[int]] = defaultdict(set)
     for item_id, search_text in texts:
-        for word in set(fold_tokens(search_text)):
+        for word in _words(search_text):
             items_with[word].add(item_id)
     keys: set[str] = set()
     for phrase in phrases:
@@ -171,10 +184,16 @@ async def keyword_keys(session: AsyncSession, items: Select[Any], subs: Select[A
     return keys
 
 
+@lru_cache(maxsize=20_000)
+def _words(search_text: str) -> frozenset[str]:
+    # The same items come back in every batch of a digest run: tokenise each text once.
+    return frozenset(fold_tokens(search_text))
+
+
 async def on_new_items(app: App, item_ids: list[int]) -> None:
     """Called by the poller after it stores and classifies new, deliverable items: one instant
-    outbox row for each chat that an instant subscription of it matches. Digests pick the items
-    up at their hour (delivery.digests)."""
+    outbox row for each chat that an instant subscription of it matches, carrying those items.
+    Digests pick the items up at their hour (delivery.digests)."""
     if not item_ids:
         return
     async with app.sessions() as session, session.begin():
@@ -183,21 +202,29 @@ async def on_new_items(app: App, item_ids: list[int]) -> None:
 
 
 async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime) -> int:
-    """Queue the instant rows for these new items; returns how many chats get one."""
+    """Queue the instant rows for these new items, one per chat with the matching item ids in
+    its payload, in one INSERT … SELECT; returns how many chats get one. What a chat already
+    has is taken out when the row is claimed (delivery.contents)."""
     live = live_subscriptions().where(Subscription.mode == "instant").subquery()
-    subs = select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords).cte("cand_subs")
-    items = deliverable(item_ids).cte("cand_items")
+    subs = (select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords)
+            .cte("cand_subs").prefix_with("MATERIALIZED"))
+    items = deliverable(item_ids).cte("cand_items").prefix_with("MATERIALIZED")
     keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
     pairs = matching_pairs(subs, items, keys).subquery("pairs")
     token = uuid.uuid4().hex[:16]
-    chats = select(pairs.c.tag.label("chat_id")).distinct().subquery("chats")
+    chats = (
+        select(pairs.c.tag.label("chat_id"), id_list(session, pairs.c.item_id).label("ids"))
+        .group_by(pairs.c.tag)
+        .subquery("chats")
+    )
     key = literal("instant:") + cast(chats.c.chat_id, String) + literal(f":{token}")
+    payload = json_object_text(session, literal('{"items": [') + chats.c.ids + literal("]}"))
     rows = select(
         chats.c.chat_id,
         literal("instant").label("kind"),
         literal(INTERACTIVE).label("lane"),
         key.label("dedup_key"),
-        literal({"items": item_ids}, JSON()).label("payload"),
+        payload.label("payload"),
         literal(now, UTCDateTime()).label("due_at"),
         literal("pending").label("state"),
         literal(0).label("parts_sent"),

@@ -20,12 +20,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.sql import upsert_insert
+from delivery.views import chunks
 from runtime import App
 from storage.models import Chat, DeliveredItem, Delivery
 
@@ -44,42 +45,55 @@ async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> li
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
     )
+    table = Delivery.__table__
     async with app.sessions() as session, session.begin():
         ids = (await session.scalars(
-            update(Delivery)
-            .where(Delivery.id.in_(due.scalar_subquery()))
+            update(table)
+            .where(table.c.id.in_(due.scalar_subquery()))
             .values(state="sending", claimed_at=now, claimed_by=owner)
-            .returning(Delivery.id)
+            .returning(table.c.id)
         )).all()
         if not ids:
             return []
         result = await session.execute(
-            select(Delivery, Chat.chat_key, Chat.kind, Chat.channel, Chat.lang)
+            select(Delivery.id, Delivery.chat_id, Chat.chat_key, Chat.kind, Chat.channel,
+                   Chat.lang, Delivery.kind, Delivery.lane, Delivery.payload, Delivery.due_at,
+                   Delivery.parts_sent, Delivery.attempts)
             .join(Chat, Chat.id == Delivery.chat_id)
             .where(Delivery.id.in_(ids))
             .order_by(Delivery.due_at, Delivery.id)
         )
         return [
-            Row(id=d.id, chat_id=d.chat_id, chat_key=key, chat_kind=kind, channel=ch,
-                lang=lang, kind=d.kind, lane=d.lane, payload=dict(d.payload or {}),
-                due_at=d.due_at, parts_sent=d.parts_sent, attempts=d.attempts)
-            for d, key, kind, ch, lang in result
+            Row(id=r[0], chat_id=r[1], chat_key=r[2], chat_kind=r[3], channel=r[4], lang=r[5],
+                kind=r[6], lane=r[7], payload=dict(r[8] or {}), due_at=r[9], parts_sent=r[10],
+                attempts=r[11])
+            for r in result
         ]
 
 
 async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
-    """Store what was resolved and rendered; a row with nothing to send is closed as empty."""
+    """Store what was resolved; a row with nothing to send is closed as empty."""
+    changed = [r for r in rows if r.changed and r.parts]
+    empty = [r.id for r in rows if not r.parts]
+    if not changed and not empty:
+        return
     async with app.sessions() as session, session.begin():
-        for row in rows:
-            mine = (Delivery.id == row.id, Delivery.claimed_by == owner)
-            if row.payload.get("parts"):
-                await session.execute(update(Delivery).where(*mine).values(payload=row.payload))
-            else:
-                await session.execute(
-                    update(Delivery).where(*mine).values(
-                        payload=row.payload, state="cancelled", last_error="empty: nothing to send",
-                        claimed_by=None)
-                )
+        if changed:
+            # One executemany: the claimed batch can be thousands of rows.
+            table = Delivery.__table__
+            await session.execute(
+                update(table).where(table.c.id == bindparam("row_id"),
+                                    table.c.claimed_by == owner)
+                .values(payload=bindparam("new_payload", type_=JSON)),
+                [{"row_id": r.id, "new_payload": r.payload} for r in changed],
+            )
+        for part in chunks(empty):
+            await session.execute(
+                update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)
+                .values(state="cancelled", last_error="empty: nothing to send", claimed_by=None)
+            )
+    for row in changed:
+        row.changed = False
 
 
 def part_sent(row: Row, owner: str, now: datetime):  # type: ignore[no-untyped-def]

@@ -173,15 +173,13 @@ class ChannelSender:
                     await self.recorder.write(outbox.closed(
                         row, self.owner, "failed", f"could not compose: {exc!r}"))
                     await alert_admins(self.app, f"Delivery {row.id} could not be composed: {exc!r}")
-                    row.payload.pop("parts", None)
-        return [r for r in rows if r.payload.get("parts")]
+                    row.parts = None
+        return [r for r in rows if r.parts]
 
     async def _prepare(self, rows: list[Row]) -> None:
-        if all(r.rendered for r in rows):
-            return
         async with self.app.sessions() as session:
             await prepare(self.app, session, rows, self.limit)
-        await outbox.save_prepared(self.app, [r for r in rows], self.owner)
+        await outbox.save_prepared(self.app, rows, self.owner)
 
     def _start(self, row: Row) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(row))
@@ -213,7 +211,7 @@ class ChannelSender:
 
     async def _send_parts(self, row: Row) -> None:
         app, settings = self.app, self.app.settings
-        parts = row.payload["parts"]
+        parts = row.parts or []
         migrated = False
         waits = 0
         while row.parts_sent < len(parts):
