@@ -22,7 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
-	$(PY) bench/classify.py
+	$(PY) bench/classify_eval.py
 	$(PY) bench/delivery.py
 
 clean:
