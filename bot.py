@@ -10,9 +10,9 @@ from config import ConfigError, load_settings
 from logs import setup_logging
 
 # Each module adds its sub-commands; see cli/__init__.py.
-from cli import admin, classify, db, poll, run, sources
+from cli import admin, classify, db, deliver, poll, run, sources
 
-COMMAND_MODULES = [run, db, sources, poll, classify, admin]
+COMMAND_MODULES = [run, db, sources, poll, classify, admin, deliver]
 
 
 def build_parser() -> argparse.ArgumentParser:

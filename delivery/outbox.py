@@ -130,8 +130,8 @@ def closed(row: Row, owner: str, state: str, reason: str):  # type: ignore[no-un
     async def write(session: AsyncSession) -> None:
         await session.execute(
             update(Delivery).where(Delivery.id == row.id, Delivery.claimed_by == owner)
-            .values(state=state, parts_sent=row.parts_sent, last_error=reason[:2000],
-                    claimed_by=None)
+            .values(state=state, parts_sent=row.parts_sent, attempts=row.attempts,
+                    last_error=reason[:2000], claimed_by=None)
         )
     return write
 
