@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from channels.console import run_console
 from config import ConfigError, Settings
+from delivery.match import match_unmatched
 from delivery.service import DeliveryService, start_delivery
 from feeds.poller import start_polling
 from runtime import App, open_app
@@ -73,6 +74,9 @@ async def start_services(settings: Settings) -> Running:
     app = open_app(settings)
     running = Running(app, AsyncIOScheduler(timezone=settings.tz), await start_delivery(app))
     try:
+        caught_up = await match_unmatched(app)
+        if caught_up:
+            log.info("start-up: matched %d items stored before the last stop", caught_up)
         if _has(settings.telegram_bot_token):
             from channels.telegram_app import start_telegram, stop_telegram
 

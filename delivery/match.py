@@ -46,6 +46,7 @@ from sqlalchemy import (
     select,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +69,7 @@ from vntext import fold_tokens
 log = logging.getLogger(__name__)
 
 DIGEST_MODES = ("daily", "weekly")
+MATCH_BATCH = 1000  # items per start-up catch-up transaction
 
 
 def live_subscriptions() -> Select[Any]:
@@ -196,9 +198,23 @@ async def on_new_items(app: App, item_ids: list[int]) -> None:
     Digests pick the items up at their hour (delivery.digests)."""
     if not item_ids:
         return
+    ids, now = sorted(set(item_ids)), app.clock()
     async with app.sessions() as session, session.begin():
-        queued = await queue_instant(session, sorted(set(item_ids)), app.clock())
+        queued = await queue_instant(session, ids, now)
+        await session.execute(update(Item).where(Item.id.in_(ids)).values(matched_at=now))
     log.info("%d new items: instant messages queued for %d chats", len(item_ids), queued)
+
+
+async def match_unmatched(app: App) -> int:
+    """At start-up: match the deliverable items that were stored but never matched, because
+    the process stopped in between. Returns how many there were."""
+    async with app.sessions() as session:
+        ids = list(await session.scalars(
+            select(Item.id).where(Item.matched_at.is_(None), Item.backlog.is_(False),
+                                  Item.duplicate_of.is_(None))))
+    for batch in range(0, len(ids), MATCH_BATCH):
+        await on_new_items(app, ids[batch:batch + MATCH_BATCH])
+    return len(ids)
 
 
 async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime) -> int:

@@ -120,6 +120,9 @@ class Item(Base):
     # Backlog of a newly added source: stored and searchable, never pushed.
     backlog: Mapped[bool] = mapped_column(Boolean, default=False)
     classified_at: Mapped[datetime | None]
+    # Set in the transaction that queues the item's instant alerts. A deliverable item left
+    # without it (the process died between storing and matching) is matched at the next start.
+    matched_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class ItemProvince(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 22:15:49.371438
+Create Date: 2026-11-24 22:53:38.970046
 """
 from alembic import op
 import sqlalchemy as sa
@@ -119,6 +119,7 @@ def upgrade() -> None:
     sa.Column('duplicate_of', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('backlog', sa.Boolean(), nullable=False),
     sa.Column('classified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('matched_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['duplicate_of'], ['items.id'], name=op.f('fk_items_duplicate_of_items'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_items_source_id_sources'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_items')),
@@ -128,6 +129,7 @@ def upgrade() -> None:
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_items_duplicate_of'), ['duplicate_of'], unique=False)
         batch_op.create_index('ix_items_fetched', ['fetched_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_items_matched_at'), ['matched_at'], unique=False)
         batch_op.create_index('ix_items_published', ['published_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_items_source_id'), ['source_id'], unique=False)
         batch_op.create_index('ix_items_title_fold', ['title_fold'], unique=False)
@@ -243,6 +245,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_items_title_fold')
         batch_op.drop_index(batch_op.f('ix_items_source_id'))
         batch_op.drop_index('ix_items_published')
+        batch_op.drop_index(batch_op.f('ix_items_matched_at'))
         batch_op.drop_index('ix_items_fetched')
         batch_op.drop_index(batch_op.f('ix_items_duplicate_of'))
 
