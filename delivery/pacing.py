@@ -131,7 +131,7 @@ class Pacer:
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limiter = Limiter(limits)
         self.clock = clock
-        self.lanes: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
+        self.lanes: list[deque[_Waiter]] = [deque(), deque()]
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._granted = 0
@@ -139,15 +139,20 @@ class Pacer:
     async def acquire(self, chat_key: str, chat_kind: str = "private", lane: int = BULK) -> None:
         """Wait until this chat may be sent one message now; the slot is then counted as used."""
         self._ensure_running()
+        future = self.enqueue(chat_key, chat_kind, lane)
+        try:
+            await future
+        except asyncio.CancelledError:
+            self.lanes[lane] = deque(w for w in self.lanes[lane] if w.future is not future)
+            raise
+
+    def enqueue(self, chat_key: str, chat_kind: str = "private", lane: int = BULK) -> asyncio.Future[None]:
+        """Join the queue without waiting: the future is done when the slot is granted (by the
+        running grant loop, or by `grant()` in a simulation with a fake clock)."""
         waiter = _Waiter(chat_key, chat_kind, asyncio.get_running_loop().create_future())
         self.lanes[lane].append(waiter)
         self._wake.set()
-        try:
-            await waiter.future
-        except asyncio.CancelledError:
-            if waiter in self.lanes[lane]:
-                self.lanes[lane].remove(waiter)
-            raise
+        return waiter.future
 
     def pause(self, seconds: float) -> None:
         """Hold every send for `seconds` (the platform answered "retry after")."""
@@ -167,7 +172,7 @@ class Pacer:
         loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            delay = self._grant_ready()
+            delay = self.grant()
             if delay is None:
                 await self._wake.wait()
                 continue
@@ -177,7 +182,7 @@ class Pacer:
             finally:
                 timer.cancel()
 
-    def _grant_ready(self) -> float | None:
+    def grant(self) -> float | None:
         """Grant as many waiters as the windows allow now; return how long until the next try
         (None: nobody waits)."""
         limiter = self.limiter
