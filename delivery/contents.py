@@ -206,7 +206,7 @@ async def _fetched_at(session: AsyncSession, ids: set[int]) -> dict[int, datetim
     found: dict[int, datetime] = {}
     for part in chunks(sorted(ids)):
         result = await session.execute(select(Item.id, Item.fetched_at).where(Item.id.in_(part)))
-        found.update(dict(result.tuples().all()))
+        found.update({item_id: at for item_id, at in result})
     return found
 
 

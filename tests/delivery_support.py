@@ -23,7 +23,7 @@ from storage.models import (
 from vntext import fold
 
 _serial = itertools.count(1)
-T0 = datetime(2026, 9, 14, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 14, 0, 0, tzinfo=timezone.utc)  # a Monday, 07:00 in Hà Nội
 
 
 async def add_source(session: AsyncSession, name: str = "Báo Ví Dụ") -> int:
@@ -36,12 +36,13 @@ async def add_source(session: AsyncSession, name: str = "Báo Ví Dụ") -> int:
 async def add_item(
     session: AsyncSession, source_id: int, title: str, summary: str = "", *,
     provinces: Iterable[str] = (), topics: Iterable[str] = (), published_at: datetime = T0,
-    backlog: bool = False, duplicate_of: int | None = None,
+    backlog: bool = False, duplicate_of: int | None = None, fetched_at: datetime | None = None,
 ) -> int:
     n = next(_serial)
     item = Item(
         source_id=source_id, canonical_url=f"https://example.vn/tin/{n}?a=1&b=2", guid=str(n),
         title=title, summary=summary, published_at=published_at, content_hash=f"h{n}",
+        fetched_at=fetched_at or published_at,
         title_fold=fold(title), search_text=fold(f"{title} {summary}"), backlog=backlog,
         duplicate_of=duplicate_of,
     )
@@ -68,10 +69,10 @@ async def add_chat(
 async def add_sub(
     session: AsyncSession, chat_id: int, *, topics: Iterable[str] = (),
     provinces: Iterable[str] = (), keywords: str = "", mode: str = "instant", hour: int = 7,
-    weekday: int = 0, paused: bool = False, kind: str = "news",
+    weekday: int = 0, paused: bool = False, kind: str = "news", created_at: datetime = T0,
 ) -> int:
     sub = Subscription(chat_id=chat_id, keywords=keywords, mode=mode, hour=hour,
-                       weekday=weekday, paused=paused, kind=kind)
+                       weekday=weekday, paused=paused, kind=kind, created_at=created_at)
     session.add(sub)
     await session.flush()
     for slug in topics:
