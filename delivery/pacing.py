@@ -1,6 +1,6 @@
 """Exact sliding-window pacing for one channel: every window is held, not an average.
 
-- at most `global_per_second` sends in ANY 1 s window, across all chats;
+- at most `global_per_second` sends in ANY 1 s window, across all chats, spread evenly;
 - at most one send per `1 / private_per_second` seconds to one private chat;
 - at most `group_per_minute` sends in ANY 60 s window to one group or channel.
 
@@ -86,6 +86,10 @@ class Limiter:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.global_window = Window(limits.global_per_second, 1.0)
+        # Grants are also spread evenly: a full window would otherwise reopen all at once, and
+        # a message arriving just after a burst would wait for the whole window.
+        self.spacing = (1 + SAFETY) / limits.global_per_second
+        self.last_grant = float("-inf")
         self.chats: dict[str, Window] = {}
         self.paused_until = 0.0
 
@@ -100,12 +104,14 @@ class Limiter:
         return window
 
     def global_ready_at(self, now: float) -> float:
-        return max(self.global_window.next_allowed(now), self.paused_until)
+        return max(self.global_window.next_allowed(now), self.last_grant + self.spacing,
+                   self.paused_until)
 
     def chat_ready_at(self, chat_key: str, chat_kind: str, now: float) -> float:
         return self._chat_window(chat_key, chat_kind).next_allowed(now)
 
     def record(self, chat_key: str, chat_kind: str, now: float) -> None:
+        self.last_grant = now
         self.global_window.record(now)
         self._chat_window(chat_key, chat_kind).record(now)
 
