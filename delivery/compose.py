@@ -100,12 +100,10 @@ def split_parts(blocks: Iterable[str], limit: int, sep: str = PART_SEP) -> list[
     for block in blocks:
         size = _units(block)
         if size > limit:
-            pieces = list(_fit_block(block, limit))
+            pieces = [(piece, utf16_len(piece)) for piece in _fit_block(block, limit)]
         else:
-            pieces = [block]
-        for piece in pieces:
-            if size > limit:
-                size = _units(piece)
+            pieces = [(block, size)]
+        for piece, size in pieces:
             if current and used + sep_units + size > limit:
                 parts.append(sep.join(current))
                 current, used = [], 0

@@ -90,3 +90,10 @@ def test_instant_one_item_or_a_headed_batch() -> None:
     [batch] = render_batch([item(1, minutes=1), item(2, minutes=5)], lang="en", tz=TZ, limit=4096)
     assert batch.startswith("🔔 <b>2 new items</b>")
     assert batch.index("Tin số 2") < batch.index("Tin số 1")  # newest first
+
+
+def test_an_oversized_block_is_measured_piece_by_piece() -> None:
+    # A block over the limit is broken at its lines; every piece counts its own length.
+    parts = split_parts(["x" * 3000, "y" * 3000, "line\n" + "z" * 5000], 4096)
+    assert all(utf16_len(p) <= 4096 for p in parts)
+    assert parts[0] == "x" * 3000
