@@ -17,6 +17,7 @@ from channels.markup import escape
 from delivery.compose import text as delivery_text
 from delivery.compose import truncate
 from delivery.outbox import enqueue
+from delivery.sql import lock_for_write
 from runtime import App
 from storage.models import Chat, User
 
@@ -32,6 +33,7 @@ async def alert_admins(app: App, text: str) -> None:
         digest = hashlib.sha1(text.encode()).hexdigest()[:16]
         hour = now.strftime("%Y%m%d%H")
         async with app.sessions() as session, session.begin():
+            await lock_for_write(session)
             granted = exists().where(User.role == "admin", User.channel == Chat.channel,
                                      User.user_key == Chat.chat_key)
             configured = Chat.chat_key.in_(app.settings.admin_ids) if app.settings.admin_ids else None

@@ -24,7 +24,7 @@ from sqlalchemy import JSON, String, cast, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
-from delivery.sql import upsert_insert
+from delivery.sql import lock_for_write, upsert_insert
 from runtime import App
 from storage.models import Chat, Delivery, Subscription, UTCDateTime
 
@@ -136,6 +136,7 @@ class DigestScheduler:
         now, tz = app.clock(), app.settings.tz
         created, done = 0, set()
         async with app.sessions() as session, session.begin():
+            await lock_for_write(session)
             for schedule in await live_schedules(session):
                 due = last_due(schedule, now, tz)
                 if (schedule, due) in self.done:

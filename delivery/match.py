@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import INTERACTIVE
-from delivery.sql import id_list, json_object_text, upsert_insert
+from delivery.sql import id_list, json_object_text, lock_for_write, upsert_insert
 from runtime import App
 from storage.models import (
     Chat,
@@ -200,6 +200,7 @@ async def on_new_items(app: App, item_ids: list[int]) -> None:
         return
     ids, now = sorted(set(item_ids)), app.clock()
     async with app.sessions() as session, session.begin():
+        await lock_for_write(session)
         queued = await queue_instant(session, ids, now)
         await session.execute(update(Item).where(Item.id.in_(ids)).values(matched_at=now))
     log.info("%d new items: instant messages queued for %d chats", len(item_ids), queued)

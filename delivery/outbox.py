@@ -24,8 +24,9 @@ from sqlalchemy import JSON, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
+from delivery.recorder import Write
 from delivery.pacing import INTERACTIVE
-from delivery.sql import upsert_insert
+from delivery.sql import lock_for_write, upsert_insert
 from delivery.views import chunks
 from runtime import App
 from storage.models import Chat, DeliveredItem, Delivery
@@ -33,9 +34,9 @@ from storage.models import Chat, DeliveredItem, Delivery
 log = logging.getLogger(__name__)
 
 
-async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> list[Row]:
-    """Claim up to `limit` due pending rows of one channel and lane, oldest due first."""
-    now = app.clock()
+def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> Write:
+    """A write: claim up to `limit` due pending rows of one channel and lane, oldest due first;
+    returns them as Rows."""
     due = (
         select(Delivery.id)
         .join(Chat, Chat.id == Delivery.chat_id)
@@ -46,7 +47,8 @@ async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> li
         .with_for_update(skip_locked=True, of=Delivery)
     )
     table = Delivery.__table__
-    async with app.sessions() as session, session.begin():
+
+    async def write(session: AsyncSession) -> list[Row]:
         ids = (await session.scalars(
             update(table)
             .where(table.c.id.in_(due.scalar_subquery()))
@@ -69,15 +71,20 @@ async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> li
                 attempts=r[11])
             for r in result
         ]
+    return write
 
 
-async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
-    """Store what was resolved; a row with nothing to send is closed as empty."""
+async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> list[Row]:
+    """Claim rows in a transaction of their own (see `claiming`)."""
+    return await in_transaction(app, claiming(channel, lane, limit, owner, app.clock()))
+
+
+def saving_prepared(rows: list[Row], owner: str) -> Write:
+    """A write: store what was resolved; a row with nothing to send is closed as empty."""
     changed = [r for r in rows if r.changed and r.parts]
     empty = [r.id for r in rows if not r.parts]
-    if not changed and not empty:
-        return
-    async with app.sessions() as session, session.begin():
+
+    async def write(session: AsyncSession) -> None:
         if changed:
             # One executemany: the claimed batch can be thousands of rows.
             table = Delivery.__table__
@@ -92,8 +99,13 @@ async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
                 update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)
                 .values(state="cancelled", last_error="empty: nothing to send", claimed_by=None)
             )
-    for row in changed:
-        row.changed = False
+        for row in changed:
+            row.changed = False
+    return write
+
+
+async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
+    await in_transaction(app, saving_prepared(rows, owner))
 
 
 def part_sent(row: Row, owner: str, now: datetime):  # type: ignore[no-untyped-def]
@@ -149,39 +161,60 @@ def retry_later(row: Row, owner: str, due: datetime, reason: str, *, count_attem
     return write
 
 
-async def renew_claims(app: App, owner: str) -> None:
-    """Keep this sender's leases alive while it works on them."""
-    async with app.sessions() as session, session.begin():
-        await session.execute(
-            update(Delivery).where(Delivery.claimed_by == owner, Delivery.state == "sending")
-            .values(claimed_at=app.clock())
-        )
+def renewing(owner: str, ids: list[int], now: datetime) -> Write:
+    """A write: keep alive the leases of the rows this sender is working on. Only those: a row
+    it claimed but lost track of runs out of lease and is taken over, not held forever."""
+    async def write(session: AsyncSession) -> None:
+        for part in chunks(sorted(ids)):
+            await session.execute(
+                update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner,
+                                       Delivery.state == "sending")
+                .values(claimed_at=now)
+            )
+    return write
 
 
-async def reclaim_stale(app: App) -> int:
-    """Hand rows whose lease ran out (their sender died) back to pending; returns how many."""
-    cutoff = app.clock() - timedelta(seconds=app.settings.delivery_claim_timeout_seconds)
-    async with app.sessions() as session, session.begin():
+def reclaiming(cutoff: datetime) -> Write:
+    """A write: rows whose lease ran out before `cutoff` (their sender died) go back to
+    pending; returns how many."""
+    async def write(session: AsyncSession) -> int:
         ids = (await session.scalars(
             update(Delivery)
             .where(Delivery.state == "sending", Delivery.claimed_at < cutoff)
             .values(state="pending", claimed_by=None, claimed_at=None)
             .returning(Delivery.id)
         )).all()
-    if ids:
-        log.warning("took over %d deliveries from a sender that stopped (crash?)", len(ids))
-    return len(ids)
+        if ids:
+            log.warning("took over %d deliveries from a sender that stopped (crash?)", len(ids))
+        return len(ids)
+    return write
+
+
+def stale_cutoff(app: App) -> datetime:
+    return app.clock() - timedelta(seconds=app.settings.delivery_claim_timeout_seconds)
+
+
+async def reclaim_stale(app: App) -> int:
+    return await in_transaction(app, reclaiming(stale_cutoff(app)))
 
 
 async def release_claims(app: App, owner: str) -> int:
     """On a clean stop: what this sender holds goes back to pending at once."""
-    async with app.sessions() as session, session.begin():
+    async def write(session: AsyncSession) -> int:
         ids = (await session.scalars(
             update(Delivery).where(Delivery.claimed_by == owner, Delivery.state == "sending")
             .values(state="pending", claimed_by=None, claimed_at=None)
             .returning(Delivery.id)
         )).all()
-    return len(ids)
+        return len(ids)
+    return await in_transaction(app, write)
+
+
+async def in_transaction(app: App, write: Write) -> Any:
+    """Run one write in a transaction of its own (outside the sender's Recorder)."""
+    async with app.sessions() as session, session.begin():
+        await lock_for_write(session)
+        return await write(session)
 
 
 async def enqueue(
@@ -206,5 +239,6 @@ async def enqueue(
     if session is not None:
         return await add(session)
     async with app.sessions() as s, s.begin():
+        await lock_for_write(s)
         return await add(s)
 

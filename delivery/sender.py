@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from channels.base import Channel, OutMessage, Outcome, Status
 from config import Settings
 from delivery import outbox
@@ -140,7 +142,8 @@ class ChannelSender:
             # Claim in batches: one query per quarter of the slots, not one per message.
             if free >= max(1, capacity // 4) or not self.inflight[lane]:
                 try:
-                    rows = await outbox.claim(self.app, self.name, lane, free, self.owner)
+                    rows = await self.recorder.write(outbox.claiming(
+                        self.name, lane, free, self.owner, self.app.clock()))
                     claimed = len(rows)
                     for row in await self._prepared(rows):
                         self._start(row)
@@ -168,6 +171,11 @@ class ChannelSender:
             for row in rows:
                 try:
                     await self._prepare([row])
+                except (OperationalError, InterfaceError) as exc:  # the database, not the row
+                    row.parts = None
+                    await self.recorder.write(outbox.retry_later(
+                        row, self.owner, self.app.clock() + timedelta(seconds=5),
+                        f"database unavailable: {exc!r}", count_attempt=False))
                 except Exception as exc:
                     log.exception("could not compose delivery %s", row.id)
                     await self.recorder.write(outbox.closed(
@@ -179,7 +187,7 @@ class ChannelSender:
     async def _prepare(self, rows: list[Row]) -> None:
         async with self.app.sessions() as session:
             await prepare(self.app, session, rows, self.limit)
-        await outbox.save_prepared(self.app, rows, self.owner)
+        await self.recorder.write(outbox.saving_prepared(rows, self.owner))
 
     def _start(self, row: Row) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(row))

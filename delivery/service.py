@@ -93,8 +93,12 @@ class DeliveryService:
             await asyncio.sleep(interval)
             try:
                 self._start_senders()
-                await outbox.renew_claims(self.app, self.owner)
-                await outbox.reclaim_stale(self.app)
+                working = [row_id for sender in self.senders.values()
+                           for row_id in sender.in_flight_ids()]
+                if working:
+                    await self.recorder.write(
+                        outbox.renewing(self.owner, working, self.app.clock()))
+                await self.recorder.write(outbox.reclaiming(outbox.stale_cutoff(self.app)))
             except Exception:
                 log.exception("delivery maintenance failed; trying again")
 

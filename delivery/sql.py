@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, distinct, false, func, literal, or_, type_coerce
+from sqlalchemy import JSON, String, cast, distinct, false, func, literal, or_, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,3 +57,12 @@ def in_ranges(column: Any, ids: list[int]) -> Any:
     of mostly consecutive ids."""
     return or_(*(column.between(first, last) for first, last in to_ranges(ids))) \
         if ids else false()
+
+
+async def lock_for_write(session: AsyncSession) -> None:
+    """Start this transaction as a writer on SQLite (BEGIN IMMEDIATE), waiting for the lock
+    under the busy timeout. A deferred transaction that reads first and writes second fails at
+    once with "database is locked" when another writer committed in between; this one waits its
+    turn instead. A no-op on PostgreSQL. Call it first thing in the transaction."""
+    if dialect(session) == "sqlite":
+        await session.execute(text("BEGIN IMMEDIATE"))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from delivery.sql import lock_for_write
 from runtime import App
 from services.errors import ServiceError
 from storage.models import Chat, DeliveredItem, Delivery, Subscription, User
@@ -25,6 +26,7 @@ async def mark_chat_inactive(app: App, chat_id: int, reason: str) -> None:
     """Stop sending to a chat (blocked, kicked, deleted): its pending deliveries are cancelled with
     the reason, so nothing waits forever and admins can see why. Its data stays until /stop."""
     async with app.sessions() as session, session.begin():
+        await lock_for_write(session)
         await session.execute(
             update(Chat).where(Chat.id == chat_id).values(active=False, inactive_reason=reason)
         )
@@ -45,6 +47,7 @@ async def migrate_chat(app: App, channel: str, old_key: str, new_key: str) -> in
     None when neither id is known.
     """
     async with app.sessions() as session, session.begin():
+        await lock_for_write(session)
         rows = (
             await session.execute(
                 select(Chat).where(Chat.channel == channel, Chat.chat_key.in_([old_key, new_key]))

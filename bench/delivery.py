@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Delivery benchmark, against the fake Bot API server (tests/fakes/telegram_api.py).
+
+1. Match and compose: 100,000 subscribers × 1,000 new items. One process matches the items
+   (instant rows), creates the due digests, then claims, resolves and renders every outbox row,
+   exactly as the sender does before sending (`outbox.claim`, `contents.prepare`,
+   `outbox.save_prepared`). Timed from the first match to the last rendered message.
+2. Daily digest to 10,000 subscribers (1,000 with --quick) with the limits enforced: the real
+   bot process (`bot.py deliver --until-idle`) at 30 messages/s, against a fake that answers 429
+   to anything over Telegram's limits. Sustained rate from the fake's arrival times (the middle
+   90% of the run), 429s, and every window re-checked from the timestamps.
+3. The same run with the limit lifted (paid broadcasts, 1000/s; the fake does not enforce):
+   messages per second, and per second of the bot's CPU time.
+Peak RSS of the bot process of each run (from wait4).
+
+Usage: python bench/delivery.py [--quick] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from tests.fakes.telegram_api import FakeTelegram, max_in_window  # noqa: E402
+
+LIMIT = 30
+MULTIPART_CHATS = 50  # private chats whose digest has several parts: 1 message/s each
+GROUPS = 10  # groups, whose digest has several parts too: 20 messages/min each
+
+
+def _settings(url: str, **overrides: Any):  # type: ignore[no-untyped-def]
+    from config import load_settings
+
+    return load_settings(database_url=url, _env_file=None, **overrides)
+
+
+# --- 1. match and compose ----------------------------------------------------------------
+
+
+async def _match_compose(url: str, subscribers: int, items: int) -> dict[str, Any]:
+    from zoneinfo import ZoneInfo
+
+    from bench.delivery_data import add_items, add_subscribers
+    from delivery import outbox
+    from delivery.contents import prepare
+    from delivery.digests import DigestScheduler
+    from delivery.match import on_new_items
+    from runtime import open_app
+
+    app = open_app(_settings(url))
+    due = datetime(2026, 9, 14, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))  # a Monday
+    now = due + timedelta(seconds=30)
+    app.clock = lambda: now
+    await add_subscribers(app, subscribers, created=due - timedelta(days=2))
+    ids = await add_items(app, items, fetched=due - timedelta(minutes=1))
+
+    started = time.perf_counter()
+    await on_new_items(app, ids)
+    matched = time.perf_counter()
+    digests = await DigestScheduler(app).tick()
+    rows = parts = 0
+    limits = {"telegram": 4096}
+    for lane in (0, 1):
+        while batch := await outbox.claim(app, "telegram", lane, 5000, "bench"):
+            async with app.sessions() as session:
+                await prepare(app, session, batch, limits)
+            await outbox.save_prepared(app, batch, "bench")
+            rows += len(batch)
+            parts += sum(len(row.parts or ()) for row in batch)
+    finished = time.perf_counter()
+    await app.close()
+    return {"seconds": finished - started, "match_instant_s": matched - started,
+            "digests": digests, "rows": rows, "messages": parts}
+
+
+def _child_stage(args: argparse.Namespace) -> None:
+    result = asyncio.run(_match_compose(args.url, args.subscribers, args.items))
+    print(json.dumps(result))
+
+
+def _run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float]:
+    """Run a process to its end: (stdout, peak RSS in MB, CPU seconds)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            cwd=env.get("LOA_BENCH_CWD") if env else None)
+    out_chunks: list[bytes] = []
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out_chunks.append(out)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[1:3]} failed ({proc.returncode}):\n{err.decode()[-3000:]}")
+    return out.decode(), usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+# --- 2 and 3. sending runs -----------------------------------------------------------------
+
+
+async def _fill_digest(url: str, subscribers: int) -> None:
+    """`subscribers` chats on a daily digest due this hour; a few get several parts."""
+    from runtime import open_app
+    from storage.models import Chat, Item, ItemProvince, Source, Subscription, SubscriptionProvince
+    from vntext import fold
+
+    app = open_app(_settings(url))
+    tz = app.settings.tz
+    due = datetime.now(tz).replace(minute=0, second=0, microsecond=0)
+    created = due - timedelta(days=1)
+    async with app.sessions() as session, session.begin():
+        session.add(Source(id=1, url="https://bench.example.vn/rss", name="Báo Thử Nghiệm"))
+        await session.flush()
+        item_rows, labels = [], []
+        for n in range(31):
+            long = n > 0
+            title = f"Tin dài số {n} " + "chữ " * 60 if long else "Bản tin ngắn hôm nay"
+            summary = "tóm tắt " * 40 if long else "Tóm tắt ngắn"
+            item_rows.append({"id": n + 1, "source_id": 1, "canonical_url": f"https://b.vn/{n}",
+                              "guid": str(n), "title": title, "summary": summary,
+                              "published_at": due - timedelta(minutes=30 + n),
+                              "fetched_at": due - timedelta(minutes=30 + n),
+                              "content_hash": str(n), "title_fold": fold(title),
+                              "search_text": fold(title + " " + summary)})
+            labels.append({"item_id": n + 1, "province": "48" if long else "46", "rank": 0,
+                           "evidence": []})
+        await session.execute(insert(Item), item_rows)
+        await session.execute(insert(ItemProvince), labels)
+        chats, subs, provinces = [], [], []
+        for n in range(subscribers):
+            multipart = n < MULTIPART_CHATS + GROUPS
+            group = MULTIPART_CHATS <= n < MULTIPART_CHATS + GROUPS
+            key = -(1_000_000 + n) if group else 1_000_000 + n
+            chats.append({"id": n + 1, "channel": "telegram", "chat_key": str(key),
+                          "kind": "group" if group else "private", "created_at": created})
+            subs.append({"id": n + 1, "chat_id": n + 1, "mode": "daily", "hour": due.hour,
+                         "created_at": created})
+            provinces.append({"subscription_id": n + 1, "province": "48" if multipart else "46"})
+        await session.execute(insert(Chat), chats)
+        await session.execute(insert(Subscription), subs)
+        await session.execute(insert(SubscriptionProvince), provinces)
+    await app.close()
+
+
+def _send_run(subscribers: int, *, limited: bool, workdir: Path) -> dict[str, Any]:
+    from storage.migrate import upgrade
+
+    url = f"sqlite:///{workdir / ('limited.db' if limited else 'lifted.db')}"
+    upgrade(url)
+    asyncio.run(_fill_digest(url, subscribers))
+    with FakeTelegram(enforce_limits=limited, global_per_second=LIMIT) as fake:
+        env = {
+            "PATH": os.environ.get("PATH", ""), "LOA_BENCH_CWD": str(workdir),
+            "DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_FILE_BASE_URL": fake.file_base_url,
+            "TELEGRAM_GLOBAL_PER_SECOND": str(LIMIT if limited else 1000),
+            "TELEGRAM_ALLOW_PAID_BROADCAST": "false" if limited else "true",
+            "DELIVERY_POLL_SECONDS": "0.2", "LOG_LEVEL": "WARNING",
+        }
+        started = time.monotonic()
+        _, rss, cpu = _run_child([sys.executable, str(ROOT / "bot.py"), "deliver", "--until-idle"],
+                                 env)
+        wall = time.monotonic() - started
+        report = fake.limit_report()
+        times = fake.send_times()
+        per_chat: dict[int, list[float]] = {}
+        for sent in fake.sent:
+            per_chat.setdefault(sent.chat_id, []).append(sent.time)
+    count = len(times)
+    lo, hi = int(count * 0.05), int(count * 0.95) - 1
+    steady = (hi - lo) / (times[hi] - times[lo]) if hi > lo else 0.0
+    overall = (count - 1) / (times[-1] - times[0]) if count > 1 else 0.0
+    return {
+        "messages": count, "wall_s": wall, "rate": steady, "rate_overall": overall,
+        "count_429": report["count_429"],
+        "max_global_1s": max_in_window(times, 1.0),
+        "max_private_1s": max((max_in_window(t, 1.0) for c, t in per_chat.items() if c > 0), default=0),
+        "max_group_60s": max((max_in_window(t, 60.0) for c, t in per_chat.items() if c < 0), default=0),
+        "rss_mb": rss, "cpu_s": cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 subscribers in the sending runs")
+    parser.add_argument("--keep", type=Path, help="keep the databases in this directory")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--subscribers", type=int, default=100_000, help=argparse.SUPPRESS)
+    parser.add_argument("--items", type=int, default=1_000, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage == "match":
+        _child_stage(args)
+        return
+
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="loa-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        from storage.migrate import upgrade
+
+        url = f"sqlite:///{workdir / 'match.db'}"
+        upgrade(url)
+        out, mc_rss, _ = _run_child([sys.executable, __file__, "--stage", "match", "--url", url,
+                                     "--subscribers", "100000", "--items", "1000"])
+        mc = json.loads(out.strip().splitlines()[-1])
+        print(f"match+compose, 100,000 subscribers × 1,000 new items (SQLite): "
+              f"{mc['seconds']:.2f} s (instant matching {mc['match_instant_s']:.2f} s; "
+              f"{mc['digests']} digests due; {mc['rows']} outbox rows; {mc['messages']} messages "
+              f"rendered); peak RSS {mc_rss:.0f} MB", flush=True)
+
+        subscribers = 1_000 if args.quick else 10_000
+        limited = _send_run(subscribers, limited=True, workdir=workdir)
+        print(f"daily digest to {subscribers:,} subscribers, limit {LIMIT}/s enforced: "
+              f"{limited['messages']} messages in {limited['wall_s']:.1f} s; sustained "
+              f"{limited['rate']:.2f}/s (middle 90%), {limited['rate_overall']:.2f}/s overall; "
+              f"429s {limited['count_429']}; max in any 1 s {limited['max_global_1s']}, per private "
+              f"chat in 1 s {limited['max_private_1s']}, per group in 60 s "
+              f"{limited['max_group_60s']}; peak RSS {limited['rss_mb']:.0f} MB", flush=True)
+        lifted = _send_run(subscribers, limited=False, workdir=workdir)
+        per_core = lifted["messages"] / lifted["cpu_s"] if lifted["cpu_s"] else 0.0
+        print(f"same run, limit lifted (1000/s, fake not enforcing): {lifted['messages']} messages "
+              f"in {lifted['wall_s']:.1f} s, {lifted['rate']:.0f}/s; {per_core:.0f} messages per "
+              f"CPU-second of the bot process ({lifted['cpu_s']:.1f} s CPU); peak RSS "
+              f"{lifted['rss_mb']:.0f} MB", flush=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ratio = limited["rate"] / LIMIT
+    held = (limited["max_global_1s"] <= LIMIT and limited["max_private_1s"] <= 1
+            and limited["max_group_60s"] <= 20)
+    print(f"per-chat and global windows held: {held}")
+    print(f"reproduce: .venv/bin/python bench/delivery.py{' --quick' if args.quick else ''}")
+    peak = max(mc_rss, limited["rss_mb"], lifted["rss_mb"])
+    print(f"delivery: sustained_ratio={ratio:.3f} count_429={limited['count_429']} "
+          f"match_compose_s={mc['seconds']:.2f} peak_rss_mb={peak:.0f}")
+
+
+if __name__ == "__main__":
+    main()
