@@ -2,9 +2,10 @@
 """Delivery benchmark, against the fake Bot API server (tests/fakes/telegram_api.py).
 
 1. Match and compose: 100,000 subscribers × 1,000 new items. One process matches the items
-   (instant rows), creates the due digests, then claims, resolves and renders every outbox row,
-   exactly as the sender does before sending (`outbox.claim`, `contents.prepare`,
-   `outbox.save_prepared`). Timed from the first match to the last rendered message.
+   (instant rows), creates the due digests, then claims, resolves and renders every outbox row
+   with the sender's own steps (`outbox.claim`, `contents.resolve` and `contents.render`, which
+   make up `contents.prepare`, `outbox.save_prepared`), in batches of 5,000. Timed from the
+   first match to the last stored row.
 2. Daily digest to 10,000 subscribers (1,000 with --quick) with the limits enforced: the real
    bot process (`bot.py deliver --until-idle`) at 30 messages/s, against a fake that answers 429
    to anything over Telegram's limits. Sustained rate from the fake's arrival times (the middle
@@ -57,7 +58,7 @@ async def _match_compose(url: str, subscribers: int, items: int) -> dict[str, An
 
     from bench.delivery_data import add_items, add_subscribers
     from delivery import outbox
-    from delivery.contents import prepare
+    from delivery.contents import render, resolve
     from delivery.digests import DigestScheduler
     from delivery.match import on_new_items
     from runtime import open_app
@@ -69,16 +70,26 @@ async def _match_compose(url: str, subscribers: int, items: int) -> dict[str, An
     await add_subscribers(app, subscribers, created=due - timedelta(days=2))
     ids = await add_items(app, items, fetched=due - timedelta(minutes=1))
 
+    limits = {"telegram": 4096}
+
+    async def fetch(lane: int) -> tuple[list[Any], dict[int, Any]] | None:
+        """Claim a batch and do its database work (`prepare` is `resolve`, then `render`)."""
+        batch = await outbox.claim(app, "telegram", lane, 5000, "bench")
+        if not batch:
+            return None
+        async with app.sessions() as session:
+            return batch, await resolve(app, session, batch, limits)
+
     started = time.perf_counter()
     await on_new_items(app, ids)
     matched = time.perf_counter()
     digests = await DigestScheduler(app).tick()
     rows = parts = 0
-    limits = {"telegram": 4096}
     for lane in (0, 1):
-        while batch := await outbox.claim(app, "telegram", lane, 5000, "bench"):
-            async with app.sessions() as session:
-                await prepare(app, session, batch, limits)
+        # Two cores: the database works on the next batch while this one is rendered.
+        while got := await fetch(lane):
+            batch, views = got
+            render(app, batch, views, limits)
             await outbox.save_prepared(app, batch, "bench")
             rows += len(batch)
             parts += sum(len(row.parts or ()) for row in batch)

@@ -35,7 +35,7 @@ from delivery.digests import PERIODS
 from delivery.match import keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
 from delivery.sql import id_list, in_ranges, parse_ids
-from delivery.views import chunks, load_items
+from delivery.views import ItemView, chunks, load_items
 from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
 
@@ -69,9 +69,17 @@ class Row:
 
 
 async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int]) -> None:
-    """Give every row its `parts` (an empty list: nothing to send), resolving first the rows not
-    resolved yet (their payload gains "items", or "parts" for a report, and `changed`).
+    """Give every row its `parts` (an empty list: nothing to send): `resolve`, then `render`.
     `limits`: max text units by channel name."""
+    views = await resolve(app, session, rows, limits)
+    render(app, rows, views, limits)
+
+
+async def resolve(app: App, session: AsyncSession, rows: list[Row],
+                  limits: dict[str, int]) -> dict[int, ItemView]:
+    """The database half of `prepare`: resolve the rows not resolved yet (their payload gains
+    "items", or "parts" for a report, and `changed`), check what their chats already have, and
+    load the items to render."""
     todo = [r for r in rows if not r.resolved]
     digests = [r for r in todo if r.kind == "digest"]
     items_of = await _resolve(session, digests) if digests else {}
@@ -90,7 +98,11 @@ async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict
             row.payload = {**row.payload, "parts": parts}
             row.changed = True
     to_render = [r for r in rows if r.parts is None and "parts" not in r.payload]
-    views = await load_items(session, {i for r in to_render for i in r.payload.get("items", ())})
+    return await load_items(session, {i for r in to_render for i in r.payload.get("items", ())})
+
+
+def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[str, int]) -> None:
+    """The CPU half of `prepare`: every row gets its parts, from its items (no database)."""
     tz = app.settings.tz
     rendered: dict[tuple[Any, ...], list[str]] = {}
     blocks = Blocks(tz)
@@ -100,16 +112,17 @@ async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict
         if "parts" in row.payload:
             row.parts = list(row.payload["parts"])
             continue
-        items = [views[i] for i in row.payload.get("items", ()) if i in views]
+        ids = tuple(i for i in row.payload.get("items", ()) if i in views)
         limit = limits[row.channel]
-        if not items:
+        if not ids:
             row.parts = []
             continue
-        header = "" if row.kind == "instant" else _digest_header(row, len(items), tz)
+        header = "" if row.kind == "instant" else _digest_header(row, len(ids), tz)
         # Chats that follow the same things get the same message: render it once.
-        key = (row.kind, row.lang, limit, header, tuple(i.id for i in items))
+        key = (row.kind, row.lang, limit, header, ids)
         texts = rendered.get(key)
         if texts is None:
+            items = [views[i] for i in ids]
             if row.kind == "instant":
                 texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
             else:
