@@ -34,6 +34,16 @@ def render_chart(
     `days` is (day, counts in the order of `totals`) for each day; with two days or more they
     are drawn below as stacked bars in the same colours, so the bars above double as the legend.
     """
+    from matplotlib import rc_context
+
+    # DejaVu Sans ships with matplotlib and has every Vietnamese glyph, whatever the system's
+    # own fonts are.
+    with rc_context({"font.family": "DejaVu Sans"}):
+        return _draw(totals, days, title, days_title)
+
+
+def _draw(totals: Sequence[tuple[str, int]], days: Sequence[tuple[date | str, Sequence[int]]],
+          title: str, days_title: str) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -106,6 +106,7 @@ class ChannelSender:
         self.inflight: dict[int, set[asyncio.Task[None]]] = {INTERACTIVE: set(), BULK: set()}
         self.slot_free = {INTERACTIVE: asyncio.Event(), BULK: asyncio.Event()}
         self.auth_until = 0.0
+        self.preparing = asyncio.Lock()
         self.limit = {channel.name: channel.capabilities.max_text_units}
 
     @property
@@ -185,9 +186,12 @@ class ChannelSender:
         return [r for r in rows if r.parts]
 
     async def _prepare(self, rows: list[Row]) -> None:
-        async with self.app.sessions() as session:
-            await prepare(self.app, session, rows, self.limit)
-        await self.recorder.write(outbox.saving_prepared(rows, self.owner))
+        # One batch at a time: two rows of one chat (an alert and a digest, in their two lanes)
+        # must not both take an item before either has stored that it holds it.
+        async with self.preparing:
+            async with self.app.sessions() as session:
+                await prepare(self.app, session, rows, self.limit)
+            await self.recorder.write(outbox.saving_prepared(rows, self.owner))
 
     def _start(self, row: Row) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(row))
