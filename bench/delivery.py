@@ -37,13 +37,14 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from tests.fakes.telegram_api import FakeTelegram, max_in_window  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegram, max_in_window
 
 LIMIT = 30
 COMPOSERS = 2  # processes composing side by side: one per core of the benchmark machine
-DUE = datetime(2026, 9, 14, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))  # a MondayMULTIPART_CHATS = 50  # private chats whose digest has several parts: 1 message/s each
+DUE = datetime(2026, 9, 14, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))  # a Monday
+MULTIPART_CHATS = 50  # private chats whose digest has several parts: 1 message/s each
 GROUPS = 10  # groups, whose digest has several parts too: 20 messages/min each
 
 

@@ -23,8 +23,8 @@ import base64
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, true

@@ -34,11 +34,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    bindparam,
     CTE,
     Select,
     String,
+    bindparam,
     cast,
     exists,
     literal,
@@ -68,7 +67,6 @@ from vntext import fold_tokens
 
 log = logging.getLogger(__name__)
 
-DIGEST_MODES = ("daily", "weekly")
 MATCH_BATCH = 1000  # items per start-up catch-up transaction
 
 

@@ -24,8 +24,8 @@ from sqlalchemy import JSON, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
-from delivery.recorder import Write
 from delivery.pacing import INTERACTIVE
+from delivery.recorder import Write
 from delivery.sql import lock_for_write, upsert_insert
 from delivery.views import chunks
 from runtime import App

@@ -86,7 +86,7 @@ class Recorder:
                 log.warning("database unavailable for delivery writes; retrying", exc_info=True)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, who records it
                 if not done.done():
                     done.set_exception(exc)
                 return

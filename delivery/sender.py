@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from channels.base import Channel, OutMessage, Outcome, Status
+from channels.base import Channel, Outcome, OutMessage, Status
 from config import Settings
 from delivery import outbox
 from delivery.alerts import alert_admins
@@ -114,7 +114,7 @@ class ChannelSender:
         return self.channel.name
 
     def in_flight_ids(self) -> list[int]:
-        return [getattr(t, "row_id") for lane in self.inflight.values() for t in lane]
+        return [t.row_id for lane in self.inflight.values() for t in lane]  # type: ignore[attr-defined]
 
     async def run(self) -> None:
         await asyncio.gather(self._lane(INTERACTIVE), self._lane(BULK))
@@ -231,7 +231,7 @@ class ChannelSender:
             await self.pacer.acquire(row.chat_key, row.chat_kind, row.lane)
             try:
                 outcome = await self.channel.send(row.chat_key, message, chat_kind=row.chat_kind)
-            except Exception as exc:  # the contract is never to raise; treat as transient
+            except Exception as exc:  # noqa: BLE001 - the contract is never to raise: transient
                 outcome = Outcome(Status.TRANSIENT, detail=f"send raised {exc!r}")
             action = decide(outcome, row.attempts + 1, settings)
             now = app.clock()

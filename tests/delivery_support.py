@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
-
 from storage.models import (
     Chat,
     Item,
@@ -23,7 +22,7 @@ from storage.models import (
 from vntext import fold
 
 _serial = itertools.count(1)
-T0 = datetime(2026, 9, 14, 0, 0, tzinfo=timezone.utc)  # a Monday, 07:00 in Hà Nội
+T0 = datetime(2026, 9, 14, 0, 0, tzinfo=UTC)  # a Monday, 07:00 in Hà Nội
 
 
 async def add_source(session: AsyncSession, name: str = "Báo Ví Dụ") -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +14,7 @@ from tests.fakes.telegram_api import parse_html
 from vntext import utf16_len
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-T0 = datetime(2026, 9, 14, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 14, 1, 0, tzinfo=UTC)
 
 
 def item(n: int, *, provinces=("46",), topics=("dai-hoi-mttq",), title: str | None = None,
@@ -33,7 +33,7 @@ def test_escape_and_plain_text() -> None:
 
 def test_item_is_escaped_valid_telegram_html_with_its_link() -> None:
     block = render_item(item(1, title="A <b> & B", summary="x < y & z > w"), tz=TZ)
-    plain, entities = parse_html(block)  # the fake's parser: raises on anything Telegram refuses
+    plain, _ = parse_html(block)  # the fake's parser: raises on anything Telegram refuses
     assert "A <b> & B" in plain and "x < y & z > w" in plain
     assert '<a href="https://example.vn/tin?id=1&amp;x=&lt;1&gt;">' in block
     assert "08:00 14/09/2026" in block  # local time, Asia/Ho_Chi_Minh

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from itertools import pairwise
 
 from delivery.pacing import BULK, INTERACTIVE, SAFETY, Limits, Pacer
 from tests.fakes.telegram_api import max_in_window
@@ -59,7 +60,7 @@ async def test_global_window_holds_in_every_second_even_after_idle() -> None:
     assert max_in_window(everything, 1.0) == 30  # a burst of ~50 would break this
     # Full rate, evenly spread: 95 messages take 94 intervals of a 30th of a (stretched) second.
     assert everything[-1] - everything[0] < 94 * (1 + SAFETY) / 30 + 0.01
-    gaps = [b - a for a, b in zip(everything, everything[1:])]
+    gaps = [b - a for a, b in pairwise(everything)]
     assert min(gaps) >= (1 + SAFETY) / 30 - 1e-9
     # After an idle spell, a new burst still gets at most 30 in its first second.
     clock.now += 10

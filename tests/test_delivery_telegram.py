@@ -91,7 +91,7 @@ async def test_429_waits_retry_after_then_sends_the_same_message(
     item, chats = await _news(tapp, 121)
     started = time.monotonic()
     await on_new_items(tapp, [item])
-    [sent] = await fake.wait_for_messages(121, 1, timeout=15)
+    await fake.wait_for_messages(121, 1, timeout=15)
     assert time.monotonic() - started >= 1.0  # the sender waited as told
     assert fake.count_429 == 2 and len(fake.messages_for(121)) == 1
     await wait_for(lambda: _sent_state(tapp, chats[121]))
@@ -151,7 +151,7 @@ async def test_5xx_is_retried_with_backoff(tapp: App, fake: FakeTelegram,
     fake.script_chat(151, "error", times=2, status=502)
     item, chats = await _news(tapp, 151)
     await on_new_items(tapp, [item])
-    [sent] = await fake.wait_for_messages(151, 1, timeout=15)
+    await fake.wait_for_messages(151, 1, timeout=15)
     await wait_for(lambda: _sent_state(tapp, chats[151]))
     async with tapp.sessions() as session:
         attempts = await session.scalar(select(Delivery.attempts))
@@ -162,11 +162,11 @@ async def test_5xx_is_retried_with_backoff(tapp: App, fake: FakeTelegram,
 async def test_5xx_forever_gives_up_with_the_reason(db_url: str, fake: FakeTelegram) -> None:
     app = await _app(db_url, fake, delivery_max_attempts=3)
     fake.script_chat(152, "error", status=500)
-    item, chats = await _news(app, 152)
+    item, _ = await _news(app, 152)
     running = await start_delivery(app)
     try:
         await on_new_items(app, [item])
-        [(state, error)] = await _wait_states(app, 1, lambda s: s == ["failed"])
+        [(_, error)] = await _wait_states(app, 1, lambda s: s == ["failed"])
         assert "3 attempts" in error and "Internal Server Error" in error
         assert len([e for e in fake.errors if e[1] == 152]) == 3
     finally:
