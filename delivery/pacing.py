@@ -17,9 +17,11 @@ one busy chat never holds up the others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from channels.base import Capabilities
@@ -63,23 +65,40 @@ def is_group(chat_key: str, chat_kind: str) -> bool:
 
 
 class Window:
-    """At most `count` events in any window of `seconds`: remembers the last `count` times."""
+    """At most `count` messages in any window of `seconds`, as the platform sees them arrive.
+
+    A message arrives somewhere between our send and the platform's answer. A message whose
+    answer we wait for (`start`, then `finish`) counts from its answer: the latest it can have
+    arrived; until then it counts as arriving at any moment. So request delays on our side or on
+    the network never let the platform see more than `count` in a window. A message counted from
+    its grant alone (`record`) relies on the small safety margin."""
 
     def __init__(self, count: int, seconds: float) -> None:
         self.count = count
         self.seconds = seconds * (1 + SAFETY)
-        self.times: deque[float] = deque(maxlen=count)
+        self.done: deque[float] = deque(maxlen=count)  # counted times, oldest first
+        self.open = 0  # sent, answer not back yet
 
     def next_allowed(self, now: float) -> float:
-        if len(self.times) < self.count:
+        room = self.count - 1 - self.open  # earlier messages that may share the new one's window
+        if room < 0:
+            return math.inf  # wait for an answer
+        if len(self.done) <= room:
             return now
-        return max(now, self.times[0] + self.seconds)
+        return max(now, self.done[-(room + 1)] + self.seconds)
 
     def record(self, now: float) -> None:
-        self.times.append(now)
+        self.done.append(now)
+
+    def start(self) -> None:
+        self.open += 1
+
+    def finish(self, now: float) -> None:
+        self.open -= 1
+        self.done.append(now)
 
     def idle(self, now: float) -> bool:
-        return not self.times or self.times[-1] + self.seconds <= now
+        return not self.open and (not self.done or self.done[-1] + self.seconds <= now)
 
 
 class Limiter:
@@ -112,13 +131,23 @@ class Limiter:
     def chat_ready_at(self, chat_key: str, chat_kind: str, now: float) -> float:
         return self._chat_window(chat_key, chat_kind).next_allowed(now)
 
-    def record(self, chat_key: str, chat_kind: str, now: float) -> None:
+    def record(self, chat_key: str, chat_kind: str, now: float, *, answered: bool = True) -> None:
+        """Count a grant: at once, or (`answered=False`) from its answer, via `finish`."""
         # Keep to the grid when a grant comes a little late (timers do), so lateness does not
-        # add up; the windows, recorded with the real time, still hold every limit.
+        # add up; the windows still hold every limit.
         on_grid = self.last_grant + self.spacing
         self.last_grant = on_grid if on_grid <= now < on_grid + self.spacing else now
-        self.global_window.record(now)
-        self._chat_window(chat_key, chat_kind).record(now)
+        windows = (self.global_window, self._chat_window(chat_key, chat_kind))
+        for window in windows:
+            if answered:
+                window.record(now)
+            else:
+                window.start()
+
+    def finish(self, chat_key: str, chat_kind: str, now: float) -> None:
+        """The answer to a message counted with `answered=False` came back."""
+        self.global_window.finish(now)
+        self._chat_window(chat_key, chat_kind).finish(now)
 
     def pause(self, until: float) -> None:
         self.paused_until = max(self.paused_until, until)
@@ -134,6 +163,7 @@ class _Waiter:
     chat_key: str
     chat_kind: str
     future: asyncio.Future[None]
+    answered: bool = True  # counted at the grant (True) or from the caller's report
 
 
 class Pacer:
@@ -147,20 +177,41 @@ class Pacer:
         self._task: asyncio.Task[None] | None = None
         self._granted = 0
 
-    async def acquire(self, chat_key: str, chat_kind: str = "private", lane: int = BULK) -> None:
-        """Wait until this chat may be sent one message now; the slot is then counted as used."""
+    async def acquire(self, chat_key: str, chat_kind: str = "private", lane: int = BULK, *,
+                      answered: bool = True) -> None:
+        """Wait until this chat may be sent one message now; the slot is then counted as used.
+        With `answered=False` it counts from when the caller reports the answer (`answered()`),
+        which the caller must do, whatever happens to the send (see `slot`)."""
         self._ensure_running()
-        future = self.enqueue(chat_key, chat_kind, lane)
+        future = self.enqueue(chat_key, chat_kind, lane, answered=answered)
         try:
             await future
         except asyncio.CancelledError:
+            if future.done() and not future.cancelled() and not answered:
+                self.answered(chat_key, chat_kind)  # granted, then given up: settle it
             self.lanes[lane] = deque(w for w in self.lanes[lane] if w.future is not future)
             raise
 
-    def enqueue(self, chat_key: str, chat_kind: str = "private", lane: int = BULK) -> asyncio.Future[None]:
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_key: str, chat_kind: str = "private",
+                   lane: int = BULK) -> AsyncIterator[None]:
+        """`async with pacer.slot(...): send`: the send counts from its answer."""
+        await self.acquire(chat_key, chat_kind, lane, answered=False)
+        try:
+            yield
+        finally:
+            self.answered(chat_key, chat_kind)
+
+    def answered(self, chat_key: str, chat_kind: str = "private") -> None:
+        self.limiter.finish(chat_key, chat_kind, self.clock())
+        self._wake.set()
+
+    def enqueue(self, chat_key: str, chat_kind: str = "private", lane: int = BULK, *,
+                answered: bool = True) -> asyncio.Future[None]:
         """Join the queue without waiting: the future is done when the slot is granted (by the
         running grant loop, or by `grant()` in a simulation with a fake clock)."""
-        waiter = _Waiter(chat_key, chat_kind, asyncio.get_running_loop().create_future())
+        waiter = _Waiter(chat_key, chat_kind, asyncio.get_running_loop().create_future(),
+                         answered)
         self.lanes[lane].append(waiter)
         self._wake.set()
         return waiter.future
@@ -201,11 +252,16 @@ class Pacer:
             now = self.clock()
             ready_at = limiter.global_ready_at(now)
             if ready_at > now:
-                return ready_at - now if self._has_waiters() else None
+                if not self._has_waiters():
+                    return None
+                # Waiting for an answer (an infinite bound): an answer wakes the loop; look
+                # again in a while all the same.
+                return ready_at - now if ready_at != math.inf else 1.0
             waiter, soonest = self._pick(now)
             if waiter is None:
-                return None if soonest is None else soonest - now
-            limiter.record(waiter.chat_key, waiter.chat_kind, now)
+                # Capped: an answer or a new waiter wakes the loop before that anyway.
+                return None if soonest is None else min(soonest - now, 1.0)
+            limiter.record(waiter.chat_key, waiter.chat_kind, now, answered=waiter.answered)
             waiter.future.set_result(None)
             self._granted += 1
             if self._granted % 10_000 == 0:

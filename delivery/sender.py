@@ -228,11 +228,13 @@ class ChannelSender:
         waits = 0
         while row.parts_sent < len(parts):
             message = message_of(parts[row.parts_sent])
-            await self.pacer.acquire(row.chat_key, row.chat_kind, row.lane)
-            try:
-                outcome = await self.channel.send(row.chat_key, message, chat_kind=row.chat_kind)
-            except Exception as exc:  # noqa: BLE001 - the contract is never to raise: transient
-                outcome = Outcome(Status.TRANSIENT, detail=f"send raised {exc!r}")
+            # The send counts against the limits from its answer: see pacing.Window.
+            async with self.pacer.slot(row.chat_key, row.chat_kind, row.lane):
+                try:
+                    outcome = await self.channel.send(row.chat_key, message,
+                                                      chat_kind=row.chat_kind)
+                except Exception as exc:  # noqa: BLE001 - the contract is never to raise
+                    outcome = Outcome(Status.TRANSIENT, detail=f"send raised {exc!r}")
             action = decide(outcome, row.attempts + 1, settings)
             now = app.clock()
             where = f"{self.name}:{row.chat_key}"

@@ -116,3 +116,29 @@ async def test_real_pacer_grants_waiters_in_real_time() -> None:
             asyncio.gather(*(pacer.acquire(str(n)) for n in range(60))), timeout=5)
     finally:
         pacer.close()
+
+
+async def test_a_message_counts_from_its_answer() -> None:
+    """Two a second; two sends still waiting for their answers hold the window, and it runs
+    from their answers: however late a request reached the platform, the window held there."""
+    clock = Clock()
+    pacer = Pacer(Limits(2, 1000.0, 20), clock=clock)
+    first = pacer.enqueue("a", answered=False)
+    second = pacer.enqueue("b", answered=False)
+    third = pacer.enqueue("c")
+    pacer.grant()
+    clock.now += 0.6
+    pacer.grant()
+    assert first.done() and second.done() and not third.done()
+    clock.now += 5.0  # no answers yet: nothing more may go
+    pacer.grant()
+    assert not third.done()
+    pacer.answered("a")  # first answer at 1005.6
+    answered_at = clock.now
+    clock.now += 0.5
+    pacer.grant()
+    assert not third.done()  # the second is still out: the window is still full
+    pacer.answered("b")
+    clock.now = answered_at + (1 + SAFETY) + 1e-6
+    pacer.grant()
+    assert third.done()
