@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, literal, select, true
+from sqlalchemy import JSON, String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
-from delivery.sql import lock_for_write, upsert_insert
+from delivery.sql import insert_pending, lock_for_write
 from runtime import App
-from storage.models import Chat, Delivery, Subscription, UTCDateTime
+from storage.models import Chat, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -102,25 +102,9 @@ async def create_digests(session: AsyncSession, schedule: Schedule, due: datetim
     )
     key = (literal(f"{schedule.delivery_kind}:{schedule.mode}:") + cast(chats.c.chat_id, String)
            + literal(f":{schedule.hour}:{schedule.weekday}:{period}"))
-    rows = select(
-        chats.c.chat_id,
-        literal(schedule.delivery_kind).label("kind"),
-        literal(BULK).label("lane"),
-        key.label("dedup_key"),
-        literal(schedule.payload(), JSON()).label("payload"),
-        literal(due, UTCDateTime()).label("due_at"),
-        literal("pending").label("state"),
-        literal(0).label("parts_sent"),
-        literal(0).label("attempts"),
-        literal(now, UTCDateTime()).label("created_at"),
-    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
-    columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
-               "parts_sent", "attempts", "created_at"]
-    result = await session.execute(
-        upsert_insert(session, Delivery).from_select(columns, rows).on_conflict_do_nothing(),
-        execution_options={"preserve_rowcount": True},
-    )
-    return max(result.rowcount or 0, 0)
+    return await insert_pending(session, chat_id=chats.c.chat_id, kind=schedule.delivery_kind,
+                                lane=BULK, dedup_key=key,
+                                payload=literal(schedule.payload(), JSON()), due_at=due, now=now)
 
 
 class DigestScheduler:

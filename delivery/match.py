@@ -50,18 +50,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import INTERACTIVE
-from delivery.sql import id_list, json_object_text, lock_for_write, upsert_insert
+from delivery.sql import id_list, insert_pending, json_object_text, lock_for_write
 from runtime import App
 from storage.models import (
     Chat,
-    Delivery,
     Item,
     ItemProvince,
     ItemTopic,
     Subscription,
     SubscriptionProvince,
     SubscriptionTopic,
-    UTCDateTime,
 )
 from vntext import fold_tokens
 
@@ -234,22 +232,6 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     )
     key = literal("instant:") + cast(chats.c.chat_id, String) + literal(f":{token}")
     payload = json_object_text(session, literal('{"items": [') + chats.c.ids + literal("]}"))
-    rows = select(
-        chats.c.chat_id,
-        literal("instant").label("kind"),
-        literal(INTERACTIVE).label("lane"),
-        key.label("dedup_key"),
-        payload.label("payload"),
-        literal(now, UTCDateTime()).label("due_at"),
-        literal("pending").label("state"),
-        literal(0).label("parts_sent"),
-        literal(0).label("attempts"),
-        literal(now, UTCDateTime()).label("created_at"),
-    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
-    columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
-               "parts_sent", "attempts", "created_at"]
-    result = await session.execute(
-        upsert_insert(session, Delivery).from_select(columns, rows).on_conflict_do_nothing(),
-        execution_options={"preserve_rowcount": True},
-    )
-    return max(result.rowcount or 0, 0)
+    return await insert_pending(session, chat_id=chats.c.chat_id, kind="instant",
+                                lane=INTERACTIVE, dedup_key=key, payload=payload,
+                                due_at=now, now=now)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, cast, distinct, false, func, literal, or_, text, type_coerce
+from sqlalchemy import (
+    JSON,
+    String,
+    cast,
+    distinct,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Delivery, UTCDateTime
 
 
 def dialect(session: AsyncSession) -> str:
@@ -19,6 +35,31 @@ def upsert_insert(session: AsyncSession, model: Any) -> Any:
     makes enqueueing and matching idempotent."""
     module = postgresql if dialect(session) == "postgresql" else sqlite
     return module.insert(model)
+
+
+async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane: int,
+                         dedup_key: Any, payload: Any, due_at: datetime, now: datetime) -> int:
+    """Queue one pending outbox row per row that the column expressions select from, skipping
+    any whose `dedup_key` is already queued; returns how many were added."""
+    rows = select(
+        chat_id.label("chat_id"),
+        literal(kind).label("kind"),
+        literal(lane).label("lane"),
+        dedup_key.label("dedup_key"),
+        payload.label("payload"),
+        literal(due_at, UTCDateTime()).label("due_at"),
+        literal("pending").label("state"),
+        literal(0).label("parts_sent"),
+        literal(0).label("attempts"),
+        literal(now, UTCDateTime()).label("created_at"),
+    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
+    columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
+               "parts_sent", "attempts", "created_at"]
+    result = await session.execute(
+        upsert_insert(session, Delivery).from_select(columns, rows).on_conflict_do_nothing(),
+        execution_options={"preserve_rowcount": True},
+    )
+    return max(result.rowcount or 0, 0)
 
 
 def id_list(session: AsyncSession, column: Any) -> Any:
