@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from delivery.sql import lock_for_write
 from runtime import App
+from services import limits
 from services.errors import ServiceError
 from storage.models import Chat, DeliveredItem, Delivery, Subscription, User
 
@@ -99,17 +100,18 @@ async def ensure_chat(app: App, channel: str, chat_key: str, kind: str = "privat
                       title: str = "") -> Chat:
     """The chat's row, created on first contact. A chat that had gone inactive (it blocked the
     bot) and writes again is active again."""
+    title = limits.clean_name(title)
     for _ in range(2):  # a concurrent first message may create the row between our two steps
         async with app.sessions() as session:
             chat = await session.scalar(
                 select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key))
             if chat is None:
-                chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title[:256])
+                chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title)
                 session.add(chat)
             else:
                 chat.kind = kind
                 if title:
-                    chat.title = title[:256]
+                    chat.title = title
                 if not chat.active:
                     chat.active, chat.inactive_reason = True, None
             try:
