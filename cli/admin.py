@@ -12,7 +12,7 @@ from config import Settings
 from handlers import args as typed
 from handlers.i18n import escape, t
 from runtime import App
-from services import admin, users
+from services import admin, limits, users
 
 ACTOR = "cli"
 
@@ -25,12 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     grant.add_argument("user", help='user id ("12345" on --channel) or "zalo:ab12"')
     grant.add_argument("role", choices=["official", "admin"])
     grant.add_argument("provinces", nargs="*", help="codes or names, for an official")
-    grant.add_argument("--channel", choices=users.CHANNELS, default="telegram")
+    grant.add_argument("--channel", choices=limits.CHANNELS, default="telegram")
     grant.set_defaults(func=_grant)
 
     revoke = commands.add_parser("revoke", help="back to citizen")
     revoke.add_argument("user")
-    revoke.add_argument("--channel", choices=users.CHANNELS, default="telegram")
+    revoke.add_argument("--channel", choices=limits.CHANNELS, default="telegram")
     revoke.set_defaults(func=_revoke)
 
     commands.add_parser("stats", help="users, subscriptions, items, deliveries and failures"
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _grant(args: argparse.Namespace, settings: Settings) -> int:
     codes = typed.provinces_in(" ".join(args.provinces))
-    channel, key = users.person_ref(args.user, args.channel)
+    channel, key = limits.person_ref(args.user, args.channel)
 
     async def command(app: App) -> int:
         change = await users.grant(app, ACTOR, channel, key, args.role, codes)
@@ -68,7 +68,7 @@ def _grant(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
-    channel, key = users.person_ref(args.user, args.channel)
+    channel, key = limits.person_ref(args.user, args.channel)
 
     async def command(app: App) -> int:
         await users.revoke(app, ACTOR, channel, key)

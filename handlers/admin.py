@@ -13,7 +13,7 @@ from handlers.context import Ctx
 from handlers.i18n import Html, escape
 from handlers.render import provinces_text
 from handlers.types import Result
-from services import admin, sources, users
+from services import admin, limits, sources, users
 from services.sources import SourceTest
 
 TESTFEED_SHOWN = 10
@@ -100,7 +100,7 @@ async def grant(ctx: Ctx, text: str) -> Result:
     codes = args.provinces_in(" ".join(words[size:]))
     if role == "official" and not codes:
         return ctx.usage(lookup("grant"))
-    channel, key = users.person_ref(ref, ctx.msg.channel)
+    channel, key = limits.person_ref(ref, ctx.msg.channel)
     change = await users.grant(ctx.app, ctx.actor, channel, key, role, codes)
     await _refresh_menu(ctx, channel, key, role)
     who = f"{channel}:{key}"  # checked by the grant: an id of the channel's shape, or seen
@@ -113,7 +113,7 @@ async def revoke(ctx: Ctx, text: str) -> Result:
     ref = text.strip()
     if not ref or " " in ref:
         return ctx.usage(lookup("revoke"))
-    channel, key = users.person_ref(ref, ctx.msg.channel)
+    channel, key = limits.person_ref(ref, ctx.msg.channel)
     await users.revoke(ctx.app, ctx.actor, channel, key)
     await _refresh_menu(ctx, channel, key, "citizen")
     return ctx.reply(ctx.t("revoked", who=f"{channel}:{key}"))

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from delivery.sql import lock_for_write
 from runtime import App
-from services import limits
+from services import audit, limits
 from services.errors import ServiceError
 from storage.models import Chat, DeliveredItem, Delivery, Subscription, User
 
@@ -138,9 +138,12 @@ async def set_dialog(app: App, chat_id: int, dialog: dict[str, Any] | None) -> N
 
 async def forget_chat(app: App, chat_id: int, user_id: int | None = None) -> None:
     """Delete the chat and everything hanging off it (subscriptions, queued and delivered items),
-    and the person's own record (role, official provinces) when `user_id` is given."""
+    and, when `user_id` is given, the person's own record (role, official provinces), with
+    their id replaced by a pseudonym in the audit log."""
     async with app.sessions() as session, session.begin():
         # The foreign keys cascade (SQLite has them switched on in storage/db.py).
         await session.execute(delete(Chat).where(Chat.id == chat_id))
-        if user_id is not None:
-            await session.execute(delete(User).where(User.id == user_id))
+        user = await session.get(User, user_id) if user_id is not None else None
+        if user is not None:
+            await audit.pseudonymise(session, app.settings, user.channel, user.user_key)
+            await session.delete(user)

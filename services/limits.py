@@ -43,6 +43,7 @@ _PERSON_ID = {
     "zalo": re.compile(r"[0-9A-Za-z_-]{1,64}"),
     "console": re.compile(r"[0-9A-Za-z_.-]{1,64}"),
 }
+CHANNELS = tuple(_PERSON_ID)
 # Any chat or person id an adapter hands over: printable ASCII, no spaces ("-100123", "ab12").
 _PLATFORM_KEY = re.compile(r"[!-~]{1,%d}" % MAX_KEY_CHARS)
 
@@ -76,6 +77,15 @@ def clean_name(text: str, limit: int = MAX_NAME_CHARS) -> str:
 def platform_key_ok(key: str) -> bool:
     """Whether a chat or person id from an adapter can be stored as one."""
     return bool(_PLATFORM_KEY.fullmatch(key))
+
+
+def person_ref(ref: str, channel: str) -> tuple[str, str]:
+    """ "12345" (on `channel`, the asker's) or "zalo:ab12" → (channel, id): how admins name
+    people in /grant, /revoke and `bot.py admin`. The id itself is checked by services.users."""
+    prefix, sep, key = ref.strip().partition(":")
+    if sep and prefix.lower() in CHANNELS and key:
+        return prefix.lower(), key
+    return channel, ref.strip()
 
 
 def person_id_ok(channel: str, key: str) -> bool:

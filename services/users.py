@@ -25,7 +25,6 @@ from services.errors import ServiceError
 from storage.models import Chat, OfficialProvince, Subscription, SubscriptionProvince, User
 
 ROLES = ("citizen", "official", "admin")
-CHANNELS = ("telegram", "zalo", "console")
 # Default report schedule for a new official, in local time: daily at 7, and Mondays at 7.
 REPORT_SCHEDULES = (("daily", 7, 0), ("weekly", 7, 0))
 
@@ -129,15 +128,6 @@ async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
         session.add_all(SubscriptionProvince(subscription_id=sub.id, province=p) for p in provinces)
 
 
-def person_ref(ref: str, channel: str) -> tuple[str, str]:
-    """ "12345" (on `channel`, the asker's) or "zalo:ab12" → (channel, id), as /grant, /revoke
-    and `bot.py admin` name people. The id is checked by `grant` and `revoke`."""
-    prefix, sep, key = ref.strip().partition(":")
-    if sep and prefix.lower() in CHANNELS and key:
-        return prefix.lower(), key
-    return channel, ref.strip()
-
-
 def _bad_person(channel: str, user_key: str) -> ServiceError:
     return ServiceError("bad_user_id", f"{limits.shown(user_key)!r} is not a {channel} user id"
                         " the bot knows", value=limits.shown(user_key), channel=channel)
@@ -147,7 +137,7 @@ async def _named_user(session: AsyncSession, channel: str, user_key: str, *,
                       create: bool) -> tuple[User | None, bool]:
     """The person an admin names and whether the bot had seen them. Only an id of the channel's
     shape (limits.person_id_ok) may name someone never seen; with `create` their row is made."""
-    if (channel not in CHANNELS or not user_key or len(user_key) > limits.MAX_KEY_CHARS
+    if (channel not in limits.CHANNELS or not user_key or len(user_key) > limits.MAX_KEY_CHARS
             or limits.has_bad_characters(user_key)):
         raise _bad_person(channel, user_key)
     user = await session.scalar(
