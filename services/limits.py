@@ -45,7 +45,7 @@ _PERSON_ID = {
 }
 CHANNELS = tuple(_PERSON_ID)
 # Any chat or person id an adapter hands over: printable ASCII, no spaces ("-100123", "ab12").
-_PLATFORM_KEY = re.compile(r"[!-~]{1,%d}" % MAX_KEY_CHARS)
+_PLATFORM_KEY = re.compile(rf"[!-~]{{1,{MAX_KEY_CHARS}}}")
 
 
 def _is_bad(char: str) -> bool:
