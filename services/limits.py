@@ -19,13 +19,12 @@ from services.errors import ServiceError
 MAX_MESSAGE_CHARS = 4096
 # Display names, chat titles, subscription phrases and source names: their columns' width.
 MAX_NAME_CHARS = 256
-# Search queries and report phrases: longer ones name nothing more and cost a slow scan.
+# Search queries (/search, /latest): a longer one is a pasted paragraph, not a query.
 MAX_QUERY_CHARS = 256
 # Platform ids of people and chats: their columns' width.
 MAX_KEY_CHARS = 64
 # PostgreSQL's `integer`, the type of every id but an item's (`bigint`).
 MAX_ROW_ID = 2**31 - 1
-MAX_ITEM_ID = 2**63 - 1
 # How much of a refused value a reply shows.
 SHOWN_CHARS = 40
 

@@ -67,9 +67,10 @@ def _clean_label(label: str) -> str:
 
 
 def check_allowed(person: Person, kind: str, provinces: Iterable[str]) -> None:
-    """The one rule for who may have which subscription, used by /sub, /edit and /report: news
-    for anyone; a province report only for provinces the person is an official of (admins: any),
-    and never for no province (which would be every province)."""
+    """The one rule for who may have which subscription: news for anyone (all that /sub and
+    /start make); a province report only for provinces the person is an official of (admins:
+    any), and never for no province, which would be every province. Used by every change to a
+    subscription (/edit, the fix buttons) and by /report."""
     if kind != "report" or person.role == "admin":
         return
     codes = sorted(set(provinces))

@@ -45,6 +45,7 @@ from vntext import utf16_len
 EXAMPLES_PER_COMMAND = 20
 ADMIN, OFFICIAL, CITIZEN = "1", "50", "100"
 APOLOGIES = {t(lang, "error_internal") for lang in LANGS}
+_BUTTON_REFUSALS = {t(lang, key) for lang in LANGS for key in ("button_invalid", "button_stale")}
 
 # Lines that refuse: every error line, and the generic ones the router and handlers use.
 _REFUSAL_KEYS = ("usage", "unknown_command", "admin_only", "official_only", "confirm_nothing")
@@ -79,6 +80,17 @@ ARGS = st.one_of(
     st.integers(min_value=-2**70, max_value=2**70).map(str),
     st.sampled_from(["x" * 5000, "9" * 10_000, "\x00" * 100, "\u202e" * 300]),
 )
+# Forged button data: the real actions (and one that is not) with arguments near and far from
+# what the bot makes.
+BUTTON_DATA = st.tuples(
+    st.sampled_from(["pk", "ls", "dl", "sf", "sr", "cf", "lg", "zz"]),
+    st.lists(st.one_of(st.sampled_from([
+        "0", "1", "2", "3", "999999999999", "2147483648", "-", "all", "y", "n", "p", "t", "k",
+        "rm", "pa", "re", "dl", "ok", "x", "pg", "m", "h", "w", "daily", "weekly", "instant",
+        "off", "23", "24", "99", "6", "7", "vi", "en", "abcd", "01", "bau-cu"]),
+        st.text(_CHARS, max_size=6)), max_size=5),
+).map(lambda parts: ":".join([parts[0], *parts[1]]))
+BUTTON_EXAMPLES = 100
 NAMES = st.one_of(st.just("An"), st.text(_CHARS, max_size=300))
 
 
@@ -126,6 +138,11 @@ class Bench:
                 state[model.__tablename__] = sorted(tuple(map(repr, r)) for r in rows)
             return state
 
+    async def press(self, who: str, data: str) -> Result:
+        return await dispatch(self.app, Incoming(channel="telegram", chat_key=who, user_key=who,
+                                                 callback_data=data, callback_id="cb",
+                                                 message_id="7"))
+
     async def say(self, who: str, text: str, name: str) -> Result:
         return await dispatch(self.app, Incoming(channel="telegram", chat_key=who, user_key=who,
                                                  text=text, user_name=name))
@@ -172,6 +189,26 @@ def _property(bench: Bench, command: str):  # type: ignore[no-untyped-def]
 def test_every_command_answers_hostile_arguments(bench: Bench) -> None:
     for command in commands():
         _property(bench, command)()
+
+
+def test_forged_buttons_get_an_answer_not_the_apology(bench: Bench) -> None:
+    @settings(max_examples=BUTTON_EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(data=BUTTON_DATA, who=st.sampled_from([ADMIN, OFFICIAL, CITIZEN]))
+    def check(data: str, who: str) -> None:
+        bench.run(users.ensure_user(bench.app, "telegram", who))
+        before = bench.run(bench.snapshot())
+        result = bench.run(bench.press(who, data))
+        answers = [m.text for m in result.messages] + [result.button_answer or ""]
+        assert not APOLOGIES & set(answers), f"the apology for button {data!r}"
+        for text in answers:
+            check_html(text)
+        if result.button_answer in _BUTTON_REFUSALS or is_refusal(answers[0]):
+            after = bench.run(bench.snapshot())
+            assert before == after, f"refused button {data!r} changed data"
+
+    bench.run(bench.say(ADMIN, "/sub bầu cử", "An"))  # something for the buttons to name
+    check()
 
 
 def test_the_refusal_patterns_know_a_refusal() -> None:
