@@ -81,12 +81,12 @@ async def pseudonymise(session: AsyncSession, settings: Settings, channel: str,
     changed = 0
     for row in rows:
         before = (row.actor, row.target, row.details)
-        if row.actor == who:
-            row.actor = alias
         if row.target == who:
             row.target = alias
-        elif row.action in _NAMING_COMMANDS and _names(row, who):
+        elif row.action in _NAMING_COMMANDS and _names(row, who):  # before the actor changes
             row.target = " ".join([alias, *row.target.split()[1:]])
+        if row.actor == who:
+            row.actor = alias
         if row.details and row.details.get("chat") == who:
             row.details = {**row.details, "chat": alias}
         changed += (row.actor, row.target, row.details) != before

@@ -215,6 +215,7 @@ async def test_id_answers_with_the_channel_qualified_id(sqlite_app) -> None:  # 
 async def test_stop_leaves_a_pseudonym_in_the_audit_log(admin_app) -> None:  # type: ignore[no-untyped-def]
     admin, person = Person(admin_app, "1"), Person(admin_app, "42")
     await person.say("/stats")  # a refused attempt: actor telegram:42
+    await person.say("/grant 42 admin")  # refused too, and names them in its text
     await admin.say("/grant 42 official an giang")  # the typed row and the service's row
     await admin.say("/grant telegram:77 admin")  # names someone else
     before = await _audit(admin_app)
