@@ -89,7 +89,7 @@ def to_incoming(event: dict[str, Any]) -> Incoming | None:
         return None
     if not (limits.platform_key_ok(user_key) and limits.platform_key_ok(chat_key)):
         # Looked up before the router sees it (flood limit, language): never a stored id.
-        log.warning("zalo event with malformed ids: user %r, chat %r",
+        log.warning("zalo event with malformed ids: user %s, chat %s",
                     limits.shown(user_key), limits.shown(chat_key))
         return None
     if sender.get("is_bot"):

@@ -95,8 +95,8 @@ async def _route(ctx: Ctx) -> Result:
 
 async def _context(app: App, msg: Incoming) -> Ctx:
     if not (limits.platform_key_ok(msg.user_key) and limits.platform_key_ok(msg.chat_key)):
-        raise ServiceError("bad_sender", f"malformed ids: chat {limits.shown(msg.chat_key)!r},"
-                           f" user {limits.shown(msg.user_key)!r}")
+        raise ServiceError("bad_sender", f"malformed ids: chat '{limits.shown(msg.chat_key)}',"
+                           f" user '{limits.shown(msg.user_key)}'")
     chat = await chats.ensure_chat(app, msg.channel, msg.chat_key, msg.chat_kind, msg.chat_title)
     person = await users.ensure_user(app, msg.channel, msg.user_key, msg.user_name)
     return Ctx(app, msg, chat, person, dict(chat.dialog or {}))

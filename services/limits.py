@@ -59,7 +59,7 @@ def check_text(text: str, limit: int) -> str:
     """`text` as given, when it has no refused character and at most `limit` characters; else
     a ServiceError with the user's line (codes bad_characters, too_long)."""
     if has_bad_characters(text):
-        raise ServiceError("bad_characters", f"control character in {shown(text)!r}")
+        raise ServiceError("bad_characters", f"control character in '{shown(text)}'")
     if len(text) > limit:
         raise ServiceError("too_long", f"{len(text)} characters, over the limit of {limit}",
                            limit=limit)

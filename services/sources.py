@@ -85,7 +85,7 @@ def _info(source: Source, items: int = 0) -> SourceInfo:
 def _clean_url(url: str) -> str:
     url = (url or "").strip()
     if limits.has_bad_characters(url) or not is_http_url(url) or len(url) > MAX_URL_CHARS:
-        raise ServiceError("bad_url", f"not an http(s) URL: {limits.shown(url, 200)!r}",
+        raise ServiceError("bad_url", f"not an http(s) URL: '{limits.shown(url, 200)}'",
                            url=limits.shown(url, 200))
     return canonical_url(url)
 
@@ -102,7 +102,7 @@ def _province_code(value: str | None) -> str | None:
     by_name = {fold(p.name): c for c, p in known.items()}
     if fold(value) in by_name:
         return by_name[fold(value)]
-    raise ServiceError("bad_province", f"unknown province {limits.shown(value)!r}: use a current"
+    raise ServiceError("bad_province", f"unknown province '{limits.shown(value)}': use a current"
                        " code, 01 to 34 as in the catalog", province=limits.shown(value))
 
 
@@ -127,7 +127,7 @@ async def _find(session: AsyncSession, ref: str | int) -> Source:
           and is_http_url(text)):
         source = await session.scalar(select(Source).where(Source.url == canonical_url(text)))
     if source is None:  # a number out of range names no source either
-        raise ServiceError("source_not_found", f"no source {limits.shown(text, 200)!r}"
+        raise ServiceError("source_not_found", f"no source '{limits.shown(text, 200)}'"
                            " (give its id or URL)", ref=limits.shown(text))
     return source
 

@@ -129,7 +129,7 @@ async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
 
 
 def _bad_person(channel: str, user_key: str) -> ServiceError:
-    return ServiceError("bad_user_id", f"{limits.shown(user_key)!r} is not a {channel} user id"
+    return ServiceError("bad_user_id", f"'{limits.shown(user_key)}' is not a {channel} user id"
                         " the bot knows", value=limits.shown(user_key), channel=channel)
 
 
@@ -170,7 +170,7 @@ async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
                 provinces: list[str] | None = None) -> RoleChange:
     """Make someone an official of `provinces` (replacing earlier ones) or an admin."""
     if role not in ("official", "admin"):
-        raise ServiceError("bad_role", f"unknown role {limits.shown(role)!r}",
+        raise ServiceError("bad_role", f"unknown role '{limits.shown(role)}'",
                            value=limits.shown(role))
     codes = _check_provinces(list(provinces or []))
     if role == "official" and not codes:
