@@ -42,7 +42,7 @@ from tests.chat_support import check_html
 from tests.conftest import make_settings
 from vntext import utf16_len
 
-EXAMPLES_PER_COMMAND = 20
+EXAMPLES_PER_COMMAND = 12
 ADMIN, OFFICIAL, CITIZEN = "1", "50", "100"
 APOLOGIES = {t(lang, "error_internal") for lang in LANGS}
 _BUTTON_REFUSALS = {t(lang, key) for lang in LANGS for key in ("button_invalid", "button_stale")}
