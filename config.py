@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     # People: user ids as text, so Telegram's numbers and Zalo's hex ids sit side by side.
     admin_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys the pseudonyms that replace a person's id in the audit log after /stop; unset, it is
+    # derived from the first bot token (services/audit.py).
+    audit_pseudonym_key: SecretStr | None = None
 
     # Storage and time
     database_url: str = "sqlite:///./data/loa.db"
@@ -146,7 +149,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line."""
-        found = [self.telegram_bot_token, self.zalo_bot_token, self.zalo_webhook_secret]
+        found = [self.telegram_bot_token, self.zalo_bot_token, self.zalo_webhook_secret,
+                 self.audit_pseudonym_key]
         return [s.get_secret_value() for s in found if s and s.get_secret_value()]
 
     def is_admin(self, user_id: str) -> bool:

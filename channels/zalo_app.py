@@ -41,6 +41,7 @@ from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
 from handlers.types import Incoming, Result
 from runtime import App
+from services import limits
 from storage.models import User
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ def to_incoming(event: dict[str, Any]) -> Incoming | None:
     chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
     user_key, chat_key = str(sender.get("id") or ""), str(chat.get("id") or "")
     if not isinstance(text, str) or not text.strip() or not user_key or not chat_key:
+        return None
+    if not (limits.platform_key_ok(user_key) and limits.platform_key_ok(chat_key)):
+        # Looked up before the router sees it (flood limit, language): never a stored id.
+        log.warning("zalo event with malformed ids: user %s, chat %s",
+                    limits.shown(user_key), limits.shown(chat_key))
         return None
     if sender.get("is_bot"):
         return None

@@ -12,10 +12,9 @@ from config import Settings
 from handlers import args as typed
 from handlers.i18n import escape, t
 from runtime import App
-from services import admin, users
+from services import admin, limits, users
 
 ACTOR = "cli"
-CHANNELS = ("telegram", "zalo", "console")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,12 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     grant.add_argument("user", help='user id ("12345" on --channel) or "zalo:ab12"')
     grant.add_argument("role", choices=["official", "admin"])
     grant.add_argument("provinces", nargs="*", help="codes or names, for an official")
-    grant.add_argument("--channel", choices=CHANNELS, default="telegram")
+    grant.add_argument("--channel", choices=limits.CHANNELS, default="telegram")
     grant.set_defaults(func=_grant)
 
     revoke = commands.add_parser("revoke", help="back to citizen")
     revoke.add_argument("user")
-    revoke.add_argument("--channel", choices=CHANNELS, default="telegram")
+    revoke.add_argument("--channel", choices=limits.CHANNELS, default="telegram")
     revoke.set_defaults(func=_revoke)
 
     commands.add_parser("stats", help="users, subscriptions, items, deliveries and failures"
@@ -53,25 +52,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     load.set_defaults(func=_import)
 
 
-def _person(ref: str, channel: str) -> tuple[str, str]:
-    prefix, sep, key = ref.partition(":")
-    return (prefix, key) if sep and prefix in CHANNELS and key else (channel, ref)
-
-
 def _grant(args: argparse.Namespace, settings: Settings) -> int:
     codes = typed.provinces_in(" ".join(args.provinces))
-    channel, key = _person(args.user, args.channel)
+    channel, key = limits.person_ref(args.user, args.channel)
 
     async def command(app: App) -> int:
-        person = await users.grant(app, ACTOR, channel, key, args.role, codes)
-        where = f" of {', '.join(person.provinces)}" if args.role == "official" else ""
+        change = await users.grant(app, ACTOR, channel, key, args.role, codes)
+        where = f" of {', '.join(change.person.provinces)}" if args.role == "official" else ""
         print(f"{channel}:{key} is now {args.role}{where}")
+        if change.new_to_loa:
+            print(f"note: {channel}:{key} has never written to Loa; check the id"
+                  " (they can send /id to the bot)")
         return 0
     return run_with_app(settings, command)
 
 
 def _revoke(args: argparse.Namespace, settings: Settings) -> int:
-    channel, key = _person(args.user, args.channel)
+    channel, key = limits.person_ref(args.user, args.channel)
 
     async def command(app: App) -> int:
         await users.revoke(app, ACTOR, channel, key)

@@ -1,4 +1,4 @@
-"""/help, /lang and /stop."""
+"""/help, /lang, /id and /stop."""
 
 from __future__ import annotations
 
@@ -48,11 +48,16 @@ async def on_lang_button(ctx: Ctx, cb: Callback) -> Result:
     return await _set_lang(ctx, cb.args[0], edit=True)
 
 
+async def id_(ctx: Ctx, text: str) -> Result:
+    """The person's channel-qualified id, as ADMIN_IDS and /grant take it."""
+    return ctx.reply(ctx.t("id_yours", id=ctx.actor))
+
+
 async def stop(ctx: Ctx, text: str) -> Result:
     ctx.require_chat_admin()
     question = ctx.t("stop_ask" if ctx.private else "stop_ask_group")
     return await confirm.ask(ctx, "stop", question)
 
 
-COMMANDS = {"help": help_, "lang": lang, "stop": stop}
+COMMANDS = {"help": help_, "lang": lang, "id": id_, "stop": stop}
 BUTTONS = {"lg": on_lang_button}

@@ -13,10 +13,9 @@ from handlers.context import Ctx
 from handlers.i18n import Html, escape
 from handlers.render import provinces_text
 from handlers.types import Result
-from services import admin, sources, users
+from services import admin, limits, sources, users
 from services.sources import SourceTest
 
-CHANNELS = ("telegram", "zalo", "console")
 TESTFEED_SHOWN = 10
 IMPORT_SKIPS_SHOWN = 20
 _URL = re.compile(r"https?://\S+", re.I)
@@ -88,14 +87,6 @@ def render_dry_run(ctx: Ctx, dry: SourceTest) -> list[str]:
     return blocks
 
 
-def _person_ref(ctx: Ctx, ref: str) -> tuple[str, str]:
-    """ "12345" (on the admin's own channel) or "zalo:ab12" → (channel, user id)."""
-    channel, sep, key = ref.partition(":")
-    if sep and channel.lower() in CHANNELS and key:
-        return channel.lower(), key
-    return ctx.msg.channel, ref
-
-
 async def grant(ctx: Ctx, text: str) -> Result:
     ref, _, rest = text.strip().partition(" ")
     words = rest.split()
@@ -109,20 +100,20 @@ async def grant(ctx: Ctx, text: str) -> Result:
     codes = args.provinces_in(" ".join(words[size:]))
     if role == "official" and not codes:
         return ctx.usage(lookup("grant"))
-    channel, key = _person_ref(ctx, ref)
-    person = await users.grant(ctx.app, ctx.actor, channel, key, role, codes)
+    channel, key = limits.person_ref(ref, ctx.msg.channel)
+    change = await users.grant(ctx.app, ctx.actor, channel, key, role, codes)
     await _refresh_menu(ctx, channel, key, role)
-    if role == "official":
-        return ctx.reply(ctx.t("granted_official", who=f"{channel}:{key}",
-                               provinces=provinces_text(person.provinces)))
-    return ctx.reply(ctx.t("granted_admin", who=f"{channel}:{key}"))
+    who = f"{channel}:{key}"  # checked by the grant: an id of the channel's shape, or seen
+    done = (ctx.t("granted_official", who=who, provinces=provinces_text(change.person.provinces))
+            if role == "official" else ctx.t("granted_admin", who=who))
+    return ctx.reply(done, ctx.t("granted_new_to_loa", who=who) if change.new_to_loa else "")
 
 
 async def revoke(ctx: Ctx, text: str) -> Result:
     ref = text.strip()
     if not ref or " " in ref:
         return ctx.usage(lookup("revoke"))
-    channel, key = _person_ref(ctx, ref)
+    channel, key = limits.person_ref(ref, ctx.msg.channel)
     await users.revoke(ctx.app, ctx.actor, channel, key)
     await _refresh_menu(ctx, channel, key, "citizen")
     return ctx.reply(ctx.t("revoked", who=f"{channel}:{key}"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from catalog import province_name
 from channels.base import OutMessage
 from delivery.report import build_report
 from handlers import args
 from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.types import Result
+from services import subscriptions
 
 DEFAULT_DAYS = 7
 
@@ -32,11 +32,7 @@ async def report(ctx: Ctx, text: str) -> Result:
     codes = args.provinces_in(where) if where.strip() else list(ctx.person.provinces)
     if not codes:
         return ctx.usage(lookup("report"))
-    if ctx.role != "admin":
-        foreign = [c for c in codes if c not in ctx.person.provinces]
-        if foreign:
-            return ctx.reply(ctx.t("report_not_yours",
-                                   names=", ".join(province_name(c) for c in foreign)))
+    subscriptions.check_allowed(ctx.person, "report", codes)
     end = ctx.app.clock()
     built = await build_report(ctx.app, codes, end - timedelta(days=days), end, ctx.lang,
                                limit=ctx.max_units)

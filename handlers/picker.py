@@ -162,7 +162,7 @@ async def _finish_edit(ctx: Ctx) -> Result:
     await ctx.save_dialog()
     field = state["step"]
     sub = await subscriptions.update_subscription(ctx.app, ctx.chat.id, state["sub"],
-                                                  **{field: state[field]})
+                                                  person=ctx.person, **{field: state[field]})
     return ctx.reply(ctx.t("sub_changed", number=sub.number, what=sub_text(ctx.lang, sub)))
 
 

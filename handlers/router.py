@@ -20,7 +20,7 @@ from handlers.context import Ctx
 from handlers.i18n import DEFAULT_LANG, t
 from handlers.types import Incoming, Result
 from runtime import App
-from services import audit, chats, users
+from services import audit, chats, limits, users
 from services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ async def _on_button(ctx: Ctx) -> Result:
 
 async def _route(ctx: Ctx) -> Result:
     msg = ctx.msg
+    limits.check_text(msg.text, limits.MAX_MESSAGE_CHARS)  # typed text, before any handler
     if msg.callback_data is not None:
         return await _on_button(ctx)
     if msg.text.strip().startswith("/"):
@@ -93,6 +94,9 @@ async def _route(ctx: Ctx) -> Result:
 
 
 async def _context(app: App, msg: Incoming) -> Ctx:
+    if not (limits.platform_key_ok(msg.user_key) and limits.platform_key_ok(msg.chat_key)):
+        raise ServiceError("bad_sender", f"malformed ids: chat '{limits.shown(msg.chat_key)}',"
+                           f" user '{limits.shown(msg.user_key)}'")
     chat = await chats.ensure_chat(app, msg.channel, msg.chat_key, msg.chat_kind, msg.chat_title)
     person = await users.ensure_user(app, msg.channel, msg.user_key, msg.user_name)
     return Ctx(app, msg, chat, person, dict(chat.dialog or {}))
@@ -124,7 +128,7 @@ async def dispatch(app: App, msg: Incoming) -> Result:
         if ctx and ctx.role == "admin":
             text = t(lang, "error_reason", line=text, reason=exc.reason)
         log.info("refused %r from %s:%s: %s", msg.text[:200] or msg.callback_data, msg.channel,
-                 msg.user_key, exc.reason)
+                 limits.shown(msg.user_key, limits.MAX_KEY_CHARS), exc.reason)
         return _say(msg, text)
     except Exception:
         log.exception("handler failed: channel=%s chat=%s user=%s text=%r button=%r",

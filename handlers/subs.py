@@ -62,7 +62,8 @@ async def edit(ctx: Ctx, text: str) -> Result:
         return ctx.usage(lookup("edit"))
     ctx.require_chat_admin()
     target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
-    changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id, label=rest,
+    changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id,
+                                                      person=ctx.person, label=rest,
                                                       **parts)  # type: ignore[arg-type]
     return ctx.reply(ctx.t("sub_changed", number=changed.number, what=sub_text(ctx.lang, changed)))
 
@@ -195,7 +196,8 @@ async def on_fix_button(ctx: Ctx, cb: Callback) -> Result:
         return ctx.reply(ctx.t("unsub_done", number=target.number, what=sub_text(ctx.lang, target)),
                          edit=True)
     if op == "k":
-        changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, sub_id, keywords="")
+        changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, sub_id,
+                                                          person=ctx.person, keywords="")
         return ctx.reply(ctx.t("sub_changed", number=changed.number,
                                what=sub_text(ctx.lang, changed)),
                          buttons=_fix_buttons(ctx, changed), edit=True)

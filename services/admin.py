@@ -17,7 +17,7 @@ from sqlalchemy import exists, func, select
 
 import catalog
 from runtime import App
-from services import audit, sources
+from services import audit, limits, sources
 from services.errors import ServiceError
 from storage.models import (
     Chat,
@@ -99,6 +99,8 @@ def _audience(province: str | None):  # type: ignore[no-untyped-def]
 def check_broadcast(text: str, province: str | None) -> None:
     if not text.strip():
         raise ServiceError("broadcast_empty", "a broadcast needs a text")
+    if limits.has_bad_characters(text):
+        raise ServiceError("bad_characters", "control character in a broadcast")
     if utf16_len(text) > MAX_BROADCAST_UNITS:
         raise ServiceError("broadcast_too_long", f"broadcast is {utf16_len(text)} UTF-16 units",
                            limit=MAX_BROADCAST_UNITS)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from delivery.sql import lock_for_write
 from runtime import App
+from services import audit, limits
 from services.errors import ServiceError
 from storage.models import Chat, DeliveredItem, Delivery, Subscription, User
 
@@ -99,17 +100,18 @@ async def ensure_chat(app: App, channel: str, chat_key: str, kind: str = "privat
                       title: str = "") -> Chat:
     """The chat's row, created on first contact. A chat that had gone inactive (it blocked the
     bot) and writes again is active again."""
+    title = limits.clean_name(title)
     for _ in range(2):  # a concurrent first message may create the row between our two steps
         async with app.sessions() as session:
             chat = await session.scalar(
                 select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key))
             if chat is None:
-                chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title[:256])
+                chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title)
                 session.add(chat)
             else:
                 chat.kind = kind
                 if title:
-                    chat.title = title[:256]
+                    chat.title = title
                 if not chat.active:
                     chat.active, chat.inactive_reason = True, None
             try:
@@ -136,9 +138,12 @@ async def set_dialog(app: App, chat_id: int, dialog: dict[str, Any] | None) -> N
 
 async def forget_chat(app: App, chat_id: int, user_id: int | None = None) -> None:
     """Delete the chat and everything hanging off it (subscriptions, queued and delivered items),
-    and the person's own record (role, official provinces) when `user_id` is given."""
+    and, when `user_id` is given, the person's own record (role, official provinces), with
+    their id replaced by a pseudonym in the audit log."""
     async with app.sessions() as session, session.begin():
         # The foreign keys cascade (SQLite has them switched on in storage/db.py).
         await session.execute(delete(Chat).where(Chat.id == chat_id))
-        if user_id is not None:
-            await session.execute(delete(User).where(User.id == user_id))
+        user = await session.get(User, user_id) if user_id is not None else None
+        if user is not None:
+            await audit.pseudonymise(session, app.settings, user.channel, user.user_key)
+            await session.delete(user)

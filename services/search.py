@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from classify.query import parse_phrase
 from delivery.views import ItemView, load_items
 from runtime import App
+from services import limits
 from storage.models import Item, ItemProvince, ItemTopic
 from vntext import fold_tokens
 
@@ -90,7 +91,7 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
 
 
 async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> SearchPage:
-    parsed = parse_phrase(text)
+    parsed = parse_phrase(limits.check_text(text, limits.MAX_QUERY_CHARS))
     topics, provinces = tuple(parsed.topics), tuple(parsed.provinces)
     words = _query_words(parsed.keywords)
     page = max(page, 1)

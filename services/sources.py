@@ -25,7 +25,7 @@ from feeds.listing import ListingSpec, listing_spec, presets
 from feeds.read import parse_body, read_source
 from feeds.urls import canonical_url, is_http_url
 from runtime import App
-from services import audit
+from services import audit, limits
 from services.errors import ServiceError
 from storage.models import Item, Source
 from vntext import fold
@@ -87,8 +87,9 @@ def _clean_url(app: App, url: str) -> str:
     """The canonical form of an http(s) URL the source policy allows. Only what needs no DNS is
     checked here (addresses, localhost); names are checked on every fetch, after resolution."""
     url = (url or "").strip()
-    if not is_http_url(url) or len(url) > MAX_URL_CHARS:
-        raise ServiceError("bad_url", f"not an http(s) URL: {url!r}", url=url)
+    if limits.has_bad_characters(url) or not is_http_url(url) or len(url) > MAX_URL_CHARS:
+        raise ServiceError("bad_url", f"not an http(s) URL: '{limits.shown(url, 200)}'",
+                           url=limits.shown(url, 200))
     clean = canonical_url(url)
     if not app.settings.allow_private_sources:
         try:
@@ -110,8 +111,8 @@ def _province_code(value: str | None) -> str | None:
     by_name = {fold(p.name): c for c, p in known.items()}
     if fold(value) in by_name:
         return by_name[fold(value)]
-    raise ServiceError("bad_province", f"unknown province {value!r}: use a current code,"
-                       " 01 to 34 as in the catalog", province=value)
+    raise ServiceError("bad_province", f"unknown province '{limits.shown(value)}': use a current"
+                       " code, 01 to 34 as in the catalog", province=limits.shown(value))
 
 
 def _spec(listing: str | None, config: dict[str, Any] | None = None) -> ListingSpec:
@@ -128,13 +129,15 @@ def _spec(listing: str | None, config: dict[str, Any] | None = None) -> ListingS
 async def _find(session: AsyncSession, ref: str | int) -> Source:
     text = str(ref).strip()
     source: Source | None = None
-    if text.isdigit():
-        source = await session.get(Source, int(text))
-    elif is_http_url(text):
+    number = limits.row_id(text)
+    if number is not None:
+        source = await session.get(Source, number)
+    elif (not limits.has_bad_characters(text) and len(text) <= MAX_URL_CHARS
+          and is_http_url(text)):
         source = await session.scalar(select(Source).where(Source.url == canonical_url(text)))
-    if source is None:
-        raise ServiceError("source_not_found", f"no source {text!r} (give its id or URL)",
-                           ref=text)
+    if source is None:  # a number out of range names no source either
+        raise ServiceError("source_not_found", f"no source '{limits.shown(text, 200)}'"
+                           " (give its id or URL)", ref=limits.shown(text))
     return source
 
 
@@ -147,7 +150,7 @@ def new_source(app: App, url: str, *, province: str | None = None, name: str | N
         _spec(listing)
     return Source(
         url=clean, kind="listing" if listing else "feed", listing_preset=listing or None,
-        name=(name or "").strip()[:256] or (urlsplit(clean).hostname or clean),
+        name=limits.clean_name(name or "") or (urlsplit(clean).hostname or clean),
         province=code, state="active", next_check_at=app.clock(),
     )
 
@@ -162,7 +165,9 @@ async def add_source(app: App, url: str, *, province: str | None = None,
                      actor: str = "cli") -> SourceInfo:
     """Add a feed, or a listing page read with a preset's selectors. It is polled at once;
     what it lists then is its backlog, stored as already seen."""
-    source = new_source(app, url, province=province, name=name, listing=listing)
+    source = new_source(app, url, province=province,
+                        name=limits.check_text((name or "").strip(), limits.MAX_NAME_CHARS),
+                        listing=listing)
     async with app.sessions() as session, session.begin():
         existing = await session.scalar(select(Source.id).where(Source.url == source.url))
         if existing is not None:

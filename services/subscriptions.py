@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from runtime import App
+from services import limits
 from services.errors import ServiceError
+from services.users import Person
 from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
 from vntext import fold_tokens, normalize
 
@@ -57,7 +59,26 @@ class SubInfo:
 
 def fold_keywords(text: str | Iterable[str]) -> str:
     words = text if isinstance(text, str) else " ".join(text)
-    return " ".join(fold_tokens(words))[:256]
+    return " ".join(fold_tokens(limits.check_text(words, limits.MAX_NAME_CHARS)))[:256]
+
+
+def _clean_label(label: str) -> str:
+    return normalize(limits.check_text(label, limits.MAX_NAME_CHARS))[:256]
+
+
+def check_allowed(person: Person, kind: str, provinces: Iterable[str]) -> None:
+    """The one rule for who may have which subscription: news for anyone (all that /sub and
+    /start make); a province report only for provinces the person is an official of (admins:
+    any), and never for no province, which would be every province. Used by every change to a
+    subscription (/edit, the fix buttons) and by /report."""
+    if kind != "report" or person.role == "admin":
+        return
+    codes = sorted(set(provinces))
+    foreign = [c for c in codes if c not in person.provinces]
+    if foreign or not codes:
+        names = ", ".join(catalog.province_name(c) for c in foreign) or "–"
+        raise ServiceError("report_not_yours", f"{person.channel}:{person.user_key} is not an"
+                           f" official of {', '.join(foreign) or 'every province'}", names=names)
 
 
 def _check_labels(topics: Iterable[str], provinces: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -114,7 +135,7 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
                     label: str = "", delivery: Delivery | None = None) -> SubInfo:
     """A new news subscription, with the chat's default delivery unless one is given."""
     topics, provinces = _check_labels(topics, provinces)
-    folded = fold_keywords(keywords)
+    folded, label = fold_keywords(keywords), _clean_label(label)
     async with app.sessions() as session, session.begin():
         chat = await session.get(Chat, chat_id)
         if chat is None:
@@ -130,7 +151,7 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
                                limit=MAX_PER_CHAT)
         delivery = delivery or Delivery(chat.default_mode, chat.default_hour, chat.default_weekday)
         sub = Subscription(chat_id=chat_id, kind="news", keywords=folded,
-                           label=normalize(label)[:256], mode=delivery.mode, hour=delivery.hour,
+                           label=label, mode=delivery.mode, hour=delivery.hour,
                            weekday=delivery.weekday)
         session.add(sub)
         await session.flush()
@@ -140,21 +161,24 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
         return next(s for s in await _load(session, chat_id) if s.id == sub.id)
 
 
-async def update_subscription(app: App, chat_id: int, sub_id: int, *,
+async def update_subscription(app: App, chat_id: int, sub_id: int, *, person: Person,
                               topics: Iterable[str] | None = None,
                               provinces: Iterable[str] | None = None,
                               keywords: str | Iterable[str] | None = None,
                               label: str | None = None) -> SubInfo:
-    """Replace the parts that are given; the others stay."""
+    """Replace the parts that are given; the others stay. `person` is who asks: a report
+    subscription may only name their provinces (`check_allowed`)."""
     sub = await find(app, chat_id, sub_id=sub_id)
     new_topics, new_provinces = _check_labels(
         sub.topics if topics is None else topics, sub.provinces if provinces is None else provinces)
+    check_allowed(person, sub.kind, new_provinces)
+    label = None if label is None else _clean_label(label)
     async with app.sessions() as session, session.begin():
         values: dict[str, object] = {}
         if keywords is not None:
             values["keywords"] = fold_keywords(keywords)
         if label is not None:
-            values["label"] = normalize(label)[:256]
+            values["label"] = label
         if values:
             await session.execute(
                 update(Subscription).where(Subscription.id == sub_id).values(**values))

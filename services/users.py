@@ -2,6 +2,10 @@
 
 Admins are those listed in ADMIN_IDS (always admin, whatever the table says) and those granted
 the role by another admin. Officials get a daily and a weekly province report by default.
+
+A role goes to a person named by an id of their channel's shape, or to someone the bot has seen.
+An id the bot has never seen is accepted (officials are often set up before they first write)
+and the result says so, so that the admin can check the id. The last admin is never removed.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from config import Settings
+from delivery.sql import lock_for_write
 from runtime import App
-from services import audit
+from services import audit, limits
 from services.errors import ServiceError
 from storage.models import Chat, OfficialProvince, Subscription, SubscriptionProvince, User
 
@@ -33,6 +38,12 @@ class Person:
     provinces: tuple[str, ...]  # an official's provinces
 
 
+@dataclass(frozen=True)
+class RoleChange:
+    person: Person
+    new_to_loa: bool  # the id was never seen: the role waits for the person's first message
+
+
 def is_configured_admin(settings: Settings, channel: str, user_key: str) -> bool:
     """ADMIN_IDS lists plain ids (Telegram numbers, Zalo hex ids) or "channel:id"."""
     return settings.is_admin(user_key) or settings.is_admin(audit.actor_of(channel, user_key))
@@ -48,14 +59,15 @@ async def _person(session: AsyncSession, settings: Settings, user: User) -> Pers
 
 async def _get_or_create(session: AsyncSession, channel: str, user_key: str,
                          display_name: str = "") -> User:
+    display_name = limits.clean_name(display_name)
     user = await session.scalar(
         select(User).where(User.channel == channel, User.user_key == user_key))
     if user is None:
-        user = User(channel=channel, user_key=user_key, display_name=display_name[:256])
+        user = User(channel=channel, user_key=user_key, display_name=display_name)
         session.add(user)
         await session.flush()
     elif display_name and user.display_name != display_name:
-        user.display_name = display_name[:256]
+        user.display_name = display_name
     return user
 
 
@@ -116,16 +128,58 @@ async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
         session.add_all(SubscriptionProvince(subscription_id=sub.id, province=p) for p in provinces)
 
 
+def _bad_person(channel: str, user_key: str) -> ServiceError:
+    return ServiceError("bad_user_id", f"'{limits.shown(user_key)}' is not a {channel} user id"
+                        " the bot knows", value=limits.shown(user_key), channel=channel)
+
+
+async def _named_user(session: AsyncSession, channel: str, user_key: str, *,
+                      create: bool) -> tuple[User | None, bool]:
+    """The person an admin names and whether the bot had seen them. Only an id of the channel's
+    shape (limits.person_id_ok) may name someone never seen; with `create` their row is made."""
+    if (channel not in limits.CHANNELS or not user_key or len(user_key) > limits.MAX_KEY_CHARS
+            or limits.has_bad_characters(user_key)):
+        raise _bad_person(channel, user_key)
+    user = await session.scalar(
+        select(User).where(User.channel == channel, User.user_key == user_key))
+    if user is not None:
+        return user, True
+    if not limits.person_id_ok(channel, user_key):
+        raise _bad_person(channel, user_key)
+    if create:
+        user = User(channel=channel, user_key=user_key)
+        session.add(user)
+        await session.flush()
+    return user, False
+
+
+async def _keep_an_admin(session: AsyncSession, settings: Settings, user: User,
+                         new_role: str) -> None:
+    """Refuse a change that would leave the bot without any admin. The caller's transaction has
+    the write lock on SQLite; on PostgreSQL the admins' rows are locked, so two admins demoting
+    each other at once cannot both succeed."""
+    if user.role != "admin" or new_role == "admin" or settings.admin_ids:
+        return  # not losing an admin, or one is configured (always admin, whatever the table says)
+    admins = (await session.scalars(
+        select(User.id).where(User.role == "admin").with_for_update())).all()
+    if not set(admins) - {user.id}:
+        raise ServiceError("last_admin", f"{user.channel}:{user.user_key} is the last admin")
+
+
 async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
-                provinces: list[str] | None = None) -> Person:
+                provinces: list[str] | None = None) -> RoleChange:
     """Make someone an official of `provinces` (replacing earlier ones) or an admin."""
     if role not in ("official", "admin"):
-        raise ServiceError("bad_role", f"unknown role {role!r}", value=role)
+        raise ServiceError("bad_role", f"unknown role '{limits.shown(role)}'",
+                           value=limits.shown(role))
     codes = _check_provinces(list(provinces or []))
     if role == "official" and not codes:
         raise ServiceError("grant_needs_province", "an official needs at least one province")
     async with app.sessions() as session, session.begin():
-        user = await _get_or_create(session, channel, user_key)
+        await lock_for_write(session)
+        user, seen = await _named_user(session, channel, user_key, create=True)
+        assert user is not None
+        await _keep_an_admin(session, app.settings, user, role)
         user.role = role
         if role == "official":
             await session.execute(
@@ -134,9 +188,9 @@ async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
             chat = await _private_chat(session, channel, user_key)
             await _set_report_subscriptions(session, chat.id, codes)
         audit.record(session, actor, "grant", audit.actor_of(channel, user_key),
-                     role=role, provinces=codes)
+                     role=role, provinces=codes, new_to_loa=not seen)
         await session.flush()
-        return await _person(session, app.settings, user)
+        return RoleChange(await _person(session, app.settings, user), not seen)
 
 
 async def revoke(app: App, actor: str, channel: str, user_key: str) -> Person:
@@ -145,11 +199,12 @@ async def revoke(app: App, actor: str, channel: str, user_key: str) -> Person:
         raise ServiceError("revoke_configured_admin",
                            f"{channel}:{user_key} is an admin by ADMIN_IDS; change the config")
     async with app.sessions() as session, session.begin():
-        user = await session.scalar(
-            select(User).where(User.channel == channel, User.user_key == user_key))
+        await lock_for_write(session)
+        user, _ = await _named_user(session, channel, user_key, create=False)
         if user is None:
             raise ServiceError("user_not_found", f"no user {channel}:{user_key}",
                                value=user_key)
+        await _keep_an_admin(session, app.settings, user, "citizen")
         previous = user.role
         user.role = "citizen"
         await session.execute(delete(OfficialProvince).where(OfficialProvince.user_id == user.id))

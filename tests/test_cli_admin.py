@@ -51,7 +51,10 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 
 def test_grant_revoke_stats(cli, capsys) -> None:  # type: ignore[no-untyped-def]
     assert cli("grant", "555", "official", "33", "lào", "cai") == 0
-    assert "telegram:555 is now official of 15, 33" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "telegram:555 is now official of 15, 33" in out and "never written to Loa" in out
+    assert cli("grant", "\u200b555", "admin") == 2  # not an id, said so without a traceback
+    assert "'\\u200b555' is not a telegram user id" in capsys.readouterr().err
     assert cli("grant", "zalo:beef", "admin") == 0
     assert cli("grant", "9", "official") == 2  # an official needs a province
     assert "at least one province" in capsys.readouterr().err

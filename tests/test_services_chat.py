@@ -46,9 +46,9 @@ async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-
 
 
 async def test_grant_revoke_and_report_subscriptions(app) -> None:  # type: ignore[no-untyped-def]
-    person = await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])
+    person = (await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])).person
     assert person.role == "official" and person.provinces == ("15", "33")
-    person = await users.grant(app, "cli", "telegram", "77", "official", ["01"])  # replaces
+    person = (await users.grant(app, "cli", "telegram", "77", "official", ["01"])).person  # replaces
     assert person.provinces == ("01",)
     chat = await chats.ensure_chat(app, "telegram", "77")
     reports = await subscriptions.list_subscriptions(app, chat.id)
@@ -73,7 +73,7 @@ async def test_configured_admins(app) -> None:  # type: ignore[no-untyped-def]
 
 async def test_forget_chat_removes_everything_hanging_off_it(app) -> None:  # type: ignore[no-untyped-def]
     chat = await chats.ensure_chat(app, "telegram", "5")
-    person = await users.grant(app, "cli", "telegram", "5", "official", ["33"])
+    person = (await users.grant(app, "cli", "telegram", "5", "official", ["33"])).person
     sub = await subscriptions.subscribe(app, chat.id, keywords="bão")
     async with app.sessions() as session, session.begin():
         item = await add_item(session, await add_source(session), "Bão số 3")

@@ -107,6 +107,8 @@ def test_events_become_incoming_messages() -> None:
         {"event_name": "message.text.received", "message": {"text": "hi"}},
         {"event_name": "message.text.received", "message": "garbage"},
         {},
+        message_event("message.text.received", "u1\x00", "u1", "PRIVATE", "Lan", text="/id"),
+        message_event("message.text.received", "u1", "g" * 65, "GROUP", "Lan", text="/id"),
     ):
         assert to_incoming(ignored) is None
 
