@@ -4,15 +4,20 @@ Our own instead of `python-zalo-bot`, which returns None when Zalo answers `ok: 
 loses failures. Every call either returns the envelope's `result` or raises a `ZaloError`:
 errors arrive as an HTTP status or as HTTP 200 with `ok: false`, and both are checked.
 
-The URL holds the token, so no URL is ever put into a message or a log line here.
+The URL holds the token, so no URL is ever put into a message or a log line here, and a base
+URL that would not make a valid request URL is refused when the client is made: httpx's error
+for it would quote the whole URL, token included.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+from config import ConfigError, check_base_url
 
 NO_UPDATE = 408  # getUpdates' error code when the long poll ended with no event
 
@@ -38,7 +43,10 @@ class ZaloClient:
         timeout: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._base = f"{base_url}{token}/"
+        problem = check_base_url(base_url)
+        if problem:
+            raise ConfigError(f"invalid setting ZALO_API_BASE_URL: {problem}")
+        self._base = f"{base_url}{quote(token, safe=':')}/"  # a path segment, whatever the token
         self._token = token
         self._timeout = timeout
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)

@@ -160,7 +160,7 @@ async def test_broadcast_preview_then_confirm(admin_app) -> None:  # type: ignor
 
 
 async def test_broadcast_typed_confirmation(sqlite_app) -> None:  # type: ignore[no-untyped-def]
-    sqlite_app.settings.admin_ids.append("1")
+    sqlite_app.settings.admin_ids.append("console:1")
     await Person(sqlite_app, "2", channel="console").say("/sub bầu cử")
     admin = Person(sqlite_app, "1", channel="console")
     await admin.say("/broadcast Chào mọi người")
