@@ -257,12 +257,12 @@ class Settings(BaseSettings):
         return values
 
     def admin_keys(self, channel: str) -> set[str]:
-        """The ids ADMIN_IDS names on `channel`."""
+        """The ids ADMIN_IDS names on `channel`: the one place ADMIN_IDS is read. Ids are per
+        channel ("zalo:42" is not "telegram:42"); a bare number is a Telegram id."""
         return {key for where, key in map(_admin_entry, self.admin_ids) if where == channel}
 
     def is_admin(self, channel: str, user_key: str) -> bool:
-        """Whether ADMIN_IDS names this person. Ids are per channel: "zalo:42" is not
-        "telegram:42", and a bare number is a Telegram id. The one place ADMIN_IDS is read."""
+        """Whether ADMIN_IDS names this person (services.users.is_admin adds granted admins)."""
         return str(user_key) in self.admin_keys(channel)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from config import ConfigError, check_base_url
+from logs import Redactor
 
 NO_UPDATE = 408  # getUpdates' error code when the long poll ended with no event
 
@@ -47,7 +48,7 @@ class ZaloClient:
         if problem:
             raise ConfigError(f"invalid setting ZALO_API_BASE_URL: {problem}")
         self._base = f"{base_url}{quote(token, safe=':')}/"  # a path segment, whatever the token
-        self._token = token
+        self._redact = Redactor([token])  # its half and URL-encoded forms too
         self._timeout = timeout
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
@@ -67,7 +68,7 @@ class ZaloClient:
 
     def _describe(self, exc: Exception) -> str:
         text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-        return text.replace(self._token, "<redacted>")  # httpx may quote the request
+        return self._redact(text)  # httpx may quote the request
 
     def _result(self, method: str, response: httpx.Response) -> Any:
         try:
@@ -83,7 +84,7 @@ class ZaloClient:
             if not isinstance(code, int):
                 code = response.status_code if response.is_error else 500
             description = str(body.get("description") or response.reason_phrase or "request failed")
-            raise ZaloError(method, code, description.replace(self._token, "<redacted>"))
+            raise ZaloError(method, code, self._redact(description))
         return body.get("result")
 
     # --- Methods -----------------------------------------------------------------------
