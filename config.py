@@ -11,7 +11,14 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -142,18 +149,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r} is not a Telegram id{hint}")
         return value
 
-    @field_validator("telegram_api_base_url", "telegram_file_base_url", "zalo_api_base_url")
+    @field_validator("telegram_api_base_url", "telegram_file_base_url", "zalo_api_base_url",
+                     "public_base_url")
     @classmethod
-    def _bot_url(cls, value: str) -> str:
-        problem = check_base_url(value)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("public_base_url")
-    @classmethod
-    def _public_url(cls, value: str | None) -> str | None:
-        problem = check_base_url(value, bot_path=False) if value else None
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        bot_path = info.field_name != "public_base_url"  # the others get the token appended
+        problem = check_base_url(value or "", bot_path=bot_path) if value or bot_path else None
         if problem:
             raise ValueError(problem)
         return value

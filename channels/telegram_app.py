@@ -497,10 +497,6 @@ async def _start_when_reachable(handle: TelegramHandle) -> None:
             )
             return
         except NetworkError as exc:
-            if is_bad_url(exc):  # never reached with checked settings; retrying would not help
-                log.error("%s", BAD_URL)
-                await alert_admins(handle.app, BAD_URL)
-                return
             log.warning("Telegram still not reachable, retrying in %.0f s: %s", delay, exc.message)
             delay = min(delay * 2, STARTUP_BACKOFF_MAX)
             continue
