@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(exc))
         return EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - e.g. an unreadable .env; its text may quote a value
-        _say(f"cannot read the settings: {type(exc).__name__}")
+        _say(f"cannot start: {type(exc).__name__}")
         return EXIT_CONFIG
     try:
         return int(args.func(args, settings) or 0)
