@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/classify_eval.py
 	$(PY) bench/delivery.py
+	$(PY) bench/opml_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     http_max_redirects: int = Field(5, ge=0)
     http_per_host_concurrency: int = Field(2, ge=1)
     http_user_agent: str = "LoaBot/1.0 (+civic news notifier)"
+    # Sources on loopback, link-local, private or other non-public addresses (feeds.policy).
+    allow_private_sources: bool = False
 
     # Delivery pacing for Telegram
     telegram_global_per_second: int = Field(30, ge=1, le=1000)

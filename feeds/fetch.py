@@ -9,6 +9,9 @@ a readable reason, never an exception.
 - redirects followed by hand, with a limit and loop detection; a chain of permanent redirects
   (301/308) reports where it leads so the stored URL can be updated
 - at most HTTP_PER_HOST_CONCURRENCY requests to one host at a time
+- the source policy (feeds.policy, ALLOW_PRIVATE_SOURCES) enforced where sockets are opened:
+  `_CheckedBackend` resolves each host itself, checks every address, and connects to the address
+  it checked, for the first request and every redirect alike
 
 One Fetcher (one httpx.AsyncClient, one set of per-host limits) serves a whole poll run.
 """
@@ -19,13 +22,16 @@ import asyncio
 import socket
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from config import Settings
+from feeds import policy
 
 PERMANENT = (301, 308)
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -46,6 +52,7 @@ class FetchResult:
     last_modified: str | None = None
     permanent_url: str | None = None  # where permanent redirects from the requested URL lead
     error: str | None = None
+    refused: bool = False  # the source policy refused an address (the error says which)
 
     @property
     def ok(self) -> bool:
@@ -125,6 +132,64 @@ def _describe(exc: BaseException, url: str, timeout: float) -> str:
     return f"fetching from {host} failed: {text}"
 
 
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's socket layer with the source policy in front: the host is resolved here
+    (feeds.policy.resolve), every address is checked, and the socket is opened to one of those
+    very addresses, by IP, so nothing resolves the name a second time (no DNS-rebinding window).
+
+    Why here and not by rewriting URLs to IPs: httpcore still sees the real host, so the Host
+    header, TLS SNI and certificate checks and the connection pool's keys stay the name's own; a
+    pool keyed by IP would hand a TLS connection made for one virtual host to another."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._allow_private = allow_private
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None
+                          ) -> httpcore.AsyncNetworkStream:
+        if self._allow_private:
+            addresses = await policy.addresses(host, port)
+        else:
+            addresses = await policy.public_addresses(host, port)
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:  # the resolver's order (RFC 6724), one after the other
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure or httpcore.ConnectError(f"{host} has no address")
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("sources are never read from Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _CheckedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a connection pool that opens sockets with _CheckedBackend.
+
+    httpx has no public parameter for httpcore's network backend, so the pool is built here with
+    the arguments AsyncHTTPTransport would give it; everything else (request and response mapping,
+    exception mapping) is httpx's. An explicit transport also means environment proxies
+    (HTTP_PROXY, ...) are not used: a proxy would resolve names where the policy cannot see."""
+
+    def __init__(self, *, limits: httpx.Limits, allow_private: bool) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_CheckedBackend(allow_private),
+        )
+
+
 class Fetcher:
     def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None) -> None:
         self.timeout = settings.http_timeout_seconds
@@ -139,7 +204,9 @@ class Fetcher:
             timeout=httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
             headers={"User-Agent": settings.http_user_agent, "Accept": _ACCEPT,
                      "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=_CheckedTransport(
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                allow_private=settings.allow_private_sources),
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -194,6 +261,9 @@ class Fetcher:
                 current = target
         except _Failure as exc:
             return FetchResult(url=current, status="error", error=str(exc),
+                               permanent_url=permanent_url)
+        except policy.SourceRefused as exc:
+            return FetchResult(url=current, status="error", error=exc.reason, refused=True,
                                permanent_url=permanent_url)
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, asyncio.TimeoutError,
                 OSError, ValueError) as exc:

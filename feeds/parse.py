@@ -21,7 +21,9 @@ from feeds.errors import FeedError
 
 _HTML_START = re.compile(rb"^(?:\s|<\?xml[^>]*>|<!--.*?-->)*<(?:!doctype\s+html|html|head|body)\b",
                          re.I | re.S)
-_DOCTYPE = re.compile(rb"<!DOCTYPE\b", re.I)
+# A DOCTYPE can only follow the prolog's comments, processing instructions and spaces; matched from
+# the start however long they run (a DOCTYPE after 64 KB of comment is still found).
+_PROLOG_DOCTYPE = re.compile(rb"(?:\s++|<\?.*?\?>|<!--.*?-->)*+<!DOCTYPE\b", re.I | re.S)
 _ENTITY_DECL = re.compile(rb"<!ENTITY\b", re.I)
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _HEADERS = {"content-type": "application/xml; charset=utf-8"}
@@ -52,7 +54,7 @@ def looks_like_html(body: bytes) -> bool:
 
 def _declares_entities(body: bytes) -> bool:
     """True when the prolog has a DOCTYPE whose internal subset declares entities."""
-    doctype = _DOCTYPE.search(body, 0, 65536)
+    doctype = _PROLOG_DOCTYPE.match(body)
     if doctype is None:
         return False
     root = _FIRST_ELEMENT.search(body, doctype.end())
@@ -82,6 +84,8 @@ def _summary(entry: Any) -> str:
 
 def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     """The feed's entries; FeedError with a readable reason when the bytes are not a usable feed."""
+    if not body.strip():
+        raise FeedError("the body is empty")
     body = to_utf8(body, content_type)
     if looks_like_html(body):
         raise FeedError("the server sent an HTML page where an RSS or Atom feed was expected")
@@ -90,14 +94,15 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     parsed = feedparser.parse(io.BytesIO(body), response_headers=_HEADERS,
                               sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.entries
+    version = parsed.get("version")  # absent, not empty, when feedparser found no root at all
     if not entries:
-        if not parsed.version and not body.lstrip().startswith(b"<"):
+        if not version and not body.lstrip().startswith(b"<"):
             kind = f" (Content-Type {content_type})" if content_type else ""
             raise FeedError(f"not an RSS or Atom feed{kind}: the body is not XML")
         if parsed.bozo:
             problem = parsed.get("bozo_exception")
             raise FeedError(f"malformed XML, no items could be read: {problem}")
-        if not parsed.version:
+        if not version:
             raise FeedError("not an RSS or Atom feed: no feed elements found")
     feed = parsed.feed
     result = ParsedFeed(title=str(feed.get("title") or ""), link=str(feed.get("link") or ""))

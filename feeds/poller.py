@@ -269,9 +269,11 @@ class Poller:
         if not pending:
             return
         failed = [(s, o) for s, o, _ in pending if o.status == "error"]
+        # A refusal by the source policy is the source's own doing, never a sign of an outage.
+        refused = any(r is not None and r.fetch.refused for _, _, r in pending)
         alerts_to_send: list[str] = []
         async with self.app.sessions() as session, session.begin():
-            if failed and len(failed) == len(results):
+            if failed and len(failed) == len(results) and not refused:
                 report.outage = await self._is_outage(session, [s.id for s, _ in failed])
                 if report.outage:
                     await self._forgive_outage(session)

@@ -11,6 +11,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import timedelta
 
+import defusedxml
+from defusedxml import ElementTree as SafeET
 from sqlalchemy import exists, func, select
 
 import catalog
@@ -29,6 +31,9 @@ from storage.models import (
 from vntext import utf16_len
 
 MAX_OPML_BYTES = 1_000_000
+# Feeds one import may add: far more than any real reading list, small enough to check and insert
+# in one transaction in a second or two.
+MAX_OPML_OUTLINES = 2000
 # One message on every channel (Zalo takes 2000 units), so a broadcast is never split.
 MAX_BROADCAST_UNITS = 1900
 
@@ -164,35 +169,65 @@ class ImportResult:
 
 
 def _outlines(data: bytes) -> list[ET.Element]:
+    """The outlines that name a feed. Parsed by defusedxml with DTDs forbidden, so a DOCTYPE or
+    entity declaration is refused wherever it is and in whatever encoding (UTF-16 included)."""
     if len(data) > MAX_OPML_BYTES:
         raise ServiceError("bad_opml", f"OPML file is {len(data)} bytes", limit=MAX_OPML_BYTES)
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # no entity tricks in an uploaded file
-        raise ServiceError("bad_opml", "OPML with a DOCTYPE or entities is refused")
     try:
-        root = ET.fromstring(data)
+        root = SafeET.fromstring(data, forbid_dtd=True)
+    except defusedxml.DefusedXmlException:
+        raise ServiceError("bad_opml", "OPML with a DOCTYPE or entities is refused") from None
     except ET.ParseError as exc:
         raise ServiceError("bad_opml", f"not XML: {exc}") from None
     if root.tag != "opml":
         raise ServiceError("bad_opml", f"root element is <{root.tag}>, not <opml>")
-    return [o for o in root.iter("outline") if o.get("xmlUrl") or o.get("url")]
+    outlines = [o for o in root.iter("outline") if o.get("xmlUrl") or o.get("url")]
+    if len(outlines) > MAX_OPML_OUTLINES:
+        raise ServiceError("opml_too_many", f"the OPML file lists {len(outlines):,} feeds; one"
+                           f" import takes at most {MAX_OPML_OUTLINES:,}",
+                           count=len(outlines), limit=MAX_OPML_OUTLINES)
+    return outlines
+
+
+def _candidate(app: App, outline: ET.Element) -> Source:
+    url = (outline.get("xmlUrl") or outline.get("url") or "").strip()
+    province = (outline.get("province") or outline.get("category") or "").strip() or None
+    if province is not None and province not in catalog.provinces():
+        province = None  # categories from other readers are folders, not provinces
+    name = (outline.get("title") or outline.get("text") or "").strip() or None
+    return sources.new_source(app, url, province=province, name=name,
+                              listing=outline.get("listing") or None)
 
 
 async def import_opml(app: App, data: bytes, actor: str) -> ImportResult:
-    """Add every feed of an OPML document; ones that are already there or fail are reported."""
-    added: list[str] = []
+    """Add every feed of an OPML document, in one transaction; ones that are already there or
+    are refused are reported. The new sources' first polls are spread evenly over one poll
+    interval, so an import never makes them all due at once."""
+    fresh: dict[str, Source] = {}
     skipped: list[tuple[str, str]] = []
     for outline in _outlines(data):
-        url = (outline.get("xmlUrl") or outline.get("url") or "").strip()
-        province = (outline.get("province") or outline.get("category") or "").strip() or None
-        if province is not None and province not in catalog.provinces():
-            province = None  # categories from other readers are folders, not provinces
-        name = (outline.get("title") or outline.get("text") or "").strip() or None
         try:
-            await sources.add_source(app, url, province=province, name=name,
-                                     listing=outline.get("listing") or None, actor=actor)
+            source = _candidate(app, outline)
         except ServiceError as exc:
-            skipped.append((url, exc.reason))
+            skipped.append(((outline.get("xmlUrl") or outline.get("url") or "").strip(),
+                            exc.reason))
             continue
-        added.append(url)
-    await audit.record_now(app, actor, "import", "opml", added=len(added), skipped=len(skipped))
-    return ImportResult(added, skipped)
+        if source.url in fresh:
+            skipped.append((source.url, "listed twice in the file"))
+        else:
+            fresh[source.url] = source
+    async with app.sessions() as session, session.begin():
+        taken = dict((await session.execute(
+            select(Source.url, Source.id).where(Source.url.in_(list(fresh))))).all())
+        for url, source_id in taken.items():
+            skipped.append((url, f"{url} is already source {source_id}"))
+            del fresh[url]
+        now, spread = app.clock(), app.settings.poll_interval_seconds
+        for n, source in enumerate(fresh.values()):
+            source.next_check_at = now + timedelta(seconds=spread * n / len(fresh))
+        session.add_all(fresh.values())
+        await session.flush()
+        for source in fresh.values():
+            sources.record_added(session, actor, source)
+        audit.record(session, actor, "import", "opml", added=len(fresh), skipped=len(skipped))
+    return ImportResult(list(fresh), skipped)

@@ -1,8 +1,8 @@
 """Managing sources: add, list, remove, pause, resume, and a dry run that stores nothing.
 
 Plain async functions shared by the CLI and the chat admin commands. Bad input raises
-ServiceError (codes: bad_url, bad_province, unknown_preset, source_exists, source_not_found,
-source_test_failed); every change is written to the audit log with its actor.
+ServiceError (codes: bad_url, source_refused, bad_province, unknown_preset, source_exists,
+source_not_found, source_test_failed); every change is written to the audit log with its actor.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from classify import get_classifier
+from feeds import policy
 from feeds.errors import FeedError
 from feeds.fetch import Fetcher
 from feeds.listing import ListingSpec, listing_spec, presets
@@ -82,11 +83,19 @@ def _info(source: Source, items: int = 0) -> SourceInfo:
     )
 
 
-def _clean_url(url: str) -> str:
+def _clean_url(app: App, url: str) -> str:
+    """The canonical form of an http(s) URL the source policy allows. Only what needs no DNS is
+    checked here (addresses, localhost); names are checked on every fetch, after resolution."""
     url = (url or "").strip()
     if not is_http_url(url) or len(url) > MAX_URL_CHARS:
         raise ServiceError("bad_url", f"not an http(s) URL: {url!r}", url=url)
-    return canonical_url(url)
+    clean = canonical_url(url)
+    if not app.settings.allow_private_sources:
+        try:
+            policy.check_url(clean)
+        except policy.SourceRefused as exc:
+            raise ServiceError("source_refused", exc.reason, url=clean) from None
+    return clean
 
 
 def _province_code(value: str | None) -> str | None:
@@ -129,29 +138,39 @@ async def _find(session: AsyncSession, ref: str | int) -> Source:
     return source
 
 
+def new_source(app: App, url: str, *, province: str | None = None, name: str | None = None,
+               listing: str | None = None) -> Source:
+    """A checked, unsaved Source row; ServiceError when the URL, province or preset is bad."""
+    clean = _clean_url(app, url)
+    code = _province_code(province)
+    if listing:
+        _spec(listing)
+    return Source(
+        url=clean, kind="listing" if listing else "feed", listing_preset=listing or None,
+        name=(name or "").strip()[:256] or (urlsplit(clean).hostname or clean),
+        province=code, state="active", next_check_at=app.clock(),
+    )
+
+
+def record_added(session: AsyncSession, actor: str, source: Source) -> None:
+    audit.record(session, actor, "source_add", source.url, source_id=source.id,
+                 province=source.province, listing=source.listing_preset)
+
+
 async def add_source(app: App, url: str, *, province: str | None = None,
                      name: str | None = None, listing: str | None = None,
                      actor: str = "cli") -> SourceInfo:
     """Add a feed, or a listing page read with a preset's selectors. It is polled at once;
     what it lists then is its backlog, stored as already seen."""
-    clean = _clean_url(url)
-    code = _province_code(province)
-    if listing:
-        _spec(listing)
+    source = new_source(app, url, province=province, name=name, listing=listing)
     async with app.sessions() as session, session.begin():
-        existing = await session.scalar(select(Source.id).where(Source.url == clean))
+        existing = await session.scalar(select(Source.id).where(Source.url == source.url))
         if existing is not None:
-            raise ServiceError("source_exists", f"{clean} is already source {existing}",
-                               url=clean, source_id=existing)
-        source = Source(
-            url=clean, kind="listing" if listing else "feed", listing_preset=listing or None,
-            name=(name or "").strip()[:256] or (urlsplit(clean).hostname or clean),
-            province=code, state="active", next_check_at=app.clock(),
-        )
+            raise ServiceError("source_exists", f"{source.url} is already source {existing}",
+                               url=source.url, source_id=existing)
         session.add(source)
         await session.flush()
-        audit.record(session, actor, "source_add", clean, source_id=source.id,
-                     province=code, listing=listing)
+        record_added(session, actor, source)
         return _info(source)
 
 
@@ -222,15 +241,17 @@ async def test_source(app: App, url_or_file: str, listing: str | None = None) ->
         except FeedError as exc:
             raise ServiceError("source_test_failed", exc.reason) from None
     else:
+        clean = _clean_url(app, location)
         async with app.sessions() as session:
-            known = await session.scalar(
-                select(Source).where(Source.url == canonical_url(location)))
+            known = await session.scalar(select(Source).where(Source.url == clean))
         if known is not None:
             province = known.province
             if spec is None and known.kind == "listing":
                 spec = _spec(known.listing_preset, known.listing_config)
         async with Fetcher(app.settings) as fetcher:
             read = await read_source(fetcher, location, spec=spec, fetched_at=now, local=local)
+        if read.fetch.refused:
+            raise ServiceError("source_refused", read.error or "refused", url=location)
         if read.error or read.status != "ok":
             raise ServiceError("source_test_failed", read.error or "the source sent nothing",
                                url=location)

@@ -79,8 +79,10 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for tests: never read the developer's .env."""
-    values: dict[str, object] = {"database_url": database_url, "_env_file": None}
+    """Settings for tests: never read the developer's .env. Private sources are allowed, since
+    the test feed server listens on 127.0.0.1; the policy's own tests turn them off."""
+    values: dict[str, object] = {"database_url": database_url, "_env_file": None,
+                                 "allow_private_sources": True}
     values.update(overrides)
     return load_settings(**values)
 
