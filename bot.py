@@ -1,5 +1,10 @@
 #!/usr/bin/env python3
-"""Loa's single entry point: `python bot.py <command>`. Run `python bot.py -h` for the list."""
+"""Loa's single entry point: `python bot.py <command>`. Run `python bot.py -h` for the list.
+
+Every command runs inside one guard: a wrong setting prints one line that names it (exit 2);
+an unexpected exception prints one line with its class and redacted message (exit 1), and its
+traceback goes, redacted, to LOG_FILE only, since a traceback can quote a token.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,16 @@ import argparse
 import sys
 
 from config import ConfigError, load_settings
-from logs import setup_logging
+from logs import Redactor, log_crash, setup_logging
 
 # Each module adds its sub-commands; see cli/__init__.py.
 from cli import admin, classify, db, deliver, poll, run, sources
 
 COMMAND_MODULES = [run, db, sources, poll, classify, admin, deliver]
+EXIT_CRASH = 1
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+MAX_LINE_CHARS = 300
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,15 +32,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(text: str, suffix: str = "") -> None:
+    line = " ".join(text.split())  # one line, whatever the message holds
+    if len(line) > MAX_LINE_CHARS:
+        line = line[: MAX_LINE_CHARS - 1] + "…"
+    print(f"loa: {line}{suffix}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
+        redact = setup_logging(settings.log_level, settings.secrets(), settings.log_file)
     except ConfigError as exc:
-        print(f"loa: {exc}", file=sys.stderr)
-        return 2
-    setup_logging(settings.log_level, settings.secrets())
-    return int(args.func(args, settings) or 0)
+        _say(str(exc))
+        return EXIT_CONFIG
+    except Exception as exc:  # noqa: BLE001 - e.g. an unreadable .env; its text may quote a value
+        _say(f"cannot start: {type(exc).__name__}")
+        return EXIT_CONFIG
+    try:
+        return int(args.func(args, settings) or 0)
+    except ConfigError as exc:
+        _say(redact(str(exc)))
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the guard: whatever it is, one line and the log
+        return _crashed(exc, redact, settings.log_file)
+
+
+def _crashed(exc: Exception, redact: Redactor, log_file: str) -> int:
+    where = f" (traceback in {log_file})" if log_crash(exc) else ""
+    message = str(exc).strip()
+    _say(redact(f"{type(exc).__name__}: {message}" if message else type(exc).__name__), where)
+    return EXIT_CRASH
 
 
 if __name__ == "__main__":

@@ -5,19 +5,63 @@ No other module reads the environment. Every setting is documented in `.env.exam
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# The chat channels a person can be on; ADMIN_IDS entries are "<channel>:<id>".
+CHANNELS = ("telegram", "zalo", "console")
+# A bare id in ADMIN_IDS means this channel (Loa started on Telegram only).
+BARE_ID_CHANNEL = "telegram"
+# Telegram's token shape (<bot id>:<secret>); anything else would bend the URL it is put into.
+_TELEGRAM_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
+# DATABASE_URL drivers we can run; storage/db.py picks the actual driver per engine.
+_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite",
+            "postgresql", "postgres", "postgresql+psycopg"}
 
 
 class ConfigError(Exception):
     """A setting is missing or wrong; the message is one line that names it."""
 
 
+def check_base_url(value: str, *, bot_path: bool = True) -> str | None:
+    """Why `value` cannot be an API base URL the token is appended to, or None when it can.
+
+    Checked before any request: a malformed base URL makes httpx fail on the whole URL, token
+    included, and its error text would quote the token. The value itself is never echoed."""
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "must not have a user, a ?query or a #fragment"
+    if bot_path and not parts.path.endswith("/bot"):
+        return "must end with /bot (the token is appended to it)"
+    return None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      validate_default=True)
 
     # Channels
     telegram_bot_token: SecretStr | None = None
@@ -83,6 +127,9 @@ class Settings(BaseSettings):
     command_flood_per_minute: int = Field(20, ge=1)
 
     log_level: str = "INFO"
+    # Everything logged also goes here (redacted), and so does the traceback of a crash; empty
+    # means stderr only. Its directory must exist.
+    log_file: str = "./data/loa.log"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -91,6 +138,54 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         if isinstance(value, (int, float)):
             return [str(int(value))]
+        return value
+
+    @field_validator("admin_ids")
+    @classmethod
+    def _channel_ids(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            channel, user_key = _admin_entry(entry)
+            if channel not in CHANNELS:
+                raise ValueError(f"{entry!r}: the channel must be one of {', '.join(CHANNELS)}")
+            if not user_key or any(ch.isspace() or not ch.isprintable() for ch in user_key):
+                raise ValueError(f"{entry!r} has no usable id")
+            if channel == "telegram" and not user_key.lstrip("-").isdigit():
+                hint = f" (write zalo:{entry} for a Zalo id)" if ":" not in entry else ""
+                raise ValueError(f"{entry!r} is not a Telegram id{hint}")
+        return value
+
+    @field_validator("telegram_api_base_url", "telegram_file_base_url", "zalo_api_base_url",
+                     "public_base_url")
+    @classmethod
+    def _url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        bot_path = info.field_name != "public_base_url"  # the others get the token appended
+        problem = check_base_url(value or "", bot_path=bot_path) if value or bot_path else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value is not None else ""
+        if token and not _TELEGRAM_TOKEN.fullmatch(token):
+            raise ValueError("is not a Telegram bot token (digits, ':', then letters, digits, "
+                             "'_' or '-')")
+        return value
+
+    @field_validator("zalo_bot_token", "zalo_webhook_secret")
+    @classmethod
+    def _printable_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and any(ch.isspace() or not ch.isprintable()
+                                     for ch in value.get_secret_value()):
+            raise ValueError("must not contain spaces or control characters")
+        return value
+
+    @field_validator("log_file")
+    @classmethod
+    def _log_dir_exists(cls, value: str) -> str:
+        if value and not Path(value).parent.is_dir():
+            raise ValueError(f"the directory {str(Path(value).parent)!r} does not exist")
         return value
 
     @field_validator("timezone")
@@ -105,8 +200,18 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_db(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql", "postgres")):
-            raise ValueError("must start with sqlite:// or postgresql://")
+        """A URL we can open; never echoed, as it may hold the password."""
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a database URL (sqlite:///path or postgresql://…)") from None
+        if url.drivername not in _DRIVERS:
+            raise ValueError(f"unknown driver {url.drivername!r}: use sqlite:///path or "
+                             "postgresql://user@host/db")
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            folder = Path(url.database).parent
+            if not folder.is_dir():  # a typo would otherwise start an empty database elsewhere
+                raise ValueError(f"the directory {str(folder)!r} does not exist")
         return value
 
     @field_validator("log_level")
@@ -148,13 +253,30 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     def secrets(self) -> list[str]:
-        """Values that must never reach a log line."""
+        """Values that must never reach a log line: the tokens, the webhook secret, the pseudonym
+        key and the database password (logs.Redactor also hides their halves and URL-encoded forms)."""
         found = [self.telegram_bot_token, self.zalo_bot_token, self.zalo_webhook_secret,
                  self.audit_pseudonym_key]
-        return [s.get_secret_value() for s in found if s and s.get_secret_value()]
+        values = [s.get_secret_value() for s in found if s and s.get_secret_value()]
+        password = make_url(self.database_url).password
+        if password:
+            values.append(str(password))
+        return values
 
-    def is_admin(self, user_id: str) -> bool:
-        return str(user_id) in self.admin_ids
+    def admin_keys(self, channel: str) -> set[str]:
+        """The ids ADMIN_IDS names on `channel`: the one place ADMIN_IDS is read. Ids are per
+        channel ("zalo:42" is not "telegram:42"); a bare number is a Telegram id."""
+        return {key for where, key in map(_admin_entry, self.admin_ids) if where == channel}
+
+    def is_admin(self, channel: str, user_key: str) -> bool:
+        """Whether ADMIN_IDS names this person (services.users.is_admin adds granted admins)."""
+        return str(user_key) in self.admin_keys(channel)
+
+
+def _admin_entry(entry: str) -> tuple[str, str]:
+    """("zalo", "ab12") for "zalo:ab12"; a bare id is on BARE_ID_CHANNEL."""
+    channel, sep, user_key = entry.partition(":")
+    return (channel.strip().lower(), user_key.strip()) if sep else (BARE_ID_CHANNEL, entry.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -223,6 +223,7 @@ def _send_run(subscribers: int, *, limited: bool, workdir: Path) -> dict[str, An
             "TELEGRAM_GLOBAL_PER_SECOND": str(LIMIT if limited else 1000),
             "TELEGRAM_ALLOW_PAID_BROADCAST": "false" if limited else "true",
             "DELIVERY_POLL_SECONDS": "0.2", "LOG_LEVEL": "WARNING",
+            "LOG_FILE": str(workdir / "loa.log"),
         }
         started = time.monotonic()
         _, rss, cpu = _run_child([sys.executable, str(ROOT / "bot.py"), "deliver", "--until-idle"],

@@ -10,7 +10,7 @@ leave this module; each becomes one `Outcome` the caller acts on:
     ChatMigrated                                 -> MIGRATED (new_chat_key)
     other BadRequest (entities, too long, ...)   -> BAD_CONTENT
     TimedOut, NetworkError, 5xx, Conflict        -> TRANSIENT
-    InvalidToken (401/404)                       -> AUTH
+    InvalidToken (401/404), a malformed base URL -> AUTH
 
 One `Bot` (one HTTP connection pool) serves every caller; the inbound application hands its own
 bot in, so a process that both polls and sends has a single pool. The token is never logged:
@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import warnings
 
+import httpx
 from telegram import (
     Bot,
     BotCommand,
@@ -122,8 +123,20 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
+BAD_URL = ("a Telegram base URL is malformed: check TELEGRAM_API_BASE_URL and "
+           "TELEGRAM_FILE_BASE_URL")
+
+
+def is_bad_url(exc: TelegramError) -> bool:
+    """Whether httpx refused the URL itself: a setting to fix, not an outage to wait out. PTB
+    wraps that as a NetworkError whose text quotes the URL, token included."""
+    return isinstance(exc.__cause__, (httpx.InvalidURL, httpx.UnsupportedProtocol))
+
+
 def outcome_for(exc: TelegramError) -> Outcome:
     """The normalised outcome of a failed call. The detail quotes Telegram (no token in it)."""
+    if is_bad_url(exc):
+        return Outcome(Status.AUTH, BAD_URL)
     detail = f"Telegram: {exc.message}"
     if isinstance(exc, RetryAfter):
         return Outcome(Status.RETRY_AFTER, detail, retry_after=retry_seconds(exc))
@@ -175,6 +188,10 @@ class TelegramChannel:
                 raise ConfigError(
                     "invalid setting TELEGRAM_BOT_TOKEN: Telegram rejected it"
                 ) from None
+            except TelegramError as exc:
+                if is_bad_url(exc):
+                    raise ConfigError(BAD_URL) from None
+                raise
 
     async def close(self) -> None:
         if self._owns_bot:

@@ -38,12 +38,14 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from channels.base import OutMessage
 from channels.replies import chat_lang, find_chat, send_reply
 from channels.telegram import (
+    BAD_URL,
     MAX_CALLBACK_BYTES,
     NAME,
     POOL_SIZE,
     POOL_TIMEOUT,
     REQUEST_TIMEOUT,
     TelegramChannel,
+    is_bad_url,
 )
 from config import ConfigError, Settings
 from delivery.alerts import alert_admins
@@ -426,9 +428,7 @@ async def register_commands(app: App, channel: TelegramChannel) -> None:
             select(User.user_key, User.role).where(User.channel == NAME, User.role != "citizen")
         )
         roles.update({user_key: role for user_key, role in rows})
-    roles.update(
-        {user_key: "admin" for user_key in app.settings.admin_ids if user_key.lstrip("-").isdigit()}
-    )
+    roles.update({user_key: "admin" for user_key in app.settings.admin_keys(NAME)})
     for user_key, role in roles.items():
         await channel.set_menu(role, user_key)
 
@@ -463,6 +463,8 @@ async def start_telegram(
     except InvalidToken:
         raise ConfigError("invalid setting TELEGRAM_BOT_TOKEN: Telegram rejected it") from None
     except NetworkError as exc:
+        if is_bad_url(exc):
+            raise ConfigError(BAD_URL) from None
         log.warning("Telegram is not reachable yet, will keep trying: %s", exc.message)
         app.channels[NAME] = channel
         handle.tasks.append(asyncio.create_task(_start_when_reachable(handle)))

@@ -28,8 +28,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from channels.base import OutMessage
 from channels.replies import chat_lang, send_reply
 from channels.zalo import NAME, ZaloChannel
@@ -41,8 +39,7 @@ from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
 from handlers.types import Incoming, Result
 from runtime import App
-from services import limits
-from storage.models import User
+from services import limits, users
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +224,8 @@ class ZaloInbound:
             return
         try:
             if incoming.chat_kind == "group":
-                incoming.sender_is_chat_admin = await _is_loa_admin(self.app, incoming.user_key)
+                incoming.sender_is_chat_admin = await users.is_admin(self.app, NAME,
+                                                                     incoming.user_key)
             result = await self._dispatch(incoming)
         except Exception:  # the router answers its own failures; this is the last resort
             log.exception("Zalo message failed: chat %s, user %s, text %r",
@@ -246,15 +244,6 @@ class ZaloInbound:
 
     async def reply(self, chat_key: str, kind: str, message: OutMessage) -> None:
         await send_reply(self.app, self.channel, self.pacer, chat_key, kind, message)
-
-async def _is_loa_admin(app: App, user_key: str) -> bool:
-    if app.settings.is_admin(user_key):
-        return True
-    async with app.sessions() as session:
-        role = await session.scalar(
-            select(User.role).where(User.channel == NAME, User.user_key == user_key))
-    return role == "admin"
-
 
 @dataclass
 class ZaloHandle:

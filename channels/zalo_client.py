@@ -4,15 +4,21 @@ Our own instead of `python-zalo-bot`, which returns None when Zalo answers `ok: 
 loses failures. Every call either returns the envelope's `result` or raises a `ZaloError`:
 errors arrive as an HTTP status or as HTTP 200 with `ok: false`, and both are checked.
 
-The URL holds the token, so no URL is ever put into a message or a log line here.
+The URL holds the token, so no URL is ever put into a message or a log line here, and a base
+URL that would not make a valid request URL is refused when the client is made: httpx's error
+for it would quote the whole URL, token included.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+from config import ConfigError, check_base_url
+from logs import Redactor
 
 NO_UPDATE = 408  # getUpdates' error code when the long poll ended with no event
 
@@ -38,8 +44,11 @@ class ZaloClient:
         timeout: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._base = f"{base_url}{token}/"
-        self._token = token
+        problem = check_base_url(base_url)
+        if problem:
+            raise ConfigError(f"invalid setting ZALO_API_BASE_URL: {problem}")
+        self._base = f"{base_url}{quote(token, safe=':')}/"  # a path segment, whatever the token
+        self._redact = Redactor([token])  # its half and URL-encoded forms too
         self._timeout = timeout
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
@@ -59,7 +68,7 @@ class ZaloClient:
 
     def _describe(self, exc: Exception) -> str:
         text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-        return text.replace(self._token, "<redacted>")  # httpx may quote the request
+        return self._redact(text)  # httpx may quote the request
 
     def _result(self, method: str, response: httpx.Response) -> Any:
         try:
@@ -75,7 +84,7 @@ class ZaloClient:
             if not isinstance(code, int):
                 code = response.status_code if response.is_error else 500
             description = str(body.get("description") or response.reason_phrase or "request failed")
-            raise ZaloError(method, code, description.replace(self._token, "<redacted>"))
+            raise ZaloError(method, code, self._redact(description))
         return body.get("result")
 
     # --- Methods -----------------------------------------------------------------------

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 
 from config import ConfigError, Settings
 from delivery.service import start_delivery
@@ -32,11 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
-    try:
-        return asyncio.run(serve(settings, until_idle=args.until_idle))
-    except ConfigError as exc:
-        print(f"loa: {exc}", file=sys.stderr)
-        return 2
+    return asyncio.run(serve(settings, until_idle=args.until_idle))
 
 
 async def _channels(app: App) -> list:  # type: ignore[type-arg]

@@ -12,14 +12,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from channels.console import run_console
-from config import ConfigError, Settings
+from config import Settings
 from delivery.match import match_unmatched
 from delivery.service import DeliveryService, start_delivery
 from feeds.poller import start_polling
@@ -38,9 +37,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
     try:
         asyncio.run(serve(settings))
-    except ConfigError as exc:
-        print(f"loa: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         pass
     return 0

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from channels.markup import escape
+from config import CHANNELS
 from delivery.compose import text as delivery_text
 from delivery.compose import truncate
 from delivery.outbox import enqueue
@@ -36,8 +37,9 @@ async def alert_admins(app: App, text: str) -> None:
             await lock_for_write(session)
             granted = exists().where(User.role == "admin", User.channel == Chat.channel,
                                      User.user_key == Chat.chat_key)
-            configured = Chat.chat_key.in_(app.settings.admin_ids) if app.settings.admin_ids else None
-            who = or_(granted, configured) if configured is not None else granted
+            configured = [and_(Chat.channel == channel, Chat.chat_key.in_(keys))
+                          for channel in CHANNELS if (keys := app.settings.admin_keys(channel))]
+            who = or_(granted, *configured)
             chats = (await session.execute(
                 select(Chat.id, Chat.lang).where(Chat.kind == "private", Chat.active.is_(True), who)
             )).all()

@@ -45,8 +45,16 @@ class RoleChange:
 
 
 def is_configured_admin(settings: Settings, channel: str, user_key: str) -> bool:
-    """ADMIN_IDS lists plain ids (Telegram numbers, Zalo hex ids) or "channel:id"."""
-    return settings.is_admin(user_key) or settings.is_admin(audit.actor_of(channel, user_key))
+    """Named in ADMIN_IDS (see Settings.is_admin: ids are per channel)."""
+    return settings.is_admin(channel, user_key)
+
+
+async def is_admin(app: App, channel: str, user_key: str) -> bool:
+    """An admin by ADMIN_IDS or by a grant, whether or not the bot has seen them yet."""
+    if is_configured_admin(app.settings, channel, user_key):
+        return True
+    person = await find_user(app, channel, user_key)
+    return person is not None and person.role == "admin"
 
 
 async def _person(session: AsyncSession, settings: Settings, user: User) -> Person:

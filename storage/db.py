@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
@@ -16,8 +14,6 @@ def _driver_url(url: str, *, use_async: bool) -> str:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         driver = "aiosqlite" if use_async else "pysqlite"
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     elif backend in ("postgresql", "postgres"):
         backend, driver = "postgresql", "psycopg"
     else:

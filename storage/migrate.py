@@ -6,6 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.exc import DBAPIError
+
+from config import ConfigError
+from storage.db import make_sync_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -18,7 +22,22 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate to `revision`. A database that cannot be opened at all is named as a setting
+    (ConfigError), so start-up ends in one line rather than a driver's traceback."""
+    check_reachable(url)
     command.upgrade(alembic_config(url), revision)
+
+
+def check_reachable(url: str) -> None:
+    engine = make_sync_engine(url)
+    try:
+        engine.connect().close()
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "no reason"
+        raise ConfigError(f"invalid setting DATABASE_URL: cannot open the database ({reason})") \
+            from None
+    finally:
+        engine.dispose()
 
 
 def current_head() -> str | None:

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 def bot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_FILE=str(tmp_path / "loa.log"),
+               LOG_LEVEL="WARNING")
     return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], cwd=tmp_path, env=env,
                           input=stdin, capture_output=True, text=True, timeout=60)
 

@@ -27,6 +27,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
     monkeypatch.chdir(tmp_path)  # no developer .env
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("LOG_FILE", str(tmp_path / "loa.log"))
 
     def run(*argv: str) -> int:
         return bot.main(["admin", *argv])

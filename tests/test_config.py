@@ -19,11 +19,28 @@ def test_defaults() -> None:
     assert settings.database_url.startswith("sqlite:///")
 
 
-def test_admin_ids_are_text_and_mix_telegram_and_zalo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ADMIN_IDS", "12345, 9f3a0c1b2d")
+def test_admin_ids_are_per_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMIN_IDS", "12345, zalo:9f3a0c1b2d; telegram:-100777,zalo:42")
     settings = load_settings(_env_file=None)
-    assert settings.admin_ids == ["12345", "9f3a0c1b2d"]
-    assert settings.is_admin("12345") and not settings.is_admin("54321")
+    assert settings.admin_keys("telegram") == {"12345", "-100777"}
+    assert settings.admin_keys("zalo") == {"9f3a0c1b2d", "42"}
+    assert settings.is_admin("telegram", "12345") and not settings.is_admin("zalo", "12345")
+    assert settings.is_admin("zalo", "42") and not settings.is_admin("telegram", "42")
+    assert not settings.is_admin("console", "12345") and not settings.is_admin("telegram", "54321")
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("9f3a0c1b2d", "zalo:9f3a0c1b2d"), ("skype:42", "telegram, zalo, console"),
+     ("zalo:", "no usable id"), ("telegram:abc", "not a Telegram id")],
+)
+def test_admin_ids_that_name_no_one_are_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    monkeypatch.setenv("ADMIN_IDS", value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(_env_file=None)
+    assert "ADMIN_IDS" in str(err.value) and says in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +68,8 @@ def test_interval_below_minimum_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_cli_prints_one_line_and_exits(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "POLL_INTERVAL_SECONDS": "often"}
+    env = {"PATH": "/usr/bin:/bin", "POLL_INTERVAL_SECONDS": "often",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'loa.db'}", "LOG_FILE": ""}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bot.py"), "db", "upgrade"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,

@@ -70,6 +70,7 @@ def _start(url: str, fake: FakeTelegram, cwd: Path) -> subprocess.Popen[bytes]:
         "DELIVERY_POLL_SECONDS": "0.05",
         "DELIVERY_CLAIM_TIMEOUT_SECONDS": "1",
         "LOG_LEVEL": "WARNING",
+        "LOG_FILE": str(cwd / "loa.log"),
     }
     # Run from an empty directory, so no developer's .env is read.
     return subprocess.Popen([sys.executable, str(ROOT / "bot.py"), "deliver", "--until-idle"],

@@ -15,7 +15,7 @@ from delivery.pacing import BULK, INTERACTIVE
 from delivery.sender import backoff, decide
 from delivery.service import start_delivery
 from runtime import App, open_app
-from storage.models import Delivery
+from storage.models import Delivery, User
 from tests.conftest import make_settings
 from tests.delivery_support import MemoryChannel, add_chat, delivery_settings, run_until_idle
 from tests.waiting import wait_for
@@ -40,7 +40,7 @@ def test_decision_table() -> None:
 
 @pytest.fixture
 async def dapp(db_url: str) -> AsyncIterator[App]:
-    app = open_app(delivery_settings(db_url, admin_ids="777"))
+    app = open_app(delivery_settings(db_url))
     yield app
     await app.close()
 
@@ -75,7 +75,8 @@ async def test_rejected_token_stops_sending_and_keeps_the_message(dapp: App) -> 
     async with dapp.sessions() as session, session.begin():
         chat = await add_chat(session, 3001, channel="memory")
         other = await add_chat(session, 3002, channel="memory")
-        await add_chat(session, 777, channel="memory")  # an admin
+        await add_chat(session, 777, channel="memory")
+        session.add(User(channel="memory", user_key="777", role="admin"))  # ADMIN_IDS: per channel
     memory.script["3001"] = [Outcome(Status.AUTH, "token rejected")]
     await enqueue(dapp, chat, ["một"], kind="broadcast", dedup_key="a1", lane=BULK)
     service = await start_delivery(dapp)

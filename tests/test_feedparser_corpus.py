@@ -103,7 +103,8 @@ def test_the_cli_prints_items_or_one_line(tmp_path: Path, relative: str) -> None
     path = CORPUS / relative
     assert path.is_file(), relative
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_FILE=str(tmp_path / "loa.log"),
+               LOG_LEVEL="WARNING")
     done = subprocess.run([sys.executable, str(ROOT / "bot.py"), "sources", "test", str(path)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stdout + done.stderr

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.slow
 
 def bot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_LEVEL="WARNING",
-               HTTP_TIMEOUT_SECONDS="3", ALLOW_PRIVATE_SOURCES="true")
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_FILE=str(tmp_path / "loa.log"),
+               LOG_LEVEL="WARNING", HTTP_TIMEOUT_SECONDS="3", ALLOW_PRIVATE_SOURCES="true")
     return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
 

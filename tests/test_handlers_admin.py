@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from delivery.alerts import alert_admins
 from handlers.commands import names_for_role
 from runtime import App, open_app
 from services import chats, subscriptions, users
@@ -50,6 +51,25 @@ async def test_non_admins_are_refused_at_every_admin_command(admin_app, command:
     assert (entry.actor, entry.action, entry.allowed) == ("telegram:42", f"/{command}", False)
     async with admin_app.sessions() as session:
         assert (await session.scalars(select(Source))).all() == []
+
+
+async def test_a_bare_admin_id_is_a_telegram_id_only(admin_app) -> None:  # type: ignore[no-untyped-def]
+    # ADMIN_IDS="1,zalo:ad01": telegram:1 and zalo:ad01 are admins; zalo:1 and telegram:ad01 are not.
+    for channel, user_key, allowed in (("telegram", "1", True), ("zalo", "1", False),
+                                       ("zalo", "ad01", True), ("console", "1", False)):
+        person = Person(admin_app, user_key, channel=channel)
+        await person.say("/stats")
+        assert (person.text == "Lệnh này chỉ dành cho quản trị viên.") is not allowed, channel
+        assert await users.is_admin(admin_app, channel, user_key) is allowed
+    # Alerts go to the configured admins' private chats on their own channel only.
+    for channel in ("telegram", "zalo"):
+        await chats.ensure_chat(admin_app, channel, "1")
+    await alert_admins(admin_app, "nguồn tin bị tạm dừng")
+    async with admin_app.sessions() as session:
+        alerted = (await session.execute(
+            select(Chat.channel, Chat.chat_key).join(Delivery, Delivery.chat_id == Chat.id)
+            .where(Delivery.kind == "alert"))).all()
+    assert sorted(alerted) == [("telegram", "1"), ("zalo", "ad01")]
 
 
 async def test_aliases_and_officials_are_refused_too(sqlite_app) -> None:  # type: ignore[no-untyped-def]
@@ -160,7 +180,7 @@ async def test_broadcast_preview_then_confirm(admin_app) -> None:  # type: ignor
 
 
 async def test_broadcast_typed_confirmation(sqlite_app) -> None:  # type: ignore[no-untyped-def]
-    sqlite_app.settings.admin_ids.append("1")
+    sqlite_app.settings.admin_ids.append("console:1")
     await Person(sqlite_app, "2", channel="console").say("/sub bầu cử")
     admin = Person(sqlite_app, "1", channel="console")
     await admin.say("/broadcast Chào mọi người")

@@ -1,5 +1,6 @@
 """The bot token never reaches a log line, whatever logger or level writes it."""
 
+import json
 import logging
 
 import pytest
@@ -13,6 +14,7 @@ TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 def captured(capfd: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     yield capfd
     logging.getLogger().handlers.clear()
+    logging.getLogger("loa.crash").handlers.clear()
 
 
 def test_token_in_a_url_is_redacted_at_debug(captured) -> None:  # type: ignore[no-untyped-def]
@@ -42,3 +44,47 @@ def test_traceback_text_is_redacted(captured) -> None:  # type: ignore[no-untype
         logging.getLogger("loa").exception("send failed")
     err = captured.readouterr().err
     assert TOKEN not in err and "send failed" in err
+
+
+def test_every_form_of_every_secret_is_redacted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import quote, quote_plus
+
+    from logs import Redactor
+    from tests.conftest import make_settings
+
+    zalo, password, hook = "31415:zalo+Sec/ret=Va%l&x", "p@ss:w/rd+S%", "hook+sec/ret=1"
+    settings = make_settings(f"postgresql://loa:{quote(password, safe='')}@127.0.0.1/loa",
+                             telegram_bot_token=TOKEN, zalo_bot_token=zalo,
+                             zalo_webhook_secret=hook)
+    redact = Redactor(settings.secrets())
+    half = TOKEN.partition(":")[2]
+    for leak in (TOKEN, half, f"Invalid port: '{half}'", quote(zalo, safe=":"), quote(zalo, safe=""),
+                 quote(zalo, safe="").lower(), quote_plus(zalo), zalo.partition(":")[2],
+                 password, quote(password, safe=""), quote_plus(password), hook, quote(hook),
+                 json.dumps(zalo)):
+        clean = redact(f"before {leak} after")
+        assert clean.startswith("before ") and clean.endswith(" after") and "<redacted>" in clean
+        for secret in (TOKEN, half, zalo, password, hook):
+            assert secret not in clean
+
+
+def test_short_values_are_not_treated_as_secrets() -> None:
+    from logs import Redactor
+
+    assert Redactor(["ab", "x:y"])("a b ab x:y") == "a b ab x:y"  # too short to hide usefully
+
+
+def test_a_crash_traceback_goes_to_the_log_file_only(captured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from logs import log_crash
+
+    log_file = tmp_path / "loa.log"
+    setup_logging("INFO", [TOKEN], str(log_file))
+    try:
+        raise RuntimeError(f"port {TOKEN.partition(':')[2]!r}")
+    except RuntimeError as exc:
+        assert log_crash(exc)
+    logging.getLogger("loa").info("an ordinary line")
+    err, logged = captured.readouterr().err, log_file.read_text()
+    assert "Traceback" not in err and "an ordinary line" in err
+    assert "Traceback" in logged and "an ordinary line" in logged
+    assert TOKEN.partition(":")[2] not in logged

@@ -208,7 +208,7 @@ async def test_admin_adds_a_feed_from_zalo_and_a_subscriber_gets_its_item_once(
 ) -> None:
     path = "/rss/lao-cai.rss"
     url = feed_server.add(path, rss(OLD_NEWS))
-    settings = zalo_settings(sqlite_url, fake_zalo, admin_ids=f"123456789,{ADMIN}")
+    settings = zalo_settings(sqlite_url, fake_zalo, admin_ids=f"123456789,zalo:{ADMIN}")
     async with bot(settings) as running:
         app = running.app
         admin, citizen = ZaloUser(fake_zalo, ADMIN), ZaloUser(fake_zalo, CITIZEN)
@@ -237,7 +237,7 @@ async def test_admin_adds_a_feed_from_zalo_and_a_subscriber_gets_its_item_once(
 async def test_official_on_zalo_gets_the_report_chart_by_url(
     sqlite_url: str, fake_zalo: FakeZaloApi, free_port: int
 ) -> None:
-    settings = zalo_settings(sqlite_url, fake_zalo, admin_ids=ADMIN,
+    settings = zalo_settings(sqlite_url, fake_zalo, admin_ids=f"zalo:{ADMIN}",
                              public_base_url=f"http://127.0.0.1:{free_port}",
                              zalo_listen_port=free_port)
     async with bot(settings) as running:
@@ -263,7 +263,7 @@ async def test_in_a_zalo_group_loa_admins_stand_in_for_group_admins(
     sqlite_url: str, fake_zalo: FakeZaloApi
 ) -> None:
     # Zalo does not tell who administers a group: Loa's own admins set groups up.
-    async with bot(zalo_settings(sqlite_url, fake_zalo, admin_ids=ADMIN)) as running:
+    async with bot(zalo_settings(sqlite_url, fake_zalo, admin_ids=f"zalo:{ADMIN}")) as running:
         member = ZaloUser(fake_zalo, CITIZEN, chat_id="g0a1b2c3", chat_type="GROUP")
         admin = ZaloUser(fake_zalo, ADMIN, chat_id="g0a1b2c3", chat_type="GROUP")
         assert await member.reply_to("/sub thiên tai quảng ninh") == t("vi", "error_group_admin_only")
