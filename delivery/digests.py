@@ -31,6 +31,10 @@ from storage.models import Chat, Subscription
 log = logging.getLogger(__name__)
 
 PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+# A chat's held digest: its instant subscriptions' lower-confidence matches (delivery.match),
+# sent once a day at the chat's digest hour (the /digest hour, Chat.default_hour), and only on
+# days that have some. Its rows are queued when such a match is made, not by the scheduler.
+HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,21 @@ def last_due(schedule: Schedule, now: datetime, tz: tzinfo) -> datetime:
     while due > local:
         due -= PERIODS[schedule.mode]
     return due
+
+
+def held_due(hour: int, now: datetime, tz: tzinfo) -> datetime:
+    """When a held digest queued now is due: the chat's next digest hour, strictly after `now`,
+    so a digest already due (perhaps sent) is never queued again; its window starts at the
+    previous one's due time (delivery.contents), so a match made at that very moment is in."""
+    return last_due(Schedule("news", "daily", hour, 0), now, tz) + PERIODS["daily"]
+
+
+def held_row(chat_id: int, hour: int, due: datetime, tz: tzinfo) -> dict[str, Any]:
+    """The outbox row of one chat's held digest due at `due` (see `HELD`)."""
+    period = due.astimezone(tz).strftime("%Y-%m-%d")
+    return {"chat_id": chat_id, "kind": "digest", "lane": BULK,
+            "dedup_key": f"digest:{HELD}:{chat_id}:{hour}:0:{period}",
+            "payload": {"mode": HELD, "hour": hour, "weekday": 0}, "due_at": due}
 
 
 async def live_schedules(session: AsyncSession) -> list[Schedule]:

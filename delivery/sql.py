@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     String,
     cast,
     distinct,
@@ -17,7 +16,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +60,19 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane
     return max(result.rowcount or 0, 0)
 
 
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> int:
+    """`insert_pending` for rows built in Python (chat_id, kind, lane, dedup_key, payload,
+    due_at): one INSERT for all of them; returns how many were added."""
+    if not rows:
+        return 0
+    values = [{**row, "state": "pending", "parts_sent": 0, "attempts": 0, "created_at": now}
+              for row in rows]
+    result = await session.execute(
+        upsert_insert(session, Delivery).values(values).on_conflict_do_nothing(),
+        execution_options={"preserve_rowcount": True})
+    return max(result.rowcount or 0, 0)
+
+
 def id_list(session: AsyncSession, column: Any) -> Any:
     """An aggregate: the distinct integer values of `column` in a group, as "1,5,9" text. Far
     fewer rows to fetch than one per (group, id) pair."""
@@ -72,14 +83,6 @@ def id_list(session: AsyncSession, column: Any) -> Any:
 
 def parse_ids(text: str | None) -> list[int]:
     return [int(part) for part in text.split(",")] if text else []
-
-
-def json_object_text(session: AsyncSession, text: Any) -> Any:
-    """A JSON value built as text in SQL, typed for the payload column: PostgreSQL needs the
-    cast; SQLite stores JSON as text (and a CAST there would turn it into a number)."""
-    if dialect(session) == "postgresql":
-        return cast(text, JSON)
-    return type_coerce(text, JSON)
 
 
 def to_ranges(ids: list[int]) -> list[tuple[int, int]]:
