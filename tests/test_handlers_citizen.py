@@ -282,14 +282,18 @@ async def test_why_shows_labels_evidence_and_subscription(app) -> None:  # type:
         src = await add_source(session)
         item = await add_item(session, src, "Bàn giao nhà <Đại đoàn kết> ở Vũ Thư",
                               provinces=["33"], topics=["nha-dai-doan-ket"])
-        (await session.get(ItemProvince, (item, "33"))).evidence = [
+        province = await session.get(ItemProvince, (item, "33"))
+        province.evidence = [
             {"text": "huyện Vũ Thư", "resolved": '"huyện Vũ Thư" → former Thái Bình → 33 Hưng Yên',
              "label": "33", "kind": "district"}]
+        province.score = 0.5
         (await session.get(ItemTopic, (item, "nha-dai-doan-ket"))).evidence = [
             {"text": "nhà Đại đoàn kết"}]
     await citizen.say(f"/why {item}")
     assert "former Thái Bình → 33 Hưng Yên" in citizen.text
     assert "“nhà Đại đoàn kết”" in citizen.text
+    assert "(độ tin cậy 50%, thấp: chỉ đưa vào bản tin, không báo ngay)" in citizen.text
+    assert "(độ tin cậy 100%)" in citizen.text  # the topic: no score stored means sure
     assert "&lt;Đại đoàn kết&gt;" in citizen.text  # titles are escaped
     assert "Khớp với đăng ký của bạn: 1." in citizen.text
     chat = await chats.ensure_chat(app, "telegram", "100")
