@@ -35,7 +35,7 @@ class Explanation:
 def _satisfies(sub: SubInfo, item: ItemView, words: set[str]) -> bool:
     return ((not sub.topics or bool(set(sub.topics) & set(item.topics)))
             and (not sub.provinces or bool(set(sub.provinces) & set(item.provinces)))
-            and set(sub.keywords.split()) <= words)
+            and set(fold_tokens(sub.keywords)) <= words)
 
 
 async def explain(app: App, chat_id: int, item_id: int) -> Explanation:

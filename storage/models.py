@@ -206,7 +206,8 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
-    keywords: Mapped[str] = mapped_column(String(256), default="")  # folded, space-separated
+    # The words as typed, marks kept ("lũ lụt" shows as typed); matching folds them.
+    keywords: Mapped[str] = mapped_column(String(256), default="")
     label: Mapped[str] = mapped_column(String(256), default="")  # the phrase the user typed
     mode: Mapped[str] = mapped_column(String(8), default="instant")  # instant|daily|weekly|off
     hour: Mapped[int] = mapped_column(default=7)  # local hour for digests
