@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import tomllib
+
+import pytest
 
 from catalog import provinces
 from classify.query import QUERY_WORDS_FILE, load_regions, parse_phrase, search_provinces

@@ -4,7 +4,7 @@ the subscriber's next digest, marked as lower-confidence; nothing lost, nothing 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
