@@ -104,7 +104,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
     item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
     match all score at least `min_score` (a keyword-only match is strong: no label decided it),
     else 0. A pair can come out more than once (several subscriptions or topics); callers
-    group by it (see `best_pairs`).
+    group by it (see `by_tag`).
 
     Both sides' labels are materialised first (the subscriptions' of `subs`, the items' of
     `items`), so every join is between two small sets and no engine is tempted to walk an
