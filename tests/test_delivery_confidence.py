@@ -15,6 +15,7 @@ from runtime import App, open_app
 from storage.models import Delivery
 from tests.delivery_support import (
     MemoryChannel,
+    MovableClock,
     add_chat,
     add_item,
     add_source,
@@ -26,14 +27,6 @@ from tests.delivery_support import (
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LOW_VI = "Có thể liên quan"
-
-
-class MovableClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def local(day: int, hour: int, minute: int = 0) -> datetime:

@@ -3,18 +3,15 @@ confident, and it goes down and up again cleanly."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from storage.db import sync_url
 from storage.migrate import current_head, upgrade
-from tests.conftest import PG_ADMIN_DSN, _pg_available, _pg_url
+from tests.conftest import pg_database, require_pg
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -23,17 +20,9 @@ def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # typ
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'loa.db'}"
         return
-    reason = _pg_available()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI and is not reachable: {reason}")
-        pytest.skip(f"PostgreSQL not reachable: {reason}")
-    name = f"loa_mig_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _pg_url(name)
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    require_pg()
+    with pg_database() as url:
+        yield url
 
 
 def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> None:
