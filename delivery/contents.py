@@ -239,7 +239,7 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]],
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
         query = matching_pairs(subs, items, keys, min_score).subquery("pairs")
-        for tag, ids, weak in await session.execute(by_tag(session, query)):
+        for tag, ids, _, weak in await session.execute(by_tag(session, query)):
             pairs[tag].update(parse_ids(ids))
             if weak:
                 low.setdefault(tag, set()).update(parse_ids(weak))

@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import held_due, held_row
 from delivery.pacing import INTERACTIVE
-from delivery.sql import id_list, insert_rows, lock_for_write, parse_ids
+from delivery.sql import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from runtime import App
 from storage.models import (
     Chat,
@@ -176,13 +176,16 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
 
 
 def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:
-    """Per tag of `matching_pairs`: (tag, all item ids, the ids only weakly matched), both as
-    id lists. An item matched strongly by any subscription or label counts as strong."""
+    """Per tag of `matching_pairs`: (tag, ids, strong, weak): every item id, the ids matched
+    strongly, the ids matched only weakly, each as an id list (NULL when there are none). An
+    item matched strongly by any subscription or label counts as strong."""
     best = (select(pairs.c.tag, pairs.c.item_id, func.max(pairs.c.strong).label("strong"))
             .group_by(pairs.c.tag, pairs.c.item_id).subquery("best"))
-    weak = case((best.c.strong == 0, best.c.item_id))  # NULL otherwise: left out of the list
+    # CASE gives NULL otherwise, which the id list leaves out.
+    strong = case((best.c.strong == 1, best.c.item_id))
+    weak = case((best.c.strong == 0, best.c.item_id))
     return (select(best.c.tag, id_list(session, best.c.item_id).label("ids"),
-                   id_list(session, weak).label("weak"))
+                   id_list(session, strong).label("strong"), id_list(session, weak).label("weak"))
             .group_by(best.c.tag))
 
 
@@ -250,30 +253,41 @@ async def match_unmatched(app: App) -> int:
 async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime,
                         min_score: float, tz: tzinfo) -> tuple[int, int]:
     """Queue the rows for these new items; returns (chats given an instant row, chats given a
-    held-digest row). An instant row carries the chat's strongly matched items; a chat with
-    weaker matches gets its next held digest queued (one per chat and day, so queuing it again
-    is a no-op: the digest finds the items itself when it is sent, see delivery.contents).
-    What a chat already has is taken out when a row is claimed."""
+    held-digest row). An instant row carries the chat's strongly matched items, in one
+    INSERT … SELECT; a chat with weaker matches gets its next held digest queued (one per chat
+    and day, so queuing it again is a no-op: the digest finds the items itself when it is sent,
+    see delivery.contents). That second pass runs only when some label of these items is below
+    `min_score`. What a chat already has is taken out when a row is claimed."""
     live = live_subscriptions().where(Subscription.mode == "instant").subquery()
     subs = (select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords)
             .cte("cand_subs").prefix_with("MATERIALIZED"))
     items = deliverable(item_ids).cte("cand_items").prefix_with("MATERIALIZED")
     keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
-    per_chat = by_tag(session, matching_pairs(subs, items, keys, min_score).subquery("pairs"))
-    found = per_chat.subquery("per_chat")
-    rows = (await session.execute(
-        select(found.c.tag, found.c.ids, found.c.weak, Chat.default_hour)
-        .join(Chat, Chat.id == found.c.tag))).all()
+
+    def per_chat() -> Any:
+        return by_tag(session, matching_pairs(subs, items, keys, min_score)
+                      .subquery("pairs")).subquery("per_chat")
+
+    chats = per_chat()
     token = uuid.uuid4().hex[:16]
-    instant: list[dict[str, Any]] = []
-    held: list[dict[str, Any]] = []
-    for chat_id, ids, weak, hour in rows:
-        weak_ids = set(parse_ids(weak))
-        strong_ids = [i for i in parse_ids(ids) if i not in weak_ids]
-        if strong_ids:
-            instant.append({"chat_id": chat_id, "kind": "instant", "lane": INTERACTIVE,
-                            "dedup_key": f"instant:{chat_id}:{token}",
-                            "payload": {"items": strong_ids}, "due_at": now})
-        if weak_ids:
-            held.append(held_row(chat_id, hour, held_due(hour, now, tz), tz))
-    return (await insert_rows(session, instant, now), await insert_rows(session, held, now))
+    key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{token}")
+    payload = json_object_text(session, literal('{"items": [') + chats.c.strong + literal("]}"))
+    instant = await insert_pending(
+        session, chat_id=chats.c.tag, kind="instant", lane=INTERACTIVE, dedup_key=key,
+        payload=payload, due_at=now, now=now, where=chats.c.strong.is_not(None))
+    if not await _any_weak_label(session, item_ids, min_score):
+        return instant, 0
+    chats = per_chat()
+    held = [held_row(chat_id, hour, held_due(hour, now, tz), tz) for chat_id, hour in
+            await session.execute(select(chats.c.tag, Chat.default_hour)
+                                  .join(Chat, Chat.id == chats.c.tag)
+                                  .where(chats.c.weak.is_not(None)))]
+    return instant, await insert_rows(session, held, now)
+
+
+async def _any_weak_label(session: AsyncSession, item_ids: list[int], min_score: float) -> bool:
+    for model in (ItemProvince, ItemTopic):
+        if await session.scalar(select(model.item_id).where(
+                model.item_id.in_(item_ids), model.score < min_score).limit(1)) is not None:
+            return True
+    return False

@@ -163,3 +163,22 @@ async def test_threshold_zero_sends_every_match_at_once(db_url: str) -> None:
         assert [key for _, key, *_ in await outbox(app) if ":held:" in key] == []
     finally:
         await app.close()
+
+
+async def test_many_chats_are_queued_in_several_inserts(dapp: App,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import delivery.sql
+
+    monkeypatch.setattr(delivery.sql, "INSERT_ROWS", 2)  # SQLite caps the parameters of one
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        sure = await add_item(session, src, "Tin Cần Thơ", provinces=["92"])
+        unsure = await add_item(session, src, "Tin có thể ở Cần Thơ", provinces=["92"],
+                                scores={"92": 0.2})
+        for key in range(700, 705):
+            await add_sub(session, await add_chat(session, key, channel="memory"),
+                          provinces=["92"])
+    await on_new_items(dapp, [sure, unsure])
+    rows = await outbox(dapp)
+    assert sorted(kind for kind, *_ in rows) == ["digest"] * 5 + ["instant"] * 5
+    assert all(":held:" in key for kind, key, *_ in rows if kind == "digest")
