@@ -36,7 +36,7 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.compose import Blocks, render_batch, render_digest, text
-from delivery.digests import HELD, PERIODS
+from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
 from delivery.sql import in_ranges, parse_ids
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28), HELD: timedelta(days=7)}
 # A held digest with no previous one looks back a day: it was queued less than a day before it
-# fell due (delivery.digests.held_due).
+# fell due (delivery.digests.held_dues).
 WINDOW = {**PERIODS, HELD: PERIODS["daily"]}
 
 
@@ -149,6 +149,8 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
 def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
     mode = row.payload.get("mode", "daily")
     start = previous if previous is not None else row.due_at - WINDOW[mode]
+    if mode == HELD:  # see delivery.digests.held_dues
+        start -= HELD_OVERLAP
     return max(start, row.due_at - MAX_CATCHUP[mode]), row.due_at
 
 
@@ -193,7 +195,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
     for (mode, hour, weekday, due), group in by_schedule.items():
         start = min(windows[r.id][0] for r in group)
         if mode == HELD:
-            # Matched in [start, due): held_due puts a match made at a digest's due time in the
+            # Matched in [start, due): held_dues puts a match made at a digest's due time in the
             # next one.
             items = select(Item.id.label("iid")).where(
                 Item.matched_at >= start, Item.matched_at < due, Item.backlog.is_(False),

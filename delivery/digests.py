@@ -35,6 +35,7 @@ PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 # sent once a day at the chat's digest hour (the /digest hour, Chat.default_hour), and only on
 # days that have some. Its rows are queued when such a match is made, not by the scheduler.
 HELD = "held"
+HELD_OVERLAP = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,14 @@ def last_due(schedule: Schedule, now: datetime, tz: tzinfo) -> datetime:
     return due
 
 
-def held_due(hour: int, now: datetime, tz: tzinfo) -> datetime:
+def held_dues(hour: int, now: datetime, tz: tzinfo) -> list[datetime]:
     """When a held digest queued now is due: the chat's next digest hour, strictly after `now`,
-    so a digest already due (perhaps sent) is never queued again; its window starts at the
-    previous one's due time (delivery.contents), so a match made at that very moment is in."""
-    return last_due(Schedule("news", "daily", hour, 0), now, tz) + PERIODS["daily"]
+    so a digest already due (perhaps sent) is never queued again. Within HELD_OVERLAP of that
+    hour, the one after it too: the match may commit only after the first was resolved, and the
+    second one's window reaches back over it (delivery.contents); if the first took the item,
+    the second leaves it out, and an empty digest is never sent."""
+    due = last_due(Schedule("news", "daily", hour, 0), now, tz) + PERIODS["daily"]
+    return [due, due + PERIODS["daily"]] if due - now < HELD_OVERLAP else [due]
 
 
 def held_row(chat_id: int, hour: int, due: datetime, tz: tzinfo) -> dict[str, Any]:

@@ -60,7 +60,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.digests import held_due, held_row
+from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
 from delivery.sql import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from runtime import App
@@ -252,8 +252,8 @@ async def match_unmatched(app: App) -> int:
 
 async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime,
                         min_score: float, tz: tzinfo) -> tuple[int, int]:
-    """Queue the rows for these new items; returns (chats given an instant row, chats given a
-    held-digest row). An instant row carries the chat's strongly matched items, in one
+    """Queue the rows for these new items; returns (instant rows, held-digest rows) queued.
+    An instant row carries the chat's strongly matched items, in one
     INSERT … SELECT; a chat with weaker matches gets its next held digest queued (one per chat
     and day, so queuing it again is a no-op: the digest finds the items itself when it is sent,
     see delivery.contents). That second pass runs only when some label of these items is below
@@ -278,14 +278,17 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     if not await _any_weak_label(session, item_ids, min_score):
         return instant, 0
     chats = per_chat()
-    held = [held_row(chat_id, hour, held_due(hour, now, tz), tz) for chat_id, hour in
-            await session.execute(select(chats.c.tag, Chat.default_hour)
-                                  .join(Chat, Chat.id == chats.c.tag)
-                                  .where(chats.c.weak.is_not(None)))]
+    weak = await session.execute(select(chats.c.tag, Chat.default_hour)
+                                 .join(Chat, Chat.id == chats.c.tag)
+                                 .where(chats.c.weak.is_not(None)))
+    held = [held_row(chat_id, hour, due, tz) for chat_id, hour in weak
+            for due in held_dues(hour, now, tz)]
     return instant, await insert_rows(session, held, now)
 
 
 async def _any_weak_label(session: AsyncSession, item_ids: list[int], min_score: float) -> bool:
+    """Whether any label of these items scores below `min_score`: without one, no match can be
+    weak, and the second matching pass is skipped."""
     for model in (ItemProvince, ItemTopic):
         if await session.scalar(select(model.item_id).where(
                 model.item_id.in_(item_ids), model.score < min_score).limit(1)) is not None:

@@ -182,3 +182,25 @@ async def test_many_chats_are_queued_in_several_inserts(dapp: App,
     rows = await outbox(dapp)
     assert sorted(kind for kind, *_ in rows) == ["digest"] * 5 + ["instant"] * 5
     assert all(":held:" in key for kind, key, *_ in rows if kind == "digest")
+
+
+async def test_a_weak_match_committed_after_its_digest_was_sent_is_not_lost(dapp: App) -> None:
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        first = await add_item(session, src, "Tin một Sơn La", provinces=["14"],
+                               scores={"14": 0.5})
+        late = await add_item(session, src, "Tin muộn Sơn La", provinces=["14"],
+                              scores={"14": 0.5})
+        chat = await add_chat(session, 606, channel="memory")
+        await add_sub(session, chat, provinces=["14"])
+    await on_new_items(dapp, [first])
+    dapp.clock.now = local(15, 7, 1)  # type: ignore[attr-defined]
+    await run_until_idle(dapp)  # the 7:00 held digest is resolved and sent...
+    # ...while a match stamped at 6:59 was still being committed (another process, PostgreSQL).
+    dapp.clock.now = local(15, 6, 59)  # type: ignore[attr-defined]
+    await on_new_items(dapp, [late])
+    dapp.clock.now = local(16, 7, 1)  # type: ignore[attr-defined]
+    await run_until_idle(dapp)
+    one, two = texts(dapp, 606)
+    assert "Tin một" in one and "Tin muộn" in two and "Tin một" not in two
+    assert await given(dapp) == {(chat, first), (chat, late)}
