@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(8, ge=1)
     delivery_retry_base_seconds: float = Field(5.0, gt=0)
 
+    # Classification: an instant alert needs every label that decided it to score at least this
+    # (0..1); weaker matches wait for the chat's next digest, marked as lower-confidence.
+    instant_min_score: float = Field(0.75, ge=0.0, le=1.0)
+
     # Chat: commands (and button presses) one person may send per minute, on every channel.
     command_flood_per_minute: int = Field(20, ge=1)
 

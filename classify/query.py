@@ -1,17 +1,27 @@
-"""Reading what users type: a subscription phrase, or a province to pick.
+"""Reading what users type: a subscription or search phrase, or a province to pick.
 
 Users type lowercase, with or without marks ("nha dai doan ket an giang"), so unlike news text
-casing proves nothing here: any province name, former province name or common variant counts,
-and a topic counts only through its names (data/topic_rules.toml `names`); every other word
-stays a keyword ("xóa nhà tạm" is a keyword subscription).
+casing proves nothing here. A phrase is read, longest match first, as:
+- provinces: any province name, former province name or common variant;
+- regions ("miền Trung", "Tây Nguyên"; data/regions.toml): their current provinces;
+- topics: a topic's names (data/topic_rules.toml `names`) or a common word for it
+  ("lũ lụt", "bão"; data/query_words.toml);
+- connectors ("ở", "tại"; data/gazetteer.context.toml) and fillers ("tin"): dropped;
+- every other word stays a keyword, spelled as typed ("xóa nhà tạm").
+Names of places and topics match folded. Short words do not: in a phrase typed with marks, a
+topic word or a connector must be typed with its own marks ("báo cáo" is not "bão", "tai nạn"
+keeps "tai", "ô tô" keeps "ô"); in a phrase typed without any marks they match folded, and a
+connector is dropped only next to a place or a topic ("tai nan" stays, "o ha noi" is Hà Nội).
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from catalog import province_name, provinces
@@ -20,25 +30,78 @@ from classify.gazetteer import PROVINCE_LEVEL, Place, get_gazetteer
 from classify.places import CONTEXT_FILE
 from classify.textmap import fold_for_match, match_key, prepare
 from classify.topics import get_topic_rules
+from vntext import fold, normalize
 
 MAX_WORDS = 8  # longest name we look for, in words
+DATA = Path(__file__).resolve().parent.parent / "data"
+QUERY_WORDS_FILE = DATA / "query_words.toml"
+REGIONS_FILE = DATA / "regions.toml"
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Region:
+    slug: str
+    name: str  # how it is shown: its first name in data/regions.toml
+    provinces: tuple[str, ...]  # current codes, in catalogue order
 
 
 @dataclass
 class ParsedPhrase:
     topics: list[str] = field(default_factory=list)  # slugs
-    provinces: list[str] = field(default_factory=list)  # current codes
+    provinces: list[str] = field(default_factory=list)  # current codes, regions' included
     keywords: str = ""  # the leftover words as typed (normalised); fold them to store or match
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    regions: list[tuple[str, Region]] = field(default_factory=list)  # (as typed, region)
 
 
 @dataclass
 class _Vocabulary:
     topics: dict[str, str]  # folded topic name → slug
+    topic_words: dict[str, dict[str, str]]  # folded word → {exact lowercase form → slug}
+    regions: dict[str, Region]  # folded region name → region
     places: dict[str, Place]  # folded province-level name → its reading
     districts: dict[str, list[Place]]  # folded district or landmark name → readings
     blocked: frozenset[str]  # "bia hà nội": a keyword, not a province
-    connectors: frozenset[str]
+    connectors: dict[str, frozenset[str]]  # folded → exact lowercase forms
+    fillers: dict[str, frozenset[str]]
+
+
+def exact_key(text: str) -> str:
+    """Lowercase words with their marks, punctuation dropped: how exact forms are compared."""
+    return " ".join(_WORD.findall(normalize(text).lower()))
+
+
+def _forms(words: Iterable[str]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for word in words:
+        found.setdefault(fold_for_match(word), set()).add(exact_key(word))
+    return {key: frozenset(forms) for key, forms in found.items()}
+
+
+def load_regions(path: Path = REGIONS_FILE) -> dict[str, Region]:
+    """Regions by slug, each with the current provinces of its former ones (see the file)."""
+    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    current = {normalize(name): code for code, province in provinces().items()
+               for _, name in province.former}
+    order = list(provinces())
+
+    def codes(slug: str, seen: tuple[str, ...] = ()) -> set[str]:
+        if slug in seen or slug not in data:
+            raise ValueError(f"{path.name}: region {slug!r} is unknown or includes itself")
+        entry = data[slug]
+        found = set()
+        for name in entry.get("former", []):
+            if normalize(name) not in current:
+                raise ValueError(f"{path.name}: [{slug}] unknown former province {name!r}")
+            found.add(current[normalize(name)])
+        for other in entry.get("include", []):
+            found |= codes(other, (*seen, slug))
+        return found
+
+    return {slug: Region(slug, normalize(entry["names"][0]),
+                         tuple(sorted(codes(slug), key=order.index)))
+            for slug, entry in data.items()}
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +112,18 @@ def _vocabulary() -> _Vocabulary:
         for ref in refs:
             if ref.role == "name":
                 topics.setdefault(key, ref.slug)
+    words = tomllib.loads(QUERY_WORDS_FILE.read_text(encoding="utf-8"))
+    topic_words: dict[str, dict[str, str]] = {}
+    for slug, entries in words["topic_words"].items():
+        if slug not in catalog_topics():
+            raise ValueError(f"{QUERY_WORDS_FILE.name}: unknown topic {slug!r}")
+        for word in entries:
+            topic_words.setdefault(fold_for_match(word), {})[exact_key(word)] = slug
+    regions: dict[str, Region] = {}
+    data = tomllib.loads(REGIONS_FILE.read_text(encoding="utf-8"))
+    for slug, region in load_regions().items():
+        for name in data[slug]["names"]:
+            regions[fold_for_match(name)] = region
     places: dict[str, Place] = {}
     districts: dict[str, list[Place]] = {}
     for key, readings in gaz.places.items():
@@ -59,8 +134,8 @@ def _vocabulary() -> _Vocabulary:
         if lower:
             districts[key] = lower
     query = tomllib.loads(CONTEXT_FILE.read_text(encoding="utf-8"))["query"]
-    connectors = frozenset(fold_for_match(w) for w in query["connectors"])
-    return _Vocabulary(topics, places, districts, gaz.blocked, connectors)
+    return _Vocabulary(topics, topic_words, regions, places, districts, gaz.blocked,
+                       _forms(query["connectors"]), _forms(words["fillers"]["words"]))
 
 
 def _words(text: str) -> tuple[str, list[tuple[int, int]]]:
@@ -71,43 +146,125 @@ def _words(text: str) -> tuple[str, list[tuple[int, int]]]:
     return prep.text[: prep.title_end], spans
 
 
+LABEL, CONNECTOR, FILLER, WORD = "label", "connector", "filler", "word"
+GUESS = "guess"  # a one-word topic word typed without marks: "bao" may be "báo" as well as "bão"
+
+
+@dataclass
+class _Segment:
+    kind: str
+    words: range  # word indices
+    quote: str  # as typed
+    label: Region | Place | str | None = None  # what a LABEL or GUESS reads as (str: a slug)
+
+
 def parse_phrase(text: str) -> ParsedPhrase:
-    """"nhà đại đoàn kết an giang" → topics ["nha-dai-doan-ket"], provinces ["91"], keywords ""."""
+    """"nhà đại đoàn kết an giang" → topics ["nha-dai-doan-ket"], provinces ["91"], keywords "";
+    "lũ lụt miền Trung" → topics ["thien-tai-cuu-tro"], the provinces of miền Trung."""
     vocab = _vocabulary()
     typed, spans = _words(text)
     keys = [match_key(typed[a:b]) for a, b in spans]
-    result = ParsedPhrase()
-    leftover: list[int] = []
+    marked = fold(typed) != normalize(typed).lower()  # typed with marks: short words need theirs
+    segments: list[_Segment] = []
     i = 0
     while i < len(spans):
         for n in range(min(MAX_WORDS, len(spans) - i), 0, -1):
-            key = " ".join(keys[i : i + n])
             quote = typed[spans[i][0] : spans[i + n - 1][1]]
-            if key in vocab.blocked:
-                leftover.extend(range(i, i + n))
-            elif key in vocab.topics:
-                slug = vocab.topics[key]
-                if slug not in result.topics:
-                    result.topics.append(slug)
-                result.evidence.append({"kind": "topic", "label": slug, "text": quote,
-                                        "resolved": f'"{quote}" → {slug} '
-                                                    f"({catalog_topics()[slug].name_vi})"})
-            elif key in vocab.places:
-                place = vocab.places[key]
-                if place.code not in result.provinces:
-                    result.provinces.append(place.code)
-                result.evidence.append({"kind": "province", "label": place.code, "text": quote,
-                                        "resolved": place.chain(quote)})
-            else:
+            found = _read(vocab, " ".join(keys[i : i + n]), quote, marked)
+            if found is None:
                 continue
+            segments.append(_Segment(found[0], range(i, i + n), quote, found[1]))
             i += n
             break
         else:
-            leftover.append(i)
+            segments.append(_Segment(WORD, range(i, i + 1), typed[spans[i][0] : spans[i][1]]))
             i += 1
-    words = [typed[spans[j][0] : spans[j][1]] for j in leftover if keys[j] not in vocab.connectors]
-    result.keywords = " ".join(words)
+    for index, segment in enumerate(segments):
+        if segment.kind == GUESS:
+            # Among other keywords it is a keyword too ("bao cao tai chinh").
+            near = [segments[j].kind for j in (index - 1, index + 1) if 0 <= j < len(segments)]
+            segment.kind = WORD if WORD in near else LABEL
+    result = ParsedPhrase()
+    kept: list[int] = []
+    for index, segment in enumerate(segments):
+        if segment.kind == LABEL:
+            _add_label(result, segment)
+        elif segment.kind == WORD or (segment.kind == CONNECTOR
+                                      and not _drop_connector(segments, index, marked)):
+            kept.extend(segment.words)
+    result.keywords = " ".join(typed[spans[j][0] : spans[j][1]] for j in kept)
     return result
+
+
+def _read(vocab: _Vocabulary, key: str, quote: str,
+          marked: bool) -> tuple[str, Region | Place | str | None] | None:
+    """What the words `key` (typed as `quote`) are as a whole, and their label; None when
+    they are nothing as a whole."""
+    region = vocab.regions.get(key)  # before `blocked`: news text reads a region as no place
+    if region:
+        return LABEL, region
+    if key in vocab.blocked:
+        return WORD, None
+    slug = vocab.topics.get(key)
+    if slug:
+        return LABEL, slug
+    slug = _exact(vocab.topic_words.get(key), quote, marked)
+    if slug:
+        return (GUESS if not marked and " " not in key else LABEL), slug
+    place = vocab.places.get(key)
+    if place:
+        return LABEL, place
+    for kind, table in ((FILLER, vocab.fillers), (CONNECTOR, vocab.connectors)):
+        forms = table.get(key)
+        if forms and (not marked or exact_key(quote) in forms):
+            return kind, None
+    return None
+
+
+def _add_label(result: ParsedPhrase, segment: _Segment) -> None:
+    label, quote = segment.label, segment.quote
+    if isinstance(label, Region):
+        result.regions.append((quote, label))
+        result.provinces.extend(c for c in label.provinces if c not in result.provinces)
+        result.evidence.append({"kind": "region", "label": label.slug, "text": quote,
+                                "resolved": f'"{quote}" → {label.name}: '
+                                            f"{', '.join(label.provinces)}"})
+    elif isinstance(label, Place):
+        if label.code not in result.provinces:
+            result.provinces.append(label.code)
+        result.evidence.append({"kind": "province", "label": label.code, "text": quote,
+                                "resolved": label.chain(quote)})
+    elif label is not None:
+        if label not in result.topics:
+            result.topics.append(label)
+        result.evidence.append({"kind": "topic", "label": label, "text": quote,
+                                "resolved": f'"{quote}" → {label} '
+                                            f"({catalog_topics()[label].name_vi})"})
+
+
+def _exact(forms: dict[str, str] | None, quote: str, marked: bool) -> str | None:
+    """The slug of a topic word typed as `quote`: with its own marks when the phrase has any."""
+    if not forms:
+        return None
+    if marked:
+        return forms.get(exact_key(quote))
+    return next(iter(forms.values()))
+
+
+def _drop_connector(segments: list[_Segment], index: int, marked: bool) -> bool:
+    """A connector typed with its marks is always dropped. Typed without marks it may be a
+    content word ("tai nan", "o to"), so it is dropped only in a run of connectors and fillers
+    that touches a place or a topic."""
+    if marked:
+        return True
+    run = {FILLER, CONNECTOR}
+    start = end = index
+    while start > 0 and segments[start - 1].kind in run:
+        start -= 1
+    while end + 1 < len(segments) and segments[end + 1].kind in run:
+        end += 1
+    return ((start > 0 and segments[start - 1].kind == LABEL)
+            or (end + 1 < len(segments) and segments[end + 1].kind == LABEL))
 
 
 def search_provinces(text: str, limit: int = 10) -> list[tuple[str, str]]:

@@ -195,12 +195,14 @@ def group_items(items: Sequence[ItemView]) -> list[tuple[str | None, list[tuple[
 def render_digest(
     items: Sequence[ItemView], *, header: str, lang: str, tz: tzinfo, limit: int,
     preamble: Sequence[str] = (), postscript: Sequence[str] = (), blocks: Blocks | None = None,
+    low: Sequence[ItemView] = (),
 ) -> list[str]:
     """A digest: `header` (already HTML, with the count), optional `preamble` blocks (an
-    official's counts), the items grouped by province and topic, newest first, then optional
-    `postscript` blocks; split at block boundaries into parts of at most `limit` units, numbered
-    "(k/n)" when there are several. No items and no preamble: no parts at all."""
-    if not items and not preamble:
+    official's counts), the items grouped by province and topic, newest first, then the `low`
+    items (lower-confidence matches) under their own heading, each with its labels, then
+    optional `postscript` blocks; split at block boundaries into parts of at most `limit` units,
+    numbered "(k/n)" when there are several. No items and no preamble: no parts at all."""
+    if not items and not low and not preamble:
         return []
     cache = blocks or Blocks(tz)
     entries = sorted((cache.entry(item, lang) for item in items), key=_first, reverse=True)
@@ -221,6 +223,15 @@ def render_digest(
             for member in members[1:]:
                 texts.append(member[3])
                 sizes.append(member[4])
+    if low:
+        ordered = sorted(low, key=_newest_first, reverse=True)
+        headed = _headed(text(lang, "digest_low"), cache.get(ordered[0], lang, True))
+        texts.append(headed)
+        sizes.append(_units(headed))
+        for item in ordered[1:]:
+            block = cache.get(item, lang, True)
+            texts.append(block)
+            sizes.append(_units(block))
     for block in postscript:
         texts.append(block)
         sizes.append(utf16_len(block))

@@ -5,6 +5,11 @@ Runs when the sender claims a batch of rows:
 - a digest row carries the items fetched in its window that match the chat's subscriptions on
   that schedule. The window ends at the due time and starts at the chat's previous digest of the
   same mode (so a catch-up digest after downtime has everything since), at most MAX_CATCHUP back;
+- a held digest (delivery.digests.HELD) carries the items matched in its window, [previous held
+  digest, due), by the chat's instant subscriptions that it has not been given: the weaker
+  matches held back from instant alerts, and anything an instant row could not deliver;
+- in both kinds of digest, the items matched only through labels scoring below
+  settings.instant_min_score are listed apart, as lower-confidence (`payload["low"]`);
 - a report row is an official's report over the period (delivery.report);
 - other rows (alerts, broadcasts) come with their parts.
 Items the chat already has (`delivered_items`, or held by another row being sent to it) are left
@@ -31,17 +36,20 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.compose import Blocks, render_batch, render_digest, text
-from delivery.digests import PERIODS
-from delivery.match import keyword_keys, live_subscriptions, matching_pairs
+from delivery.digests import HELD, HELD_OVERLAP, PERIODS
+from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
-from delivery.sql import id_list, in_ranges, parse_ids
+from delivery.sql import in_ranges, parse_ids
 from delivery.views import ItemView, chunks, load_items
 from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
 
 log = logging.getLogger(__name__)
 
-MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28)}
+MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28), HELD: timedelta(days=7)}
+# A held digest with no previous one looks back a day: it was queued less than a day before it
+# fell due (delivery.digests.held_dues).
+WINDOW = {**PERIODS, HELD: PERIODS["daily"]}
 
 
 @dataclass
@@ -82,7 +90,9 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
     load the items to render."""
     todo = [r for r in rows if not r.resolved]
     digests = [r for r in todo if r.kind == "digest"]
-    items_of = await _resolve(session, digests) if digests else {}
+    low: dict[int, set[int]] = {}
+    items_of = (await _resolve(session, digests, app.settings.instant_min_score, low)
+                if digests else {})
     for row in rows:
         if "items" in row.payload and not row.payload.get("checked"):
             items_of[row.id] = list(row.payload["items"])
@@ -91,6 +101,9 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
         await _drop_already_given(session, rows, unchecked, items_of)
         for row in unchecked:
             row.payload = {**row.payload, "items": items_of[row.id], "checked": True}
+            weak = [i for i in items_of[row.id] if i in low.get(row.id, ())]
+            if weak:
+                row.payload["low"] = weak
             row.changed = True
     for row in todo:
         if row.kind == "report":
@@ -119,22 +132,25 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
             continue
         header = "" if row.kind == "instant" else _digest_header(row, len(ids), tz)
         # Chats that follow the same things get the same message: render it once.
-        key = (row.kind, row.lang, limit, header, ids)
+        weak = frozenset(row.payload.get("low", ()))
+        key = (row.kind, row.lang, limit, header, ids, weak)
         texts = rendered.get(key)
         if texts is None:
-            items = [views[i] for i in ids]
+            items = [views[i] for i in ids if i not in weak]
             if row.kind == "instant":
                 texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
             else:
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
-                                      blocks=blocks)
+                                      blocks=blocks, low=[views[i] for i in ids if i in weak])
             rendered[key] = texts
         row.parts = [{"text": t} for t in texts]
 
 
 def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
     mode = row.payload.get("mode", "daily")
-    start = previous if previous is not None else row.due_at - PERIODS[mode]
+    start = previous if previous is not None else row.due_at - WINDOW[mode]
+    if mode == HELD:  # see delivery.digests.held_dues
+        start -= HELD_OVERLAP
     return max(start, row.due_at - MAX_CATCHUP[mode]), row.due_at
 
 
@@ -165,8 +181,10 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
     return found
 
 
-async def _resolve(session: AsyncSession, digests: list[Row]) -> dict[int, list[int]]:
-    """(row id → item ids) for digest rows, with the matching query."""
+async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
+                   low: dict[int, set[int]]) -> dict[int, list[int]]:
+    """(row id → item ids) for digest rows, with the matching query; `low` gains, per row, the
+    items matched only weakly (below `min_score`)."""
     pairs: dict[int, set[int]] = defaultdict(set)
     previous = await _previous_digests(session, digests)
     windows = {row.id: _window(row, previous.get(row.id)) for row in digests}
@@ -176,26 +194,40 @@ async def _resolve(session: AsyncSession, digests: list[Row]) -> dict[int, list[
         by_schedule[(p["mode"], p["hour"], p.get("weekday", 0), row.due_at)].append(row)
     for (mode, hour, weekday, due), group in by_schedule.items():
         start = min(windows[r.id][0] for r in group)
-        items = select(Item.id.label("iid")).where(
-            Item.fetched_at > start, Item.fetched_at <= due, Item.backlog.is_(False),
-            Item.duplicate_of.is_(None),
-        )
-        subs = live_subscriptions().where(Subscription.mode == mode, Subscription.hour == hour)
-        if mode == "weekly":
-            subs = subs.where(Subscription.weekday == weekday)
-        await _pairs_into(session, pairs, group, subs, items)
+        if mode == HELD:
+            # Matched in [start, due): held_dues puts a match made at a digest's due time in the
+            # next one.
+            items = select(Item.id.label("iid")).where(
+                Item.matched_at >= start, Item.matched_at < due, Item.backlog.is_(False),
+                Item.duplicate_of.is_(None))
+            subs = live_subscriptions().where(Subscription.mode == "instant")
+        else:
+            items = select(Item.id.label("iid")).where(
+                Item.fetched_at > start, Item.fetched_at <= due, Item.backlog.is_(False),
+                Item.duplicate_of.is_(None))
+            subs = live_subscriptions().where(Subscription.mode == mode,
+                                              Subscription.hour == hour)
+            if mode == "weekly":
+                subs = subs.where(Subscription.weekday == weekday)
+        await _pairs_into(session, pairs, low, group, subs, items, min_score)
     if digests:
         # Each digest keeps only the items of its own window.
-        fetched = await _fetched_at(session, {i for r in digests for i in pairs.get(r.id, ())})
+        times = await _item_times(session, {i for r in digests for i in pairs.get(r.id, ())})
         for row in digests:
             start, end = windows[row.id]
-            pairs[row.id] = {i for i in pairs.get(row.id, ()) if start < fetched[i] <= end}
+            if row.payload["mode"] == HELD:
+                pairs[row.id] = {i for i in pairs.get(row.id, ())
+                                 if (at := times[i][1]) is not None and start <= at < end}
+            else:
+                pairs[row.id] = {i for i in pairs.get(row.id, ()) if start < times[i][0] <= end}
     return {row_id: sorted(ids) for row_id, ids in pairs.items()}
 
 
-async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]], group: list[Row],
-                      subs_query: Any, items_query: Any) -> None:
-    """Run the matching query for the rows of `group` (tagged by row id) and collect pairs."""
+async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]],
+                      low: dict[int, set[int]], group: list[Row], subs_query: Any,
+                      items_query: Any, min_score: float) -> None:
+    """Run the matching query for the rows of `group` (tagged by row id) and collect pairs,
+    and the weak ones apart."""
     for part in chunks([r.id for r in group]):
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
             Delivery.id.in_(part)).subquery("rows")
@@ -208,18 +240,21 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]], group: 
         items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
-        query = matching_pairs(subs, items, keys).subquery("pairs")
-        result = await session.execute(
-            select(query.c.tag, id_list(session, query.c.item_id)).group_by(query.c.tag))
-        for tag, ids in result:
+        query = matching_pairs(subs, items, keys, min_score).subquery("pairs")
+        for tag, ids, _, weak in await session.execute(by_tag(session, query)):
             pairs[tag].update(parse_ids(ids))
+            if weak:
+                low.setdefault(tag, set()).update(parse_ids(weak))
 
 
-async def _fetched_at(session: AsyncSession, ids: set[int]) -> dict[int, datetime]:
-    found: dict[int, datetime] = {}
+async def _item_times(session: AsyncSession,
+                      ids: set[int]) -> dict[int, tuple[datetime, datetime | None]]:
+    """(fetched_at, matched_at) of each item."""
+    found: dict[int, tuple[datetime, datetime | None]] = {}
     for part in chunks(sorted(ids)):
-        result = await session.execute(select(Item.id, Item.fetched_at).where(Item.id.in_(part)))
-        found.update({item_id: at for item_id, at in result})
+        result = await session.execute(
+            select(Item.id, Item.fetched_at, Item.matched_at).where(Item.id.in_(part)))
+        found.update({item_id: (fetched, matched) for item_id, fetched, matched in result})
     return found
 
 
@@ -273,6 +308,8 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type
         start = (due - PERIODS["weekly"]).astimezone(tz)
         return text(lang, "digest_weekly", start=start.strftime("%d/%m"),
                     end=local_due.strftime("%d/%m/%Y"), count=count)
+    if mode == HELD:
+        return text(lang, "digest_held", date=local_due.strftime("%d/%m/%Y"), count=count)
     return text(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
 
 

@@ -31,6 +31,11 @@ from storage.models import Chat, Subscription
 log = logging.getLogger(__name__)
 
 PERIODS = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
+# A chat's held digest: its instant subscriptions' lower-confidence matches (delivery.match),
+# sent once a day at the chat's digest hour (the /digest hour, Chat.default_hour), and only on
+# days that have some. Its rows are queued when such a match is made, not by the scheduler.
+HELD = "held"
+HELD_OVERLAP = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,24 @@ def last_due(schedule: Schedule, now: datetime, tz: tzinfo) -> datetime:
     while due > local:
         due -= PERIODS[schedule.mode]
     return due
+
+
+def held_dues(hour: int, now: datetime, tz: tzinfo) -> list[datetime]:
+    """When a held digest queued now is due: the chat's next digest hour, strictly after `now`,
+    so a digest already due (perhaps sent) is never queued again. Within HELD_OVERLAP of that
+    hour, the one after it too: the match may commit only after the first was resolved, and the
+    second one's window reaches back over it (delivery.contents); if the first took the item,
+    the second leaves it out, and an empty digest is never sent."""
+    due = last_due(Schedule("news", "daily", hour, 0), now, tz) + PERIODS["daily"]
+    return [due, due + PERIODS["daily"]] if due - now < HELD_OVERLAP else [due]
+
+
+def held_row(chat_id: int, hour: int, due: datetime, tz: tzinfo) -> dict[str, Any]:
+    """The outbox row of one chat's held digest due at `due` (see `HELD`)."""
+    period = due.astimezone(tz).strftime("%Y-%m-%d")
+    return {"chat_id": chat_id, "kind": "digest", "lane": BULK,
+            "dedup_key": f"digest:{HELD}:{chat_id}:{hour}:0:{period}",
+            "payload": {"mode": HELD, "hour": hour, "weekday": 0}, "due_at": due}
 
 
 async def live_schedules(session: AsyncSession) -> list[Schedule]:

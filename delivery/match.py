@@ -15,6 +15,13 @@ What a chat has been given is recorded per (chat, item) in `delivered_items` onc
 leaves out what a chat already has, so each item reaches a chat at most once, even when several
 of its subscriptions match it.
 
+Every pair also says whether it is *strong*: the labels that decided it (the item's province
+and topic that met the subscription's) all score at least `min_score`. Instant alerts carry only
+strong pairs (settings.instant_min_score); a weaker match is held for the chat's next digest,
+where it is marked as lower-confidence: a daily digest of the chat's instant subscriptions'
+held items ("held" rows, due at the chat's digest hour), or the chat's own daily or weekly
+digest, whichever is sent first.
+
 The query is driven by the labels: the candidate items' provinces and topics (a few thousand rows)
 are joined to the subscriptions' ones, per shape of subscription (provinces and topics, provinces
 only, topics only, neither), so there is no OR over correlated subqueries and no scan of all
@@ -29,17 +36,21 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     CTE,
+    Float,
     Select,
     String,
+    and_,
     bindparam,
+    case,
     cast,
     exists,
+    func,
     literal,
     or_,
     select,
@@ -49,8 +60,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
-from delivery.sql import id_list, insert_pending, json_object_text, lock_for_write
+from delivery.sql import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from runtime import App
 from storage.models import (
     Chat,
@@ -86,10 +98,13 @@ def deliverable(item_ids: list[int]) -> Select[Any]:
     )
 
 
-def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str]) -> Select[Any]:
-    """(tag, item_id) for every subscription in `subs` (columns sid, tag, keywords) and item in
-    `items` (column iid) that match. A pair can come out more than once (several subscriptions
-    or topics); callers use DISTINCT or GROUP BY.
+def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
+                   min_score: float) -> Select[Any]:
+    """(tag, item_id, strong) for every subscription in `subs` (columns sid, tag, keywords) and
+    item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
+    match all score at least `min_score` (a keyword-only match is strong: no label decided it),
+    else 0. A pair can come out more than once (several subscriptions or topics); callers
+    group by it (see `by_tag`).
 
     Both sides' labels are materialised first (the subscriptions' of `subs`, the items' of
     `items`), so every join is between two small sets and no engine is tempted to walk an
@@ -101,11 +116,11 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str]) -> Select
         return query.cte(name).prefix_with("MATERIALIZED")
 
     cand_ip = materialized(
-        select(ip.c.item_id, ip.c.province).where(ip.c.item_id.in_(select(items.c.iid))),
-        "cand_item_provinces")
+        select(ip.c.item_id, ip.c.province, ip.c.score)
+        .where(ip.c.item_id.in_(select(items.c.iid))), "cand_item_provinces")
     cand_it = materialized(
-        select(it.c.item_id, it.c.topic).where(it.c.item_id.in_(select(items.c.iid))),
-        "cand_item_topics")
+        select(it.c.item_id, it.c.topic, it.c.score)
+        .where(it.c.item_id.in_(select(items.c.iid))), "cand_item_topics")
     cand_sp = materialized(
         select(subs.c.sid, subs.c.tag, subs.c.keywords, sp.c.province)
         .join(sp, sp.c.subscription_id == subs.c.sid), "cand_sub_provinces")
@@ -115,9 +130,13 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str]) -> Select
     no_topics = ~exists().where(cand_st.c.sid == subs.c.sid)
     no_provinces = ~exists().where(cand_sp.c.sid == subs.c.sid)
 
-    # One list parameter, shared by the four branches.
+    # One list parameter, shared by the four branches; one threshold, likewise.
     keys = sorted(keyword_keys)
     matched_keys = bindparam("keyword_keys", keys, expanding=True)
+    threshold = bindparam("min_score", min_score, type_=Float())
+
+    def strong(*scores: Any) -> Any:
+        return case((and_(*(score >= threshold for score in scores)), 1), else_=0)
 
     def keep(query: Select[Any], keywords: Any, item_col: Any) -> Select[Any]:
         plain = keywords == ""
@@ -127,13 +146,13 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str]) -> Select
         return query.where(or_(plain, key.in_(matched_keys)))
 
     provinces_only = keep(
-        select(cand_sp.c.tag, cand_ip.c.item_id)
+        select(cand_sp.c.tag, cand_ip.c.item_id, strong(cand_ip.c.score).label("strong"))
         .join(cand_ip, cand_ip.c.province == cand_sp.c.province)
         .where(~exists().where(cand_st.c.sid == cand_sp.c.sid)),
         cand_sp.c.keywords, cand_ip.c.item_id,
     )
     provinces_and_topics = keep(
-        select(cand_sp.c.tag, cand_ip.c.item_id)
+        select(cand_sp.c.tag, cand_ip.c.item_id, strong(cand_ip.c.score, cand_it.c.score))
         .join(cand_ip, cand_ip.c.province == cand_sp.c.province)
         .join(cand_st, cand_st.c.sid == cand_sp.c.sid)
         .join(cand_it, (cand_it.c.item_id == cand_ip.c.item_id)
@@ -141,19 +160,33 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str]) -> Select
         cand_sp.c.keywords, cand_ip.c.item_id,
     )
     topics_only = keep(
-        select(subs.c.tag, cand_it.c.item_id)
+        select(subs.c.tag, cand_it.c.item_id, strong(cand_it.c.score))
         .join(cand_st, cand_st.c.sid == subs.c.sid)
         .join(cand_it, cand_it.c.topic == cand_st.c.topic)
         .where(no_provinces),
         subs.c.keywords, cand_it.c.item_id,
     )
     everything = keep(
-        select(subs.c.tag, items.c.iid)
+        select(subs.c.tag, items.c.iid, literal(1))
         .join(items, true())  # a deliberate cross join: these subscriptions take every item
         .where(no_topics, no_provinces),
         subs.c.keywords, items.c.iid,
     )
     return union_all(provinces_only, provinces_and_topics, topics_only, everything)  # type: ignore[return-value]
+
+
+def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:
+    """Per tag of `matching_pairs`: (tag, ids, strong, weak): every item id, the ids matched
+    strongly, the ids matched only weakly, each as an id list (NULL when there are none). An
+    item matched strongly by any subscription or label counts as strong."""
+    best = (select(pairs.c.tag, pairs.c.item_id, func.max(pairs.c.strong).label("strong"))
+            .group_by(pairs.c.tag, pairs.c.item_id).subquery("best"))
+    # CASE gives NULL otherwise, which the id list leaves out.
+    strong = case((best.c.strong == 1, best.c.item_id))
+    weak = case((best.c.strong == 0, best.c.item_id))
+    return (select(best.c.tag, id_list(session, best.c.item_id).label("ids"),
+                   id_list(session, strong).label("strong"), id_list(session, weak).label("weak"))
+            .group_by(best.c.tag))
 
 
 async def keyword_keys(session: AsyncSession, items: Select[Any], subs: Select[Any]) -> set[str]:
@@ -190,16 +223,19 @@ def _words(search_text: str) -> frozenset[str]:
 
 async def on_new_items(app: App, item_ids: list[int]) -> None:
     """Called by the poller after it stores and classifies new, deliverable items: one instant
-    outbox row for each chat that an instant subscription of it matches, carrying those items.
-    Digests pick the items up at their hour (delivery.digests)."""
+    outbox row for each chat that an instant subscription of it matches strongly, carrying
+    those items, and a held-digest row for each chat with weaker matches. Digests pick the
+    items up at their hour (delivery.digests)."""
     if not item_ids:
         return
     ids, now = sorted(set(item_ids)), app.clock()
     async with app.sessions() as session, session.begin():
         await lock_for_write(session)
-        queued = await queue_instant(session, ids, now)
+        queued, held = await queue_instant(session, ids, now, app.settings.instant_min_score,
+                                           app.settings.tz)
         await session.execute(update(Item).where(Item.id.in_(ids)).values(matched_at=now))
-    log.info("%d new items: instant messages queued for %d chats", len(item_ids), queued)
+    log.info("%d new items: instant messages queued for %d chats, weaker matches held for %d",
+             len(item_ids), queued, held)
 
 
 async def match_unmatched(app: App) -> int:
@@ -214,24 +250,47 @@ async def match_unmatched(app: App) -> int:
     return len(ids)
 
 
-async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime) -> int:
-    """Queue the instant rows for these new items, one per chat with the matching item ids in
-    its payload, in one INSERT … SELECT; returns how many chats get one. What a chat already
-    has is taken out when the row is claimed (delivery.contents)."""
+async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime,
+                        min_score: float, tz: tzinfo) -> tuple[int, int]:
+    """Queue the rows for these new items; returns (instant rows, held-digest rows) queued.
+    An instant row carries the chat's strongly matched items, in one
+    INSERT … SELECT; a chat with weaker matches gets its next held digest queued (one per chat
+    and day, so queuing it again is a no-op: the digest finds the items itself when it is sent,
+    see delivery.contents). That second pass runs only when some label of these items is below
+    `min_score`. What a chat already has is taken out when a row is claimed."""
     live = live_subscriptions().where(Subscription.mode == "instant").subquery()
     subs = (select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords)
             .cte("cand_subs").prefix_with("MATERIALIZED"))
     items = deliverable(item_ids).cte("cand_items").prefix_with("MATERIALIZED")
     keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
-    pairs = matching_pairs(subs, items, keys).subquery("pairs")
+
+    def per_chat() -> Any:
+        return by_tag(session, matching_pairs(subs, items, keys, min_score)
+                      .subquery("pairs")).subquery("per_chat")
+
+    chats = per_chat()
     token = uuid.uuid4().hex[:16]
-    chats = (
-        select(pairs.c.tag.label("chat_id"), id_list(session, pairs.c.item_id).label("ids"))
-        .group_by(pairs.c.tag)
-        .subquery("chats")
-    )
-    key = literal("instant:") + cast(chats.c.chat_id, String) + literal(f":{token}")
-    payload = json_object_text(session, literal('{"items": [') + chats.c.ids + literal("]}"))
-    return await insert_pending(session, chat_id=chats.c.chat_id, kind="instant",
-                                lane=INTERACTIVE, dedup_key=key, payload=payload,
-                                due_at=now, now=now)
+    key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{token}")
+    payload = json_object_text(session, literal('{"items": [') + chats.c.strong + literal("]}"))
+    instant = await insert_pending(
+        session, chat_id=chats.c.tag, kind="instant", lane=INTERACTIVE, dedup_key=key,
+        payload=payload, due_at=now, now=now, where=chats.c.strong.is_not(None))
+    if not await _any_weak_label(session, item_ids, min_score):
+        return instant, 0
+    chats = per_chat()
+    weak = await session.execute(select(chats.c.tag, Chat.default_hour)
+                                 .join(Chat, Chat.id == chats.c.tag)
+                                 .where(chats.c.weak.is_not(None)))
+    held = [held_row(chat_id, hour, due, tz) for chat_id, hour in weak
+            for due in held_dues(hour, now, tz)]
+    return instant, await insert_rows(session, held, now)
+
+
+async def _any_weak_label(session: AsyncSession, item_ids: list[int], min_score: float) -> bool:
+    """Whether any label of these items scores below `min_score`: without one, no match can be
+    weak, and the second matching pass is skipped."""
+    for model in (ItemProvince, ItemTopic):
+        if await session.scalar(select(model.item_id).where(
+                model.item_id.in_(item_ids), model.score < min_score).limit(1)) is not None:
+            return True
+    return False

@@ -38,9 +38,11 @@ def upsert_insert(session: AsyncSession, model: Any) -> Any:
 
 
 async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane: int,
-                         dedup_key: Any, payload: Any, due_at: datetime, now: datetime) -> int:
-    """Queue one pending outbox row per row that the column expressions select from, skipping
-    any whose `dedup_key` is already queued; returns how many were added."""
+                         dedup_key: Any, payload: Any, due_at: datetime, now: datetime,
+                         where: Any = None) -> int:
+    """Queue one pending outbox row per row that the column expressions select from (those
+    that meet `where`, if given), skipping any whose `dedup_key` is already queued; returns how
+    many were added."""
     rows = select(
         chat_id.label("chat_id"),
         literal(kind).label("kind"),
@@ -52,7 +54,8 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane
         literal(0).label("parts_sent"),
         literal(0).label("attempts"),
         literal(now, UTCDateTime()).label("created_at"),
-    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
+    ).where(  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
+        true() if where is None else where)
     columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
                "parts_sent", "attempts", "created_at"]
     result = await session.execute(
@@ -60,6 +63,24 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane
         execution_options={"preserve_rowcount": True},
     )
     return max(result.rowcount or 0, 0)
+
+
+# Rows per INSERT of `insert_rows`: ten parameters each stays far below SQLite's 32,766.
+INSERT_ROWS = 1000
+
+
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> int:
+    """`insert_pending` for rows built in Python (chat_id, kind, lane, dedup_key, payload,
+    due_at): one INSERT per INSERT_ROWS of them; returns how many were added."""
+    added = 0
+    for start in range(0, len(rows), INSERT_ROWS):
+        values = [{**row, "state": "pending", "parts_sent": 0, "attempts": 0, "created_at": now}
+                  for row in rows[start:start + INSERT_ROWS]]
+        result = await session.execute(
+            upsert_insert(session, Delivery).values(values).on_conflict_do_nothing(),
+            execution_options={"preserve_rowcount": True})
+        added += max(result.rowcount or 0, 0)
+    return added
 
 
 def id_list(session: AsyncSession, column: Any) -> Any:

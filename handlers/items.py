@@ -86,16 +86,21 @@ def _evidence(entries: list[dict]) -> str:
     return "; ".join(s for s in dict.fromkeys(shown) if s)
 
 
+def _score(ctx: Ctx, label: explain.Label) -> Html:
+    percent = round(label.score * 100)
+    return ctx.t("why_score" if label.instant else "why_score_low", percent=percent)
+
+
 async def why(ctx: Ctx, text: str) -> Result:
     match = re.fullmatch(r"\s*#?(\d{1,12})\s*", text)
     if not match:
         return ctx.usage(lookup("why"))
     found = await explain.explain(ctx.app, ctx.chat.id, int(match.group(1)))
     blocks = [render_item(found.item, lang=ctx.lang, tz=ctx.app.settings.tz)]
-    lines = [ctx.t("why_province", name=provinces_text([code]), evidence=_evidence(ev))
-             for code, ev in found.provinces]
-    lines += [ctx.t("why_topic", name=topics_text([slug], ctx.lang), evidence=_evidence(ev))
-              for slug, ev in found.topics]
+    lines = [ctx.t("why_province", name=provinces_text([p.label]), score=_score(ctx, p),
+                   evidence=_evidence(p.evidence)) for p in found.provinces]
+    lines += [ctx.t("why_topic", name=topics_text([t.label], ctx.lang), score=_score(ctx, t),
+                    evidence=_evidence(t.evidence)) for t in found.topics]
     blocks.append(Html("\n".join(lines)) if lines else ctx.t("why_no_labels"))
     if found.sent_for:
         blocks.append(ctx.t("why_sent_for", number=found.sent_for.number,

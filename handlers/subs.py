@@ -9,7 +9,7 @@ from handlers import args, picker
 from handlers.callbacks import Callback, encode
 from handlers.commands import lookup
 from handlers.context import Ctx
-from handlers.render import delivery_text, sub_line, sub_text
+from handlers.render import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
 from services import subscriptions
 from services.subscriptions import Delivery, SubInfo
@@ -28,6 +28,12 @@ def _renamed(parsed: ParsedPhrase) -> str:
     pairs = [(e["text"], province_name(e["label"])) for e in parsed.evidence
              if e["kind"] == "province" and fold(e["text"]) != fold(province_name(e["label"]))]
     return ", ".join(f"“{typed}” → {name}" for typed, name in pairs)
+
+
+def _regions(ctx: Ctx, parsed: ParsedPhrase) -> list[str]:
+    """One line per region typed, naming the current provinces it stands for."""
+    return [ctx.t("sub_region", typed=typed, count=len(region.provinces),
+                  names=provinces_text(region.provinces)) for typed, region in parsed.regions]
 
 
 def _fix_buttons(ctx: Ctx, sub: SubInfo) -> list[list[Button]]:
@@ -51,13 +57,15 @@ async def sub(ctx: Ctx, text: str) -> Result:
     renamed = _renamed(parsed)
     return ctx.reply(ctx.t("sub_done", number=new.number, what=sub_text(ctx.lang, new),
                            delivery=delivery_text(ctx.lang, new.delivery)),
-                     ctx.t("sub_read_as", pairs=renamed) if renamed else "", hint,
+                     ctx.t("sub_read_as", pairs=renamed) if renamed else "",
+                     *_regions(ctx, parsed), hint,
                      buttons=_fix_buttons(ctx, new))
 
 
 async def edit(ctx: Ctx, text: str) -> Result:
     number, rest = args.split_number(text)
-    parts = _parts(parse_phrase(rest)) if number is not None else None
+    parsed = parse_phrase(rest)
+    parts = _parts(parsed) if number is not None else None
     if parts is None:
         return ctx.usage(lookup("edit"))
     ctx.require_chat_admin()
@@ -65,7 +73,8 @@ async def edit(ctx: Ctx, text: str) -> Result:
     changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id,
                                                       person=ctx.person, label=rest,
                                                       **parts)  # type: ignore[arg-type]
-    return ctx.reply(ctx.t("sub_changed", number=changed.number, what=sub_text(ctx.lang, changed)))
+    return ctx.reply(ctx.t("sub_changed", number=changed.number, what=sub_text(ctx.lang, changed)),
+                     *_regions(ctx, parsed))
 
 
 def _list_view(ctx: Ctx, subs: list[SubInfo]) -> tuple[list[str], list[list[Button]]]:

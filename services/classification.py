@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from classify import Classifier, get_classifier
 from runtime import App
-from storage.labels import save_labels
+from storage.labels import LabelChanges, replace_labels
 from storage.models import Item, Source
 
 log = logging.getLogger(__name__)
@@ -16,14 +16,15 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-async def reclassify_all(app: App, classifier: Classifier | None = None, batch: int = BATCH) -> int:
-    """Classify every stored item again and replace its labels; returns how many items.
+async def reclassify_all(app: App, classifier: Classifier | None = None,
+                         batch: int = BATCH) -> LabelChanges:
+    """Classify every stored item again and replace its labels; returns what changed.
 
     Works through the items in id order, one transaction per batch, so a large database is
     never held in one transaction and an interruption leaves whole batches done.
     """
     classifier = classifier or get_classifier()
-    done, after = 0, 0
+    changes, after = LabelChanges(), 0
     while True:
         async with app.sessions() as session, session.begin():
             rows = (await session.execute(
@@ -32,12 +33,11 @@ async def reclassify_all(app: App, classifier: Classifier | None = None, batch: 
                 .where(Item.id > after).order_by(Item.id).limit(batch))).all()
             if not rows:
                 break
-            for item_id, title, summary, province in rows:
-                await save_labels(session, item_id,
-                                  classifier.classify(title or "", summary or "", province))
+            changes += await replace_labels(session, [
+                (item_id, classifier.classify(title or "", summary or "", province))
+                for item_id, title, summary, province in rows])
             await session.execute(update(Item).where(Item.id.in_([r[0] for r in rows]))
                                   .values(classified_at=app.clock()))
-        done += len(rows)
         after = rows[-1][0]
-        log.info("reclassified %d items", done)
-    return done
+        log.info("reclassified %d items", changes.items)
+    return changes

@@ -16,10 +16,18 @@ from vntext import fold_tokens
 
 
 @dataclass(frozen=True)
+class Label:
+    label: str  # province code or topic slug
+    evidence: list[dict[str, Any]]
+    score: float  # the classifier's confidence, 0..1
+    instant: bool  # at or above settings.instant_min_score: may trigger an instant alert
+
+
+@dataclass(frozen=True)
 class Explanation:
     item: ItemView
-    provinces: list[tuple[str, list[dict[str, Any]]]]  # (code, evidence), most relevant first
-    topics: list[tuple[str, list[dict[str, Any]]]]  # (slug, evidence)
+    provinces: list[Label]  # most relevant first
+    topics: list[Label]
     sent_for: SubInfo | None  # the subscription it was delivered for, if it was
     matches: list[SubInfo]  # the chat's subscriptions it satisfies now
 
@@ -27,7 +35,7 @@ class Explanation:
 def _satisfies(sub: SubInfo, item: ItemView, words: set[str]) -> bool:
     return ((not sub.topics or bool(set(sub.topics) & set(item.topics)))
             and (not sub.provinces or bool(set(sub.provinces) & set(item.provinces)))
-            and set(sub.keywords.split()) <= words)
+            and set(fold_tokens(sub.keywords)) <= words)
 
 
 async def explain(app: App, chat_id: int, item_id: int) -> Explanation:
@@ -35,13 +43,16 @@ async def explain(app: App, chat_id: int, item_id: int) -> Explanation:
         views = await load_items(session, [item_id])
         if item_id not in views:
             raise ServiceError("item_not_found", f"no item {item_id}", value=item_id)
-        provinces = [(code, list(evidence or [])) for code, evidence in await session.execute(
-            select(ItemProvince.province, ItemProvince.evidence)
-            .where(ItemProvince.item_id == item_id)
-            .order_by(ItemProvince.rank, ItemProvince.province))]
-        topics = [(slug, list(evidence or [])) for slug, evidence in await session.execute(
-            select(ItemTopic.topic, ItemTopic.evidence).where(ItemTopic.item_id == item_id)
-            .order_by(ItemTopic.topic))]
+        threshold = app.settings.instant_min_score
+        provinces = [Label(code, list(evidence or []), score, score >= threshold)
+                     for code, evidence, score in await session.execute(
+                         select(ItemProvince.province, ItemProvince.evidence, ItemProvince.score)
+                         .where(ItemProvince.item_id == item_id)
+                         .order_by(ItemProvince.rank, ItemProvince.province))]
+        topics = [Label(slug, list(evidence or []), score, score >= threshold)
+                  for slug, evidence, score in await session.execute(
+                      select(ItemTopic.topic, ItemTopic.evidence, ItemTopic.score)
+                      .where(ItemTopic.item_id == item_id).order_by(ItemTopic.topic))]
         text = await session.scalar(select(Item.search_text).where(Item.id == item_id)) or ""
         sent_sub_id = await session.scalar(select(DeliveredItem.subscription_id).where(
             DeliveredItem.chat_id == chat_id, DeliveredItem.item_id == item_id))

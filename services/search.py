@@ -5,8 +5,9 @@ diacritics, đ→d, punctuation kept). A query word matches whole words only ("n
 the text, padded with spaces, must contain the word between two characters that are not [a-z0-9].
 SQLite says that with GLOB and a character class, PostgreSQL with a regular expression; the two
 patterns mean the same thing. Every word must occur; a hit in the title counts more, and the whole
-phrase more still; ties go to the newest item. Province and topic words in the query become
-filters, as in /sub. Query words are reduced to [a-z0-9] runs, so quotes, `*`, `:`, `-` or
+phrase more still; ties go to the newest item. Province, region and topic words in the query
+become filters, as in /sub; a topic's words ("lũ quét") still rank the items that contain them
+first, without being required. Query words are reduced to [a-z0-9] runs, so quotes, `*`, `:`, `-` or
 brackets in a query can never reach SQL as syntax.
 """
 
@@ -58,7 +59,8 @@ def _query_words(text: str) -> list[str]:
 
 
 async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tuple[str, ...],
-               words: list[str], page: int, per_page: int, ranked: bool) -> tuple[list[int], int]:
+               words: list[str], page: int, per_page: int, ranked: bool,
+               boost: list[str]) -> tuple[list[int], int]:
     conditions: list[ColumnElement[bool]] = [Item.duplicate_of.is_(None)]
     if provinces:
         conditions.append(exists().where(ItemProvince.item_id == Item.id,
@@ -76,9 +78,10 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
     matched = and_(true(), *(or_(has(base.c.body, w), has(base.c.title, w)) for w in words))
     total = int(await session.scalar(select(func.count()).select_from(base).where(matched)) or 0)
     order: list[ColumnElement[object]] = []
-    if ranked and words:
+    if ranked and (words or boost):
         score = sum((case((has(base.c.title, w), 3), else_=0)
-                     + case((has(base.c.body, w), 1), else_=0) for w in words), start=literal(0))
+                     + case((has(base.c.body, w), 1), else_=0) for w in words + boost),
+                    start=literal(0))
         if len(words) > 1:
             phrase = " ".join(words)
             score = (score + case((has(base.c.title, phrase), 5), else_=0)
@@ -94,15 +97,16 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> 
     parsed = parse_phrase(limits.check_text(text, limits.MAX_QUERY_CHARS))
     topics, provinces = tuple(parsed.topics), tuple(parsed.provinces)
     words = _query_words(parsed.keywords)
+    boost = _query_words(" ".join(e["text"] for e in parsed.evidence if e["kind"] == "topic"))
     page = max(page, 1)
     async with app.sessions() as session:
         ids, total = await _run(session, topics=topics, provinces=provinces, words=words,
-                                page=page, per_page=per_page, ranked=ranked)
+                                page=page, per_page=per_page, ranked=ranked, boost=boost)
         pages = max(math.ceil(total / per_page), 1)
         if not ids and page > pages:  # past the end: show the last page instead of nothing
             page = pages
             ids, total = await _run(session, topics=topics, provinces=provinces, words=words,
-                                    page=page, per_page=per_page, ranked=ranked)
+                                    page=page, per_page=per_page, ranked=ranked, boost=boost)
         views = await load_items(session, ids)
     return SearchPage([views[i] for i in ids if i in views], page, pages, total, topics,
                       provinces, tuple(words))

@@ -7,6 +7,7 @@ Subscriptions are numbered 1, 2, … in creation order, so that they can be name
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from storage.models import Chat, Subscription, SubscriptionProvince, Subscriptio
 from vntext import fold_tokens, normalize
 
 MODES = ("instant", "daily", "weekly", "off")
+_WORD = re.compile(r"\w+")
 MAX_PER_CHAT = 50  # enough for any real reader; stops a runaway script filling the table
 
 
@@ -47,7 +49,7 @@ class SubInfo:
     kind: str  # news | report
     topics: tuple[str, ...]
     provinces: tuple[str, ...]
-    keywords: str  # folded, space-separated
+    keywords: str  # the words as the user typed them (marks kept); fold them to match
     label: str
     delivery: Delivery
     paused: bool
@@ -58,6 +60,7 @@ class SubInfo:
 
 
 def fold_keywords(text: str | Iterable[str]) -> str:
+    """Keywords as they are compared: folded words ("Lũ lụt" → "lu lut")."""
     words = text if isinstance(text, str) else " ".join(text)
     return " ".join(fold_tokens(limits.check_text(words, limits.MAX_NAME_CHARS)))[:256]
 
@@ -79,6 +82,13 @@ def check_allowed(person: Person, kind: str, provinces: Iterable[str]) -> None:
         names = ", ".join(catalog.province_name(c) for c in foreign) or "–"
         raise ServiceError("report_not_yours", f"{person.channel}:{person.user_key} is not an"
                            f" official of {', '.join(foreign) or 'every province'}", names=names)
+
+
+def keyword_text(text: str | Iterable[str]) -> str:
+    """Keywords as they are stored and shown: the user's words with their marks, punctuation
+    dropped, so that what is shown folds to exactly what is matched ("Lũ lụt!" → "Lũ lụt")."""
+    words = text if isinstance(text, str) else " ".join(text)
+    return " ".join(_WORD.findall(normalize(limits.check_text(words, limits.MAX_NAME_CHARS))))
 
 
 def _check_labels(topics: Iterable[str], provinces: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -142,7 +152,7 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
             raise ServiceError("chat_gone", f"chat {chat_id} does not exist")
         current = await _load(session, chat_id)
         for sub in current:
-            same = (set(sub.topics), set(sub.provinces), sub.keywords) == (
+            same = (set(sub.topics), set(sub.provinces), fold_keywords(sub.keywords)) == (
                 set(topics), set(provinces), folded)
             if sub.kind == "news" and same:
                 raise ServiceError("sub_exists", "the same subscription exists", number=sub.number)
@@ -150,7 +160,7 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
             raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
                                limit=MAX_PER_CHAT)
         delivery = delivery or Delivery(chat.default_mode, chat.default_hour, chat.default_weekday)
-        sub = Subscription(chat_id=chat_id, kind="news", keywords=folded,
+        sub = Subscription(chat_id=chat_id, kind="news", keywords=keyword_text(keywords),
                            label=label, mode=delivery.mode, hour=delivery.hour,
                            weekday=delivery.weekday)
         session.add(sub)
@@ -176,7 +186,7 @@ async def update_subscription(app: App, chat_id: int, sub_id: int, *, person: Pe
     async with app.sessions() as session, session.begin():
         values: dict[str, object] = {}
         if keywords is not None:
-            values["keywords"] = fold_keywords(keywords)
+            values["keywords"] = keyword_text(keywords)
         if label is not None:
             values["label"] = label
         if values:

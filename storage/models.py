@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -134,6 +135,8 @@ class ItemProvince(Base):
     province: Mapped[str] = mapped_column(String(2), primary_key=True, index=True)
     rank: Mapped[int] = mapped_column(default=0)  # 0 = most relevant
     evidence: Mapped[list[Any]]  # [{"text", "resolved", "label", "kind"}]
+    # The classifier's confidence, 0..1; instant pushes need INSTANT_MIN_SCORE (delivery.match).
+    score: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
 
 
 class ItemTopic(Base):
@@ -144,6 +147,7 @@ class ItemTopic(Base):
     )
     topic: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     evidence: Mapped[list[Any]]
+    score: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
 
 
 # --- People ----------------------------------------------------------------------------
@@ -202,7 +206,8 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), index=True)
-    keywords: Mapped[str] = mapped_column(String(256), default="")  # folded, space-separated
+    # The words as typed, marks kept ("lũ lụt" shows as typed); matching folds them.
+    keywords: Mapped[str] = mapped_column(String(256), default="")
     label: Mapped[str] = mapped_column(String(256), default="")  # the phrase the user typed
     mode: Mapped[str] = mapped_column(String(8), default="instant")  # instant|daily|weekly|off
     hour: Mapped[int] = mapped_column(default=7)  # local hour for digests

@@ -36,7 +36,10 @@ async def add_item(
     session: AsyncSession, source_id: int, title: str, summary: str = "", *,
     provinces: Iterable[str] = (), topics: Iterable[str] = (), published_at: datetime = T0,
     backlog: bool = False, duplicate_of: int | None = None, fetched_at: datetime | None = None,
+    scores: dict[str, float] | None = None,
 ) -> int:
+    """An item with its labels; `scores`: the labels' confidence (1.0 when not given)."""
+    scores = scores or {}
     n = next(_serial)
     item = Item(
         source_id=source_id, canonical_url=f"https://example.vn/tin/{n}?a=1&b=2", guid=str(n),
@@ -48,9 +51,11 @@ async def add_item(
     session.add(item)
     await session.flush()
     for rank, code in enumerate(provinces):
-        session.add(ItemProvince(item_id=item.id, province=code, rank=rank, evidence=[]))
+        session.add(ItemProvince(item_id=item.id, province=code, rank=rank, evidence=[],
+                                 score=scores.get(code, 1.0)))
     for slug in topics:
-        session.add(ItemTopic(item_id=item.id, topic=slug, evidence=[]))
+        session.add(ItemTopic(item_id=item.id, topic=slug, evidence=[],
+                              score=scores.get(slug, 1.0)))
     await session.flush()
     return item.id
 
@@ -80,6 +85,16 @@ async def add_sub(
         session.add(SubscriptionProvince(subscription_id=sub.id, province=code))
     await session.flush()
     return sub.id
+
+
+class MovableClock:
+    """A fake clock for `app.clock`: tests move `now` themselves."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 class MemoryChannel:

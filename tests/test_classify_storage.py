@@ -55,13 +55,47 @@ async def test_save_labels_replaces_the_items_labels(app) -> None:  # type: igno
     assert (await labels(app, item_id))[:2] == ([], [])
 
 
+async def scores(app, item_id: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    async with app.sessions() as session:
+        found = dict((await session.execute(select(ItemProvince.province, ItemProvince.score)
+                                            .where(ItemProvince.item_id == item_id))).all())
+        found.update((await session.execute(select(ItemTopic.topic, ItemTopic.score)
+                                            .where(ItemTopic.item_id == item_id))).all())
+    return found
+
+
+async def test_labels_keep_their_scores_and_reclassify_counts_score_changes(app) -> None:  # type: ignore[no-untyped-def]
+    [item_id] = await add_items(app, [("Hà Tĩnh: Mưa lũ", "")])
+    sure = Classification(["42"], ["thien-tai-cuu-tro"], [], {"42": 0.91})
+    async with app.sessions() as session, session.begin():
+        first = await save_labels(session, item_id, sure)
+    assert (first.added, first.removed, first.rescored) == (2, 0, 0)
+    assert await scores(app, item_id) == {"42": 0.91, "thien-tai-cuu-tro": 1.0}  # missing: 1.0
+
+    class Unsure:
+        def classify(self, title: str, summary: str = "", feed: str | None = None) -> Classification:
+            return Classification(["42"], ["thien-tai-cuu-tro"], [],
+                                  {"42": 0.4, "thien-tai-cuu-tro": 1.0})
+
+    changes = await reclassify_all(app, classifier=Unsure())  # type: ignore[arg-type]
+    assert (changes.items, changes.changed_items, changes.added, changes.removed,
+            changes.rescored) == (1, 1, 0, 0, 1)
+    assert await scores(app, item_id) == {"42": 0.4, "thien-tai-cuu-tro": 1.0}
+
+
 async def test_reclassify_all_redoes_every_item(app) -> None:  # type: ignore[no-untyped-def]
     ids = await add_items(app, [("Thái Bình: Khánh thành nhà Đại đoàn kết", ""),
                                 ("", "Ủy ban MTTQ Việt Nam tỉnh tổ chức hội nghị giao ban."),
                                 ("Giá vàng tăng mạnh", "")], province="38")
     async with app.sessions() as session, session.begin():
         await save_labels(session, ids[2], Classification(["01"], ["bau-cu"], []))
-    assert await reclassify_all(app, batch=2) == 3  # two transactions
+    changes = await reclassify_all(app, batch=2)  # two transactions
+    # Item 0 gains 33 and its topic; item 1 gains 38 and its topic; item 2 loses 01 and bau-cu.
+    assert (changes.items, changes.changed_items) == (3, 3)
+    assert (changes.added, changes.removed, changes.rescored) == (4, 2, 0)
+    again = await reclassify_all(app)
+    assert (again.items, again.changed_items, again.added, again.removed, again.rescored) == \
+        (3, 0, 0, 0, 0)
     assert (await labels(app, ids[0]))[:2] == ([("33", 0)], ["nha-dai-doan-ket"])
     assert (await labels(app, ids[1]))[:2] == ([("38", 0)], ["hoi-nghi-giao-ban"])  # feed prior
     assert (await labels(app, ids[2]))[:2] == ([], [])

@@ -18,6 +18,7 @@ from storage.models import Delivery
 from tests.delivery_support import (
     T0,
     MemoryChannel,
+    MovableClock,
     add_chat,
     add_item,
     add_source,
@@ -28,14 +29,6 @@ from tests.delivery_support import (
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = timedelta(days=1)
-
-
-class MovableClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

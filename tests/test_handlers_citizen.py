@@ -132,7 +132,11 @@ async def test_a_button_cannot_touch_another_chats_subscription(sqlite_app) -> N
     ("nha dai doan ket AN GIANG", ("nha-dai-doan-ket",), ("91",), ""),
     ("Thái Bình", (), ("33",), ""),
     ("bầu cử lào cai hà nội", ("bau-cu",), ("01", "15"), ""),
-    ("cầu Phong Châu", (), (), "cau phong chau"),
+    ("cầu Phong Châu", (), (), "cầu Phong Châu"),  # keywords keep the user's spelling
+    ("lũ lụt", ("thien-tai-cuu-tro",), (), ""),  # a common word for a topic
+    ("lu lut", ("thien-tai-cuu-tro",), (), ""),
+    ("bão Tây Nguyên", ("thien-tai-cuu-tro",), ("51", "52", "66", "68"), ""),
+    ("tai nạn giao thông ở Hà Nội", (), ("01",), "tai nạn giao thông"),
 ])
 async def test_sub_reads_topics_provinces_and_keywords(sqlite_app, phrase, topics, provinces,
                                                        keywords) -> None:  # type: ignore[no-untyped-def]
@@ -152,13 +156,29 @@ async def test_sub_keywords_and_usage(app) -> None:  # type: ignore[no-untyped-d
     citizen = Person(app)
     await citizen.say("/sub xóa nhà tạm")
     [sub] = await _subs(app, citizen)
-    assert (sub.keywords, sub.topics, sub.provinces) == ("xoa nha tam", (), ())
+    assert (sub.keywords, sub.topics, sub.provinces) == ("xóa nhà tạm", (), ())
+    assert "từ khóa “xóa nhà tạm”" in citizen.text  # shown with its marks
     for bad in ("/sub", "/sub   ", "/sub !!! ???"):
         await citizen.say(bad)
         assert citizen.text.startswith("Cách dùng: /sub")
-    await citizen.say("/sub xóa nhà tạm")
+    await citizen.say("/sub xoa nha tam")  # the same words, matched folded
     assert "đã có đăng ký này" in citizen.text
     assert len(await _subs(app, citizen)) == 1
+
+
+async def test_sub_regions_expand_to_current_provinces_and_say_so(app) -> None:  # type: ignore[no-untyped-def]
+    citizen = Person(app)
+    await citizen.say("/sub sạt lở miền Trung")
+    [sub] = await _subs(app, citizen)
+    assert sub.topics == ("thien-tai-cuu-tro",)
+    assert sub.provinces == ("38", "40", "42", "44", "46", "48", "51", "52", "56", "66", "68")
+    assert sub.keywords == ""
+    assert "🗺 “miền Trung” gồm 11 tỉnh, thành hiện nay: Thanh Hóa, Nghệ An" in citizen.text
+    await citizen.say("/sub mien nam")
+    assert "🗺 “mien nam” gồm 8 tỉnh, thành hiện nay:" in citizen.text
+    await citizen.say("/edit 2 đồng bằng sông cửu long")
+    assert "🗺 “đồng bằng sông cửu long” gồm 6 tỉnh, thành hiện nay:" in citizen.text
+    assert (await _subs(app, citizen))[1].provinces == ("80", "82", "86", "91", "92", "96")
 
 
 async def test_sub_fix_buttons(sqlite_app) -> None:  # type: ignore[no-untyped-def]
@@ -282,14 +302,18 @@ async def test_why_shows_labels_evidence_and_subscription(app) -> None:  # type:
         src = await add_source(session)
         item = await add_item(session, src, "Bàn giao nhà <Đại đoàn kết> ở Vũ Thư",
                               provinces=["33"], topics=["nha-dai-doan-ket"])
-        (await session.get(ItemProvince, (item, "33"))).evidence = [
+        province = await session.get(ItemProvince, (item, "33"))
+        province.evidence = [
             {"text": "huyện Vũ Thư", "resolved": '"huyện Vũ Thư" → former Thái Bình → 33 Hưng Yên',
              "label": "33", "kind": "district"}]
+        province.score = 0.5
         (await session.get(ItemTopic, (item, "nha-dai-doan-ket"))).evidence = [
             {"text": "nhà Đại đoàn kết"}]
     await citizen.say(f"/why {item}")
     assert "former Thái Bình → 33 Hưng Yên" in citizen.text
     assert "“nhà Đại đoàn kết”" in citizen.text
+    assert "(độ tin cậy 50%, thấp: chỉ đưa vào bản tin, không báo ngay)" in citizen.text
+    assert "(độ tin cậy 100%)" in citizen.text  # the topic: no score stored means sure
     assert "&lt;Đại đoàn kết&gt;" in citizen.text  # titles are escaped
     assert "Khớp với đăng ký của bạn: 1." in citizen.text
     chat = await chats.ensure_chat(app, "telegram", "100")

@@ -158,3 +158,25 @@ async def test_titles_are_escaped(sqlite_app) -> None:  # type: ignore[no-untype
     await citizen.say("/search gia dien nuoc")
     assert "&lt;b&gt;điện&lt;/b&gt; &amp; nước" in citizen.text
     assert "Báo &lt;A&amp;B&gt;" in citizen.text
+
+
+async def test_stop_words_do_not_eat_content_words_in_search(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.sessions() as s, s.begin():
+        src = await add_source(s)
+        crash = await add_item(s, src, "Tai nạn giao thông trên quốc lộ 1")
+        hard = await add_item(s, src, "Bài toán nan giải của ngành điện")
+        car = await add_item(s, src, "Xe ô tô lao xuống ruộng")
+        bowl = await add_item(s, src, "Một tô phở giá 100 nghìn")
+        flood = await add_item(s, src, "Lũ lụt ở Huế", provinces=["46"],
+                               topics=["thien-tai-cuu-tro"])
+    citizen = Person(app)
+    for query in ("tai nạn", "tai nan", "tin tai nạn"):
+        await citizen.say(f"/search {query}")
+        assert _ids(citizen.text) == [crash], query
+    for query in ("ô tô", "o to"):
+        await citizen.say(f"/search {query}")
+        assert _ids(citizen.text) == [car], query
+    assert hard and bowl
+    await citizen.say("/search lũ lụt miền Trung")  # a topic word and a region
+    assert _ids(citizen.text) == [flood]
+    assert "Lọc theo: Thanh Hóa, Nghệ An" in citizen.text

@@ -1,0 +1,62 @@
+"""Migration 0002 (label scores) on both engines: labels stored before it read as fully
+confident, and it goes down and up again cleanly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from storage.db import sync_url
+from storage.migrate import current_head, upgrade
+from tests.conftest import pg_database, require_pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """An empty database (no migration applied) on each engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'loa.db'}"
+        return
+    require_pg()
+    with pg_database() as url:
+        yield url
+
+
+def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> None:
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    assert current_head() == "0002"
+    upgrade(empty_url, "0001")
+    engine = create_engine(sync_url(empty_url))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
+                              "primed, created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', "
+                              "'active', 0, true, :now)"), {"now": now})
+            conn.execute(text("INSERT INTO items (id, source_id, canonical_url, guid, title, "
+                              "summary, published_at, fetched_at, content_hash, title_fold, "
+                              "search_text, backlog) VALUES (1, 1, 'https://a.vn/1', 'g1', 'x', "
+                              "'', :now, :now, 'h', '', '', false)"), {"now": now})
+            conn.execute(text("INSERT INTO item_provinces (item_id, province, rank, evidence) "
+                              "VALUES (1, '15', 0, '[]')"))
+            conn.execute(text("INSERT INTO item_topics (item_id, topic, evidence) "
+                              "VALUES (1, 'bau-cu', '[]')"))
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT score FROM item_provinces")).scalar_one() == 1.0
+            assert conn.execute(text("SELECT score FROM item_topics")).scalar_one() == 1.0
+        command.downgrade(alembic_config(empty_url), "0001")
+        engine.dispose()
+        columns = {c["name"] for c in inspect(engine).get_columns("item_provinces")}
+        assert "score" not in columns
+        upgrade(empty_url)
+        engine.dispose()
+        assert "score" in {c["name"] for c in inspect(engine).get_columns("item_topics")}
+    finally:
+        engine.dispose()
