@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
 from channels.markup import html_to_plain
 from handlers.i18n import t
 from handlers.types import Incoming, Result
+from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
 from runtime import App
 from services.users import find_user, grant
 

@@ -12,9 +12,9 @@ import logging
 
 from sqlalchemy import select
 
-from channels.base import Channel, OutMessage, Status
 from delivery.alerts import alert_admins
 from delivery.pacing import INTERACTIVE, Pacer
+from model.channel import Channel, OutMessage, Status
 from runtime import App
 from services.chats import mark_chat_inactive, migrate_chat
 from storage.models import Chat

@@ -35,7 +35,6 @@ from telegram.constants import ChatType
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from channels.base import OutMessage
 from channels.replies import chat_lang, find_chat, send_reply
 from channels.telegram import (
     BAD_URL,
@@ -53,6 +52,7 @@ from delivery.pacing import Pacer
 from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
 from handlers.types import Incoming, Result
+from model.channel import OutMessage
 from runtime import App
 from services.chats import mark_chat_inactive, migrate_chat
 from storage.models import User

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.base import OutMessage
 from channels.replies import chat_lang, send_reply
 from channels.zalo import NAME, ZaloChannel
 from channels.zalo_client import ZaloClient, ZaloError
@@ -38,6 +37,7 @@ from delivery.pacing import Pacer
 from handlers.flood import FloodLimiter, Verdict
 from handlers.i18n import t
 from handlers.types import Incoming, Result
+from model.channel import OutMessage
 from runtime import App
 from services import limits, users
 

@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 import pytest
 from sqlalchemy import select
 
-from channels.base import Button, OutMessage
 from channels.telegram_app import TelegramHandle, start_telegram, stop_telegram
 from delivery.pacing import Limits, Pacer
 from handlers.commands import command_list
 from handlers.i18n import t
 from handlers.types import Incoming, Result
 from logs import setup_logging
+from model.channel import Button, OutMessage
 from runtime import App, open_app
 from services.chats import ensure_chat
 from storage.models import Chat

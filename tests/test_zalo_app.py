@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from channels import zalo_app
-from channels.base import OutMessage
 from channels.zalo_app import Dispatch, start_zalo, stop_zalo, to_incoming
 from config import ConfigError
 from handlers.types import Incoming, Result
+from model.channel import OutMessage
 from runtime import App, open_app
 from services.chats import ensure_chat
 from storage.models import Chat
