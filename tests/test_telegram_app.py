@@ -198,7 +198,7 @@ async def test_flood_limit_warns_once_then_stays_silent(
 async def test_failing_handler_apologises_logs_and_carries_on(
     app: App, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, "channels.telegram_app")
+    caplog.set_level(logging.ERROR, "channels.inbound")
     async with running(app, Script()):
         fake_telegram.push_message(5, 5, "/boom now")
         await fake_telegram.wait_for_messages(5, 1)
