@@ -225,8 +225,8 @@ class TelegramInbound:
         except TelegramError as exc:
             log.info("could not check admin rights in chat %s: %s", incoming.chat_key, exc.message)
             return False
-        is_admin = member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
+        chat_admin = member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
         if len(self._admins) > 10_000:
             self._admins.clear()
-        self._admins[key] = (is_admin, now + ADMIN_CACHE_SECONDS)
-        return is_admin
+        self._admins[key] = (chat_admin, now + ADMIN_CACHE_SECONDS)
+        return chat_admin
