@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from delivery.alerts import alert_admins
 from delivery.pacing import INTERACTIVE, Pacer
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 TYPING_AFTER = 1.0  # show "typing…" when a command takes longer than this
 MAX_IN_FLIGHT = 64  # updates queued by `submit` and not yet handled; beyond this, intake waits
 
-Dispatch = Callable[[App, Incoming], Awaitable[Result]]
+Dispatch = Callable[[App, Incoming], Coroutine[Any, Any, Result]]
 Prepare = Callable[[Incoming], Awaitable[bool]]  # False: the adapter has answered, stop there
 Typing = Callable[[str], Awaitable[object]]
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 ADMIN_CACHE_SECONDS = 60.0
 ANONYMOUS_ADMIN_ID = 1087968824  # Telegram's GroupAnonymousBot: a group admin posting anonymously
-_CHAT_KINDS = {
+_CHAT_KINDS: dict[str, str] = {
     ChatType.PRIVATE: "private",
     ChatType.GROUP: "group",
     ChatType.SUPERGROUP: "group",
@@ -45,7 +45,7 @@ _CHAT_KINDS = {
 
 
 def chat_kind(chat_type: str) -> str:
-    return _CHAT_KINDS.get(chat_type, "private")  # type: ignore[call-overload]
+    return _CHAT_KINDS.get(chat_type, "private")
 
 
 class TelegramInbound:

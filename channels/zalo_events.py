@@ -24,6 +24,11 @@ def _unwrap(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _part(message: dict[str, Any], key: str) -> dict[str, Any]:
+    value = message.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def to_incoming(event: dict[str, Any]) -> Incoming | None:
     """The handlers' view of one Zalo event; None for events Loa does not act on."""
     event = _unwrap(event)
@@ -37,8 +42,7 @@ def to_incoming(event: dict[str, Any]) -> Incoming | None:
         text = message.get("caption")  # a photo is read only for its caption
     else:
         return None
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    sender, chat = _part(message, "from"), _part(message, "chat")
     user_key, chat_key = str(sender.get("id") or ""), str(chat.get("id") or "")
     if not isinstance(text, str) or not text.strip() or not user_key or not chat_key:
         return None
