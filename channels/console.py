@@ -11,7 +11,6 @@ the same way, since this is also a `Channel` the sender can send to.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -24,8 +23,6 @@ from handlers.types import Incoming
 from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
 from runtime import App
 from services.users import find_user, grant
-
-log = logging.getLogger(__name__)
 
 NAME = "console"
 LOCAL_KEY = "local"  # the one chat and the one person: "console:local"
