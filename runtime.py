@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from channels.base import Channel
 from config import Settings
+from model.channel import Channel
 from storage.db import make_engine, make_sessionmaker
 
 

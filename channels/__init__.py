@@ -1,1 +1,2 @@
-"""Chat channels behind one interface: Telegram, Zalo and the console (channels/base.py)."""
+"""Chat channels behind one interface (model/channel.py): Telegram, Zalo and the console, and the
+shared inbound runner (channels/inbound.py)."""

@@ -1,31 +1,28 @@
 """The console channel: the whole bot in a terminal, offline, for a newcomer with no bot token.
 
 You are one local person (`console:local`), an admin, in a private chat. Each line you type goes
-to the handlers like a chat message; replies print as plain text. Buttons print as numbered
-choices, and typing a number presses that button. A command whose last word is `@path` sends
-that local file with it (`/import @nguon.opml`). Photos and files the bot sends are saved to a
-folder and their path is printed. Deliveries (alerts, digests) print the same way, since this is
-also a `Channel` the sender can send to.
+through the shared inbound runner (channels/inbound.py) like a chat message; replies print as
+plain text. Buttons print as numbered choices, and typing a number presses that button. A command
+whose last word is `@path` sends that local file with it (`/import @nguon.opml`). Photos and files
+the bot sends are saved to a folder and their path is printed. Deliveries (alerts, digests) print
+the same way, since this is also a `Channel` the sender can send to.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
-from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
+from channels.inbound import Dispatch, Inbound
 from channels.markup import html_to_plain
 from handlers.i18n import t
-from handlers.types import Incoming, Result
+from handlers.types import Incoming
+from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
 from runtime import App
 from services.users import find_user, grant
-
-log = logging.getLogger(__name__)
 
 NAME = "console"
 LOCAL_KEY = "local"  # the one chat and the one person: "console:local"
@@ -41,15 +38,6 @@ CAPABILITIES = Capabilities(
     private_per_second=1000,
     group_per_minute=60_000,
 )
-
-Dispatch = Callable[[App, Incoming], Awaitable[Result]]
-
-
-async def _router_dispatch(app: App, incoming: Incoming) -> Result:
-    from handlers import router  # imported when used: the router imports every handler
-
-    return await router.dispatch(app, incoming)
-
 
 class ConsoleChannel:
     name = NAME
@@ -160,7 +148,8 @@ async def run_console(
     `app.channels["console"]` meanwhile, so deliveries print here too."""
     source = stdin or sys.stdin
     channel = ConsoleChannel(stdout, files_dir)
-    handle = dispatch or _router_dispatch
+    # One person at their own keyboard: no flood limit, and nothing to wait for but them.
+    inbound = Inbound(app, channel, dispatch=dispatch, flood=False)
     await ensure_local_admin(app)
     app.channels[NAME] = channel
     channel._write(t("vi", "console_welcome"))
@@ -174,14 +163,14 @@ async def run_console(
                 continue
             if line.lower() in QUIT_WORDS:
                 break
-            await _turn(app, channel, handle, line)
+            await inbound.handle(_incoming(channel, line))
     finally:
         if app.channels.get(NAME) is channel:
             del app.channels[NAME]
 
 
-async def _turn(app: App, channel: ConsoleChannel, dispatch: Dispatch, line: str) -> None:
-    """One typed line: a button number or a message; a failing handler prints an apology."""
+def _incoming(channel: ConsoleChannel, line: str) -> Incoming:
+    """One typed line: a button number (a press) or a message."""
     pressed = channel.choice(line)
     channel.new_turn()
     incoming = Incoming(
@@ -196,13 +185,4 @@ async def _turn(app: App, channel: ConsoleChannel, dispatch: Dispatch, line: str
         incoming.callback_id = f"console-{line}"
     else:
         incoming.text, incoming.document = _attachment(line)
-    try:
-        result = await dispatch(app, incoming)
-    except Exception:
-        log.exception("console command failed: %r", line[:200])
-        await channel.send(LOCAL_KEY, OutMessage(text=t("vi", "error_internal")))
-        return
-    if pressed is not None:
-        await channel.answer_button(incoming.callback_id or "", result.button_answer or "")
-    for message in result.messages:
-        await channel.send(LOCAL_KEY, message)
+    return incoming

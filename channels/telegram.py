@@ -44,9 +44,9 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from channels.base import Button, Capabilities, Markup, Outcome, OutMessage, Status
 from config import ConfigError, Settings
 from handlers.commands import command_list
+from model.channel import Button, Capabilities, Markup, Outcome, OutMessage, Status
 
 log = logging.getLogger(__name__)
 

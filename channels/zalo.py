@@ -21,11 +21,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
 from channels.markup import html_to_plain
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import MediaStore
 from config import Settings
+from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
 from vntext import utf16_len
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from channels.base import Capabilities
 from config import Settings
+from model.channel import Capabilities
 
 # The windows are stretched by this fraction (1 s → 1.01 s). The sender's messages count from
 # the platform's answer (see Window), so this only covers replies, which count from their grant:

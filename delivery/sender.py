@@ -29,13 +29,13 @@ from datetime import timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from channels.base import Channel, Outcome, OutMessage, Status
 from config import Settings
 from delivery import outbox
 from delivery.alerts import alert_admins
 from delivery.contents import Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
+from model.channel import Channel, Outcome, OutMessage, Status
 from runtime import App
 from services.chats import mark_chat_inactive, migrate_chat
 

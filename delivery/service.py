@@ -22,12 +22,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from channels.base import Channel
 from delivery import outbox
 from delivery.digests import DigestScheduler
 from delivery.pacing import Pacer, limits_for
 from delivery.recorder import Recorder
 from delivery.sender import ChannelSender
+from model.channel import Channel
 from runtime import App
 from storage.models import Delivery
 

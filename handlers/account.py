@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from channels.base import Button
 from handlers import args, confirm
 from handlers.callbacks import Callback, encode
 from handlers.commands import allowed, commands, lookup
 from handlers.context import Ctx
 from handlers.i18n import escape
 from handlers.types import Result
+from model.channel import Button
 from services import chats
 
 

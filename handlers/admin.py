@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 from catalog import province_name, topic_name
-from channels.base import OutMessage
 from handlers import args, confirm
 from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.i18n import Html, escape
 from handlers.render import provinces_text
 from handlers.types import Result
+from model.channel import OutMessage
 from services import admin, limits, sources, users
 from services.sources import SourceTest
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.base import Button
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx, new_nonce
 from handlers.picker import stale
 from handlers.types import Result
+from model.channel import Button
 from services import admin, chats
 from services.errors import ServiceError
 

@@ -7,11 +7,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from channels.base import Button, OutMessage
 from delivery.compose import split_parts
 from handlers.commands import Command
 from handlers.i18n import Html, t
 from handlers.types import Incoming, Result
+from model.channel import Button, OutMessage
 from runtime import App
 from services import audit, chats
 from services.errors import ServiceError

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from channels.base import OutMessage
 from delivery.report import build_report
 from handlers import args
 from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.types import Result
+from model.channel import OutMessage
 from services import subscriptions
 
 DEFAULT_DAYS = 7

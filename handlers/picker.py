@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 
 import catalog
-from channels.base import Button, OutMessage
 from classify.query import parse_phrase, search_provinces
 from handlers import args
 from handlers.callbacks import Callback, encode
@@ -20,6 +19,7 @@ from handlers.context import Ctx, new_nonce
 from handlers.i18n import Html
 from handlers.render import delivery_text, provinces_text, sub_text, topics_text
 from handlers.types import Result
+from model.channel import Button, OutMessage
 from services import subscriptions
 from services.errors import ServiceError
 from services.subscriptions import Delivery

@@ -12,13 +12,13 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from channels.base import OutMessage
 from handlers import account, admin, confirm, items, official, onboarding, picker, subs
 from handlers.callbacks import BadCallback, decode
 from handlers.commands import Command, allowed, lookup
 from handlers.context import Ctx
 from handlers.i18n import DEFAULT_LANG, t
 from handlers.types import Incoming, Result
+from model.channel import OutMessage
 from runtime import App
 from services import audit, chats, limits, users
 from services.errors import ServiceError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from catalog import province_name
-from channels.base import Button
 from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
 from handlers.callbacks import Callback, encode
@@ -11,6 +10,7 @@ from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.render import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
+from model.channel import Button
 from services import subscriptions
 from services.subscriptions import Delivery, SubInfo
 from vntext import fold

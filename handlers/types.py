@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from channels.base import OutMessage
+from model.channel import OutMessage
 
 
 @dataclass

@@ -2,6 +2,8 @@
 migrated to a new id. Used by the sender (on a send outcome) and by the channel adapters (on an
 update), so both paths leave the database in the same state.
 
+The channel adapters' few reads (a chat, its language) are here too, so channels/ holds no SQL.
+
 Also what the chat handlers need: find or create a chat, its language and dialogue state, and
 deleting everything about it on /stop (Decree 13/2023).
 """
@@ -37,6 +39,30 @@ async def mark_chat_inactive(app: App, chat_id: int, reason: str) -> None:
             .values(state="cancelled", last_error=f"chat inactive: {reason}")
         )
     log.info("chat %s marked inactive: %s", chat_id, reason)
+
+
+async def find_chat(app: App, channel: str, chat_key: str) -> Chat | None:
+    async with app.sessions() as session:
+        return await session.scalar(
+            select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key)
+        )
+
+
+async def chat_lang(app: App, channel: str, chat_key: str) -> str:
+    """The chat's language for an adapter's own few lines; Vietnamese when unknown or
+    unreadable (this also runs when the database is what failed)."""
+    try:
+        chat = await find_chat(app, channel, chat_key)
+    except Exception:  # noqa: BLE001 - an apology must not fail for want of a language
+        return "vi"
+    return chat.lang if chat else "vi"
+
+
+async def chat_gone(app: App, channel: str, chat_key: str, reason: str) -> None:
+    """The platform says the chat is gone (blocked, kicked): mark it inactive, if we know it."""
+    chat = await find_chat(app, channel, chat_key)
+    if chat is not None and chat.active:
+        await mark_chat_inactive(app, chat.id, reason)
 
 
 async def migrate_chat(app: App, channel: str, old_key: str, new_key: str) -> int | None:

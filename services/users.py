@@ -100,6 +100,17 @@ async def find_user(app: App, channel: str, user_key: str) -> Person | None:
         return await _person(session, app.settings, user) if user else None
 
 
+async def staff_roles(app: App, channel: str) -> dict[str, str]:
+    """User key -> role for everyone of `channel` above citizen (granted, or in ADMIN_IDS)."""
+    async with app.sessions() as session:
+        rows = await session.execute(
+            select(User.user_key, User.role).where(User.channel == channel, User.role != "citizen")
+        )
+        roles = {user_key: role for user_key, role in rows}
+    roles.update({user_key: "admin" for user_key in app.settings.admin_keys(channel)})
+    return roles
+
+
 def _check_provinces(codes: list[str]) -> list[str]:
     known = catalog.provinces()
     unknown = [c for c in codes if c not in known]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
+from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
 from storage.models import (
     Chat,
     Item,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from channels.base import Button, OutMessage, Status
 from channels.console import ConsoleChannel, run_console
 from handlers.i18n import t
 from handlers.types import Incoming, Result
+from model.channel import Button, OutMessage, Status
 from runtime import App
 from services.users import find_user
 

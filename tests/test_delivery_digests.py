@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from channels.base import Outcome, Status
 from delivery.digests import Schedule, last_due
+from model.channel import Outcome, Status
 from runtime import App, open_app
 from storage.models import Delivery
 from tests.delivery_support import (

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from channels.base import Outcome, Status
 from delivery.outbox import enqueue
 from delivery.pacing import BULK, INTERACTIVE
 from delivery.sender import backoff, decide
 from delivery.service import start_delivery
+from model.channel import Outcome, Status
 from runtime import App, open_app
 from storage.models import Delivery, User
 from tests.conftest import make_settings

@@ -18,12 +18,12 @@ from urllib.parse import quote, quote_plus
 import pytest
 from telegram.error import TelegramError
 
-from channels.base import OutMessage, Status
 from channels.telegram import TelegramChannel, is_bad_url
 from channels.telegram_app import start_telegram
 from channels.zalo_client import ZaloClient
 from config import ConfigError
 from logs import Redactor
+from model.channel import OutMessage, Status
 from runtime import open_app
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram

@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 import pytest
 from sqlalchemy import select
 
-from channels.base import Button, OutMessage
 from channels.telegram_app import TelegramHandle, start_telegram, stop_telegram
 from delivery.pacing import Limits, Pacer
 from handlers.commands import command_list
 from handlers.i18n import t
 from handlers.types import Incoming, Result
 from logs import setup_logging
+from model.channel import Button, OutMessage
 from runtime import App, open_app
 from services.chats import ensure_chat
 from storage.models import Chat
@@ -198,7 +198,7 @@ async def test_flood_limit_warns_once_then_stays_silent(
 async def test_failing_handler_apologises_logs_and_carries_on(
     app: App, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, "channels.telegram_app")
+    caplog.set_level(logging.ERROR, "channels.inbound")
     async with running(app, Script()):
         fake_telegram.push_message(5, 5, "/boom now")
         await fake_telegram.wait_for_messages(5, 1)

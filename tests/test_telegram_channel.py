@@ -8,9 +8,9 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from channels.base import Button, OutMessage, Status
 from channels.telegram import TelegramChannel
 from config import ConfigError
+from model.channel import Button, OutMessage, Status
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from channels import zalo_app
-from channels.base import OutMessage
-from channels.zalo_app import Dispatch, start_zalo, stop_zalo, to_incoming
+from channels import inbound, zalo_app
+from channels.inbound import Dispatch
+from channels.zalo_app import start_zalo, stop_zalo
+from channels.zalo_events import to_incoming
 from config import ConfigError
 from handlers.types import Incoming, Result
+from model.channel import OutMessage
 from runtime import App, open_app
 from services.chats import ensure_chat
 from storage.models import Chat
@@ -150,7 +152,7 @@ async def test_one_chat_in_order_many_chats_at_once(polling_app: App, fake: Fake
 
 async def test_slow_command_shows_typing(polling_app: App, fake: FakeZaloApi, echo: list[Incoming],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(zalo_app, "TYPING_AFTER", 0.05)
+    monkeypatch.setattr(inbound, "TYPING_AFTER", 0.05)
     fake.push_text("a1b2", "/slow 0.3")
     await fake.wait_for_messages("a1b2", 1)
     assert fake.calls_of("sendChatAction") == [{"chat_id": "a1b2", "action": "typing"}]

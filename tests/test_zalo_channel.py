@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from channels.base import Button, Markup, OutMessage, Status
 from channels.zalo import QuotaBackoff, ZaloChannel, split_plain
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import HttpServer, MediaStore
+from model.channel import Button, Markup, OutMessage, Status
 from tests.conftest import make_settings
 from tests.fakes.zalo_api import DISCONNECT, PASS, FakeZaloApi, Reply
 from vntext import utf16_len
