@@ -41,6 +41,7 @@ from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pa
 from delivery.report import build_report
 from delivery.sql import in_ranges, parse_ids
 from delivery.views import ItemView, chunks, load_items
+from model.enums import OutboxState
 from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
 
@@ -282,7 +283,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for part in chunks(sorted(chats)):
         result = await session.execute(
             select(Delivery.chat_id, Delivery.payload).where(
-                Delivery.chat_id.in_(part), Delivery.state == "sending",
+                Delivery.chat_id.in_(part), Delivery.state == OutboxState.SENDING,
                 ~in_ranges(Delivery.id, sorted(ids_in_batch)))
         )
         for chat_id, payload in result:
