@@ -41,7 +41,7 @@ from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pa
 from delivery.report import build_report
 from delivery.sql import in_ranges, parse_ids
 from delivery.views import ItemView, chunks, load_items
-from model.enums import OutboxState
+from model.enums import OutboxState, SubscriptionKind, SubscriptionMode
 from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
 
@@ -201,14 +201,14 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
             items = select(Item.id.label("iid")).where(
                 Item.matched_at >= start, Item.matched_at < due, Item.backlog.is_(False),
                 Item.duplicate_of.is_(None))
-            subs = live_subscriptions().where(Subscription.mode == "instant")
+            subs = live_subscriptions().where(Subscription.mode == SubscriptionMode.INSTANT)
         else:
             items = select(Item.id.label("iid")).where(
                 Item.fetched_at > start, Item.fetched_at <= due, Item.backlog.is_(False),
                 Item.duplicate_of.is_(None))
             subs = live_subscriptions().where(Subscription.mode == mode,
                                               Subscription.hour == hour)
-            if mode == "weekly":
+            if mode == SubscriptionMode.WEEKLY:
                 subs = subs.where(Subscription.weekday == weekday)
         await _pairs_into(session, pairs, low, group, subs, items, min_score)
     if digests:
@@ -305,7 +305,7 @@ def _digest_header(row: Row, count: int, tz) -> str:  # type: ignore[no-untyped-
 @lru_cache(maxsize=1024)
 def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type: ignore[no-untyped-def]
     local_due = due.astimezone(tz)
-    if mode == "weekly":
+    if mode == SubscriptionMode.WEEKLY:
         start = (due - PERIODS["weekly"]).astimezone(tz)
         return text(lang, "digest_weekly", start=start.strftime("%d/%m"),
                     end=local_due.strftime("%d/%m/%Y"), count=count)
@@ -321,7 +321,7 @@ async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -
     provinces = sorted(set((await session.scalars(
         select(SubscriptionProvince.province)
         .join(Subscription, Subscription.id == SubscriptionProvince.subscription_id)
-        .where(Subscription.chat_id == row.chat_id, Subscription.kind == "report",
+        .where(Subscription.chat_id == row.chat_id, Subscription.kind == SubscriptionKind.REPORT,
                Subscription.mode == p["mode"], Subscription.hour == p["hour"],
                Subscription.paused.is_(False),
                Subscription.weekday == p.get("weekday", 0) if p["mode"] == "weekly" else true())

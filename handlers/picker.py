@@ -20,6 +20,7 @@ from handlers.i18n import Html
 from handlers.render import delivery_text, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button, OutMessage
+from model.enums import SubscriptionMode
 from services import subscriptions
 from services.errors import ServiceError
 from services.subscriptions import Delivery
@@ -179,7 +180,7 @@ async def _finish_onboard(ctx: Ctx, delivery: Delivery) -> Result:
         return ctx.reply(ctx.t("onboard_exists", number=exc.params["number"]))
     blocks = [ctx.t("onboard_done", what=sub_text(ctx.lang, sub),
                     delivery=delivery_text(ctx.lang, sub.delivery))]
-    if sub.is_everything and delivery.mode == "instant":
+    if sub.is_everything and delivery.mode == SubscriptionMode.INSTANT:
         blocks.append(ctx.t("onboard_everything_warning"))
     blocks.append(ctx.t("onboard_next"))
     return ctx.reply(*blocks)

@@ -10,6 +10,7 @@ from catalog import province_name, topic_name
 from delivery.compose import render_item
 from delivery.views import ItemView
 from handlers.i18n import Html, escape, t
+from model.enums import SubscriptionKind, SubscriptionMode
 from services.subscriptions import Delivery, SubInfo
 
 
@@ -22,9 +23,9 @@ def topics_text(slugs: Iterable[str], lang: str) -> str:
 
 
 def delivery_text(lang: str, delivery: Delivery) -> Html:
-    if delivery.mode == "daily":
+    if delivery.mode == SubscriptionMode.DAILY:
         return t(lang, "delivery_daily", hour=delivery.hour)
-    if delivery.mode == "weekly":
+    if delivery.mode == SubscriptionMode.WEEKLY:
         return t(lang, "delivery_weekly", hour=delivery.hour,
                  day=t(lang, f"weekday_{delivery.weekday}"))
     return t(lang, f"delivery_{delivery.mode}")
@@ -32,7 +33,7 @@ def delivery_text(lang: str, delivery: Delivery) -> Html:
 
 def sub_text(lang: str, sub: SubInfo) -> Html:
     """What a subscription follows, in one line."""
-    if sub.kind == "report":
+    if sub.kind == SubscriptionKind.REPORT:
         return t(lang, "sub_report", provinces=provinces_text(sub.provinces))
     if sub.is_everything:
         return t(lang, "sub_everything")

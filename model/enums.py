@@ -27,3 +27,19 @@ class ActionKind(StrEnum):
     GONE = "gone"
     MIGRATE = "migrate"
     AUTH = "auth"
+
+
+class SubscriptionMode(StrEnum):
+    """When a subscription is delivered: at once, in a daily or weekly digest, or not at all."""
+
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    OFF = "off"
+
+
+class SubscriptionKind(StrEnum):
+    """What a subscription is for: matching news, or an official's province report."""
+
+    NEWS = "news"
+    REPORT = "report"

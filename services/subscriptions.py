@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
+from model.enums import SubscriptionKind, SubscriptionMode
 from runtime import App
 from services import limits
 from services.errors import ServiceError
@@ -22,20 +23,21 @@ from services.users import Person
 from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
 from vntext import fold_tokens, normalize
 
-MODES = ("instant", "daily", "weekly", "off")
+MODES = tuple(SubscriptionMode)
 _WORD = re.compile(r"\w+")
 MAX_PER_CHAT = 50  # enough for any real reader; stops a runaway script filling the table
 
 
 @dataclass(frozen=True)
 class Delivery:
-    mode: str
+    mode: SubscriptionMode
     hour: int = 7  # local hour, for digests
     weekday: int = 0  # 0 = Monday, for weekly digests
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ServiceError("bad_delivery", f"unknown delivery mode {self.mode!r}")
+        object.__setattr__(self, "mode", SubscriptionMode(self.mode))  # a plain str from chat or CLI
         if not 0 <= self.hour <= 23:
             raise ServiceError("bad_hour", f"hour {self.hour} is not 0-23", value=self.hour)
         if not 0 <= self.weekday <= 6:
@@ -154,13 +156,13 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
         for sub in current:
             same = (set(sub.topics), set(sub.provinces), fold_keywords(sub.keywords)) == (
                 set(topics), set(provinces), folded)
-            if sub.kind == "news" and same:
+            if sub.kind == SubscriptionKind.NEWS and same:
                 raise ServiceError("sub_exists", "the same subscription exists", number=sub.number)
         if len(current) >= MAX_PER_CHAT:
             raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
                                limit=MAX_PER_CHAT)
         delivery = delivery or Delivery(chat.default_mode, chat.default_hour, chat.default_weekday)
-        sub = Subscription(chat_id=chat_id, kind="news", keywords=keyword_text(keywords),
+        sub = Subscription(chat_id=chat_id, kind=SubscriptionKind.NEWS, keywords=keyword_text(keywords),
                            label=label, mode=delivery.mode, hour=delivery.hour,
                            weekday=delivery.weekday)
         session.add(sub)
@@ -229,7 +231,7 @@ async def set_delivery(app: App, chat_id: int, delivery: Delivery,
         await find(app, chat_id, sub_id=sub_id)
         where = Subscription.id == sub_id
     else:
-        where = (Subscription.chat_id == chat_id) & (Subscription.kind == "news")
+        where = (Subscription.chat_id == chat_id) & (Subscription.kind == SubscriptionKind.NEWS)
     async with app.sessions() as session, session.begin():
         result = await session.execute(update(Subscription).where(where).values(**values))
     if sub_id is None:
