@@ -11,7 +11,7 @@ from delivery.compose import render_item
 from delivery.views import ItemView
 from handlers.i18n import Html, escape, t
 from model.enums import SubscriptionKind, SubscriptionMode
-from services.subscriptions import Delivery, SubInfo
+from services.subscriptions import Cadence, SubInfo
 
 
 def provinces_text(codes: Iterable[str]) -> str:
@@ -22,7 +22,7 @@ def topics_text(slugs: Iterable[str], lang: str) -> str:
     return ", ".join(topic_name(s, lang) for s in slugs)
 
 
-def delivery_text(lang: str, delivery: Delivery) -> Html:
+def delivery_text(lang: str, delivery: Cadence) -> Html:
     if delivery.mode == SubscriptionMode.DAILY:
         return t(lang, "delivery_daily", hour=delivery.hour)
     if delivery.mode == SubscriptionMode.WEEKLY:

@@ -13,7 +13,7 @@ from handlers.types import Result
 from model.channel import Button
 from model.enums import SubscriptionKind, SubscriptionMode
 from services import subscriptions
-from services.subscriptions import Delivery, SubInfo
+from services.subscriptions import Cadence, SubInfo
 from vntext import fold
 
 
@@ -138,7 +138,7 @@ def _delivery_menu(ctx: Ctx, target: str, number: int | None) -> Result:
         ctx, lambda mode: encode("dl", target, mode, "-", "-")))
 
 
-async def _apply(ctx: Ctx, delivery: Delivery, sub_id: int | None, *, edit: bool = False) -> Result:
+async def _apply(ctx: Ctx, delivery: Cadence, sub_id: int | None, *, edit: bool = False) -> Result:
     ctx.require_chat_admin()
     count = await subscriptions.set_delivery(ctx.app, ctx.chat.id, delivery, sub_id)
     what = delivery_text(ctx.lang, delivery)
@@ -192,7 +192,7 @@ async def on_delivery_button(ctx: Ctx, cb: Callback) -> Result:
             lambda h: encode("dl", target, mode, h, weekday)), edit=True)
     if hour != "-" and int(hour) > 23:
         return picker.stale(ctx)
-    delivery = Delivery(mode, args.DEFAULT_HOUR if hour == "-" else int(hour),
+    delivery = Cadence(mode, args.DEFAULT_HOUR if hour == "-" else int(hour),
                         0 if weekday == "-" else int(weekday))
     return await _apply(ctx, delivery, sub_id, edit=True)
 
