@@ -18,8 +18,8 @@ from config import CHANNELS
 from delivery.compose import text as delivery_text
 from delivery.compose import truncate
 from delivery.outbox import enqueue
-from delivery.sql import lock_for_write
 from runtime import App
+from storage.dialect import lock_for_write
 from storage.models import Chat, User
 
 log = logging.getLogger(__name__)

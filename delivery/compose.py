@@ -21,7 +21,7 @@ from pathlib import Path
 
 from catalog import province_name, topic_name
 from channels.markup import escape, escape_attr, html_to_plain
-from delivery.views import ItemView
+from storage.views import ItemView
 from vntext import utf16_len
 
 TEXTS_FILE = Path(__file__).resolve().parent.parent / "data" / "delivery_texts.json"

@@ -39,10 +39,10 @@ from delivery.compose import Blocks, render_batch, render_digest, text
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
-from delivery.sql import in_ranges, parse_ids
-from delivery.views import ItemView, chunks, load_items
 from runtime import App
+from storage.dialect import in_ranges, parse_ids
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
+from storage.views import ItemView, chunks, load_items
 
 log = logging.getLogger(__name__)
 

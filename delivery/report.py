@@ -16,9 +16,9 @@ from catalog import province_name, topic_name
 from channels.markup import escape
 from delivery.chart import render_chart
 from delivery.compose import render_digest, text
-from delivery.views import ItemView, load_items
 from runtime import App
 from storage.models import Item, ItemProvince
+from storage.views import ItemView, load_items
 
 # The counts and the chart cover every item; the listing stops at the newest ones.
 MAX_LISTED = 50

@@ -8,9 +8,9 @@ from datetime import tzinfo
 
 from catalog import province_name, topic_name
 from delivery.compose import render_item
-from delivery.views import ItemView
 from handlers.i18n import Html, escape, t
 from services.subscriptions import Delivery, SubInfo
+from storage.views import ItemView
 
 
 def provinces_text(codes: Iterable[str]) -> str:
