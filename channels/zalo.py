@@ -26,7 +26,7 @@ from channels.markup import html_to_plain
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import MediaStore
 from config import Settings
-from vntext import utf16_len
+from vntext import utf16_fit, utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def split_plain(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     parts: list[str] = []
     rest = text.strip()
     while utf16_len(rest) > limit:
-        fits = _fitting_prefix(rest, limit)
+        fits = utf16_fit(rest, limit)
         window = rest[:fits]
         cut = next((at for sep in ("\n\n", "\n", " ") if (at := window.rfind(sep)) > 0), fits)
         parts.append(rest[:cut].rstrip())
@@ -64,16 +64,6 @@ def split_plain(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     if rest:
         parts.append(rest)
     return parts
-
-
-def _fitting_prefix(text: str, limit: int) -> int:
-    """The number of characters of `text` that fit in `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
 
 
 class QuotaBackoff:

@@ -22,7 +22,7 @@ from pathlib import Path
 from catalog import province_name, topic_name
 from channels.markup import escape, escape_attr, html_to_plain
 from delivery.views import ItemView
-from vntext import utf16_len
+from vntext import utf16_fit, utf16_len
 
 TEXTS_FILE = Path(__file__).resolve().parent.parent / "data" / "delivery_texts.json"
 TITLE_UNITS = 400
@@ -48,14 +48,7 @@ def truncate(value: str, units: int) -> str:
     """Cut plain text to at most `units` UTF-16 units, at a word boundary, with an ellipsis."""
     if utf16_len(value) <= units:
         return value
-    cut, used = [], 0
-    for ch in value:
-        size = 2 if ord(ch) > 0xFFFF else 1
-        if used + size > units - 1:
-            break
-        cut.append(ch)
-        used += size
-    head = "".join(cut)
+    head = value[: utf16_fit(value, units - 1)]  # room for the ellipsis
     if " " in head[len(head) // 2 :]:
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" ,.;:-") + "…"
