@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
-from channels.markup import html_to_plain
-from handlers.i18n import t
 from handlers.types import Incoming, Result
+from render.markup import html_to_plain
+from render.texts import t
 from runtime import App
 from services.users import find_user, grant
 

@@ -51,8 +51,8 @@ from config import ConfigError, Settings
 from delivery.alerts import alert_admins
 from delivery.pacing import Pacer
 from handlers.flood import FloodLimiter, Verdict
-from handlers.i18n import t
 from handlers.types import Incoming, Result
+from render.texts import t
 from runtime import App
 from services.chats import mark_chat_inactive, migrate_chat
 from storage.models import User

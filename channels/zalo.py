@@ -2,7 +2,7 @@
 
 Zalo has plain text only (at most 2000 characters, counted here in UTF-16 units to be safe), no
 buttons, no edits, and photos only by URL. So:
-- the handlers' HTML becomes plain text (`channels.markup.html_to_plain`); buttons are dropped,
+- the handlers' HTML becomes plain text (`render.markup.html_to_plain`); buttons are dropped,
   since the handlers' text for a channel without buttons already names the typed alternatives;
 - a text over the limit is split at paragraph (item) boundaries, and a retry of the same message
   resumes after the parts already sent, so a part is never sent twice;
@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.base import Capabilities, Markup, Outcome, OutMessage, Status
-from channels.markup import html_to_plain
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import MediaStore
 from config import Settings
+from render.markup import html_to_plain
 from vntext import utf16_fit, utf16_len
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Re
 from config import ConfigError
 from delivery.pacing import Pacer
 from handlers.flood import FloodLimiter, Verdict
-from handlers.i18n import t
 from handlers.types import Incoming, Result
+from render.texts import t
 from runtime import App
 from services import limits, users
 

@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import exists, select
 
 from catalog import province_name, topic_name
-from channels.markup import escape
 from delivery.chart import render_chart
-from delivery.compose import render_digest, text
 from delivery.views import ItemView, load_items
+from render.compose import render_digest
+from render.markup import escape
+from render.texts import t
 from runtime import App
 from storage.models import Item, ItemProvince
 
@@ -64,22 +65,22 @@ async def build_report(
     local_start, local_end = start.astimezone(tz), (end - timedelta(seconds=1)).astimezone(tz)
     places = ", ".join(province_name(code) for code in province_codes)
     if local_start.date() == local_end.date():
-        header = text(lang, "report_daily", date=local_start.strftime("%d/%m/%Y"),
+        header = t(lang, "report_daily", date=local_start.strftime("%d/%m/%Y"),
                       provinces=places, count=len(items))
     else:
-        header = text(lang, "report_range", start=local_start.strftime("%d/%m/%Y"),
+        header = t(lang, "report_range", start=local_start.strftime("%d/%m/%Y"),
                       end=local_end.strftime("%d/%m/%Y"), provinces=places, count=len(items))
-    caption = text(lang, "report_chart_caption", start=local_start.strftime("%d/%m"),
+    caption = t(lang, "report_chart_caption", start=local_start.strftime("%d/%m"),
                    end=local_end.strftime("%d/%m/%Y"))
     if not items:
-        return Report([f"{header}\n{text(lang, 'report_empty')}"], [], None, caption, 0)
+        return Report([f"{header}\n" + t(lang, "report_empty")], [], None, caption, 0)
 
     def label(slug: str) -> str:
-        return topic_name(slug, lang) if slug else text(lang, "no_topic")
+        return topic_name(slug, lang) if slug else t(lang, "digest_no_topic")
 
-    lines = [text(lang, "report_counts")]
+    lines = [t(lang, "report_counts")]
     lines += [f"• {escape(label(slug))}: <b>{count}</b>" for slug, count in ranked]
-    more = [text(lang, "report_more", count=len(items) - MAX_LISTED)] if len(items) > MAX_LISTED else []
+    more = [t(lang, "report_more", count=len(items) - MAX_LISTED)] if len(items) > MAX_LISTED else []
     parts = render_digest(items[:MAX_LISTED], header=header, lang=lang, tz=tz, limit=limit,
                           preamble=["\n".join(lines)], postscript=more)
     png = None
@@ -101,5 +102,5 @@ def _chart(items: list[ItemView], ranked: list[tuple[str, int]], start: datetime
     return render_chart(
         [(label(slug), count) for slug, count in ranked],
         [(day, per_day[day]) for day in days],
-        title=text(lang, "report_chart_title"), days_title=text(lang, "report_chart_days"),
+        title=t(lang, "report_chart_title"), days_title=t(lang, "report_chart_days"),
     )

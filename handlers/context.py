@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.base import Button, OutMessage
-from delivery.compose import split_parts
 from handlers.commands import Command
-from handlers.i18n import Html, t
 from handlers.types import Incoming, Result
+from render.compose import split_parts
+from render.markup import Html
+from render.texts import t
 from runtime import App
 from services import audit, chats
 from services.errors import ServiceError

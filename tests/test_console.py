@@ -7,7 +7,7 @@ from pathlib import Path
 
 from channels.base import Button, OutMessage, Status
 from channels.console import ConsoleChannel, run_console
-from handlers.i18n import t
+from render.texts import t
 from handlers.types import Incoming, Result
 from runtime import App
 from services.users import find_user
