@@ -336,6 +336,6 @@ async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -
     parts: list[dict[str, Any]] = [{"text": report.parts[0]}]
     if report.png:
         parts.append({"photo": base64.b64encode(report.png).decode(), "caption": report.caption})
-    parts += [{"text": t} for t in report.parts[1:]]
+    parts += [{"text": part} for part in report.parts[1:]]
     return parts
 

@@ -159,7 +159,7 @@ def render_batch(items: Sequence[ItemView], *, lang: str, tz: tzinfo, limit: int
     ordered = sorted(items, key=_newest_first, reverse=True)
     if len(ordered) == 1:
         return split_parts([cache.get(ordered[0], lang, True)], limit)
-    parts = [t(lang, "instant_batch", count=len(ordered))]
+    parts: list[str] = [t(lang, "instant_batch", count=len(ordered))]
     parts += [cache.get(item, lang, True) for item in ordered]
     return number_parts(split_parts(_stick_first(parts), limit - MARKER_UNITS))
 

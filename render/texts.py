@@ -20,8 +20,8 @@ DEFAULT_LANG = "vi"
 
 @cache
 def messages(lang: str) -> dict[str, str]:
-    path = MESSAGES_DIR / f"{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    templates: dict[str, str] = json.loads((MESSAGES_DIR / f"{lang}.json").read_text("utf-8"))
+    return templates
 
 
 def t(lang: str, key: str, **params: object) -> Html:
