@@ -22,6 +22,7 @@ from storage.models import Chat, User
 
 log = logging.getLogger(__name__)
 
+
 async def alert_admins(app: App, text: str) -> None:
     log.warning("admin alert: %s", text)
     try:

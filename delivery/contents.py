@@ -308,7 +308,7 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type
     if mode == "weekly":
         start = (due - PERIODS["weekly"]).astimezone(tz)
         return t(lang, "digest_weekly", start=start.strftime("%d/%m"),
-                    end=local_due.strftime("%d/%m/%Y"), count=count)
+                 end=local_due.strftime("%d/%m/%Y"), count=count)
     if mode == HELD:
         return t(lang, "digest_held", date=local_due.strftime("%d/%m/%Y"), count=count)
     return t(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)

@@ -31,7 +31,6 @@ MARKER_UNITS = 16
 MAX_ALERT_UNITS = 3000
 
 
-
 def truncate(value: str, units: int) -> str:
     """Cut plain text to at most `units` UTF-16 units, at a word boundary, with an ellipsis."""
     if utf16_len(value) <= units:
