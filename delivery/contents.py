@@ -35,10 +35,11 @@ from typing import Any
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.compose import Blocks, render_batch, render_digest, text
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
+from render.compose import Blocks, render_batch, render_digest
+from render.texts import t
 from runtime import App
 from storage.dialect import in_ranges, parse_ids
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
@@ -306,11 +307,11 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type
     local_due = due.astimezone(tz)
     if mode == "weekly":
         start = (due - PERIODS["weekly"]).astimezone(tz)
-        return text(lang, "digest_weekly", start=start.strftime("%d/%m"),
-                    end=local_due.strftime("%d/%m/%Y"), count=count)
+        return t(lang, "digest_weekly", start=start.strftime("%d/%m"),
+                 end=local_due.strftime("%d/%m/%Y"), count=count)
     if mode == HELD:
-        return text(lang, "digest_held", date=local_due.strftime("%d/%m/%Y"), count=count)
-    return text(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
+        return t(lang, "digest_held", date=local_due.strftime("%d/%m/%Y"), count=count)
+    return t(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
 
 
 async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -> list[dict[str, Any]]:
@@ -335,6 +336,6 @@ async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -
     parts: list[dict[str, Any]] = [{"text": report.parts[0]}]
     if report.png:
         parts.append({"photo": base64.b64encode(report.png).decode(), "caption": report.caption})
-    parts += [{"text": t} for t in report.parts[1:]]
+    parts += [{"text": part} for part in report.parts[1:]]
     return parts
 

@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 
 from catalog import province_name, topic_name
-from delivery.compose import render_item
-from handlers.i18n import Html, escape, t
+from render.compose import render_item
+from render.markup import Html, escape
+from render.texts import t
 from services.subscriptions import Delivery, SubInfo
 from storage.views import ItemView
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers.commands import command_list, names_for_role
-from handlers.i18n import t
+from render.texts import t
 from services import chats, sources, subscriptions
 from services.subscriptions import Delivery
 from storage.models import AuditLog, Chat, DeliveredItem, Item, Source, Subscription, User

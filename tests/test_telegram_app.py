@@ -13,7 +13,7 @@ from sqlalchemy import select
 from channels.telegram_app import TelegramHandle, start_telegram, stop_telegram
 from delivery.pacing import Limits, Pacer
 from handlers.commands import command_list
-from handlers.i18n import t
+from render.texts import t
 from handlers.types import Incoming, Result
 from logs import setup_logging
 from model.channel import Button, OutMessage

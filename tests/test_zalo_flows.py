@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from cli.run import Running, start_services
 from config import Settings
-from handlers.i18n import t
+from render.texts import t
 from services import sources
 from storage.models import AuditLog, Chat, Item, Source, Subscription, User
 from tests.conftest import make_settings
