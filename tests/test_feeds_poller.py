@@ -382,7 +382,7 @@ async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer
         async def stored() -> int:
             async with app.sessions() as session:
                 return int(await session.scalar(select(func.count()).select_from(Item)) or 0)
-        assert await wait_for(stored, timeout=10) == 2
+        assert await wait_for(stored) == 2
     finally:
         scheduler.shutdown(wait=False)
     job_ids = [job.id for job in scheduler.get_jobs()]
