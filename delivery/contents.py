@@ -4,7 +4,8 @@ Runs when the sender claims a batch of rows:
 - an instant row comes with the ids of the new items that matched (delivery.match);
 - a digest row carries the items fetched in its window that match the chat's subscriptions on
   that schedule. The window ends at the due time and starts at the chat's previous digest of the
-  same mode (so a catch-up digest after downtime has everything since), at most MAX_CATCHUP back;
+  same mode (so a catch-up digest after downtime has everything since), less LATE_ITEMS, at most
+  MAX_CATCHUP back;
 - a report row is an official's report over the period (delivery.report);
 - other rows (alerts, broadcasts) come with their parts.
 Items the chat already has (`delivered_items`, or held by another row being sent to it) are left
@@ -42,6 +43,11 @@ from storage.models import DeliveredItem, Delivery, Item, Subscription, Subscrip
 log = logging.getLogger(__name__)
 
 MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28)}
+# A poll stamps its items with the time it started reading (feeds.poller) and stores them when
+# the read is done, so an item stamped just before a digest's due time can be stored just after
+# that digest took its items. Each window therefore reaches this far back before the previous
+# digest; what the chat already has is left out, so nothing comes twice.
+LATE_ITEMS = timedelta(hours=1)
 
 
 @dataclass
@@ -135,7 +141,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
 def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
     mode = row.payload.get("mode", "daily")
     start = previous if previous is not None else row.due_at - PERIODS[mode]
-    return max(start, row.due_at - MAX_CATCHUP[mode]), row.due_at
+    return max(start - LATE_ITEMS, row.due_at - MAX_CATCHUP[mode]), row.due_at
 
 
 async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int, datetime]:
