@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from channels.base import Outcome, Status
+from delivery import sender as sender_module
 from delivery.outbox import enqueue
 from delivery.pacing import BULK, INTERACTIVE
-from delivery import sender as sender_module
 from delivery.sender import backoff, decide
 from delivery.service import start_delivery
 from runtime import App, open_app
