@@ -81,7 +81,8 @@ OUTAGE_AT = START + timedelta(hours=13)  # 20:00 local
 OUTAGE = timedelta(seconds=60)
 OUTAGE_STEP = timedelta(seconds=10)
 KILL_AT = START + timedelta(hours=14)  # 21:00 local: a digest burst
-KILL_AFTER_MESSAGES = 400  # of that burst
+LINE_CUT_AFTER = 400  # messages of that burst; then sends go on, unrecorded ...
+KILL_AFTER = 600  # ... until the process dies
 CLAIM_TIMEOUT = 120.0
 SERIAL = re.compile(r"S(\d{6})")
 
@@ -210,8 +211,9 @@ class Portals:
 # --- the channel ------------------------------------------------------------------------------
 class CountingChannel(MemoryChannel):
     """Counts the item serials each chat received, in compact arrays (so the test's own memory
-    stays flat); can freeze mid-burst (sends hang, as in a process that stopped) and answers a
-    transient error now and then, which the outbox retries."""
+    stays flat); answers a transient error now and then, which the outbox retries; can cut the
+    database line after a number of messages (they go on going out, unrecorded) and freeze
+    after another (sends hang, as in a process that stopped)."""
 
     def __init__(self) -> None:
         super().__init__(name="memory", per_second=1000.0)
@@ -219,11 +221,17 @@ class CountingChannel(MemoryChannel):
         self.messages = 0
         self.transient_every = 997
         self.transients = 0
+        self.cut_line_after: int | None = None
+        self.line: ProxyProcess | None = None
         self.freeze_after: int | None = None
         self.frozen = 0
 
     async def send(self, chat_key: str, message: OutMessage, *,
                    chat_kind: str = "private") -> Outcome:
+        if self.cut_line_after is not None and self.messages >= self.cut_line_after:
+            self.cut_line_after = None
+            assert self.line is not None
+            self.line.cut()
         if self.freeze_after is not None and self.messages >= self.freeze_after:
             self.frozen += 1
             await asyncio.Event().wait()  # until the "killed" process's task is cancelled
@@ -597,10 +605,13 @@ async def outage(soak: Soak, portals: Portals) -> int:
 
 
 async def kill_mid_burst(soak: Soak, now: datetime) -> set[tuple[str, int]]:
-    """The 21:00 digests start going out; the process dies after some of them. A new one takes
-    over once the dead one's claims have run out. Returns what may arrive twice."""
+    """The 21:00 digests start going out; the database line drops, sends go on unrecorded for a
+    while, then the process dies. A new one takes over once the dead one's claims have run out.
+    Returns what may arrive twice: what the database had not recorded as sent."""
     channel = soak.channel
-    channel.freeze_after = channel.messages + KILL_AFTER_MESSAGES
+    channel.line = soak.proxy
+    channel.cut_line_after = channel.messages + LINE_CUT_AFTER
+    channel.freeze_after = channel.messages + KILL_AFTER
     assert soak.poller and soak.service
     soak.clock.now = now
     await soak.poller.poll_due()
