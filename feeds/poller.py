@@ -115,6 +115,9 @@ class Poller:
         self._titles = RecentTitles()
         self._store_lock = asyncio.Lock()  # one writer: copies stored just before are seen
         self._running: set[int] = set()
+        # Items were stored but matching them failed (the database went away in between):
+        # they are matched at the next poll, as at start-up, so instant subscribers get them.
+        self._unmatched = False
 
     @property
     def classifier(self) -> Classifier:
@@ -134,6 +137,7 @@ class Poller:
     async def poll_due(self) -> PollReport:
         """The active sources whose next check has come; never raises (it runs as a job)."""
         try:
+            await self._catch_up()
             now = self.app.clock()
             async with self.app.sessions() as session:
                 rows = (await session.scalars(
@@ -234,7 +238,22 @@ class Poller:
             try:
                 await match.on_new_items(self.app, ids)
             except Exception:
-                log.exception("matching %d new items from source %s failed", len(ids), source.id)
+                self._unmatched = True
+                log.exception("matching %d new items from source %s failed; the next poll"
+                              " tries again", len(ids), source.id)
+
+    async def _catch_up(self) -> None:
+        """Match the items whose matching failed in an earlier poll; until it works, every
+        poll tries again (and polls its sources either way)."""
+        if not self._unmatched:
+            return
+        try:
+            caught_up = await match.match_unmatched(self.app)
+        except Exception:
+            log.exception("matching the items left unmatched failed; the next poll tries again")
+            return
+        self._unmatched = False
+        log.info("matched %d items whose matching had failed", caught_up)
 
     # --- recording ---------------------------------------------------------------------
     def _success_values(self, source: _Source, now: datetime) -> dict[str, Any]:
