@@ -29,6 +29,7 @@ class Classification:
     #   "text": matched text, "resolved": human-readable chain,
     #   e.g. '"huyện Vũ Thư" → former Thái Bình → 33 Hưng Yên'}
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)  # label (code or slug) -> confidence 0..1
 
 
 class Classifier:
