@@ -9,12 +9,13 @@ from __future__ import annotations
 import gzip
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from catalog import province_name
-from classify.textmap import cased_key, fold_for_match, match_key
+from vntext import normalize
+from classify.textmap import MARKED, cased_key, fold_for_match, marks_form, match_key
 
 GAZETTEER_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.json.gz"
 CONTEXT_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.context.toml"
@@ -34,6 +35,9 @@ class Place:
     code: str  # current province code
     district: str  # a former unit's district, a merged unit's new name, or a note
     former: str  # the former province a former unit belonged to
+    # The name's words with their marks ("vũ thư"): in text written with diacritics, only this
+    # counts. "" when the source data lost the marks ("dien huong"): any spelling counts.
+    marks: str = field(default="", compare=False)
 
     @property
     def rank(self) -> int:
@@ -86,7 +90,8 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
             current_names[code] = name
         elif kind == "former_province" and former == current_names.get(code):
             continue  # "Hưng Yên" the former province is "Hưng Yên" the current one
-        place = Place(name, kind, type_, code, district, former)
+        marks = "" if name[:1].islower() and not MARKED.search(name) else marks_form(normalize(name))
+        place = Place(name, kind, type_, code, district, former, marks)
         by_key.setdefault(match_key(name), []).append(place)
     syllables = frozenset(w for key in by_key for w in key.split())
     typed = _typed_only(by_key)

@@ -23,7 +23,7 @@ from typing import Any
 
 from catalog import province_name
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
-from classify.textmap import Prepared, match_key
+from classify.textmap import Prepared, marks_form, match_key
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -47,6 +47,14 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
     words = before[-48:].lower().split()
     return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
                for n in range(1, min(most, len(words)) + 1))
+
+
+def _same_marks(cands: tuple[Place, ...], said: str) -> tuple[Place, ...]:
+    """The readings written with the marks of `said` ("Quỹ Hợp" is no "Quỳ Hợp"); a key that
+    holds its type word ("TT Chờ") compares the name at its end; a name whose marks the data
+    lost matches any spelling."""
+    return tuple(p for p in cands
+                 if not p.marks or said == p.marks or said.endswith(" " + p.marks))
 
 
 def _alternation(words: list[str]) -> str:
@@ -278,7 +286,12 @@ class PlaceReader:
             if key in capitals and cased[start].islower() and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
-            m = Mention(start, end, key, ts, te, self.gaz.places[key], quote_start=ts)
+            cands = self.gaz.places[key]
+            if prep.marked(ts):  # written with diacritics: only the name's own marks count
+                cands = _same_marks(cands, marks_form(text[ts:te]))
+                if not cands:
+                    continue
+            m = Mention(start, end, key, ts, te, cands, quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts)
             own = m.cands[0]
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word

@@ -11,15 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from catalog import topics as catalog_topics
-from classify.textmap import Prepared, match_key
+from classify.textmap import MARKED, Prepared, match_key
 from vntext import normalize
 
 TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
 LISTS = ("strong", "keep", "weak", "not", "veto")
 KNOWN_KEYS = {"names", "yield_to", *LISTS}
-# Letters only Vietnamese written with its marks has: such text must match a phrase's marks too.
-_MARKED = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-                     re.IGNORECASE)
 
 Span = tuple[int, int]
 
@@ -55,7 +52,7 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         if not isinstance(raw, str) or not match_key(normalize(raw)):
             raise TopicRulesError(f"{path.name}: [{slug}] {role}: expected a phrase, got {raw!r}")
         text = normalize(raw)
-        exact = text.lower() if _MARKED.search(text) else None
+        exact = text.lower() if MARKED.search(text) else None
         phrases.setdefault(match_key(text), []).append(PhraseRef(slug, role, combo, group, exact))
 
     for slug, rule in data.items():
@@ -157,7 +154,6 @@ def score_topics(
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
     """
     tallies: dict[str, _Tally] = {}
-    lowered = prep.text.lower() if _MARKED.search(prep.text) else None
     for start, end, key in hits:
         span = None
         for ref in rules.phrases[key]:
@@ -165,8 +161,8 @@ def score_topics(
                 continue
             if span is None:
                 span = prep.span(start, end)
-            if ref.exact is not None and lowered is not None \
-                    and lowered[span[0] : span[1]] != ref.exact:
+            if ref.exact is not None and prep.marked(span[0]) \
+                    and prep.text[span[0] : span[1]].lower() != ref.exact:
                 continue
             tally = tallies.setdefault(ref.slug, _Tally())
             if ref.role == "not":
