@@ -71,10 +71,11 @@ class Classifier:
             if kinds & (SPORTS | ORGANISATION):
                 sports += kinds & SPORTS and 1
                 organisations += kinds & ORGANISATION and 1
-        provinces, place_evidence = self.places.read(prep, place_hits, feed_province, sports,
+        provinces, place_evidence, scores = self.places.read(prep, place_hits, feed_province, sports,
                                                      organisations > 0)
         topics, topic_evidence = score_topics(prep, topic_hits, self.topic_rules)
-        return Classification(provinces, topics, place_evidence + topic_evidence)
+        scores.update((slug, 1.0) for slug in topics)  # until the topic model scores them
+        return Classification(provinces, topics, place_evidence + topic_evidence, scores)
 
 
 @lru_cache(maxsize=1)

@@ -34,9 +34,13 @@ TIER_KINDS = {
     "commune": frozenset({"commune", "former_commune", "landmark"}),
 }
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
+PASSING_WEIGHT = 0.25
+PASSING_ONLY_SCORE = 0.5  # a passing mention, the only place of the item: digest, not instant
+HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
 NEAR = 60  # folded characters within which a following province settles an ambiguous name
 _CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD = re.compile(r"\w+")
+_LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
@@ -47,6 +51,11 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
     words = before[-48:].lower().split()
     return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
                for n in range(1, min(most, len(words)) + 1))
+
+
+def _confidence(weight: float) -> float:
+    """0.65 for one name in a summary, 0.97 for a name in the title, near 1 for more."""
+    return round(min(0.99, 1.0 - 0.35**weight), 3)
 
 
 def _same_marks(cands: tuple[Place, ...], said: str) -> tuple[Place, ...]:
@@ -82,6 +91,9 @@ class PlaceRules:
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
+    passing_before: frozenset[str]  # comparison and origin words (lowercase)
+    enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
+    institution_name: re.Pattern[str]
 
 
 def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
@@ -99,6 +111,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
     ctx = data["context"]
     names = data["names"]
     home = data["home"]
+    passing = data["passing"]
     return PlaceRules(
         type_full=re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
         type_abbrev=re.compile(
@@ -124,6 +137,10 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
+        passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
+        enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
+        institution_name=re.compile(
+            rf"(?:^|(?<=\W))(?:{_alternation(passing['institution'])})(?=\W)", re.IGNORECASE),
     )
 
 
@@ -145,6 +162,7 @@ class Mention:
     type_word: str = ""  # "huyện", "thành phố" (for "TP")…
     weak: bool = False  # a bare commune name: only confirms a province found otherwise
     place: Place | None = None  # the reading settled on
+    passing: str = ""  # why this is a passing mention ("comparison or origin", …), or ""
 
 
 class PlaceReader:
@@ -207,14 +225,15 @@ class PlaceReader:
                 and fold(word) in self.gaz.syllables
                 and not _SENTENCE_START.search(head[-3:]))
 
-    def _in_organisation(self, before: str) -> bool:
-        """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
+    def _in_organisation(self, before: str, pattern: re.Pattern[str] | None = None) -> bool:
+        """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam" (or, with the institution
+        pattern, "Trường ĐH Y Hà Nội")."""
         cut = None
         for cut in _CLAUSE_END.finditer(before):
             pass
         clause = before[cut.end() :] if cut else before
         found = None
-        for found in self.rules.organisation.finditer(clause):
+        for found in (pattern or self.rules.organisation).finditer(clause):
             pass
         if not found:
             return False
@@ -244,12 +263,12 @@ class PlaceReader:
     def read(
         self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None,
         sports_cues: int = 0, organisations: bool = True,
-    ) -> tuple[list[str], list[dict[str, Any]]]:
-        """Provinces (most relevant first) and their evidence. `hits` are the gazetteer and
+    ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
+        """Provinces (most relevant first), their evidence and confidence. `hits` are the gazetteer and
         blocked-phrase matches in `prep.folded`; `sports_cues` how many sports words it has;
         `organisations` whether it names a club or company word at all."""
         if not hits and not feed_province:
-            return [], []
+            return [], [], {}
         text = prep.text
         sports = sports_cues >= 2
         kept: list[Mention] = []
@@ -265,7 +284,27 @@ class PlaceReader:
                 continue
             kept.append(m)
         self._settle(prep, kept, priors, feed_province)
-        return self._labels(prep, [m for m in kept if m.place], feed_province)
+        settled = [m for m in kept if m.place]
+        self._mark_passing(prep, settled)
+        return self._labels(prep, settled, feed_province)
+
+    def _mark_passing(self, prep: Prepared, settled: list[Mention]) -> None:
+        """Comparisons, examples, origins and institutions' names ("như Hà Nội", "quê Nghệ An",
+        "Trường ĐH Y Hà Nội"); a name listed right after a passing one is passing too
+        ("như Hà Nội, TP.HCM và Đà Nẵng")."""
+        text = prep.text
+        previous: Mention | None = None
+        for m in settled:
+            before = text[max(0, m.quote_start - 60) : m.quote_start]
+            if _ends_with(before, self.rules.passing_before) \
+                    and not _ends_with(before, self.rules.enumeration_before):
+                m.passing = "comparison, example or origin"
+            elif not m.typed and self._in_organisation(before, self.rules.institution_name):
+                m.passing = "institution's name"
+            elif previous is not None and previous.passing \
+                    and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
+                m.passing = previous.passing
+            previous = m
 
     def _mentions(self, prep: Prepared, hits: list[tuple[int, int, str]]) -> list[Mention]:
         """Longest matches first; a match inside a longer one is dropped (blocked ones included).
@@ -397,31 +436,57 @@ class PlaceReader:
 
     def _labels(
         self, prep: Prepared, settled: list[Mention], feed: str | None
-    ) -> tuple[list[str], list[dict[str, Any]]]:
-        score: dict[str, float] = {}
+    ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
+        """Provinces by weight, their evidence and their confidence (0..1).
+
+        Weight: a name in the title counts 3, a title prefix ("Lào Cai: …") 3 more, a name in
+        the summary 1, with its province type word ("tỉnh X") 0.5 more; a passing mention
+        counts PASSING_WEIGHT and gives a label only when no other place does. The feed's home
+        province is a label only when the item speaks of an unnamed "tỉnh" and names no other
+        province as its subject (in the title, or as "tỉnh X")."""
+        weight: dict[str, float] = {}
+        passing: dict[str, float] = {}
         first: dict[str, int] = {}
         evidence: list[dict[str, Any]] = []
         said: set[tuple[str, str]] = set()
+        subject = False  # another province is named as the subject
         for m in settled:
-            code = m.place.code  # type: ignore[union-attr]
-            weight = 1.0 + (2.0 if m.ts < prep.title_end else 0.0)
-            if m.quote_start == 0 and prep.text[m.te : m.te + 1] == ":":
-                weight += 3.0  # title prefix "Thái Bình: …"
-            score[code] = score.get(code, 0.0) + weight
+            place: Place = m.place  # type: ignore[assignment]
+            code = place.code
+            in_title = m.ts < prep.title_end
+            if m.passing:
+                w = PASSING_WEIGHT
+                passing[code] = passing.get(code, 0.0) + w
+            else:
+                w = 3.0 if in_title else 1.0
+                if m.quote_start == 0 and prep.text[m.te : m.te + 1] == ":":
+                    w += 3.0  # title prefix "Thái Bình: …"
+                if m.typed in ("province", "city"):
+                    w += 0.5
+                weight[code] = weight.get(code, 0.0) + w
+                subject = subject or (code != feed and (in_title or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
             if (code, quote.casefold()) not in said:
                 said.add((code, quote.casefold()))
+                chain = place.chain(quote)
+                if m.passing:
+                    chain = f"{chain} (passing: {m.passing})"
                 evidence.append({"kind": "province", "label": code, "text": quote,
-                                 "resolved": m.place.chain(quote)})  # type: ignore[union-attr]
-        if feed and feed not in score and self._speaks_of_home(prep.text):
-            score[feed], first[feed] = 0.5, len(prep.text)
+                                 "resolved": chain})
+        scores = {code: _confidence(w) for code, w in weight.items()}
+        if not weight and len(passing) == 1:  # the only place named, though in passing
+            code = next(iter(passing))
+            weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
+        if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
+            weight[feed], first[feed], scores[feed] = 0.5, len(prep.text), HOME_SCORE
             evidence.append({"kind": "province", "label": feed, "text": "",
                              "resolved": f"unit named without a name → feed home province → "
                                          f"{feed} {province_name(feed)}"})
-        codes = sorted(score, key=lambda c: (-score[c], first[c]))
+        codes = sorted(weight, key=lambda c: (-weight[c], first[c]))
+        evidence = [e for e in evidence if e["label"] in weight]
         evidence.sort(key=lambda e: codes.index(e["label"]))
-        return codes, evidence
+        return codes, evidence, {c: scores[c] for c in codes}
 
     def _names_a_place(self, after: str) -> bool:
         """Whether `after` starts with a place name (of two words or more, or a province's)."""

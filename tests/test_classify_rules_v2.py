@@ -1,0 +1,114 @@
+"""Issue 10's place rules: the feed's home province as a prior, passing mentions, diacritics as
+meaning, agency prefixes, items with no title, label scores and the cap on hostile input."""
+
+from __future__ import annotations
+
+import pytest
+
+from classify import Classification, get_classifier
+from classify.textmap import SUMMARY_CAP, TITLE_CAP, prepare
+
+
+def classify(title: str, summary: str = "", feed: str | None = None) -> Classification:
+    return get_classifier().classify(title, summary, feed)
+
+
+def codes(title: str, summary: str = "", feed: str | None = None) -> list[str]:
+    return classify(title, summary, feed).provinces
+
+
+# --- home province ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary", [
+    ("Lào Cai: Trao 20 căn nhà Đại đoàn kết", "Tỉnh ủy chỉ đạo hoàn thành trước Tết."),
+    ("Trao 20 căn nhà Đại đoàn kết", "Ủy ban MTTQ tỉnh Lào Cai phối hợp với HĐND tỉnh trao nhà."),
+    ("Tỉnh ủy tỉnh Lào Cai sơ kết 6 tháng", "Toàn tỉnh có 30 xã đạt chuẩn."),
+    ("Lào Cai trao nhà cho hộ nghèo", "Lãnh đạo tỉnh dự lễ bàn giao."),
+])
+def test_home_province_is_no_label_when_another_province_is_the_subject(title: str,
+                                                                        summary: str) -> None:
+    assert codes(title, summary, feed="91") == ["15"]
+
+
+def test_home_province_is_a_label_for_an_unnamed_province() -> None:
+    result = classify("Trao 20 căn nhà Đại đoàn kết", "Toàn tỉnh đã trao 500 căn nhà.", feed="91")
+    assert result.provinces == ["91"]
+    assert 0 < result.scores["91"] < 1
+    assert codes("Trao 20 căn nhà Đại đoàn kết", "Hộ nghèo nhận nhà mới.", feed="91") == []
+
+
+# --- passing mentions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Thí sinh chuyên Tuyên Quang đỗ Trường ĐH Y Hà Nội", "", ["08"]),
+    ("Nghệ An trao học bổng", "Em Minh, quê Hà Tĩnh, nhận học bổng.", ["40"]),
+    ("Giá nhà ở Đà Nẵng tăng", "Mức tăng cao hơn cả Hà Nội và TP.HCM.", ["48"]),
+    ("Đồng Nai mở rộng đường", "Mô hình như Hà Nội, TP.HCM đã làm.", ["75"]),
+    # Listing the places the news is about is no comparison.
+    ("Nhiều tỉnh cho tách thửa", "Nhiều tỉnh như Hà Nam, Lâm Đồng, Hà Nội đã cho tách thửa.",
+     ["37", "68", "01"]),
+])
+def test_passing_mentions_are_no_labels_beside_the_place_of_the_news(
+        title: str, summary: str, expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_a_passing_mention_that_is_the_only_place_is_a_low_confidence_label() -> None:
+    result = classify("Giá viện phí lạc hậu", "Tại Bệnh viện Bạch Mai (Hà Nội), siêu âm giá 43.900 đồng.")
+    assert result.provinces == ["01"]
+    assert result.scores["01"] <= 0.5
+    assert any("passing" in e["resolved"] for e in result.evidence)
+
+
+# --- diacritics -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Nuôi cá màu trong bể kính", "Tòa án cho phép xây phòng khiêu vũ tại Nhà Trắng",
+    "Quỹ Hợp tác Khí hậu Toàn cầu ký kết với ngân hàng", "Kinh tế tăng trưởng bình quân 6,3%",
+    "Giải cờ đôi Cẩm Giang có quỹ thưởng lớn",
+])
+def test_with_diacritics_a_name_matches_only_with_its_own_marks(text: str) -> None:
+    assert codes(text) == []
+
+
+def test_text_typed_without_diacritics_is_folded() -> None:
+    assert codes("Mua lu o Ca Mau gay ngap") == ["96"]
+    assert codes("Bao so 3 do bo Quang Ninh", "Nguoi dan so tan.") == ["22"]
+    # Each segment on its own: a title without marks, a summary with them.
+    assert codes("Ca Mau don khach", "Du khách đến đông.") == ["96"]
+    assert codes("Cà Mau đón khách", "Du khách đến đông.") == ["96"]
+
+
+# --- names in every part of the text ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("summary, code", [
+    ("VOV.VN - Sáng 12/3, UBND huyện Vũ Thư tổ chức hội nghị", "33"),
+    ("(PL)-Huyện Bình Chánh bàn giao nhà", "79"),
+    ("BHG- Sáng nay, tại xã Lũng Cú tổ chức lễ", "08"),
+    ("(GLO)- Ngày 7-10, Hội Bảo trợ tỉnh Gia Lai trao quà", "52"),
+    ("QTO - Huyện Gio Linh bàn giao nhà", "44"),
+])
+def test_names_after_an_agency_prefix_in_an_item_with_no_title(summary: str, code: str) -> None:
+    assert codes("", summary) == [code]
+
+
+# --- scores and hostile input -----------------------------------------------------------------
+
+
+def test_every_label_has_a_score_between_0_and_1() -> None:
+    result = classify("Thái Bình: Xã Tự Tân làm điểm Đại hội MTTQ", "Đoàn công tác của TP.HCM dự.")
+    assert set(result.scores) == set(result.provinces) | set(result.topics)
+    assert all(0 < s <= 1 for s in result.scores.values())
+    assert result.scores["33"] > result.scores["79"]  # the title prefix outweighs a summary name
+
+
+def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
+    huge = "Hà Nội " * 150_000  # about 1 MB
+    prep = prepare(huge, "Đà Nẵng " * 100_000)
+    assert prep.title_end <= TITLE_CAP
+    assert len(prep.text) <= TITLE_CAP + SUMMARY_CAP + 2
+    assert codes(huge + "Huế", "Đà Nẵng " * 100_000) == ["01", "48"]  # "Huế" lies past the cap
