@@ -15,6 +15,7 @@ from pathlib import Path
 
 from catalog import province_name
 from vntext import normalize
+from classify.landmarks import LANDMARKS_FILE, load_landmarks
 from classify.textmap import MARKED, cased_key, fold_for_match, marks_form, match_key
 
 GAZETTEER_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.json.gz"
@@ -38,6 +39,7 @@ class Place:
     # The name's words with their marks ("vũ thư"): in text written with diacritics, only this
     # counts. "" when the source data lost the marks ("dien huong"): any spelling counts.
     marks: str = field(default="", compare=False)
+    also: tuple[str, ...] = ()  # a landmark across several provinces: the others' codes
 
     @property
     def rank(self) -> int:
@@ -62,7 +64,7 @@ class Place:
                 steps.append(prefix + self.district)
         if self.former and self.former != current:
             steps.append(f"former {self.former}")
-        steps.append(f"{self.code} {current}")
+        steps.append(" + ".join(f"{c} {province_name(c)}" for c in (self.code, *self.also)))
         return " → ".join(steps)
 
 
@@ -81,7 +83,8 @@ class Gazetteer:
         return self.places.get(fold_for_match(text), ())
 
 
-def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
+def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS_FILE
+                   ) -> Gazetteer:
     data = json.loads(gzip.decompress(path.read_bytes()))
     current_names = {}
     by_key: dict[str, list[Place]] = {}
@@ -93,6 +96,13 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
         marks = "" if name[:1].islower() and not MARKED.search(name) else marks_form(normalize(name))
         place = Place(name, kind, type_, code, district, former, marks)
         by_key.setdefault(match_key(name), []).append(place)
+    for landmark in load_landmarks(landmarks_path):
+        first, *others = landmark.provinces
+        for name in landmark.names:
+            marks = marks_form(name)
+            by_key.setdefault(match_key(name), []).append(
+                Place(name, "landmark", "", first, f"landmark ({landmark.kind})", "", marks,
+                      tuple(others)))
     syllables = frozenset(w for key in by_key for w in key.split())
     typed = _typed_only(by_key)
     places = {k: tuple(sorted(v, key=lambda p: p.rank)) for k, v in by_key.items()}
@@ -108,6 +118,8 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
                 capitals[key] = tuple(w[0].isupper() for w in words)
             else:
                 capitals[key] = (True,) + (False,) * (len(key.split()) - 1)
+            if any(p.kind == "landmark" and p.name[:1].islower() for p in readings):
+                capitals[key] = (False, *capitals[key][1:])  # "đèo Hải Vân" as "Đèo Hải Vân"
     return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitals=capitals,
                      typed=typed)
 

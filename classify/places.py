@@ -455,15 +455,17 @@ class PlaceReader:
             code = place.code
             in_title = m.ts < prep.title_end
             if m.passing:
-                w = PASSING_WEIGHT
-                passing[code] = passing.get(code, 0.0) + w
+                for c in (code, *place.also):
+                    passing[c] = passing.get(c, 0.0) + PASSING_WEIGHT
             else:
                 w = 3.0 if in_title else 1.0
                 if m.quote_start == 0 and prep.text[m.te : m.te + 1] == ":":
                     w += 3.0  # title prefix "Thái Bình: …"
                 if m.typed in ("province", "city"):
                     w += 0.5
-                weight[code] = weight.get(code, 0.0) + w
+                for c in (code, *place.also):  # a landmark across provinces: each of them
+                    weight[c] = weight.get(c, 0.0) + w
+                    first.setdefault(c, m.ts)
                 subject = subject or (code != feed and (in_title or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]

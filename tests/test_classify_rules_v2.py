@@ -56,7 +56,7 @@ def test_passing_mentions_are_no_labels_beside_the_place_of_the_news(
 
 
 def test_a_passing_mention_that_is_the_only_place_is_a_low_confidence_label() -> None:
-    result = classify("Giá viện phí lạc hậu", "Tại Bệnh viện Bạch Mai (Hà Nội), siêu âm giá 43.900 đồng.")
+    result = classify("Trẻ ngủ ít dễ béo phì", "Nghiên cứu của Trường ĐH Y Hà Nội trên 2.000 trẻ.")
     assert result.provinces == ["01"]
     assert result.scores["01"] <= 0.5
     assert any("passing" in e["resolved"] for e in result.evidence)
@@ -112,3 +112,24 @@ def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
     assert prep.title_end <= TITLE_CAP
     assert len(prep.text) <= TITLE_CAP + SUMMARY_CAP + 2
     assert codes(huge + "Huế", "Đà Nẵng " * 100_000) == ["01", "48"]  # "Huế" lies past the cap
+
+
+# --- landmarks --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected, chain", [
+    ("Bệnh viện Chợ Rẫy cứu sản phụ", ["79"], '"Bệnh viện Chợ Rẫy" → landmark (hospital) → 79 Hồ Chí Minh'),
+    ("Sinh viên Đại học Huế đoạt giải", ["46"], '"Đại học Huế" → landmark (university) → 46 Huế'),
+    ("Sạt lở trên đèo Hải Vân", ["48", "46"],
+     '"đèo Hải Vân" → landmark (mountain pass) → 48 Đà Nẵng + 46 Huế'),
+    ("Đặc sản xứ Nghệ vào mùa", ["40", "42"], '"xứ Nghệ" → landmark (region) → 40 Nghệ An + 42 Hà Tĩnh'),
+])
+def test_landmarks_resolve_to_their_provinces(text: str, expected: list[str], chain: str) -> None:
+    result = classify(text)
+    assert result.provinces == expected
+    assert chain in [e["resolved"] for e in result.evidence]
+
+
+def test_landmark_names_need_their_marks_and_capitals() -> None:
+    assert codes("Cá bà na nướng") == []
+    assert codes("Vinhomes grand park") == []  # lowercase words are no name
