@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from classify.labelled import Split, labelled_files, load_jsonl, load_split  # noqa: E402
+from classify.labelled import Split, labelled_files, load_jsonl, load_split
 
 SPEED_ITEMS = 20_000
 # issue 10's targets: (figure, bound, True when the figure must be at least the bound)
@@ -145,10 +145,8 @@ def measure_load() -> None:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
         return pages * 4096 / 2**20
 
-    import ahocorasick
 
     import catalog
-    import vntext
 
     catalog.provinces()
     rss0 = rss_mb()

@@ -13,9 +13,11 @@ from typing import Any
 
 import ahocorasick
 
+from catalog import topic_name
 from classify.gazetteer import Gazetteer, get_gazetteer
 from classify.places import PlaceReader, PlaceRules, get_place_rules
-from classify.textmap import prepare
+from classify.textmap import Prepared, prepare
+from classify.topic_model import TopicModel, get_topic_model
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
 PLACE, TOPIC, SPORTS, ORGANISATION = 1, 2, 4, 8  # what an automaton key is
@@ -38,9 +40,12 @@ class Classifier:
         gazetteer: Gazetteer | None = None,
         place_rules: PlaceRules | None = None,
         topic_rules: TopicRules | None = None,
+        learned: bool = True,
     ) -> None:
+        """`learned=False` leaves topics to the rules alone (training needs that)."""
         self.gazetteer = gazetteer or get_gazetteer()
         self.topic_rules = topic_rules or get_topic_rules()
+        self.topic_model: TopicModel | None = get_topic_model() if learned else None
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
         # Value: (key, what it is: a bitmask of PLACE, TOPIC and SPORTS).
@@ -74,8 +79,33 @@ class Classifier:
         provinces, place_evidence, scores = self.places.read(prep, place_hits, feed_province, sports,
                                                      organisations > 0)
         topics, topic_evidence = score_topics(prep, topic_hits, self.topic_rules)
-        scores.update((slug, 1.0) for slug in topics)  # until the topic model scores them
+        if self.topic_model is None:
+            scores.update((slug, 1.0) for slug in topics)
+        else:
+            topics, topic_evidence = self._weigh_topics(self.topic_model, prep, set(topics),
+                                                        topic_evidence, scores)
         return Classification(provinces, topics, place_evidence + topic_evidence, scores)
+
+    @staticmethod
+    def _weigh_topics(model: TopicModel, prep: Prepared, fired: set[str],
+                      rule_evidence: list[dict[str, Any]], scores: dict[str, float]
+                      ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The model's verdict on every topic: it keeps or vetoes what the rules found and adds
+        what they missed; each label's score is the model's probability."""
+        by_rule = {e["label"]: e for e in rule_evidence}
+        topics, evidence = [], []
+        for slug, p in model.probabilities(prep.folded, prep.title_end, fired).items():
+            if p < model.threshold:
+                continue
+            topics.append(slug)
+            scores[slug] = round(p, 3)
+            if slug in by_rule:
+                evidence.append(by_rule[slug])
+            else:
+                words = ", ".join(f'"{w}"' for w in model.top_words(prep.folded, prep.title_end, slug))
+                evidence.append({"kind": "topic", "label": slug, "text": "",
+                                 "resolved": f"model ({words}) → {slug} ({topic_name(slug)})"})
+        return topics, evidence
 
 
 @lru_cache(maxsize=1)

@@ -14,9 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from catalog import province_name
-from vntext import normalize
 from classify.landmarks import LANDMARKS_FILE, load_landmarks
 from classify.textmap import MARKED, cased_key, fold_for_match, marks_form, match_key
+from vntext import normalize
 
 GAZETTEER_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.json.gz"
 CONTEXT_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.context.toml"

@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from catalog import provinces, topics  # noqa: E402
-from classify.labelled import LABELLED_DIR, labelled_files, load_jsonl  # noqa: E402
-from vntext import normalize  # noqa: E402
+from catalog import provinces, topics
+from classify.labelled import LABELLED_DIR, labelled_files, load_jsonl
+from vntext import normalize
 
 FIELDS = ("id", "title", "summary", "source", "url", "date", "feed_province", "provinces",
           "topics", "note")
