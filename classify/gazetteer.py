@@ -118,7 +118,7 @@ def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS
                 capitals[key] = tuple(w[0].isupper() for w in words)
             else:
                 capitals[key] = (True,) + (False,) * (len(key.split()) - 1)
-            if any(p.kind == "landmark" and p.name[:1].islower() for p in readings):
+            if len(words) > 1 and any(p.kind == "landmark" for p in readings):
                 capitals[key] = (False, *capitals[key][1:])  # "đèo Hải Vân" as "Đèo Hải Vân"
     return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitals=capitals,
                      typed=typed)

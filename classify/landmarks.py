@@ -1,8 +1,8 @@
 """Well-known places that are not administrative units: national parks, mountains, islands,
 beaches, tourist areas, large urban developments, institutions named after their city.
 
-Data: data/landmarks.csv (name, aliases '|'-separated, provinces ';'-separated current codes,
-kind, source), curated by hand with its sources; see data/landmarks.md for how it was made.
+Data: data/landmarks/landmarks.csv (name, aliases '|'-separated, provinces ';'-separated current codes,
+kind, source), built by scripts/build_landmarks.py from curated lists; see data/landmarks/NOTES.md.
 The gazetteer (classify/gazetteer.py) adds every name and alias as a reading of kind "landmark".
 """
 
@@ -16,7 +16,7 @@ from catalog import provinces
 from classify.textmap import match_key
 from vntext import normalize
 
-LANDMARKS_FILE = Path(__file__).resolve().parents[1] / "data" / "landmarks.csv"
+LANDMARKS_FILE = Path(__file__).resolve().parents[1] / "data" / "landmarks" / "landmarks.csv"
 
 
 class LandmarksError(ValueError):

@@ -322,7 +322,8 @@ class PlaceReader:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
                 continue
-            if key in capitals and cased[start].islower() and not (upper_title or upper_summary):
+            if key in capitals and capitals[key][0] and cased[start].islower() \
+                    and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
             cands = self.gaz.places[key]

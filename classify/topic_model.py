@@ -15,9 +15,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from itertools import pairwise
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from catalog import topics as catalog_topics
