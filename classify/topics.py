@@ -108,12 +108,9 @@ class _Tally:
     def free(self, span: Span) -> bool:
         return not any(span[0] < e and s < span[1] for s, e in self.blocked)
 
-    def without(self, sentences: set[int], sentence: _Sentences) -> None:
-        """Forget the yielding phrases found in these sentences."""
-        self.strong = {k: s for k, s in self.strong.items() if sentence(s[0]) not in sentences}
-        self.weak = {k: s for k, s in self.weak.items() if sentence(s[0]) not in sentences}
-        self.together = {g: [s for s in spans if sentence(s[0]) not in sentences]
-                         for g, spans in self.together.items()}
+    def keep_only(self) -> None:
+        """Forget every phrase but the `keep` ones."""
+        self.strong, self.weak, self.together = {}, {}, {}
 
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
@@ -179,8 +176,9 @@ def score_topics(
     given = {slug: spans for slug, tally in tallies.items()
              if (spans := tally.evidence(rules.combos[slug], sentence))}
     for slug in [s for s in given if any(o in given for o in rules.yield_to[s])]:
-        taken = {sentence(a) for other in rules.yield_to[slug] for a, _ in given.get(other, ())}
-        tallies[slug].without(taken, sentence)
+        # Beside the topic it yields to, only its `keep` phrases count: the houses' or the
+        # relief's recipients being poor is no poverty news (spec: companion topics).
+        tallies[slug].keep_only()
         spans = tallies[slug].evidence(rules.combos[slug], sentence)
         if spans:
             given[slug] = spans
