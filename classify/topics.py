@@ -17,6 +17,7 @@ from vntext import normalize
 TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
 LISTS = ("strong", "keep", "weak", "not", "veto")
 KNOWN_KEYS = {"names", "yield_to", *LISTS}
+PASSING_GAP = 3  # words between a passing phrase ("nhân dịp") and the topic phrase it covers
 
 Span = tuple[int, int]
 
@@ -39,10 +40,16 @@ class TopicRules:
     phrases: dict[str, list[PhraseRef]]  # folded key → where it is used
     combos: dict[str, list[int]]  # slug → number of groups of each `together…` list
     yield_to: dict[str, tuple[str, ...]]
+    # A phrase within a few words after one of these, in the same clause, is mentioned in
+    # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
+    passing: re.Pattern[str] | None = None
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    passing_words = data.pop("passing", [])
+    if not isinstance(passing_words, list) or not all(isinstance(w, str) for w in passing_words):
+        raise TopicRulesError(f"{path.name}: passing: expected a list of phrases")
     known = catalog_topics()
     phrases: dict[str, list[PhraseRef]] = {}
     combos: dict[str, list[int]] = {}
@@ -76,7 +83,13 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         if unknown:
             raise TopicRulesError(f"{path.name}: [{slug}] yield_to unknown topics {sorted(unknown)}")
         yield_to[slug] = tuple(rule.get("yield_to", []))
-    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to)
+    passing = None
+    if passing_words:
+        words = "|".join(re.escape(normalize(w).lower())
+                         for w in sorted(passing_words, key=len, reverse=True))
+        # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
+        passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
+    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing)
 
 
 @lru_cache(maxsize=1)
@@ -134,6 +147,12 @@ class _Tally:
         return []
 
 
+def _in_passing(text: str, start: int, rules: TopicRules) -> bool:
+    """"nhân dịp Đại lễ Vu Lan", "trong bối cảnh biến đổi khí hậu": a mention in passing."""
+    return rules.passing is not None and rules.passing.search(
+        text[max(0, start - 60) : start].lower()) is not None
+
+
 def _apart(spans: list[Span]) -> list[Span]:
     """Spans that do not overlap each other: "lấy ý kiến" and its "ý kiến" count once."""
     kept: list[Span] = []
@@ -160,6 +179,8 @@ def score_topics(
                 span = prep.span(start, end)
             if ref.exact is not None and prep.marked(span[0]) \
                     and prep.text[span[0] : span[1]].lower() != ref.exact:
+                continue
+            if ref.role not in ("not", "veto", "weak") and _in_passing(prep.text, span[0], rules):
                 continue
             tally = tallies.setdefault(ref.slug, _Tally())
             if ref.role == "not":

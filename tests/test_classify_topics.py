@@ -146,3 +146,21 @@ def test_poverty_words_beside_houses_or_relief_are_no_companion_topic() -> None:
 ])
 def test_known_misses_of_the_first_rules(text: str, slug: str) -> None:
     assert slug in get_classifier().classify(text).topics
+
+
+def test_a_topic_mentioned_in_passing_is_no_topic() -> None:
+    clf = get_classifier()
+    assert "dan-toc-ton-giao" not in clf.classify(
+        "Tặng quà hộ nghèo nhân dịp Đại lễ Vu Lan").topics
+    assert "dan-toc-ton-giao" in clf.classify("Đại lễ Vu Lan tại chùa Từ Đàm").topics
+    # Gifts for Tết are poverty support, "nhân dịp" or not (spec: Tết gifts).
+    assert "giam-ngheo-an-sinh" in clf.classify(
+        "", "Ủy ban MTTQ quận trao quà cho hộ khó khăn nhân dịp Tết Nguyên đán.").topics
+
+
+def test_relief_drives_and_congresses_are_no_movement_unless_one_is_named() -> None:
+    clf = get_classifier()
+    assert clf.classify("Phát động ủng hộ đồng bào bị thiệt hại do bão lũ").topics == [
+        "thien-tai-cuu-tro"]
+    assert "van-dong-phong-trao" in clf.classify(
+        "Phát động thi đua chào mừng Đại hội MTTQ các cấp", "Trao bằng khen cho 20 tập thể.").topics
