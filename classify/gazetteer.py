@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,10 +36,13 @@ class Place:
     code: str  # current province code
     district: str  # a former unit's district, a merged unit's new name, or a note
     former: str  # the former province a former unit belonged to
-    # The name's words with their marks ("vũ thư"): in text written with diacritics, only this
-    # counts. "" when the source data lost the marks ("dien huong"): any spelling counts.
-    marks: str = field(default="", compare=False)
     also: tuple[str, ...] = ()  # a landmark across several provinces: the others' codes
+
+    @property
+    def marks(self) -> str:
+        """The name's words with their marks ("vũ thư"): in text written with diacritics, only
+        this counts. "" when the source data lost the marks ("dien huong"): any spelling counts."""
+        return _marks(self.name)
 
     @property
     def rank(self) -> int:
@@ -68,6 +71,14 @@ class Place:
         return " → ".join(steps)
 
 
+@lru_cache(maxsize=8192)
+def _marks(name: str) -> str:
+    """Computed when a name is first matched, not for all 16,000 at load time."""
+    if name[:1].islower() and not MARKED.search(name):
+        return ""
+    return marks_form(normalize(name))
+
+
 @dataclass
 class Gazetteer:
     places: dict[str, tuple[Place, ...]]  # folded key → readings, best first
@@ -93,15 +104,13 @@ def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS
             current_names[code] = name
         elif kind == "former_province" and former == current_names.get(code):
             continue  # "Hưng Yên" the former province is "Hưng Yên" the current one
-        marks = "" if name[:1].islower() and not MARKED.search(name) else marks_form(normalize(name))
-        place = Place(name, kind, type_, code, district, former, marks)
+        place = Place(name, kind, type_, code, district, former)
         by_key.setdefault(match_key(name), []).append(place)
     for landmark in load_landmarks(landmarks_path):
         first, *others = landmark.provinces
         for name in landmark.names:
-            marks = marks_form(name)
             by_key.setdefault(match_key(name), []).append(
-                Place(name, "landmark", "", first, f"landmark ({landmark.kind})", "", marks,
+                Place(name, "landmark", "", first, f"landmark ({landmark.kind})", "",
                       tuple(others)))
     syllables = frozenset(w for key in by_key for w in key.split())
     typed = _typed_only(by_key)

@@ -35,6 +35,7 @@ TIER_KINDS = {
 }
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT = 0.25
+INSTITUTION = "institution's name"
 PASSING_ONLY_SCORE = 0.5  # a passing mention, the only place of the item: digest, not instant
 HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
 NEAR = 60  # folded characters within which a following province settles an ambiguous name
@@ -300,7 +301,7 @@ class PlaceReader:
                     and not _ends_with(before, self.rules.enumeration_before):
                 m.passing = "comparison, example or origin"
             elif not m.typed and self._in_organisation(before, self.rules.institution_name):
-                m.passing = "institution's name"
+                m.passing = INSTITUTION
             elif previous is not None and previous.passing \
                     and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
                 m.passing = previous.passing
@@ -442,7 +443,8 @@ class PlaceReader:
 
         Weight: a name in the title counts 3, a title prefix ("Lào Cai: …") 3 more, a name in
         the summary 1, with its province type word ("tỉnh X") 0.5 more; a passing mention
-        counts PASSING_WEIGHT and gives a label only when no other place does. The feed's home
+        counts PASSING_WEIGHT and gives a label only when it is an institution's name and no
+        other place is named. The feed's home
         province is a label only when the item speaks of an unnamed "tỉnh" and names no other
         province as its subject (in the title, or as "tỉnh X")."""
         weight: dict[str, float] = {}
@@ -451,6 +453,8 @@ class PlaceReader:
         evidence: list[dict[str, Any]] = []
         said: set[tuple[str, str]] = set()
         subject = False  # another province is named as the subject
+        # A comparison or an origin is never a label, even alone ("quê Nghệ An" in national news).
+        alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
         for m in settled:
             place: Place = m.place  # type: ignore[assignment]
             code = place.code
@@ -478,7 +482,8 @@ class PlaceReader:
                 evidence.append({"kind": "province", "label": code, "text": quote,
                                  "resolved": chain})
         scores = {code: _confidence(w) for code, w in weight.items()}
-        if not weight and len(passing) == 1:  # the only place named, though in passing
+        if not weight and len(passing) == 1 and alone_ok:
+            # The only place named, in an institution's name: its own news, perhaps.
             code = next(iter(passing))
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):

@@ -56,14 +56,16 @@ class TopicModel:
     def probabilities(self, folded: str, title_end: int, rules_fired: set[str]) -> dict[str, float]:
         """Each topic's probability, from the features `features` would list, without building
         them all: a sum of weights of the words, pairs and title words present."""
-        words = folded.split()[:MAX_WORDS]
         z = list(self.bias)
-        found: list[Pairs] = [self.words[w] for w in set(words) if w in self.words]
-        starts = self.pair_starts
-        pairs = {f"{a} {b}" for a, b in pairwise(words) if a in starts}
-        found += [self.pairs[p] for p in pairs if p in self.pairs]
-        found += [self.title[w] for w in set(folded[: title_end + 1].split()) if w in self.title]
-        found += [self.rules[s] for s in rules_fired if s in self.rules]
+        found: list[Pairs] = [self.rules[s] for s in rules_fired if s in self.rules]
+        if self.words or self.pairs or self.title:  # a model of the rules alone reads no words
+            words = folded.split()[:MAX_WORDS]
+            found += [self.words[w] for w in set(words) if w in self.words]
+            starts = self.pair_starts
+            pairs = {f"{a} {b}" for a, b in pairwise(words) if a in starts}
+            found += [self.pairs[p] for p in pairs if p in self.pairs]
+            found += [self.title[w] for w in set(folded[: title_end + 1].split())
+                      if w in self.title]
         for weights in found:
             for index, weight in weights:
                 z[index] += weight

@@ -133,3 +133,8 @@ def test_landmarks_resolve_to_their_provinces(text: str, expected: list[str], ch
 def test_landmark_names_need_their_marks_and_capitals() -> None:
     assert codes("Cá bà na nướng") == []
     assert codes("Vinhomes grand park") == []  # lowercase words are no name
+
+
+def test_a_comparison_or_an_origin_alone_is_no_label() -> None:
+    assert codes("Giá vàng tăng mạnh", "Mức tăng cao hơn cả TP.HCM năm ngoái.") == []
+    assert codes("Nam sinh đạt 30 điểm", "Em Minh, quê Nghệ An, đạt điểm tuyệt đối.") == []
