@@ -95,6 +95,7 @@ class PlaceRules:
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     institution_name: re.Pattern[str]
+    outlet_name: re.Pattern[str]
 
 
 def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
@@ -142,6 +143,8 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         institution_name=re.compile(
             rf"(?:^|(?<=\W))(?:{_alternation(passing['institution'])})(?=\W)", re.IGNORECASE),
+        outlet_name=re.compile(
+            rf"(?:^|(?<=\W))(?:{_alternation(passing['outlet'])})(?=\W)", re.IGNORECASE),
     )
 
 
@@ -290,8 +293,8 @@ class PlaceReader:
         return self._labels(prep, settled, feed_province)
 
     def _mark_passing(self, prep: Prepared, settled: list[Mention]) -> None:
-        """Comparisons, examples, origins and institutions' names ("như Hà Nội", "quê Nghệ An",
-        "Trường ĐH Y Hà Nội"); a name listed right after a passing one is passing too
+        """Comparisons, examples, origins, outlets' and institutions' names ("như Hà Nội", "quê
+        Nghệ An", "Báo Lào Cai", "Trường ĐH Y Hà Nội"); a name listed right after a passing one is passing too
         ("như Hà Nội, TP.HCM và Đà Nẵng")."""
         text = prep.text
         previous: Mention | None = None
@@ -300,6 +303,8 @@ class PlaceReader:
             if _ends_with(before, self.rules.passing_before) \
                     and not _ends_with(before, self.rules.enumeration_before):
                 m.passing = "comparison, example or origin"
+            elif not m.typed and self._in_organisation(before, self.rules.outlet_name):
+                m.passing = "outlet's name"
             elif not m.typed and self._in_organisation(before, self.rules.institution_name):
                 m.passing = INSTITUTION
             elif previous is not None and previous.passing \
@@ -453,7 +458,7 @@ class PlaceReader:
         evidence: list[dict[str, Any]] = []
         said: set[tuple[str, str]] = set()
         subject = False  # another province is named as the subject
-        # A comparison or an origin is never a label, even alone ("quê Nghệ An" in national news).
+        # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
         for m in settled:
             place: Place = m.place  # type: ignore[assignment]

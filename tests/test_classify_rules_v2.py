@@ -138,3 +138,8 @@ def test_landmark_names_need_their_marks_and_capitals() -> None:
 def test_a_comparison_or_an_origin_alone_is_no_label() -> None:
     assert codes("Giá vàng tăng mạnh", "Mức tăng cao hơn cả TP.HCM năm ngoái.") == []
     assert codes("Nam sinh đạt 30 điểm", "Em Minh, quê Nghệ An, đạt điểm tuyệt đối.") == []
+
+
+def test_an_outlet_named_after_a_province_is_no_label_by_itself() -> None:
+    assert codes("Nông dân thu hoạch lúa sớm", "Ảnh: Báo Lào Cai") == []
+    assert codes("Nông dân Bảo Thắng thu hoạch lúa sớm", "Ảnh: Báo Lào Cai") == ["15"]
