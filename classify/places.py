@@ -349,6 +349,10 @@ class PlaceReader:
                 found.append(m)
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
+        # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
+        blocked = [(bs, be) for bs, be in blocked if not any(
+            m.start <= bs and be <= m.end and m.end - m.start > be - bs and not m.weak
+            for m in found)]
         taken = sorted(blocked, key=lambda s: s[0] - s[1])
         taken = [span for i, span in enumerate(taken)
                  if not any(span[0] < e and s < span[1] for s, e in taken[:i])]

@@ -31,3 +31,12 @@ def test_one_syllable_names_are_dropped(tmp_path: Path) -> None:
     path = tmp_path / "landmarks.csv"
     path.write_text("name,aliases,provinces,kind,source\nChợ,Chợ Lớn,79,market,x\n", encoding="utf-8")
     assert [lm.names for lm in load_landmarks(path)] == [("Chợ Lớn",)]
+
+
+def test_no_name_means_two_different_places() -> None:
+    """The same name (diacritics kept) on two rows must lie in the same provinces."""
+    seen: dict[str, tuple[str, ...]] = {}  # name → its provinces, sorted
+    for landmark in load_landmarks():
+        for name in landmark.names:
+            codes = tuple(sorted(landmark.provinces))
+            assert seen.setdefault(name.casefold(), codes) == codes, name

@@ -118,11 +118,12 @@ def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
 
 
 @pytest.mark.parametrize("text, expected, chain", [
-    ("Bệnh viện Chợ Rẫy cứu sản phụ", ["79"], '"Bệnh viện Chợ Rẫy" → landmark (hospital) → 79 Hồ Chí Minh'),
+    ("Sinh viên Đại học Tây Nguyên nhập học", ["66"],
+     '"Đại học Tây Nguyên" → landmark (university) → 66 Đắk Lắk'),
     ("Sinh viên Đại học Huế đoạt giải", ["46"], '"Đại học Huế" → landmark (university) → 46 Huế'),
     ("Sạt lở trên đèo Hải Vân", ["46", "48"],
      '"đèo Hải Vân" → landmark (mountain) → 46 Huế + 48 Đà Nẵng'),
-    ("Đặc sản xứ Nghệ vào mùa", ["40", "42"], '"xứ Nghệ" → landmark (region) → 40 Nghệ An + 42 Hà Tĩnh'),
+    ("Đặc sản xứ Nghệ vào mùa", ["40", "42"], '"xứ Nghệ" → landmark (other) → 40 Nghệ An + 42 Hà Tĩnh'),
 ])
 def test_landmarks_resolve_to_their_provinces(text: str, expected: list[str], chain: str) -> None:
     result = classify(text)
