@@ -41,6 +41,8 @@ HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
 NEAR = 60  # folded characters within which a following province settles an ambiguous name
 _CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD = re.compile(r"\w+")
+_PERSON_TITLES = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
+_SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
@@ -204,6 +206,8 @@ class PlaceReader:
         """Why this is not a Vietnamese place of the news, or None."""
         text, rules = prep.text, self.rules
         before = text[max(0, m.quote_start - 60) : m.quote_start]
+        if m.type_word == "xã" and _ends_with(before, _SPOUSE):
+            return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
             if _ends_with(before, rules.before_not_place):
                 return "person, road or other thing named after a place"
@@ -310,7 +314,21 @@ class PlaceReader:
             elif previous is not None and previous.passing \
                     and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
                 m.passing = previous.passing
+            elif self._after_person(text, m, previous):
+                m.passing = "comparison, example or origin"
             previous = m
+
+    @staticmethod
+    def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:
+        """"Đại biểu Hoàng Ngọc Định (Hà Giang)": a person's province in brackets right after
+        their title and name (not a place's, nor a road's or school's named after a person)."""
+        head = text[max(0, m.quote_start - 40) : m.quote_start]
+        if not head.endswith("(") or (previous is not None and previous.te >= m.quote_start - 2):
+            return False
+        words = head[:-1].split()[-5:]
+        name, title = words[-3:], " ".join(words[:-3]).lower()
+        return (len(name) == 3 and all(w[:1].isupper() and w.isalpha() for w in name)
+                and title.endswith(_PERSON_TITLES))
 
     def _mentions(self, prep: Prepared, hits: list[tuple[int, int, str]]) -> list[Mention]:
         """Longest matches first; a match inside a longer one is dropped (blocked ones included).

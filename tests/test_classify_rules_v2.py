@@ -144,3 +144,18 @@ def test_a_comparison_or_an_origin_alone_is_no_label() -> None:
 def test_an_outlet_named_after_a_province_is_no_label_by_itself() -> None:
     assert codes("Nông dân thu hoạch lúa sớm", "Ảnh: Báo Lào Cai") == []
     assert codes("Nông dân Bảo Thắng thu hoạch lúa sớm", "Ảnh: Báo Lào Cai") == ["15"]
+
+
+@pytest.mark.parametrize("title, summary", [
+    ("99% cử tri cả nước đã bỏ phiếu",
+     "Địa phương có tỷ lệ cao nhất là các tỉnh Lào Cai, Lạng Sơn, Trà Vinh."),
+    ("Kéo dài chính sách BHYT", "Đại biểu Hoàng Ngọc Định (Hà Giang) đề nghị bổ sung chính sách."),
+    ("Khánh Thi dự sự kiện", "Bên cạnh đó, bà xã Phan Hiển cũng có mặt."),
+])
+def test_rankings_deputies_provinces_and_spouses_are_no_places(title: str, summary: str) -> None:
+    assert codes(title, summary) == []
+
+
+def test_a_place_in_brackets_after_a_named_facility_still_counts() -> None:
+    assert codes("Cầu đi bộ kiểu Nhật", "Cầu bắc qua đường Nguyễn Tất Thành (Đà Nẵng).") == ["48"]
+    assert codes("Xếp hàng vào lớp 10", "Phụ huynh trực ở cổng THPT Hoàng Cầu (Hà Nội).") == ["01"]
