@@ -106,13 +106,14 @@ def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS
             continue  # "Hưng Yên" the former province is "Hưng Yên" the current one
         place = Place(name, kind, type_, code, district, former)
         by_key.setdefault(match_key(name), []).append(place)
+    # What Vietnamese names are made of: administrative ones only ("Resort", "Park" are not).
+    syllables = frozenset(w for key in by_key for w in key.split())
     for landmark in load_landmarks(landmarks_path):
         first, *others = landmark.provinces
         for name in landmark.names:
             by_key.setdefault(match_key(name), []).append(
                 Place(name, "landmark", "", first, f"landmark ({landmark.kind})", "",
                       tuple(others)))
-    syllables = frozenset(w for key in by_key for w in key.split())
     typed = _typed_only(by_key)
     places = {k: tuple(sorted(v, key=lambda p: p.rank)) for k, v in by_key.items()}
     blocked = frozenset(match_key(n) for n in data["block"])

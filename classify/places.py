@@ -35,7 +35,9 @@ TIER_KINDS = {
 }
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT = 0.25
-INSTITUTION = "institution's name"
+PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
+INSTITUTION = "an institution's name: a label only alone"
+INSTITUTION_LANDMARKS = frozenset({"landmark (hospital)", "landmark (university)"})
 PASSING_ONLY_SCORE = 0.5  # a passing mention, the only place of the item: digest, not instant
 HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
 NEAR = 60  # folded characters within which a following province settles an ambiguous name
@@ -306,16 +308,18 @@ class PlaceReader:
             before = text[max(0, m.quote_start - 60) : m.quote_start]
             if _ends_with(before, self.rules.passing_before) \
                     and not _ends_with(before, self.rules.enumeration_before):
-                m.passing = "comparison, example or origin"
+                m.passing = PASSING_COMPARISON
             elif not m.typed and self._in_organisation(before, self.rules.outlet_name):
-                m.passing = "outlet's name"
+                m.passing = "in passing: an outlet's name"
             elif not m.typed and self._in_organisation(before, self.rules.institution_name):
                 m.passing = INSTITUTION
+            elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
+                m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
                     and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
                 m.passing = previous.passing
             elif self._after_person(text, m, previous):
-                m.passing = "comparison, example or origin"
+                m.passing = PASSING_COMPARISON
             previous = m
 
     @staticmethod
@@ -505,7 +509,7 @@ class PlaceReader:
                 said.add((code, quote.casefold()))
                 chain = place.chain(quote)
                 if m.passing:
-                    chain = f"{chain} (passing: {m.passing})"
+                    chain = f"{chain} ({m.passing})"
                 evidence.append({"kind": "province", "label": code, "text": quote,
                                  "resolved": chain})
         scores = {code: _confidence(w) for code, w in weight.items()}

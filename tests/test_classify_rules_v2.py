@@ -59,7 +59,7 @@ def test_a_passing_mention_that_is_the_only_place_is_a_low_confidence_label() ->
     result = classify("Trẻ ngủ ít dễ béo phì", "Nghiên cứu của Trường ĐH Y Hà Nội trên 2.000 trẻ.")
     assert result.provinces == ["01"]
     assert result.scores["01"] <= 0.5
-    assert any("passing" in e["resolved"] for e in result.evidence)
+    assert any("institution's name" in e["resolved"] for e in result.evidence)
 
 
 # --- diacritics -------------------------------------------------------------------------------
@@ -119,8 +119,11 @@ def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
 
 @pytest.mark.parametrize("text, expected, chain", [
     ("Sinh viên Đại học Tây Nguyên nhập học", ["66"],
-     '"Đại học Tây Nguyên" → landmark (university) → 66 Đắk Lắk'),
-    ("Sinh viên Đại học Huế đoạt giải", ["46"], '"Đại học Huế" → landmark (university) → 46 Huế'),
+     '"Đại học Tây Nguyên" → landmark (university) → 66 Đắk Lắk'
+     " (an institution's name: a label only alone)"),
+    ("Sinh viên Đại học Huế đoạt giải", ["46"],
+     '"Đại học Huế" → landmark (university) → 46 Huế'
+     " (an institution's name: a label only alone)"),
     ("Sạt lở trên đèo Hải Vân", ["46", "48"],
      '"đèo Hải Vân" → landmark (mountain) → 46 Huế + 48 Đà Nẵng'),
     ("Đặc sản xứ Nghệ vào mùa", ["40", "42"], '"xứ Nghệ" → landmark (other) → 40 Nghệ An + 42 Hà Tĩnh'),
@@ -159,3 +162,8 @@ def test_rankings_deputies_provinces_and_spouses_are_no_places(title: str, summa
 def test_a_place_in_brackets_after_a_named_facility_still_counts() -> None:
     assert codes("Cầu đi bộ kiểu Nhật", "Cầu bắc qua đường Nguyễn Tất Thành (Đà Nẵng).") == ["48"]
     assert codes("Xếp hàng vào lớp 10", "Phụ huynh trực ở cổng THPT Hoàng Cầu (Hà Nội).") == ["01"]
+
+
+def test_a_hospital_is_its_city_only_for_its_own_news() -> None:
+    assert codes("Bệnh viện Bạch Mai xây khoa khám mới") == ["01"]
+    assert codes("Sản phụ ở Nghệ An được chuyển ra Bệnh viện Bạch Mai cấp cứu") == ["40"]
