@@ -21,6 +21,7 @@ from classify.topic_model import TopicModel, get_topic_model
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
 PLACE, TOPIC, SPORTS, ORGANISATION = 1, 2, 4, 8  # what an automaton key is
+Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
 
 @dataclass
@@ -64,8 +65,28 @@ class Classifier:
 
     def classify(self, title: str, summary: str = "", feed_province: str | None = None) -> Classification:
         prep = prepare(title, summary)
-        place_hits: list[tuple[int, int, str]] = []
-        topic_hits: list[tuple[int, int, str]] = []
+        place_hits, topic_hits, sports, organisations = self._scan(prep)
+        provinces, place_evidence, scores = self.places.read(prep, place_hits, feed_province, sports,
+                                                     organisations > 0)
+        topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules)
+        if self.topic_model is None:
+            scores.update((slug, 1.0) for slug in topics)
+        else:
+            topics, topic_evidence = self._weigh_topics(self.topic_model, prep, signals,
+                                                        topic_evidence, scores)
+        return Classification(provinces, topics, place_evidence + topic_evidence, scores)
+
+    def rule_signals(self, title: str, summary: str = "") -> tuple[Prepared, list[str], set[str]]:
+        """What the topic rules alone say: the prepared text, the topics, the model's signals
+        (scripts/train_topics.py trains on these)."""
+        prep = prepare(title, summary)
+        topics, _, signals = score_topics(prep, self._scan(prep)[1], self.topic_rules)
+        return prep, topics, signals
+
+    def _scan(self, prep: Prepared) -> tuple[list[Span], list[Span], int, int]:
+        """One automaton pass: place hits, topic hits, how many sports and organisation words."""
+        place_hits: list[Span] = []
+        topic_hits: list[Span] = []
         sports = organisations = 0
         for end, (key, kinds) in self._automaton.iter(prep.folded):
             span = (end - len(key), end, key)  # `end` is the trailing space
@@ -76,25 +97,17 @@ class Classifier:
             if kinds & (SPORTS | ORGANISATION):
                 sports += kinds & SPORTS and 1
                 organisations += kinds & ORGANISATION and 1
-        provinces, place_evidence, scores = self.places.read(prep, place_hits, feed_province, sports,
-                                                     organisations > 0)
-        topics, topic_evidence = score_topics(prep, topic_hits, self.topic_rules)
-        if self.topic_model is None:
-            scores.update((slug, 1.0) for slug in topics)
-        else:
-            topics, topic_evidence = self._weigh_topics(self.topic_model, prep, set(topics),
-                                                        topic_evidence, scores)
-        return Classification(provinces, topics, place_evidence + topic_evidence, scores)
+        return place_hits, topic_hits, sports, organisations
 
     @staticmethod
-    def _weigh_topics(model: TopicModel, prep: Prepared, fired: set[str],
+    def _weigh_topics(model: TopicModel, prep: Prepared, signals: set[str],
                       rule_evidence: list[dict[str, Any]], scores: dict[str, float]
                       ) -> tuple[list[str], list[dict[str, Any]]]:
         """The model's verdict on every topic: it keeps or vetoes what the rules found and adds
         what they missed; each label's score is the model's probability."""
         by_rule = {e["label"]: e for e in rule_evidence}
         topics, evidence = [], []
-        for slug, p in model.probabilities(prep.folded, prep.title_end, fired).items():
+        for slug, p in model.probabilities(prep.folded, prep.title_end, signals).items():
             if p < model.threshold:
                 continue
             topics.append(slug)

@@ -26,15 +26,16 @@ MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_model.json.gz
 MAX_WORDS = 400  # words of an item that count (the text is capped anyway; this bounds the pairs)
 
 
-def features(folded: str, title_end: int, rules_fired: set[str] | frozenset[str]) -> set[str]:
+def features(folded: str, title_end: int, signals: set[str] | frozenset[str]) -> set[str]:
     """The binary features of an item, as training sees them. `folded` is Prepared.folded
     (title, then summary, one character further on than the text), `title_end` where the title
-    ends in the text. TopicModel.probabilities reads the same features without building them."""
+    ends in the text, `signals` what the rules said (topics.score_topics: "slug", "slug:title",
+    "slug:many"). TopicModel.probabilities reads the same features without building them."""
     words = folded.split()[:MAX_WORDS]
     out = {f"w:{w}" for w in words}
     out.update(f"b:{a} {b}" for a, b in pairwise(words))
     out.update(f"t:{w}" for w in folded[: title_end + 1].split())
-    out.update(f"RULE:{slug}" for slug in rules_fired)
+    out.update(f"RULE:{signal}" for signal in signals)
     return out
 
 
@@ -49,15 +50,15 @@ class TopicModel:
     words: dict[str, Pairs]
     pairs: dict[str, Pairs]
     title: dict[str, Pairs]
-    rules: dict[str, Pairs]
+    rules: dict[str, Pairs]  # by rule signal: "slug", "slug:title", "slug:many"
     pair_starts: frozenset[str]  # first words of the weighted pairs: only those are built
     threshold: float  # a topic at or above this probability is a label
 
-    def probabilities(self, folded: str, title_end: int, rules_fired: set[str]) -> dict[str, float]:
+    def probabilities(self, folded: str, title_end: int, signals: set[str]) -> dict[str, float]:
         """Each topic's probability, from the features `features` would list, without building
         them all: a sum of weights of the words, pairs and title words present."""
         z = list(self.bias)
-        found: list[Pairs] = [self.rules[s] for s in rules_fired if s in self.rules]
+        found: list[Pairs] = [self.rules[s] for s in signals if s in self.rules]
         if self.words or self.pairs or self.title:  # a model of the rules alone reads no words
             words = folded.split()[:MAX_WORDS]
             found += [self.words[w] for w in set(words) if w in self.words]

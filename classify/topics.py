@@ -164,8 +164,10 @@ def _apart(spans: list[Span]) -> list[Span]:
 
 def score_topics(
     prep: Prepared, hits: list[tuple[int, int, str]], rules: TopicRules
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """Topics (catalog order) and their evidence, from the topic phrases found in the text.
+) -> tuple[list[str], list[dict[str, Any]], set[str]]:
+    """Topics (catalog order), their evidence and the signals the topic model reads: each topic
+    given ("thien-tai-cuu-tro"), given from the title (":title"), by two phrases or more
+    (":many").
 
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
     """
@@ -192,7 +194,7 @@ def score_topics(
             else:
                 getattr(tally, ref.role).setdefault(key, span)
     if not tallies:
-        return [], []
+        return [], [], set()
     sentence = _Sentences(prep.text)
     given = {slug: spans for slug, tally in tallies.items()
              if (spans := tally.evidence(rules.combos[slug], sentence))}
@@ -209,9 +211,14 @@ def score_topics(
     names = catalog_topics()
     labels = [slug for slug in names if slug in given]
     evidence = []
+    signals = set(labels)
     for slug in labels:
         spans = sorted(given[slug])
+        if spans[0][0] < prep.title_end:
+            signals.add(f"{slug}:title")
+        if len(spans) > 1:
+            signals.add(f"{slug}:many")
         quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
         evidence.append({"kind": "topic", "label": slug, "text": prep.text[slice(*spans[0])],
                          "resolved": f"{quoted} → {slug} ({names[slug].name_vi})"})
-    return labels, evidence
+    return labels, evidence, signals

@@ -6,7 +6,7 @@
 
 One L1 (sparse: a small file, few lookups) logistic regression per topic (scikit-learn, liblinear) on the binary features of
 classify.topic_model.features: folded words and word pairs, title words, and which topics the
-rules gave. Only the dev split of data/labelled/ is read (classify.labelled); the regularisation
+rules gave (and whether from the title, or by two phrases or more). Only the dev split of data/labelled/ is read (classify.labelled); the regularisation
 and the threshold are chosen by 5-fold cross-validation on it, against the rules alone. Writes
 data/topic_model.json.gz (features seen in at least MIN_COUNT items; weights rounded).
 --check: cross-validate and report, write nothing.
@@ -50,11 +50,10 @@ def item_features(items: list[dict[str, Any]]) -> tuple[list[set[str]], list[set
     rules = Classifier(learned=False)
     feats, rule_topics = [], []
     for item in items:
-        title, summary = item.get("title") or "", item.get("summary") or ""
-        fired = set(rules.classify(title, summary).topics)
-        prep = prepare(title, summary)
-        feats.append(features(prep.folded, prep.title_end, fired))
-        rule_topics.append(fired)
+        prep, topics, signals = rules.rule_signals(item.get("title") or "",
+                                                   item.get("summary") or "")
+        feats.append(features(prep.folded, prep.title_end, signals))
+        rule_topics.append(set(topics))
     return feats, rule_topics
 
 
