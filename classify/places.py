@@ -44,6 +44,7 @@ NEAR = 60  # folded characters within which a following province settles an ambi
 _CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD = re.compile(r"\w+")
 _PERSON_TITLES = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -59,8 +60,14 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
 
 
 def _confidence(weight: float) -> float:
-    """0.65 for one name in a summary, 0.97 for a name in the title, near 1 for more."""
-    return round(min(0.99, 1.0 - 0.35**weight), 3)
+    """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
+    return round(min(0.99, 1.0 - 0.25**weight), 3)
+
+
+def _lead_end(text: str) -> int:
+    """Where the first sentence of `text` ends."""
+    found = _SENTENCE_END.search(text, 2)
+    return found.end() if found else len(text)
 
 
 def _same_marks(cands: tuple[Place, ...], said: str) -> tuple[Place, ...]:
@@ -472,8 +479,9 @@ class PlaceReader:
     ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
         """Provinces by weight, their evidence and their confidence (0..1).
 
-        Weight: a name in the title counts 3, a title prefix ("Lào Cai: …") 3 more, a name in
-        the summary 1, with its province type word ("tỉnh X") 0.5 more; a passing mention
+        Weight: a name in the title (or, with no title, in the first sentence) counts 3, a title
+        prefix ("Lào Cai: …") 3 more, a name in the summary 1, with its type word ("tỉnh X",
+        "huyện Y") 0.5 more; a passing mention
         counts PASSING_WEIGHT and gives a label only when it is an institution's name and no
         other place is named. The feed's home
         province is a label only when the item speaks of an unnamed "tỉnh" and names no other
@@ -484,25 +492,28 @@ class PlaceReader:
         evidence: list[dict[str, Any]] = []
         said: set[tuple[str, str]] = set()
         subject = False  # another province is named as the subject
+        # With no title, the summary's first sentence stands for it.
+        lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
         for m in settled:
             place: Place = m.place  # type: ignore[assignment]
             code = place.code
-            in_title = m.ts < prep.title_end
+            in_title = m.ts < lead_end
             if m.passing:
                 for c in (code, *place.also):
                     passing[c] = passing.get(c, 0.0) + PASSING_WEIGHT
             else:
                 w = 3.0 if in_title else 1.0
-                if m.quote_start == 0 and prep.text[m.te : m.te + 1] == ":":
+                if m.quote_start == lead_start and prep.text[m.te : m.te + 1] == ":":
                     w += 3.0  # title prefix "Thái Bình: …"
-                if m.typed in ("province", "city"):
-                    w += 0.5
+                if m.typed:
+                    w += 0.5  # "tỉnh X", "huyện Y": named as a unit
                 for c in (code, *place.also):  # a landmark across provinces: each of them
                     weight[c] = weight.get(c, 0.0) + w
                     first.setdefault(c, m.ts)
-                subject = subject or (code != feed and (in_title or m.typed == "province"))
+                subject = subject or (code != feed and (m.ts < prep.title_end
+                                                        or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
             if (code, quote.casefold()) not in said:

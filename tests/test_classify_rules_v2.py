@@ -167,3 +167,10 @@ def test_a_place_in_brackets_after_a_named_facility_still_counts() -> None:
 def test_a_hospital_is_its_city_only_for_its_own_news() -> None:
     assert codes("Bệnh viện Bạch Mai xây khoa khám mới") == ["01"]
     assert codes("Sản phụ ở Nghệ An được chuyển ra Bệnh viện Bạch Mai cấp cứu") == ["40"]
+
+
+def test_with_no_title_the_first_sentence_weighs_as_a_title() -> None:
+    result = classify("", "Thái Bình: Trao 20 căn nhà cho hộ nghèo. Đoàn công tác TP.HCM dự.")
+    assert result.provinces == ["33", "79"]
+    assert result.scores["33"] > 0.95 > result.scores["79"]
+    assert classify("", "Ngày 5/6, huyện Thiệu Hóa tổ chức lễ.").scores["38"] > 0.95
