@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from classify.labelled import Split, labelled_files, load_jsonl, load_split
+from classify.labelled import Split, labelled_files, load_jsonl, load_split  # noqa: E402
 
 SPEED_ITEMS = 20_000
 # issue 10's targets: (figure, bound, True when the figure must be at least the bound)
@@ -90,20 +90,23 @@ def evaluate(name: str, items: list[dict[str, Any]], show_errors: int) -> dict[s
     for item in items:
         result = clf.classify(item.get("title") or "", item.get("summary") or "",
                               item.get("feed_province"))
-        pred = {"provinces": set(result.provinces), "topics": set(result.topics)}
+        predicted = {"provinces": set(result.provinces), "topics": set(result.topics)}
         for kind, score in total.items():
             gold = set(item.get(kind) or [])
-            score.add(gold, pred[kind])
-            if gold != pred[kind]:
-                errors.append((item, kind, gold, pred[kind], result))
+            score.add(gold, predicted[kind])
+            if gold != predicted[kind]:
+                errors.append((item, kind, gold, predicted[kind], result))
     print(f"{name} ({len(items)} items): provinces {total['provinces'].line()}")
-    print(f"{' ' * len(name)}  {' ' * len(str(len(items)))}         topics    {total['topics'].line()}")
+    indent = " " * (len(name) + len(str(len(items))) + 11)
+    print(f"{indent}topics    {total['topics'].line()}")
     if show_errors:
         for kind, score in total.items():
-            print(f"\nper label ({kind}, {name}):   label              P      R      F1    tp  fp  fn")
+            print(f"\nper label ({kind}, {name}):   label              P      R      F1"
+                  "    tp  fp  fn")
             for label, c in sorted(score.per_label.items()):
                 p, r, f = Score.prf(c["tp"], c["fp"], c["fn"])
-                print(f"  {label:<34} {p:6.3f} {r:6.3f} {f:6.3f} {c['tp']:4d}{c['fp']:4d}{c['fn']:4d}")
+                print(f"  {label:<34} {p:6.3f} {r:6.3f} {f:6.3f} "
+                      f"{c['tp']:4d}{c['fp']:4d}{c['fn']:4d}")
         print(f"\nerrors in {name} ({len(errors)}, showing {min(len(errors), show_errors)}):")
         for item, kind, gold, pred, result in errors[:show_errors]:
             missing, extra = sorted(gold - pred), sorted(pred - gold)
@@ -111,7 +114,8 @@ def evaluate(name: str, items: list[dict[str, Any]], show_errors: int) -> dict[s
             print(f"    {item.get('title', '')[:110]} | {item.get('summary', '')[:160]}")
             for e in result.evidence:
                 if e["label"] in extra or e["label"] in missing:
-                    print(f"    evidence: {e['resolved']} ({result.scores.get(e['label'], 1.0):.2f})")
+                    score_ = result.scores.get(e["label"], 1.0)
+                    print(f"    evidence: {e['resolved']} ({score_:.2f})")
     return total
 
 

@@ -61,7 +61,7 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
 
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
-    return round(min(0.99, 1.0 - 0.25**weight), 3)
+    return round(min(0.99, 1.0 - float(0.25**weight)), 3)
 
 
 def _lead_end(text: str) -> int:
@@ -114,7 +114,8 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
     types = data["type_words"]
     abbrevs = set(types["abbreviations"])
     tier_of: dict[str, str] = {}
-    full, short = [], []
+    full: list[str] = []
+    short: list[str] = []
     for tier in ("province", "city", "district", "commune"):
         for word in types[tier]:
             tier_of[word.lower()] = tier

@@ -17,20 +17,21 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from catalog import provinces, topics
-from classify.labelled import LABELLED_DIR, labelled_files, load_jsonl
-from vntext import normalize
+from catalog import provinces, topics  # noqa: E402
+from classify.labelled import LABELLED_DIR, labelled_files, load_jsonl  # noqa: E402
+from vntext import normalize  # noqa: E402
 
 FIELDS = ("id", "title", "summary", "source", "url", "date", "feed_province", "provinces",
           "topics", "note")
 
 
-def clean(item: dict, where: str) -> dict:
+def clean(item: dict[str, Any], where: str) -> dict[str, Any]:
     record = {k: item.get(k) for k in FIELDS if k in item or k in ("feed_province", "note")}
     record["title"] = normalize(item.get("title") or "")
     record["summary"] = normalize(item.get("summary") or "")

@@ -24,16 +24,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np
-from scipy.sparse import csr_matrix
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
+import numpy as np  # noqa: E402
+from scipy.sparse import csr_matrix  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import KFold  # noqa: E402
 
-from catalog import topics as catalog_topics
-from classify.classifier import Classifier
-from classify.labelled import NEW_PREFIX, Split, labelled_files, load_jsonl, load_split
-from classify.textmap import prepare
-from classify.topic_model import MODEL_FILE, features
+from catalog import topics as catalog_topics  # noqa: E402
+from classify.classifier import Classifier  # noqa: E402
+from classify.labelled import NEW_PREFIX, Split, labelled_files, load_jsonl, load_split  # noqa: E402
+from classify.topic_model import MODEL_FILE, features  # noqa: E402
 
 MIN_COUNT = 2
 RULE_SCALE = 10.0
@@ -100,7 +99,7 @@ def fit(feats: list[set[str]], gold: list[set[str]], slugs: list[str], c: float
 def predict(feats: list[set[str]], vocab: dict[str, int], weights: np.ndarray,
             bias: np.ndarray) -> np.ndarray:
     z = matrix(feats, vocab) @ weights.T + bias
-    return 1 / (1 + np.exp(-z))
+    return np.asarray(1 / (1 + np.exp(-z)))
 
 
 def micro_f1(gold: list[set[str]], pred: list[set[str]]) -> float:
