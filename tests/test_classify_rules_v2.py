@@ -55,10 +55,10 @@ def test_passing_mentions_are_no_labels_beside_the_place_of_the_news(
     assert codes(title, summary) == expected
 
 
-def test_a_passing_mention_that_is_the_only_place_is_a_low_confidence_label() -> None:
+def test_an_institution_that_is_the_only_place_is_a_label_below_a_named_place() -> None:
     result = classify("Trẻ ngủ ít dễ béo phì", "Nghiên cứu của Trường ĐH Y Hà Nội trên 2.000 trẻ.")
     assert result.provinces == ["01"]
-    assert result.scores["01"] <= 0.5
+    assert result.scores["01"] < classify("Trẻ ngủ ít ở Hà Nội dễ béo phì").scores["01"]
     assert any("institution's name" in e["resolved"] for e in result.evidence)
 
 
@@ -174,3 +174,8 @@ def test_with_no_title_the_first_sentence_weighs_as_a_title() -> None:
     assert result.provinces == ["33", "79"]
     assert result.scores["33"] > 0.95 > result.scores["79"]
     assert classify("", "Ngày 5/6, huyện Thiệu Hóa tổ chức lễ.").scores["38"] > 0.95
+
+
+def test_a_road_named_after_places_is_no_place_of_the_news() -> None:
+    assert codes("Nghiên cứu mở rộng cao tốc Mỹ An - Cao Lãnh lên 4 làn") == []
+    assert codes("Sạt lở trên quốc lộ 1 qua Quảng Ngãi") == ["51"]
