@@ -164,3 +164,19 @@ def test_relief_drives_and_congresses_are_no_movement_unless_one_is_named() -> N
         "thien-tai-cuu-tro"]
     assert "van-dong-phong-trao" in clf.classify(
         "Phát động thi đua chào mừng Đại hội MTTQ các cấp", "Trao bằng khen cho 20 tập thể.").topics
+
+
+@pytest.mark.parametrize("text, slug", [
+    ("Đại hội XIII Công đoàn Việt Nam, nhiệm kỳ 2023 – 2028 sẽ diễn ra tại Hà Nội", "dai-hoi-mttq"),
+    ("UBND tỉnh thống nhất chủ trương sáp nhập các ấp, khóm chưa đảm bảo tiêu chuẩn", "sap-xep-bo-may"),
+    ("Hội người Việt Nam tại Fukuoka trao giải cuộc thi tiếng Việt", "kieu-bao-doi-ngoai"),
+    ("Ủy ban MTTQ tỉnh trao 64 nhà vượt lũ cho các hộ nghèo", "nha-dai-doan-ket"),
+])
+def test_more_front_news_of_the_dev_split(text: str, slug: str) -> None:
+    assert slug in get_classifier().classify(text).topics
+
+
+def test_party_congresses_of_the_front_office_are_no_front_congress() -> None:
+    assert "dai-hoi-mttq" not in get_classifier().classify(
+        "", "Đảng bộ Cơ quan Ủy ban MTTQ Việt Nam tỉnh tổ chức Đại hội khóa I, nhiệm kỳ 2025 – 2030.")\
+        .topics
