@@ -37,6 +37,10 @@ UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark",
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
 INSTITUTION = "an institution's name: a label only alone"
+# What a name right after these words is part of (data/gazetteer.context.toml [passing]).
+NAMED_AFTER = {"outlet": "in passing: an outlet's name",
+               "infrastructure": "in passing: a road's, a line's or a plant's name",
+               "institution": INSTITUTION}
 INSTITUTION_LANDMARKS = frozenset({"landmark (hospital)", "landmark (university)"})
 PASSING_ONLY_SCORE = 0.8  # an institution's name, the only place named (89 % right on dev)
 HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
@@ -105,9 +109,7 @@ class PlaceRules:
     generic_before: frozenset[str]
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
-    institution_name: re.Pattern[str]
-    outlet_name: re.Pattern[str]
-    infrastructure_name: re.Pattern[str]
+    named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
 
 
 def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
@@ -154,12 +156,9 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
-        institution_name=re.compile(
-            rf"(?:^|(?<=\W))(?:{_alternation(passing['institution'])})(?=\W)", re.IGNORECASE),
-        infrastructure_name=re.compile(
-            rf"(?:^|(?<=\W))(?:{_alternation(passing['infrastructure'])})(?=\W)", re.IGNORECASE),
-        outlet_name=re.compile(
-            rf"(?:^|(?<=\W))(?:{_alternation(passing['outlet'])})(?=\W)", re.IGNORECASE),
+        named_after=re.compile("|".join(
+            rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(passing[group])})(?=\W))"
+            for group in NAMED_AFTER), re.IGNORECASE),
     )
 
 
@@ -246,21 +245,27 @@ class PlaceReader:
                 and fold(word) in self.gaz.syllables
                 and not _SENTENCE_START.search(head[-3:]))
 
-    def _in_organisation(self, before: str, pattern: re.Pattern[str] | None = None) -> bool:
-        """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam" (or, with the institution
-        pattern, "Trường ĐH Y Hà Nội")."""
+    def _in_organisation(self, before: str) -> bool:
+        """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
+        return self._name_word(before, self.rules.organisation) is not None
+
+    def _name_word(self, before: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        """The last match of `pattern` in the clause `before` ends, when only capitalised words
+        (or company words) stand between it and the end: the name is part of that name."""
         cut = None
         for cut in _CLAUSE_END.finditer(before):
             pass
         clause = before[cut.end() :] if cut else before
         found = None
-        for found in (pattern or self.rules.organisation).finditer(clause):
+        for found in pattern.finditer(clause):
             pass
         if not found:
-            return False
+            return None
         between = _WORD.findall(clause[found.end() :])
-        return len(between) <= 8 and all(
-            w[0].isupper() or w.lower() in self.rules.organisation_words for w in between)
+        if len(between) <= 8 and all(
+                w[0].isupper() or w.lower() in self.rules.organisation_words for w in between):
+            return found
+        return None
 
     @staticmethod
     def _in_byline(text: str, title_end: int, m: Mention) -> bool:
@@ -320,12 +325,8 @@ class PlaceReader:
             if _ends_with(before, self.rules.passing_before) \
                     and not _ends_with(before, self.rules.enumeration_before):
                 m.passing = PASSING_COMPARISON
-            elif not m.typed and self._in_organisation(before, self.rules.outlet_name):
-                m.passing = "in passing: an outlet's name"
-            elif not m.typed and self._in_organisation(before, self.rules.infrastructure_name):
-                m.passing = "in passing: a road's or a line's name"
-            elif not m.typed and self._in_organisation(before, self.rules.institution_name):
-                m.passing = INSTITUTION
+            elif not m.typed and (named := self._name_word(before, self.rules.named_after)):
+                m.passing = NAMED_AFTER[named.lastgroup or ""]
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \

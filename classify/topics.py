@@ -43,6 +43,7 @@ class TopicRules:
     # A phrase within a few words after one of these, in the same clause, is mentioned in
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
+    passing_any: re.Pattern[str] | None = None  # any passing phrase at all (most items have none)
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
@@ -83,13 +84,15 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         if unknown:
             raise TopicRulesError(f"{path.name}: [{slug}] yield_to unknown topics {sorted(unknown)}")
         yield_to[slug] = tuple(rule.get("yield_to", []))
-    passing = None
+    passing = passing_any = None
     if passing_words:
         words = "|".join(re.escape(normalize(w).lower())
                          for w in sorted(passing_words, key=len, reverse=True))
         # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
         passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
-    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing)
+        passing_any = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
+    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
+                      passing_any=passing_any)
 
 
 @lru_cache(maxsize=1)
@@ -172,6 +175,7 @@ def score_topics(
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
     """
     tallies: dict[str, _Tally] = {}
+    may_pass = rules.passing_any is not None and rules.passing_any.search(prep.text.lower())
     for start, end, key in hits:
         span = None
         for ref in rules.phrases[key]:
@@ -182,7 +186,8 @@ def score_topics(
             if ref.exact is not None and prep.marked(span[0]) \
                     and prep.text[span[0] : span[1]].lower() != ref.exact:
                 continue
-            if ref.role not in ("not", "veto", "weak") and _in_passing(prep.text, span[0], rules):
+            if ref.role not in ("not", "veto", "weak") and may_pass \
+                    and _in_passing(prep.text, span[0], rules):
                 continue
             tally = tallies.setdefault(ref.slug, _Tally())
             if ref.role == "not":
