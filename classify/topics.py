@@ -183,9 +183,12 @@ def score_topics(
                 continue
             if span is None:
                 span = prep.span(start, end)
-            if ref.exact is not None and prep.marked(span[0]) \
-                    and prep.text[span[0] : span[1]].lower() != ref.exact:
-                continue
+            if ref.exact is not None:
+                if prep.marked(span[0]):
+                    if prep.text[span[0] : span[1]].lower() != ref.exact:
+                        continue
+                elif " " not in key:
+                    continue  # typed without marks, "bao" is "bão", "báo" or "bao": no evidence
             if ref.role not in ("not", "veto", "weak") and may_pass \
                     and _in_passing(prep.text, span[0], rules):
                 continue

@@ -180,3 +180,9 @@ def test_party_congresses_of_the_front_office_are_no_front_congress() -> None:
     assert "dai-hoi-mttq" not in get_classifier().classify(
         "", "Đảng bộ Cơ quan Ủy ban MTTQ Việt Nam tỉnh tổ chức Đại hội khóa I, nhiệm kỳ 2025 – 2030.")\
         .topics
+
+
+def test_typed_without_marks_a_one_syllable_phrase_is_no_evidence() -> None:
+    clf = get_classifier()
+    assert clf.classify("Bao chi tinh Nghe An duoc khen thuong").topics == []  # báo, not bão
+    assert "thien-tai-cuu-tro" in clf.classify("Mua lu gay sat lo o Quang Tri").topics
