@@ -66,8 +66,8 @@ class Classifier:
     def classify(self, title: str, summary: str = "", feed_province: str | None = None) -> Classification:
         prep = prepare(title, summary)
         place_hits, topic_hits, sports, organisations = self._scan(prep)
-        provinces, place_evidence, scores = self.places.read(prep, place_hits, feed_province, sports,
-                                                     organisations > 0)
+        provinces, place_evidence, scores = self.places.read(
+            prep, place_hits, feed_province, sports, organisations > 0)
         topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules)
         if self.topic_model is None:
             scores.update((slug, 1.0) for slug in topics)
@@ -115,7 +115,8 @@ class Classifier:
             if slug in by_rule:
                 evidence.append(by_rule[slug])
             else:
-                words = ", ".join(f'"{w}"' for w in model.top_words(prep.folded, prep.title_end, slug))
+                top = model.top_words(prep.folded, prep.title_end, slug)
+                words = ", ".join(f'"{w}"' for w in top)
                 evidence.append({"kind": "topic", "label": slug, "text": "",
                                  "resolved": f"model ({words}) → {slug} ({topic_name(slug)})"})
         return topics, evidence

@@ -1,8 +1,9 @@
 """Well-known places that are not administrative units: national parks, mountains, islands,
 beaches, tourist areas, large urban developments, institutions named after their city.
 
-Data: data/landmarks/landmarks.csv (name, aliases '|'-separated, provinces ';'-separated current codes,
-kind, source), built by scripts/build_landmarks.py from curated lists; see data/landmarks/NOTES.md.
+Data: data/landmarks/landmarks.csv (name, aliases '|'-separated, provinces ';'-separated current
+codes, kind, source), built by scripts/build_landmarks.py from curated lists; see
+data/landmarks/NOTES.md.
 The gazetteer (classify/gazetteer.py) adds every name and alias as a reading of kind "landmark".
 """
 

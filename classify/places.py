@@ -180,7 +180,7 @@ class Mention:
     type_word: str = ""  # "huyện", "thành phố" (for "TP")…
     weak: bool = False  # a bare commune name: only confirms a province found otherwise
     place: Place | None = None  # the reading settled on
-    passing: str = ""  # why this is a passing mention ("comparison or origin", …), or ""
+    passing: str = ""  # why this is a passing mention (PASSING_COMPARISON, NAMED_AFTER…), or ""
 
 
 class PlaceReader:
@@ -290,9 +290,9 @@ class PlaceReader:
         self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None,
         sports_cues: int = 0, organisations: bool = True,
     ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
-        """Provinces (most relevant first), their evidence and confidence. `hits` are the gazetteer and
-        blocked-phrase matches in `prep.folded`; `sports_cues` how many sports words it has;
-        `organisations` whether it names a club or company word at all."""
+        """Provinces (most relevant first), their evidence and confidence. `hits` are the
+        gazetteer and blocked-phrase matches in `prep.folded`; `sports_cues` how many sports
+        words it has; `organisations` whether it names a club or company word at all."""
         if not hits and not feed_province:
             return [], [], {}
         text = prep.text
@@ -315,9 +315,9 @@ class PlaceReader:
         return self._labels(prep, settled, feed_province)
 
     def _mark_passing(self, prep: Prepared, settled: list[Mention]) -> None:
-        """Comparisons, examples, origins, outlets' and institutions' names ("như Hà Nội", "quê
-        Nghệ An", "Báo Lào Cai", "Trường ĐH Y Hà Nội"); a name listed right after a passing one is passing too
-        ("như Hà Nội, TP.HCM và Đà Nẵng")."""
+        """Comparisons, examples, origins, names of outlets, roads and institutions ("như Hà
+        Nội", "quê Nghệ An", "Báo Lào Cai", "Trường ĐH Y Hà Nội"); a name listed right after a
+        passing one is passing too ("như Hà Nội, TP.HCM và Đà Nẵng")."""
         text = prep.text
         previous: Mention | None = None
         for m in settled:
@@ -488,13 +488,12 @@ class PlaceReader:
 
         Weight: a name in the title (or, with no title, in the first sentence) counts 3, a title
         prefix ("Lào Cai: …") 3 more, a name in the summary 1, with its type word ("tỉnh X",
-        "huyện Y") 0.5 more; a passing mention
-        counts PASSING_WEIGHT and gives a label only when it is an institution's name and no
-        other place is named. The feed's home
-        province is a label only when the item speaks of an unnamed "tỉnh" and names no other
-        province as its subject (in the title, or as "tỉnh X")."""
+        "huyện Y") 0.5 more. A passing mention gives a label only when it is an institution's
+        name and no other place is named. The feed's home province is a label only when the
+        item speaks of an unnamed "tỉnh" and names no other province as its subject (in the
+        title, or as "tỉnh X")."""
         weight: dict[str, float] = {}
-        passing: dict[str, float] = {}
+        passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
         evidence: list[dict[str, Any]] = []
         said: set[tuple[str, str]] = set()
@@ -523,13 +522,12 @@ class PlaceReader:
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
-            if (code, quote.casefold()) not in said:
-                said.add((code, quote.casefold()))
-                chain = place.chain(quote)
-                if m.passing:
-                    chain = f"{chain} ({m.passing})"
-                evidence.append({"kind": "province", "label": code, "text": quote,
-                                 "resolved": chain})
+            chain = place.chain(quote) + (f" ({m.passing})" if m.passing else "")
+            for c in (code, *place.also):  # a landmark across provinces: evidence for each
+                if (c, quote.casefold()) not in said:
+                    said.add((c, quote.casefold()))
+                    evidence.append({"kind": "province", "label": c, "text": quote,
+                                     "resolved": chain})
         scores = {code: _confidence(w) for code, w in weight.items()}
         if not weight and len(passing) == 1 and alone_ok:
             # The only place named, in an institution's name: its own news, perhaps.

@@ -4,11 +4,13 @@
     .venv/bin/pip install -e '.[topics]'
     .venv/bin/python scripts/train_topics.py [--check]
 
-One L1 (sparse: a small file, few lookups) logistic regression per topic (scikit-learn, liblinear) on the binary features of
-classify.topic_model.features: folded words and word pairs, title words, and which topics the
-rules gave (and whether from the title, or by two phrases or more). Only the dev split of data/labelled/ is read (classify.labelled); the regularisation
-and the threshold are chosen by 5-fold cross-validation on it, against the rules alone. Writes
-data/topic_model.json.gz (features seen in at least MIN_COUNT items; weights rounded).
+One logistic regression per topic (scikit-learn, liblinear, L1: sparse weights, a small file,
+few lookups) on the binary features of classify.topic_model.features: folded words and word
+pairs, title words, and which topics the rules gave (and whether from the title, or by two
+phrases or more). Only the dev split of data/labelled/ is read (classify.labelled); the
+regularisation and the threshold are chosen by 5-fold cross-validation on it, against the rules
+alone. Writes data/topic_model.json.gz (features seen in at least MIN_COUNT items; weights
+rounded).
 --check: cross-validate and report, write nothing.
 """
 
@@ -31,7 +33,13 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from catalog import topics as catalog_topics  # noqa: E402
 from classify.classifier import Classifier  # noqa: E402
-from classify.labelled import NEW_PREFIX, Split, labelled_files, load_jsonl, load_split  # noqa: E402
+from classify.labelled import (  # noqa: E402
+    NEW_PREFIX,
+    Split,
+    labelled_files,
+    load_jsonl,
+    load_split,
+)
 from classify.topic_model import MODEL_FILE, features  # noqa: E402
 
 MIN_COUNT = 2
@@ -42,7 +50,8 @@ THRESHOLDS = (0.5, 0.4, 0.3, 0.6)  # the neutral one first
 MIN_POSITIVES = 3  # fewer gold items than this: the topic follows its rules
 
 
-NEW_IDS = {i["id"] for p in labelled_files() if p.name.startswith(NEW_PREFIX) for i in load_jsonl(p)}
+NEW_IDS = {i["id"] for path in labelled_files() if path.name.startswith(NEW_PREFIX)
+           for i in load_jsonl(path)}
 
 
 def item_features(items: list[dict[str, Any]]) -> tuple[list[set[str]], list[set[str]]]:

@@ -22,14 +22,16 @@ def test_every_landmark_has_current_codes_a_source_and_a_name_of_two_words_or_mo
 
 def test_a_bad_row_is_refused_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "landmarks.csv"
-    path.write_text("name,aliases,provinces,kind,source\nPhong Nha,,15;99,park,x\n", encoding="utf-8")
+    path.write_text("name,aliases,provinces,kind,source\nPhong Nha,,15;99,park,x\n",
+                    encoding="utf-8")
     with pytest.raises(LandmarksError, match="landmarks.csv:2"):
         load_landmarks(path)
 
 
 def test_one_syllable_names_are_dropped(tmp_path: Path) -> None:
     path = tmp_path / "landmarks.csv"
-    path.write_text("name,aliases,provinces,kind,source\nChợ,Chợ Lớn,79,market,x\n", encoding="utf-8")
+    path.write_text("name,aliases,provinces,kind,source\nChợ,Chợ Lớn,79,market,x\n",
+                    encoding="utf-8")
     assert [lm.names for lm in load_landmarks(path)] == [("Chợ Lớn",)]
 
 

@@ -168,7 +168,7 @@ def test_relief_drives_and_congresses_are_no_movement_unless_one_is_named() -> N
 
 @pytest.mark.parametrize("text, slug", [
     ("Đại hội XIII Công đoàn Việt Nam, nhiệm kỳ 2023 – 2028 sẽ diễn ra tại Hà Nội", "dai-hoi-mttq"),
-    ("UBND tỉnh thống nhất chủ trương sáp nhập các ấp, khóm chưa đảm bảo tiêu chuẩn", "sap-xep-bo-may"),
+    ("UBND tỉnh thống nhất chủ trương sáp nhập các ấp, khóm chưa đạt chuẩn", "sap-xep-bo-may"),
     ("Hội người Việt Nam tại Fukuoka trao giải cuộc thi tiếng Việt", "kieu-bao-doi-ngoai"),
     ("Ủy ban MTTQ tỉnh trao 64 nhà vượt lũ cho các hộ nghèo", "nha-dai-doan-ket"),
 ])
@@ -177,9 +177,8 @@ def test_more_front_news_of_the_dev_split(text: str, slug: str) -> None:
 
 
 def test_party_congresses_of_the_front_office_are_no_front_congress() -> None:
-    assert "dai-hoi-mttq" not in get_classifier().classify(
-        "", "Đảng bộ Cơ quan Ủy ban MTTQ Việt Nam tỉnh tổ chức Đại hội khóa I, nhiệm kỳ 2025 – 2030.")\
-        .topics
+    summary = "Đảng bộ Cơ quan Ủy ban MTTQ Việt Nam tỉnh tổ chức Đại hội khóa I, nhiệm kỳ 2025-2030."
+    assert "dai-hoi-mttq" not in get_classifier().classify("", summary).topics
 
 
 def test_typed_without_marks_a_one_syllable_phrase_is_no_evidence() -> None:
