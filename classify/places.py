@@ -90,6 +90,8 @@ def _alternation(words: list[str]) -> str:
 class PlaceRules:
     type_full: re.Pattern[str]  # type word right before a name, full words (any case)
     type_abbrev: re.Pattern[str]  # abbreviations, case-sensitive ("TP", "P.")
+    type_folded: re.Pattern[str]  # full words typed without marks ("huyen"), for such text only
+    unfold: dict[str, str]  # folded type word → the word ("huyen" → "huyện")
     tier_of: dict[str, str]  # lowercase type word → tier
     expand: dict[str, str]  # lowercase abbreviation → type word ("tp" → "thành phố")
     needs_type: frozenset[str]  # folded keys
@@ -131,6 +133,9 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
     passing = data["passing"]
     return PlaceRules(
         type_full=re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
+        type_folded=re.compile(rf"(?:^|(?<=\W))({_alternation([fold(w) for w in full])})\s*$",
+                               re.IGNORECASE),
+        unfold={fold(w): w.lower() for w in full},
         type_abbrev=re.compile(
             rf"(?:^|(?<=\W))(?:({_alternation(multi + [w.title() for w in multi])})\.?\s*"
             rf"|({_alternation(single)})\.\s*)$"),
@@ -190,13 +195,17 @@ class PlaceReader:
 
     # --- one mention -------------------------------------------------------------------------
 
-    def _type_before(self, text: str, ts: int) -> tuple[str | None, int, str]:
-        """The type word right before a name: (tier, where it starts, its full form)."""
+    def _type_before(self, text: str, ts: int, marked: bool = True
+                     ) -> tuple[str | None, int, str]:
+        """The type word right before a name: (tier, where it starts, its full form). In text
+        typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
-        m = self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
+        m = (self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
+             or (None if marked else self.rules.type_folded.search(tail)))
         if not m:
             return None, ts, ""
         word = next(g for g in m.groups() if g).lower()
+        word = self.rules.unfold.get(word, word) if not marked else word
         return self.rules.tier_of[word], ts - len(tail) + m.start(), self.rules.expand.get(word, word)
 
     def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
@@ -374,7 +383,7 @@ class PlaceReader:
                 if not cands:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
-            m.typed, m.quote_start, m.type_word = self._type_before(text, ts)
+            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, prep.marked(ts))
             own = m.cands[0]
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]

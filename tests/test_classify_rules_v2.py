@@ -181,3 +181,8 @@ def test_with_no_title_the_first_sentence_weighs_as_a_title() -> None:
 def test_a_road_named_after_places_is_no_place_of_the_news() -> None:
     assert codes("Nghiên cứu mở rộng cao tốc Mỹ An - Cao Lãnh lên 4 làn") == []
     assert codes("Sạt lở trên quốc lộ 1 qua Quảng Ngãi") == ["51"]
+
+
+def test_typed_without_marks_type_words_are_read_folded() -> None:
+    assert codes("Trao nha o xa Tu Tan, huyen Vu Thu") == ["33"]
+    assert codes("Cách xa Hà Nội 30 km, làng nghề đón khách") == ["01"]  # "xa" is far, with marks
