@@ -54,13 +54,22 @@ _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(H
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
-def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
-    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space."""
+def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
+               ) -> bool:
+    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space;
+    in text typed without marks (`marked` False), compared folded ("que" is "quê")."""
     if not before.endswith(" "):
         return False
+    if not marked:
+        before, phrases = fold(before), _folded(phrases)
     words = before[-48:].lower().split()
     return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
                for n in range(1, min(most, len(words)) + 1))
+
+
+@lru_cache(maxsize=64)
+def _folded(phrases: frozenset[str]) -> frozenset[str]:
+    return frozenset(fold(p) for p in phrases)
 
 
 def _confidence(weight: float) -> float:
@@ -80,6 +89,11 @@ def _same_marks(cands: tuple[Place, ...], said: str) -> tuple[Place, ...]:
     lost matches any spelling."""
     return tuple(p for p in cands
                  if not p.marks or said == p.marks or said.endswith(" " + p.marks))
+
+
+def _with_folded(words: list[str]) -> list[str]:
+    """Words and their folded forms, for names read in text typed without marks ("cong ty")."""
+    return [*words, *(fold(w) for w in words)]
 
 
 def _alternation(words: list[str]) -> str:
@@ -144,10 +158,11 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
         common_words=frozenset(match_key(n) for n in names["common_words"]),
         before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]),
-        organisation=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['organisation'])})(?=\W)",
-                                re.IGNORECASE),
+        organisation=re.compile(
+            rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
+            re.IGNORECASE),
         organisation_keys=frozenset(match_key(w) for w in ctx["organisation"]),
-        organisation_words=frozenset(w.lower() for w in ctx["organisation_words"]),
+        organisation_words=frozenset(w.lower() for w in _with_folded(ctx["organisation_words"])),
         institution=frozenset(ctx["institution"]),
         source=frozenset(w.lower() for w in ctx["source"]),
         foreign_after=re.compile(
@@ -162,7 +177,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         named_after=re.compile("|".join(
-            rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(passing[group])})(?=\W))"
+            rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
             for group in NAMED_AFTER), re.IGNORECASE),
     )
 
@@ -227,10 +242,11 @@ class PlaceReader:
         """Why this is not a Vietnamese place of the news, or None."""
         text, rules = prep.text, self.rules
         before = text[max(0, m.quote_start - 60) : m.quote_start]
-        if m.type_word == "xã" and _ends_with(before, _SPOUSE):
+        marked = prep.marked(m.ts)
+        if m.type_word == "xã" and _ends_with(before, _SPOUSE, marked=marked):
             return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if _ends_with(before, rules.before_not_place):
+            if _ends_with(before, rules.before_not_place, marked=marked):
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
@@ -311,11 +327,13 @@ class PlaceReader:
         for m in self._mentions(prep, hits):
             if self._rejected(prep, m, organisations):
                 continue
-            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source):
+            marked = prep.marked(m.ts)
+            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
+                          marked=marked):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
             if sports and not m.typed and not _ends_with(text[max(0, m.ts - 20) : m.ts],
-                                                         self.rules.venue_before, 2):
+                                                         self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
         self._settle(prep, kept, priors, feed_province)
@@ -331,8 +349,9 @@ class PlaceReader:
         previous: Mention | None = None
         for m in settled:
             before = text[max(0, m.quote_start - 60) : m.quote_start]
-            if _ends_with(before, self.rules.passing_before) \
-                    and not _ends_with(before, self.rules.enumeration_before):
+            marked = prep.marked(m.ts)
+            if _ends_with(before, self.rules.passing_before, marked=marked) \
+                    and not _ends_with(before, self.rules.enumeration_before, marked=marked):
                 m.passing = PASSING_COMPARISON
             elif not m.typed and (named := self._name_word(before, self.rules.named_after)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]

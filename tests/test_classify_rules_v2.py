@@ -186,3 +186,9 @@ def test_a_road_named_after_places_is_no_place_of_the_news() -> None:
 def test_typed_without_marks_type_words_are_read_folded() -> None:
     assert codes("Trao nha o xa Tu Tan, huyen Vu Thu") == ["33"]
     assert codes("Cách xa Hà Nội 30 km, làng nghề đón khách") == ["01"]  # "xa" is far, with marks
+
+
+def test_typed_without_marks_context_rules_still_apply() -> None:
+    assert codes("CLB Cong an Ha Noi thua tran") == []
+    assert codes("Thi sinh chuyen Tuyen Quang do Truong DH Y Ha Noi") == ["08"]
+    assert codes("Gia nha o Da Nang tang", "Muc tang cao hon ca Ha Noi") == ["48"]
