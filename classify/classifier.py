@@ -107,9 +107,8 @@ class Classifier:
         what they missed; each label's score is the model's probability."""
         by_rule = {e["label"]: e for e in rule_evidence}
         topics, evidence = [], []
-        for slug, p in model.probabilities(prep.folded, prep.title_end, signals).items():
-            if p < model.threshold:
-                continue
+        for slug, p in model.probabilities(prep.folded, prep.title_end, signals,
+                                           labels_only=True).items():
             topics.append(slug)
             scores[slug] = round(p, 3)
             if slug in by_rule:

@@ -16,7 +16,7 @@ import gzip
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
 
@@ -54,9 +54,11 @@ class TopicModel:
     pair_starts: frozenset[str]  # first words of the weighted pairs: only those are built
     threshold: float  # a topic at or above this probability is a label
 
-    def probabilities(self, folded: str, title_end: int, signals: set[str]) -> dict[str, float]:
-        """Each topic's probability, from the features `features` would list, without building
-        them all: a sum of weights of the words, pairs and title words present."""
+    def probabilities(self, folded: str, title_end: int, signals: set[str],
+                      labels_only: bool = False) -> dict[str, float]:
+        """Each topic's probability (with `labels_only`, of those at or above the threshold),
+        from the features `features` would list, without building them all: a sum of weights
+        of the words, pairs and title words present."""
         z = list(self.bias)
         found: list[Pairs] = [self.rules[s] for s in signals if s in self.rules]
         if self.words or self.pairs or self.title:  # a model of the rules alone reads no words
@@ -70,8 +72,13 @@ class TopicModel:
         for weights in found:
             for index, weight in weights:
                 z[index] += weight
+        low = self.logit_threshold if labels_only else -math.inf
         return {slug: 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, v))))
-                for slug, v in zip(self.slugs, z)}
+                for slug, v in zip(self.slugs, z, strict=True) if v >= low}
+
+    @cached_property
+    def logit_threshold(self) -> float:
+        return math.log(self.threshold / (1.0 - self.threshold))
 
     def top_words(self, folded: str, title_end: int, slug: str, n: int = 3) -> list[str]:
         """The words and pairs present that raise `slug` most: evidence for a topic the model
