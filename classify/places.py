@@ -494,7 +494,7 @@ class PlaceReader:
                     break
             if pick is None:
                 pick = next((c for c in context if c in codes), None)
-            if pick is None and not m.weak:
+            if pick is None and (not m.weak or not context):  # a bare commune: the feed alone
                 pick = next((c for c in [feed, *priors] if c in codes), None)
             if pick is not None:
                 m.place = next(p for p in m.cands if p.code == pick)

@@ -192,3 +192,8 @@ def test_typed_without_marks_context_rules_still_apply() -> None:
     assert codes("CLB Cong an Ha Noi thua tran") == []
     assert codes("Thi sinh chuyen Tuyen Quang do Truong DH Y Ha Noi") == ["08"]
     assert codes("Gia nha o Da Nang tang", "Muc tang cao hon ca Ha Noi") == ["48"]
+
+
+def test_a_bare_commune_name_is_settled_by_the_feed_when_nothing_else_is_named() -> None:
+    assert codes("Phong trào hiến đất mở đường ở Trung Hạ", feed="38") == ["38"]
+    assert codes("Phong trào hiến đất mở đường ở Trung Hạ") == []
