@@ -138,6 +138,7 @@ def test_poverty_words_beside_houses_or_relief_are_no_companion_topic() -> None:
 @pytest.mark.parametrize("text, slug", [
     ("Hà Nội thành lập quận mới từ huyện Đông Anh", "sap-xep-bo-may"),
     ("Nhập xã Tân Lập vào xã Tân Phú từ tháng 7", "sap-xep-bo-may"),
+    ("Công bố nghị quyết sáp nhập 3 xã thành xã Tân Lập", "sap-xep-bo-may"),
     ("Thị xã Sa Pa lên thành phố vào năm tới", "sap-xep-bo-may"),
     ("Trao bò giống giúp hộ nghèo thoát nghèo bền vững", "giam-ngheo-an-sinh"),
     ("Chúc mừng Giáng sinh các giáo xứ trên địa bàn", "dan-toc-ton-giao"),
