@@ -83,14 +83,6 @@ def _lead_end(text: str) -> int:
     return found.end() if found else len(text)
 
 
-def _same_marks(cands: tuple[Place, ...], said: str) -> tuple[Place, ...]:
-    """The readings written with the marks of `said` ("Quỹ Hợp" is no "Quỳ Hợp"); a key that
-    holds its type word ("TT Chờ") compares the name at its end; a name whose marks the data
-    lost matches any spelling."""
-    return tuple(p for p in cands
-                 if not p.marks or said == p.marks or said.endswith(" " + p.marks))
-
-
 def _with_folded(words: list[str]) -> list[str]:
     """Words and their folded forms, for names read in text typed without marks ("cong ty")."""
     return [*words, *(fold(w) for w in words)]
@@ -209,6 +201,15 @@ class PlaceReader:
         self.rules = rules
 
     # --- one mention -------------------------------------------------------------------------
+
+    @lru_cache(maxsize=4096)  # noqa: B019 (one reader per process; names repeat across items)
+    def _same_marks(self, key: str, written: str) -> tuple[Place, ...]:
+        """The readings of `key` with the marks of the `written` name ("Quỹ Hợp" is no "Quỳ
+        Hợp"); a key that holds its type word ("TT Chờ") compares the name at its end; a name
+        whose marks the data lost matches any spelling."""
+        said = marks_form(written)
+        return tuple(p for p in self.gaz.places[key]
+                     if not p.marks or said == p.marks or said.endswith(" " + p.marks))
 
     def _type_before(self, text: str, ts: int, marked: bool = True
                      ) -> tuple[str | None, int, str]:
@@ -398,7 +399,7 @@ class PlaceReader:
             ts, te = prep.span(start, end)
             cands = self.gaz.places[key]
             if prep.marked(ts):  # written with diacritics: only the name's own marks count
-                cands = _same_marks(cands, marks_form(text[ts:te]))
+                cands = self._same_marks(key, text[ts:te])
                 if not cands:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
