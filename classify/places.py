@@ -49,6 +49,8 @@ _CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD = re.compile(r"\w+")
 _PERSON_TITLES = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_OPENING_QUOTES = ("“", "‘", "'", '"', "«")
+_CLOSING_QUOTES = ("”", "’", "»")
 _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -117,6 +119,7 @@ class PlaceRules:
     generic_before: frozenset[str]
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
+    work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
 
 
@@ -168,6 +171,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
+        work_before=frozenset(w.lower() for w in passing["work"]),
         named_after=re.compile("|".join(
             rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
             for group in NAMED_AFTER), re.IGNORECASE),
@@ -363,7 +367,16 @@ class PlaceReader:
                 m.passing = previous.passing
             elif self._after_person(text, m, previous):
                 m.passing = PASSING_COMPARISON
+            elif self._in_work_title(before, marked):
+                m.passing = "in passing: the title of a work"
             previous = m
+
+    def _in_work_title(self, before: str, marked: bool) -> bool:
+        """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
+        opened = max(before.rfind(q) for q in _OPENING_QUOTES)
+        if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
+            return False
+        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 2, marked)
 
     @staticmethod
     def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:

@@ -197,3 +197,12 @@ def test_typed_without_marks_context_rules_still_apply() -> None:
 def test_a_bare_commune_name_is_settled_by_the_feed_when_nothing_else_is_named() -> None:
     assert codes("Phong trào hiến đất mở đường ở Trung Hạ", feed="38") == ["38"]
     assert codes("Phong trào hiến đất mở đường ở Trung Hạ") == []
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("Dàn diễn viên tham gia phim 'Tây Sơn thất hổ tướng'", []),
+    ("Ca khúc “Nhớ mùa thu Hà Nội” được chọn vào danh sách", []),
+    ("“Hà Nội sẽ cấm xe máy vào năm 2030”, ông Dũng nói", ["01"]),  # a quotation, no title
+])
+def test_a_name_in_the_quoted_title_of_a_work_is_no_place(title: str, expected: list[str]) -> None:
+    assert codes(title) == expected
