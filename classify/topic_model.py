@@ -1,13 +1,16 @@
 """The learned part of topic classification: a linear model where the rules stop.
 
 One logistic regression per topic over binary features of the item: its folded words and word
-pairs, its title words, and whether each topic's rules fired (RULE:<slug>). Trained by
+pairs, its title words, and what the rules said (RULE:<slug>, RULE:<slug>:title when from the
+title, RULE:<slug>:many when by several phrases). Trained by
 scripts/train_topics.py (scikit-learn, the `topics` extra) on the dev split only, exported to
 data/topic_model.json.gz; reading it here needs the stdlib alone: a score is a sum of the
 weights of the features present, through the logistic function.
 
 The rules keep the evidence: the model confirms, vetoes or adds a topic, and gives each topic its
 confidence (`Classification.scores`). A topic it adds on its own shows the words that weighed most.
+Hand-written because the model is a table of weights: reading it needs no library, loads in
+milliseconds and costs a few dictionary lookups per item.
 """
 
 from __future__ import annotations
