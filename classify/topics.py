@@ -189,6 +189,8 @@ def score_topics(
                         continue
                 elif " " not in key:
                     continue  # typed without marks, "bao" is "bão", "báo" or "bao": no evidence
+            elif prep.marked(span[0]) and MARKED.search(prep.text, span[0], span[1]):
+                continue  # a phrase without marks ("Ba Na") is not a marked word ("Bà Nà")
             if ref.role not in ("not", "veto", "weak") and may_pass \
                     and _in_passing(prep.text, span[0], rules):
                 continue

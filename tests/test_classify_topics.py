@@ -180,3 +180,9 @@ def test_typed_without_marks_a_one_syllable_phrase_is_no_evidence() -> None:
     clf = get_classifier()
     assert clf.classify("Bao chi tinh Nghe An duoc khen thuong").topics == []  # báo, not bão
     assert "thien-tai-cuu-tro" in clf.classify("Mua lu gay sat lo o Quang Tri").topics
+
+
+def test_in_marked_text_a_phrase_without_marks_is_no_marked_word() -> None:
+    clf = get_classifier()
+    assert clf.classify("Du khách đổ về Bà Nà Hills").topics == []  # no Ba Na people
+    assert clf.classify("Đồng bào Ba Na đón lễ mừng lúa mới").topics == ["dan-toc-ton-giao"]
