@@ -43,9 +43,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
 import catalog
-from channels.base import Outcome, OutMessage, Status
 from delivery.service import DeliveryService, start_delivery
 from feeds.poller import Poller
+from model.channel import Outcome, OutMessage, Status
 from runtime import App, open_app
 from storage.models import (
     Chat,
