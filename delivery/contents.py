@@ -4,7 +4,8 @@ Runs when the sender claims a batch of rows:
 - an instant row comes with the ids of the new items that matched (delivery.match);
 - a digest row carries the items fetched in its window that match the chat's subscriptions on
   that schedule. The window ends at the due time and starts at the chat's previous digest of the
-  same mode (so a catch-up digest after downtime has everything since), at most MAX_CATCHUP back;
+  same mode (so a catch-up digest after downtime has everything since), less LATE_ITEMS, at most
+  MAX_CATCHUP back;
 - a held digest (delivery.digests.HELD) carries the items matched in its window, [previous held
   digest, due), by the chat's instant subscriptions that it has not been given: the weaker
   matches held back from instant alerts, and anything an instant row could not deliver;
@@ -51,6 +52,11 @@ MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28), HELD: t
 # A held digest with no previous one looks back a day: it was queued less than a day before it
 # fell due (delivery.digests.held_dues).
 WINDOW = {**PERIODS, HELD: PERIODS["daily"]}
+# A poll stamps its items with the time it started reading (ingest.handler) and stores them when
+# the read is done, so an item stamped just before a digest's due time can be stored just after
+# that digest took its items. Each window therefore reaches this far back before the previous
+# digest; what the chat already has is left out, so nothing comes twice.
+LATE_ITEMS = timedelta(hours=1)
 
 
 @dataclass
@@ -152,7 +158,7 @@ def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
     start = previous if previous is not None else row.due_at - WINDOW[mode]
     if mode == HELD:  # see delivery.digests.held_dues
         start -= HELD_OVERLAP
-    return max(start, row.due_at - MAX_CATCHUP[mode]), row.due_at
+    return max(start - LATE_ITEMS, row.due_at - MAX_CATCHUP[mode]), row.due_at
 
 
 async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int, datetime]:

@@ -131,6 +131,9 @@ class Handler:
         self._classifier = classifier
         self._titles = RecentTitles()
         self._store_lock = asyncio.Lock()  # one writer: copies stored just before are seen
+        # Items were stored but matching them failed (the database went away in between):
+        # they are matched at the next poll, as at start-up, so instant subscribers get them.
+        self._unmatched = False
 
     @property
     def classifier(self) -> Classifies:
@@ -222,7 +225,22 @@ class Handler:
             try:
                 await match.on_new_items(self.app, ids)
             except Exception:
-                log.exception("matching %d new items from source %s failed", len(ids), source.id)
+                self._unmatched = True
+                log.exception("matching %d new items from source %s failed; the next poll"
+                              " tries again", len(ids), source.id)
+
+    async def catch_up(self) -> None:
+        """Match the items whose matching failed in an earlier poll; until it works, every
+        poll tries again (and polls its sources either way)."""
+        if not self._unmatched:
+            return
+        try:
+            caught_up = await match.match_unmatched(self.app)
+        except Exception:
+            log.exception("matching the items left unmatched failed; the next poll tries again")
+            return
+        self._unmatched = False
+        log.info("matched %d items whose matching had failed", caught_up)
 
     # --- recording ---------------------------------------------------------------------
     async def _moved(self, session: AsyncSession, source: SourceState, read: ReadResult,

@@ -36,6 +36,7 @@ class Poller:
     async def poll_due(self) -> PollReport:
         """The active sources whose next check has come; never raises (it runs as a job)."""
         try:
+            await self.handler.catch_up()
             return await self.poll(await self.handler.sources(due=True))
         except Exception:
             log.exception("polling due sources failed")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from classify import Classification
 from delivery import alerts, match
@@ -19,7 +20,7 @@ from ingest.handler import snapshot
 from ingest.worker import Poller, poll_once, start_polling
 from runtime import App, open_app
 from services import sources
-from storage.models import Item, ItemProvince, ItemTopic, Source
+from storage.models import Chat, Delivery, Item, ItemProvince, ItemTopic, Source, Subscription
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer, feed_server, gzip_bomb  # noqa: F401
 from tests.waiting import wait_for
@@ -368,6 +369,43 @@ async def test_poll_due_follows_the_schedule_and_never_overlaps(
     assert feed_server.hits("/slow") == 2
 
 
+async def test_items_whose_matching_failed_are_matched_at_the_next_poll(
+        make_app, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The database went away between storing new items and matching them: the next poll
+    matches them, so instant subscribers still get them (not only after a restart)."""
+    app = make_app()
+    async with app.sessions() as session, session.begin():
+        chat = Chat(channel="telegram", chat_key="42")
+        session.add(chat)
+        await session.flush()
+        session.add(Subscription(chat_id=chat.id, mode="instant"))  # every item
+    await sources.add_source(app, feed_server.add("/rss", rss(("Tin cũ", "https://x.vn/1"))))
+    poller = Poller(app)
+    await poller.poll_due()  # the backlog
+    feed_server.add("/rss", rss(("Tin cũ", "https://x.vn/1"), ("Tin mới", "https://x.vn/2")))
+    real = match.on_new_items
+
+    async def outage(app: App, item_ids: list[int]) -> None:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(match, "on_new_items", outage)
+    app.clock.advance(hours=1)
+    assert (await poller.poll_due()).new_items == 1
+    monkeypatch.setattr(match, "on_new_items", real)
+
+    async def queued() -> list[Delivery]:
+        async with app.sessions() as session:
+            return list((await session.scalars(select(Delivery))).all())
+
+    assert await queued() == []
+    await poller.poll_due()  # nothing is due: the catch-up alone
+    rows = await queued()
+    assert [(r.kind, r.payload["items"]) for r in rows] == [
+        ("instant", [(await items_of(app))[-1].id])]
+    await poller.poll_due()
+    assert len(await queued()) == 1  # matched once
+
+
 async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     app.clock = lambda: datetime.now(timezone.utc)
@@ -379,7 +417,7 @@ async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer
         async def stored() -> int:
             async with app.sessions() as session:
                 return int(await session.scalar(select(func.count()).select_from(Item)) or 0)
-        assert await wait_for(stored, timeout=10) == 2
+        assert await wait_for(stored) == 2
     finally:
         scheduler.shutdown(wait=False)
     job_ids = [job.id for job in scheduler.get_jobs()]
