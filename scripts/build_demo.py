@@ -93,9 +93,8 @@ OUTLETS: tuple[Outlet, ...] = (
 
 def publisher(item: dict[str, Any]) -> tuple[str, str]:
     """The publisher's name (the feed's own, else the web site) and its home page."""
-    host = urlparse(item["url"]).netloc
-    scheme = urlparse(item["url"]).scheme
-    return (item.get("source") or host.removeprefix("www.")), f"{scheme}://{host}/"
+    url = urlparse(item["url"])
+    return (item.get("source") or url.netloc.removeprefix("www.")), f"{url.scheme}://{url.netloc}/"
 
 
 def replay_order() -> list[tuple[str, str]]:
