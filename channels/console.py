@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from channels.inbound import Dispatch, Inbound
-from channels.markup import html_to_plain
-from handlers.i18n import t
 from handlers.types import Incoming
 from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
+from render.markup import html_to_plain
+from render.texts import t
 from runtime import App
 from services.users import find_user, grant
 

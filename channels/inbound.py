@@ -23,12 +23,13 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from render.texts import t
+
 from delivery.alerts import alert_admins
 from delivery.pacing import INTERACTIVE, Pacer
 from delivery.sender import MAX_WAITS_PER_ROW, decide
 from handlers import router
 from handlers.flood import FloodLimiter, Verdict
-from handlers.i18n import t
 from handlers.types import Incoming, Result
 from model.channel import Channel, OutMessage
 from model.enums import ActionKind

@@ -35,8 +35,8 @@ from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
 from delivery.alerts import alert_admins
 from delivery.pacing import Pacer
-from handlers.i18n import t
 from model.channel import OutMessage
+from render.texts import t
 from runtime import App
 from services.chats import chat_lang
 from services.users import staff_roles

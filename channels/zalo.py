@@ -2,7 +2,7 @@
 
 Zalo has plain text only (at most 2000 characters, counted here in UTF-16 units to be safe), no
 buttons, no edits, and photos only by URL. So:
-- the handlers' HTML becomes plain text (`channels.markup.html_to_plain`); buttons are dropped,
+- the handlers' HTML becomes plain text (`render.markup.html_to_plain`); buttons are dropped,
   since the handlers' text for a channel without buttons already names the typed alternatives;
 - a text over the limit is split at paragraph (item) boundaries, and a retry of the same message
   resumes after the parts already sent, so a part is never sent twice;
@@ -21,12 +21,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from channels.markup import html_to_plain
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import MediaStore
 from config import Settings
 from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
-from vntext import utf16_len
+from render.markup import html_to_plain
+from vntext import utf16_fit, utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def split_plain(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     parts: list[str] = []
     rest = text.strip()
     while utf16_len(rest) > limit:
-        fits = _fitting_prefix(rest, limit)
+        fits = utf16_fit(rest, limit)
         window = rest[:fits]
         cut = next((at for sep in ("\n\n", "\n", " ") if (at := window.rfind(sep)) > 0), fits)
         parts.append(rest[:cut].rstrip())
@@ -64,16 +64,6 @@ def split_plain(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
     if rest:
         parts.append(rest)
     return parts
-
-
-def _fitting_prefix(text: str, limit: int) -> int:
-    """The number of characters of `text` that fit in `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
 
 
 class QuotaBackoff:

@@ -13,12 +13,15 @@ from typing import Any
 
 import ahocorasick
 
+from catalog import topic_name
 from classify.gazetteer import Gazetteer, get_gazetteer
 from classify.places import PlaceReader, PlaceRules, get_place_rules
-from classify.textmap import prepare
+from classify.textmap import Prepared, prepare
+from classify.topic_model import TopicModel, get_topic_model
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
 PLACE, TOPIC, SPORTS, ORGANISATION = 1, 2, 4, 8  # what an automaton key is
+Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
 
 @dataclass
@@ -38,9 +41,12 @@ class Classifier:
         gazetteer: Gazetteer | None = None,
         place_rules: PlaceRules | None = None,
         topic_rules: TopicRules | None = None,
+        learned: bool = True,
     ) -> None:
+        """`learned=False` leaves topics to the rules alone (training needs that)."""
         self.gazetteer = gazetteer or get_gazetteer()
         self.topic_rules = topic_rules or get_topic_rules()
+        self.topic_model: TopicModel | None = get_topic_model() if learned else None
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
         # Value: (key, what it is: a bitmask of PLACE, TOPIC and SPORTS).
@@ -59,8 +65,28 @@ class Classifier:
 
     def classify(self, title: str, summary: str = "", feed_province: str | None = None) -> Classification:
         prep = prepare(title, summary)
-        place_hits: list[tuple[int, int, str]] = []
-        topic_hits: list[tuple[int, int, str]] = []
+        place_hits, topic_hits, sports, organisations = self._scan(prep)
+        provinces, place_evidence, scores = self.places.read(
+            prep, place_hits, feed_province, sports, organisations > 0)
+        topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules)
+        if self.topic_model is None:
+            scores.update((slug, 1.0) for slug in topics)
+        else:
+            topics, topic_evidence = self._weigh_topics(self.topic_model, prep, signals,
+                                                        topic_evidence, scores)
+        return Classification(provinces, topics, place_evidence + topic_evidence, scores)
+
+    def rule_signals(self, title: str, summary: str = "") -> tuple[Prepared, list[str], set[str]]:
+        """What the topic rules alone say: the prepared text, the topics, the model's signals
+        (scripts/train_topics.py trains on these)."""
+        prep = prepare(title, summary)
+        topics, _, signals = score_topics(prep, self._scan(prep)[1], self.topic_rules)
+        return prep, topics, signals
+
+    def _scan(self, prep: Prepared) -> tuple[list[Span], list[Span], int, int]:
+        """One automaton pass: place hits, topic hits, how many sports and organisation words."""
+        place_hits: list[Span] = []
+        topic_hits: list[Span] = []
         sports = organisations = 0
         for end, (key, kinds) in self._automaton.iter(prep.folded):
             span = (end - len(key), end, key)  # `end` is the trailing space
@@ -71,10 +97,28 @@ class Classifier:
             if kinds & (SPORTS | ORGANISATION):
                 sports += kinds & SPORTS and 1
                 organisations += kinds & ORGANISATION and 1
-        provinces, place_evidence = self.places.read(prep, place_hits, feed_province, sports,
-                                                     organisations > 0)
-        topics, topic_evidence = score_topics(prep, topic_hits, self.topic_rules)
-        return Classification(provinces, topics, place_evidence + topic_evidence)
+        return place_hits, topic_hits, sports, organisations
+
+    @staticmethod
+    def _weigh_topics(model: TopicModel, prep: Prepared, signals: set[str],
+                      rule_evidence: list[dict[str, Any]], scores: dict[str, float]
+                      ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The model's verdict on every topic: it keeps or vetoes what the rules found and adds
+        what they missed; each label's score is the model's probability."""
+        by_rule = {e["label"]: e for e in rule_evidence}
+        topics, evidence = [], []
+        for slug, p in model.probabilities(prep.folded, prep.title_end, signals,
+                                           labels_only=True).items():
+            topics.append(slug)
+            scores[slug] = round(p, 3)
+            if slug in by_rule:
+                evidence.append(by_rule[slug])
+            else:
+                top = model.top_words(prep.folded, prep.title_end, slug)
+                words = ", ".join(f'"{w}"' for w in top)
+                evidence.append({"kind": "topic", "label": slug, "text": "",
+                                 "resolved": f"model ({words}) → {slug} ({topic_name(slug)})"})
+        return topics, evidence
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from catalog import province_name
-from classify.textmap import cased_key, fold_for_match, match_key
+from classify.landmarks import LANDMARKS_FILE, load_landmarks
+from classify.textmap import MARKED, cased_key, fold_for_match, marks_form, match_key
+from vntext import normalize
 
 GAZETTEER_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.json.gz"
 CONTEXT_FILE = Path(__file__).resolve().parents[1] / "data" / "gazetteer.context.toml"
@@ -34,6 +36,13 @@ class Place:
     code: str  # current province code
     district: str  # a former unit's district, a merged unit's new name, or a note
     former: str  # the former province a former unit belonged to
+    also: tuple[str, ...] = ()  # a landmark across several provinces: the others' codes
+
+    @property
+    def marks(self) -> str:
+        """The name's words with their marks ("vũ thư"): in text written with diacritics, only
+        this counts. "" when the source data lost the marks ("dien huong"): any spelling counts."""
+        return _marks(self.name)
 
     @property
     def rank(self) -> int:
@@ -58,8 +67,16 @@ class Place:
                 steps.append(prefix + self.district)
         if self.former and self.former != current:
             steps.append(f"former {self.former}")
-        steps.append(f"{self.code} {current}")
+        steps.append(" + ".join(f"{c} {province_name(c)}" for c in (self.code, *self.also)))
         return " → ".join(steps)
+
+
+@lru_cache(maxsize=8192)
+def _marks(name: str) -> str:
+    """Computed when a name is first matched, not for all 16,000 at load time."""
+    if name[:1].islower() and not MARKED.search(name):
+        return ""
+    return marks_form(normalize(name))
 
 
 @dataclass
@@ -77,7 +94,8 @@ class Gazetteer:
         return self.places.get(fold_for_match(text), ())
 
 
-def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
+def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS_FILE
+                   ) -> Gazetteer:
     data = json.loads(gzip.decompress(path.read_bytes()))
     current_names = {}
     by_key: dict[str, list[Place]] = {}
@@ -88,7 +106,14 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
             continue  # "Hưng Yên" the former province is "Hưng Yên" the current one
         place = Place(name, kind, type_, code, district, former)
         by_key.setdefault(match_key(name), []).append(place)
+    # What Vietnamese names are made of: administrative ones only ("Resort", "Park" are not).
     syllables = frozenset(w for key in by_key for w in key.split())
+    for landmark in load_landmarks(landmarks_path):
+        first, *others = landmark.provinces
+        for name in landmark.names:
+            by_key.setdefault(match_key(name), []).append(
+                Place(name, "landmark", "", first, f"landmark ({landmark.kind})", "",
+                      tuple(others)))
     typed = _typed_only(by_key)
     places = {k: tuple(sorted(v, key=lambda p: p.rank)) for k, v in by_key.items()}
     blocked = frozenset(match_key(n) for n in data["block"])
@@ -103,6 +128,8 @@ def load_gazetteer(path: Path = GAZETTEER_FILE) -> Gazetteer:
                 capitals[key] = tuple(w[0].isupper() for w in words)
             else:
                 capitals[key] = (True,) + (False,) * (len(key.split()) - 1)
+            if len(words) > 1 and any(p.kind == "landmark" for p in readings):
+                capitals[key] = (False, *capitals[key][1:])  # "đèo Hải Vân" as "Đèo Hải Vân"
     return Gazetteer(places=places, blocked=blocked, syllables=syllables, capitals=capitals,
                      typed=typed)
 

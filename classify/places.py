@@ -23,7 +23,7 @@ from typing import Any
 
 from catalog import province_name
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
-from classify.textmap import Prepared, match_key
+from classify.textmap import Prepared, marks_form, match_key
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -34,19 +34,60 @@ TIER_KINDS = {
     "commune": frozenset({"commune", "former_commune", "landmark"}),
 }
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
+PASSING_WEIGHT = 0.25
+PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
+INSTITUTION = "an institution's name: a label only alone"
+# What a name right after these words is part of (data/gazetteer.context.toml [passing]).
+NAMED_AFTER = {"outlet": "in passing: an outlet's name",
+               "infrastructure": "in passing: a road's, a line's or a plant's name",
+               "institution": INSTITUTION}
+INSTITUTION_LANDMARKS = frozenset({"landmark (hospital)", "landmark (university)"})
+PASSING_ONLY_SCORE = 0.8  # an institution's name, the only place named (89 % right on dev)
+HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
 NEAR = 60  # folded characters within which a following province settles an ambiguous name
 _CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD = re.compile(r"\w+")
+_PERSON_TITLES = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_OPENING_QUOTES = ("“", "‘", "'", '"', "«")
+_CLOSING_QUOTES = ("”", "’", "»")
+_SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
+_LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
-def _ends_with(before: str, phrases: frozenset[str], most: int = 3) -> bool:
-    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space."""
+def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
+               ) -> bool:
+    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space;
+    in text typed without marks (`marked` False), compared folded ("que" is "quê")."""
     if not before.endswith(" "):
         return False
+    if not marked:
+        before, phrases = fold(before), _folded(phrases)
     words = before[-48:].lower().split()
     return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
                for n in range(1, min(most, len(words)) + 1))
+
+
+@lru_cache(maxsize=64)
+def _folded(phrases: frozenset[str]) -> frozenset[str]:
+    return frozenset(fold(p) for p in phrases)
+
+
+def _confidence(weight: float) -> float:
+    """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
+    return round(min(0.99, 1.0 - float(0.25**weight)), 3)
+
+
+def _lead_end(text: str) -> int:
+    """Where the first sentence of `text` ends."""
+    found = _SENTENCE_END.search(text, 2)
+    return found.end() if found else len(text)
+
+
+def _with_folded(words: list[str]) -> list[str]:
+    """Words and their folded forms, for names read in text typed without marks ("cong ty")."""
+    return [*words, *(fold(w) for w in words)]
 
 
 def _alternation(words: list[str]) -> str:
@@ -57,6 +98,8 @@ def _alternation(words: list[str]) -> str:
 class PlaceRules:
     type_full: re.Pattern[str]  # type word right before a name, full words (any case)
     type_abbrev: re.Pattern[str]  # abbreviations, case-sensitive ("TP", "P.")
+    type_folded: re.Pattern[str]  # full words typed without marks ("huyen"), for such text only
+    unfold: dict[str, str]  # folded type word → the word ("huyen" → "huyện")
     tier_of: dict[str, str]  # lowercase type word → tier
     expand: dict[str, str]  # lowercase abbreviation → type word ("tp" → "thành phố")
     needs_type: frozenset[str]  # folded keys
@@ -74,6 +117,10 @@ class PlaceRules:
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
+    passing_before: frozenset[str]  # comparison and origin words (lowercase)
+    enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
+    work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
+    named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
 
 
 def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
@@ -81,7 +128,8 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
     types = data["type_words"]
     abbrevs = set(types["abbreviations"])
     tier_of: dict[str, str] = {}
-    full, short = [], []
+    full: list[str] = []
+    short: list[str] = []
     for tier in ("province", "city", "district", "commune"):
         for word in types[tier]:
             tier_of[word.lower()] = tier
@@ -91,8 +139,12 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
     ctx = data["context"]
     names = data["names"]
     home = data["home"]
+    passing = data["passing"]
     return PlaceRules(
         type_full=re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
+        type_folded=re.compile(rf"(?:^|(?<=\W))({_alternation([fold(w) for w in full])})\s*$",
+                               re.IGNORECASE),
+        unfold={fold(w): w.lower() for w in full},
         type_abbrev=re.compile(
             rf"(?:^|(?<=\W))(?:({_alternation(multi + [w.title() for w in multi])})\.?\s*"
             rf"|({_alternation(single)})\.\s*)$"),
@@ -101,10 +153,11 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
         common_words=frozenset(match_key(n) for n in names["common_words"]),
         before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]),
-        organisation=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['organisation'])})(?=\W)",
-                                re.IGNORECASE),
+        organisation=re.compile(
+            rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
+            re.IGNORECASE),
         organisation_keys=frozenset(match_key(w) for w in ctx["organisation"]),
-        organisation_words=frozenset(w.lower() for w in ctx["organisation_words"]),
+        organisation_words=frozenset(w.lower() for w in _with_folded(ctx["organisation_words"])),
         institution=frozenset(ctx["institution"]),
         source=frozenset(w.lower() for w in ctx["source"]),
         foreign_after=re.compile(
@@ -116,6 +169,12 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
+        passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
+        enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
+        work_before=frozenset(w.lower() for w in passing["work"]),
+        named_after=re.compile("|".join(
+            rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
+            for group in NAMED_AFTER), re.IGNORECASE),
     )
 
 
@@ -137,6 +196,7 @@ class Mention:
     type_word: str = ""  # "huyện", "thành phố" (for "TP")…
     weak: bool = False  # a bare commune name: only confirms a province found otherwise
     place: Place | None = None  # the reading settled on
+    passing: str = ""  # why this is a passing mention (PASSING_COMPARISON, NAMED_AFTER…), or ""
 
 
 class PlaceReader:
@@ -146,13 +206,26 @@ class PlaceReader:
 
     # --- one mention -------------------------------------------------------------------------
 
-    def _type_before(self, text: str, ts: int) -> tuple[str | None, int, str]:
-        """The type word right before a name: (tier, where it starts, its full form)."""
+    @lru_cache(maxsize=4096)  # noqa: B019 (one reader per process; names repeat across items)
+    def _same_marks(self, key: str, written: str) -> tuple[Place, ...]:
+        """The readings of `key` with the marks of the `written` name ("Quỹ Hợp" is no "Quỳ
+        Hợp"); a key that holds its type word ("TT Chờ") compares the name at its end; a name
+        whose marks the data lost matches any spelling."""
+        said = marks_form(written)
+        return tuple(p for p in self.gaz.places[key]
+                     if not p.marks or said == p.marks or said.endswith(" " + p.marks))
+
+    def _type_before(self, text: str, ts: int, marked: bool = True
+                     ) -> tuple[str | None, int, str]:
+        """The type word right before a name: (tier, where it starts, its full form). In text
+        typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
-        m = self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
+        m = (self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
+             or (None if marked else self.rules.type_folded.search(tail)))
         if not m:
             return None, ts, ""
         word = next(g for g in m.groups() if g).lower()
+        word = self.rules.unfold.get(word, word) if not marked else word
         return self.rules.tier_of[word], ts - len(tail) + m.start(), self.rules.expand.get(word, word)
 
     def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
@@ -174,8 +247,11 @@ class PlaceReader:
         """Why this is not a Vietnamese place of the news, or None."""
         text, rules = prep.text, self.rules
         before = text[max(0, m.quote_start - 60) : m.quote_start]
+        marked = prep.marked(m.ts)
+        if m.type_word == "xã" and _ends_with(before, _SPOUSE, marked=marked):
+            return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if _ends_with(before, rules.before_not_place):
+            if _ends_with(before, rules.before_not_place, marked=marked):
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
@@ -201,18 +277,25 @@ class PlaceReader:
 
     def _in_organisation(self, before: str) -> bool:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
+        return self._name_word(before, self.rules.organisation) is not None
+
+    def _name_word(self, before: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        """The last match of `pattern` in the clause `before` ends, when only capitalised words
+        (or company words) stand between it and the end: the name is part of that name."""
         cut = None
         for cut in _CLAUSE_END.finditer(before):
             pass
         clause = before[cut.end() :] if cut else before
         found = None
-        for found in self.rules.organisation.finditer(clause):
+        for found in pattern.finditer(clause):
             pass
         if not found:
-            return False
+            return None
         between = _WORD.findall(clause[found.end() :])
-        return len(between) <= 8 and all(
-            w[0].isupper() or w.lower() in self.rules.organisation_words for w in between)
+        if len(between) <= 8 and all(
+                w[0].isupper() or w.lower() in self.rules.organisation_words for w in between):
+            return found
+        return None
 
     @staticmethod
     def _in_byline(text: str, title_end: int, m: Mention) -> bool:
@@ -236,12 +319,12 @@ class PlaceReader:
     def read(
         self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None,
         sports_cues: int = 0, organisations: bool = True,
-    ) -> tuple[list[str], list[dict[str, Any]]]:
-        """Provinces (most relevant first) and their evidence. `hits` are the gazetteer and
-        blocked-phrase matches in `prep.folded`; `sports_cues` how many sports words it has;
-        `organisations` whether it names a club or company word at all."""
+    ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
+        """Provinces (most relevant first), their evidence and confidence. `hits` are the
+        gazetteer and blocked-phrase matches in `prep.folded`; `sports_cues` how many sports
+        words it has; `organisations` whether it names a club or company word at all."""
         if not hits and not feed_province:
-            return [], []
+            return [], [], {}
         text = prep.text
         sports = sports_cues >= 2
         kept: list[Mention] = []
@@ -249,15 +332,63 @@ class PlaceReader:
         for m in self._mentions(prep, hits):
             if self._rejected(prep, m, organisations):
                 continue
-            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source):
+            marked = prep.marked(m.ts)
+            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
+                          marked=marked):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
             if sports and not m.typed and not _ends_with(text[max(0, m.ts - 20) : m.ts],
-                                                         self.rules.venue_before, 2):
+                                                         self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
         self._settle(prep, kept, priors, feed_province)
-        return self._labels(prep, [m for m in kept if m.place], feed_province)
+        settled = [m for m in kept if m.place]
+        self._mark_passing(prep, settled)
+        return self._labels(prep, settled, feed_province)
+
+    def _mark_passing(self, prep: Prepared, settled: list[Mention]) -> None:
+        """Comparisons, examples, origins, names of outlets, roads and institutions ("như Hà
+        Nội", "quê Nghệ An", "Báo Lào Cai", "Trường ĐH Y Hà Nội"); a name listed right after a
+        passing one is passing too ("như Hà Nội, TP.HCM và Đà Nẵng")."""
+        text = prep.text
+        previous: Mention | None = None
+        for m in settled:
+            before = text[max(0, m.quote_start - 60) : m.quote_start]
+            marked = prep.marked(m.ts)
+            if _ends_with(before, self.rules.passing_before, marked=marked) \
+                    and not _ends_with(before, self.rules.enumeration_before, marked=marked):
+                m.passing = PASSING_COMPARISON
+            elif not m.typed and (named := self._name_word(before, self.rules.named_after)):
+                m.passing = NAMED_AFTER[named.lastgroup or ""]
+            elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
+                m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
+            elif previous is not None and previous.passing \
+                    and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
+                m.passing = previous.passing
+            elif self._after_person(text, m, previous):
+                m.passing = PASSING_COMPARISON
+            elif self._in_work_title(before, marked):
+                m.passing = "in passing: the title of a work"
+            previous = m
+
+    def _in_work_title(self, before: str, marked: bool) -> bool:
+        """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
+        opened = max(before.rfind(q) for q in _OPENING_QUOTES)
+        if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
+            return False
+        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 2, marked)
+
+    @staticmethod
+    def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:
+        """"Đại biểu Hoàng Ngọc Định (Hà Giang)": a person's province in brackets right after
+        their title and name (not a place's, nor a road's or school's named after a person)."""
+        head = text[max(0, m.quote_start - 40) : m.quote_start]
+        if not head.endswith("(") or (previous is not None and previous.te >= m.quote_start - 2):
+            return False
+        words = head[:-1].split()[-5:]
+        name, title = words[-3:], " ".join(words[:-3]).lower()
+        return (len(name) == 3 and all(w[:1].isupper() and w.isalpha() for w in name)
+                and title.endswith(_PERSON_TITLES))
 
     def _mentions(self, prep: Prepared, hits: list[tuple[int, int, str]]) -> list[Mention]:
         """Longest matches first; a match inside a longer one is dropped (blocked ones included).
@@ -275,11 +406,17 @@ class PlaceReader:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
                 continue
-            if key in capitals and cased[start].islower() and not (upper_title or upper_summary):
+            if key in capitals and capitals[key][0] and cased[start].islower() \
+                    and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
-            m = Mention(start, end, key, ts, te, self.gaz.places[key], quote_start=ts)
-            m.typed, m.quote_start, m.type_word = self._type_before(text, ts)
+            cands = self.gaz.places[key]
+            if prep.marked(ts):  # written with diacritics: only the name's own marks count
+                cands = self._same_marks(key, text[ts:te])
+                if not cands:
+                    continue
+            m = Mention(start, end, key, ts, te, cands, quote_start=ts)
+            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, prep.marked(ts))
             own = m.cands[0]
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
@@ -290,6 +427,10 @@ class PlaceReader:
                 found.append(m)
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
+        # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
+        blocked = [(bs, be) for bs, be in blocked if not any(
+            m.start <= bs and be <= m.end and m.end - m.start > be - bs and not m.weak
+            for m in found)]
         taken = sorted(blocked, key=lambda s: s[0] - s[1])
         taken = [span for i, span in enumerate(taken)
                  if not any(span[0] < e and s < span[1] for s, e in taken[:i])]
@@ -367,7 +508,7 @@ class PlaceReader:
                     break
             if pick is None:
                 pick = next((c for c in context if c in codes), None)
-            if pick is None and not m.weak:
+            if pick is None and (not m.weak or not context):  # a bare commune: the feed alone
                 pick = next((c for c in [feed, *priors] if c in codes), None)
             if pick is not None:
                 m.place = next(p for p in m.cands if p.code == pick)
@@ -384,31 +525,65 @@ class PlaceReader:
 
     def _labels(
         self, prep: Prepared, settled: list[Mention], feed: str | None
-    ) -> tuple[list[str], list[dict[str, Any]]]:
-        score: dict[str, float] = {}
+    ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
+        """Provinces by weight, their evidence and their confidence (0..1).
+
+        Weight: a name in the title (or, with no title, in the first sentence) counts 3, a title
+        prefix ("Lào Cai: …") 3 more, a name in the summary 1, with its type word ("tỉnh X",
+        "huyện Y") 0.5 more. A passing mention gives a label only when it is an institution's
+        name and no other place is named. The feed's home province is a label only when the
+        item speaks of an unnamed "tỉnh" and names no other province as its subject (in the
+        title, or as "tỉnh X")."""
+        weight: dict[str, float] = {}
+        passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
         evidence: list[dict[str, Any]] = []
         said: set[tuple[str, str]] = set()
+        subject = False  # another province is named as the subject
+        # With no title, the summary's first sentence stands for it.
+        lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
+        # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
+        alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
         for m in settled:
-            code = m.place.code  # type: ignore[union-attr]
-            weight = 1.0 + (2.0 if m.ts < prep.title_end else 0.0)
-            if m.quote_start == 0 and prep.text[m.te : m.te + 1] == ":":
-                weight += 3.0  # title prefix "Thái Bình: …"
-            score[code] = score.get(code, 0.0) + weight
+            place: Place = m.place  # type: ignore[assignment]
+            code = place.code
+            in_title = m.ts < lead_end
+            if m.passing:
+                for c in (code, *place.also):
+                    passing[c] = passing.get(c, 0.0) + PASSING_WEIGHT
+            else:
+                w = 3.0 if in_title else 1.0
+                if m.quote_start == lead_start and prep.text[m.te : m.te + 1] == ":":
+                    w += 3.0  # title prefix "Thái Bình: …"
+                if m.typed:
+                    w += 0.5  # "tỉnh X", "huyện Y": named as a unit
+                for c in (code, *place.also):  # a landmark across provinces: each of them
+                    weight[c] = weight.get(c, 0.0) + w
+                    first.setdefault(c, m.ts)
+                subject = subject or (code != feed and (m.ts < prep.title_end
+                                                        or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
-            if (code, quote.casefold()) not in said:
-                said.add((code, quote.casefold()))
-                evidence.append({"kind": "province", "label": code, "text": quote,
-                                 "resolved": m.place.chain(quote)})  # type: ignore[union-attr]
-        if feed and feed not in score and self._speaks_of_home(prep.text):
-            score[feed], first[feed] = 0.5, len(prep.text)
+            chain = place.chain(quote) + (f" ({m.passing})" if m.passing else "")
+            for c in (code, *place.also):  # a landmark across provinces: evidence for each
+                if (c, quote.casefold()) not in said:
+                    said.add((c, quote.casefold()))
+                    evidence.append({"kind": "province", "label": c, "text": quote,
+                                     "resolved": chain})
+        scores = {code: _confidence(w) for code, w in weight.items()}
+        if not weight and len(passing) == 1 and alone_ok:
+            # The only place named, in an institution's name: its own news, perhaps.
+            code = next(iter(passing))
+            weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
+        if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
+            weight[feed], first[feed], scores[feed] = 0.5, len(prep.text), HOME_SCORE
             evidence.append({"kind": "province", "label": feed, "text": "",
                              "resolved": f"unit named without a name → feed home province → "
                                          f"{feed} {province_name(feed)}"})
-        codes = sorted(score, key=lambda c: (-score[c], first[c]))
+        codes = sorted(weight, key=lambda c: (-weight[c], first[c]))
+        evidence = [e for e in evidence if e["label"] in weight]
         evidence.sort(key=lambda e: codes.index(e["label"]))
-        return codes, evidence
+        return codes, evidence, {c: scores[c] for c in codes}
 
     def _names_a_place(self, after: str) -> bool:
         """Whether `after` starts with a place name (of two words or more, or a province's)."""

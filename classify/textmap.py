@@ -10,6 +10,13 @@ padded with one space on each side, so matches fall on word bounds.
 
 `text` is the normalised original (vntext.normalize), which rules read for exact wording and
 evidence quotes; `cased` is `folded` with the original's capitals, for casing rules.
+
+Diacritics are meaning: in a title or summary written with marks, a name counts only with its own
+marks ("cá màu" is not Cà Mau); `marks_form` is what that comparison reads. A segment with no
+marked letter at all was typed without diacritics, and there folding alone decides.
+
+Hostile input: only the first TITLE_CAP characters of a title and SUMMARY_CAP of a summary are
+read, so a 1 MB title costs what a long headline costs.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from functools import lru_cache
 
 from vntext import fold, normalize
 
+TITLE_CAP = 600  # characters of a title that are read (real headlines are under 300)
+SUMMARY_CAP = 2_000  # characters of a summary (a lead of a few sentences)
 _SEP = "\u2063"  # invisible separator: not a space, not a word character, kept by normalize
 _MARKS = re.compile(r"[\u0300-\u036f]")  # what vntext.fold strips
 _APOSTROPHES = re.compile("[’‘ʼ`´]")
@@ -28,6 +37,10 @@ _CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
 _SYMBOL = re.compile(r"[^\w\s'.|-]|_")  # any other punctuation or symbol: a word bound
 _ASCII_SYMBOLS = str.maketrans("#$%&*+<=>@^_~", " " * 13)
 _FULL_STOP = re.compile(r"\.(?=[ |]|$)")
+# Letters only Vietnamese written with its marks has.
+MARKED = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
+                    re.IGNORECASE)
+_NOT_WORD = re.compile(r"[\W_]+")
 _QUOTE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")  # a quote mark, not an apostrophe in "M'gar"
 
 
@@ -78,12 +91,28 @@ def cased_key(normalized: str) -> str:
     return _flatten(normalized).strip()
 
 
+# Spellings of one syllable that official names themselves mix ("Đăk Glei", "Đắk Lắk").
+_SAME_SYLLABLE = {"đăk": "đắk", "lăk": "lắk", "đăc": "đắk", "đắc": "đắk", "lắc": "lắk"}
+
+
+def marks_form(normalized: str) -> str:
+    """Lowercase words with their marks, punctuation read as a space: "TP. Huế" → "tp huế"."""
+    words = _NOT_WORD.sub(" ", normalized.lower()).split()
+    return " ".join(_SAME_SYLLABLE.get(w, w) for w in words)
+
+
 @dataclass
 class Prepared:
     text: str  # normalised title, "\n\n", normalised summary
     title_end: int  # where the title ends in text (title is text[:title_end])
     folded: str  # " " + folded text + " ", aligned with `text` one character further on
     cased: str  # `folded` with the capitals of the original: "Đắk Lắk" reads "Dak Lak"
+    title_marked: bool = True  # written with diacritics: names must match with their marks
+    summary_marked: bool = True
+
+    def marked(self, pos: int) -> bool:
+        """Whether the segment holding text offset `pos` is written with diacritics."""
+        return self.title_marked if pos < self.title_end else self.summary_marked
 
     @staticmethod
     def span(start: int, end: int) -> tuple[int, int]:
@@ -92,8 +121,11 @@ class Prepared:
 
 
 def prepare(title: str | None, summary: str | None = "") -> Prepared:
-    # One normalize call for both fields (it is the costliest step); the separator survives it.
-    both = normalize(f"{(title or '').replace(_SEP, '')}{_SEP}{(summary or '').replace(_SEP, '')}")
+    # Capped first (hostile input), then one normalize call for both fields (it is the costliest
+    # step); the separator survives it.
+    title = (title or "")[:TITLE_CAP].replace(_SEP, "")
+    summary = (summary or "")[:SUMMARY_CAP].replace(_SEP, "")
+    both = normalize(f"{title}{_SEP}{summary}")
     head, _, tail = both.partition(_SEP)
     text = f"{head.rstrip()}\n\n{tail.lstrip()}"  # two characters: two spaces when folded
     flat = _flatten(text)
@@ -104,4 +136,7 @@ def prepare(title: str | None, summary: str | None = "") -> Prepared:
     folded = cased.lower()
     if len(folded) != len(cased):  # a capital whose lowercase is longer: keep offsets aligned
         folded = "".join(c.lower()[:1] for c in cased)
-    return Prepared(text=text, title_end=len(head.rstrip()), folded=folded, cased=cased)
+    title_end = len(head.rstrip())
+    return Prepared(text=text, title_end=title_end, folded=folded, cased=cased,
+                    title_marked=MARKED.search(text, 0, title_end) is not None,
+                    summary_marked=MARKED.search(text, title_end) is not None)

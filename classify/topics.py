@@ -11,15 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from catalog import topics as catalog_topics
-from classify.textmap import Prepared, match_key
+from classify.textmap import MARKED, Prepared, match_key
 from vntext import normalize
 
 TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
 LISTS = ("strong", "keep", "weak", "not", "veto")
 KNOWN_KEYS = {"names", "yield_to", *LISTS}
-# Letters only Vietnamese written with its marks has: such text must match a phrase's marks too.
-_MARKED = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-                     re.IGNORECASE)
+PASSING_GAP = 3  # words between a passing phrase ("nhân dịp") and the topic phrase it covers
 
 Span = tuple[int, int]
 
@@ -42,10 +40,17 @@ class TopicRules:
     phrases: dict[str, list[PhraseRef]]  # folded key → where it is used
     combos: dict[str, list[int]]  # slug → number of groups of each `together…` list
     yield_to: dict[str, tuple[str, ...]]
+    # A phrase within a few words after one of these, in the same clause, is mentioned in
+    # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
+    passing: re.Pattern[str] | None = None
+    passing_any: re.Pattern[str] | None = None  # any passing phrase at all (most items have none)
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    passing_words = data.pop("passing", [])
+    if not isinstance(passing_words, list) or not all(isinstance(w, str) for w in passing_words):
+        raise TopicRulesError(f"{path.name}: passing: expected a list of phrases")
     known = catalog_topics()
     phrases: dict[str, list[PhraseRef]] = {}
     combos: dict[str, list[int]] = {}
@@ -55,7 +60,7 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         if not isinstance(raw, str) or not match_key(normalize(raw)):
             raise TopicRulesError(f"{path.name}: [{slug}] {role}: expected a phrase, got {raw!r}")
         text = normalize(raw)
-        exact = text.lower() if _MARKED.search(text) else None
+        exact = text.lower() if MARKED.search(text) else None
         phrases.setdefault(match_key(text), []).append(PhraseRef(slug, role, combo, group, exact))
 
     for slug, rule in data.items():
@@ -79,7 +84,15 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         if unknown:
             raise TopicRulesError(f"{path.name}: [{slug}] yield_to unknown topics {sorted(unknown)}")
         yield_to[slug] = tuple(rule.get("yield_to", []))
-    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to)
+    passing = passing_any = None
+    if passing_words:
+        words = "|".join(re.escape(normalize(w).lower())
+                         for w in sorted(passing_words, key=len, reverse=True))
+        # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
+        passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
+        passing_any = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
+    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
+                      passing_any=passing_any)
 
 
 @lru_cache(maxsize=1)
@@ -111,12 +124,9 @@ class _Tally:
     def free(self, span: Span) -> bool:
         return not any(span[0] < e and s < span[1] for s, e in self.blocked)
 
-    def without(self, sentences: set[int], sentence: _Sentences) -> None:
-        """Forget the yielding phrases found in these sentences."""
-        self.strong = {k: s for k, s in self.strong.items() if sentence(s[0]) not in sentences}
-        self.weak = {k: s for k, s in self.weak.items() if sentence(s[0]) not in sentences}
-        self.together = {g: [s for s in spans if sentence(s[0]) not in sentences]
-                         for g, spans in self.together.items()}
+    def keep_only(self) -> None:
+        """Forget every phrase but the `keep` ones."""
+        self.strong, self.weak, self.together = {}, {}, {}
 
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
@@ -140,6 +150,12 @@ class _Tally:
         return []
 
 
+def _in_passing(text: str, start: int, rules: TopicRules) -> bool:
+    """"nhân dịp Đại lễ Vu Lan", "trong bối cảnh biến đổi khí hậu": a mention in passing."""
+    return rules.passing is not None and rules.passing.search(
+        text[max(0, start - 60) : start].lower()) is not None
+
+
 def _apart(spans: list[Span]) -> list[Span]:
     """Spans that do not overlap each other: "lấy ý kiến" and its "ý kiến" count once."""
     kept: list[Span] = []
@@ -151,13 +167,15 @@ def _apart(spans: list[Span]) -> list[Span]:
 
 def score_topics(
     prep: Prepared, hits: list[tuple[int, int, str]], rules: TopicRules
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """Topics (catalog order) and their evidence, from the topic phrases found in the text.
+) -> tuple[list[str], list[dict[str, Any]], set[str]]:
+    """Topics (catalog order), their evidence and the signals the topic model reads: each topic
+    given ("thien-tai-cuu-tro"), given from the title (":title"), by two phrases or more
+    (":many").
 
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
     """
     tallies: dict[str, _Tally] = {}
-    lowered = prep.text.lower() if _MARKED.search(prep.text) else None
+    may_pass = rules.passing_any is not None and rules.passing_any.search(prep.text.lower())
     for start, end, key in hits:
         span = None
         for ref in rules.phrases[key]:
@@ -165,8 +183,16 @@ def score_topics(
                 continue
             if span is None:
                 span = prep.span(start, end)
-            if ref.exact is not None and lowered is not None \
-                    and lowered[span[0] : span[1]] != ref.exact:
+            if ref.exact is not None:
+                if prep.marked(span[0]):
+                    if prep.text[span[0] : span[1]].lower() != ref.exact:
+                        continue
+                elif " " not in key:
+                    continue  # typed without marks, "bao" is "bão", "báo" or "bao": no evidence
+            elif prep.marked(span[0]) and MARKED.search(prep.text, span[0], span[1]):
+                continue  # a phrase without marks ("Ba Na") is not a marked word ("Bà Nà")
+            if ref.role not in ("not", "veto", "weak") and may_pass \
+                    and _in_passing(prep.text, span[0], rules):
                 continue
             tally = tallies.setdefault(ref.slug, _Tally())
             if ref.role == "not":
@@ -178,13 +204,14 @@ def score_topics(
             else:
                 getattr(tally, ref.role).setdefault(key, span)
     if not tallies:
-        return [], []
+        return [], [], set()
     sentence = _Sentences(prep.text)
     given = {slug: spans for slug, tally in tallies.items()
              if (spans := tally.evidence(rules.combos[slug], sentence))}
     for slug in [s for s in given if any(o in given for o in rules.yield_to[s])]:
-        taken = {sentence(a) for other in rules.yield_to[slug] for a, _ in given.get(other, ())}
-        tallies[slug].without(taken, sentence)
+        # Beside the topic it yields to, only its `keep` phrases count: the houses' or the
+        # relief's recipients being poor is no poverty news (spec: companion topics).
+        tallies[slug].keep_only()
         spans = tallies[slug].evidence(rules.combos[slug], sentence)
         if spans:
             given[slug] = spans
@@ -194,9 +221,14 @@ def score_topics(
     names = catalog_topics()
     labels = [slug for slug in names if slug in given]
     evidence = []
+    signals = set(labels)
     for slug in labels:
         spans = sorted(given[slug])
+        if spans[0][0] < prep.title_end:
+            signals.add(f"{slug}:title")
+        if len(spans) > 1:
+            signals.add(f"{slug}:many")
         quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
         evidence.append({"kind": "topic", "label": slug, "text": prep.text[slice(*spans[0])],
                          "resolved": f"{quoted} → {slug} ({names[slug].name_vi})"})
-    return labels, evidence
+    return labels, evidence, signals

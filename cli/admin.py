@@ -10,7 +10,8 @@ from pathlib import Path
 from cli.running import EXIT_BAD_INPUT, run_with_app
 from config import Settings
 from handlers import args as typed
-from handlers.i18n import escape, t
+from render.markup import escape
+from render.texts import t
 from runtime import App
 from services import admin, limits, users
 

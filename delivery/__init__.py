@@ -1,1 +1,2 @@
-"""Delivery: match new items to subscriptions, compose messages and digests, send them via the outbox."""
+"""Delivery: match new items to subscriptions, gather digests and reports (composed by render/),
+send them via the outbox."""

@@ -13,18 +13,14 @@ import logging
 
 from sqlalchemy import and_, exists, or_, select
 
-from channels.markup import escape
 from config import CHANNELS
-from delivery.compose import text as delivery_text
-from delivery.compose import truncate
 from delivery.outbox import enqueue
-from delivery.sql import lock_for_write
+from render.compose import render_alert
 from runtime import App
+from storage.dialect import lock_for_write
 from storage.models import Chat, User
 
 log = logging.getLogger(__name__)
-
-MAX_ALERT_UNITS = 3000
 
 
 async def alert_admins(app: App, text: str) -> None:
@@ -44,8 +40,7 @@ async def alert_admins(app: App, text: str) -> None:
                 select(Chat.id, Chat.lang).where(Chat.kind == "private", Chat.active.is_(True), who)
             )).all()
             for chat_id, lang in chats:
-                body = f"{delivery_text(lang, 'alert_prefix')}\n{escape(truncate(text, MAX_ALERT_UNITS))}"
-                await enqueue(app, chat_id, [body], kind="alert",
+                await enqueue(app, chat_id, [render_alert(lang, text)], kind="alert",
                               dedup_key=f"alert:{chat_id}:{digest}:{hour}", session=session)
     except Exception:
         log.exception("could not queue the admin alert")

@@ -4,7 +4,8 @@ Runs when the sender claims a batch of rows:
 - an instant row comes with the ids of the new items that matched (delivery.match);
 - a digest row carries the items fetched in its window that match the chat's subscriptions on
   that schedule. The window ends at the due time and starts at the chat's previous digest of the
-  same mode (so a catch-up digest after downtime has everything since), at most MAX_CATCHUP back;
+  same mode (so a catch-up digest after downtime has everything since), less LATE_ITEMS, at most
+  MAX_CATCHUP back;
 - a held digest (delivery.digests.HELD) carries the items matched in its window, [previous held
   digest, due), by the chat's instant subscriptions that it has not been given: the weaker
   matches held back from instant alerts, and anything an instant row could not deliver;
@@ -35,15 +36,16 @@ from typing import Any
 from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.compose import Blocks, render_batch, render_digest, text
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
-from delivery.sql import in_ranges, parse_ids
-from delivery.views import ItemView, chunks, load_items
 from model.enums import OutboxState, SubscriptionKind, SubscriptionMode
+from render.compose import Blocks, render_batch, render_digest
+from render.texts import t
 from runtime import App
+from storage.dialect import in_ranges, parse_ids
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
+from storage.views import ItemView, chunks, load_items
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,11 @@ MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28), HELD: t
 # A held digest with no previous one looks back a day: it was queued less than a day before it
 # fell due (delivery.digests.held_dues).
 WINDOW = {**PERIODS, HELD: PERIODS["daily"]}
+# A poll stamps its items with the time it started reading (ingest.handler) and stores them when
+# the read is done, so an item stamped just before a digest's due time can be stored just after
+# that digest took its items. Each window therefore reaches this far back before the previous
+# digest; what the chat already has is left out, so nothing comes twice.
+LATE_ITEMS = timedelta(hours=1)
 
 
 @dataclass
@@ -152,7 +159,7 @@ def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
     start = previous if previous is not None else row.due_at - WINDOW[mode]
     if mode == HELD:  # see delivery.digests.held_dues
         start -= HELD_OVERLAP
-    return max(start, row.due_at - MAX_CATCHUP[mode]), row.due_at
+    return max(start - LATE_ITEMS, row.due_at - MAX_CATCHUP[mode]), row.due_at
 
 
 async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int, datetime]:
@@ -307,11 +314,11 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type
     local_due = due.astimezone(tz)
     if mode == SubscriptionMode.WEEKLY:
         start = (due - PERIODS["weekly"]).astimezone(tz)
-        return text(lang, "digest_weekly", start=start.strftime("%d/%m"),
-                    end=local_due.strftime("%d/%m/%Y"), count=count)
+        return t(lang, "digest_weekly", start=start.strftime("%d/%m"),
+                 end=local_due.strftime("%d/%m/%Y"), count=count)
     if mode == HELD:
-        return text(lang, "digest_held", date=local_due.strftime("%d/%m/%Y"), count=count)
-    return text(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
+        return t(lang, "digest_held", date=local_due.strftime("%d/%m/%Y"), count=count)
+    return t(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
 
 
 async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -> list[dict[str, Any]]:
@@ -336,6 +343,6 @@ async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -
     parts: list[dict[str, Any]] = [{"text": report.parts[0]}]
     if report.png:
         parts.append({"photo": base64.b64encode(report.png).decode(), "caption": report.caption})
-    parts += [{"text": t} for t in report.parts[1:]]
+    parts += [{"text": part} for part in report.parts[1:]]
     return parts
 

@@ -105,6 +105,7 @@ class ChannelSender:
         # Enough rows in flight to keep the window full while others wait on the network.
         self.capacity = {INTERACTIVE: max(16, rate), BULK: max(16, 2 * rate)}
         self.inflight: dict[int, set[asyncio.Task[None]]] = {INTERACTIVE: set(), BULK: set()}
+        self.composing: set[int] = set()  # claimed rows not yet handed to a send task
         self.slot_free = {INTERACTIVE: asyncio.Event(), BULK: asyncio.Event()}
         self.auth_until = 0.0
         self.preparing = asyncio.Lock()
@@ -115,7 +116,11 @@ class ChannelSender:
         return self.channel.name
 
     def in_flight_ids(self) -> list[int]:
-        return [t.row_id for lane in self.inflight.values() for t in lane]  # type: ignore[attr-defined]
+        """The rows this sender holds, whose leases it renews: those being sent, and those
+        claimed and still being composed (a big batch on a busy machine can take longer than a
+        lease; taken over meanwhile, a row would go out twice)."""
+        sending = [t.row_id for lane in self.inflight.values() for t in lane]  # type: ignore[attr-defined]
+        return [*self.composing, *sending]
 
     async def run(self) -> None:
         await asyncio.gather(self._lane(INTERACTIVE), self._lane(BULK))
@@ -147,8 +152,12 @@ class ChannelSender:
                     rows = await self.recorder.write(outbox.claiming(
                         self.name, lane, free, self.owner, self.app.clock()))
                     claimed = len(rows)
-                    for row in await self._prepared(rows):
-                        self._start(row)
+                    self.composing.update(r.id for r in rows)
+                    try:
+                        for row in await self._prepared(rows):
+                            self._start(row)
+                    finally:
+                        self.composing.difference_update(r.id for r in rows)
                 except Exception:
                     log.exception("%s sender: claiming lane %d failed; trying again", self.name, lane)
             event.clear()

@@ -6,9 +6,9 @@ from handlers import args, confirm
 from handlers.callbacks import Callback, encode
 from handlers.commands import allowed, commands, lookup
 from handlers.context import Ctx
-from handlers.i18n import escape
 from handlers.types import Result
 from model.channel import Button
+from render.markup import escape
 from services import chats
 
 

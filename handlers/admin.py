@@ -9,10 +9,10 @@ from catalog import province_name, topic_name
 from handlers import args, confirm
 from handlers.commands import lookup
 from handlers.context import Ctx
-from handlers.i18n import Html, escape
 from handlers.render import provinces_text
 from handlers.types import Result
 from model.channel import OutMessage
+from render.markup import Html, escape
 from services import admin, limits, sources, users
 from services.sources import SourceTest
 

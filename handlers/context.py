@@ -7,11 +7,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from delivery.compose import split_parts
 from handlers.commands import Command
-from handlers.i18n import Html, t
 from handlers.types import Incoming, Result
 from model.channel import Button, OutMessage
+from render.compose import split_parts
+from render.markup import Html
+from render.texts import t
 from runtime import App
 from services import audit, chats
 from services.errors import ServiceError

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 
-from delivery.compose import render_item
 from handlers import args
 from handlers.callbacks import Callback, encode
 from handlers.commands import lookup
 from handlers.context import Ctx, new_nonce
-from handlers.i18n import Html
 from handlers.picker import stale
 from handlers.render import item_blocks, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button
+from render.compose import render_item
+from render.markup import Html
 from services import explain
 from services import search as search_service
 from services.search import SearchPage

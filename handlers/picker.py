@@ -16,11 +16,11 @@ from classify.query import parse_phrase, search_provinces
 from handlers import args
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx, new_nonce
-from handlers.i18n import Html
 from handlers.render import delivery_text, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button, OutMessage
 from model.enums import SubscriptionMode
+from render.markup import Html
 from services import subscriptions
 from services.errors import ServiceError
 from services.subscriptions import Cadence

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 
 from catalog import province_name, topic_name
-from delivery.compose import render_item
-from delivery.views import ItemView
-from handlers.i18n import Html, escape, t
 from model.enums import SubscriptionKind, SubscriptionMode
+from render.compose import render_item
+from render.markup import Html, escape
+from render.texts import t
 from services.subscriptions import Cadence, SubInfo
+from storage.views import ItemView
 
 
 def provinces_text(codes: Iterable[str]) -> str:

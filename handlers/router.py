@@ -16,9 +16,9 @@ from handlers import account, admin, confirm, items, official, onboarding, picke
 from handlers.callbacks import BadCallback, decode
 from handlers.commands import Command, allowed, lookup
 from handlers.context import Ctx
-from handlers.i18n import DEFAULT_LANG, t
 from handlers.types import Incoming, Result
 from model.channel import OutMessage
+from render.texts import DEFAULT_LANG, t
 from runtime import App
 from services import audit, chats, limits, users
 from services.errors import ServiceError

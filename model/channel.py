@@ -61,7 +61,7 @@ class Button:
 @dataclass
 class OutMessage:
     """A message to send. `text` is in Telegram's HTML subset with everything user-given escaped;
-    a plain-text channel turns it into plain text (channels/markup.py)."""
+    a plain-text channel turns it into plain text (render/markup.py)."""
 
     text: str = ""
     buttons: list[list[Button]] = field(default_factory=list)

@@ -142,14 +142,14 @@ def delivery_settings(db_url: str, **overrides: object):  # type: ignore[no-unty
     return make_settings(db_url, **values)
 
 
-async def run_until_idle(app, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+async def run_until_idle(app):  # type: ignore[no-untyped-def]
     """Start delivery on the app's channels, wait until nothing due is left, stop it."""
     from delivery.service import start_delivery
     from tests.waiting import wait_for
 
     service = await start_delivery(app)
     try:
-        await wait_for(service.idle, timeout=timeout)
+        await wait_for(service.idle)
     finally:
         await service.stop()
     return service

@@ -18,9 +18,9 @@ from cli.run import Running, start_services
 from config import Settings
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram, Sent
-from tests.waiting import wait_for
+from tests.waiting import PATIENCE, wait_for
 
-WAIT = 15.0  # seconds any one expected answer may take (generous: CI machines are slow)
+WAIT = PATIENCE  # how long any one expected answer may take before the test fails
 
 # Errors the fake answers only for a problem in what the bot sent (bad HTML, too long, bad
 # buttons, empty text, unknown method): none may ever occur. Scripted answers (403, 429,
@@ -53,7 +53,7 @@ async def bot(settings: Settings) -> AsyncIterator[Running]:
     """The whole bot, as `bot.py run` starts it; stopped in its own safe order."""
     running = await start_services(settings)
     try:
-        await wait_for(lambda: "telegram" in running.app.channels, timeout=WAIT)
+        await wait_for(lambda: "telegram" in running.app.channels)
         yield running
     finally:
         await running.stop()
@@ -120,7 +120,7 @@ class TgUser:
         button = self.button(label, message)
         query = self.fake.push_callback(self.user_id, self.chat_id, button["callback_data"],  # type: ignore[arg-type]
                                         message.message_id)
-        await wait_for(lambda: query in self.fake.callback_answers, timeout=WAIT)
+        await wait_for(lambda: query in self.fake.callback_answers)
         return await self.expect(n) if n else []
 
 

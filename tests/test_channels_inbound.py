@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from channels.inbound import Inbound
-from handlers.i18n import t
+from render.texts import t
 from handlers.types import Incoming, Result
 from model.channel import Outcome, OutMessage, Status
 from runtime import App, open_app

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from channels.console import ConsoleChannel, run_console
-from handlers.i18n import t
+from render.texts import t
 from handlers.types import Incoming, Result
 from model.channel import Button, OutMessage, Status
 from runtime import App

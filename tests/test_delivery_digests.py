@@ -88,6 +88,26 @@ async def test_daily_digest_once_per_period_with_its_window(dapp: App) -> None:
     assert "Tin sau giờ bản tin" in tomorrow and "Tin sáng nay" not in tomorrow
 
 
+async def test_item_stored_after_its_digest_went_out_comes_in_the_next_one(dapp: App) -> None:
+    """A poll that began at 06:59:50 stamps its items 06:59:50, and stores them after the 07:00
+    digest took its items: they come in the next digest, and what came already does not."""
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        chat = await add_chat(session, 504, channel="memory")
+        await add_sub(session, chat, provinces=["46"], mode="daily", hour=7)
+        await add_item(session, src, "Tin sớm ở Huế", provinces=["46"], fetched_at=local(14, 6))
+    dapp.clock.now = local(14, 7, 0) + timedelta(seconds=30)  # type: ignore[attr-defined]
+    await run_until_idle(dapp)
+    async with dapp.sessions() as session, session.begin():
+        await add_item(session, src, "Tin về muộn ở Huế", provinces=["46"],
+                       fetched_at=local(14, 6, 59) + timedelta(seconds=50))
+    dapp.clock.now = local(15, 7, 0) + timedelta(seconds=30)  # type: ignore[attr-defined]
+    await run_until_idle(dapp)
+    first, second = await _texts(dapp, 504)
+    assert "Tin sớm" in first and "muộn" not in first
+    assert "Tin về muộn" in second and "Tin sớm" not in second
+
+
 async def test_missed_digest_is_sent_once_at_start_up_with_everything_since(dapp: App) -> None:
     async with dapp.sessions() as session, session.begin():
         src = await add_source(session)

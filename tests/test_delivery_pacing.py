@@ -10,6 +10,7 @@ from itertools import pairwise
 
 from delivery.pacing import BULK, INTERACTIVE, SAFETY, Limits, Pacer
 from tests.fakes.telegram_api import max_in_window
+from tests.waiting import PATIENCE
 
 
 class Clock:
@@ -113,7 +114,7 @@ async def test_real_pacer_grants_waiters_in_real_time() -> None:
     pacer = Pacer(Limits(50, 100.0, 100))
     try:
         await asyncio.wait_for(
-            asyncio.gather(*(pacer.acquire(str(n)) for n in range(60))), timeout=5)
+            asyncio.gather(*(pacer.acquire(str(n)) for n in range(60))), timeout=PATIENCE)
     finally:
         pacer.close()
 

@@ -91,7 +91,7 @@ async def test_429_waits_retry_after_then_sends_the_same_message(
     item, chats = await _news(tapp, 121)
     started = time.monotonic()
     await on_new_items(tapp, [item])
-    await fake.wait_for_messages(121, 1, timeout=15)
+    await fake.wait_for_messages(121, 1)
     assert time.monotonic() - started >= 1.0  # the sender waited as told
     assert fake.count_429 == 2 and len(fake.messages_for(121)) == 1
     await wait_for(lambda: _sent_state(tapp, chats[121]))
@@ -151,7 +151,7 @@ async def test_5xx_is_retried_with_backoff(tapp: App, fake: FakeTelegram,
     fake.script_chat(151, "error", times=2, status=502)
     item, chats = await _news(tapp, 151)
     await on_new_items(tapp, [item])
-    await fake.wait_for_messages(151, 1, timeout=15)
+    await fake.wait_for_messages(151, 1)
     await wait_for(lambda: _sent_state(tapp, chats[151]))
     async with tapp.sessions() as session:
         attempts = await session.scalar(select(Delivery.attempts))
@@ -203,7 +203,7 @@ async def test_limits_held_against_the_fake(db_url: str) -> None:
             await enqueue(app, chats[0], [f"Thêm {n}"], kind="broadcast", dedup_key=f"x{n}", lane=1)
         running = await start_delivery(app)
         try:
-            await wait_for(lambda: len(fake.sent) == 43, timeout=20)
+            await wait_for(lambda: len(fake.sent) == 43)
         finally:
             await running.stop()
             await app.channels["telegram"].close()  # type: ignore[attr-defined]

@@ -5,7 +5,6 @@ digest; An Giang's own news still reaches An Giang's subscriber."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from services import chats, sources
@@ -36,9 +35,6 @@ def _url(item: FeedItem) -> str:
     return f"https://baotinh.example.vn/{item.slug}.html"
 
 
-@pytest.mark.xfail(strict=False, reason="the classifier core on main labels the feed's home "
-                   "province An Giang on a Lào Cai item that says 'Tỉnh ủy' in passing; fixed by "
-                   "the issue 10 classifier work (branch cls)")
 async def test_a_provincial_feeds_item_about_another_province_reaches_only_that_province(
     db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer  # noqa: F811
 ) -> None:

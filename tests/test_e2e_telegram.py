@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers.commands import command_list, names_for_role
-from handlers.i18n import t
+from render.texts import t
 from services import chats, sources, subscriptions
 from services.subscriptions import Cadence
 from storage.models import AuditLog, Chat, DeliveredItem, Item, Source, Subscription, User
 from tests.delivery_support import add_item, add_source
-from tests.e2e_support import WAIT, FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
+from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
 from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
@@ -49,7 +49,7 @@ async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops
     async with bot(settings) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Tỉnh")
-        await wait_for(lambda: _count(app, Item), timeout=15)
+        await wait_for(lambda: _count(app, Item))
         lan = TgUser(fake_telegram, 501)
 
         (welcome,) = await lan.say("/start")
@@ -126,7 +126,7 @@ async def test_admin_adds_a_feed_and_a_subscriber_gets_its_new_item_once(
         (added,) = await admin.say(f"/addfeed {url} lào cai Báo Lào Cai")
         assert "Đã thêm nguồn số" in added.plain and "Lào Cai" in added.plain
         # The first read is the backlog: stored as already seen, never pushed.
-        await wait_for(lambda: _count(app, Item), timeout=15)
+        await wait_for(lambda: _count(app, Item))
         assert await _count(app, Item, Item.backlog.is_(True)) == len(OLD_NEWS)
 
         feed_server.add(path, rss([FRESH, *OLD_NEWS]))
@@ -136,8 +136,8 @@ async def test_admin_adds_a_feed_and_a_subscriber_gets_its_new_item_once(
 
         # Further polls read the same item again; it is not sent again, to anyone.
         hits = feed_server.hits(path)
-        await wait_for(lambda: feed_server.hits(path) >= hits + 2, timeout=15)
-        await wait_for(running.delivery.idle, timeout=15)
+        await wait_for(lambda: feed_server.hits(path) >= hits + 2)
+        await wait_for(running.delivery.idle)
         assert len(subscriber.records) == subscriber.seen
         assert await _count(app, DeliveredItem) == 1
         assert len(bystander.records) == bystander.seen == 1
@@ -227,7 +227,7 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
     async with bot(settings) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item), timeout=15)  # the backlog is in
+        await wait_for(lambda: _count(app, Item))  # the backlog is in
 
         blocked, slowed = TgUser(fake_telegram, 801), TgUser(fake_telegram, 802)
         groups = [TgUser(fake_telegram, 803, chat_id=g, chat_type="group", title=f"Tổ {g}")
@@ -241,10 +241,10 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
         fake_telegram.force_429(1, retry_after=1, chat_id=802)
         fake_telegram.script_chat(old_group, "migrated", new_chat_id=new_group)
         fake_telegram.push_migration(seen_group, seen_new, user_id=803)
-        await wait_for(lambda: _chat(app, str(seen_new)), timeout=WAIT)
+        await wait_for(lambda: _chat(app, str(seen_new)))
 
         feed_server.add(path, rss([STORM, OLD_STORM]))
-        await wait_for(lambda: fake_telegram.count_429 == 1, timeout=WAIT)
+        await wait_for(lambda: fake_telegram.count_429 == 1)
         refused_at = time.monotonic()
         (first,) = await slowed.expect(1)
         assert STORM.title in first.plain and first.time - refused_at >= 0.9  # retry_after held
@@ -252,7 +252,7 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
         for group in moved:
             (alert,) = await group.expect(1)
             assert STORM.title in alert.plain
-        blocked_chat = await wait_for(lambda: _inactive(app, "801"), timeout=WAIT)
+        blocked_chat = await wait_for(lambda: _inactive(app, "801"))
         assert "blocked" in (blocked_chat.inactive_reason or "")
 
         feed_server.add(path, rss([STORM_AFTER, STORM, OLD_STORM]))
@@ -261,7 +261,7 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
         for group in moved:
             (alert,) = await group.expect(1)
             assert STORM_AFTER.title in alert.plain
-        await wait_for(running.delivery.idle, timeout=WAIT)
+        await wait_for(running.delivery.idle)
 
         # Each message arrived once; the blocked chat was tried once and then left alone.
         assert len(slowed.records) == slowed.seen and fake_telegram.count_429 == 1

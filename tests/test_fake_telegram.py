@@ -345,14 +345,14 @@ def test_sync_clients_with_form_and_json_bodies(fake: FakeTelegram) -> None:
             "error_code": 400,
             "description": "Bad Request: message text is empty",
         }
-    assert [s.plain for s in fake.wait_for_messages(5, 2, timeout=1)] == ["a", "b"]
+    assert [s.plain for s in fake.wait_for_messages(5, 2)] == ["a", "b"]
     with pytest.raises(TimeoutError):
         fake.wait_for_messages(5, 3, timeout=0.05)
 
 
 async def test_wait_for_messages_awaits_in_async_code(fake: FakeTelegram) -> None:
     async with make_bot(fake) as bot:
-        waiter = fake.wait_for_messages(5, 1, timeout=5)
+        waiter = fake.wait_for_messages(5, 1)
         await bot.send_message(5, "x")
         assert [s.plain for s in await waiter] == ["x"]
 

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from handlers.commands import commands
-from handlers.i18n import LANGS, messages, t
 from handlers.router import dispatch
 from handlers.types import Incoming, Result
+from render.texts import LANGS, messages, t
 from runtime import App, open_app
 from services import users
 from storage.models import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from handlers.i18n import t
+from render.texts import t
 from handlers.router import dispatch
 from handlers.types import Incoming
 from runtime import App, open_app

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from channels.telegram_app import TelegramHandle, start_telegram, stop_telegram
 from delivery.pacing import Limits, Pacer
 from handlers.commands import command_list
-from handlers.i18n import t
+from render.texts import t
 from handlers.types import Incoming, Result
 from logs import setup_logging
 from model.channel import Button, OutMessage
@@ -253,7 +253,7 @@ async def _inactive(app: App, key: str) -> bool:
 async def test_the_real_router_answers(app: App, fake_telegram: FakeTelegram) -> None:
     async with running(app):
         fake_telegram.push_message(5, 5, "/start")
-        (reply,) = await fake_telegram.wait_for_messages(5, 1, timeout=20)
+        (reply,) = await fake_telegram.wait_for_messages(5, 1)
     assert reply.plain and reply.plain != t("vi", "error_internal")
 
 
@@ -309,7 +309,7 @@ async def test_unreachable_telegram_is_retried_in_the_background(
         assert "telegram" in application.channels and handle.tasks
         with FakeTelegram(port=port) as back:  # Telegram is reachable again
             back.push_message(5, 5, "/start")
-            (reply,) = await back.wait_for_messages(5, 1, timeout=15)
+            (reply,) = await back.wait_for_messages(5, 1)
             await stop_telegram(handle)
         assert reply.plain == "Đã nhận /start"
     finally:

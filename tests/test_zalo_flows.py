@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from cli.run import Running, start_services
 from config import Settings
-from handlers.i18n import t
+from render.texts import t
 from services import sources
 from storage.models import AuditLog, Chat, Item, Source, Subscription, User
 from tests.conftest import make_settings
@@ -65,7 +65,7 @@ def zalo_settings(db_url: str, fake: FakeZaloApi, **overrides: object) -> Settin
 async def bot(settings: Settings) -> AsyncIterator[Running]:
     running = await start_services(settings)
     try:
-        await wait_for(lambda: "zalo" in running.app.channels, timeout=WAIT)
+        await wait_for(lambda: "zalo" in running.app.channels)
         yield running
     finally:
         await running.stop()
@@ -138,7 +138,7 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
     async with bot(zalo_settings(db_url, fake_zalo)) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item), timeout=WAIT)  # the backlog is in, not pushed
+        await wait_for(lambda: _count(app, Item))  # the backlog is in, not pushed
         lan = ZaloUser(fake_zalo, CITIZEN)
 
         # Onboarding is a short typed dialogue: Zalo has no buttons.
@@ -156,8 +156,8 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
         # Daily digest at 7:00: the next item waits for it.
         assert "hằng ngày lúc 7:00" in await lan.reply_to("/digest hangngay 7")
         feed_server.add(path, rss([LATER, ALERT, *STORMS]))
-        await wait_for(lambda: _count(app, Item, Item.title == LATER.title), timeout=WAIT)
-        await wait_for(running.delivery.idle, timeout=WAIT)
+        await wait_for(lambda: _count(app, Item, Item.title == LATER.title))
+        await wait_for(running.delivery.idle)
         assert len(lan.records) == lan.seen  # nothing instant any more
         app.clock = _next_local(app, hour=7, minute=1)
         assert await running.delivery.scheduler.tick() == 1
@@ -174,8 +174,8 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
         assert "Đã hủy đăng ký số 1" in await lan.reply_to("/unsub 1")
         assert await _count(app, Subscription) == 0
         feed_server.add(path, rss([LAST, LATER, ALERT, *STORMS]))
-        await wait_for(lambda: _count(app, Item, Item.title == LAST.title), timeout=WAIT)
-        await wait_for(running.delivery.idle, timeout=WAIT)
+        await wait_for(lambda: _count(app, Item, Item.title == LAST.title))
+        await wait_for(running.delivery.idle)
         assert len(lan.records) == lan.seen  # unsubscribed: nothing more
 
         assert "/confirm" in await lan.reply_to("/stop")
@@ -217,14 +217,14 @@ async def test_admin_adds_a_feed_from_zalo_and_a_subscriber_gets_its_item_once(
         assert await citizen.reply_to(f"/addfeed {url}") == t("vi", "admin_only")
         added = await admin.reply_to(f"/addfeed {url} lào cai Báo Lào Cai")
         assert "Đã thêm nguồn số" in added and "Lào Cai" in added
-        await wait_for(lambda: _count(app, Item), timeout=WAIT)  # the backlog: never pushed
+        await wait_for(lambda: _count(app, Item))  # the backlog: never pushed
 
         feed_server.add(path, rss([FRESH, *OLD_NEWS]))
         (alert,) = await citizen.expect(1)
         assert FRESH.title in alert.text  # '&' and quotes arrive as themselves
         hits = feed_server.hits(path)
-        await wait_for(lambda: feed_server.hits(path) >= hits + 2, timeout=WAIT)
-        await wait_for(running.delivery.idle, timeout=WAIT)
+        await wait_for(lambda: feed_server.hits(path) >= hits + 2)
+        await wait_for(running.delivery.idle)
         assert len(citizen.records) == citizen.seen and len(admin.records) == admin.seen
 
         source = await _one(app, select(Source))
@@ -286,7 +286,7 @@ async def test_a_429_storm_delays_alerts_but_loses_none(
     async with bot(zalo_settings(sqlite_url, fake_zalo)) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item), timeout=WAIT)
+        await wait_for(lambda: _count(app, Item))
         people = [ZaloUser(fake_zalo, f"{n:016x}") for n in range(1, 13)]
         for person in people:
             assert "Đã đăng ký" in await person.reply_to("/sub thiên tai quảng ninh")
@@ -297,7 +297,7 @@ async def test_a_429_storm_delays_alerts_but_loses_none(
         for person in people:
             (alert,) = await person.expect(1)
             assert ALERT.title in alert.text
-        await wait_for(running.delivery.idle, timeout=WAIT)
+        await wait_for(running.delivery.idle)
         assert fake_zalo.count_429 == 30 and fake_zalo.scripted_left("sendMessage") == 0
         assert all(len(p.records) == p.seen for p in people)  # every alert once
         # The storm was waited out with our own back-off: it took time, and no send was lost.
@@ -323,9 +323,9 @@ async def test_both_channels_in_one_process_each_gets_only_its_own(
                                                  "zalo_private_per_second"}))
     async with bot(settings) as running:
         app = running.app
-        await wait_for(lambda: "telegram" in app.channels, timeout=WAIT)
+        await wait_for(lambda: "telegram" in app.channels)
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item), timeout=WAIT)
+        await wait_for(lambda: _count(app, Item))
         # The same person on both apps, with the same-looking id: two chats, two subscriptions.
         on_zalo, on_telegram = ZaloUser(fake_zalo, "5005"), TgUser(fake_telegram, 5005)
         assert "Đã đăng ký" in await on_zalo.reply_to("/sub thiên tai quảng ninh")
@@ -340,7 +340,7 @@ async def test_both_channels_in_one_process_each_gets_only_its_own(
         assert "&amp;" in tg_alert.text and "&amp;" not in zalo_alert.text  # HTML vs plain
 
         assert "Đã hủy" in await on_zalo.reply_to("/unsub 1")  # one app's choice only
-        await wait_for(running.delivery.idle, timeout=WAIT)
+        await wait_for(running.delivery.idle)
         assert await _count(app, Subscription) == 1
         assert len(on_zalo.records) == on_zalo.seen and len(on_telegram.records) == on_telegram.seen
         assert {m.chat_id for m in fake_zalo.sent} == {"5005"}

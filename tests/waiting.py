@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 
+# How long any one awaited condition may take before the test fails. It only detects a hang:
+# a passing test never waits for it, so it is generous enough for a loaded CI machine.
+PATIENCE = float(os.environ.get("LOA_TEST_PATIENCE", "120"))
+
 
 async def wait_for(
-    condition: Callable[[], T | Awaitable[T]], timeout: float = 10.0, interval: float = 0.02
+    condition: Callable[[], T | Awaitable[T]], timeout: float = PATIENCE, interval: float = 0.02
 ) -> T:
     """Poll `condition` (sync or async) until it returns something truthy, and return that."""
     deadline = time.monotonic() + timeout
@@ -26,7 +31,9 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-def wait_for_sync(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+def wait_for_sync(
+    condition: Callable[[], T], timeout: float = PATIENCE, interval: float = 0.02
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

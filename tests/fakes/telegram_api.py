@@ -98,6 +98,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from tests.waiting import PATIENCE
+
 DEFAULT_TOKEN = "7000000001:AAFakeTokenForLoaTests_0123456789ab"
 _TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
 
@@ -873,7 +875,7 @@ class FakeTelegram:
             return [s for s in self.sent if s.chat_id == chat_id]
 
     def wait_for_messages(
-        self, chat_id: int, n: int = 1, timeout: float = 10.0
+        self, chat_id: int, n: int = 1, timeout: float = PATIENCE
     ) -> list[Sent] | Awaitable[list[Sent]]:
         """Wait until chat `chat_id` has at least `n` records (sends and edits) and return them.
         Blocks in sync code; inside a running event loop it returns an awaitable instead, so the

@@ -51,7 +51,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 from tests.fakes.telegram_api import max_in_window
-from tests.waiting import wait_for, wait_for_sync
+from tests.waiting import PATIENCE, wait_for, wait_for_sync
 from vntext import utf16_len
 
 DEFAULT_TOKEN = "1234567890:zalo-fake-token-abcdefghijklmnop"
@@ -252,7 +252,7 @@ class FakeZaloApi:
             return len(self._events)
 
     def wait_for_messages(self, chat_id: str, count: int = 1,
-                          timeout: float = 10.0) -> list[Sent] | Awaitable[list[Sent]]:
+                          timeout: float = PATIENCE) -> list[Sent] | Awaitable[list[Sent]]:
         """Wait until `chat_id` has received at least `count` messages, and return them all.
         Blocks in sync code; inside a running event loop it returns an awaitable instead, so the
         bot under test keeps running: `await zalo.wait_for_messages(chat, 2)`."""
@@ -304,7 +304,7 @@ class FakeZaloApi:
                     for m in self.sent]
         return {"sent": sent, "count_429": self.count_429, "limits": self.limit_report()}
 
-    async def wait_for_text(self, chat_id: str, needle: str, timeout: float = 10.0) -> Sent:
+    async def wait_for_text(self, chat_id: str, needle: str, timeout: float = PATIENCE) -> Sent:
         """Wait for a message to `chat_id` containing `needle`, and return it."""
 
         def found() -> Sent | None:
@@ -312,7 +312,7 @@ class FakeZaloApi:
 
         return await wait_for(found, timeout)
 
-    async def wait_for_webhook_posts(self, count: int, timeout: float = 10.0) -> list[WebhookPost]:
+    async def wait_for_webhook_posts(self, count: int, timeout: float = PATIENCE) -> list[WebhookPost]:
         await wait_for(lambda: len(self.webhook_posts) >= count, timeout)
         return list(self.webhook_posts)
 

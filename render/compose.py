@@ -2,7 +2,7 @@
 
 Output is Telegram HTML: titles and summaries are plain text and always escaped; the item's link
 is an attribute and escaped as one. Plain-text channels convert it with
-`channels.markup.html_to_plain`. Lengths are counted in UTF-16 units (`vntext.utf16_len`) on the
+`render.markup.html_to_plain`. Lengths are counted in UTF-16 units (`vntext.utf16_len`) on the
 markup itself, which is never shorter than what the user sees, so a part under the limit is
 always accepted.
 
@@ -12,53 +12,38 @@ Also used by the chat handlers for /search and /latest: `render_item` for one re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from operator import attrgetter, itemgetter
-from pathlib import Path
 
 from catalog import province_name, topic_name
-from channels.markup import escape, escape_attr, html_to_plain
-from delivery.views import ItemView
-from vntext import utf16_len
+from render.markup import escape, escape_attr, html_to_plain
+from render.texts import t
+from storage.views import ItemView
+from vntext import utf16_fit, utf16_len
 
-TEXTS_FILE = Path(__file__).resolve().parent.parent / "data" / "delivery_texts.json"
 TITLE_UNITS = 400
 SUMMARY_UNITS = 300
 PART_SEP = "\n\n"
 # Room kept free in each part for its "(2/3)" marker.
 MARKER_UNITS = 16
-
-
-@lru_cache(maxsize=1)
-def _texts() -> dict[str, dict[str, str]]:
-    return json.loads(TEXTS_FILE.read_text(encoding="utf-8"))
-
-
-def text(lang: str, key: str, **params: object) -> str:
-    """A delivery text in `lang` (Vietnamese when missing), with `params` HTML-escaped into it."""
-    texts = _texts()
-    template = texts.get(lang, {}).get(key) or texts["vi"][key]
-    return template.format(**{k: escape(str(v)) for k, v in params.items()})
+MAX_ALERT_UNITS = 3000
 
 
 def truncate(value: str, units: int) -> str:
     """Cut plain text to at most `units` UTF-16 units, at a word boundary, with an ellipsis."""
     if utf16_len(value) <= units:
         return value
-    cut, used = [], 0
-    for ch in value:
-        size = 2 if ord(ch) > 0xFFFF else 1
-        if used + size > units - 1:
-            break
-        cut.append(ch)
-        used += size
-    head = "".join(cut)
+    head = value[: utf16_fit(value, units - 1)]  # room for the ellipsis
     if " " in head[len(head) // 2 :]:
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" ,.;:-") + "…"
+
+
+def render_alert(lang: str, reason: str) -> str:
+    """An admin alert: its heading, then the reason as plain text, cut to MAX_ALERT_UNITS."""
+    return t(lang, "alert_prefix") + "\n" + escape(truncate(reason, MAX_ALERT_UNITS))
 
 
 def local_time(moment: datetime, tz: tzinfo) -> str:
@@ -173,7 +158,7 @@ def render_batch(items: Sequence[ItemView], *, lang: str, tz: tzinfo, limit: int
     ordered = sorted(items, key=_newest_first, reverse=True)
     if len(ordered) == 1:
         return split_parts([cache.get(ordered[0], lang, True)], limit)
-    parts = [text(lang, "instant_batch", count=len(ordered))]
+    parts: list[str] = [t(lang, "instant_batch", count=len(ordered))]
     parts += [cache.get(item, lang, True) for item in ordered]
     return number_parts(split_parts(_stick_first(parts), limit - MARKER_UNITS))
 
@@ -225,7 +210,7 @@ def render_digest(
                 sizes.append(member[4])
     if low:
         ordered = sorted(low, key=_newest_first, reverse=True)
-        headed = _headed(text(lang, "digest_low"), cache.get(ordered[0], lang, True))
+        headed = _headed(t(lang, "digest_low"), cache.get(ordered[0], lang, True))
         texts.append(headed)
         sizes.append(_units(headed))
         for item in ordered[1:]:
@@ -260,10 +245,10 @@ def _pack(texts: list[str], sizes: list[int], limit: int, sep: str = PART_SEP) -
 
 @lru_cache(maxsize=4096)
 def _heading(province: str | None, topic: str | None, lang: str, with_province: bool) -> str:
-    topic_label = topic_name(topic, lang) if topic else text(lang, "no_topic")
+    topic_label = topic_name(topic, lang) if topic else t(lang, "digest_no_topic")
     heading = f"🏷 <i>{escape(topic_label)}</i>"
     if with_province:
-        province_label = province_name(province) if province else text(lang, "no_province")
+        province_label = province_name(province) if province else t(lang, "digest_no_province")
         heading = f"📍 <b>{escape(province_label)}</b>\n{heading}"
     return heading
 

@@ -4,7 +4,6 @@ backoff, pausing with an admin alert, the outage rule, redirects, scheduling."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,14 +12,15 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from classify import Classification
 from delivery import alerts, match
-from feeds import schedule
-from feeds.poller import Poller, poll_once, start_polling
+from ingest.handler import snapshot
+from ingest.worker import Poller, poll_once, start_polling
 from runtime import App, open_app
 from services import sources
-from storage.models import Item, ItemProvince, ItemTopic, Source
+from storage.models import Chat, Delivery, Item, ItemProvince, ItemTopic, Source, Subscription
 from tests.conftest import make_settings
 from tests.fakes.feed_server import FeedServer, feed_server, gzip_bomb  # noqa: F401
 from tests.waiting import wait_for
@@ -284,10 +284,8 @@ async def test_outage_forgives_failures_counted_since_the_last_success(
 
 
 async def _snapshots(app: App) -> list[Any]:
-    from feeds.poller import _snapshot
-
     async with app.sessions() as session:
-        return [_snapshot(row, app) for row in (await session.scalars(select(Source))).all()]
+        return [snapshot(row, app.settings) for row in (await session.scalars(select(Source))).all()]
 
 
 async def test_single_failing_source_is_counted(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -371,6 +369,43 @@ async def test_poll_due_follows_the_schedule_and_never_overlaps(
     assert feed_server.hits("/slow") == 2
 
 
+async def test_items_whose_matching_failed_are_matched_at_the_next_poll(
+        make_app, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The database went away between storing new items and matching them: the next poll
+    matches them, so instant subscribers still get them (not only after a restart)."""
+    app = make_app()
+    async with app.sessions() as session, session.begin():
+        chat = Chat(channel="telegram", chat_key="42")
+        session.add(chat)
+        await session.flush()
+        session.add(Subscription(chat_id=chat.id, mode="instant"))  # every item
+    await sources.add_source(app, feed_server.add("/rss", rss(("Tin cũ", "https://x.vn/1"))))
+    poller = Poller(app)
+    await poller.poll_due()  # the backlog
+    feed_server.add("/rss", rss(("Tin cũ", "https://x.vn/1"), ("Tin mới", "https://x.vn/2")))
+    real = match.on_new_items
+
+    async def outage(app: App, item_ids: list[int]) -> None:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(match, "on_new_items", outage)
+    app.clock.advance(hours=1)
+    assert (await poller.poll_due()).new_items == 1
+    monkeypatch.setattr(match, "on_new_items", real)
+
+    async def queued() -> list[Delivery]:
+        async with app.sessions() as session:
+            return list((await session.scalars(select(Delivery))).all())
+
+    assert await queued() == []
+    await poller.poll_due()  # nothing is due: the catch-up alone
+    rows = await queued()
+    assert [(r.kind, r.payload["items"]) for r in rows] == [
+        ("instant", [(await items_of(app))[-1].id])]
+    await poller.poll_due()
+    assert len(await queued()) == 1  # matched once
+
+
 async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
     app.clock = lambda: datetime.now(timezone.utc)
@@ -382,27 +417,9 @@ async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer
         async def stored() -> int:
             async with app.sessions() as session:
                 return int(await session.scalar(select(func.count()).select_from(Item)) or 0)
-        assert await wait_for(stored, timeout=10) == 2
+        assert await wait_for(stored) == 2
     finally:
         scheduler.shutdown(wait=False)
     job_ids = [job.id for job in scheduler.get_jobs()]
     assert job_ids == [] or job_ids == ["loa.poll_due"]
 
-
-def test_schedule_spreads_sources_and_respects_the_minimum() -> None:
-    settings = make_settings("sqlite://")
-    assert schedule.interval_for(settings, None) == 600
-    assert schedule.interval_for(settings, 30) == 120  # never below POLL_MIN_INTERVAL_SECONDS
-    assert schedule.interval_for(settings, 1800) == 1800
-    rng = random.Random(1)
-    waits = [(schedule.next_check(source_id, START, 600, rng) - START).total_seconds()
-             for source_id in range(1, 201)]
-    assert all(300 <= w <= 900 + 0.05 * 600 for w in waits)
-    # Spread: every tenth of the interval gets some sources.
-    buckets = {int((START.timestamp() + w) % 600 // 60) for w in waits}
-    assert buckets == set(range(10))
-    # Stable across restarts: a source keeps its slot.
-    again = schedule.next_check(7, START, 600, random.Random(2))
-    first = schedule.next_check(7, START, 600, random.Random(3))
-    assert abs((again - first).total_seconds()) <= 0.05 * 600
-    assert schedule.next_check_after_failure(START, 600, 20) - START == timedelta(days=1)

@@ -1,4 +1,5 @@
-"""User-facing texts, from data/messages/<lang>.json. Vietnamese is the default and the fallback.
+"""User-facing texts: the one catalogue, data/messages/<lang>.json, for chat replies and for what
+delivery sends (digests, reports, alerts). Vietnamese is the default and the fallback.
 
 Templates are Telegram HTML. Parameters are HTML-escaped when inserted, unless wrapped in `Html`
 (text the caller has already built safely), so user-given text can never break the markup.
@@ -6,28 +7,21 @@ Templates are Telegram HTML. Parameters are HTML-escaped when inserted, unless w
 
 from __future__ import annotations
 
-import html
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+
+from render.markup import Html, escape
 
 MESSAGES_DIR = Path(__file__).resolve().parent.parent / "data" / "messages"
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
 
 
-class Html(str):
-    """A string that is already valid Telegram HTML: inserted into templates as is."""
-
-
-def escape(text: object) -> str:
-    return text if isinstance(text, Html) else html.escape(str(text), quote=False)
-
-
-@lru_cache(maxsize=None)
+@cache
 def messages(lang: str) -> dict[str, str]:
-    path = MESSAGES_DIR / f"{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    templates: dict[str, str] = json.loads((MESSAGES_DIR / f"{lang}.json").read_text("utf-8"))
+    return templates
 
 
 def t(lang: str, key: str, **params: object) -> Html:

@@ -2,6 +2,7 @@
 
 Everything Loa sends is written once in Telegram's HTML subset (`OutMessage.text`); a plain-text
 channel (Zalo, the console) turns it into plain text with `html_to_plain` just before sending.
+Text that is already safe HTML is typed `Html`, so that escaping it again is a no-op, not a bug.
 """
 
 from __future__ import annotations
@@ -10,9 +11,14 @@ import html
 from html.parser import HTMLParser
 
 
-def escape(text: str) -> str:
-    """Escape text (titles, summaries, user input) for Telegram HTML element content."""
-    return html.escape(text, quote=False)
+class Html(str):
+    """A string that is already valid Telegram HTML: inserted into templates as is."""
+
+
+def escape(text: object) -> str:
+    """Escape text (titles, summaries, user input) for Telegram HTML element content; `Html` is
+    kept as it is."""
+    return text if isinstance(text, Html) else html.escape(str(text), quote=False)
 
 
 def escape_attr(text: str) -> str:

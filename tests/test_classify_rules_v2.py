@@ -1,0 +1,208 @@
+"""Issue 10's place rules: the feed's home province as a prior, passing mentions, diacritics as
+meaning, agency prefixes, items with no title, label scores and the cap on hostile input."""
+
+from __future__ import annotations
+
+import pytest
+
+from classify import Classification, get_classifier
+from classify.textmap import SUMMARY_CAP, TITLE_CAP, prepare
+
+
+def classify(title: str, summary: str = "", feed: str | None = None) -> Classification:
+    return get_classifier().classify(title, summary, feed)
+
+
+def codes(title: str, summary: str = "", feed: str | None = None) -> list[str]:
+    return classify(title, summary, feed).provinces
+
+
+# --- home province ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary", [
+    ("Lào Cai: Trao 20 căn nhà Đại đoàn kết", "Tỉnh ủy chỉ đạo hoàn thành trước Tết."),
+    ("Trao 20 căn nhà Đại đoàn kết", "Ủy ban MTTQ tỉnh Lào Cai phối hợp với HĐND tỉnh trao nhà."),
+    ("Tỉnh ủy tỉnh Lào Cai sơ kết 6 tháng", "Toàn tỉnh có 30 xã đạt chuẩn."),
+    ("Lào Cai trao nhà cho hộ nghèo", "Lãnh đạo tỉnh dự lễ bàn giao."),
+])
+def test_home_province_is_no_label_when_another_province_is_the_subject(title: str,
+                                                                        summary: str) -> None:
+    assert codes(title, summary, feed="91") == ["15"]
+
+
+def test_home_province_is_a_label_for_an_unnamed_province() -> None:
+    result = classify("Trao 20 căn nhà Đại đoàn kết", "Toàn tỉnh đã trao 500 căn nhà.", feed="91")
+    assert result.provinces == ["91"]
+    assert 0 < result.scores["91"] < 1
+    assert codes("Trao 20 căn nhà Đại đoàn kết", "Hộ nghèo nhận nhà mới.", feed="91") == []
+
+
+# --- passing mentions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Thí sinh chuyên Tuyên Quang đỗ Trường ĐH Y Hà Nội", "", ["08"]),
+    ("Nghệ An trao học bổng", "Em Minh, quê Hà Tĩnh, nhận học bổng.", ["40"]),
+    ("Giá nhà ở Đà Nẵng tăng", "Mức tăng cao hơn cả Hà Nội và TP.HCM.", ["48"]),
+    ("Đồng Nai mở rộng đường", "Mô hình như Hà Nội, TP.HCM đã làm.", ["75"]),
+    # Listing the places the news is about is no comparison.
+    ("Nhiều tỉnh cho tách thửa", "Nhiều tỉnh như Hà Nam, Lâm Đồng, Hà Nội đã cho tách thửa.",
+     ["37", "68", "01"]),
+])
+def test_passing_mentions_are_no_labels_beside_the_place_of_the_news(
+        title: str, summary: str, expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_an_institution_that_is_the_only_place_is_a_label_below_a_named_place() -> None:
+    result = classify("Trẻ ngủ ít dễ béo phì", "Nghiên cứu của Trường ĐH Y Hà Nội trên 2.000 trẻ.")
+    assert result.provinces == ["01"]
+    assert result.scores["01"] < classify("Trẻ ngủ ít ở Hà Nội dễ béo phì").scores["01"]
+    assert any("institution's name" in e["resolved"] for e in result.evidence)
+
+
+# --- diacritics -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "Nuôi cá màu trong bể kính", "Tòa án cho phép xây phòng khiêu vũ tại Nhà Trắng",
+    "Quỹ Hợp tác Khí hậu Toàn cầu ký kết với ngân hàng", "Kinh tế tăng trưởng bình quân 6,3%",
+    "Giải cờ đôi Cẩm Giang có quỹ thưởng lớn",
+])
+def test_with_diacritics_a_name_matches_only_with_its_own_marks(text: str) -> None:
+    assert codes(text) == []
+
+
+def test_text_typed_without_diacritics_is_folded() -> None:
+    assert codes("Mua lu o Ca Mau gay ngap") == ["96"]
+    assert codes("Bao so 3 do bo Quang Ninh", "Nguoi dan so tan.") == ["22"]
+    # Each segment on its own: a title without marks, a summary with them.
+    assert codes("Ca Mau don khach", "Du khách đến đông.") == ["96"]
+    assert codes("Cà Mau đón khách", "Du khách đến đông.") == ["96"]
+
+
+# --- names in every part of the text ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("summary, code", [
+    ("VOV.VN - Sáng 12/3, UBND huyện Vũ Thư tổ chức hội nghị", "33"),
+    ("(PL)-Huyện Bình Chánh bàn giao nhà", "79"),
+    ("BHG- Sáng nay, tại xã Lũng Cú tổ chức lễ", "08"),
+    ("(GLO)- Ngày 7-10, Hội Bảo trợ tỉnh Gia Lai trao quà", "52"),
+    ("QTO - Huyện Gio Linh bàn giao nhà", "44"),
+])
+def test_names_after_an_agency_prefix_in_an_item_with_no_title(summary: str, code: str) -> None:
+    assert codes("", summary) == [code]
+
+
+# --- scores and hostile input -----------------------------------------------------------------
+
+
+def test_every_label_has_a_score_between_0_and_1() -> None:
+    result = classify("Thái Bình: Xã Tự Tân làm điểm Đại hội MTTQ", "Đoàn công tác của TP.HCM dự.")
+    assert set(result.scores) == set(result.provinces) | set(result.topics)
+    assert all(0 < s <= 1 for s in result.scores.values())
+    assert result.scores["33"] > result.scores["79"]  # the title prefix outweighs a summary name
+
+
+def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
+    huge = "Hà Nội " * 150_000  # about 1 MB
+    prep = prepare(huge, "Đà Nẵng " * 100_000)
+    assert prep.title_end <= TITLE_CAP
+    assert len(prep.text) <= TITLE_CAP + SUMMARY_CAP + 2
+    assert codes(huge + "Huế", "Đà Nẵng " * 100_000) == ["01", "48"]  # "Huế" lies past the cap
+
+
+# --- landmarks --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected, chain", [
+    ("Sinh viên Đại học Tây Nguyên nhập học", ["66"],
+     '"Đại học Tây Nguyên" → landmark (university) → 66 Đắk Lắk'
+     " (an institution's name: a label only alone)"),
+    ("Sinh viên Đại học Huế đoạt giải", ["46"],
+     '"Đại học Huế" → landmark (university) → 46 Huế'
+     " (an institution's name: a label only alone)"),
+    ("Sạt lở trên đèo Hải Vân", ["46", "48"],
+     '"đèo Hải Vân" → landmark (mountain) → 46 Huế + 48 Đà Nẵng'),
+    ("Đặc sản xứ Nghệ vào mùa", ["40", "42"],
+     '"xứ Nghệ" → landmark (other) → 40 Nghệ An + 42 Hà Tĩnh'),
+])
+def test_landmarks_resolve_to_their_provinces(text: str, expected: list[str], chain: str) -> None:
+    result = classify(text)
+    assert result.provinces == expected
+    for code in expected:  # each province of a landmark has its evidence
+        assert chain in [e["resolved"] for e in result.evidence if e["label"] == code]
+
+
+def test_landmark_names_need_their_marks_and_capitals() -> None:
+    assert codes("Cá bà na nướng") == []
+    assert codes("Vinhomes grand park") == []  # lowercase words are no name
+
+
+def test_a_comparison_or_an_origin_alone_is_no_label() -> None:
+    assert codes("Giá vàng tăng mạnh", "Mức tăng cao hơn cả TP.HCM năm ngoái.") == []
+    assert codes("Nam sinh đạt 30 điểm", "Em Minh, quê Nghệ An, đạt điểm tuyệt đối.") == []
+
+
+def test_an_outlet_named_after_a_province_is_no_label_by_itself() -> None:
+    assert codes("Nông dân thu hoạch lúa sớm", "Ảnh: Báo Lào Cai") == []
+    assert codes("Nông dân Bảo Thắng thu hoạch lúa sớm", "Ảnh: Báo Lào Cai") == ["15"]
+
+
+@pytest.mark.parametrize("title, summary", [
+    ("99% cử tri cả nước đã bỏ phiếu",
+     "Địa phương có tỷ lệ cao nhất là các tỉnh Lào Cai, Lạng Sơn, Trà Vinh."),
+    ("Kéo dài chính sách BHYT", "Đại biểu Hoàng Ngọc Định (Hà Giang) đề nghị bổ sung chính sách."),
+    ("Khánh Thi dự sự kiện", "Bên cạnh đó, bà xã Phan Hiển cũng có mặt."),
+])
+def test_rankings_deputies_provinces_and_spouses_are_no_places(title: str, summary: str) -> None:
+    assert codes(title, summary) == []
+
+
+def test_a_place_in_brackets_after_a_named_facility_still_counts() -> None:
+    assert codes("Cầu đi bộ kiểu Nhật", "Cầu bắc qua đường Nguyễn Tất Thành (Đà Nẵng).") == ["48"]
+    assert codes("Xếp hàng vào lớp 10", "Phụ huynh trực ở cổng THPT Hoàng Cầu (Hà Nội).") == ["01"]
+
+
+def test_a_hospital_is_its_city_only_for_its_own_news() -> None:
+    assert codes("Bệnh viện Bạch Mai xây khoa khám mới") == ["01"]
+    assert codes("Sản phụ ở Nghệ An được chuyển ra Bệnh viện Bạch Mai cấp cứu") == ["40"]
+
+
+def test_with_no_title_the_first_sentence_weighs_as_a_title() -> None:
+    result = classify("", "Thái Bình: Trao 20 căn nhà cho hộ nghèo. Đoàn công tác TP.HCM dự.")
+    assert result.provinces == ["33", "79"]
+    assert result.scores["33"] > 0.95 > result.scores["79"]
+    assert classify("", "Ngày 5/6, huyện Thiệu Hóa tổ chức lễ.").scores["38"] > 0.95
+
+
+def test_a_road_named_after_places_is_no_place_of_the_news() -> None:
+    assert codes("Nghiên cứu mở rộng cao tốc Mỹ An - Cao Lãnh lên 4 làn") == []
+    assert codes("Sạt lở trên quốc lộ 1 qua Quảng Ngãi") == ["51"]
+
+
+def test_typed_without_marks_type_words_are_read_folded() -> None:
+    assert codes("Trao nha o xa Tu Tan, huyen Vu Thu") == ["33"]
+    assert codes("Cách xa Hà Nội 30 km, làng nghề đón khách") == ["01"]  # "xa" is far, with marks
+
+
+def test_typed_without_marks_context_rules_still_apply() -> None:
+    assert codes("CLB Cong an Ha Noi thua tran") == []
+    assert codes("Thi sinh chuyen Tuyen Quang do Truong DH Y Ha Noi") == ["08"]
+    assert codes("Gia nha o Da Nang tang", "Muc tang cao hon ca Ha Noi") == ["48"]
+
+
+def test_a_bare_commune_name_is_settled_by_the_feed_when_nothing_else_is_named() -> None:
+    assert codes("Phong trào hiến đất mở đường ở Trung Hạ", feed="38") == ["38"]
+    assert codes("Phong trào hiến đất mở đường ở Trung Hạ") == []
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("Dàn diễn viên tham gia phim 'Tây Sơn thất hổ tướng'", []),
+    ("Ca khúc “Nhớ mùa thu Hà Nội” được chọn vào danh sách", []),
+    ("“Hà Nội sẽ cấm xe máy vào năm 2030”, ông Dũng nói", ["01"]),  # a quotation, no title
+])
+def test_a_name_in_the_quoted_title_of_a_work_is_no_place(title: str, expected: list[str]) -> None:
+    assert codes(title) == expected
