@@ -376,7 +376,7 @@ class PlaceReader:
         opened = max(before.rfind(q) for q in _OPENING_QUOTES)
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
-        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 2, marked)
+        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
 
     @staticmethod
     def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:

@@ -203,6 +203,8 @@ def test_a_bare_commune_name_is_settled_by_the_feed_when_nothing_else_is_named()
     ("Dàn diễn viên tham gia phim 'Tây Sơn thất hổ tướng'", []),
     ("Ca khúc “Nhớ mùa thu Hà Nội” được chọn vào danh sách", []),
     ("“Hà Nội sẽ cấm xe máy vào năm 2030”, ông Dũng nói", ["01"]),  # a quotation, no title
+    # a work word of three words ("câu lạc bộ") counts too
+    ("Cà Mau: Câu lạc bộ “Vì Hoàng Sa – Trường Sa thân yêu” trao học bổng", ["96"]),
 ])
 def test_a_name_in_the_quoted_title_of_a_work_is_no_place(title: str, expected: list[str]) -> None:
     assert codes(title) == expected
