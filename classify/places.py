@@ -53,6 +53,9 @@ _OPENING_QUOTES = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES = ("”", "’", "»")
 _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
+_CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
+_RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
@@ -533,7 +536,8 @@ class PlaceReader:
         "huyện Y") 0.5 more. A passing mention gives a label only when it is an institution's
         name and no other place is named. The feed's home province is a label only when the
         item speaks of an unnamed "tỉnh" and names no other province as its subject (in the
-        title, or as "tỉnh X")."""
+        title, or as "tỉnh X"). A bare name in the summary said in passing (`_aside`) is no label
+        beside a province the title names."""
         weight: dict[str, float] = {}
         passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
@@ -544,7 +548,10 @@ class PlaceReader:
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
-        for m in settled:
+        titled: set[str] = set()  # provinces the title (or lead) names as its place
+        aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
+        named: set[str] = set()  # provinces with any other evidence
+        for i, m in enumerate(settled):
             place: Place = m.place  # type: ignore[assignment]
             code = place.code
             in_title = m.ts < lead_end
@@ -552,6 +559,12 @@ class PlaceReader:
                 for c in (code, *place.also):
                     passing[c] = passing.get(c, 0.0) + PASSING_WEIGHT
             else:
+                if in_title:
+                    titled.update((code, *place.also))
+                elif self._aside(prep, settled, i):
+                    aside.add(code)
+                else:
+                    named.update((code, *place.also))
                 w = 3.0 if in_title else 1.0
                 if m.quote_start == lead_start and prep.text[m.te : m.te + 1] == ":":
                     w += 3.0  # title prefix "Thái Bình: …"
@@ -571,6 +584,9 @@ class PlaceReader:
                     evidence.append({"kind": "province", "label": c, "text": quote,
                                      "resolved": chain})
         scores = {code: _confidence(w) for code, w in weight.items()}
+        for code in aside - named - titled:
+            if titled and weight[code] <= 1.0:
+                del weight[code]  # the title says where the news is; this name is an aside
         if not weight and len(passing) == 1 and alone_ok:
             # The only place named, in an institution's name: its own news, perhaps.
             code = next(iter(passing))
@@ -584,6 +600,23 @@ class PlaceReader:
         evidence = [e for e in evidence if e["label"] in weight]
         evidence.sort(key=lambda e: codes.index(e["label"]))
         return codes, evidence, {c: scores[c] for c in codes}
+
+    def _aside(self, prep: Prepared, settled: list[Mention], i: int) -> bool:
+        """A bare name in the summary that is not where something happens: no type word, no
+        landmark, not a sentence's subject, no venue word ("tại", "ở", "từ") before it, not
+        listed beside another place ("ở Huế, Đà Nẵng", "phà Cần Giờ - Gò Công")."""
+        m, text = settled[i], prep.text
+        if m.typed or (m.place is not None and m.place.kind == "landmark"):
+            return False
+        before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
+        if not before.strip() or _CLAUSE_START.search(before) \
+                or _ends_with(before, self.rules.venue_before | _FROM, 2, prep.marked(m.ts)):
+            return False
+        neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
+            + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]
+        return not any((_LIST_GAP.fullmatch(gap := text[a.te : b.quote_start])
+                        or _RANGE_GAP.fullmatch(gap)) and not a.passing
+                       and not b.passing for a, b in neighbours)
 
     def _names_a_place(self, after: str) -> bool:
         """Whether `after` starts with a place name (of two words or more, or a province's)."""

@@ -100,7 +100,7 @@ def test_names_after_an_agency_prefix_in_an_item_with_no_title(summary: str, cod
 
 
 def test_every_label_has_a_score_between_0_and_1() -> None:
-    result = classify("Thái Bình: Xã Tự Tân làm điểm Đại hội MTTQ", "Đoàn công tác của TP.HCM dự.")
+    result = classify("Thái Bình: Xã Tự Tân làm điểm Đại hội MTTQ", "Đoàn công tác từ TP.HCM dự.")
     assert set(result.scores) == set(result.provinces) | set(result.topics)
     assert all(0 < s <= 1 for s in result.scores.values())
     assert result.scores["33"] > result.scores["79"]  # the title prefix outweighs a summary name
@@ -172,7 +172,7 @@ def test_a_hospital_is_its_city_only_for_its_own_news() -> None:
 
 
 def test_with_no_title_the_first_sentence_weighs_as_a_title() -> None:
-    result = classify("", "Thái Bình: Trao 20 căn nhà cho hộ nghèo. Đoàn công tác TP.HCM dự.")
+    result = classify("", "Thái Bình: Trao 20 căn nhà cho hộ nghèo. Đoàn công tác từ TP.HCM dự.")
     assert result.provinces == ["33", "79"]
     assert result.scores["33"] > 0.95 > result.scores["79"]
     assert classify("", "Ngày 5/6, huyện Thiệu Hóa tổ chức lễ.").scores["38"] > 0.95
@@ -197,6 +197,22 @@ def test_typed_without_marks_context_rules_still_apply() -> None:
 def test_a_bare_commune_name_is_settled_by_the_feed_when_nothing_else_is_named() -> None:
     assert codes("Phong trào hiến đất mở đường ở Trung Hạ", feed="38") == ["38"]
     assert codes("Phong trào hiến đất mở đường ở Trung Hạ") == []
+
+
+@pytest.mark.parametrize("summary, expected", [
+    # an aside: one bare name, no venue word, not the sentence's subject, not in a list
+    ("Dự án đường nối sân bay Gia Bình với Hà Nội được trình Quốc hội.", ["24"]),
+    ("Doanh thu đến từ dự án The Terra - Hà Nam.", ["24"]),
+    # where something happens, who comes from where, what a sentence is about: kept
+    ("Lễ ký kết diễn ra tại Hà Nội.", ["24", "01"]),
+    ("Đoàn cứu hộ từ Thái Nguyên đã có mặt.", ["24", "19"]),
+    ("Hà Nội cử đoàn công tác dự.", ["24", "01"]),
+    ("Mưa lớn ở Bắc Ninh, Hà Nội và Thái Nguyên.", ["24", "01", "19"]),
+    ("Phà Cát Hải - Đồ Sơn sắp mở.", ["24", "31"]),
+])
+def test_a_bare_summary_name_beside_a_titled_province_is_an_aside(summary: str,
+                                                                  expected: list[str]) -> None:
+    assert codes("Bắc Ninh dời 3 di tích làm đường", summary) == expected
 
 
 @pytest.mark.parametrize("title, expected", [
