@@ -561,7 +561,7 @@ class PlaceReader:
             else:
                 if in_title:
                     titled.update((code, *place.also))
-                elif self._aside(prep, settled, i):
+                elif titled and self._aside(prep, settled, i):  # the title comes first
                     aside.add(code)
                 else:
                     named.update((code, *place.also))
@@ -585,7 +585,7 @@ class PlaceReader:
                                      "resolved": chain})
         scores = {code: _confidence(w) for code, w in weight.items()}
         for code in aside - named - titled:
-            if titled and weight[code] <= 1.0:
+            if weight[code] <= 1.0:
                 del weight[code]  # the title says where the news is; this name is an aside
         if not weight and len(passing) == 1 and alone_ok:
             # The only place named, in an institution's name: its own news, perhaps.
