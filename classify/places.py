@@ -551,26 +551,34 @@ class PlaceReader:
         titled: set[str] = set()  # provinces the title (or lead) names as its place
         aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
         named: set[str] = set()  # provinces with any other evidence
+        # A landmark across provinces (a pass, a dam, a park) is where the item's other names
+        # place it, when they name one of its provinces: "đèo Lò Xo … xã Khâm Đức, Đà Nẵng".
+        located = {m.place.code for m in settled
+                   if m.place is not None and m.place.kind != "landmark" and not m.passing}
         for i, m in enumerate(settled):
             place: Place = m.place  # type: ignore[assignment]
             code = place.code
             in_title = m.ts < lead_end
+            spans = (code, *place.also)
+            if place.also and located.intersection(spans):
+                spans = tuple(c for c in spans if c in located)
+                code = spans[0]
             if m.passing:
-                for c in (code, *place.also):
+                for c in spans:
                     passing[c] = passing.get(c, 0.0) + PASSING_WEIGHT
             else:
                 if in_title:
-                    titled.update((code, *place.also))
+                    titled.update(spans)
                 elif titled and self._aside(prep, settled, i):  # the title comes first
                     aside.add(code)
                 else:
-                    named.update((code, *place.also))
+                    named.update(spans)
                 w = 3.0 if in_title else 1.0
                 if m.quote_start == lead_start and prep.text[m.te : m.te + 1] == ":":
                     w += 3.0  # title prefix "Thái Bình: …"
                 if m.typed:
                     w += 0.5  # "tỉnh X", "huyện Y": named as a unit
-                for c in (code, *place.also):  # a landmark across provinces: each of them
+                for c in spans:  # a landmark across provinces: each of them
                     weight[c] = weight.get(c, 0.0) + w
                     first.setdefault(c, m.ts)
                 subject = subject or (code != feed and (m.ts < prep.title_end
@@ -578,7 +586,7 @@ class PlaceReader:
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
             chain = place.chain(quote) + (f" ({m.passing})" if m.passing else "")
-            for c in (code, *place.also):  # a landmark across provinces: evidence for each
+            for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))
                     evidence.append({"kind": "province", "label": c, "text": quote,

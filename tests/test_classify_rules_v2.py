@@ -224,3 +224,14 @@ def test_a_bare_summary_name_beside_a_titled_province_is_an_aside(summary: str,
 ])
 def test_a_name_in_the_quoted_title_of_a_work_is_no_place(title: str, expected: list[str]) -> None:
     assert codes(title) == expected
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Sạt lở trên đèo Hải Vân", "Xe cứu hộ tiếp cận từ phía Đà Nẵng.", ["48"]),
+    ("Xe khách mắc kẹt trên đèo Lò Xo", "Tài xế dừng ở xã Khâm Đức, Đà Nẵng.", ["48"]),
+    # no province of its own named beside it: each province it spans
+    ("Sạt lở trên đèo Hải Vân", "Giao thông bị chia cắt nhiều giờ.", ["46", "48"]),
+])
+def test_a_landmark_across_provinces_is_where_the_other_names_place_it(
+        title: str, summary: str, expected: list[str]) -> None:
+    assert sorted(codes(title, summary)) == expected
