@@ -37,6 +37,8 @@ UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark",
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
 INSTITUTION = "an institution's name: a label only alone"
+ORGANISATION = "club or company name"
+PERSON = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
 NAMED_AFTER = {"outlet": "in passing: an outlet's name",
                "infrastructure": "in passing: a road's, a line's or a plant's name",
@@ -258,9 +260,9 @@ class PlaceReader:
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
-                return "part of a person's name"  # (an abbreviation as "TPHCM" never is)
+                return PERSON  # (an abbreviation as "TPHCM" never is)
         if organisations and self._in_organisation(before):
-            return "club or company name"
+            return ORGANISATION
         if rules.foreign_after.search(text[m.te : m.te + 30]):
             return "abroad"
         if self._in_byline(text, prep.title_end, m):
@@ -300,6 +302,16 @@ class PlaceReader:
             return found
         return None
 
+    def _word_before(self, text: str, m: Mention) -> str:
+        """The capitalised word right before an untyped name that is no type or institution
+        word ("Đại" in "Đại Quang Minh"), or ""."""
+        if m.typed:
+            return ""
+        before = text[max(0, m.ts - 20) : m.ts]
+        word = before.split()[-1] if before.endswith(" ") and before.strip() else ""
+        return word if word[:1].isupper() and word.isalpha() \
+            and word not in self.rules.institution else ""
+
     @staticmethod
     def _in_byline(text: str, title_end: int, m: Mention) -> bool:
         """A reader's or author's signature closing the summary: "(Thanh Phong, 48 tuổi, Đồng Nai)"."""
@@ -332,8 +344,13 @@ class PlaceReader:
         sports = sports_cues >= 2
         kept: list[Mention] = []
         priors: list[str] = []
+        # (word before, name) of a company's or person's longer name, to know it again
+        longer: set[tuple[str, str]] = set()
         for m in self._mentions(prep, hits):
-            if self._rejected(prep, m, organisations):
+            why = self._rejected(prep, m, organisations)
+            if why in (ORGANISATION, PERSON):
+                longer.add((self._word_before(text, m), m.key))
+            if why:
                 continue
             marked = prep.marked(m.ts)
             if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
@@ -344,6 +361,11 @@ class PlaceReader:
                                                          self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
+        if longer:
+            # The same longer name said again where nothing marks it, at a sentence's start:
+            # "Công ty … Đại Quang Minh" and "Đại Quang Minh đề xuất…".
+            kept = [m for m in kept if not self._word_before(text, m)
+                    or (self._word_before(text, m), m.key) not in longer]
         self._settle(prep, kept, priors, feed_province)
         settled = [m for m in kept if m.place]
         self._mark_passing(prep, settled)

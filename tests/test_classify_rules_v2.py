@@ -235,3 +235,10 @@ def test_a_name_in_the_quoted_title_of_a_work_is_no_place(title: str, expected: 
 def test_a_landmark_across_provinces_is_where_the_other_names_place_it(
         title: str, summary: str, expected: list[str]) -> None:
     assert sorted(codes(title, summary)) == expected
+
+
+def test_a_company_name_said_again_where_nothing_marks_it_is_no_place() -> None:
+    # "Quang Minh" is also a commune of Đồng Nai, which "Long Thành" would settle it on
+    assert codes("Đại Quang Minh đề xuất quy hoạch dọc metro tại TP.HCM",
+                 "Công ty CP Đầu tư Địa ốc Đại Quang Minh đề xuất quy hoạch dọc tuyến metro "
+                 "Bến Thành - Long Thành.") == ["79"]
