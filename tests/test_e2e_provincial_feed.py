@@ -10,7 +10,7 @@ from sqlalchemy import select
 from services import chats, sources
 from storage.models import DeliveredItem, Delivery, Item, ItemProvince
 from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
 
@@ -36,7 +36,7 @@ def _url(item: FeedItem) -> str:
 
 
 async def test_a_provincial_feeds_item_about_another_province_reaches_only_that_province(
-    db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer  # noqa: F811
+    db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer
 ) -> None:
     settings = e2e_settings(db_url, fake_telegram)
     path = "/rss/bao-an-giang.rss"
