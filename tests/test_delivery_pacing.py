@@ -10,7 +10,7 @@ from itertools import pairwise
 
 from delivery.pacing import BULK, INTERACTIVE, SAFETY, Limits, Pacer
 from tests.fakes.clock import FakeClock
-from tests.fakes.telegram_api import max_in_window
+from tests.fakes.http_fake import max_in_window
 from tests.waiting import PATIENCE
 
 

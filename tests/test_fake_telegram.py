@@ -26,7 +26,8 @@ from telegram.error import (
     RetryAfter,
 )
 
-from tests.fakes.telegram_api import FakeTelegram, max_in_window, parse_html
+from tests.fakes.http_fake import max_in_window
+from tests.fakes.telegram_api import FakeTelegram, parse_html
 from tests.waiting import wait_for_sync
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\r\n" * 50
