@@ -26,8 +26,16 @@ from storage.migrate import upgrade
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first: on two workers (`make test`) the longest ones then run beside the
+    rest instead of ending the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 PG_ADMIN_DSN = os.environ.get("LOA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-# One template per test session, so parallel sessions on one server do not collide.
+# One template per test process (each xdist worker is one), so parallel sessions on one server
+# do not collide.
 TEMPLATE_DB = f"loa_tpl_{os.getpid()}"
 
 

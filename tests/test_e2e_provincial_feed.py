@@ -5,6 +5,7 @@ digest; An Giang's own news still reaches An Giang's subscriber."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from services import chats, sources
@@ -13,6 +14,8 @@ from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rs
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
 
 BACKLOG = [FeedItem("An Giang: Hội nghị tổng kết công tác Mặt trận năm 2025", "tong-ket-2025",
                     age_hours=30)]

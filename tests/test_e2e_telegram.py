@@ -25,6 +25,8 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.slow
+
 ADMIN = 9001
 
 

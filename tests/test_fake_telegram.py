@@ -358,6 +358,7 @@ async def test_wait_for_messages_awaits_in_async_code(fake: FakeTelegram) -> Non
         assert [s.plain for s in await waiter] == ["x"]
 
 
+@pytest.mark.slow
 def test_standalone_process_with_control_api() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0"],

@@ -29,6 +29,8 @@ from tests.fakes.zalo_api import FakeZaloApi, Sent
 from tests.waiting import wait_for
 from vntext import utf16_len
 
+pytestmark = pytest.mark.slow
+
 CITIZEN = "8f3e2a9b7c6d5e4f"  # Zalo ids are opaque hex strings
 ADMIN = "a0b1c2d3e4f5a6b7"
 OFFICIAL = "0c1d2e3f4a5b6c7d"
@@ -49,8 +51,8 @@ def zalo_settings(db_url: str, fake: FakeZaloApi, **overrides: object) -> Settin
         "zalo_private_per_second": 100.0,
         "zalo_group_per_minute": 1000,
         "zalo_global_per_second": 50,
-        "zalo_quota_backoff_seconds": 0.05,
-        "zalo_quota_backoff_max_seconds": 0.4,
+        "zalo_quota_backoff_seconds": 0.02,
+        "zalo_quota_backoff_max_seconds": 0.1,
         "poll_interval_seconds": 1,
         "poll_min_interval_seconds": 1,
         "delivery_poll_seconds": 0.05,

@@ -1,7 +1,8 @@
 """A fake Telegram Bot API server on 127.0.0.1, speaking Telegram's wire format.
 
 Tests start it themselves; it runs a stdlib `ThreadingHTTPServer` in a daemon thread, so sync
-and async tests (and a bot in another process) can all talk to it over real sockets.
+and async tests (and a bot in another process) can all talk to it over real sockets. What it
+shares with the Zalo fake (life cycle, sliding windows, waiting, control API) is in http_fake.py.
 
 Wire format, as Telegram's:
 - `GET|POST /bot<TOKEN>/<method>` with a query string, a JSON, form-urlencoded or multipart body

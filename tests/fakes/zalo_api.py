@@ -15,7 +15,7 @@ windows over accepted sends: `global_per_second` in any 1 s, `private_per_second
 and `group_per_minute` per group; beyond them it answers 429, counted in `count_429`.
 
 It runs in its own threads, so a bot under test can run in the test's event loop or in another
-process. Python API, in the shape of the Telegram fake's:
+process. Its base (tests/fakes/http_fake.py) is the Telegram fake's too. Python API:
 
     with FakeZaloApi() as zalo:
         settings = make_settings(url, **zalo.settings_overrides())
