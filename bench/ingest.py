@@ -36,7 +36,7 @@ import feedparser  # noqa: E402
 
 from classify import Classification  # noqa: E402
 from config import load_settings  # noqa: E402
-from feeds.poller import Poller  # noqa: E402
+from ingest.worker import Poller  # noqa: E402
 from runtime import open_app  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Source  # noqa: E402

@@ -9,7 +9,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from cli.running import run_with_app
 from config import Settings
-from feeds.poller import poll_once, start_polling
+from ingest.worker import poll_once, start_polling
 from runtime import App
 
 

@@ -21,7 +21,7 @@ from channels.console import run_console
 from config import Settings
 from delivery.match import match_unmatched
 from delivery.service import DeliveryService, start_delivery
-from feeds.poller import start_polling
+from ingest.worker import start_polling
 from runtime import App, open_app
 from storage.migrate import upgrade
 

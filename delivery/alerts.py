@@ -15,9 +15,9 @@ from sqlalchemy import and_, exists, or_, select
 
 from config import CHANNELS
 from delivery.outbox import enqueue
-from delivery.sql import lock_for_write
 from render.compose import render_alert
 from runtime import App
+from storage.dialect import lock_for_write
 from storage.models import Chat, User
 
 log = logging.getLogger(__name__)

@@ -39,12 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
-from delivery.sql import in_ranges, parse_ids
-from delivery.views import ItemView, chunks, load_items
 from render.compose import Blocks, render_batch, render_digest
 from render.texts import t
 from runtime import App
+from storage.dialect import in_ranges, parse_ids
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
+from storage.views import ItemView, chunks, load_items
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28), HELD: t
 # A held digest with no previous one looks back a day: it was queued less than a day before it
 # fell due (delivery.digests.held_dues).
 WINDOW = {**PERIODS, HELD: PERIODS["daily"]}
-# A poll stamps its items with the time it started reading (feeds.poller) and stores them when
+# A poll stamps its items with the time it started reading (ingest.handler) and stores them when
 # the read is done, so an item stamped just before a digest's due time can be stored just after
 # that digest took its items. Each window therefore reaches this far back before the previous
 # digest; what the chat already has is left out, so nothing comes twice.

@@ -24,8 +24,8 @@ from sqlalchemy import JSON, String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
-from delivery.sql import insert_pending, lock_for_write
 from runtime import App
+from storage.dialect import insert_pending, lock_for_write
 from storage.models import Chat, Subscription
 
 log = logging.getLogger(__name__)

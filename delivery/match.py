@@ -62,8 +62,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
-from delivery.sql import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from runtime import App
+from storage.dialect import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from storage.models import (
     Chat,
     Item,
@@ -222,7 +222,7 @@ def _words(search_text: str) -> frozenset[str]:
 
 
 async def on_new_items(app: App, item_ids: list[int]) -> None:
-    """Called by the poller after it stores and classifies new, deliverable items: one instant
+    """Called by the ingest handler after it stores and labels new, deliverable items: one instant
     outbox row for each chat that an instant subscription of it matches strongly, carrying
     those items, and a held-digest row for each chat with weaker matches. Digests pick the
     items up at their hour (delivery.digests)."""

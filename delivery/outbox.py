@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
-from delivery.sql import lock_for_write, upsert_insert
-from delivery.views import chunks
 from runtime import App
+from storage.dialect import lock_for_write, upsert_insert
 from storage.models import Chat, DeliveredItem, Delivery
+from storage.views import chunks
 
 log = logging.getLogger(__name__)
 

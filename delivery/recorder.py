@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.sql import lock_for_write
 from runtime import App
+from storage.dialect import lock_for_write
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import exists, select
 
-from delivery.views import load_items
 from render.report import Report, render_report, report_chart
 from runtime import App
 from storage.models import Item, ItemProvince
+from storage.views import load_items
 
 
 async def build_report(

@@ -1,5 +1,5 @@
 """Read one source: fetch it (or take bytes from a file), parse it as a feed or a listing, and
-normalise its entries. Used by the poller and by `sources test`; stores nothing."""
+normalise its entries. Used by the ingest handler and by `sources test`; stores nothing."""
 
 from __future__ import annotations
 

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 
 from catalog import province_name, topic_name
-from delivery.views import ItemView
 from render.compose import render_item
 from render.markup import Html, escape
 from render.texts import t
 from services.subscriptions import Delivery, SubInfo
+from storage.views import ItemView
 
 
 def provinces_text(codes: Iterable[str]) -> str:

@@ -18,9 +18,9 @@ from functools import lru_cache
 from operator import attrgetter, itemgetter
 
 from catalog import province_name, topic_name
-from delivery.views import ItemView
 from render.markup import escape, escape_attr, html_to_plain
 from render.texts import t
+from storage.views import ItemView
 from vntext import utf16_fit, utf16_len
 
 TITLE_UNITS = 400

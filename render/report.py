@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from catalog import province_name, topic_name
-from delivery.views import ItemView
 from render.chart import render_chart
 from render.compose import render_digest
 from render.markup import escape
 from render.texts import t
+from storage.views import ItemView
 
 # The counts and the chart cover every item; the listing stops at the newest ones.
 MAX_LISTED = 50

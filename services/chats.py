@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from delivery.sql import lock_for_write
 from runtime import App
 from services import audit, limits
 from services.errors import ServiceError
+from storage.dialect import lock_for_write
 from storage.models import Chat, DeliveredItem, Delivery, Subscription, User
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import select, update
 
 from classify import Classifier, get_classifier
+from ingest.labels import to_labels
 from runtime import App
 from storage.labels import LabelChanges, replace_labels
 from storage.models import Item, Source
@@ -34,7 +35,7 @@ async def reclassify_all(app: App, classifier: Classifier | None = None,
             if not rows:
                 break
             changes += await replace_labels(session, [
-                (item_id, classifier.classify(title or "", summary or "", province))
+                (item_id, to_labels(classifier.classify(title or "", summary or "", province)))
                 for item_id, title, summary, province in rows])
             await session.execute(update(Item).where(Item.id.in_([r[0] for r in rows]))
                                   .values(classified_at=app.clock()))

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from delivery.views import ItemView, load_items
 from runtime import App
 from services.errors import ServiceError
 from services.subscriptions import SubInfo, list_subscriptions
 from storage.models import DeliveredItem, Item, ItemProvince, ItemTopic
+from storage.views import ItemView, load_items
 from vntext import fold_tokens
 
 

@@ -2,13 +2,12 @@
 
 Items are matched on their folded text (`items.search_text`, `items.title_fold`: lowercase, no
 diacritics, đ→d, punctuation kept). A query word matches whole words only ("nha" is not "nhan"):
-the text, padded with spaces, must contain the word between two characters that are not [a-z0-9].
-SQLite says that with GLOB and a character class, PostgreSQL with a regular expression; the two
-patterns mean the same thing. Every word must occur; a hit in the title counts more, and the whole
-phrase more still; ties go to the newest item. Province, region and topic words in the query
-become filters, as in /sub; a topic's words ("lũ quét") still rank the items that contain them
-first, without being required. Query words are reduced to [a-z0-9] runs, so quotes, `*`, `:`, `-` or
-brackets in a query can never reach SQL as syntax.
+the text, padded with spaces, must contain the word between two characters that are not [a-z0-9]
+(storage.dialect.has_words, the same on SQLite and PostgreSQL). Every word must occur; a hit in
+the title counts more, and the whole phrase more still; ties go to the newest item. Province,
+region and topic words in the query become filters, as in /sub; a topic's words ("lũ quét") still
+rank the items that contain them first, without being required. Query words are reduced to
+[a-z0-9] runs, so quotes, `*`, `:`, `-` or brackets in a query can never reach SQL as syntax.
 """
 
 from __future__ import annotations
@@ -21,10 +20,11 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classify.query import parse_phrase
-from delivery.views import ItemView, load_items
 from runtime import App
 from services import limits
+from storage.dialect import dialect, has_words
 from storage.models import Item, ItemProvince, ItemTopic
+from storage.views import ItemView, load_items
 from vntext import fold_tokens
 
 PER_PAGE = 5
@@ -47,13 +47,6 @@ def _padded(column: ColumnElement[str]) -> ColumnElement[str]:
     return literal(" ") + func.coalesce(column, "") + literal(" ")
 
 
-def _has(dialect: str, padded: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
-    """`phrase` (words of [a-z0-9], single spaces) occurs in `padded` as whole words."""
-    if dialect == "sqlite":
-        return padded.op("GLOB", is_comparison=True)(f"*[^a-z0-9]{phrase}[^a-z0-9]*")
-    return padded.op("~", is_comparison=True)(f"[^a-z0-9]{phrase}[^a-z0-9]")
-
-
 def _query_words(text: str) -> list[str]:
     return [w for token in fold_tokens(text) for w in _WORD.findall(token)][:MAX_WORDS]
 
@@ -67,13 +60,13 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
                                          ItemProvince.province.in_(provinces)))
     if topics:
         conditions.append(exists().where(ItemTopic.item_id == Item.id, ItemTopic.topic.in_(topics)))
-    dialect = session.get_bind().dialect.name
+    engine = dialect(session)
     base = select(Item.id.label("id"), Item.published_at.label("published_at"),
                   _padded(Item.search_text).label("body"),
                   _padded(Item.title_fold).label("title")).where(*conditions).subquery()
 
     def has(column: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
-        return _has(dialect, column, phrase)
+        return has_words(engine, column, phrase)
 
     matched = and_(true(), *(or_(has(base.c.body, w), has(base.c.title, w)) for w in words))
     total = int(await session.scalar(select(func.count()).select_from(base).where(matched)) or 0)

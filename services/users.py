@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from config import Settings
-from delivery.sql import lock_for_write
 from runtime import App
 from services import audit, limits
 from services.errors import ServiceError
+from storage.dialect import lock_for_write
 from storage.models import Chat, OfficialProvince, Subscription, SubscriptionProvince, User
 
 ROLES = ("citizen", "official", "admin")

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feeds.normalize import Entry
+from storage.dialect import upsert_insert
 from storage.models import Item
 from storage.recent_titles import RecentTitles, title_key
 from vntext import fold
@@ -26,6 +24,17 @@ from vntext import fold
 _CHUNK = 500  # bound on parameters per IN (...) query
 _ITEMS = Item.__table__
 _MAX_TITLE_FOLD = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class EntryToStore:
+    """An entry to store, as the store needs it (ingest builds it from what feeds/ read)."""
+
+    guid: str  # the source's own id, or the canonical URL when it gives none
+    url: str  # canonical: what dedup compares across sources
+    title: str
+    summary: str
+    published_at: datetime  # UTC
 
 
 @dataclass(slots=True)
@@ -59,7 +68,7 @@ def content_hash(title: str, summary: str) -> str:
     return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
 
 
-async def _known(session: AsyncSession, source_id: int, entries: list[Entry]
+async def _known(session: AsyncSession, source_id: int, entries: list[EntryToStore]
                  ) -> tuple[set[str], set[str]]:
     """The canonical URLs stored by any source, and the GUIDs stored by this one."""
     known_urls: set[str] = set()
@@ -77,20 +86,14 @@ async def _known(session: AsyncSession, source_id: int, entries: list[Entry]
     return known_urls, known_guids
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(_ITEMS).on_conflict_do_nothing()
-    return sqlite_insert(_ITEMS).on_conflict_do_nothing()
-
-
-async def store_entries(session: AsyncSession, *, source_id: int, entries: list[Entry],
+async def store_entries(session: AsyncSession, *, source_id: int, entries: list[EntryToStore],
                         fetched_at: datetime, backlog: bool, titles: RecentTitles,
                         classified_at: datetime | None = None) -> StoreResult:
     """Insert the entries not yet stored; the caller commits. `titles` must be refreshed by
     the caller in the same critical section, so that copies stored just before are seen.
     `classified_at` is for a caller that labels the new items in the same transaction."""
     result = StoreResult()
-    fresh: dict[str, Entry] = {}
+    fresh: dict[str, EntryToStore] = {}
     guids: set[str] = set()
     for entry in entries:  # a feed may list an item twice, or reuse a GUID
         if entry.url in fresh or entry.guid in guids:
@@ -127,7 +130,7 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
     if not rows:
         return result
     inserted = await session.execute(
-        _insert(session).returning(_ITEMS.c.id, _ITEMS.c.canonical_url), rows)
+        upsert_insert(session, _ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.id, _ITEMS.c.canonical_url), rows)
     ids = {url: item_id for item_id, url in inserted}
     for row in rows:
         item_id = ids.get(row["canonical_url"])

@@ -1,4 +1,7 @@
-"""An item's province and topic labels, each with the evidence and the score that produced it."""
+"""An item's province and topic labels, each with the evidence and the score that produced it.
+
+What it stores, it defines (`Labels`): ingest and services turn a classification into it
+(ingest.labels), so storage knows nothing of the classifier."""
 
 from __future__ import annotations
 
@@ -9,13 +12,28 @@ from typing import Any, Self
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from classify import Classification
-from classify.confidence import label_score
 from storage.models import ItemProvince, ItemTopic
 
 # Scores are compared at this many decimals: a float's round trip through a database column
 # must not count as a change.
 SCORE_DIGITS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One label: a province code or a topic slug, its confidence 0..1 and the evidence."""
+
+    value: str
+    score: float = 1.0
+    evidence: tuple[dict[str, Any], ...] = ()  # JSON objects, as stored
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """An item's labels, each label once: provinces most relevant first (stored as their rank)."""
+
+    provinces: tuple[Label, ...] = ()
+    topics: tuple[Label, ...] = ()
 
 
 @dataclass
@@ -37,29 +55,23 @@ class LabelChanges:
         return self
 
 
-def _evidence(classification: Classification, kind: str, label: str) -> list[dict[str, Any]]:
-    return [e for e in classification.evidence if e.get("kind") == kind and e.get("label") == label]
-
-
-def _rows(labelled: Iterable[tuple[int, Classification]]
+def _rows(labelled: Iterable[tuple[int, Labels]]
           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     provinces: list[dict[str, Any]] = []
     topics: list[dict[str, Any]] = []
-    for item_id, classification in labelled:
-        for rank, code in enumerate(dict.fromkeys(classification.provinces)):
-            provinces.append({"item_id": item_id, "province": code, "rank": rank,
-                              "evidence": _evidence(classification, "province", code),
-                              "score": label_score(classification, code)})
-        for slug in dict.fromkeys(classification.topics):
-            topics.append({"item_id": item_id, "topic": slug,
-                           "evidence": _evidence(classification, "topic", slug),
-                           "score": label_score(classification, slug)})
+    for item_id, labels in labelled:
+        for rank, province in enumerate(labels.provinces):
+            provinces.append({"item_id": item_id, "province": province.value, "rank": rank,
+                              "evidence": list(province.evidence), "score": province.score})
+        for topic in labels.topics:
+            topics.append({"item_id": item_id, "topic": topic.value,
+                           "evidence": list(topic.evidence), "score": topic.score})
     return provinces, topics
 
 
 async def add_labels(session: AsyncSession,
-                     labelled: Iterable[tuple[int, Classification]]) -> None:
-    """Labels of items that have none yet (the poller's new items): one INSERT per table for
+                     labelled: Iterable[tuple[int, Labels]]) -> None:
+    """Labels of items that have none yet (the pipeline's new items): one INSERT per table for
     the whole batch instead of per-item round trips."""
     provinces, topics = _rows(labelled)
     if provinces:
@@ -69,7 +81,7 @@ async def add_labels(session: AsyncSession,
 
 
 async def replace_labels(session: AsyncSession,
-                         labelled: Sequence[tuple[int, Classification]]) -> LabelChanges:
+                         labelled: Sequence[tuple[int, Labels]]) -> LabelChanges:
     """Replace the labels of these items in `session` and say what changed.
 
     The caller commits, so an item and its labels are stored together or not at all."""
@@ -97,7 +109,6 @@ async def replace_labels(session: AsyncSession,
                         added=len(added), removed=len(removed), rescored=len(rescored))
 
 
-async def save_labels(session: AsyncSession, item_id: int,
-                      classification: Classification) -> LabelChanges:
+async def save_labels(session: AsyncSession, item_id: int, labels: Labels) -> LabelChanges:
     """Replace the labels of one item (provinces ranked, most relevant first)."""
-    return await replace_labels(session, [(item_id, classification)])
+    return await replace_labels(session, [(item_id, labels)])

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from classify import Classification, get_classifier
+from ingest.labels import to_labels
 from services.classification import reclassify_all
 from storage.labels import save_labels
 from storage.models import Item, ItemProvince, ItemTopic, Source
@@ -41,17 +42,17 @@ async def test_save_labels_replaces_the_items_labels(app) -> None:  # type: igno
     [item_id] = await add_items(app, [("x", "")])
     first = get_classifier().classify("Hà Tĩnh: Mưa lũ", "Đoàn cứu trợ từ Nghệ An đã đến.")
     async with app.sessions() as session, session.begin():
-        await save_labels(session, item_id, first)
+        await save_labels(session, item_id, to_labels(first))
     provinces, topics, evidence = await labels(app, item_id)
     assert provinces == [("42", 0), ("40", 1)]
     assert topics == ["thien-tai-cuu-tro"]
     assert evidence[0][0]["resolved"] == '"Hà Tĩnh" → 42 Hà Tĩnh'
 
     async with app.sessions() as session, session.begin():
-        await save_labels(session, item_id, Classification(["33"], ["bau-cu"], []))
+        await save_labels(session, item_id, to_labels(Classification(["33"], ["bau-cu"], [])))
     assert (await labels(app, item_id))[:2] == ([("33", 0)], ["bau-cu"])
     async with app.sessions() as session, session.begin():
-        await save_labels(session, item_id, Classification())
+        await save_labels(session, item_id, to_labels(Classification()))
     assert (await labels(app, item_id))[:2] == ([], [])
 
 
@@ -68,7 +69,7 @@ async def test_labels_keep_their_scores_and_reclassify_counts_score_changes(app)
     [item_id] = await add_items(app, [("Hà Tĩnh: Mưa lũ", "")])
     sure = Classification(["42"], ["thien-tai-cuu-tro"], [], {"42": 0.91})
     async with app.sessions() as session, session.begin():
-        first = await save_labels(session, item_id, sure)
+        first = await save_labels(session, item_id, to_labels(sure))
     assert (first.added, first.removed, first.rescored) == (2, 0, 0)
     assert await scores(app, item_id) == {"42": 0.91, "thien-tai-cuu-tro": 1.0}  # missing: 1.0
 
@@ -88,7 +89,7 @@ async def test_reclassify_all_redoes_every_item(app) -> None:  # type: ignore[no
                                 ("", "Ủy ban MTTQ Việt Nam tỉnh tổ chức hội nghị giao ban."),
                                 ("Giá vàng tăng mạnh", "")], province="38")
     async with app.sessions() as session, session.begin():
-        await save_labels(session, ids[2], Classification(["01"], ["bau-cu"], []))
+        await save_labels(session, ids[2], to_labels(Classification(["01"], ["bau-cu"], [])))
     changes = await reclassify_all(app, batch=2)  # two transactions
     # Item 0 gains 33 and its topic; item 1 gains 38 and its topic; item 2 loses 01 and bau-cu.
     assert (changes.items, changes.changed_items) == (3, 3)

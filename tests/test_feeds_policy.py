@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from feeds import policy
 from feeds.fetch import Fetcher
-from feeds.poller import poll_once
+from ingest.worker import poll_once
 from runtime import App, open_app
 from services import sources
 from services.errors import ServiceError

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery.views import ItemView
 from render.compose import render_batch, render_digest, render_item, split_parts
 from render.markup import escape, html_to_plain
+from storage.views import ItemView
 from tests.fakes.telegram_api import parse_html
 from vntext import utf16_len
 

@@ -44,7 +44,7 @@ from sqlalchemy.engine import make_url
 
 import catalog
 from delivery.service import DeliveryService, start_delivery
-from feeds.poller import Poller
+from ingest.worker import Poller
 from model.channel import Outcome, OutMessage, Status
 from runtime import App, open_app
 from storage.models import (

@@ -4,7 +4,6 @@ backoff, pausing with an admin alert, the outage rule, redirects, scheduling."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,8 +16,8 @@ from sqlalchemy.exc import OperationalError
 
 from classify import Classification
 from delivery import alerts, match
-from feeds import schedule
-from feeds.poller import Poller, poll_once, start_polling
+from ingest.handler import snapshot
+from ingest.worker import Poller, poll_once, start_polling
 from runtime import App, open_app
 from services import sources
 from storage.models import Chat, Delivery, Item, ItemProvince, ItemTopic, Source, Subscription
@@ -275,10 +274,8 @@ async def test_outage_forgives_failures_counted_since_the_last_success(
 
 
 async def _snapshots(app: App) -> list[Any]:
-    from feeds.poller import _snapshot
-
     async with app.sessions() as session:
-        return [_snapshot(row, app) for row in (await session.scalars(select(Source))).all()]
+        return [snapshot(row, app.settings) for row in (await session.scalars(select(Source))).all()]
 
 
 async def test_single_failing_source_is_counted(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -416,21 +413,3 @@ async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer
     job_ids = [job.id for job in scheduler.get_jobs()]
     assert job_ids == [] or job_ids == ["loa.poll_due"]
 
-
-def test_schedule_spreads_sources_and_respects_the_minimum() -> None:
-    settings = make_settings("sqlite://")
-    assert schedule.interval_for(settings, None) == 600
-    assert schedule.interval_for(settings, 30) == 120  # never below POLL_MIN_INTERVAL_SECONDS
-    assert schedule.interval_for(settings, 1800) == 1800
-    rng = random.Random(1)
-    waits = [(schedule.next_check(source_id, START, 600, rng) - START).total_seconds()
-             for source_id in range(1, 201)]
-    assert all(300 <= w <= 900 + 0.05 * 600 for w in waits)
-    # Spread: every tenth of the interval gets some sources.
-    buckets = {int((START.timestamp() + w) % 600 // 60) for w in waits}
-    assert buckets == set(range(10))
-    # Stable across restarts: a source keeps its slot.
-    again = schedule.next_check(7, START, 600, random.Random(2))
-    first = schedule.next_check(7, START, 600, random.Random(3))
-    assert abs((again - first).total_seconds()) <= 0.05 * 600
-    assert schedule.next_check_after_failure(START, 600, 20) - START == timedelta(days=1)

@@ -4,9 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from feeds.normalize import Entry
 from feeds.urls import canonical_url
-from storage.items import StoreResult, store_entries
+from storage.items import EntryToStore, StoreResult, store_entries
 from storage.models import Item, Source
 from storage.recent_titles import RecentTitles, title_key
 from vntext import fold
@@ -15,10 +14,10 @@ NOW = datetime(2026, 9, 14, 12, 0, tzinfo=timezone.utc)
 
 
 def entry(url: str, title: str, *, guid: str | None = None, summary: str = "Tóm tắt.",
-          published: datetime = NOW) -> Entry:
+          published: datetime = NOW) -> EntryToStore:
     url = canonical_url(url)
-    return Entry(guid=guid or url, url=url, title=title, summary=summary,
-                 published_at=published, dated=True)
+    return EntryToStore(guid=guid or url, url=url, title=title, summary=summary,
+                        published_at=published)
 
 
 async def add_sources(app, *urls: str) -> list[int]:  # type: ignore[no-untyped-def]
@@ -29,7 +28,7 @@ async def add_sources(app, *urls: str) -> list[int]:  # type: ignore[no-untyped-
         return [row.id for row in rows]
 
 
-async def store(app, titles: RecentTitles, source_id: int, entries: list[Entry],  # type: ignore[no-untyped-def]
+async def store(app, titles: RecentTitles, source_id: int, entries: list[EntryToStore],  # type: ignore[no-untyped-def]
                 backlog: bool = False) -> StoreResult:
     async with app.sessions() as session, session.begin():
         await titles.refresh(session, NOW)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     String,
     cast,
     distinct,
@@ -27,6 +28,16 @@ from storage.models import Delivery, UTCDateTime
 
 def dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+def has_words(dialect_name: str, padded: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
+    """`phrase` (words of [a-z0-9], single spaces) occurs in `padded` (text with a space at
+    each end) as whole words: between two characters that are not [a-z0-9]. SQLite says that
+    with GLOB and a character class, PostgreSQL with a regular expression; the two patterns mean
+    the same thing."""
+    if dialect_name == "sqlite":
+        return padded.op("GLOB", is_comparison=True)(f"*[^a-z0-9]{phrase}[^a-z0-9]*")
+    return padded.op("~", is_comparison=True)(f"[^a-z0-9]{phrase}[^a-z0-9]")
 
 
 def upsert_insert(session: AsyncSession, model: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The pipeline: for one source, fetch → parse → store → classify → labels → match → alert."""
