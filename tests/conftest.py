@@ -8,12 +8,10 @@ Telegram server and `count_rows`; the one fake clock is `tests.fakes.clock.FakeC
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,54 +89,6 @@ def pg_template() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
 
 
-class PgClones:
-    """Copies of the template, each made in a thread while the test before it runs, and dropped
-    there after: CREATE DATABASE takes about 0.3 s of waiting on the server, which no test
-    then waits for."""
-
-    def __init__(self, template: str) -> None:
-        self._template = template
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-clones")
-        self._next = self._thread.submit(self._create)
-        self._drops: list[Future[None]] = []
-
-    def _create(self) -> str:
-        name = f"loa_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
-        return name
-
-    @staticmethod
-    def _drop(name: str) -> None:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    @contextmanager
-    def database(self) -> Iterator[str]:
-        """The URL of a fresh copy of the template, dropped after."""
-        name = self._next.result()
-        self._next = self._thread.submit(self._create)
-        try:
-            yield _pg_url(name)
-        finally:
-            self._drops.append(self._thread.submit(self._drop, name))
-
-    def close(self) -> None:
-        """Drop the spare copy; a drop that failed fails the session here."""
-        with contextlib.suppress(psycopg.Error):
-            self._drop(self._next.result())
-        self._thread.shutdown()
-        for drop in self._drops:
-            drop.result()
-
-
-@pytest.fixture(scope="session")
-def pg_clones(pg_template: str) -> Iterator[PgClones]:
-    clones = PgClones(pg_template)
-    yield clones
-    clones.close()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file; each test starts from a copy of it."""
@@ -159,7 +109,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield _sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
         return
-    with request.getfixturevalue("pg_clones").database() as url:
+    with pg_database(request.getfixturevalue("pg_template")) as url:
         yield url
 
 
