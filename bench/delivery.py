@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert
 
-from tests.fakes.telegram_api import FakeTelegram, max_in_window
+from tests.fakes.http_fake import max_in_window
+from tests.fakes.telegram_api import FakeTelegram
 
 LIMIT = 30
 COMPOSERS = 2  # processes composing side by side: one per core of the benchmark machine

@@ -87,16 +87,6 @@ async def add_sub(
     return sub.id
 
 
-class MovableClock:
-    """A fake clock for `app.clock`: tests move `now` themselves."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 class MemoryChannel:
     """An in-memory Channel: records what it is given, or answers scripted outcomes first.
 

@@ -67,6 +67,7 @@ def test_interval_below_minimum_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
     assert "POLL_INTERVAL_SECONDS" in str(err.value)
 
 
+@pytest.mark.slow
 def test_cli_prints_one_line_and_exits(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "POLL_INTERVAL_SECONDS": "often",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'loa.db'}", "LOG_FILE": ""}

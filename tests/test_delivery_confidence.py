@@ -15,7 +15,6 @@ from runtime import App, open_app
 from storage.models import Delivery
 from tests.delivery_support import (
     MemoryChannel,
-    MovableClock,
     add_chat,
     add_item,
     add_source,
@@ -24,6 +23,7 @@ from tests.delivery_support import (
     given,
     run_until_idle,
 )
+from tests.fakes.clock import FakeClock
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LOW_VI = "Có thể liên quan"
@@ -36,7 +36,7 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 async def make_app(db_url: str, **settings: object) -> App:
     app = open_app(delivery_settings(db_url, **settings))
     app.channels = {"memory": MemoryChannel()}
-    app.clock = MovableClock(local(14, 10))
+    app.clock = FakeClock(local(14, 10))
     return app
 
 

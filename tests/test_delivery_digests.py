@@ -18,7 +18,6 @@ from storage.models import Delivery
 from tests.delivery_support import (
     T0,
     MemoryChannel,
-    MovableClock,
     add_chat,
     add_item,
     add_source,
@@ -26,6 +25,7 @@ from tests.delivery_support import (
     delivery_settings,
     run_until_idle,
 )
+from tests.fakes.clock import FakeClock
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = timedelta(days=1)
@@ -35,7 +35,7 @@ DAY = timedelta(days=1)
 async def dapp(db_url: str) -> AsyncIterator[App]:
     app = open_app(delivery_settings(db_url))
     app.channels = {"memory": MemoryChannel()}
-    app.clock = MovableClock(T0 + timedelta(seconds=30))  # Monday 07:00:30 in Hà Nội
+    app.clock = FakeClock(T0 + timedelta(seconds=30))  # Monday 07:00:30 in Hà Nội
     yield app
     await app.close()
 
@@ -143,7 +143,7 @@ async def test_empty_digest_is_not_sent(dapp: App) -> None:
 async def test_weekly_digest_on_its_day_and_split_for_zalo_sized_messages(db_url: str) -> None:
     app = open_app(delivery_settings(db_url))
     app.channels = {"memory": MemoryChannel(max_units=2000)}
-    app.clock = MovableClock(local(18, 20, 0) + timedelta(seconds=2))  # Friday 20:00
+    app.clock = FakeClock(local(18, 20, 0) + timedelta(seconds=2))  # Friday 20:00
     try:
         async with app.sessions() as session, session.begin():
             src = await add_source(session)

@@ -9,22 +9,15 @@ from collections import defaultdict
 from itertools import pairwise
 
 from delivery.pacing import BULK, INTERACTIVE, SAFETY, Limits, Pacer
-from tests.fakes.telegram_api import max_in_window
+from tests.fakes.clock import FakeClock
+from tests.fakes.http_fake import max_in_window
 from tests.waiting import PATIENCE
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Sim:
     """Requests queued on a pacer, and when each was granted, by the fake clock."""
 
-    def __init__(self, pacer: Pacer, clock: Clock) -> None:
+    def __init__(self, pacer: Pacer, clock: FakeClock[float]) -> None:
         self.pacer, self.clock = pacer, clock
         self.waiting: list[tuple[str, asyncio.Future[None]]] = []
         self.times: dict[str, list[float]] = defaultdict(list)
@@ -51,7 +44,7 @@ class Sim:
 
 
 async def test_global_window_holds_in_every_second_even_after_idle() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(Limits(30, 1.0, 20), clock=clock)
     sim = Sim(pacer, clock)
     sim.add([(str(n), "private", BULK) for n in range(95)])
@@ -72,7 +65,7 @@ async def test_global_window_holds_in_every_second_even_after_idle() -> None:
 
 
 async def test_private_chat_once_a_second_and_group_twenty_a_minute() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(Limits(30, 1.0, 20), clock=clock)
     requests = [("42", "private", BULK)] * 5 + [("-100", "group", BULK)] * 45
     requests += [(str(n), "private", BULK) for n in range(20)]
@@ -87,7 +80,7 @@ async def test_private_chat_once_a_second_and_group_twenty_a_minute() -> None:
 
 
 async def test_interactive_lane_overtakes_a_bulk_backlog() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(Limits(10, 1.0, 20), clock=clock)
     sim = Sim(pacer, clock)
     sim.add([(f"d{n}", "private", BULK) for n in range(100)])
@@ -100,7 +93,7 @@ async def test_interactive_lane_overtakes_a_bulk_backlog() -> None:
 
 
 async def test_retry_after_pauses_everything() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(Limits(30, 1.0, 20), clock=clock)
     pacer.pause(5.0)
     sim = Sim(pacer, clock)
@@ -122,7 +115,7 @@ async def test_real_pacer_grants_waiters_in_real_time() -> None:
 async def test_a_message_counts_from_its_answer() -> None:
     """Two a second; two sends still waiting for their answers hold the window, and it runs
     from their answers: however late a request reached the platform, the window held there."""
-    clock = Clock()
+    clock = FakeClock(1000.0)
     pacer = Pacer(Limits(2, 1000.0, 20), clock=clock)
     first = pacer.enqueue("a", answered=False)
     second = pacer.enqueue("b", answered=False)

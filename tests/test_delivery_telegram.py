@@ -15,7 +15,8 @@ from delivery.service import DeliveryService, start_delivery
 from runtime import App, open_app
 from storage.models import Chat, Delivery, Subscription
 from tests.delivery_support import add_chat, add_item, add_source, add_sub, delivery_settings
-from tests.fakes.telegram_api import FakeTelegram, max_in_window
+from tests.fakes.http_fake import max_in_window
+from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
 
 ADMIN = 9001

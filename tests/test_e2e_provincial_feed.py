@@ -5,14 +5,17 @@ digest; An Giang's own news still reaches An Giang's subscriber."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from services import chats, sources
 from storage.models import DeliveredItem, Delivery, Item, ItemProvince
 from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
+
+pytestmark = pytest.mark.slow
 
 BACKLOG = [FeedItem("An Giang: Hội nghị tổng kết công tác Mặt trận năm 2025", "tong-ket-2025",
                     age_hours=30)]
@@ -36,7 +39,7 @@ def _url(item: FeedItem) -> str:
 
 
 async def test_a_provincial_feeds_item_about_another_province_reaches_only_that_province(
-    db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer  # noqa: F811
+    db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer
 ) -> None:
     settings = e2e_settings(db_url, fake_telegram)
     path = "/rss/bao-an-giang.rss"

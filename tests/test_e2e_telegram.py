@@ -11,25 +11,23 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from handlers.commands import command_list, names_for_role
 from render.texts import t
 from services import chats, sources, subscriptions
 from services.subscriptions import Cadence
 from storage.models import AuditLog, Chat, DeliveredItem, Item, Source, Subscription, User
+from tests.conftest import count_rows
 from tests.delivery_support import add_item, add_source
 from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.slow
+
 ADMIN = 9001
-
-
-async def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
-    async with app.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 def _item_ids(text: str) -> list[int]:
@@ -42,14 +40,14 @@ STORMS = [FeedItem(f"Bão số 3 gây mưa lớn ở Quảng Ninh, đợt {n}", 
 
 
 async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops(
-    sqlite_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer  # noqa: F811
+    sqlite_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer
 ) -> None:
     settings = e2e_settings(sqlite_url, fake_telegram)
     url = feed_server.add("/rss/thoi-su.rss", rss(STORMS))
     async with bot(settings) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Tỉnh")
-        await wait_for(lambda: _count(app, Item))
+        await wait_for(lambda: count_rows(app, Item))
         lan = TgUser(fake_telegram, 501)
 
         (welcome,) = await lan.say("/start")
@@ -71,7 +69,7 @@ async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops
 
         (understood,) = await lan.say("/sub xóa nhà tạm")
         assert "Đã đăng ký (số 2)" in understood.plain
-        assert await _count(app, Subscription) == 2
+        assert await count_rows(app, Subscription) == 2
 
         (page1,) = await lan.say("/search bão số 3")
         assert "12 tin · trang 1/3" in page1.plain
@@ -86,15 +84,15 @@ async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops
 
         (unsub,) = await lan.say("/unsub 2")
         assert "Đã hủy đăng ký số 2" in unsub.plain
-        assert await _count(app, Subscription) == 1
+        assert await count_rows(app, Subscription) == 1
 
         (ask,) = await lan.say("/stop")
         assert "xóa mọi dữ liệu" in ask.plain
         (gone,) = await lan.press("Xóa hết")
         assert "Đã xóa toàn bộ dữ liệu" in gone.plain
-        assert await _count(app, Chat, Chat.chat_key == "501") == 0
-        assert await _count(app, User, User.user_key == "501") == 0
-        assert await _count(app, Subscription) == 0
+        assert await count_rows(app, Chat, Chat.chat_key == "501") == 0
+        assert await count_rows(app, User, User.user_key == "501") == 0
+        assert await count_rows(app, Subscription) == 0
     assert bad_sends(fake_telegram) == []
 
 
@@ -110,7 +108,7 @@ FRESH = FeedItem('Lào Cai bàn giao 50 căn nhà "Đại đoàn kết" cho hộ
 
 
 async def test_admin_adds_a_feed_and_a_subscriber_gets_its_new_item_once(
-    db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer  # noqa: F811
+    db_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer
 ) -> None:
     settings = e2e_settings(db_url, fake_telegram, admin_ids=str(ADMIN))
     path = "/rss/lao-cai.rss"
@@ -126,8 +124,8 @@ async def test_admin_adds_a_feed_and_a_subscriber_gets_its_new_item_once(
         (added,) = await admin.say(f"/addfeed {url} lào cai Báo Lào Cai")
         assert "Đã thêm nguồn số" in added.plain and "Lào Cai" in added.plain
         # The first read is the backlog: stored as already seen, never pushed.
-        await wait_for(lambda: _count(app, Item))
-        assert await _count(app, Item, Item.backlog.is_(True)) == len(OLD_NEWS)
+        await wait_for(lambda: count_rows(app, Item))
+        assert await count_rows(app, Item, Item.backlog.is_(True)) == len(OLD_NEWS)
 
         feed_server.add(path, rss([FRESH, *OLD_NEWS]))
         (alert,) = await subscriber.expect(1)
@@ -139,7 +137,7 @@ async def test_admin_adds_a_feed_and_a_subscriber_gets_its_new_item_once(
         await wait_for(lambda: feed_server.hits(path) >= hits + 2)
         await wait_for(running.delivery.idle)
         assert len(subscriber.records) == subscriber.seen
-        assert await _count(app, DeliveredItem) == 1
+        assert await count_rows(app, DeliveredItem) == 1
         assert len(bystander.records) == bystander.seen == 1
         assert len(admin.records) == admin.seen == 1
     assert bad_sends(fake_telegram) == []
@@ -197,7 +195,7 @@ async def test_non_admin_is_refused_at_every_admin_command(
         assert reply.plain == t("vi", "admin_only")
         async with running.app.sessions() as session:
             [entry] = (await session.scalars(select(AuditLog))).all()
-            assert await _count(running.app, Source) == 0
+            assert await count_rows(running.app, Source) == 0
     assert (entry.actor, entry.action, entry.allowed) == ("telegram:42", f"/{command}", False)
     assert bad_sends(fake_telegram) == []
 
@@ -217,7 +215,7 @@ async def _chat(app, key: str) -> Chat | None:  # type: ignore[no-untyped-def]
 
 
 async def test_delivery_answers_blocked_429_and_migrated_groups(
-    sqlite_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer  # noqa: F811
+    sqlite_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer
 ) -> None:
     settings = e2e_settings(sqlite_url, fake_telegram)
     path = "/rss/quang-ninh.rss"
@@ -227,7 +225,7 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
     async with bot(settings) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item))  # the backlog is in
+        await wait_for(lambda: count_rows(app, Item))  # the backlog is in
 
         blocked, slowed = TgUser(fake_telegram, 801), TgUser(fake_telegram, 802)
         groups = [TgUser(fake_telegram, 803, chat_id=g, chat_type="group", title=f"Tổ {g}")
@@ -271,7 +269,7 @@ async def test_delivery_answers_blocked_429_and_migrated_groups(
         for key in (str(new_group), str(seen_new)):
             chat = await _chat(app, key)
             assert chat is not None and chat.active
-            assert await _count(app, Subscription, Subscription.chat_id == chat.id) == 1
+            assert await count_rows(app, Subscription, Subscription.chat_id == chat.id) == 1
         for key in (str(old_group), str(seen_group)):
             assert await _chat(app, key) is None
     assert bad_sends(fake_telegram) == []

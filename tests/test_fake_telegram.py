@@ -26,7 +26,8 @@ from telegram.error import (
     RetryAfter,
 )
 
-from tests.fakes.telegram_api import FakeTelegram, max_in_window, parse_html
+from tests.fakes.http_fake import max_in_window
+from tests.fakes.telegram_api import FakeTelegram, parse_html
 from tests.waiting import wait_for_sync
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\r\n" * 50
@@ -357,6 +358,7 @@ async def test_wait_for_messages_awaits_in_async_code(fake: FakeTelegram) -> Non
         assert [s.plain for s in await waiter] == ["x"]
 
 
+@pytest.mark.slow
 def test_standalone_process_with_control_api() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0"],

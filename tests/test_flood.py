@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from handlers.flood import FloodLimiter, Verdict
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import FakeClock
 
 
 def test_burst_then_one_warning_then_silence() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     flood = FloodLimiter(per_minute=3, clock=clock)
     assert [flood.check("a") for _ in range(6)] == [Verdict.ALLOW] * 3 + [
         Verdict.WARN,
@@ -25,7 +18,7 @@ def test_burst_then_one_warning_then_silence() -> None:
 
 
 def test_refills_at_the_configured_rate() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     flood = FloodLimiter(per_minute=3, clock=clock)
     for _ in range(4):
         flood.check("a")
@@ -40,7 +33,7 @@ def test_refills_at_the_configured_rate() -> None:
 
 
 def test_idle_users_are_forgotten() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     flood = FloodLimiter(per_minute=20, clock=clock)
     for user in range(9_999):
         flood.check(str(user))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import func, select
 
 from services import chats, subscriptions
 from services.subscriptions import Cadence
 from storage.models import Chat, DeliveredItem, ItemProvince, ItemTopic, Subscription, User
 from tests.chat_support import Person
+from tests.conftest import count_rows
 from tests.delivery_support import add_item, add_source
 
 
@@ -327,11 +327,6 @@ async def test_why_shows_labels_evidence_and_subscription(app) -> None:  # type:
     assert citizen.text.startswith("Cách dùng: /why")
 
 
-async def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
-    async with app.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
-
-
 async def test_stop_deletes_everything_after_confirmation(app) -> None:  # type: ignore[no-untyped-def]
     citizen, other = Person(app, "100"), Person(app, "200")
     await citizen.say("/sub bầu cử")
@@ -339,13 +334,13 @@ async def test_stop_deletes_everything_after_confirmation(app) -> None:  # type:
     await citizen.say("/stop")
     assert "xóa mọi dữ liệu" in citizen.text
     await citizen.tap("Hủy")
-    assert await _count(app, Subscription) == 2
+    assert await count_rows(app, Subscription) == 2
     await citizen.say("/stop")
     await citizen.tap("Xóa hết")
     assert "Đã xóa toàn bộ dữ liệu" in citizen.text
-    assert await _count(app, Chat, Chat.chat_key == "100") == 0
-    assert await _count(app, User, User.user_key == "100") == 0
-    assert await _count(app, Subscription) == 1  # the other person's stays
+    assert await count_rows(app, Chat, Chat.chat_key == "100") == 0
+    assert await count_rows(app, User, User.user_key == "100") == 0
+    assert await count_rows(app, Subscription) == 1  # the other person's stays
     await citizen.say("/confirm")
     assert "Không có thao tác nào" in citizen.text
 
@@ -361,8 +356,8 @@ async def test_stop_typed_and_old_confirm_button(sqlite_app) -> None:  # type: i
     assert "Không có thao tác nào" in citizen.text
     await citizen.say("/stop")
     await citizen.say("/confirm")
-    assert await _count(sqlite_app, Subscription) == 0
-    assert await _count(sqlite_app, User) == 0
+    assert await count_rows(sqlite_app, Subscription) == 0
+    assert await count_rows(sqlite_app, User) == 0
 
 
 async def test_lang(sqlite_app) -> None:  # type: ignore[no-untyped-def]
@@ -410,8 +405,8 @@ async def test_groups_are_set_up_by_their_admins(app) -> None:  # type: ignore[n
     assert "Chỉ quản trị viên của nhóm" in member.text
     await admin.say("/stop")
     await admin.tap("Xóa hết")
-    assert await _count(app, Chat, Chat.chat_key == "-100") == 0
-    assert await _count(app, User, User.user_key == "8") == 1  # the admin's own record stays
+    assert await count_rows(app, Chat, Chat.chat_key == "-100") == 0
+    assert await count_rows(app, User, User.user_key == "8") == 1  # the admin's own record stays
 
 
 async def test_only_the_asker_can_confirm_in_a_group(sqlite_app) -> None:  # type: ignore[no-untyped-def]
@@ -423,9 +418,9 @@ async def test_only_the_asker_can_confirm_in_a_group(sqlite_app) -> None:  # typ
     assert "cũ" in (two.last.button_answer or "")
     await two.say("/confirm")
     assert "Không có thao tác nào" in two.text
-    assert await _count(sqlite_app, Subscription) == 1
+    assert await count_rows(sqlite_app, Subscription) == 1
     await one.say("/confirm")
-    assert await _count(sqlite_app, Subscription) == 0
+    assert await count_rows(sqlite_app, Subscription) == 0
 
 
 async def test_a_failing_handler_apologises_and_logs(sqlite_app, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from services import users
 from tests.chat_support import Person
 from tests.delivery_support import add_item, add_source
-
-pytest.importorskip("delivery.report")
 
 
 async def test_official_reports_only_for_own_provinces(app) -> None:  # type: ignore[no-untyped-def]

@@ -22,22 +22,12 @@ from runtime import App, open_app
 from services import sources
 from storage.models import Chat, Delivery, Item, ItemProvince, ItemTopic, Source, Subscription
 from tests.conftest import make_settings
-from tests.fakes.feed_server import FeedServer, feed_server, gzip_bomb  # noqa: F401
+from tests.fakes.clock import FakeClock
+from tests.fakes.feed_server import FeedServer, gzip_bomb
 from tests.waiting import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 START = datetime(2026, 9, 15, 3, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def rss(*items: tuple[str, str], pub: str = "Mon, 14 Sep 2026 19:46:22 +07") -> bytes:
@@ -55,7 +45,7 @@ async def make_app(db_url: str) -> AsyncIterator[Callable[..., App]]:
     def factory(**overrides: object) -> App:
         values: dict[str, object] = {"http_timeout_seconds": 2.0, **overrides}
         app = open_app(make_settings(db_url, **values))
-        app.clock = Clock(START)
+        app.clock = FakeClock(START)
         opened.append(app)
         return app
 

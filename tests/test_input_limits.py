@@ -5,7 +5,7 @@ of range, /grant of ids that are not ids, the last admin, /id, and the audit log
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from render.texts import t
 from handlers.router import dispatch
@@ -15,7 +15,7 @@ from services import audit, limits, subscriptions, users
 from services.errors import ServiceError
 from storage.models import AuditLog, Chat, Source, Subscription, User
 from tests.chat_support import Person
-from tests.conftest import make_settings
+from tests.conftest import count_rows, make_settings
 
 APOLOGY = t("vi", "error_internal")
 BAD_CHARACTERS = t("vi", "error_bad_characters")
@@ -27,11 +27,6 @@ async def admin_app(db_url: str):  # type: ignore[no-untyped-def]
     application = open_app(make_settings(db_url, admin_ids="1"))
     yield application
     await application.close()
-
-
-async def _count(app: App, model, *where) -> int:  # type: ignore[no-untyped-def]
-    async with app.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 async def _audit(app: App) -> list[AuditLog]:
@@ -85,7 +80,7 @@ async def test_control_characters_are_refused_politely(admin_app) -> None:  # ty
                     "/report \x00", "bầu cử\x00"):
         await admin.say(command)
         assert admin.text.startswith(BAD_CHARACTERS), (command, admin.text)
-    assert await _count(admin_app, Subscription) == 0 and await _count(admin_app, Source) == 0
+    assert await count_rows(admin_app, Subscription) == 0 and await count_rows(admin_app, Source) == 0
 
 
 async def test_display_names_and_titles_are_stripped_not_refused(app) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +98,7 @@ async def test_ids_too_long_or_malformed_are_refused(app) -> None:  # type: igno
         result = await dispatch(app, Incoming(channel="telegram", chat_key=chat_key,
                                               user_key=user_key, text="/start"))
         assert result.messages[0].text == t("vi", "error_bad_sender")
-    assert await _count(app, User) == 0 and await _count(app, Chat) == 0
+    assert await count_rows(app, User) == 0 and await count_rows(app, Chat) == 0
 
 
 async def test_source_numbers_out_of_range_name_no_source(admin_app) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +119,7 @@ async def test_over_long_fields_are_refused_not_cut(admin_app) -> None:  # type:
     assert "tối đa 256 ký tự" in admin.text
     await admin.say("/addfeed https://a.example/rss " + "Báo " * 100)
     assert "tối đa 256 ký tự" in admin.text
-    assert await _count(admin_app, Subscription) == 0 and await _count(admin_app, Source) == 0
+    assert await count_rows(admin_app, Subscription) == 0 and await count_rows(admin_app, Source) == 0
 
 
 def test_limits_helpers() -> None:
@@ -153,7 +148,7 @@ async def test_grant_refuses_what_is_not_an_id(admin_app) -> None:  # type: igno
         assert "không phải mã người dùng" in admin.text, (ref, admin.text)
     await admin.say("/grant \u200b42 admin")
     assert "“\\u200b42”" in admin.text
-    assert await _count(admin_app, User) == 1  # only the admin
+    assert await count_rows(admin_app, User) == 1  # only the admin
 
 
 async def test_grant_refuses_a_huge_id_in_the_service(app) -> None:  # type: ignore[no-untyped-def]
@@ -161,7 +156,7 @@ async def test_grant_refuses_a_huge_id_in_the_service(app) -> None:  # type: ign
         with pytest.raises(ServiceError) as refused:
             await users.grant(app, "cli", "telegram", key, "admin")
         assert refused.value.code == "bad_user_id"
-    assert await _count(app, User) == 0
+    assert await count_rows(app, User) == 0
 
 
 async def test_grant_to_an_id_never_seen_says_so(admin_app) -> None:  # type: ignore[no-untyped-def]

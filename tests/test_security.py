@@ -107,6 +107,7 @@ def pg_url(password: str, port: int) -> str:
         ("run", "LOG_FILE", "{tmp}/missing/loa.log"),
     ],
 )
+@pytest.mark.slow
 def test_a_bad_setting_is_one_line_that_names_it(
     tmp_path: Path, command: str, setting: str, value: str
 ) -> None:
@@ -119,6 +120,7 @@ def test_a_bad_setting_is_one_line_that_names_it(
 
 
 @pytest.mark.parametrize("token", ["123:abc/def?x", "12345:has space", "no-colon-at-all"])
+@pytest.mark.slow
 def test_a_malformed_telegram_token_is_refused_without_echoing_it(tmp_path: Path, token: str) -> None:
     proc, logged = bot(tmp_path, str(ROOT / "bot.py"), "deliver", TELEGRAM_BOT_TOKEN=token)
     assert proc.returncode == 2 and token not in logged
@@ -145,6 +147,7 @@ sys.exit(bot.main(["db", "upgrade"]))
 """
 
 
+@pytest.mark.slow
 def test_an_unexpected_crash_is_one_redacted_line_and_a_logged_traceback(tmp_path: Path) -> None:
     proc, logged = bot(tmp_path, "-c", CRASH, PYTHONPATH=str(ROOT),
                        DATABASE_URL=pg_url(DB_PASSWORD, 5432))

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
 
 from services import admin, chats, search, subscriptions, users
 from services.errors import ServiceError
 from services.subscriptions import Cadence
 from storage.models import Chat, DeliveredItem, Delivery as Outbox, OfficialProvince, Subscription
+from tests.conftest import count_rows
 from tests.delivery_support import T0, add_item, add_source
-
-
-async def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
-    async with app.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +53,7 @@ async def test_grant_revoke_and_report_subscriptions(app) -> None:  # type: igno
             await users.grant(app, "cli", "telegram", "77", *bad)
     await users.revoke(app, "cli", "telegram", "77")
     assert (await users.find_user(app, "telegram", "77")).role == "citizen"
-    assert await _count(app, OfficialProvince) == 0 and await _count(app, Subscription) == 0
+    assert await count_rows(app, OfficialProvince) == 0 and await count_rows(app, Subscription) == 0
 
 
 async def test_configured_admins(app) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +76,7 @@ async def test_forget_chat_removes_everything_hanging_off_it(app) -> None:  # ty
         session.add(Outbox(chat_id=chat.id, kind="instant", dedup_key="k1", payload={}, due_at=T0))
     await chats.forget_chat(app, chat.id, person.id)
     for model in (Chat, Subscription, DeliveredItem, Outbox, OfficialProvince):
-        assert await _count(app, model) == 0, model
+        assert await count_rows(app, model) == 0, model
     assert await users.find_user(app, "telegram", "5") is None
     again = await chats.ensure_chat(app, "telegram", "5")  # writing again starts afresh
     assert await subscriptions.list_subscriptions(app, again.id) == []
@@ -118,7 +113,7 @@ async def test_broadcast_is_queued_once_per_chat(app) -> None:  # type: ignore[n
     assert await admin.broadcast_audience(app) == 2
     assert await admin.send_broadcast(app, "cli", "Xin chào", broadcast_id="b1") == 2
     assert await admin.send_broadcast(app, "cli", "Xin chào", broadcast_id="b1") == 0
-    assert await _count(app, Outbox, Outbox.kind == "broadcast") == 2
+    assert await count_rows(app, Outbox, Outbox.kind == "broadcast") == 2
     with pytest.raises(ServiceError):
         admin.check_broadcast(" ", None)
 

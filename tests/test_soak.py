@@ -60,6 +60,7 @@ from storage.models import (
 )
 from tests.conftest import PG_ADMIN_DSN, _pg_url, make_settings
 from tests.delivery_support import MemoryChannel
+from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer, Route, gzip_bomb
 from tests.fakes.tcp_proxy import ProxyProcess
 from tests.waiting import wait_for, wait_for_sync
@@ -95,14 +96,6 @@ PHRASES = (
     "tiếp nhận hàng cứu trợ cho người dân vùng lũ",
     "đại hội đại biểu Mặt trận Tổ quốc nhiệm kỳ mới",
 )
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 # --- the portals ------------------------------------------------------------------------------
@@ -319,7 +312,7 @@ class Soak:
             delivery_claim_timeout_seconds=CLAIM_TIMEOUT)
         self.channel = channel
         self.proxy = proxy
-        self.clock = Clock(START)
+        self.clock = FakeClock(START)
         self.app: App | None = None
         self.service: DeliveryService | None = None
         self.poller: Poller | None = None

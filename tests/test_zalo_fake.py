@@ -36,6 +36,7 @@ async def test_enforced_limits_answer_429_and_are_reported() -> None:
         assert report["max_group_per_minute"] == 2 and report["max_private_per_2s"] == 1
 
 
+@pytest.mark.slow
 def test_standalone_fake_is_driven_over_http() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.zalo_api"],
                             stdout=subprocess.PIPE, text=True)

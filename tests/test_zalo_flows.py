@@ -13,21 +13,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from cli.run import Running, start_services
 from config import Settings
 from render.texts import t
 from services import sources
 from storage.models import AuditLog, Chat, Item, Source, Subscription, User
-from tests.conftest import make_settings
+from tests.conftest import count_rows, make_settings
 from tests.delivery_support import add_item, add_source
 from tests.e2e_support import WAIT, FeedItem, TgUser, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZaloApi, Sent
 from tests.waiting import wait_for
 from vntext import utf16_len
+
+pytestmark = pytest.mark.slow
 
 CITIZEN = "8f3e2a9b7c6d5e4f"  # Zalo ids are opaque hex strings
 ADMIN = "a0b1c2d3e4f5a6b7"
@@ -49,8 +51,8 @@ def zalo_settings(db_url: str, fake: FakeZaloApi, **overrides: object) -> Settin
         "zalo_private_per_second": 100.0,
         "zalo_group_per_minute": 1000,
         "zalo_global_per_second": 50,
-        "zalo_quota_backoff_seconds": 0.05,
-        "zalo_quota_backoff_max_seconds": 0.4,
+        "zalo_quota_backoff_seconds": 0.02,
+        "zalo_quota_backoff_max_seconds": 0.1,
         "poll_interval_seconds": 1,
         "poll_min_interval_seconds": 1,
         "delivery_poll_seconds": 0.05,
@@ -108,11 +110,6 @@ class ZaloUser:
         return answer.text
 
 
-async def _count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
-    async with app.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
-
-
 def bad_sends(fake: FakeZaloApi) -> list[tuple[str, int]]:
     """What the fake refused that no test scripted (429s are scripted): none may occur."""
     return [(method, reply.error_code) for method, _, reply in fake.rejected
@@ -131,14 +128,14 @@ LAST = FeedItem("Quảng Ninh hỗ trợ dân dựng lại nhà sau bão số 4"
 
 
 async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_and_stops(
-    db_url: str, fake_zalo: FakeZaloApi, feed_server: FeedServer  # noqa: F811
+    db_url: str, fake_zalo: FakeZaloApi, feed_server: FeedServer
 ) -> None:
     path = "/rss/quang-ninh.rss"
     url = feed_server.add(path, rss(STORMS))
     async with bot(zalo_settings(db_url, fake_zalo)) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item))  # the backlog is in, not pushed
+        await wait_for(lambda: count_rows(app, Item))  # the backlog is in, not pushed
         lan = ZaloUser(fake_zalo, CITIZEN)
 
         # Onboarding is a short typed dialogue: Zalo has no buttons.
@@ -156,7 +153,7 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
         # Daily digest at 7:00: the next item waits for it.
         assert "hằng ngày lúc 7:00" in await lan.reply_to("/digest hangngay 7")
         feed_server.add(path, rss([LATER, ALERT, *STORMS]))
-        await wait_for(lambda: _count(app, Item, Item.title == LATER.title))
+        await wait_for(lambda: count_rows(app, Item, Item.title == LATER.title))
         await wait_for(running.delivery.idle)
         assert len(lan.records) == lan.seen  # nothing instant any more
         app.clock = _next_local(app, hour=7, minute=1)
@@ -172,16 +169,16 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
         assert "trang 2/3" in page2 and "6. Bão số 3" in page2
 
         assert "Đã hủy đăng ký số 1" in await lan.reply_to("/unsub 1")
-        assert await _count(app, Subscription) == 0
+        assert await count_rows(app, Subscription) == 0
         feed_server.add(path, rss([LAST, LATER, ALERT, *STORMS]))
-        await wait_for(lambda: _count(app, Item, Item.title == LAST.title))
+        await wait_for(lambda: count_rows(app, Item, Item.title == LAST.title))
         await wait_for(running.delivery.idle)
         assert len(lan.records) == lan.seen  # unsubscribed: nothing more
 
         assert "/confirm" in await lan.reply_to("/stop")
         assert "Đã xóa toàn bộ dữ liệu" in await lan.reply_to("/confirm")
-        assert await _count(app, Chat, Chat.chat_key == CITIZEN) == 0
-        assert await _count(app, User, User.user_key == CITIZEN) == 0
+        assert await count_rows(app, Chat, Chat.chat_key == CITIZEN) == 0
+        assert await count_rows(app, User, User.user_key == CITIZEN) == 0
     assert bad_sends(fake_zalo) == []
 
 
@@ -204,7 +201,7 @@ FRESH = FeedItem('Lào Cai bàn giao 50 căn nhà "Đại đoàn kết" cho hộ
 
 
 async def test_admin_adds_a_feed_from_zalo_and_a_subscriber_gets_its_item_once(
-    sqlite_url: str, fake_zalo: FakeZaloApi, feed_server: FeedServer  # noqa: F811
+    sqlite_url: str, fake_zalo: FakeZaloApi, feed_server: FeedServer
 ) -> None:
     path = "/rss/lao-cai.rss"
     url = feed_server.add(path, rss(OLD_NEWS))
@@ -217,7 +214,7 @@ async def test_admin_adds_a_feed_from_zalo_and_a_subscriber_gets_its_item_once(
         assert await citizen.reply_to(f"/addfeed {url}") == t("vi", "admin_only")
         added = await admin.reply_to(f"/addfeed {url} lào cai Báo Lào Cai")
         assert "Đã thêm nguồn số" in added and "Lào Cai" in added
-        await wait_for(lambda: _count(app, Item))  # the backlog: never pushed
+        await wait_for(lambda: count_rows(app, Item))  # the backlog: never pushed
 
         feed_server.add(path, rss([FRESH, *OLD_NEWS]))
         (alert,) = await citizen.expect(1)
@@ -271,7 +268,7 @@ async def test_in_a_zalo_group_loa_admins_stand_in_for_group_admins(
         assert "Đã đăng ký" in await admin.reply_to("/sub thiên tai quảng ninh")
         group = await _one(running.app, select(Chat).where(Chat.chat_key == "g0a1b2c3"))
         assert (group.channel, group.kind) == ("zalo", "group")
-        assert await _count(running.app, Subscription, Subscription.chat_id == group.id) == 1
+        assert await count_rows(running.app, Subscription, Subscription.chat_id == group.id) == 1
     assert bad_sends(fake_zalo) == []
 
 
@@ -279,14 +276,14 @@ async def test_in_a_zalo_group_loa_admins_stand_in_for_group_admins(
 
 
 async def test_a_429_storm_delays_alerts_but_loses_none(
-    sqlite_url: str, fake_zalo: FakeZaloApi, feed_server: FeedServer  # noqa: F811
+    sqlite_url: str, fake_zalo: FakeZaloApi, feed_server: FeedServer
 ) -> None:
     path = "/rss/quang-ninh.rss"
     url = feed_server.add(path, rss(STORMS[:1]))
     async with bot(zalo_settings(sqlite_url, fake_zalo)) as running:
         app = running.app
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item))
+        await wait_for(lambda: count_rows(app, Item))
         people = [ZaloUser(fake_zalo, f"{n:016x}") for n in range(1, 13)]
         for person in people:
             assert "Đã đăng ký" in await person.reply_to("/sub thiên tai quảng ninh")
@@ -313,7 +310,7 @@ async def test_a_429_storm_delays_alerts_but_loses_none(
 
 async def test_both_channels_in_one_process_each_gets_only_its_own(
     sqlite_url: str, fake_zalo: FakeZaloApi, fake_telegram: FakeTelegram,
-    feed_server: FeedServer,  # noqa: F811
+    feed_server: FeedServer,
 ) -> None:
     path = "/rss/quang-ninh.rss"
     url = feed_server.add(path, rss(STORMS[:1]))
@@ -325,13 +322,13 @@ async def test_both_channels_in_one_process_each_gets_only_its_own(
         app = running.app
         await wait_for(lambda: "telegram" in app.channels)
         await sources.add_source(app, url, name="Báo Quảng Ninh")
-        await wait_for(lambda: _count(app, Item))
+        await wait_for(lambda: count_rows(app, Item))
         # The same person on both apps, with the same-looking id: two chats, two subscriptions.
         on_zalo, on_telegram = ZaloUser(fake_zalo, "5005"), TgUser(fake_telegram, 5005)
         assert "Đã đăng ký" in await on_zalo.reply_to("/sub thiên tai quảng ninh")
         (tg_sub,) = await on_telegram.say("/sub bão quảng ninh")
         assert "Đã đăng ký" in tg_sub.plain
-        assert await _count(app, Chat) == 2 and await _count(app, Subscription) == 2
+        assert await count_rows(app, Chat) == 2 and await count_rows(app, Subscription) == 2
 
         feed_server.add(path, rss([ALERT, *STORMS[:1]]))
         (zalo_alert,) = await on_zalo.expect(1)
@@ -341,7 +338,7 @@ async def test_both_channels_in_one_process_each_gets_only_its_own(
 
         assert "Đã hủy" in await on_zalo.reply_to("/unsub 1")  # one app's choice only
         await wait_for(running.delivery.idle)
-        assert await _count(app, Subscription) == 1
+        assert await count_rows(app, Subscription) == 1
         assert len(on_zalo.records) == on_zalo.seen and len(on_telegram.records) == on_telegram.seen
         assert {m.chat_id for m in fake_zalo.sent} == {"5005"}
         assert {s.chat_id for s in fake_telegram.sent} == {5005}

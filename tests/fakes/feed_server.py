@@ -9,11 +9,9 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
+from typing import Self
 
 
 class _Server(ThreadingHTTPServer):
@@ -89,7 +87,7 @@ class FeedServer:
             return next(h for p, h in reversed(self.requests) if path in (p, p.split("?")[0]))
 
     # --- life cycle -----------------------------------------------------------------------
-    def start(self) -> FeedServer:
+    def start(self) -> Self:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -111,6 +109,12 @@ class FeedServer:
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     # --- answering ------------------------------------------------------------------------
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
@@ -192,10 +196,3 @@ class FeedServer:
             handler.wfile.flush()
             time.sleep(route.drip or 0)
         handler.close_connection = True
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    server = FeedServer().start()
-    yield server
-    server.stop()

@@ -1,7 +1,8 @@
 """A fake Telegram Bot API server on 127.0.0.1, speaking Telegram's wire format.
 
 Tests start it themselves; it runs a stdlib `ThreadingHTTPServer` in a daemon thread, so sync
-and async tests (and a bot in another process) can all talk to it over real sockets.
+and async tests (and a bot in another process) can all talk to it over real sockets. What it
+shares with the Zalo fake (life cycle, sliding windows, waiting, control API) is in http_fake.py.
 
 Wire format, as Telegram's:
 - `GET|POST /bot<TOKEN>/<method>` with a query string, a JSON, form-urlencoded or multipart body
@@ -81,24 +82,18 @@ force_429|set_chat_member>` with the method's keyword arguments as a JSON object
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import contextlib
 import itertools
 import json
 import math
 import re
-import socket
-import threading
 import time
-from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.waiting import PATIENCE
+from tests.fakes.http_fake import FakeHandler, FakeServer, run_standalone
 
 DEFAULT_TOKEN = "7000000001:AAFakeTokenForLoaTests_0123456789ab"
 _TOKEN_SHAPE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{30,}$")
@@ -402,17 +397,6 @@ def _command_entity(text: str) -> list[dict[str, Any]]:
     )
 
 
-def max_in_window(times: Iterable[float], window: float) -> int:
-    """The most events in any half-open window [t, t + window)."""
-    ordered = sorted(times)
-    best, start = 0, 0
-    for end, t in enumerate(ordered):
-        while t - ordered[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 # --- State ---------------------------------------------------------------------------------------
 
 
@@ -493,7 +477,18 @@ def _scope_key(scope: dict[str, Any] | None) -> str:
     return kind
 
 
-class FakeTelegram:
+class FakeTelegram(FakeServer[int, "Sent"]):
+    thread_name = "fake-telegram"
+    control_methods = frozenset({
+        "push_message",
+        "push_callback",
+        "push_migration",
+        "push_chat_member",
+        "script_chat",
+        "force_429",
+        "set_chat_member",
+    })
+
     def __init__(
         self,
         token: str = DEFAULT_TOKEN,
@@ -515,10 +510,7 @@ class FakeTelegram:
         self.private_per_second = private_per_second
         self.group_per_minute = group_per_minute
         self.paid_per_second = paid_per_second
-        self._host, self._port = host, port
-
-        self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
+        super().__init__(host=host, port=port)
         self.sent: list[Sent] = []
         self.errors: list[tuple[str, int | None, int, str]] = []
         self.count_429 = 0
@@ -540,57 +532,8 @@ class FakeTelegram:
         self._file_seq = itertools.count(1)
         self._open_queries: dict[str, int] = {}  # callback query id -> chat id
         self._query_seq = itertools.count(1)
-        # Accepted new messages: arrival time per chat, and windows for enforcement.
-        self._send_log: list[tuple[float, int]] = []
-        self._global_window: collections.deque[float] = collections.deque()
-        self._chat_windows: dict[int, collections.deque[float]] = {}
 
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
-        self._stopping = False
-
-    # --- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        server = ThreadingHTTPServer((self._host, self._port), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._stopping = False
-        # A short poll interval so that stop() (and each test's teardown) is quick.
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-telegram", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if not self._server:
-            return
-        with self._changed:
-            self._stopping = True
-            self._changed.notify_all()
-        self._server.shutdown()
-        self._server.server_close()
-        # Kept-alive connections would otherwise go on being served by their threads.
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):  # already closed by the client
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server, "not started"
-        return self._server.server_address[1]
+    # --- lifecycle (start, stop, `with`: see FakeServer) -----------------------------------------
 
     @property
     def base_url(self) -> str:
@@ -869,72 +812,35 @@ class FakeTelegram:
 
     # --- inspection ------------------------------------------------------------------------------
 
+    # (wait_for_messages(chat_id, n) and send_times(chat_id): see FakeServer.)
+
+    def _chat_key(self, chat_id: Any) -> int:
+        return int(chat_id)
+
     def messages_for(self, chat_id: int) -> list[Sent]:
+        """The records (sends and edits) of one chat."""
         chat_id = int(chat_id)
         with self._lock:
             return [s for s in self.sent if s.chat_id == chat_id]
 
-    def wait_for_messages(
-        self, chat_id: int, n: int = 1, timeout: float = PATIENCE
-    ) -> list[Sent] | Awaitable[list[Sent]]:
-        """Wait until chat `chat_id` has at least `n` records (sends and edits) and return them.
-        Blocks in sync code; inside a running event loop it returns an awaitable instead, so the
-        bot under test keeps running: `await tg.wait_for_messages(chat, 2)`."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return self._wait_sync(int(chat_id), n, timeout)
-        return self._wait_async(int(chat_id), n, timeout)
+    def _preview(self, record: Sent) -> str:
+        return record.plain[:80]
 
-    def _wait_sync(self, chat_id: int, n: int, timeout: float) -> list[Sent]:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = self.messages_for(chat_id)
-                if len(found) >= n:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._timeout(chat_id, n, found, timeout)
-                self._changed.wait(remaining)
-
-    async def _wait_async(self, chat_id: int, n: int, timeout: float) -> list[Sent]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.messages_for(chat_id)
-            if len(found) >= n:
-                return found
-            if time.monotonic() > deadline:
-                raise self._timeout(chat_id, n, found, timeout)
-            await asyncio.sleep(0.01)
-
-    def _timeout(self, chat_id: int, n: int, found: list[Sent], timeout: float) -> TimeoutError:
-        recent = [e for e in self.errors if e[1] == chat_id][-3:]
-        return TimeoutError(
-            f"chat {chat_id}: {len(found)} of {n} messages within {timeout}s; "
-            f"got {[s.plain[:80] for s in found]}; errors {recent}"
-        )
-
-    def send_times(self, chat_id: int | None = None) -> list[float]:
-        with self._lock:
-            return [t for t, c in self._send_log if chat_id is None or c == int(chat_id)]
+    def _recent_errors(self, chat_id: int) -> list[Any]:
+        return [e for e in self.errors if e[1] == chat_id][-3:]
 
     def limit_report(self) -> dict[str, Any]:
         """The most accepted new messages seen in any sliding window, to check pacing."""
         with self._lock:
-            log = list(self._send_log)
+            log = list(self.windows.log)
+            chats, most, private, groups = self.windows.peaks(lambda chat: chat < 0)
             count_429 = self.count_429
-        per_chat: dict[int, list[float]] = collections.defaultdict(list)
-        for t, chat_id in log:
-            per_chat[chat_id].append(t)
-        private = [max_in_window(ts, 1.0) for c, ts in per_chat.items() if c > 0]
-        groups = [max_in_window(ts, 60.0) for c, ts in per_chat.items() if c < 0]
         return {
             "messages": len(log),
-            "chats": len(per_chat),
-            "max_global_per_second": max_in_window((t for t, _ in log), 1.0),
-            "max_private_per_second": max(private, default=0),
-            "max_group_per_minute": max(groups, default=0),
+            "chats": chats,
+            "max_global_per_second": most,
+            "max_private_per_second": private,
+            "max_group_per_minute": groups,
             "count_429": count_429,
             "first": log[0][0] if log else None,
             "last": log[-1][0] if log else None,
@@ -1013,31 +919,18 @@ class FakeTelegram:
         """Record an accepted new message at its arrival time, or raise 429 when over a limit."""
         now = time.monotonic()
         if self.enforce_limits:
-            self._check_window(
-                self._global_window,
-                now,
-                1.0,
-                self.paid_per_second if paid else self.global_per_second,
-            )
             window, limit = (
                 (1.0, self.private_per_second) if chat_id > 0 else (60.0, self.group_per_minute)
             )
-            self._check_window(
-                self._chat_windows.setdefault(chat_id, collections.deque()), now, window, limit
-            )
-            self._global_window.append(now)
-            self._chat_windows[chat_id].append(now)
-        self._send_log.append((now, chat_id))
+            wait = self.windows.over(now, [
+                ("global", 1.0, self.paid_per_second if paid else self.global_per_second),
+                (chat_id, window, limit),
+            ])
+            if wait is not None:
+                raise _too_many(max(1, math.ceil(wait)))
+            self.windows.count(now, ["global", chat_id])
+        self.windows.record(now, chat_id)
         return now
-
-    @staticmethod
-    def _check_window(
-        times: collections.deque[float], now: float, window: float, limit: int
-    ) -> None:
-        while times and now - times[0] >= window:
-            times.popleft()
-        if len(times) >= limit:
-            raise _too_many(max(1, math.ceil(times[0] + window - now)))
 
     def _store_file(self, folder: str, filename: str, content: bytes) -> dict[str, Any]:
         seq = next(self._file_seq)
@@ -1547,17 +1440,6 @@ _METHODS = {
     "sendchataction": FakeTelegram._send_chat_action,
 }
 
-_CONTROL = {
-    "push_message",
-    "push_callback",
-    "push_migration",
-    "push_chat_member",
-    "script_chat",
-    "force_429",
-    "set_chat_member",
-}
-
-
 # --- parameters ----------------------------------------------------------------------------------
 
 
@@ -1769,27 +1651,7 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, Any]:
     return params
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: ThreadingHTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        # One write per response and no Nagle delay: PTB keeps connections alive.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        fake: FakeTelegram = self.server.fake  # type: ignore[attr-defined]
-        with fake._lock:
-            fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        fake: FakeTelegram = self.server.fake  # type: ignore[attr-defined]
-        with fake._lock:
-            fake._connections.discard(self.connection)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # a benchmark sends tens of thousands of requests
-
+class _Handler(FakeHandler):
     def do_GET(self) -> None:
         self._serve()
 
@@ -1797,7 +1659,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        fake: FakeTelegram = self.server.fake  # type: ignore[attr-defined]
+        fake: FakeTelegram = self.fake
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
@@ -1810,7 +1672,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif len(parts) >= 4 and parts[1] == "file" and parts[2].startswith("bot"):
                 status, payload, ctype = fake.file_content(parts[2][3:], "/".join(parts[3:]))
             elif len(parts) == 3 and parts[1] == "_fake":
-                status, payload, ctype = self._control(fake, parts[2], body)
+                code, answer = fake.control(parts[2], json.loads(body or b"{}"))
+                status, payload, ctype = code, json.dumps(answer).encode(), "application/json"
             else:
                 status, payload, ctype = _error_body(ApiError(404, "Not Found"))
         except ApiError as err:
@@ -1825,15 +1688,8 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the client went away (e.g. a cancelled long poll)
 
-    @staticmethod
-    def _control(fake: FakeTelegram, name: str, body: bytes) -> tuple[int, bytes, str]:
-        if name == "state":
-            return 200, json.dumps(fake.state()).encode(), "application/json"
-        if name not in _CONTROL:
-            return _error_body(ApiError(404, "Not Found"))
-        kwargs = json.loads(body or b"{}")
-        result = getattr(fake, name)(**kwargs)
-        return 200, json.dumps({"ok": True, "result": result}).encode(), "application/json"
+
+FakeTelegram.handler = _Handler
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1852,12 +1708,8 @@ def main(argv: list[str] | None = None) -> None:
         global_per_second=args.global_per_second,
         private_per_second=args.private_per_second,
         group_per_minute=args.group_per_minute,
-    ).start()
-    print(f"FAKE_TELEGRAM_READY port={fake.port}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    )
+    run_standalone(fake, "FAKE_TELEGRAM_READY")
 
 
 if __name__ == "__main__":

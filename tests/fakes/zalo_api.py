@@ -15,7 +15,7 @@ windows over accepted sends: `global_per_second` in any 1 s, `private_per_second
 and `group_per_minute` per group; beyond them it answers 429, counted in `count_429`.
 
 It runs in its own threads, so a bot under test can run in the test's event loop or in another
-process. Python API, in the shape of the Telegram fake's:
+process. Its base (tests/fakes/http_fake.py) is the Telegram fake's too. Python API:
 
     with FakeZaloApi() as zalo:
         settings = make_settings(url, **zalo.settings_overrides())
@@ -35,23 +35,19 @@ arguments) and reads `GET /_fake/state`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
-import functools
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
-from tests.fakes.telegram_api import max_in_window
-from tests.waiting import PATIENCE, wait_for, wait_for_sync
+from tests.fakes.http_fake import FakeHandler, FakeServer, run_standalone
+from tests.waiting import PATIENCE, wait_for
 from vntext import utf16_len
 
 DEFAULT_TOKEN = "1234567890:zalo-fake-token-abcdefghijklmnop"
@@ -96,7 +92,10 @@ class WebhookPost:
     status: int  # our server's answer; 0 when it could not be reached
 
 
-class FakeZaloApi:
+class FakeZaloApi(FakeServer[str, Sent]):
+    thread_name = "fake-zalo"
+    control_methods = frozenset({"push_text", "quota_storm", "block", "script"})
+
     def __init__(
         self,
         token: str = DEFAULT_TOKEN,
@@ -109,8 +108,8 @@ class FakeZaloApi:
         private_per_second: float = 0.5,
         group_per_minute: float = 10,
     ) -> None:
+        super().__init__(port=port)
         self.token = token
-        self.requested_port = port
         self.fetch_photos = fetch_photos
         self.empty_poll_http_status = empty_poll_http_status  # 200 (ok:false) or 408
         self.enforce_limits = enforce_limits
@@ -119,8 +118,6 @@ class FakeZaloApi:
                        "GROUP": _window(group_per_minute, 60.0)}
         self.count_429 = 0
         self.chat_types: dict[str, str] = {}  # learnt from the events pushed
-        self._send_log: list[tuple[float, str]] = []  # (arrival, chat) of accepted sends
-        self._windows: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rejected: list[tuple[str, dict[str, Any], Reply]] = []  # every error answered
@@ -129,50 +126,15 @@ class FakeZaloApi:
         self.webhook_posts: list[WebhookPost] = []
         self.blocked: set[str] = set()
         self._events: collections.deque[dict[str, Any]] = collections.deque()
-        self._scripts: dict[str, collections.deque[Reply]] = collections.defaultdict(collections.deque)
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._webhook_queue: collections.deque[tuple[dict[str, Any], str | None]] = collections.deque()
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._scripts: dict[str, collections.deque[Reply]] = collections.defaultdict(
+            collections.deque)
+        self._webhook_queue: collections.deque[tuple[dict[str, Any], str | None]] = (
+            collections.deque())
 
-    # --- Life cycle ------------------------------------------------------------------------
+    # --- Life cycle (start, stop, `with`: see FakeServer) ----------------------------------
 
-    def start(self) -> Self:
-        fake = self
-
-        class Handler(_Handler):
-            api = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.requested_port), Handler)
-        self._server.daemon_threads = True
-        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
-        for target in (serve, self._webhook_worker):
-            thread = threading.Thread(target=target, daemon=True, name="fake-zalo")
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start() the fake first"
-        return self._server.server_address[1]
+    def _workers(self) -> Sequence[Callable[[], None]]:
+        return (self._webhook_worker,)
 
     @property
     def base_url(self) -> str:
@@ -188,7 +150,7 @@ class FakeZaloApi:
     def push_event(self, event: dict[str, Any]) -> dict[str, Any]:
         """Queue an event for getUpdates, or POST it to the webhook when one is set."""
         message = event.get("message") or {}
-        with self._cond:
+        with self._changed:
             chat = message.get("chat") or {}
             if chat.get("id"):
                 self.chat_types[str(chat["id"])] = str(chat.get("chat_type") or "PRIVATE")
@@ -196,7 +158,7 @@ class FakeZaloApi:
                 self._webhook_queue.append((event, self.webhook_secret))
             else:
                 self._events.append(event)
-            self._cond.notify_all()
+            self._changed.notify_all()
         return event
 
     def push_text(
@@ -222,7 +184,7 @@ class FakeZaloApi:
 
     def script(self, method: str, *replies: Reply) -> None:
         """The next calls of `method` get these answers, one each, before behaving normally."""
-        with self._cond:
+        with self._changed:
             self._scripts[method].extend(replies)
 
     def quota_storm(self, count: int, method: str = "sendMessage", http: bool = False) -> None:
@@ -233,76 +195,65 @@ class FakeZaloApi:
         self.blocked.add(chat_id)
 
     def scripted_left(self, method: str) -> int:
-        with self._cond:
+        with self._changed:
             return len(self._scripts[method])
 
     def messages_for(self, chat_id: str) -> list[Sent]:
-        with self._cond:
+        with self._changed:
             return [m for m in self.sent if m.chat_id == chat_id]
 
     def texts_for(self, chat_id: str) -> list[str]:
         return [m.text for m in self.messages_for(chat_id)]
 
     def calls_of(self, method: str) -> list[dict[str, Any]]:
-        with self._cond:
+        with self._changed:
             return [params for name, params in self.calls if name == method]
 
     def pending_events(self) -> int:
-        with self._cond:
+        with self._changed:
             return len(self._events)
 
-    def wait_for_messages(self, chat_id: str, count: int = 1,
-                          timeout: float = PATIENCE) -> list[Sent] | Awaitable[list[Sent]]:
-        """Wait until `chat_id` has received at least `count` messages, and return them all.
-        Blocks in sync code; inside a running event loop it returns an awaitable instead, so the
-        bot under test keeps running: `await zalo.wait_for_messages(chat, 2)`."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            wait_for_sync(lambda: len(self.messages_for(chat_id)) >= count, timeout)
-            return self.messages_for(chat_id)
-        return self._wait_async(chat_id, count, timeout)
+    # (wait_for_messages(chat_id, n) and send_times(chat_id): see FakeServer.)
 
-    async def _wait_async(self, chat_id: str, count: int, timeout: float) -> list[Sent]:
-        try:
-            await wait_for(lambda: len(self.messages_for(chat_id)) >= count, timeout)
-        except TimeoutError:
-            got = [m.text[:80] for m in self.messages_for(chat_id)]
-            raise TimeoutError(f"chat {chat_id}: {len(got)} of {count} messages within {timeout}s;"
-                               f" got {got}") from None
-        return self.messages_for(chat_id)
+    def _chat_key(self, chat_id: Any) -> str:
+        return str(chat_id)
 
-    def send_times(self, chat_id: str | None = None) -> list[float]:
-        with self._cond:
-            return [t for t, chat in self._send_log if chat_id is None or chat == chat_id]
+    def _preview(self, record: Sent) -> str:
+        return record.text[:80]
+
+    def _recent_errors(self, chat_id: str) -> list[Any]:
+        with self._changed:
+            return [(method, reply.error_code, reply.description)
+                    for method, params, reply in self.rejected
+                    if params.get("chat_id") == chat_id][-3:]
 
     def limit_report(self) -> dict[str, Any]:
         """The most accepted sends seen in any sliding window, to check pacing."""
-        with self._cond:
-            log = list(self._send_log)
-            types = dict(self.chat_types)
-        per_chat: dict[str, list[float]] = collections.defaultdict(list)
-        for t, chat_id in log:
-            per_chat[chat_id].append(t)
         private_window = self.limits["PRIVATE"][0]
-        private = [max_in_window(ts, private_window) for c, ts in per_chat.items()
-                   if types.get(c, "PRIVATE") != "GROUP"]
-        groups = [max_in_window(ts, 60.0) for c, ts in per_chat.items() if types.get(c) == "GROUP"]
+        with self._changed:
+            messages = len(self.windows.log)
+            chats, most, private, groups = self.windows.peaks(
+                lambda chat: self.chat_types.get(chat) == "GROUP", private_window)
         return {
-            "messages": len(log),
-            "chats": len(per_chat),
-            "max_global_per_second": max_in_window((t for t, _ in log), 1.0),
-            f"max_private_per_{private_window:g}s": max(private, default=0),
-            "max_group_per_minute": max(groups, default=0),
+            "messages": messages,
+            "chats": chats,
+            "max_global_per_second": most,
+            f"max_private_per_{private_window:g}s": private,
+            "max_group_per_minute": groups,
             "count_429": self.count_429,
         }
 
     def state(self) -> dict[str, Any]:
         """What was recorded, as JSON (for the control API)."""
-        with self._cond:
+        with self._changed:
             sent = [{"method": m.method, "chat_id": m.chat_id, "text": m.text, "photo": m.photo}
                     for m in self.sent]
         return {"sent": sent, "count_429": self.count_429, "limits": self.limit_report()}
+
+    def _control_call(self, name: str, params: dict[str, Any]) -> Any:
+        if name == "script":  # the replies arrive as JSON objects
+            return self.script(params["method"], *(Reply(**r) for r in params["replies"]))
+        return super()._control_call(name, params)
 
     async def wait_for_text(self, chat_id: str, needle: str, timeout: float = PATIENCE) -> Sent:
         """Wait for a message to `chat_id` containing `needle`, and return it."""
@@ -318,9 +269,9 @@ class FakeZaloApi:
 
     def post_to_webhook(self, event: dict[str, Any], secret: str | None) -> None:
         """POST `event` to the webhook with this secret (None: no header), as an attacker might."""
-        with self._cond:
+        with self._changed:
             self._webhook_queue.append((event, secret))
-            self._cond.notify_all()
+            self._changed.notify_all()
 
     # --- Behaviour ---------------------------------------------------------------------------
 
@@ -328,7 +279,7 @@ class FakeZaloApi:
         """Answer one call: (HTTP status, body); a body of None closes the connection."""
         if token != self.token:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized: invalid token"}
-        with self._cond:
+        with self._changed:
             self.calls.append((method, params))
             scripted = self._scripts[method].popleft() if self._scripts[method] else None
         if scripted is PASS:
@@ -346,7 +297,7 @@ class FakeZaloApi:
         return 200, {"ok": True, "result": outcome}
 
     def _fail(self, method: str, params: dict[str, Any], reply: Reply) -> tuple[int, dict[str, Any] | None]:
-        with self._cond:
+        with self._changed:
             self.rejected.append((method, params, reply))
             self.count_429 += reply.error_code == 429
         if reply is DISCONNECT:
@@ -359,17 +310,12 @@ class FakeZaloApi:
             return False
         chat_id = str(params.get("chat_id"))
         now = time.monotonic()
-        with self._cond:
+        with self._changed:
             kind = "GROUP" if self.chat_types.get(chat_id) == "GROUP" else "PRIVATE"
-            checks = [("global", self._windows["global"]), (kind, self._windows[chat_id])]
-            for limit_name, times in checks:
-                window, limit = self.limits[limit_name]
-                while times and now - times[0] >= window:
-                    times.popleft()
-                if len(times) >= limit:
-                    return True
-            for _, times in checks:
-                times.append(now)
+            limits = [("global", *self.limits["global"]), (chat_id, *self.limits[kind])]
+            if self.windows.over(now, limits) is not None:
+                return True
+            self.windows.count(now, ["global", chat_id])
         return False
 
     def _m_getMe(self, params: dict[str, Any]) -> Any:
@@ -384,12 +330,12 @@ class FakeZaloApi:
         except (TypeError, ValueError):
             return Reply(400, "Bad Request: timeout must be a number")
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._changed:
             while not self._events and not self._stopping:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self._cond.wait(left)
+                self._changed.wait(left)
             if self._events:
                 return self._events.popleft()
         return Reply(408, "Request Timeout: no update", self.empty_poll_http_status)
@@ -400,16 +346,16 @@ class FakeZaloApi:
             return Reply(400, "Bad Request: url is invalid")
         if not isinstance(secret, str) or not 8 <= len(secret) <= 256:
             return Reply(400, "Bad Request: secret_token must be 8 to 256 characters")
-        with self._cond:
+        with self._changed:
             self.webhook_url, self.webhook_secret = url, secret
             # Events that were waiting for getUpdates now go to the webhook.
             while self._events:
                 self._webhook_queue.append((self._events.popleft(), secret))
-            self._cond.notify_all()
+            self._changed.notify_all()
         return {"url": url, "updated_at": int(time.time() * 1000)}
 
     def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
-        with self._cond:
+        with self._changed:
             self.webhook_url = self.webhook_secret = None
         return {"url": "", "updated_at": int(time.time() * 1000)}
 
@@ -465,23 +411,24 @@ class FakeZaloApi:
         return chat_id if isinstance(chat_id, Reply) else True
 
     def _record(self, sent: Sent) -> dict[str, Any]:
-        with self._cond:
+        with self._changed:
             self.sent.append(sent)
-            self._send_log.append((sent.at, sent.chat_id))
+            self.windows.record(sent.at, sent.chat_id)
+            self._changed.notify_all()
         return {"message_id": sent.message_id, "date": int(time.time() * 1000)}
 
     def _webhook_worker(self) -> None:
         """POST queued events to the webhook one at a time, in order, like Zalo's pusher."""
         while True:
-            with self._cond:
+            with self._changed:
                 while not self._webhook_queue and not self._stopping:
-                    self._cond.wait()
+                    self._changed.wait()
                 if self._stopping:
                     return
                 event, secret = self._webhook_queue.popleft()
                 url = self.webhook_url
             status = _post(url, event, secret) if url else 0
-            with self._cond:
+            with self._changed:
                 self.webhook_posts.append(WebhookPost(event, secret, status))
 
 
@@ -520,12 +467,10 @@ def _post(url: str, event: dict[str, Any], secret: str | None) -> int:
         return 0
 
 
-class _Handler(BaseHTTPRequestHandler):
-    api: FakeZaloApi
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the test output stays clean
+class _Handler(FakeHandler):
+    @property
+    def api(self) -> FakeZaloApi:
+        return self.fake  # type: ignore[no-any-return]
 
     def do_GET(self) -> None:
         query = urllib.parse.urlsplit(self.path).query
@@ -546,7 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, params: dict[str, Any]) -> None:
         parts = urllib.parse.urlsplit(self.path).path.split("/")
         if len(parts) == 3 and parts[1] == "_fake":
-            self._control(parts[2], params)
+            self._send(*self.api.control(parts[2], params))
             return
         if len(parts) != 3 or not parts[1].startswith("bot"):
             self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -556,17 +501,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(status, body)
-
-    def _control(self, name: str, params: dict[str, Any]) -> None:
-        if name == "state":
-            self._send(200, self.api.state())
-        elif name in ("push_text", "quota_storm", "block"):
-            self._send(200, {"ok": True, "result": getattr(self.api, name)(**params)})
-        elif name == "script":
-            self.api.script(params["method"], *(Reply(**r) for r in params["replies"]))
-            self._send(200, {"ok": True})
-        else:
-            self._send(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -580,18 +514,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client went away (e.g. a cancelled long poll)
 
 
+FakeZaloApi.handler = _Handler
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="A fake Zalo Bot API server on 127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--enforce-limits", action="store_true")
     args = parser.parse_args(argv)
-    fake = FakeZaloApi(args.token, port=args.port, enforce_limits=args.enforce_limits).start()
-    print(f"FAKE_ZALO_READY port={fake.port}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        fake.stop()
+    fake = FakeZaloApi(args.token, port=args.port, enforce_limits=args.enforce_limits)
+    run_standalone(fake, "FAKE_ZALO_READY")
 
 
 if __name__ == "__main__":
