@@ -45,8 +45,8 @@ TICK_JOB, MAINTENANCE_JOB = "loa.digest_tick", "loa.delivery_maintenance"
 class DeliveryService:
     def __init__(self, app: App, scheduler: AsyncIOScheduler | None = None) -> None:
         self.app = app
-        self.jobs = scheduler or AsyncIOScheduler(timezone=app.settings.tz)
         self._owns_jobs = scheduler is None
+        self.jobs = AsyncIOScheduler(timezone=app.settings.tz) if scheduler is None else scheduler
         # Identifies this process's claims; a restart is a new sender.
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self.recorder = Recorder(app)
@@ -140,7 +140,8 @@ class DeliveryService:
         async with self.app.sessions() as session:
             waiting = await session.scalar(
                 select(func.count()).select_from(Delivery).where(
-                    ((Delivery.state == OutboxState.PENDING) & (Delivery.due_at <= self.app.clock()))
+                    ((Delivery.state == OutboxState.PENDING)
+                     & (Delivery.due_at <= self.app.clock()))
                     | (Delivery.state == OutboxState.SENDING))
             )
         return not waiting
