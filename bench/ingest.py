@@ -37,6 +37,7 @@ import feedparser  # noqa: E402
 from classify import Classification  # noqa: E402
 from config import load_settings  # noqa: E402
 from ingest.worker import Poller  # noqa: E402
+from model.enums import SourceStatus  # noqa: E402
 from runtime import open_app  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Source  # noqa: E402
@@ -126,7 +127,7 @@ async def run_304_cycle(database_url: str, urls: list[str]) -> float:
         started = time.perf_counter()
         report = await Poller(app, classifier=NoLabels()).poll_all()
         elapsed = time.perf_counter() - started
-        unchanged = sum(1 for o in report.outcomes if o.status == "unchanged")
+        unchanged = sum(1 for o in report.outcomes if o.status == SourceStatus.UNCHANGED)
         if unchanged != len(urls):
             raise SystemExit(f"only {unchanged} of {len(urls)} sources answered 304")
         return elapsed

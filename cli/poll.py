@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from cli.running import run_with_app
 from config import Settings
 from ingest.worker import poll_once, start_polling
+from model.enums import SourceStatus
 from runtime import App
 
 
@@ -24,9 +25,9 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     async def once(app: App) -> int:
         report = await poll_once(app)
         for outcome in report.outcomes:
-            detail = outcome.error if outcome.status == "error" else (
+            detail = outcome.error if outcome.status == SourceStatus.ERROR else (
                 f"{outcome.new} new" + (" (backlog, not pushed)" if outcome.backlog else "")
-                if outcome.status == "new" else "unchanged")
+                if outcome.status == SourceStatus.NEW else "unchanged")
             paused = " — now paused" if outcome.paused else ""
             print(f"source {outcome.source_id} {outcome.name}: {detail}{paused}")
         print(report.summary())

@@ -68,7 +68,9 @@ class Running:
 async def start_services(settings: Settings) -> Running:
     """Delivery, every channel whose token is set, and the poller. Tests start the bot this way."""
     app = open_app(settings)
-    running = Running(app, AsyncIOScheduler(timezone=settings.tz), await start_delivery(app))
+    # One scheduler for the digest tick, delivery maintenance and polling.
+    scheduler = AsyncIOScheduler(timezone=settings.tz)
+    running = Running(app, scheduler, await start_delivery(app, scheduler))
     try:
         caught_up = await match_unmatched(app)
         if caught_up:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, or_, select
 
 from config import CHANNELS
 from delivery.outbox import enqueue
+from model.enums import DeliveryKind
 from render.compose import render_alert
 from runtime import App
 from storage.dialect import lock_for_write
@@ -40,7 +41,7 @@ async def alert_admins(app: App, text: str) -> None:
                 select(Chat.id, Chat.lang).where(Chat.kind == "private", Chat.active.is_(True), who)
             )).all()
             for chat_id, lang in chats:
-                await enqueue(app, chat_id, [render_alert(lang, text)], kind="alert",
+                await enqueue(app, chat_id, [render_alert(lang, text)], kind=DeliveryKind.ALERT,
                               dedup_key=f"alert:{chat_id}:{digest}:{hour}", session=session)
     except Exception:
         log.exception("could not queue the admin alert")

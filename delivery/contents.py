@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
-from model.enums import OutboxState, SubscriptionKind, SubscriptionMode
+from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
 from render.compose import Blocks, render_batch, render_digest
 from render.texts import t
 from runtime import App
@@ -70,7 +70,7 @@ class Row:
     chat_kind: str
     channel: str
     lang: str
-    kind: str
+    kind: DeliveryKind
     lane: int
     payload: dict[str, Any]
     due_at: datetime
@@ -97,7 +97,7 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
     "items", or "parts" for a report, and `changed`), check what their chats already have, and
     load the items to render."""
     todo = [r for r in rows if not r.resolved]
-    digests = [r for r in todo if r.kind == "digest"]
+    digests = [r for r in todo if r.kind == DeliveryKind.DIGEST]
     low: dict[int, set[int]] = {}
     items_of = (await _resolve(session, digests, app.settings.instant_min_score, low)
                 if digests else {})
@@ -114,7 +114,7 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
                 row.payload["low"] = weak
             row.changed = True
     for row in todo:
-        if row.kind == "report":
+        if row.kind == DeliveryKind.REPORT:
             parts = await _report_parts(app, session, row, limits[row.channel])
             row.payload = {**row.payload, "parts": parts}
             row.changed = True
@@ -138,14 +138,14 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         if not ids:
             row.parts = []
             continue
-        header = "" if row.kind == "instant" else _digest_header(row, len(ids), tz)
+        header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
         # Chats that follow the same things get the same message: render it once.
         weak = frozenset(row.payload.get("low", ()))
         key = (row.kind, row.lang, limit, header, ids, weak)
         texts = rendered.get(key)
         if texts is None:
             items = [views[i] for i in ids if i not in weak]
-            if row.kind == "instant":
+            if row.kind == DeliveryKind.INSTANT:
                 texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
             else:
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
@@ -174,7 +174,7 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
         for part in chunks(chats):
             result = await session.execute(
                 select(Delivery.chat_id, Delivery.due_at).where(
-                    Delivery.chat_id.in_(part), Delivery.kind == "digest",
+                    Delivery.chat_id.in_(part), Delivery.kind == DeliveryKind.DIGEST,
                     Delivery.dedup_key.startswith(f"digest:{mode}:"),
                     Delivery.due_at >= min(r.due_at for r in group) - MAX_CATCHUP[mode],
                     Delivery.due_at < max(r.due_at for r in group),
@@ -296,7 +296,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
         for chat_id, payload in result:
             if (payload or {}).get("checked"):
                 held.setdefault(chat_id, set()).update(payload.get("items", ()))
-    for row in sorted(todo, key=lambda r: (r.kind != "instant", r.due_at, r.id)):
+    for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):
         mine = items_of.get(row.id, [])
         already = held.get(row.chat_id)
         if already:

@@ -24,7 +24,7 @@ from sqlalchemy import JSON, String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
-from model.enums import SubscriptionMode
+from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
 from runtime import App
 from storage.dialect import insert_pending, lock_for_write
 from storage.models import Chat, Subscription
@@ -47,8 +47,8 @@ class Schedule:
     weekday: int  # 0 = Monday; always 0 for daily
 
     @property
-    def delivery_kind(self) -> str:
-        return "report" if self.kind == "report" else "digest"
+    def delivery_kind(self) -> DeliveryKind:
+        return DeliveryKind.REPORT if self.kind == SubscriptionKind.REPORT else DeliveryKind.DIGEST
 
     def key_prefix(self, chat_id: int | str) -> str:
         """Every period of this schedule for one chat shares this prefix (see `previous_due`)."""
@@ -86,7 +86,7 @@ def held_dues(hour: int, now: datetime, tz: tzinfo) -> list[datetime]:
 def held_row(chat_id: int, hour: int, due: datetime, tz: tzinfo) -> dict[str, Any]:
     """The outbox row of one chat's held digest due at `due` (see `HELD`)."""
     period = due.astimezone(tz).strftime("%Y-%m-%d")
-    return {"chat_id": chat_id, "kind": "digest", "lane": BULK,
+    return {"chat_id": chat_id, "kind": DeliveryKind.DIGEST, "lane": BULK,
             "dedup_key": f"digest:{HELD}:{chat_id}:{hour}:0:{period}",
             "payload": {"mode": HELD, "hour": hour, "weekday": 0}, "due_at": due}
 

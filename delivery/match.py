@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
-from model.enums import SubscriptionKind, SubscriptionMode
+from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
 from runtime import App
 from storage.dialect import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from storage.models import (
@@ -274,7 +274,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{token}")
     payload = json_object_text(session, literal('{"items": [') + chats.c.strong + literal("]}"))
     instant = await insert_pending(
-        session, chat_id=chats.c.tag, kind="instant", lane=INTERACTIVE, dedup_key=key,
+        session, chat_id=chats.c.tag, kind=DeliveryKind.INSTANT, lane=INTERACTIVE, dedup_key=key,
         payload=payload, due_at=now, now=now, where=chats.c.strong.is_not(None))
     if not await _any_weak_label(session, item_ids, min_score):
         return instant, 0

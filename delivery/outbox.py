@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
-from model.enums import OutboxState
+from model.enums import DeliveryKind, OutboxState
 from runtime import App
 from storage.dialect import lock_for_write, upsert_insert
 from storage.models import Chat, DeliveredItem, Delivery
@@ -68,8 +68,8 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         )
         return [
             Row(id=r[0], chat_id=r[1], chat_key=r[2], chat_kind=r[3], channel=r[4], lang=r[5],
-                kind=r[6], lane=r[7], payload=dict(r[8] or {}), due_at=r[9], parts_sent=r[10],
-                attempts=r[11])
+                kind=DeliveryKind(r[6]), lane=r[7], payload=dict(r[8] or {}), due_at=r[9],
+                parts_sent=r[10], attempts=r[11])
             for r in result
         ]
     return write
@@ -224,7 +224,7 @@ async def in_transaction(app: App, write: Write) -> Any:
 
 
 async def enqueue(
-    app: App, chat_id: int, parts: list[str], *, kind: str, dedup_key: str,
+    app: App, chat_id: int, parts: list[str], *, kind: DeliveryKind, dedup_key: str,
     lane: int = INTERACTIVE, due_at: datetime | None = None, session: AsyncSession | None = None,
 ) -> bool:
     """Queue an already rendered message (HTML parts) for one chat; a second call with the same

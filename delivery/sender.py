@@ -36,7 +36,7 @@ from delivery.contents import Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from model.channel import Channel, Outcome, OutMessage, Status
-from model.enums import ActionKind, OutboxState
+from model.enums import ActionKind, DeliveryKind, OutboxState
 from runtime import App
 from services.chats import mark_chat_inactive, migrate_chat
 
@@ -273,7 +273,8 @@ class ChannelSender:
                 row.attempts += 1
                 log.warning("delivery %s to %s failed: %s", row.id, where, action.reason)
                 await self.recorder.write(outbox.closed(row, self.owner, OutboxState.FAILED, action.reason))
-                if action.alert and row.kind != "alert":  # an alert about an alert would loop
+                # An alert about an alert would loop.
+                if action.alert and row.kind != DeliveryKind.ALERT:
                     await alert_admins(app, f"Message {row.id} ({row.kind}) to {where} "
                                             f"{action.reason}; it will not be retried.")
                 return

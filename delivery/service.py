@@ -7,9 +7,13 @@
 
 Start-up takes over rows left claimed by a sender that died (once their lease ran out) and
 creates every digest that fell due while the bot was down, then runs:
-- the scheduler, every minute just after the minute turns;
-- maintenance: renews this process's leases and takes over expired ones of other processes;
+- the digest tick, an APScheduler job every minute as the minute turns, reading `app.clock`;
+- maintenance, a job too: renews this process's leases, takes over expired ones of other processes;
 - a sender for each channel in `app.channels`, including channels registered after start.
+
+Both jobs go on the scheduler `bot.py run` already runs for polling (`start_delivery(app,
+scheduler)`); without one (`bot.py deliver`, tests) the service starts its own and shuts it down
+on `stop()`.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from delivery import outbox
@@ -33,11 +39,14 @@ from runtime import App
 from storage.models import Delivery
 
 log = logging.getLogger(__name__)
+TICK_JOB, MAINTENANCE_JOB = "loa.digest_tick", "loa.delivery_maintenance"
 
 
 class DeliveryService:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, scheduler: AsyncIOScheduler | None = None) -> None:
         self.app = app
+        self._owns_jobs = scheduler is None
+        self.jobs = AsyncIOScheduler(timezone=app.settings.tz) if scheduler is None else scheduler
         # Identifies this process's claims; a restart is a new sender.
         self.owner = f"{uuid.uuid4().hex[:12]}"
         self.recorder = Recorder(app)
@@ -45,6 +54,7 @@ class DeliveryService:
         self.pacers: dict[str, Pacer] = {}
         self.senders: dict[str, ChannelSender] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        self._job_runs: set[asyncio.Task[object]] = set()  # so stop() can cancel a running job
 
     def pacer(self, name: str, channel: Channel | None = None) -> Pacer:
         """The pacer of a channel: the sender's, shared with that channel's command replies.
@@ -62,11 +72,18 @@ class DeliveryService:
             log.info("start-up: %d digests were due", created)
         self.recorder.start()
         self._start_senders()
-        loop = asyncio.get_running_loop()
-        self.tasks += [
-            loop.create_task(self._every_minute(), name="delivery-scheduler"),
-            loop.create_task(self._maintenance(), name="delivery-maintenance"),
-        ]
+        settings = self.app.settings
+        interval = min(settings.delivery_claim_timeout_seconds / 3,
+                       settings.delivery_poll_seconds * 5)
+        # A late run (a busy machine) still runs once; a run never overlaps the previous one.
+        self.jobs.add_job(self._tick, CronTrigger(second=0, timezone=settings.tz), id=TICK_JOB,
+                          name="digest tick", max_instances=1, coalesce=True,
+                          misfire_grace_time=30, replace_existing=True)
+        self.jobs.add_job(self._maintenance, "interval", seconds=interval, id=MAINTENANCE_JOB,
+                          name="delivery maintenance", max_instances=1, coalesce=True,
+                          misfire_grace_time=int(interval) + 1, replace_existing=True)
+        if self._owns_jobs:
+            self.jobs.start()
 
     def _start_senders(self) -> None:
         for name, channel in list(self.app.channels.items()):
@@ -78,30 +95,43 @@ class DeliveryService:
                     _guarded(sender.run, f"{name} sender"), name=f"delivery-{name}"))
                 log.info("delivery: sending on %s", name)
 
-    async def _every_minute(self) -> None:
-        while True:
-            now = datetime.now()
-            await asyncio.sleep(60.5 - now.second - now.microsecond / 1e6)
-            try:
-                await self.scheduler.tick()
-            except Exception:
-                log.exception("digest scheduler tick failed; next minute again")
+    def _tracked(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._job_runs.add(task)
+            task.add_done_callback(self._job_runs.discard)
+
+    async def _tick(self) -> None:
+        self._tracked()
+        try:
+            await self.scheduler.tick()
+        except Exception:
+            log.exception("digest scheduler tick failed; next minute again")
 
     async def _maintenance(self) -> None:
-        interval = min(self.app.settings.delivery_claim_timeout_seconds / 3,
-                       self.app.settings.delivery_poll_seconds * 5)
-        while True:
-            await asyncio.sleep(interval)
+        self._tracked()
+        try:
+            self._start_senders()
+            working = [row_id for sender in self.senders.values()
+                       for row_id in sender.in_flight_ids()]
+            if working:
+                await self.recorder.write(
+                    outbox.renewing(self.owner, working, self.app.clock()))
+            await self.recorder.write(outbox.reclaiming(outbox.stale_cutoff(self.app)))
+        except Exception:
+            log.exception("delivery maintenance failed; trying again")
+
+    def unschedule(self) -> list[asyncio.Task[object]]:
+        """Take the jobs off the scheduler (shut it down if it is the service's own); returns
+        the job runs still going, for the caller to cancel."""
+        for job_id in (TICK_JOB, MAINTENANCE_JOB):
             try:
-                self._start_senders()
-                working = [row_id for sender in self.senders.values()
-                           for row_id in sender.in_flight_ids()]
-                if working:
-                    await self.recorder.write(
-                        outbox.renewing(self.owner, working, self.app.clock()))
-                await self.recorder.write(outbox.reclaiming(outbox.stale_cutoff(self.app)))
-            except Exception:
-                log.exception("delivery maintenance failed; trying again")
+                self.jobs.remove_job(job_id)
+            except JobLookupError:
+                pass  # the shared scheduler was shut down first (cli/run.py stops polling first)
+        if self._owns_jobs and self.jobs.running:
+            self.jobs.shutdown(wait=False)
+        return list(self._job_runs)
 
     async def idle(self) -> bool:
         """Nothing due is waiting and nothing is being sent (for `bot.py deliver --until-idle`)."""
@@ -110,7 +140,8 @@ class DeliveryService:
         async with self.app.sessions() as session:
             waiting = await session.scalar(
                 select(func.count()).select_from(Delivery).where(
-                    ((Delivery.state == OutboxState.PENDING) & (Delivery.due_at <= self.app.clock()))
+                    ((Delivery.state == OutboxState.PENDING)
+                     & (Delivery.due_at <= self.app.clock()))
                     | (Delivery.state == OutboxState.SENDING))
             )
         return not waiting
@@ -118,9 +149,10 @@ class DeliveryService:
     async def stop(self) -> None:
         """Stop claiming, let in-flight sends finish briefly, record everything, and hand back
         what is unfinished (pending again, for the next start)."""
-        for task in self.tasks:
+        tasks = [*self.unschedule(), *self.tasks]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
         for sender in self.senders.values():
             await sender.stop()
@@ -144,8 +176,9 @@ async def _guarded(run: Callable[[], Awaitable[None]], what: str) -> None:
             await asyncio.sleep(1.0)
 
 
-async def start_delivery(app: App) -> DeliveryService:
-    """Start delivering (see the module docstring); `await handle.stop()` on the way out."""
-    service = DeliveryService(app)
+async def start_delivery(app: App, scheduler: AsyncIOScheduler | None = None) -> DeliveryService:
+    """Start delivering (see the module docstring); `await handle.stop()` on the way out.
+    With `scheduler`, the jobs go on it and its owner starts and shuts it down."""
+    service = DeliveryService(app, scheduler)
     await service.start()
     return service

@@ -28,6 +28,7 @@ from feeds.fetch import Fetcher
 from feeds.listing import listing_spec
 from feeds.read import ReadResult, read_source
 from ingest.labels import to_labels
+from model.enums import SourceStatus
 from runtime import App
 from storage.items import EntryToStore, StoreResult, store_entries
 from storage.labels import add_labels
@@ -79,7 +80,7 @@ class SourceOutcome:
     source_id: int
     name: str
     url: str
-    status: str  # "new" | "unchanged" | "error"
+    status: SourceStatus
     new: int = 0  # items stored
     republished: int = 0  # of which copies of an item from another source
     backlog: bool = False  # the source's first read: stored as already seen
@@ -104,7 +105,7 @@ class PollReport:
 
     @property
     def failed(self) -> int:
-        return sum(1 for o in self.outcomes if o.status == "error")
+        return sum(1 for o in self.outcomes if o.status == SourceStatus.ERROR)
 
     @property
     def new_items(self) -> int:
@@ -162,7 +163,7 @@ class Handler:
     async def refresh(self, fetcher: Fetcher, source: SourceState) -> Polled:
         """Read the source; when it has entries, store the new ones with their labels and the
         source's success, and hand them over. Never raises: a failure is in the outcome."""
-        outcome = SourceOutcome(source.id, source.name, source.url, "error")
+        outcome = SourceOutcome(source.id, source.name, source.url, SourceStatus.ERROR)
         try:
             spec = (listing_spec(source.listing_preset, source.listing_config)
                     if source.kind == "listing" else None)
@@ -178,10 +179,10 @@ class Handler:
                 outcome.error = read.error
                 return Polled(source, outcome, read)
             if read.status == "unchanged":
-                outcome.status = "unchanged"
+                outcome.status = SourceStatus.UNCHANGED
                 return Polled(source, outcome, read)
             stored = await self._store(source, read, now)
-            outcome.status, outcome.new = "new", len(stored.new)
+            outcome.status, outcome.new = SourceStatus.NEW, len(stored.new)
             outcome.republished, outcome.backlog = stored.republished, not source.primed
             await self._hand_over(source, stored)
             return Polled(source, outcome)  # recorded with the items
@@ -264,10 +265,10 @@ class Handler:
         alerting the admins of sources whose failures ran long enough to pause them."""
         report = PollReport(outcomes=[p.outcome for p in polled])
         now = self.app.clock()
-        pending = [p for p in polled if p.outcome.status != "new"]
+        pending = [p for p in polled if p.outcome.status != SourceStatus.NEW]
         if not pending:
             return report
-        failed = [p for p in pending if p.outcome.status == "error"]
+        failed = [p for p in pending if p.outcome.status == SourceStatus.ERROR]
         # A refusal by the source policy is the source's own doing, never a sign of an outage.
         refused = any(p.read is not None and p.read.fetch.refused for p in pending)
         alerts_to_send: list[str] = []
@@ -279,7 +280,7 @@ class Handler:
             unchanged: list[dict[str, Any]] = []  # one executemany: most polls end here
             for source, outcome, read in ((p.source, p.outcome, p.read) for p in pending):
                 values: dict[str, Any]
-                if outcome.status == "unchanged":
+                if outcome.status == SourceStatus.UNCHANGED:
                     values = {**health.succeeded(source.health, now)}
                     if read is None or health.moved_to(source.health,
                                                        read.fetch.permanent_url) is None:

@@ -43,3 +43,22 @@ class SubscriptionKind(StrEnum):
 
     NEWS = "news"
     REPORT = "report"
+
+
+class SourceStatus(StrEnum):
+    """How one poll of a source ended (ingest.handler.SourceOutcome)."""
+
+    NEW = "new"
+    UNCHANGED = "unchanged"
+    ERROR = "error"
+
+
+class DeliveryKind(StrEnum):
+    """What one outbox row carries (storage.models.Delivery.kind); a held digest is a "digest"
+    whose payload mode is delivery.digests.HELD."""
+
+    INSTANT = "instant"
+    DIGEST = "digest"
+    REPORT = "report"
+    BROADCAST = "broadcast"
+    ALERT = "alert"

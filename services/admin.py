@@ -16,7 +16,7 @@ from defusedxml import ElementTree as SafeET
 from sqlalchemy import exists, func, select
 
 import catalog
-from model.enums import OutboxState
+from model.enums import DeliveryKind, OutboxState
 from runtime import App
 from services import audit, limits, sources
 from services.errors import ServiceError
@@ -130,7 +130,7 @@ async def send_broadcast(app: App, actor: str, html_text: str, province: str | N
             select(Delivery.dedup_key).where(Delivery.dedup_key.like(f"broadcast:{broadcast_id}:%"))
         )).all())
         fresh = [(key, cid) for key, cid in keys.items() if key not in queued]
-        session.add_all(Delivery(chat_id=cid, kind="broadcast", lane=1, dedup_key=key,
+        session.add_all(Delivery(chat_id=cid, kind=DeliveryKind.BROADCAST, lane=1, dedup_key=key,
                                  payload={"parts": [{"text": html_text}]}, due_at=now)
                         for key, cid in fresh)
         audit.record(session, actor, "broadcast", province or "all",

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from model.enums import OutboxState
+from model.enums import DeliveryKind, OutboxState
 from storage.models import Delivery, UTCDateTime
 
 
@@ -49,7 +49,7 @@ def upsert_insert(session: AsyncSession, model: Any) -> Any:
     return module.insert(model)
 
 
-async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane: int,
+async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: DeliveryKind, lane: int,
                          dedup_key: Any, payload: Any, due_at: datetime, now: datetime,
                          where: Any = None) -> int:
     """Queue one pending outbox row per row that the column expressions select from (those
@@ -57,7 +57,7 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane
     many were added."""
     rows = select(
         chat_id.label("chat_id"),
-        literal(kind).label("kind"),
+        literal(str(kind), String).label("kind"),  # the plain string: a column of strings
         literal(lane).label("lane"),
         dedup_key.label("dedup_key"),
         payload.label("payload"),
