@@ -10,13 +10,13 @@ Runs when the sender claims a batch of rows:
   digest, due), by the chat's instant subscriptions that it has not been given: the weaker
   matches held back from instant alerts, and anything an instant row could not deliver;
 - in both kinds of digest, the items matched only through labels scoring below
-  settings.instant_min_score are listed apart, as lower-confidence (`payload["low"]`);
+  settings.instant_min_score are listed apart, as lower-confidence (`OutboxPayload.low`);
 - a report row is an official's report over the period (delivery.report);
 - other rows (alerts, broadcasts) come with their parts.
 Items the chat already has (`delivered_items`, or held by another row being sent to it) are left
 out, so each item reaches a chat once.
 
-The resolved, checked item ids are stored in the row (`payload["items"]`, and "checked") in the
+The resolved, checked item ids are stored in the row (`OutboxPayload.items`, and `checked`) in the
 claiming step; the parts
 are rendered from them, which is deterministic, so a row resumed after a crash renders the same
 parts and `parts_sent` still points at the right one. Reports, whose chart is costly, store
@@ -40,6 +40,7 @@ from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
+from model.outbox import OutboxPayload
 from render.compose import Blocks, render_batch, render_digest
 from render.texts import t
 from runtime import App
@@ -72,7 +73,7 @@ class Row:
     lang: str
     kind: DeliveryKind
     lane: int
-    payload: dict[str, Any]
+    payload: OutboxPayload
     due_at: datetime
     parts_sent: int
     attempts: int
@@ -81,7 +82,7 @@ class Row:
 
     @property
     def resolved(self) -> bool:
-        return "items" in self.payload or "parts" in self.payload
+        return self.payload.items is not None or self.payload.parts is not None
 
 
 async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int]) -> None:
@@ -102,24 +103,24 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
     items_of = (await _resolve(session, digests, app.settings.instant_min_score, low)
                 if digests else {})
     for row in rows:
-        if "items" in row.payload and not row.payload.get("checked"):
-            items_of[row.id] = list(row.payload["items"])
+        if row.payload.items is not None and not row.payload.checked:
+            items_of[row.id] = list(row.payload.items)
     unchecked = [r for r in rows if r.id in items_of]
     if unchecked:
         await _drop_already_given(session, rows, unchecked, items_of)
         for row in unchecked:
-            row.payload = {**row.payload, "items": items_of[row.id], "checked": True}
+            row.payload.items, row.payload.checked = items_of[row.id], True
             weak = [i for i in items_of[row.id] if i in low.get(row.id, ())]
             if weak:
-                row.payload["low"] = weak
+                row.payload.low = weak
             row.changed = True
     for row in todo:
         if row.kind == DeliveryKind.REPORT:
             parts = await _report_parts(app, session, row, limits[row.channel])
-            row.payload = {**row.payload, "parts": parts}
+            row.payload.parts = parts
             row.changed = True
-    to_render = [r for r in rows if r.parts is None and "parts" not in r.payload]
-    return await load_items(session, {i for r in to_render for i in r.payload.get("items", ())})
+    to_render = [r for r in rows if r.parts is None and r.payload.parts is None]
+    return await load_items(session, {i for r in to_render for i in r.payload.items or ()})
 
 
 def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[str, int]) -> None:
@@ -130,17 +131,17 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     for row in rows:
         if row.parts is not None:
             continue
-        if "parts" in row.payload:
-            row.parts = list(row.payload["parts"])
+        if row.payload.parts is not None:
+            row.parts = list(row.payload.parts)
             continue
-        ids = tuple(i for i in row.payload.get("items", ()) if i in views)
+        ids = tuple(i for i in row.payload.items or () if i in views)
         limit = limits[row.channel]
         if not ids:
             row.parts = []
             continue
         header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
         # Chats that follow the same things get the same message: render it once.
-        weak = frozenset(row.payload.get("low", ()))
+        weak = frozenset(row.payload.low or ())
         key = (row.kind, row.lang, limit, header, ids, weak)
         texts = rendered.get(key)
         if texts is None:
@@ -154,8 +155,13 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         row.parts = [{"text": t} for t in texts]
 
 
+def _mode(row: Row) -> str:
+    """A digest row's schedule mode; "daily" for a row stored without one."""
+    return row.payload.mode or "daily"
+
+
 def _window(row: Row, previous: datetime | None) -> tuple[datetime, datetime]:
-    mode = row.payload.get("mode", "daily")
+    mode = _mode(row)
     start = previous if previous is not None else row.due_at - WINDOW[mode]
     if mode == HELD:  # see delivery.digests.held_dues
         start -= HELD_OVERLAP
@@ -167,7 +173,7 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
     found: dict[int, datetime] = {}
     by_mode: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        by_mode[row.payload.get("mode", "daily")].append(row)
+        by_mode[_mode(row)].append(row)
     for mode, group in by_mode.items():
         chats = [r.chat_id for r in group]
         earlier: dict[int, list[datetime]] = defaultdict(list)
@@ -199,7 +205,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
     by_schedule: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
     for row in digests:
         p = row.payload
-        by_schedule[(p["mode"], p["hour"], p.get("weekday", 0), row.due_at)].append(row)
+        by_schedule[(p.mode, p.hour, p.weekday or 0, row.due_at)].append(row)
     for (mode, hour, weekday, due), group in by_schedule.items():
         start = min(windows[r.id][0] for r in group)
         if mode == HELD:
@@ -223,7 +229,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
         times = await _item_times(session, {i for r in digests for i in pairs.get(r.id, ())})
         for row in digests:
             start, end = windows[row.id]
-            if row.payload["mode"] == HELD:
+            if row.payload.mode == HELD:
                 pairs[row.id] = {i for i in pairs.get(row.id, ())
                                  if (at := times[i][1]) is not None and start <= at < end}
             else:
@@ -285,17 +291,18 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     # Rows already checked (being sent now, in this batch or another one) hold their items.
     ids_in_batch = {r.id for r in rows}
     for row in rows:
-        if row.payload.get("checked") and row.payload.get("items"):
-            held.setdefault(row.chat_id, set()).update(row.payload["items"])
+        if row.payload.checked and row.payload.items:
+            held.setdefault(row.chat_id, set()).update(row.payload.items)
     for part in chunks(sorted(chats)):
-        result = await session.execute(
+        sending = await session.execute(
             select(Delivery.chat_id, Delivery.payload).where(
                 Delivery.chat_id.in_(part), Delivery.state == OutboxState.SENDING,
                 ~in_ranges(Delivery.id, sorted(ids_in_batch)))
         )
-        for chat_id, payload in result:
-            if (payload or {}).get("checked"):
-                held.setdefault(chat_id, set()).update(payload.get("items", ()))
+        for chat_id, stored in sending:
+            payload = OutboxPayload.from_json(stored)
+            if payload.checked:
+                held.setdefault(chat_id, set()).update(payload.items or ())
     for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):
         mine = items_of.get(row.id, [])
         already = held.get(row.chat_id)
@@ -306,7 +313,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
 
 
 def _digest_header(row: Row, count: int, tz) -> str:  # type: ignore[no-untyped-def]
-    return _header(row.lang, row.payload.get("mode", "daily"), row.due_at, count, tz)
+    return _header(row.lang, _mode(row), row.due_at, count, tz)
 
 
 @lru_cache(maxsize=1024)
@@ -321,7 +328,8 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type
     return t(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
 
 
-async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -> list[dict[str, Any]]:
+async def _report_parts(app: App, session: AsyncSession, row: Row,
+                        limit: int) -> list[dict[str, Any]]:
     """An official's scheduled report: counts and items as text, the chart as a photo. None of
     the items in the period: no parts (an empty report is not sent)."""
     p = row.payload
@@ -329,14 +337,14 @@ async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -
         select(SubscriptionProvince.province)
         .join(Subscription, Subscription.id == SubscriptionProvince.subscription_id)
         .where(Subscription.chat_id == row.chat_id, Subscription.kind == SubscriptionKind.REPORT,
-               Subscription.mode == p["mode"], Subscription.hour == p["hour"],
+               Subscription.mode == p.mode, Subscription.hour == p.hour,
                Subscription.paused.is_(False),
-               Subscription.weekday == p.get("weekday", 0) if p["mode"] == "weekly" else true())
+               Subscription.weekday == (p.weekday or 0) if p.mode == "weekly" else true())
     )).all()))
     if not provinces:
         return []
     end = row.due_at
-    report = await build_report(app, provinces, end - PERIODS[p["mode"]], end, row.lang,
+    report = await build_report(app, provinces, end - PERIODS[_mode(row)], end, row.lang,
                                 limit=limit)
     if not report.total:
         return []

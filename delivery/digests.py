@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
 from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
+from model.outbox import OutboxPayload
 from runtime import App
 from storage.dialect import insert_pending, lock_for_write
 from storage.models import Chat, Subscription
@@ -54,8 +55,8 @@ class Schedule:
         """Every period of this schedule for one chat shares this prefix (see `previous_due`)."""
         return f"{self.delivery_kind}:{self.mode}:{chat_id}:"
 
-    def payload(self) -> dict[str, Any]:
-        return {"mode": self.mode, "hour": self.hour, "weekday": self.weekday}
+    def payload(self) -> OutboxPayload:
+        return OutboxPayload(mode=self.mode, hour=self.hour, weekday=self.weekday)
 
 
 def last_due(schedule: Schedule, now: datetime, tz: tzinfo) -> datetime:
@@ -88,7 +89,7 @@ def held_row(chat_id: int, hour: int, due: datetime, tz: tzinfo) -> dict[str, An
     period = due.astimezone(tz).strftime("%Y-%m-%d")
     return {"chat_id": chat_id, "kind": DeliveryKind.DIGEST, "lane": BULK,
             "dedup_key": f"digest:{HELD}:{chat_id}:{hour}:0:{period}",
-            "payload": {"mode": HELD, "hour": hour, "weekday": 0}, "due_at": due}
+            "payload": OutboxPayload(mode=HELD, hour=hour, weekday=0).to_json(), "due_at": due}
 
 
 async def live_schedules(session: AsyncSession) -> list[Schedule]:
@@ -127,8 +128,8 @@ async def create_digests(session: AsyncSession, schedule: Schedule, due: datetim
     key = (literal(f"{schedule.delivery_kind}:{schedule.mode}:") + cast(chats.c.chat_id, String)
            + literal(f":{schedule.hour}:{schedule.weekday}:{period}"))
     return await insert_pending(session, chat_id=chats.c.chat_id, kind=schedule.delivery_kind,
-                                lane=BULK, dedup_key=key,
-                                payload=literal(schedule.payload(), JSON()), due_at=due, now=now)
+                                lane=BULK, dedup_key=key, due_at=due, now=now,
+                                payload=literal(schedule.payload().to_json(), JSON()))
 
 
 class DigestScheduler:

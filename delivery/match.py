@@ -272,6 +272,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     chats = per_chat()
     token = uuid.uuid4().hex[:16]
     key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{token}")
+    # OutboxPayload(items=[...]).to_json(), built in SQL for every chat at once.
     payload = json_object_text(session, literal('{"items": [') + chats.c.strong + literal("]}"))
     instant = await insert_pending(
         session, chat_id=chats.c.tag, kind=DeliveryKind.INSTANT, lane=INTERACTIVE, dedup_key=key,

@@ -9,9 +9,9 @@ Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETUR
 so several processes never claim the same row; SQLite has no row locks, and there the same
 statement is atomic because SQLite runs one writer at a time.
 
-Rows carry rendered parts in `payload["parts"]` ({"text": html} or {"photo": base64 PNG,
-"caption": html}); `parts_sent` counts the confirmed ones, so a long digest resumes after the
-last part the platform accepted.
+Rows carry rendered parts in their payload (model.outbox.OutboxPayload.parts: {"text": html} or
+{"photo": base64 PNG, "caption": html}); `parts_sent` counts the confirmed ones, so a long digest
+resumes after the last part the platform accepted.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
 from model.enums import DeliveryKind, OutboxState
+from model.outbox import OutboxPayload
 from runtime import App
 from storage.dialect import lock_for_write, upsert_insert
 from storage.models import Chat, DeliveredItem, Delivery
@@ -68,7 +69,8 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         )
         return [
             Row(id=r[0], chat_id=r[1], chat_key=r[2], chat_kind=r[3], channel=r[4], lang=r[5],
-                kind=DeliveryKind(r[6]), lane=r[7], payload=dict(r[8] or {}), due_at=r[9],
+                kind=DeliveryKind(r[6]), lane=r[7], payload=OutboxPayload.from_json(r[8]),
+                due_at=r[9],
                 parts_sent=r[10], attempts=r[11])
             for r in result
         ]
@@ -93,12 +95,13 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                 update(table).where(table.c.id == bindparam("row_id"),
                                     table.c.claimed_by == owner)
                 .values(payload=bindparam("new_payload", type_=JSON)),
-                [{"row_id": r.id, "new_payload": r.payload} for r in changed],
+                [{"row_id": r.id, "new_payload": r.payload.to_json()} for r in changed],
             )
         for part in chunks(empty):
             await session.execute(
                 update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)
-                .values(state=OutboxState.CANCELLED, last_error="empty: nothing to send", claimed_by=None)
+                .values(state=OutboxState.CANCELLED, last_error="empty: nothing to send",
+                        claimed_by=None)
             )
         for row in changed:
             row.changed = False
@@ -132,7 +135,7 @@ def finished(row: Row, owner: str, now: datetime) -> Write:
     async def write(session: AsyncSession) -> None:
         await session.execute(_FINISHED, {"row_id": row.id, "owner": owner,
                                           "parts_sent": row.parts_sent, "now": now})
-        items = row.payload.get("items") or []
+        items = row.payload.items or []
         if items:
             await session.execute(
                 upsert_insert(session, DeliveredItem).on_conflict_do_nothing(),
@@ -208,7 +211,8 @@ async def release_claims(app: App, owner: str) -> int:
     """On a clean stop: what this sender holds goes back to pending at once."""
     async def write(session: AsyncSession) -> int:
         ids = (await session.scalars(
-            update(Delivery).where(Delivery.claimed_by == owner, Delivery.state == OutboxState.SENDING)
+            update(Delivery)
+            .where(Delivery.claimed_by == owner, Delivery.state == OutboxState.SENDING)
             .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
             .returning(Delivery.id)
         )).all()
@@ -231,7 +235,7 @@ async def enqueue(
     `dedup_key` is a no-op. Returns whether a row was added."""
     values: dict[str, Any] = {
         "chat_id": chat_id, "kind": kind, "lane": lane, "dedup_key": dedup_key[:128],
-        "payload": {"parts": [{"text": p} for p in parts]}, "due_at": due_at or app.clock(),
+        "payload": OutboxPayload.of_parts(parts).to_json(), "due_at": due_at or app.clock(),
         "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": app.clock(),
     }
 

@@ -17,6 +17,7 @@ from sqlalchemy import exists, func, select
 
 import catalog
 from model.enums import DeliveryKind, OutboxState
+from model.outbox import OutboxPayload
 from runtime import App
 from services import audit, limits, sources
 from services.errors import ServiceError
@@ -131,7 +132,7 @@ async def send_broadcast(app: App, actor: str, html_text: str, province: str | N
         )).all())
         fresh = [(key, cid) for key, cid in keys.items() if key not in queued]
         session.add_all(Delivery(chat_id=cid, kind=DeliveryKind.BROADCAST, lane=1, dedup_key=key,
-                                 payload={"parts": [{"text": html_text}]}, due_at=now)
+                                 payload=OutboxPayload.of_parts([html_text]).to_json(), due_at=now)
                         for key, cid in fresh)
         audit.record(session, actor, "broadcast", province or "all",
                      broadcast_id=broadcast_id, chats=len(fresh), text=html_text[:200])

@@ -1,0 +1,60 @@
+"""The outbox row's payload (storage.models.Delivery.payload), typed.
+
+The stored JSON keeps the shape rows have always had, so rows written before still read and the SQL
+that builds or reads payload keys (delivery.match writes `{"items": [...]}` in SQL) agrees with it:
+- a digest or report row starts as {"mode", "hour", "weekday"}, its schedule;
+- resolving a row adds "items" (ids), "checked": true once the chat's other rows were checked,
+  and "low" (ids matched only weakly), or "parts" for a report;
+- an instant row starts as {"items": [...]}; a rendered message is {"parts": [...]}, each part
+  {"text": html} or {"photo": base64 PNG, "caption": html}.
+A key absent from the JSON is None here (False for "checked"), and left out again by `to_json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Part = dict[str, str]
+
+
+@dataclass
+class OutboxPayload:
+    """What one outbox row sends, or what to resolve and render it from."""
+
+    mode: str | None = None  # the digest's or report's schedule
+    hour: int | None = None
+    weekday: int | None = None
+    items: list[int] | None = None
+    checked: bool = False  # items no longer include what the chat has or has on its way
+    low: list[int] | None = None  # of items, those matched only weakly
+    parts: list[Part] | None = None  # rendered, ready to send
+
+    @classmethod
+    def of_parts(cls, texts: list[str]) -> OutboxPayload:
+        """An already rendered message: one text part per HTML text."""
+        return cls(parts=[{"text": t} for t in texts])
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for key in ("mode", "hour", "weekday", "items"):
+            if (value := getattr(self, key)) is not None:
+                data[key] = value
+        if self.checked:
+            data["checked"] = True
+        if self.low is not None:
+            data["low"] = self.low
+        if self.parts is not None:
+            data["parts"] = self.parts
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> OutboxPayload:
+        data = data or {}
+        items, low, parts = data.get("items"), data.get("low"), data.get("parts")
+        return cls(mode=data.get("mode"), hour=data.get("hour"), weekday=data.get("weekday"),
+                   items=None if items is None else list(items),
+                   checked=bool(data.get("checked")),
+                   low=None if low is None else list(low),
+                   parts=None if parts is None else [dict(p) for p in parts])
