@@ -23,8 +23,6 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from render.texts import t
-
 from delivery.alerts import alert_admins
 from delivery.pacing import INTERACTIVE, Pacer
 from delivery.sender import MAX_WAITS_PER_ROW, decide
@@ -32,6 +30,7 @@ from handlers import router
 from handlers.flood import FloodLimiter, Verdict
 from handlers.types import Incoming, Result
 from model.channel import Channel, OutMessage
+from render.texts import t
 from runtime import App
 from services.chats import chat_gone, chat_lang, migrate_chat
 

@@ -241,7 +241,7 @@ class PlaceReader:
             return True
         if m.typed:
             return not words[0][0].islower()
-        return all(not w[0].islower() for w, cap in zip(words, caps) if cap)
+        return all(not w[0].islower() for w, cap in zip(words, caps, strict=False) if cap)
 
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
@@ -282,13 +282,11 @@ class PlaceReader:
     def _name_word(self, before: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
         """The last match of `pattern` in the clause `before` ends, when only capitalised words
         (or company words) stand between it and the end: the name is part of that name."""
-        cut = None
-        for cut in _CLAUSE_END.finditer(before):
-            pass
+        cuts = list(_CLAUSE_END.finditer(before))
+        cut = cuts[-1] if cuts else None
         clause = before[cut.end() :] if cut else before
-        found = None
-        for found in pattern.finditer(clause):
-            pass
+        matches = list(pattern.finditer(clause))
+        found = matches[-1] if matches else None
         if not found:
             return None
         between = _WORD.findall(clause[found.end() :])

@@ -60,9 +60,9 @@ def parse_delivery(text: str) -> Delivery | None:
     phrase = folded(text)
     weekday, phrase = _take_weekday(phrase)
     hour = None
-    match = None
-    for match in _HOUR.finditer(phrase):
-        pass  # the last number is the hour ("hang tuan thu 2 7": the weekday went already)
+    # The last number is the hour ("hang tuan thu 2 7": the weekday went already).
+    hours = list(_HOUR.finditer(phrase))
+    match = hours[-1] if hours else None
     if match:
         hour = int(match.group(1))
         phrase = (phrase[:match.start()] + " " + phrase[match.end():]).strip()

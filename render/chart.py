@@ -72,7 +72,7 @@ def _draw(totals: Sequence[tuple[str, int]], days: Sequence[tuple[date | str, Se
         for topic, color in enumerate(colors):
             heights = [day_counts[topic] for _, day_counts in days]
             bottom.bar(positions, heights, bottom=base, color=color, width=0.7)
-            base = [b + h for b, h in zip(base, heights)]
+            base = [b + h for b, h in zip(base, heights, strict=True)]
         step = max(1, len(days) // 10)  # at most ~10 day labels, so they never overlap
         bottom.set_xticks(list(positions)[::step], [_day_label(day) for day, _ in days][::step],
                           fontsize=8)

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -93,7 +93,7 @@ def test_reclassify_relabels_stored_items(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'loa.db'}"
     upgrade(url)
     engine = create_engine(sync_url(url))
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
+    now = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, primed, "
                           "created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', 'active', 0, 1, "

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from render.texts import t
 from handlers.router import dispatch
 from handlers.types import Incoming
+from render.texts import t
 from runtime import App, open_app
 from services import audit, limits, subscriptions, users
 from services.errors import ServiceError

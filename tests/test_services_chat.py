@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from services import admin, chats, search, subscriptions, users
 from services.errors import ServiceError
 from services.subscriptions import Delivery
-from storage.models import Chat, DeliveredItem, Delivery as Outbox, OfficialProvince, Subscription
+from storage.models import Chat, DeliveredItem, OfficialProvince, Subscription
+from storage.models import Delivery as Outbox
 from tests.delivery_support import T0, add_item, add_source
 
 

@@ -1,6 +1,6 @@
 """Storing items once: dedup by canonical URL and GUID, republished copies, on both engines."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -10,7 +10,7 @@ from storage.models import Item, Source
 from storage.recent_titles import RecentTitles, title_key
 from vntext import fold
 
-NOW = datetime(2026, 9, 14, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 14, 12, 0, tzinfo=UTC)
 
 
 def entry(url: str, title: str, *, guid: str | None = None, summary: str = "Tóm tắt.",
