@@ -258,7 +258,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line: the tokens, the webhook secret, the pseudonym
-        key and the database password (logs.Redactor also hides their halves and URL-encoded forms)."""
+        key and the database password (logs.Redactor also hides their halves and URL-encoded
+        forms)."""
         found = [self.telegram_bot_token, self.zalo_bot_token, self.zalo_webhook_secret,
                  self.audit_pseudonym_key]
         values = [s.get_secret_value() for s in found if s and s.get_secret_value()]

@@ -77,7 +77,9 @@ class ZaloClient:
             body = None
         if not isinstance(body, dict):
             if response.is_error:
-                raise ZaloError(method, response.status_code, response.reason_phrase or "HTTP error")
+                raise ZaloError(
+                    method, response.status_code, response.reason_phrase or "HTTP error"
+                )
             raise ZaloError(method, 502, "the reply is not a JSON object")
         if response.is_error or body.get("ok") is not True:
             code = body.get("error_code")

@@ -226,7 +226,11 @@ class PlaceReader:
             return None, ts, ""
         word = next(g for g in m.groups() if g).lower()
         word = self.rules.unfold.get(word, word) if not marked else word
-        return self.rules.tier_of[word], ts - len(tail) + m.start(), self.rules.expand.get(word, word)
+        return (
+            self.rules.tier_of[word],
+            ts - len(tail) + m.start(),
+            self.rules.expand.get(word, word),
+        )
 
     def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
         """Capitals where the name has them (only the first word after a type word, which
@@ -297,7 +301,8 @@ class PlaceReader:
 
     @staticmethod
     def _in_byline(text: str, title_end: int, m: Mention) -> bool:
-        """A reader's or author's signature closing the summary: "(Thanh Phong, 48 tuổi, Đồng Nai)"."""
+        """A reader's or author's signature closing the summary:
+        "(Thanh Phong, 48 tuổi, Đồng Nai)"."""
         open_ = text.rfind("(", title_end, m.ts)
         close = text.find(")", m.te)
         if open_ < 0 or close < 0 or ")" in text[open_:m.ts] or "(" in text[m.te:close]:
@@ -419,7 +424,9 @@ class PlaceReader:
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
             elif not m.typed and own.type and own.name.lower().startswith(own.type):
-                m.typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
+                m.typed = (
+                    "district" if own.kind == "district" else "commune"
+                )  # "Quận 3", "Phường 1"
             upper = upper_title if ts < prep.title_end else upper_summary
             if self._filter(m, text) and self._capitalised(prep, m, upper):
                 found.append(m)

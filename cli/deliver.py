@@ -54,7 +54,9 @@ async def _channels(app: App) -> list:  # type: ignore[type-arg]
         app.channels[zalo.name] = zalo
         opened.append(zalo)
     if not opened:
-        raise ConfigError("invalid configuration: deliver needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN")
+        raise ConfigError(
+            "invalid configuration: deliver needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN"
+        )
     return opened
 
 

@@ -320,7 +320,9 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type
     return t(lang, "digest_daily", date=local_due.strftime("%d/%m/%Y"), count=count)
 
 
-async def _report_parts(app: App, session: AsyncSession, row: Row, limit: int) -> list[dict[str, Any]]:
+async def _report_parts(
+    app: App, session: AsyncSession, row: Row, limit: int
+) -> list[dict[str, Any]]:
     """An official's scheduled report: counts and items as text, the chart as a photo. None of
     the items in the period: no parts (an empty report is not sent)."""
     p = row.payload

@@ -158,7 +158,9 @@ class ChannelSender:
                     finally:
                         self.composing.difference_update(r.id for r in rows)
                 except Exception:
-                    log.exception("%s sender: claiming lane %d failed; trying again", self.name, lane)
+                    log.exception(
+                        "%s sender: claiming lane %d failed; trying again", self.name, lane
+                    )
             event.clear()
             timeout = None if claimed and claimed >= free else poll
             if claimed >= free and not self.inflight[lane]:
@@ -190,7 +192,9 @@ class ChannelSender:
                     log.exception("could not compose delivery %s", row.id)
                     await self.recorder.write(outbox.closed(
                         row, self.owner, "failed", f"could not compose: {exc!r}"))
-                    await alert_admins(self.app, f"Delivery {row.id} could not be composed: {exc!r}")
+                    await alert_admins(
+                        self.app, f"Delivery {row.id} could not be composed: {exc!r}"
+                    )
                     row.parts = None
         return [r for r in rows if r.parts]
 
@@ -220,7 +224,9 @@ class ChannelSender:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or the database: the row is retried later, not lost
-            log.exception("delivery %s to %s:%s failed unexpectedly", row.id, self.name, row.chat_key)
+            log.exception(
+                "delivery %s to %s:%s failed unexpectedly", row.id, self.name, row.chat_key
+            )
             row.attempts += 1
             settings = self.app.settings
             due = self.app.clock() + timedelta(
@@ -284,8 +290,14 @@ class ChannelSender:
                 return
             if action.kind == "migrate":
                 if migrated or not outcome.new_chat_key:
-                    await self.recorder.write(outbox.closed(
-                        row, self.owner, "failed", f"migration without a usable new id: {action.reason}"))
+                    await self.recorder.write(
+                        outbox.closed(
+                            row,
+                            self.owner,
+                            "failed",
+                            f"migration without a usable new id: {action.reason}",
+                        )
+                    )
                     return
                 migrated = True
                 new_id = await migrate_chat(app, self.name, row.chat_key, outcome.new_chat_key)

@@ -18,7 +18,8 @@ _DROP = "script, style, noscript, iframe, object, embed, svg, figure, img, video
 _RELATED_MARKERS = ("related", "relate", "lien-quan", "lienquan", "box-tin", "see-also", "readmore")
 # Where a plain-text "related" tail starts: "Xem thêm: ...", "Tin liên quan: ...".
 _RELATED_TAIL = re.compile(
-    r"\s*(?:>>\s*)?\b(?:Xem thêm|Tin liên quan|Bài liên quan|Đọc thêm|Tin cùng chuyên mục)\s*[:>].*$",
+    r"\s*(?:>>\s*)?\b(?:Xem thêm|Tin liên quan|Bài liên quan|Đọc thêm|Tin cùng chuyên mục)"
+    r"\s*[:>].*$",
     re.S | re.I,
 )
 # Block elements end a line of text; insert a space so "</p><p>" does not glue sentences.

@@ -130,7 +130,11 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
     if not rows:
         return result
     inserted = await session.execute(
-        upsert_insert(session, _ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.id, _ITEMS.c.canonical_url), rows)
+        upsert_insert(session, _ITEMS)
+        .on_conflict_do_nothing()
+        .returning(_ITEMS.c.id, _ITEMS.c.canonical_url),
+        rows,
+    )
     ids = {url: item_id for item_id, url in inserted}
     for row in rows:
         item_id = ids.get(row["canonical_url"])

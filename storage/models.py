@@ -1,4 +1,5 @@
-"""Loa's tables. Times are UTC. A province is its current two-digit code as text; a topic is its slug.
+"""Loa's tables. Times are UTC. A province is its current two-digit code as text; a topic is its
+slug.
 
 Changing a model means changing the migrations in storage/migrations/versions.
 """
@@ -191,7 +192,9 @@ class User(Base):
 class OfficialProvince(Base):
     __tablename__ = "official_provinces"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     province: Mapped[str] = mapped_column(String(2), primary_key=True)
 
 
@@ -272,8 +275,12 @@ class DeliveredItem(Base):
 
     __tablename__ = "delivered_items"
 
-    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
     delivery_id: Mapped[int | None] = mapped_column(
         ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
     )

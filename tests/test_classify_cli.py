@@ -30,15 +30,29 @@ def bot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
 
 def test_classify_reads_json_lines_and_reports_bad_lines(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"id": "a1", "title": "Ủy ban MTTQ tỉnh An Giang bàn giao 35 căn nhà Đại đoàn "
-                    "kết ở TX. Tân Châu", "summary": ""}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "a1",
+                "title": "Ủy ban MTTQ tỉnh An Giang bàn giao 35 căn nhà Đại đoàn "
+                "kết ở TX. Tân Châu",
+                "summary": "",
+            },
+            ensure_ascii=False,
+        ),
         "{not json",
         "",
         json.dumps({"id": 7, "title": "Mưa lũ ở huyện Vũ Thư", "summary": "Dân phải sơ tán."}),
         json.dumps({"title": "không có id"}),
         json.dumps({"id": "b", "title": "x", "feed_province": "99"}),
-        json.dumps({"id": "c", "title": "", "summary": "Ủy ban MTTQ tỉnh tổ chức hội nghị giao ban.",
-                    "feed_province": "40"}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "c",
+                "title": "",
+                "summary": "Ủy ban MTTQ tỉnh tổ chức hội nghị giao ban.",
+                "feed_province": "40",
+            },
+            ensure_ascii=False,
+        ),
     ]
     done = bot(tmp_path, "classify", stdin="\n".join(lines) + "\n")
     assert done.returncode == 0, done.stderr

@@ -74,7 +74,9 @@ async def test_labels_keep_their_scores_and_reclassify_counts_score_changes(app)
     assert await scores(app, item_id) == {"42": 0.91, "thien-tai-cuu-tro": 1.0}  # missing: 1.0
 
     class Unsure:
-        def classify(self, title: str, summary: str = "", feed: str | None = None) -> Classification:
+        def classify(
+            self, title: str, summary: str = "", feed: str | None = None
+        ) -> Classification:
             return Classification(["42"], ["thien-tai-cuu-tro"], [],
                                   {"42": 0.4, "thien-tai-cuu-tro": 1.0})
 

@@ -285,7 +285,9 @@ async def test_outage_forgives_failures_counted_since_the_last_success(
 
 async def _snapshots(app: App) -> list[Any]:
     async with app.sessions() as session:
-        return [snapshot(row, app.settings) for row in (await session.scalars(select(Source))).all()]
+        return [
+            snapshot(row, app.settings) for row in (await session.scalars(select(Source))).all()
+        ]
 
 
 async def test_single_failing_source_is_counted(make_app) -> None:  # type: ignore[no-untyped-def]

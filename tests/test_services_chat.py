@@ -22,7 +22,11 @@ async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-
     chat = await chats.ensure_chat(app, "zalo", "abc123")
     first = await subscriptions.subscribe(app, chat.id, topics=["bau-cu"], provinces=["33", "01"],
                                           keywords="Xóa  NHÀ tạm", label="bầu cử")
-    assert (first.number, first.provinces, first.keywords) == (1, ("01", "33"), "Xóa NHÀ tạm")  # as typed
+    assert (first.number, first.provinces, first.keywords) == (
+        1,
+        ("01", "33"),
+        "Xóa NHÀ tạm",
+    )  # as typed
     with pytest.raises(ServiceError) as dup:
         await subscriptions.subscribe(app, chat.id, topics=["bau-cu"], provinces=["01", "33"],
                                       keywords="xoa nha tam")
@@ -47,9 +51,13 @@ async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-
 
 
 async def test_grant_revoke_and_report_subscriptions(app) -> None:  # type: ignore[no-untyped-def]
-    person = (await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])).person
+    person = (
+        await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])
+    ).person
     assert person.role == "official" and person.provinces == ("15", "33")
-    person = (await users.grant(app, "cli", "telegram", "77", "official", ["01"])).person  # replaces
+    person = (
+        await users.grant(app, "cli", "telegram", "77", "official", ["01"])
+    ).person  # replaces
     assert person.provinces == ("01",)
     chat = await chats.ensure_chat(app, "telegram", "77")
     reports = await subscriptions.list_subscriptions(app, chat.id)

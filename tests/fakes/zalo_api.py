@@ -120,7 +120,9 @@ class FakeZaloApi:
         self.count_429 = 0
         self.chat_types: dict[str, str] = {}  # learnt from the events pushed
         self._send_log: list[tuple[float, str]] = []  # (arrival, chat) of accepted sends
-        self._windows: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._windows: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
         self.sent: list[Sent] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rejected: list[tuple[str, dict[str, Any], Reply]] = []  # every error answered
@@ -129,10 +131,14 @@ class FakeZaloApi:
         self.webhook_posts: list[WebhookPost] = []
         self.blocked: set[str] = set()
         self._events: collections.deque[dict[str, Any]] = collections.deque()
-        self._scripts: dict[str, collections.deque[Reply]] = collections.defaultdict(collections.deque)
+        self._scripts: dict[str, collections.deque[Reply]] = collections.defaultdict(
+            collections.deque
+        )
         self._cond = threading.Condition()
         self._stopping = False
-        self._webhook_queue: collections.deque[tuple[dict[str, Any], str | None]] = collections.deque()
+        self._webhook_queue: collections.deque[tuple[dict[str, Any], str | None]] = (
+            collections.deque()
+        )
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
 
@@ -312,7 +318,9 @@ class FakeZaloApi:
 
         return await wait_for(found, timeout)
 
-    async def wait_for_webhook_posts(self, count: int, timeout: float = PATIENCE) -> list[WebhookPost]:
+    async def wait_for_webhook_posts(
+        self, count: int, timeout: float = PATIENCE
+    ) -> list[WebhookPost]:
         await wait_for(lambda: len(self.webhook_posts) >= count, timeout)
         return list(self.webhook_posts)
 
@@ -324,10 +332,16 @@ class FakeZaloApi:
 
     # --- Behaviour ---------------------------------------------------------------------------
 
-    def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    def handle(
+        self, token: str, method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any] | None]:
         """Answer one call: (HTTP status, body); a body of None closes the connection."""
         if token != self.token:
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized: invalid token"}
+            return 401, {
+                "ok": False,
+                "error_code": 401,
+                "description": "Unauthorized: invalid token",
+            }
         with self._cond:
             self.calls.append((method, params))
             scripted = self._scripts[method].popleft() if self._scripts[method] else None
@@ -345,7 +359,9 @@ class FakeZaloApi:
             return self._fail(method, params, outcome)
         return 200, {"ok": True, "result": outcome}
 
-    def _fail(self, method: str, params: dict[str, Any], reply: Reply) -> tuple[int, dict[str, Any] | None]:
+    def _fail(
+        self, method: str, params: dict[str, Any], reply: Reply
+    ) -> tuple[int, dict[str, Any] | None]:
         with self._cond:
             self.rejected.append((method, params, reply))
             self.count_429 += reply.error_code == 429
@@ -458,7 +474,9 @@ class FakeZaloApi:
                     data = response.read()
             except (urllib.error.URLError, OSError) as exc:
                 return Reply(400, f"Bad Request: cannot download the photo ({exc})")
-        return self._record(Sent("sendPhoto", chat_id, caption or "", photo=photo, photo_bytes=data))
+        return self._record(
+            Sent("sendPhoto", chat_id, caption or "", photo=photo, photo_bytes=data)
+        )
 
     def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
         chat_id = self._check_chat(params)
@@ -539,7 +557,10 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             params = None
         if not isinstance(params, dict):
-            self._send(400, {"ok": False, "error_code": 400, "description": "Bad Request: body is not JSON"})
+            self._send(
+                400,
+                {"ok": False, "error_code": 400, "description": "Bad Request: body is not JSON"},
+            )
             return
         self._answer(params)
 
