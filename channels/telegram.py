@@ -224,10 +224,11 @@ class TelegramChannel:
         self, chat_id: int, message: OutMessage, markup: InlineKeyboardMarkup | None
     ) -> Message:
         caption = message.text or None
-        if message.photo is not None or message.photo_url:
+        photo = message.photo if message.photo is not None else message.photo_url or None
+        if photo is not None:
             return await self.bot.send_photo(
                 chat_id,
-                message.photo if message.photo is not None else message.photo_url,
+                photo,
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,

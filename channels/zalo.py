@@ -86,7 +86,7 @@ class QuotaBackoff:
         left = self.remaining()
         if left > 0:
             return left
-        delay = min(self.initial * 2**self.streak, self.maximum)
+        delay = min(self.initial * 2.0**self.streak, self.maximum)
         self.streak += 1
         self.until = self.clock() + delay
         return delay

@@ -287,12 +287,12 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
         if row.payload.get("checked") and row.payload.get("items"):
             held.setdefault(row.chat_id, set()).update(row.payload["items"])
     for part in chunks(sorted(chats)):
-        result = await session.execute(
+        payloads = await session.execute(
             select(Delivery.chat_id, Delivery.payload).where(
                 Delivery.chat_id.in_(part), Delivery.state == "sending",
                 ~in_ranges(Delivery.id, sorted(ids_in_batch)))
         )
-        for chat_id, payload in result:
+        for chat_id, payload in payloads:
             if (payload or {}).get("checked"):
                 held.setdefault(chat_id, set()).update(payload.get("items", ()))
     for row in sorted(todo, key=lambda r: (r.kind != "instant", r.due_at, r.id)):

@@ -42,9 +42,11 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    BindParameter,
     Float,
     Select,
     String,
+    Subquery,
     and_,
     bindparam,
     case,
@@ -80,7 +82,7 @@ log = logging.getLogger(__name__)
 MATCH_BATCH = 1000  # items per start-up catch-up transaction
 
 
-def live_subscriptions() -> Select[Any]:
+def live_subscriptions() -> Select[int, int, str]:
     """Subscriptions that may receive news now: not paused, not off, chat active."""
     return (
         select(Subscription.id.label("sid"), Subscription.chat_id.label("chat_id"),
@@ -132,7 +134,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
 
     # One list parameter, shared by the four branches; one threshold, likewise.
     keys = sorted(keyword_keys)
-    matched_keys = bindparam("keyword_keys", keys, expanding=True)
+    matched_keys: BindParameter[list[str]] = bindparam("keyword_keys", keys, expanding=True)
     threshold = bindparam("min_score", min_score, type_=Float())
 
     def strong(*scores: Any) -> Any:
@@ -189,7 +191,7 @@ def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:
             .group_by(best.c.tag))
 
 
-async def keyword_keys(session: AsyncSession, items: Select[Any], subs: Select[Any]) -> set[str]:
+async def keyword_keys(session: AsyncSession, items: Subquery, subs: Subquery) -> set[str]:
     """"phrase#item_id" for every keyword phrase of `subs` (column keywords) whose words all
     occur in the item's folded text."""
     phrases = (

@@ -57,7 +57,7 @@ class Action:
 
 def backoff(attempts: int, base: float) -> float:
     """Wait before retry number `attempts` (1, 2, …): base, 2×base, 4×base, … at most an hour."""
-    return min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return min(base * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
 
 
 def decide(outcome: Outcome, attempts: int, settings: Settings) -> Action:

@@ -24,7 +24,8 @@ _SPACES = re.compile(r"[\s,;]+")
 
 @lru_cache(maxsize=1)
 def words() -> dict[str, Any]:
-    return json.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def folded(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import catalog
 from classify.query import parse_phrase, search_provinces
@@ -69,11 +70,11 @@ def active(ctx: Ctx) -> bool:
     return "pick" in ctx.dialog
 
 
-def _data(state: dict, op: str, value: object = "") -> str:
+def _data(state: dict[str, Any], op: str, value: object = "") -> str:
     return encode("pk", state["n"], op, value)
 
 
-def _heading(ctx: Ctx, state: dict, key: str) -> str:
+def _heading(ctx: Ctx, state: dict[str, Any], key: str) -> str:
     if state["flow"] == "onboard":
         step = state["step"] if state["step"] in ONBOARD_STEPS else "delivery"  # hour, weekday
         return ctx.t("pick_step", n=ONBOARD_STEPS.index(step) + 1, total=len(ONBOARD_STEPS),
@@ -81,7 +82,7 @@ def _heading(ctx: Ctx, state: dict, key: str) -> str:
     return ctx.t(key)
 
 
-def _provinces_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
+def _provinces_view(ctx: Ctx, state: dict[str, Any]) -> tuple[list[str], list[list[Button]]]:
     chosen = state["provinces"]
     blocks = [_heading(ctx, state, "pick_provinces"),
               ctx.t("pick_chosen", names=provinces_text(chosen)) if chosen
@@ -110,7 +111,7 @@ def _provinces_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]
     return blocks + [ctx.t("pick_provinces_hint")], rows
 
 
-def _topics_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
+def _topics_view(ctx: Ctx, state: dict[str, Any]) -> tuple[list[str], list[list[Button]]]:
     chosen = state["topics"]
     blocks = [_heading(ctx, state, "pick_topics"),
               ctx.t("pick_chosen", names=topics_text(chosen, ctx.lang)) if chosen
@@ -127,7 +128,7 @@ def _topics_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
     return blocks + [ctx.t("pick_topics_hint")], rows
 
 
-def _delivery_view(ctx: Ctx, state: dict) -> tuple[list[str], list[list[Button]]]:
+def _delivery_view(ctx: Ctx, state: dict[str, Any]) -> tuple[list[str], list[list[Button]]]:
     step = state["step"]
     heading = _heading(ctx, state, f"pick_{step}")
     if not ctx.buttons:

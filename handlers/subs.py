@@ -6,7 +6,6 @@ from catalog import province_name
 from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
 from handlers.callbacks import Callback, encode
-from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.render import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
@@ -50,7 +49,7 @@ async def sub(ctx: Ctx, text: str) -> Result:
     parsed = parse_phrase(text)
     parts = _parts(parsed)
     if parts is None:
-        return ctx.usage(lookup("sub"))
+        return ctx.usage("sub")
     ctx.require_chat_admin()
     new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)  # type: ignore[arg-type]
     hint = ctx.t("sub_fix_hint") if ctx.buttons else ctx.t("sub_fix_typed", number=new.number)
@@ -67,7 +66,7 @@ async def edit(ctx: Ctx, text: str) -> Result:
     parsed = parse_phrase(rest)
     parts = _parts(parsed) if number is not None else None
     if parts is None:
-        return ctx.usage(lookup("edit"))
+        return ctx.usage("edit")
     ctx.require_chat_admin()
     target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id,
@@ -106,7 +105,7 @@ async def unsub(ctx: Ctx, text: str) -> Result:
         return ctx.reply(ctx.t("unsub_all_done", count=len(removed)))
     number, rest = args.split_number(text)
     if number is None or rest:
-        return ctx.usage(lookup("unsub"))
+        return ctx.usage("unsub")
     gone = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     await subscriptions.unsubscribe(ctx.app, ctx.chat.id, gone.id)
     return ctx.reply(ctx.t("unsub_done", number=gone.number, what=sub_text(ctx.lang, gone)))
@@ -115,7 +114,7 @@ async def unsub(ctx: Ctx, text: str) -> Result:
 async def _pause(ctx: Ctx, text: str, paused: bool) -> Result:
     number, rest = args.split_number(text)
     if number is None or rest:
-        return ctx.usage(lookup("pause" if paused else "resume"))
+        return ctx.usage("pause" if paused else "resume")
     ctx.require_chat_admin()
     target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     await subscriptions.set_paused(ctx.app, ctx.chat.id, target.id, paused)
@@ -155,7 +154,7 @@ async def digest(ctx: Ctx, text: str) -> Result:
                               target.number if target else None)
     delivery = args.parse_delivery(rest)
     if delivery is None:
-        return ctx.usage(lookup("digest"))
+        return ctx.usage("digest")
     return await _apply(ctx, delivery, target.id if target else None)
 
 

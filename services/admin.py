@@ -161,7 +161,8 @@ async def export_opml(app: App, actor: str) -> bytes:
             attrs["state"] = src.state
         ET.SubElement(body, "outline", attrs)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 @dataclass(frozen=True)

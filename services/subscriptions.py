@@ -19,6 +19,7 @@ from runtime import App
 from services import limits
 from services.errors import ServiceError
 from services.users import Person
+from storage.dialect import rowcount
 from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
 from vntext import fold_tokens, normalize
 
@@ -151,11 +152,11 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
         if chat is None:
             raise ServiceError("chat_gone", f"chat {chat_id} does not exist")
         current = await _load(session, chat_id)
-        for sub in current:
-            same = (set(sub.topics), set(sub.provinces), fold_keywords(sub.keywords)) == (
+        for info in current:
+            same = (set(info.topics), set(info.provinces), fold_keywords(info.keywords)) == (
                 set(topics), set(provinces), folded)
-            if sub.kind == "news" and same:
-                raise ServiceError("sub_exists", "the same subscription exists", number=sub.number)
+            if info.kind == "news" and same:
+                raise ServiceError("sub_exists", "the same subscription exists", number=info.number)
         if len(current) >= MAX_PER_CHAT:
             raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
                                limit=MAX_PER_CHAT)
@@ -234,7 +235,7 @@ async def set_delivery(app: App, chat_id: int, delivery: Delivery,
         result = await session.execute(update(Subscription).where(where).values(**values))
     if sub_id is None:
         await set_default_delivery(app, chat_id, delivery)
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 async def set_default_delivery(app: App, chat_id: int, delivery: Delivery) -> None:

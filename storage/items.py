@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,7 +105,7 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
     if not fresh:
         return result
     known_urls, known_guids = await _known(session, source_id, list(fresh.values()))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for url, entry in fresh.items():
         if url in known_urls or entry.guid in known_guids:
             result.known += 1
