@@ -477,8 +477,8 @@ class PlaceReader:
         for m in kept:
             # Communes are settled by context first ("xã Đức Minh (huyện Đắk Mil, Đắk Nông)" is
             # the former commune, not today's namesake in Hà Tĩnh); their rank only at the end.
-            if m.typed and m.typed != "commune" and self._unique(m):
-                typed_reading.setdefault(m.key, m.place)  # type: ignore[arg-type]
+            if m.typed and m.typed != "commune" and self._unique(m) and m.place:
+                typed_reading.setdefault(m.key, m.place)
         for m in kept:
             if m.typed or m.place:
                 continue
@@ -550,7 +550,8 @@ class PlaceReader:
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
         for m in settled:
-            place: Place = m.place  # type: ignore[assignment]
+            place = m.place
+            assert place is not None, "a settled mention has its reading"
             code = place.code
             in_title = m.ts < lead_end
             if m.passing:

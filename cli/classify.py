@@ -19,7 +19,7 @@ from services.classification import reclassify_all
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "classify",
         help="classify items read as JSON Lines on stdin",

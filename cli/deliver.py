@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 IDLE_CHECK_SECONDS = 0.2
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     deliver = sub.add_parser("deliver", help="send due digests and queued messages (no chat)")
     deliver.add_argument("--until-idle", action="store_true",
                          help="exit once nothing due is left to send")

@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy import (
     CTE,
     BindParameter,
+    CompoundSelect,
     Float,
     Select,
     String,
@@ -101,7 +102,7 @@ def deliverable(item_ids: list[int]) -> Select[Any]:
 
 
 def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
-                   min_score: float) -> Select[Any]:
+                   min_score: float) -> CompoundSelect[Any]:
     """(tag, item_id, strong) for every subscription in `subs` (columns sid, tag, keywords) and
     item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
     match all score at least `min_score` (a keyword-only match is strong: no label decided it),
@@ -174,7 +175,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
         .where(no_topics, no_provinces),
         subs.c.keywords, items.c.iid,
     )
-    return union_all(provinces_only, provinces_and_topics, topics_only, everything)  # type: ignore[return-value]
+    return union_all(provinces_only, provinces_and_topics, topics_only, everything)
 
 
 def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:

@@ -103,7 +103,8 @@ class ChannelSender:
         rate = pacer.limiter.limits.global_per_second
         # Enough rows in flight to keep the window full while others wait on the network.
         self.capacity = {INTERACTIVE: max(16, rate), BULK: max(16, 2 * rate)}
-        self.inflight: dict[int, set[asyncio.Task[None]]] = {INTERACTIVE: set(), BULK: set()}
+        # Per lane: each task being sent -> the id of its row.
+        self.inflight: dict[int, dict[asyncio.Task[None], int]] = {INTERACTIVE: {}, BULK: {}}
         self.composing: set[int] = set()  # claimed rows not yet handed to a send task
         self.slot_free = {INTERACTIVE: asyncio.Event(), BULK: asyncio.Event()}
         self.auth_until = 0.0
@@ -118,7 +119,7 @@ class ChannelSender:
         """The rows this sender holds, whose leases it renews: those being sent, and those
         claimed and still being composed (a big batch on a busy machine can take longer than a
         lease; taken over meanwhile, a row would go out twice)."""
-        sending = [t.row_id for lane in self.inflight.values() for t in lane]  # type: ignore[attr-defined]
+        sending = [row_id for lane in self.inflight.values() for row_id in lane.values()]
         return [*self.composing, *sending]
 
     async def run(self) -> None:
@@ -208,12 +209,11 @@ class ChannelSender:
 
     def _start(self, row: Row) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(row))
-        task.row_id = row.id  # type: ignore[attr-defined]
         lane = self.inflight[row.lane if row.lane in self.inflight else BULK]
-        lane.add(task)
+        lane[task] = row.id
 
         def done(t: asyncio.Task[None]) -> None:
-            lane.discard(t)
+            lane.pop(t, None)
             self.slot_free[row.lane if row.lane in self.slot_free else BULK].set()
 
         task.add_done_callback(done)

@@ -4,6 +4,8 @@ the role and written the attempt to the audit log; the services record what each
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from catalog import province_name, topic_name
 from handlers import args, confirm
@@ -20,7 +22,7 @@ IMPORT_SKIPS_SHOWN = 20
 _URL = re.compile(r"https?://\S+", re.I)
 
 
-def _time(ctx: Ctx, moment) -> str:  # type: ignore[no-untyped-def]
+def _time(ctx: Ctx, moment: datetime | None) -> str:
     return moment.astimezone(ctx.app.settings.tz).strftime("%H:%M %d/%m") if moment else "–"
 
 
@@ -52,7 +54,7 @@ async def feeds(ctx: Ctx, text: str) -> Result:
     return ctx.reply(*blocks)
 
 
-def _feed_action(action: str, key: str):  # type: ignore[no-untyped-def]
+def _feed_action(action: str, key: str) -> Callable[[Ctx, str], Awaitable[Result]]:
     async def handle(ctx: Ctx, text: str) -> Result:
         ref = text.strip()
         if not ref or " " in ref:

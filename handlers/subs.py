@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from catalog import province_name
 from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
@@ -15,7 +17,13 @@ from services.subscriptions import Delivery, SubInfo
 from vntext import fold
 
 
-def _parts(parsed: ParsedPhrase) -> dict[str, object] | None:
+class _Parts(TypedDict):
+    topics: list[str]
+    provinces: list[str]
+    keywords: str
+
+
+def _parts(parsed: ParsedPhrase) -> _Parts | None:
     """What a phrase asks for: topics, provinces and leftover keywords. None if nothing."""
     if not (parsed.topics or parsed.provinces or subscriptions.fold_keywords(parsed.keywords)):
         return None
@@ -51,7 +59,7 @@ async def sub(ctx: Ctx, text: str) -> Result:
     if parts is None:
         return ctx.usage("sub")
     ctx.require_chat_admin()
-    new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)  # type: ignore[arg-type]
+    new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)
     hint = ctx.t("sub_fix_hint") if ctx.buttons else ctx.t("sub_fix_typed", number=new.number)
     renamed = _renamed(parsed)
     return ctx.reply(ctx.t("sub_done", number=new.number, what=sub_text(ctx.lang, new),
@@ -71,7 +79,7 @@ async def edit(ctx: Ctx, text: str) -> Result:
     target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id,
                                                       person=ctx.person, label=rest,
-                                                      **parts)  # type: ignore[arg-type]
+                                                      **parts)
     return ctx.reply(ctx.t("sub_changed", number=changed.number, what=sub_text(ctx.lang, changed)),
                      *_regions(ctx, parsed))
 

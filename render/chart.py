@@ -11,6 +11,10 @@ import io
 import textwrap
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib itself is imported only when a chart is drawn
+    from matplotlib.axes import Axes
 
 WIDTH_PX, HEIGHT_PX, DPI = 800, 500, 100
 LABEL_WIDTH = 26  # characters per line of a topic label before it wraps
@@ -89,7 +93,7 @@ def _day_label(day: date | str) -> str:
     return day if isinstance(day, str) else day.strftime("%d/%m")
 
 
-def _tidy(axes) -> None:  # type: ignore[no-untyped-def]
+def _tidy(axes: Axes) -> None:
     from matplotlib.ticker import MaxNLocator
 
     axes.spines[["top", "right"]].set_visible(False)
