@@ -35,11 +35,11 @@ from channels.telegram import (
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
 from delivery.alerts import alert_admins
+from delivery.chats import chat_lang
 from delivery.pacing import Pacer
 from model.channel import OutMessage
 from render.texts import t
 from runtime import App
-from services.chats import chat_lang
 from services.users import staff_roles
 
 log = logging.getLogger(__name__)

@@ -32,12 +32,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from config import Settings
 from delivery import outbox
 from delivery.alerts import alert_admins
+from delivery.chats import mark_chat_inactive, migrate_chat
 from delivery.contents import Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from model.channel import Channel, Outcome, OutMessage, Status
 from runtime import App
-from services.chats import mark_chat_inactive, migrate_chat
 
 log = logging.getLogger(__name__)
 

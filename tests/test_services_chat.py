@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from delivery.chats import mark_chat_inactive
 from services import admin, chats, search, subscriptions, users
 from services.errors import ServiceError
 from services.subscriptions import Delivery
@@ -98,7 +99,7 @@ async def test_forget_chat_removes_everything_hanging_off_it(app) -> None:  # ty
 
 async def test_inactive_chat_is_active_again_when_it_writes(app) -> None:  # type: ignore[no-untyped-def]
     chat = await chats.ensure_chat(app, "telegram", "6")
-    await chats.mark_chat_inactive(app, chat.id, "blocked")
+    await mark_chat_inactive(app, chat.id, "blocked")
     assert (await chats.ensure_chat(app, "telegram", "6")).active
 
 
