@@ -18,6 +18,9 @@ from runtime import App, open_app
 from storage.migrate import upgrade
 from tests.fakes.telegram_api import FakeTelegram
 
+# The feed_server fixture, for every test that asks for it.
+pytest_plugins = ["tests.fakes.feed_server"]
+
 PG_ADMIN_DSN = os.environ.get("LOA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 # One template per test session, so parallel sessions on one server do not collide.
 TEMPLATE_DB = f"loa_tpl_{os.getpid()}"

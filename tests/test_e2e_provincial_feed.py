@@ -10,7 +10,7 @@ from sqlalchemy import select
 from services import chats, sources
 from storage.models import DeliveredItem, Delivery, Item, ItemProvince
 from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
 

@@ -20,7 +20,7 @@ from services.subscriptions import Delivery
 from storage.models import AuditLog, Chat, DeliveredItem, Item, Source, Subscription, User
 from tests.delivery_support import add_item, add_source
 from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for
 

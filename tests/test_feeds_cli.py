@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"

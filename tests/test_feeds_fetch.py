@@ -9,7 +9,7 @@ import pytest
 
 from feeds.fetch import Fetcher
 from tests.conftest import make_settings
-from tests.fakes.feed_server import FeedServer, feed_server, gzip_bomb  # noqa: F401
+from tests.fakes.feed_server import FeedServer, gzip_bomb
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 

@@ -11,7 +11,7 @@ from feeds.fetch import Fetcher
 from feeds.listing import listing_spec, page_url, parse_listing_time, presets
 from feeds.read import parse_body, read_source
 from tests.conftest import make_settings
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")

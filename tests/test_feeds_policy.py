@@ -21,7 +21,7 @@ from services.errors import ServiceError
 from storage.models import Source
 from tests.chat_support import Person
 from tests.conftest import make_settings
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 
 RSS = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title><item>"
        b"<title>Tin</title><link>https://news.example/1</link></item></channel></rss>")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from services import sources
 from services.errors import ServiceError
 from storage.models import AuditLog, Item
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 

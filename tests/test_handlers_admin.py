@@ -16,7 +16,7 @@ from storage.migrate import upgrade
 from storage.models import AuditLog, Chat, Delivery, Source
 from tests.chat_support import Person
 from tests.conftest import make_settings
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 OPML = b"""<?xml version="1.0" encoding="UTF-8"?>

@@ -22,7 +22,7 @@ from runtime import App, open_app
 from services import sources
 from storage.models import Chat, Delivery, Item, ItemProvince, ItemTopic, Source, Subscription
 from tests.conftest import make_settings
-from tests.fakes.feed_server import FeedServer, feed_server, gzip_bomb  # noqa: F401
+from tests.fakes.feed_server import FeedServer, gzip_bomb
 from tests.waiting import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"

@@ -23,7 +23,7 @@ from storage.models import AuditLog, Chat, Item, Source, Subscription, User
 from tests.conftest import make_settings
 from tests.delivery_support import add_item, add_source
 from tests.e2e_support import WAIT, FeedItem, TgUser, e2e_settings, rss
-from tests.fakes.feed_server import FeedServer, feed_server  # noqa: F401
+from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_api import FakeZaloApi, Sent
 from tests.waiting import wait_for
