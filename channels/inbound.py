@@ -31,6 +31,7 @@ from handlers import router
 from handlers.flood import FloodLimiter, Verdict
 from handlers.types import Incoming, Result
 from model.channel import Channel, OutMessage
+from model.enums import ActionKind
 from render.texts import t
 from runtime import App
 
@@ -79,15 +80,15 @@ async def send_reply(
             await pacer.acquire(chat_key, kind, lane=INTERACTIVE)
         outcome = await channel.send(chat_key, message, chat_kind=kind)
         action = decide(outcome, attempts + 1, app.settings)
-        if action.kind == "sent":
+        if action.kind == ActionKind.SENT:
             return
-        if action.kind == "wait" and waits < MAX_WAITS_PER_ROW:
+        if action.kind == ActionKind.WAIT and waits < MAX_WAITS_PER_ROW:
             waits += 1
             if pacer is not None:
                 pacer.pause(action.delay)
-        elif action.kind == "retry":
+        elif action.kind == ActionKind.RETRY:
             attempts += 1
-        elif action.kind == "migrate" and outcome.new_chat_key and not migrated:
+        elif action.kind == ActionKind.MIGRATE and outcome.new_chat_key and not migrated:
             migrated = True
             await migrate_chat(app, channel.name, chat_key, outcome.new_chat_key)
             chat_key, kind = outcome.new_chat_key, "group"
@@ -97,9 +98,9 @@ async def send_reply(
         await asyncio.sleep(action.delay)  # the platform's wait or the sender's back-off
     log.warning("%s reply to chat %s not sent (%s): %s",
                 channel.name, chat_key, outcome.status.value, action.reason)
-    if action.kind == "gone":
+    if action.kind == ActionKind.GONE:
         await chat_gone(app, channel.name, chat_key, action.reason)
-    elif action.alert or action.kind == "auth":
+    elif action.alert or action.kind == ActionKind.AUTH:
         await alert_admins(app, f"{channel.name} reply not sent ({outcome.status.value}): "
                                 f"{action.reason}")
 

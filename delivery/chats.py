@@ -11,6 +11,7 @@ import logging
 
 from sqlalchemy import delete, select, update
 
+from model.enums import OutboxState
 from runtime import App
 from storage.dialect import lock_for_write
 from storage.models import Chat, DeliveredItem, Delivery, Subscription
@@ -28,8 +29,8 @@ async def mark_chat_inactive(app: App, chat_id: int, reason: str) -> None:
         )
         await session.execute(
             update(Delivery)
-            .where(Delivery.chat_id == chat_id, Delivery.state == "pending")
-            .values(state="cancelled", last_error=f"chat inactive: {reason}")
+            .where(Delivery.chat_id == chat_id, Delivery.state == OutboxState.PENDING)
+            .values(state=OutboxState.CANCELLED, last_error=f"chat inactive: {reason}")
         )
     log.info("chat %s marked inactive: %s", chat_id, reason)
 
@@ -90,7 +91,10 @@ async def migrate_chat(app: App, channel: str, old_key: str, new_key: str) -> in
         )
         await session.execute(
             update(Delivery)
-            .where(Delivery.chat_id == old.id, Delivery.state.in_(["pending", "sending"]))
+            .where(
+                Delivery.chat_id == old.id,
+                Delivery.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
+            )
             .values(chat_id=new.id)
         )
         already = select(DeliveredItem.item_id).where(DeliveredItem.chat_id == new.id)

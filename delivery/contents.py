@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
+from model.enums import OutboxState, SubscriptionKind, SubscriptionMode
 from render.compose import Blocks, render_batch, render_digest
 from render.texts import t
 from runtime import App
@@ -207,14 +208,14 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
             items = select(Item.id.label("iid")).where(
                 Item.matched_at >= start, Item.matched_at < due, Item.backlog.is_(False),
                 Item.duplicate_of.is_(None))
-            subs = live_subscriptions().where(Subscription.mode == "instant")
+            subs = live_subscriptions().where(Subscription.mode == SubscriptionMode.INSTANT)
         else:
             items = select(Item.id.label("iid")).where(
                 Item.fetched_at > start, Item.fetched_at <= due, Item.backlog.is_(False),
                 Item.duplicate_of.is_(None))
             subs = live_subscriptions().where(Subscription.mode == mode,
                                               Subscription.hour == hour)
-            if mode == "weekly":
+            if mode == SubscriptionMode.WEEKLY:
                 subs = subs.where(Subscription.weekday == weekday)
         await _pairs_into(session, pairs, low, group, subs, items, min_score)
     if digests:
@@ -289,7 +290,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for part in chunks(sorted(chats)):
         payloads = await session.execute(
             select(Delivery.chat_id, Delivery.payload).where(
-                Delivery.chat_id.in_(part), Delivery.state == "sending",
+                Delivery.chat_id.in_(part), Delivery.state == OutboxState.SENDING,
                 ~in_ranges(Delivery.id, sorted(ids_in_batch)))
         )
         for chat_id, payload in payloads:
@@ -311,7 +312,7 @@ def _digest_header(row: Row, count: int, tz: tzinfo) -> str:
 @lru_cache(maxsize=1024)
 def _header(lang: str, mode: str, due: datetime, count: int, tz: tzinfo) -> str:
     local_due = due.astimezone(tz)
-    if mode == "weekly":
+    if mode == SubscriptionMode.WEEKLY:
         start = (due - PERIODS["weekly"]).astimezone(tz)
         return t(lang, "digest_weekly", start=start.strftime("%d/%m"),
                  end=local_due.strftime("%d/%m/%Y"), count=count)
@@ -329,7 +330,7 @@ async def _report_parts(
     provinces = sorted(set((await session.scalars(
         select(SubscriptionProvince.province)
         .join(Subscription, Subscription.id == SubscriptionProvince.subscription_id)
-        .where(Subscription.chat_id == row.chat_id, Subscription.kind == "report",
+        .where(Subscription.chat_id == row.chat_id, Subscription.kind == SubscriptionKind.REPORT,
                Subscription.mode == p["mode"], Subscription.hour == p["hour"],
                Subscription.paused.is_(False),
                Subscription.weekday == p.get("weekday", 0) if p["mode"] == "weekly" else true())

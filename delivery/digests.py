@@ -24,6 +24,7 @@ from sqlalchemy import JSON, String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.pacing import BULK
+from model.enums import SubscriptionMode
 from runtime import App
 from storage.dialect import insert_pending, lock_for_write
 from storage.models import Chat, Subscription
@@ -65,7 +66,7 @@ def last_due(schedule: Schedule, now: datetime, tz: tzinfo) -> datetime:
     local = now.astimezone(tz)
     # Arithmetic on zone-aware datetimes is wall-clock arithmetic, as wanted here.
     due = local.replace(hour=schedule.hour, minute=0, second=0, microsecond=0)
-    if schedule.mode == "weekly":
+    if schedule.mode == SubscriptionMode.WEEKLY:
         due -= timedelta(days=(due.weekday() - schedule.weekday) % 7)
     while due > local:
         due -= PERIODS[schedule.mode]
@@ -99,7 +100,7 @@ async def live_schedules(session: AsyncSession) -> list[Schedule]:
         .distinct()
     )
     found = {
-        Schedule(kind, mode, hour, weekday if mode == "weekly" else 0)
+        Schedule(kind, mode, hour, weekday if mode == SubscriptionMode.WEEKLY else 0)
         for kind, mode, hour, weekday in rows
     }
     return sorted(found, key=lambda s: (s.kind, s.mode, s.hour, s.weekday))
@@ -114,7 +115,7 @@ async def create_digests(session: AsyncSession, schedule: Schedule, due: datetim
         Subscription.hour == schedule.hour, Subscription.paused.is_(False),
         Subscription.created_at <= due, Chat.active.is_(True),
     ]
-    if schedule.mode == "weekly":
+    if schedule.mode == SubscriptionMode.WEEKLY:
         conditions.append(Subscription.weekday == schedule.weekday)
     chats = (
         select(Subscription.chat_id.label("chat_id"))

@@ -65,6 +65,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
+from model.enums import SubscriptionKind, SubscriptionMode
 from runtime import App
 from storage.dialect import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
 from storage.models import (
@@ -89,7 +90,7 @@ def live_subscriptions() -> Select[int, int, str]:
         select(Subscription.id.label("sid"), Subscription.chat_id.label("chat_id"),
                Subscription.keywords.label("keywords"))
         .join(Chat, Chat.id == Subscription.chat_id)
-        .where(Subscription.paused.is_(False), Subscription.kind == "news",
+        .where(Subscription.paused.is_(False), Subscription.kind == SubscriptionKind.NEWS,
                Chat.active.is_(True))
     )
 
@@ -261,7 +262,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     and day, so queuing it again is a no-op: the digest finds the items itself when it is sent,
     see delivery.contents). That second pass runs only when some label of these items is below
     `min_score`. What a chat already has is taken out when a row is claimed."""
-    live = live_subscriptions().where(Subscription.mode == "instant").subquery()
+    live = live_subscriptions().where(Subscription.mode == SubscriptionMode.INSTANT).subquery()
     subs = (select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords)
             .cte("cand_subs").prefix_with("MATERIALIZED"))
     items = deliverable(item_ids).cte("cand_items").prefix_with("MATERIALIZED")

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
+from model.enums import OutboxState
 from runtime import App
 from storage.dialect import lock_for_write, rowcount, upsert_insert
 from storage.models import Chat, DeliveredItem, Delivery
@@ -40,7 +41,7 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
     due = (
         select(Delivery.id)
         .join(Chat, Chat.id == Delivery.chat_id)
-        .where(Delivery.state == "pending", Delivery.lane == lane, Delivery.due_at <= now,
+        .where(Delivery.state == OutboxState.PENDING, Delivery.lane == lane, Delivery.due_at <= now,
                Chat.channel == channel)
         .order_by(Delivery.due_at, Delivery.id)
         .limit(limit)
@@ -52,7 +53,7 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         ids = (await session.scalars(
             update(table)
             .where(table.c.id.in_(due.scalar_subquery()))
-            .values(state="sending", claimed_at=now, claimed_by=owner)
+            .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
             .returning(table.c.id)
         )).all()
         if not ids:
@@ -98,8 +99,13 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
             )
         for part in chunks(empty):
             await session.execute(
-                update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)
-                .values(state="cancelled", last_error="empty: nothing to send", claimed_by=None)
+                update(Delivery)
+                .where(Delivery.id.in_(part), Delivery.claimed_by == owner)
+                .values(
+                    state=OutboxState.CANCELLED,
+                    last_error="empty: nothing to send",
+                    claimed_by=None,
+                )
             )
         for row in changed:
             row.changed = False
@@ -116,7 +122,7 @@ _MINE = (_TABLE.c.id == bindparam("row_id")) & (_TABLE.c.claimed_by == bindparam
 _PART_SENT = update(_TABLE).where(_MINE).values(
     parts_sent=bindparam("parts_sent"), claimed_at=bindparam("now"))
 _FINISHED = update(_TABLE).where(_MINE).values(
-    state="sent", parts_sent=bindparam("parts_sent"), sent_at=bindparam("now"),
+    state=OutboxState.SENT, parts_sent=bindparam("parts_sent"), sent_at=bindparam("now"),
     claimed_by=None, last_error=None)
 
 
@@ -143,7 +149,7 @@ def finished(row: Row, owner: str, now: datetime) -> Write:
     return write
 
 
-def closed(row: Row, owner: str, state: str, reason: str) -> Write:
+def closed(row: Row, owner: str, state: OutboxState, reason: str) -> Write:
     """A write: the row ends as failed or cancelled, with the reason."""
     async def write(session: AsyncSession) -> None:
         await session.execute(
@@ -161,7 +167,7 @@ def retry_later(row: Row, owner: str, due: datetime, reason: str, *,
     async def write(session: AsyncSession) -> None:
         await session.execute(
             update(Delivery).where(Delivery.id == row.id, Delivery.claimed_by == owner)
-            .values(state="pending", due_at=due, parts_sent=row.parts_sent,
+            .values(state=OutboxState.PENDING, due_at=due, parts_sent=row.parts_sent,
                     attempts=row.attempts if count_attempt else Delivery.attempts,
                     last_error=reason[:2000], claimed_by=None, claimed_at=None)
         )
@@ -175,7 +181,7 @@ def renewing(owner: str, ids: list[int], now: datetime) -> Write:
         for part in chunks(sorted(ids)):
             await session.execute(
                 update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner,
-                                       Delivery.state == "sending")
+                                       Delivery.state == OutboxState.SENDING)
                 .values(claimed_at=now)
             )
     return write
@@ -187,8 +193,8 @@ def reclaiming(cutoff: datetime) -> Write:
     async def write(session: AsyncSession) -> int:
         ids = (await session.scalars(
             update(Delivery)
-            .where(Delivery.state == "sending", Delivery.claimed_at < cutoff)
-            .values(state="pending", claimed_by=None, claimed_at=None)
+            .where(Delivery.state == OutboxState.SENDING, Delivery.claimed_at < cutoff)
+            .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
             .returning(Delivery.id)
         )).all()
         if ids:
@@ -209,11 +215,14 @@ async def reclaim_stale(app: App) -> int:
 async def release_claims(app: App, owner: str) -> int:
     """On a clean stop: what this sender holds goes back to pending at once."""
     async def write(session: AsyncSession) -> int:
-        ids = (await session.scalars(
-            update(Delivery).where(Delivery.claimed_by == owner, Delivery.state == "sending")
-            .values(state="pending", claimed_by=None, claimed_at=None)
-            .returning(Delivery.id)
-        )).all()
+        ids = (
+            await session.scalars(
+                update(Delivery)
+                .where(Delivery.claimed_by == owner, Delivery.state == OutboxState.SENDING)
+                .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
+                .returning(Delivery.id)
+            )
+        ).all()
         return len(ids)
     released: int = await in_transaction(app, write)
     return released
@@ -235,7 +244,7 @@ async def enqueue(
     values: dict[str, Any] = {
         "chat_id": chat_id, "kind": kind, "lane": lane, "dedup_key": dedup_key[:128],
         "payload": {"parts": [{"text": p} for p in parts]}, "due_at": due_at or app.clock(),
-        "state": "pending", "parts_sent": 0, "attempts": 0, "created_at": app.clock(),
+        "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": app.clock(),
     }
 
     async def add(s: AsyncSession) -> bool:

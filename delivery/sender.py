@@ -37,6 +37,7 @@ from delivery.contents import Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from model.channel import Channel, Outcome, OutMessage, Status
+from model.enums import ActionKind, OutboxState
 from runtime import App
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ AUTH_PAUSE_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # sent | wait | retry | fail | gone | migrate | auth
+    kind: ActionKind
     delay: float = 0.0
     reason: str = ""
     alert: bool = False
@@ -65,23 +66,30 @@ def decide(outcome: Outcome, attempts: int, settings: Settings) -> Action:
     detail = outcome.detail or outcome.status.value
     match outcome.status:
         case Status.OK:
-            return Action("sent")
+            return Action(ActionKind.SENT)
         case Status.RETRY_AFTER:
-            return Action("wait", delay=max(outcome.retry_after or 1.0, 0.0), reason=detail)
+            return Action(
+                ActionKind.WAIT, delay=max(outcome.retry_after or 1.0, 0.0), reason=detail
+            )
         case Status.GONE:
-            return Action("gone", reason=detail)
+            return Action(ActionKind.GONE, reason=detail)
         case Status.MIGRATED:
-            return Action("migrate", reason=detail)
+            return Action(ActionKind.MIGRATE, reason=detail)
         case Status.TRANSIENT:
             if attempts >= settings.delivery_max_attempts:
-                return Action("fail", reason=f"gave up after {attempts} attempts: {detail}")
-            return Action("retry", delay=backoff(attempts, settings.delivery_retry_base_seconds),
-                          reason=detail)
+                return Action(
+                    ActionKind.FAIL, reason=f"gave up after {attempts} attempts: {detail}"
+                )
+            return Action(
+                ActionKind.RETRY,
+                delay=backoff(attempts, settings.delivery_retry_base_seconds),
+                reason=detail,
+            )
         case Status.BAD_CONTENT:
-            return Action("fail", reason=f"rejected as malformed: {detail}", alert=True)
+            return Action(ActionKind.FAIL, reason=f"rejected as malformed: {detail}", alert=True)
         case Status.AUTH:
-            return Action("auth", delay=AUTH_PAUSE_SECONDS, reason=detail)
-    return Action("retry", delay=settings.delivery_retry_base_seconds, reason=detail)
+            return Action(ActionKind.AUTH, delay=AUTH_PAUSE_SECONDS, reason=detail)
+    return Action(ActionKind.RETRY, delay=settings.delivery_retry_base_seconds, reason=detail)
 
 
 def message_of(part: dict[str, str]) -> OutMessage:
@@ -192,7 +200,7 @@ class ChannelSender:
                 except Exception as exc:
                     log.exception("could not compose delivery %s", row.id)
                     await self.recorder.write(outbox.closed(
-                        row, self.owner, "failed", f"could not compose: {exc!r}"))
+                        row, self.owner, OutboxState.FAILED, f"could not compose: {exc!r}"))
                     await alert_admins(
                         self.app, f"Delivery {row.id} could not be composed: {exc!r}"
                     )
@@ -231,7 +239,7 @@ class ChannelSender:
             settings = self.app.settings
             due = self.app.clock() + timedelta(
                 seconds=backoff(row.attempts, settings.delivery_retry_base_seconds))
-            write = (outbox.closed(row, self.owner, "failed", f"error: {exc!r}")
+            write = (outbox.closed(row, self.owner, OutboxState.FAILED, f"error: {exc!r}")
                      if row.attempts >= settings.delivery_max_attempts
                      else outbox.retry_later(row, self.owner, due, f"error: {exc!r}"))
             await self.recorder.write(write)
@@ -253,12 +261,12 @@ class ChannelSender:
             action = decide(outcome, row.attempts + 1, settings)
             now = app.clock()
             where = f"{self.name}:{row.chat_key}"
-            if action.kind == "sent":
+            if action.kind == ActionKind.SENT:
                 row.parts_sent += 1
                 if row.parts_sent < len(parts):
                     await self.recorder.write(outbox.part_sent(row, self.owner, now))
                 continue
-            if action.kind == "wait":
+            if action.kind == ActionKind.WAIT:
                 self.pacer.pause(action.delay)
                 waits += 1
                 if waits <= MAX_WAITS_PER_ROW:
@@ -267,34 +275,36 @@ class ChannelSender:
                     row, self.owner, now + timedelta(seconds=action.delay),
                     f"rate limited: {action.reason}", count_attempt=False))
                 return
-            if action.kind == "retry":
+            if action.kind == ActionKind.RETRY:
                 row.attempts += 1
                 log.info("delivery %s to %s: %s; retry %d in %.1fs", row.id, where, action.reason,
                          row.attempts, action.delay)
                 await self.recorder.write(outbox.retry_later(
                     row, self.owner, now + timedelta(seconds=action.delay), action.reason))
                 return
-            if action.kind == "fail":
+            if action.kind == ActionKind.FAIL:
                 row.attempts += 1
                 log.warning("delivery %s to %s failed: %s", row.id, where, action.reason)
-                await self.recorder.write(outbox.closed(row, self.owner, "failed", action.reason))
+                await self.recorder.write(
+                    outbox.closed(row, self.owner, OutboxState.FAILED, action.reason)
+                )
                 if action.alert and row.kind != "alert":  # an alert about an alert would loop
                     await alert_admins(app, f"Message {row.id} ({row.kind}) to {where} "
                                             f"{action.reason}; it will not be retried.")
                 return
-            if action.kind == "gone":
+            if action.kind == ActionKind.GONE:
                 log.info("chat %s is gone (%s): deliveries stopped", where, action.reason)
                 await self.recorder.write(outbox.closed(
-                    row, self.owner, "cancelled", f"chat gone: {action.reason}"))
+                    row, self.owner, OutboxState.CANCELLED, f"chat gone: {action.reason}"))
                 await mark_chat_inactive(app, row.chat_id, action.reason)
                 return
-            if action.kind == "migrate":
+            if action.kind == ActionKind.MIGRATE:
                 if migrated or not outcome.new_chat_key:
                     await self.recorder.write(
                         outbox.closed(
                             row,
                             self.owner,
-                            "failed",
+                            OutboxState.FAILED,
                             f"migration without a usable new id: {action.reason}",
                         )
                     )
@@ -305,7 +315,7 @@ class ChannelSender:
                 row.chat_key = outcome.new_chat_key
                 row.chat_id = new_id or row.chat_id
                 continue
-            if action.kind == "auth":
+            if action.kind == ActionKind.AUTH:
                 self.auth_until = time.monotonic() + action.delay
                 log.critical("%s rejected our token (%s): sending stops for %.0fs; fix the token",
                              self.name, action.reason, action.delay)

@@ -28,6 +28,7 @@ from delivery.pacing import Pacer, limits_for
 from delivery.recorder import Recorder
 from delivery.sender import ChannelSender
 from model.channel import Channel
+from model.enums import OutboxState
 from runtime import App
 from storage.models import Delivery
 
@@ -108,9 +109,15 @@ class DeliveryService:
             return False
         async with self.app.sessions() as session:
             waiting = await session.scalar(
-                select(func.count()).select_from(Delivery).where(
-                    ((Delivery.state == "pending") & (Delivery.due_at <= self.app.clock()))
-                    | (Delivery.state == "sending"))
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    (
+                        (Delivery.state == OutboxState.PENDING)
+                        & (Delivery.due_at <= self.app.clock())
+                    )
+                    | (Delivery.state == OutboxState.SENDING)
+                )
             )
         return not waiting
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import catalog
 from classify.query import parse_phrase
-from services.subscriptions import Delivery
+from services.subscriptions import Cadence
 from vntext import fold
 
 WORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "chat_words.json"
@@ -55,7 +55,7 @@ def _take_weekday(phrase: str) -> tuple[int | None, str]:
     return None, phrase
 
 
-def parse_delivery(text: str) -> Delivery | None:
+def parse_delivery(text: str) -> Cadence | None:
     """ "instant" / "ngay", "daily 7" / "hangngay 19h", "weekly mon 7" / "hangtuan thu2 7",
     "off" / "tat". None when it is not a delivery choice; a bad hour raises ServiceError."""
     phrase = folded(text)
@@ -72,7 +72,7 @@ def parse_delivery(text: str) -> Delivery | None:
         return None
     if mode in ("instant", "off") and (hour is not None or weekday is not None):
         return None
-    return Delivery(mode, DEFAULT_HOUR if hour is None else hour, weekday or 0)
+    return Cadence(mode, DEFAULT_HOUR if hour is None else hour, weekday or 0)
 
 
 def split_number(text: str) -> tuple[int | None, str]:

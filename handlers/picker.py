@@ -20,10 +20,11 @@ from handlers.context import Ctx, new_nonce
 from handlers.render import delivery_text, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button, OutMessage
+from model.enums import SubscriptionMode
 from render.markup import Html
 from services import subscriptions
 from services.errors import ServiceError
-from services.subscriptions import Delivery
+from services.subscriptions import Cadence
 from vntext import fold, utf16_len
 
 PAGE_SIZE = 12  # provinces per keyboard page: 34 fit in three pages
@@ -38,7 +39,7 @@ _NUMBER = re.compile(r"(?<!\w)\d{1,2}(?!\w)")
 
 
 def mode_rows(ctx: Ctx, make: Callable[[str], str]) -> list[list[Button]]:
-    label = {m: ctx.t(f"btn_mode_{m}") for m in subscriptions.MODES}
+    label: dict[str, str] = {m: ctx.t(f"btn_mode_{m}") for m in subscriptions.MODES}
     return [[Button(label["instant"], make("instant")), Button(label["daily"], make("daily"))],
             [Button(label["weekly"], make("weekly")), Button(label["off"], make("off"))]]
 
@@ -167,7 +168,7 @@ async def _finish_edit(ctx: Ctx) -> Result:
     return ctx.reply(ctx.t("sub_changed", number=sub.number, what=sub_text(ctx.lang, sub)))
 
 
-async def _finish_onboard(ctx: Ctx, delivery: Delivery) -> Result:
+async def _finish_onboard(ctx: Ctx, delivery: Cadence) -> Result:
     state = ctx.dialog.pop("pick")
     await ctx.save_dialog()
     await subscriptions.set_default_delivery(ctx.app, ctx.chat.id, delivery)
@@ -180,7 +181,7 @@ async def _finish_onboard(ctx: Ctx, delivery: Delivery) -> Result:
         return ctx.reply(ctx.t("onboard_exists", number=exc.params["number"]))
     blocks = [ctx.t("onboard_done", what=sub_text(ctx.lang, sub),
                     delivery=delivery_text(ctx.lang, sub.delivery))]
-    if sub.is_everything and delivery.mode == "instant":
+    if sub.is_everything and delivery.mode == SubscriptionMode.INSTANT:
         blocks.append(ctx.t("onboard_everything_warning"))
     blocks.append(ctx.t("onboard_next"))
     return ctx.reply(*blocks)
@@ -190,12 +191,12 @@ async def _choose_delivery(ctx: Ctx, op: str, value: str) -> Result:
     state = ctx.dialog["pick"]
     if op == "m":
         if value in ("instant", "off"):
-            return await _finish_onboard(ctx, Delivery(value))
+            return await _finish_onboard(ctx, Cadence(value))
         state["mode"], state["step"] = value, ("hour" if value == "daily" else "weekday")
     elif op == "w":
         state["weekday"], state["step"] = int(value), "hour"
     else:
-        return await _finish_onboard(ctx, Delivery(state["mode"], int(value),
+        return await _finish_onboard(ctx, Cadence(state["mode"], int(value),
                                                    state.get("weekday", 0)))
     await ctx.save_dialog()
     return show(ctx, edit=True)
@@ -260,7 +261,7 @@ async def on_text(ctx: Ctx) -> Result:
     if step in ("delivery", "weekday", "hour"):
         delivery = args.parse_delivery(text)
         if delivery is None and step == "hour" and text.strip().isdigit():
-            delivery = Delivery(state["mode"], int(text), state.get("weekday", 0))
+            delivery = Cadence(state["mode"], int(text), state.get("weekday", 0))
         if delivery is None:
             return show(ctx, ctx.t("pick_not_understood"))
         return await _finish_onboard(ctx, delivery)

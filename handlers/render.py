@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable
 from datetime import tzinfo
 
 from catalog import province_name, topic_name
+from model.enums import SubscriptionKind, SubscriptionMode
 from render.compose import render_item
 from render.markup import Html, escape
 from render.texts import t
-from services.subscriptions import Delivery, SubInfo
+from services.subscriptions import Cadence, SubInfo
 from storage.views import ItemView
 
 
@@ -22,10 +23,10 @@ def topics_text(slugs: Iterable[str], lang: str) -> str:
     return ", ".join(topic_name(s, lang) for s in slugs)
 
 
-def delivery_text(lang: str, delivery: Delivery) -> Html:
-    if delivery.mode == "daily":
+def delivery_text(lang: str, delivery: Cadence) -> Html:
+    if delivery.mode == SubscriptionMode.DAILY:
         return t(lang, "delivery_daily", hour=delivery.hour)
-    if delivery.mode == "weekly":
+    if delivery.mode == SubscriptionMode.WEEKLY:
         return t(lang, "delivery_weekly", hour=delivery.hour,
                  day=t(lang, f"weekday_{delivery.weekday}"))
     return t(lang, f"delivery_{delivery.mode}")
@@ -33,7 +34,7 @@ def delivery_text(lang: str, delivery: Delivery) -> Html:
 
 def sub_text(lang: str, sub: SubInfo) -> Html:
     """What a subscription follows, in one line."""
-    if sub.kind == "report":
+    if sub.kind == SubscriptionKind.REPORT:
         return t(lang, "sub_report", provinces=provinces_text(sub.provinces))
     if sub.is_everything:
         return t(lang, "sub_everything")

@@ -12,8 +12,9 @@ from handlers.context import Ctx
 from handlers.render import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
 from model.channel import Button
+from model.enums import SubscriptionKind, SubscriptionMode
 from services import subscriptions
-from services.subscriptions import Delivery, SubInfo
+from services.subscriptions import Cadence, SubInfo
 from vntext import fold
 
 
@@ -109,7 +110,7 @@ async def unsub(ctx: Ctx, text: str) -> Result:
     if args.is_word(text, "all"):
         removed = [await subscriptions.unsubscribe(ctx.app, ctx.chat.id, s.id)
                    for s in await subscriptions.list_subscriptions(ctx.app, ctx.chat.id)
-                   if s.kind == "news"]
+                   if s.kind == SubscriptionKind.NEWS]
         return ctx.reply(ctx.t("unsub_all_done", count=len(removed)))
     number, rest = args.split_number(text)
     if number is None or rest:
@@ -144,7 +145,7 @@ def _delivery_menu(ctx: Ctx, target: str, number: int | None) -> Result:
         ctx, lambda mode: encode("dl", target, mode, "-", "-")))
 
 
-async def _apply(ctx: Ctx, delivery: Delivery, sub_id: int | None, *, edit: bool = False) -> Result:
+async def _apply(ctx: Ctx, delivery: Cadence, sub_id: int | None, *, edit: bool = False) -> Result:
     ctx.require_chat_admin()
     count = await subscriptions.set_delivery(ctx.app, ctx.chat.id, delivery, sub_id)
     what = delivery_text(ctx.lang, delivery)
@@ -190,7 +191,7 @@ async def on_delivery_button(ctx: Ctx, cb: Callback) -> Result:
     sub_id = None if target == "all" else int(target)
     if sub_id is not None:
         await subscriptions.find(ctx.app, ctx.chat.id, sub_id=sub_id)  # stale if it is gone
-    if mode == "weekly" and weekday == "-":
+    if mode == SubscriptionMode.WEEKLY and weekday == "-":
         return ctx.reply(ctx.t("pick_weekday"), buttons=picker.weekday_rows(
             ctx, lambda d: encode("dl", target, mode, "-", d)), edit=True)
     if mode in ("daily", "weekly") and hour == "-":
@@ -198,7 +199,7 @@ async def on_delivery_button(ctx: Ctx, cb: Callback) -> Result:
             lambda h: encode("dl", target, mode, h, weekday)), edit=True)
     if hour != "-" and int(hour) > 23:
         return picker.stale(ctx)
-    delivery = Delivery(mode, args.DEFAULT_HOUR if hour == "-" else int(hour),
+    delivery = Cadence(mode, args.DEFAULT_HOUR if hour == "-" else int(hour),
                         0 if weekday == "-" else int(weekday))
     return await _apply(ctx, delivery, sub_id, edit=True)
 

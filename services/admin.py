@@ -16,6 +16,7 @@ from defusedxml import ElementTree as SafeET
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, func, select
 
 import catalog
+from model.enums import OutboxState
 from runtime import App
 from services import audit, limits, sources
 from services.errors import ServiceError
@@ -79,7 +80,7 @@ async def stats(app: App) -> Stats:
             sources_by_state=await grouped(Source.state),
             sources_failing=await count(Source, Source.error_count > 0),
             deliveries_by_state=await grouped(Delivery.state),
-            failures_last_day=await count(Delivery, Delivery.state == "failed",
+            failures_last_day=await count(Delivery, Delivery.state == OutboxState.FAILED,
                                           Delivery.created_at >= since),
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from model.enums import SubscriptionKind
 from runtime import App
 from services.errors import ServiceError
 from services.subscriptions import SubInfo, list_subscriptions
@@ -57,7 +58,7 @@ async def explain(app: App, chat_id: int, item_id: int) -> Explanation:
         sent_sub_id = await session.scalar(select(DeliveredItem.subscription_id).where(
             DeliveredItem.chat_id == chat_id, DeliveredItem.item_id == item_id))
     item = views[item_id]
-    subs = [s for s in await list_subscriptions(app, chat_id) if s.kind == "news"]
+    subs = [s for s in await list_subscriptions(app, chat_id) if s.kind == SubscriptionKind.NEWS]
     words = set(fold_tokens(f"{item.title} {text}"))
     return Explanation(item, provinces, topics,
                        next((s for s in subs if s.id == sent_sub_id), None),

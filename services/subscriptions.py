@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
+from model.enums import SubscriptionKind, SubscriptionMode
 from runtime import App
 from services import limits
 from services.errors import ServiceError
@@ -23,20 +24,24 @@ from storage.dialect import rowcount
 from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
 from vntext import fold_tokens, normalize
 
-MODES = ("instant", "daily", "weekly", "off")
+MODES = tuple(SubscriptionMode)
 _WORD = re.compile(r"\w+")
 MAX_PER_CHAT = 50  # enough for any real reader; stops a runaway script filling the table
 
 
 @dataclass(frozen=True)
-class Delivery:
-    mode: str
+class Cadence:
+    """When a subscription is delivered (mode, local hour, weekday); the outbox row is storage's
+    Delivery."""
+
+    mode: SubscriptionMode | str  # a plain str from chat or CLI becomes a SubscriptionMode
     hour: int = 7  # local hour, for digests
     weekday: int = 0  # 0 = Monday, for weekly digests
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ServiceError("bad_delivery", f"unknown delivery mode {self.mode!r}")
+        object.__setattr__(self, "mode", SubscriptionMode(self.mode))
         if not 0 <= self.hour <= 23:
             raise ServiceError("bad_hour", f"hour {self.hour} is not 0-23", value=self.hour)
         if not 0 <= self.weekday <= 6:
@@ -52,7 +57,7 @@ class SubInfo:
     provinces: tuple[str, ...]
     keywords: str  # the words as the user typed them (marks kept); fold them to match
     label: str
-    delivery: Delivery
+    delivery: Cadence
     paused: bool
 
     @property
@@ -121,7 +126,7 @@ async def _load(session: AsyncSession, chat_id: int) -> list[SubInfo]:
     order = list(catalog.topics())
     return [SubInfo(s.id, n, s.kind, tuple(sorted(topics[s.id], key=order.index)),
                     tuple(sorted(provinces[s.id])), s.keywords, s.label,
-                    Delivery(s.mode, s.hour, s.weekday), s.paused)
+                    Cadence(s.mode, s.hour, s.weekday), s.paused)
             for n, s in enumerate(subs, start=1)]
 
 
@@ -143,7 +148,7 @@ async def find(app: App, chat_id: int, *, sub_id: int | None = None,
 
 async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
                     provinces: Iterable[str] = (), keywords: str | Iterable[str] = "",
-                    label: str = "", delivery: Delivery | None = None) -> SubInfo:
+                    label: str = "", delivery: Cadence | None = None) -> SubInfo:
     """A new news subscription, with the chat's default delivery unless one is given."""
     topics, provinces = _check_labels(topics, provinces)
     folded, label = fold_keywords(keywords), _clean_label(label)
@@ -155,15 +160,21 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
         for info in current:
             same = (set(info.topics), set(info.provinces), fold_keywords(info.keywords)) == (
                 set(topics), set(provinces), folded)
-            if info.kind == "news" and same:
+            if info.kind == SubscriptionKind.NEWS and same:
                 raise ServiceError("sub_exists", "the same subscription exists", number=info.number)
         if len(current) >= MAX_PER_CHAT:
             raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
                                limit=MAX_PER_CHAT)
-        delivery = delivery or Delivery(chat.default_mode, chat.default_hour, chat.default_weekday)
-        sub = Subscription(chat_id=chat_id, kind="news", keywords=keyword_text(keywords),
-                           label=label, mode=delivery.mode, hour=delivery.hour,
-                           weekday=delivery.weekday)
+        delivery = delivery or Cadence(chat.default_mode, chat.default_hour, chat.default_weekday)
+        sub = Subscription(
+            chat_id=chat_id,
+            kind=SubscriptionKind.NEWS,
+            keywords=keyword_text(keywords),
+            label=label,
+            mode=delivery.mode,
+            hour=delivery.hour,
+            weekday=delivery.weekday,
+        )
         session.add(sub)
         await session.flush()
         session.add_all(SubscriptionTopic(subscription_id=sub.id, topic=t) for t in topics)
@@ -221,7 +232,7 @@ async def set_paused(app: App, chat_id: int, sub_id: int, paused: bool) -> SubIn
     return await find(app, chat_id, sub_id=sub_id)
 
 
-async def set_delivery(app: App, chat_id: int, delivery: Delivery,
+async def set_delivery(app: App, chat_id: int, delivery: Cadence,
                        sub_id: int | None = None) -> int:
     """One subscription's delivery; or, with no `sub_id`, every news subscription's and the
     chat's default for new ones. Returns how many subscriptions changed."""
@@ -230,7 +241,7 @@ async def set_delivery(app: App, chat_id: int, delivery: Delivery,
         await find(app, chat_id, sub_id=sub_id)
         where = Subscription.id == sub_id
     else:
-        where = (Subscription.chat_id == chat_id) & (Subscription.kind == "news")
+        where = (Subscription.chat_id == chat_id) & (Subscription.kind == SubscriptionKind.NEWS)
     async with app.sessions() as session, session.begin():
         result = await session.execute(update(Subscription).where(where).values(**values))
     if sub_id is None:
@@ -238,7 +249,7 @@ async def set_delivery(app: App, chat_id: int, delivery: Delivery,
     return rowcount(result)
 
 
-async def set_default_delivery(app: App, chat_id: int, delivery: Delivery) -> None:
+async def set_default_delivery(app: App, chat_id: int, delivery: Cadence) -> None:
     """How the chat's new subscriptions are delivered."""
     async with app.sessions() as session, session.begin():
         await session.execute(update(Chat).where(Chat.id == chat_id).values(

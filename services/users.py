@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from config import Settings
+from model.enums import SubscriptionKind
 from runtime import App
 from services import audit, limits
 from services.errors import ServiceError
@@ -134,11 +135,19 @@ async def _private_chat(session: AsyncSession, channel: str, user_key: str) -> C
 async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
                                     provinces: list[str]) -> None:
     existing = (await session.scalars(select(Subscription).where(
-        Subscription.chat_id == chat_id, Subscription.kind == "report"))).all()
+        Subscription.chat_id == chat_id, Subscription.kind == SubscriptionKind.REPORT))).all()
     if not existing:
-        existing = [Subscription(chat_id=chat_id, kind="report", mode=mode, hour=hour,
-                                 weekday=weekday, label="")
-                    for mode, hour, weekday in REPORT_SCHEDULES]
+        existing = [
+            Subscription(
+                chat_id=chat_id,
+                kind=SubscriptionKind.REPORT,
+                mode=mode,
+                hour=hour,
+                weekday=weekday,
+                label="",
+            )
+            for mode, hour, weekday in REPORT_SCHEDULES
+        ]
         session.add_all(existing)
         await session.flush()
     for sub in existing:
@@ -229,7 +238,7 @@ async def revoke(app: App, actor: str, channel: str, user_key: str) -> Person:
         await session.execute(delete(OfficialProvince).where(OfficialProvince.user_id == user.id))
         chat_ids = select(Chat.id).where(Chat.channel == channel, Chat.chat_key == user_key)
         await session.execute(delete(Subscription).where(
-            Subscription.kind == "report", Subscription.chat_id.in_(chat_ids)))
+            Subscription.kind == SubscriptionKind.REPORT, Subscription.chat_id.in_(chat_ids)))
         audit.record(session, actor, "revoke", audit.actor_of(channel, user_key),
                      previous_role=previous)
         await session.flush()

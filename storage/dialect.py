@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from model.enums import OutboxState
 from storage.models import Delivery, UTCDateTime
 
 
@@ -69,7 +70,7 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: str, lane
         dedup_key.label("dedup_key"),
         payload.label("payload"),
         literal(due_at, UTCDateTime()).label("due_at"),
-        literal("pending").label("state"),
+        literal(OutboxState.PENDING.value).label("state"),
         literal(0).label("parts_sent"),
         literal(0).label("attempts"),
         literal(now, UTCDateTime()).label("created_at"),
@@ -93,8 +94,10 @@ async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]], now: da
     due_at): one INSERT per INSERT_ROWS of them; returns how many were added."""
     added = 0
     for start in range(0, len(rows), INSERT_ROWS):
-        values = [{**row, "state": "pending", "parts_sent": 0, "attempts": 0, "created_at": now}
-                  for row in rows[start:start + INSERT_ROWS]]
+        values = [
+            {**row, "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": now}
+            for row in rows[start : start + INSERT_ROWS]
+        ]
         result = await session.execute(
             upsert_insert(session, Delivery).values(values).on_conflict_do_nothing(),
             execution_options={"preserve_rowcount": True})

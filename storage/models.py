@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from model.enums import OutboxState
+
 # Stable constraint names, so that SQLite and PostgreSQL migrations agree.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -262,7 +264,7 @@ class Delivery(Base):
     dedup_key: Mapped[str] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]]  # rendered parts or what to render
     due_at: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(12), default="pending")
+    state: Mapped[str] = mapped_column(String(12), default=OutboxState.PENDING)
     # pending | sending | sent | failed | cancelled
     parts_sent: Mapped[int] = mapped_column(default=0)  # a long digest resumes after a crash
     attempts: Mapped[int] = mapped_column(default=0)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from handlers.commands import command_list, names_for_role
 from render.texts import t
 from services import chats, sources, subscriptions
-from services.subscriptions import Delivery
+from services.subscriptions import Cadence
 from storage.models import AuditLog, Chat, DeliveredItem, Item, Source, Subscription, User
 from tests.delivery_support import add_item, add_source
 from tests.e2e_support import FeedItem, TgUser, bad_sends, bot, e2e_settings, rss
@@ -67,7 +67,7 @@ async def test_citizen_onboards_subscribes_searches_pages_unsubscribes_and_stops
         chat = await chats.ensure_chat(app, "telegram", "501")
         [onboarded] = await subscriptions.list_subscriptions(app, chat.id)
         assert onboarded.provinces == ("15",) and onboarded.topics == ("thien-tai-cuu-tro",)
-        assert onboarded.delivery == Delivery("instant")
+        assert onboarded.delivery == Cadence("instant")
 
         (understood,) = await lan.say("/sub xóa nhà tạm")
         assert "Đã đăng ký (số 2)" in understood.plain

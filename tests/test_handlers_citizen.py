@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services import chats, subscriptions
-from services.subscriptions import Delivery
+from services.subscriptions import Cadence
 from storage.models import Chat, DeliveredItem, ItemProvince, ItemTopic, Subscription, User
 from tests.chat_support import Person
 from tests.delivery_support import add_item, add_source
@@ -44,7 +44,7 @@ async def test_onboarding_with_buttons(app) -> None:  # type: ignore[no-untyped-
     assert "Xong" in citizen.text and "thứ Sáu hằng tuần lúc 19:00" in citizen.text
     [sub] = await _subs(app, citizen)
     assert sub.provinces == ("15", "33") and sub.topics == ("nha-dai-doan-ket",)
-    assert sub.delivery == Delivery("weekly", 19, 4)
+    assert sub.delivery == Cadence("weekly", 19, 4)
     # The choice is also the default for later subscriptions.
     await citizen.say("/sub bầu cử")
     assert "thứ Sáu hằng tuần lúc 19:00" in citizen.text
@@ -64,7 +64,7 @@ async def test_onboarding_typed(sqlite_app, channel: str) -> None:  # type: igno
     await citizen.say("hằng ngày 6")
     [sub] = await _subs(sqlite_app, citizen)
     assert sub.provinces == ("01", "33") and sub.topics == ("nha-dai-doan-ket", "bau-cu")
-    assert sub.delivery == Delivery("daily", 6, 0)
+    assert sub.delivery == Cadence("daily", 6, 0)
 
 
 async def test_onboarding_typed_all_and_not_understood(sqlite_app) -> None:  # type: ignore[no-untyped-def]
@@ -229,7 +229,7 @@ async def test_list_buttons_pause_delivery_remove(app) -> None:  # type: ignore[
     await citizen.say("/list")
     await citizen.tap("Xóa 1")
     [left] = await _subs(app, citizen)
-    assert left.topics == ("thien-tai-cuu-tro",) and left.delivery == Delivery("daily", 20, 0)
+    assert left.topics == ("thien-tai-cuu-tro",) and left.delivery == Cadence("daily", 20, 0)
     assert left.number == 1  # numbers follow the list
 
 
@@ -256,15 +256,15 @@ async def test_typed_list_actions(sqlite_app) -> None:  # type: ignore[no-untype
 
 
 @pytest.mark.parametrize("typed, expected", [
-    ("instant", Delivery("instant")), ("ngay", Delivery("instant")),
-    ("daily 7", Delivery("daily", 7)), ("hangngay 7", Delivery("daily", 7)),
-    ("hằng ngày 19h", Delivery("daily", 19)), ("daily", Delivery("daily", 7)),
-    ("weekly mon 7", Delivery("weekly", 7, 0)), ("hangtuan thu2 7", Delivery("weekly", 7, 0)),
-    ("hàng tuần chủ nhật 20:00", Delivery("weekly", 20, 6)),
-    ("weekly fri 18", Delivery("weekly", 18, 4)),
-    ("off", Delivery("off")), ("tat", Delivery("off")), ("Tắt", Delivery("off")),
+    ("instant", Cadence("instant")), ("ngay", Cadence("instant")),
+    ("daily 7", Cadence("daily", 7)), ("hangngay 7", Cadence("daily", 7)),
+    ("hằng ngày 19h", Cadence("daily", 19)), ("daily", Cadence("daily", 7)),
+    ("weekly mon 7", Cadence("weekly", 7, 0)), ("hangtuan thu2 7", Cadence("weekly", 7, 0)),
+    ("hàng tuần chủ nhật 20:00", Cadence("weekly", 20, 6)),
+    ("weekly fri 18", Cadence("weekly", 18, 4)),
+    ("off", Cadence("off")), ("tat", Cadence("off")), ("Tắt", Cadence("off")),
 ])
-async def test_digest_forms(sqlite_app, typed: str, expected: Delivery) -> None:  # type: ignore[no-untyped-def]
+async def test_digest_forms(sqlite_app, typed: str, expected: Cadence) -> None:  # type: ignore[no-untyped-def]
     citizen = Person(sqlite_app)
     await citizen.say("/sub bầu cử")
     await citizen.say(f"/digest {typed}")
@@ -281,7 +281,7 @@ async def test_digest_one_subscription_buttons_and_errors(app) -> None:  # type:
     await citizen.say("/sub thiên tai")
     await citizen.say("/digest 2 hangtuan thu 3 8")
     first, second = await _subs(app, citizen)
-    assert first.delivery == Delivery("instant") and second.delivery == Delivery("weekly", 8, 1)
+    assert first.delivery == Cadence("instant") and second.delivery == Cadence("weekly", 8, 1)
     await citizen.say("/digest")
     assert "mọi đăng ký" in citizen.text and "/digest hangngay 7" in citizen.text
     await citizen.tap("Tắt")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from delivery.chats import mark_chat_inactive
 from services import admin, chats, search, subscriptions, users
 from services.errors import ServiceError
-from services.subscriptions import Delivery
+from services.subscriptions import Cadence
 from storage.models import Chat, DeliveredItem, OfficialProvince, Subscription
 from storage.models import Delivery as Outbox
 from tests.delivery_support import T0, add_item, add_source
@@ -36,17 +36,17 @@ async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-
         await subscriptions.subscribe(app, chat.id, provinces=["99"])
     assert bad.value.code == "bad_label"
     second = await subscriptions.subscribe(app, chat.id, topics=["thien-tai-cuu-tro"])
-    assert await subscriptions.set_delivery(app, chat.id, Delivery("daily", 18), second.id) == 1
-    assert (await subscriptions.find(app, chat.id, number=1)).delivery == Delivery("instant")
-    assert await subscriptions.set_delivery(app, chat.id, Delivery("weekly", 6, 6)) == 2
+    assert await subscriptions.set_delivery(app, chat.id, Cadence("daily", 18), second.id) == 1
+    assert (await subscriptions.find(app, chat.id, number=1)).delivery == Cadence("instant")
+    assert await subscriptions.set_delivery(app, chat.id, Cadence("weekly", 6, 6)) == 2
     third = await subscriptions.subscribe(app, chat.id, keywords="bão")
-    assert third.delivery == Delivery("weekly", 6, 6)  # the chat's new default
+    assert third.delivery == Cadence("weekly", 6, 6)  # the chat's new default
     await subscriptions.set_paused(app, chat.id, first.id, True)
     await subscriptions.unsubscribe(app, chat.id, second.id)
     left = await subscriptions.list_subscriptions(app, chat.id)
     assert [(s.number, s.id, s.paused) for s in left] == [(1, first.id, True), (2, third.id, False)]
     with pytest.raises(ServiceError):
-        Delivery("hourly")
+        Cadence("hourly")
     with pytest.raises(ServiceError):
         await subscriptions.find(app, chat.id, sub_id=second.id)
 
