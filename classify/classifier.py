@@ -78,6 +78,12 @@ class Classifier:
         else:
             topics, topic_evidence = self._weigh_topics(self.topic_model, prep, signals,
                                                         topic_evidence, scores)
+        if topics and not provinces and self.topic_rules.abroad(prep):
+            # Foreign news: only the topics that happen abroad too (data/topic_rules.toml).
+            keep = self.topic_rules.anywhere
+            topics = [t for t in topics if t in keep]
+            topic_evidence = [e for e in topic_evidence if e["label"] in keep]
+            scores = {k: v for k, v in scores.items() if k in provinces or k in keep}
         return Classification(provinces, topics, place_evidence + topic_evidence, scores)
 
     def rule_signals(self, title: str, summary: str = "") -> tuple[Prepared, list[str], set[str]]:

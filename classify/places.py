@@ -37,6 +37,8 @@ UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark",
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
 INSTITUTION = "an institution's name: a label only alone"
+ORGANISATION = "club or company name"
+PERSON = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
 NAMED_AFTER = {"outlet": "in passing: an outlet's name",
                "infrastructure": "in passing: a road's, a line's or a plant's name",
@@ -53,6 +55,9 @@ _OPENING_QUOTES = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES = ("”", "’", "»")
 _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
+_CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
+_RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
@@ -259,9 +264,9 @@ class PlaceReader:
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
-                return "part of a person's name"  # (an abbreviation as "TPHCM" never is)
+                return PERSON  # (an abbreviation as "TPHCM" never is)
         if organisations and self._in_organisation(before):
-            return "club or company name"
+            return ORGANISATION
         if rules.foreign_after.search(text[m.te : m.te + 30]):
             return "abroad"
         if self._in_byline(text, prep.title_end, m):
@@ -299,6 +304,16 @@ class PlaceReader:
             return found
         return None
 
+    def _word_before(self, text: str, m: Mention) -> str:
+        """The capitalised word right before an untyped name that is no type or institution
+        word ("Đại" in "Đại Quang Minh"), or ""."""
+        if m.typed:
+            return ""
+        before = text[max(0, m.ts - 20) : m.ts]
+        word = before.split()[-1] if before.endswith(" ") and before.strip() else ""
+        return word if word[:1].isupper() and word.isalpha() \
+            and word not in self.rules.institution else ""
+
     @staticmethod
     def _in_byline(text: str, title_end: int, m: Mention) -> bool:
         """A reader's or author's signature closing the summary:
@@ -332,8 +347,13 @@ class PlaceReader:
         sports = sports_cues >= 2
         kept: list[Mention] = []
         priors: list[str] = []
+        # (word before, name) of a company's or person's longer name, to know it again
+        longer: set[tuple[str, str]] = set()
         for m in self._mentions(prep, hits):
-            if self._rejected(prep, m, organisations):
+            why = self._rejected(prep, m, organisations)
+            if why in (ORGANISATION, PERSON):
+                longer.add((self._word_before(text, m), m.key))
+            if why:
                 continue
             marked = prep.marked(m.ts)
             if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
@@ -344,6 +364,11 @@ class PlaceReader:
                                                          self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
+        if longer:
+            # The same longer name said again where nothing marks it, at a sentence's start:
+            # "Công ty … Đại Quang Minh" and "Đại Quang Minh đề xuất…".
+            kept = [m for m in kept if not self._word_before(text, m)
+                    or (self._word_before(text, m), m.key) not in longer]
         self._settle(prep, kept, priors, feed_province)
         settled = [m for m in kept if m.place]
         self._mark_passing(prep, settled)
@@ -379,7 +404,7 @@ class PlaceReader:
         opened = max(before.rfind(q) for q in _OPENING_QUOTES)
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
-        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 2, marked)
+        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
 
     @staticmethod
     def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:
@@ -538,7 +563,8 @@ class PlaceReader:
         "huyện Y") 0.5 more. A passing mention gives a label only when it is an institution's
         name and no other place is named. The feed's home province is a label only when the
         item speaks of an unnamed "tỉnh" and names no other province as its subject (in the
-        title, or as "tỉnh X")."""
+        title, or as "tỉnh X"). A bare name in the summary said in passing (`_aside`) is no label
+        beside a province the title names."""
         weight: dict[str, float] = {}
         passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
@@ -549,21 +575,38 @@ class PlaceReader:
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
-        for m in settled:
+        titled: set[str] = set()  # provinces the title (or lead) names as its place
+        aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
+        named: set[str] = set()  # provinces with any other evidence
+        # A landmark across provinces (a pass, a dam, a park) is where the item's other names
+        # place it, when they name one of its provinces: "đèo Lò Xo … xã Khâm Đức, Đà Nẵng".
+        located = {m.place.code for m in settled
+                   if m.place is not None and m.place.kind != "landmark" and not m.passing}
+        for i, m in enumerate(settled):
             place = m.place
             assert place is not None, "a settled mention has its reading"
             code = place.code
             in_title = m.ts < lead_end
+            spans = (code, *place.also)
+            if place.also and located.intersection(spans):
+                spans = tuple(c for c in spans if c in located)
+                code = spans[0]
             if m.passing:
-                for c in (code, *place.also):
+                for c in spans:
                     passing[c] = passing.get(c, 0.0) + PASSING_WEIGHT
             else:
+                if in_title:
+                    titled.update(spans)
+                elif titled and self._aside(prep, settled, i):  # the title comes first
+                    aside.add(code)
+                else:
+                    named.update(spans)
                 w = 3.0 if in_title else 1.0
                 if m.quote_start == lead_start and prep.text[m.te : m.te + 1] == ":":
                     w += 3.0  # title prefix "Thái Bình: …"
                 if m.typed:
                     w += 0.5  # "tỉnh X", "huyện Y": named as a unit
-                for c in (code, *place.also):  # a landmark across provinces: each of them
+                for c in spans:  # a landmark across provinces: each of them
                     weight[c] = weight.get(c, 0.0) + w
                     first.setdefault(c, m.ts)
                 subject = subject or (code != feed and (m.ts < prep.title_end
@@ -571,12 +614,15 @@ class PlaceReader:
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
             chain = place.chain(quote) + (f" ({m.passing})" if m.passing else "")
-            for c in (code, *place.also):  # a landmark across provinces: evidence for each
+            for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))
                     evidence.append({"kind": "province", "label": c, "text": quote,
                                      "resolved": chain})
         scores = {code: _confidence(w) for code, w in weight.items()}
+        for code in aside - named - titled:
+            if weight[code] <= 1.0:
+                del weight[code]  # the title says where the news is; this name is an aside
         if not weight and len(passing) == 1 and alone_ok:
             # The only place named, in an institution's name: its own news, perhaps.
             code = next(iter(passing))
@@ -590,6 +636,23 @@ class PlaceReader:
         evidence = [e for e in evidence if e["label"] in weight]
         evidence.sort(key=lambda e: codes.index(e["label"]))
         return codes, evidence, {c: scores[c] for c in codes}
+
+    def _aside(self, prep: Prepared, settled: list[Mention], i: int) -> bool:
+        """A bare name in the summary that is not where something happens: no type word, no
+        landmark, not a sentence's subject, no venue word ("tại", "ở", "từ") before it, not
+        listed beside another place ("ở Huế, Đà Nẵng", "phà Cần Giờ - Gò Công")."""
+        m, text = settled[i], prep.text
+        if m.typed or (m.place is not None and m.place.kind == "landmark"):
+            return False
+        before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
+        if not before.strip() or _CLAUSE_START.search(before) \
+                or _ends_with(before, self.rules.venue_before | _FROM, 2, prep.marked(m.ts)):
+            return False
+        neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
+            + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]
+        return not any((_LIST_GAP.fullmatch(gap := text[a.te : b.quote_start])
+                        or _RANGE_GAP.fullmatch(gap)) and not a.passing
+                       and not b.passing for a, b in neighbours)
 
     def _names_a_place(self, after: str) -> bool:
         """Whether `after` starts with a place name (of two words or more, or a province's)."""

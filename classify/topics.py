@@ -44,11 +44,26 @@ class TopicRules:
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
     passing_any: re.Pattern[str] | None = None  # any passing phrase at all (most items have none)
+    # News from abroad ([abroad]): a foreign place in the title, no Vietnamese one in the item.
+    abroad_places: re.Pattern[str] | None = None
+    home_words: re.Pattern[str] | None = None
+    anywhere: frozenset[str] = frozenset()  # topics that happen abroad too
+
+    def abroad(self, prep: Prepared) -> bool:
+        """Whether an item that names no Vietnamese place is foreign news: its title names a
+        foreign place and the item none of the home words ("Việt Nam", "kiều bào")."""
+        if self.abroad_places is None or self.home_words is None \
+                or self.home_words.search(prep.text):
+            return False
+        text = prep.text
+        return any(not _in_longer_name(text, m.start(), m.end())
+                   for m in self.abroad_places.finditer(text, 0, prep.title_end))
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     passing_words = data.pop("passing", [])
+    abroad = data.pop("abroad", {})
     if not isinstance(passing_words, list) or not all(isinstance(w, str) for w in passing_words):
         raise TopicRulesError(f"{path.name}: passing: expected a list of phrases")
     known = catalog_topics()
@@ -93,8 +108,32 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
         passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
         passing_any = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
+    anywhere = set(abroad.get("anywhere", []))
+    if anywhere - set(known):
+        raise TopicRulesError(f"{path.name}: [abroad] anywhere: unknown topics "
+                              f"{sorted(anywhere - set(known))}")
     return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
-                      passing_any=passing_any)
+                      passing_any=passing_any,
+                      abroad_places=_words(abroad.get("places", [])),
+                      home_words=_words(abroad.get("home_words", [])),
+                      anywhere=frozenset(anywhere))
+
+
+def _in_longer_name(text: str, start: int, end: int) -> bool:
+    """"Trương Mỹ Hoa", "Cồn Mỹ Hòa Hưng": a capitalised word right before or right after the
+    name makes it part of another name."""
+    before = text[max(0, start - 30) : start]
+    previous = before.split()[-1] if before.endswith(" ") and before.strip() else ""
+    following = text[end + 1 : end + 30].split()[:1] if text[end : end + 1] == " " else []
+    return previous[:1].isupper() or bool(following and following[0][:1].isupper())
+
+
+def _words(words: list[str]) -> re.Pattern[str] | None:
+    """Any of `words`, as written (case and marks), on word bounds; None for none."""
+    if not words:
+        return None
+    alternation = "|".join(re.escape(normalize(w)) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
 
 
 @lru_cache(maxsize=1)

@@ -100,7 +100,7 @@ def test_names_after_an_agency_prefix_in_an_item_with_no_title(summary: str, cod
 
 
 def test_every_label_has_a_score_between_0_and_1() -> None:
-    result = classify("Thái Bình: Xã Tự Tân làm điểm Đại hội MTTQ", "Đoàn công tác của TP.HCM dự.")
+    result = classify("Thái Bình: Xã Tự Tân làm điểm Đại hội MTTQ", "Đoàn công tác từ TP.HCM dự.")
     assert set(result.scores) == set(result.provinces) | set(result.topics)
     assert all(0 < s <= 1 for s in result.scores.values())
     assert result.scores["33"] > result.scores["79"]  # the title prefix outweighs a summary name
@@ -172,7 +172,7 @@ def test_a_hospital_is_its_city_only_for_its_own_news() -> None:
 
 
 def test_with_no_title_the_first_sentence_weighs_as_a_title() -> None:
-    result = classify("", "Thái Bình: Trao 20 căn nhà cho hộ nghèo. Đoàn công tác TP.HCM dự.")
+    result = classify("", "Thái Bình: Trao 20 căn nhà cho hộ nghèo. Đoàn công tác từ TP.HCM dự.")
     assert result.provinces == ["33", "79"]
     assert result.scores["33"] > 0.95 > result.scores["79"]
     assert classify("", "Ngày 5/6, huyện Thiệu Hóa tổ chức lễ.").scores["38"] > 0.95
@@ -199,10 +199,46 @@ def test_a_bare_commune_name_is_settled_by_the_feed_when_nothing_else_is_named()
     assert codes("Phong trào hiến đất mở đường ở Trung Hạ") == []
 
 
+@pytest.mark.parametrize("summary, expected", [
+    # an aside: one bare name, no venue word, not the sentence's subject, not in a list
+    ("Dự án đường nối sân bay Gia Bình với Hà Nội được trình Quốc hội.", ["24"]),
+    ("Doanh thu đến từ dự án The Terra - Hà Nam.", ["24"]),
+    # where something happens, who comes from where, what a sentence is about: kept
+    ("Lễ ký kết diễn ra tại Hà Nội.", ["24", "01"]),
+    ("Đoàn cứu hộ từ Thái Nguyên đã có mặt.", ["24", "19"]),
+    ("Hà Nội cử đoàn công tác dự.", ["24", "01"]),
+    ("Mưa lớn ở Bắc Ninh, Hà Nội và Thái Nguyên.", ["24", "01", "19"]),
+    ("Phà Cát Hải - Đồ Sơn sắp mở.", ["24", "31"]),
+])
+def test_a_bare_summary_name_beside_a_titled_province_is_an_aside(summary: str,
+                                                                  expected: list[str]) -> None:
+    assert codes("Bắc Ninh dời 3 di tích làm đường", summary) == expected
+
+
 @pytest.mark.parametrize("title, expected", [
     ("Dàn diễn viên tham gia phim 'Tây Sơn thất hổ tướng'", []),
     ("Ca khúc “Nhớ mùa thu Hà Nội” được chọn vào danh sách", []),
     ("“Hà Nội sẽ cấm xe máy vào năm 2030”, ông Dũng nói", ["01"]),  # a quotation, no title
+    # a work word of three words ("câu lạc bộ") counts too
+    ("Cà Mau: Câu lạc bộ “Vì Hoàng Sa – Trường Sa thân yêu” trao học bổng", ["96"]),
 ])
 def test_a_name_in_the_quoted_title_of_a_work_is_no_place(title: str, expected: list[str]) -> None:
     assert codes(title) == expected
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Sạt lở trên đèo Hải Vân", "Xe cứu hộ tiếp cận từ phía Đà Nẵng.", ["48"]),
+    ("Xe khách mắc kẹt trên đèo Lò Xo", "Tài xế dừng ở xã Khâm Đức, Đà Nẵng.", ["48"]),
+    # no province of its own named beside it: each province it spans
+    ("Sạt lở trên đèo Hải Vân", "Giao thông bị chia cắt nhiều giờ.", ["46", "48"]),
+])
+def test_a_landmark_across_provinces_is_where_the_other_names_place_it(
+        title: str, summary: str, expected: list[str]) -> None:
+    assert sorted(codes(title, summary)) == expected
+
+
+def test_a_company_name_said_again_where_nothing_marks_it_is_no_place() -> None:
+    # "Quang Minh" is also a commune of Đồng Nai, which "Long Thành" would settle it on
+    assert codes("Đại Quang Minh đề xuất quy hoạch dọc metro tại TP.HCM",
+                 "Công ty CP Đầu tư Địa ốc Đại Quang Minh đề xuất quy hoạch dọc tuyến metro "
+                 "Bến Thành - Long Thành.") == ["79"]

@@ -9,6 +9,7 @@ import pytest
 
 from catalog import topics as catalog_topics
 from classify import Classifier, get_classifier
+from classify.textmap import prepare
 from classify.topics import TopicRulesError, load_topic_rules
 
 
@@ -196,3 +197,29 @@ def test_in_marked_text_a_phrase_without_marks_is_no_marked_word() -> None:
     clf = get_classifier()
     assert clf.classify("Du khách đổ về Bà Nà Hills").topics == []  # no Ba Na people
     assert clf.classify("Đồng bào Ba Na đón lễ mừng lúa mới").topics == ["dan-toc-ton-giao"]
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Hungary đề nghị EU ngừng chuyển tiền cho Ukraine",
+     "Chính trường nước này rung chuyển vì bê bối tham nhũng.", []),
+    ("Amazon cắt giảm 14.000 người ở Mỹ", "Công ty muốn tinh gọn bộ máy nhờ AI.", []),
+    # disasters and diplomacy happen abroad too
+    ("Bão Melissa tàn phá Cuba", "Hàng chục người thiệt mạng, nhiều nơi ngập lụt.",
+     ["thien-tai-cuu-tro"]),
+    # Vietnam's own news about abroad keeps its topics
+    ("Hà Nội học kinh nghiệm Singapore về chuyển đổi số", "Đoàn công tác làm việc về VNeID.",
+     ["chuyen-doi-so"]),
+    ("Việt Nam và Lào ký kết phòng, chống tham nhũng", "Hai bên trao đổi kinh nghiệm.",
+     ["phong-chong-tham-nhung"]),
+])
+def test_foreign_news_keeps_only_the_topics_that_happen_abroad(title: str, summary: str,
+                                                               expected: list[str]) -> None:
+    assert get_classifier().classify(title, summary).topics == expected
+
+
+def test_a_foreign_name_inside_a_longer_name_is_no_news_from_abroad() -> None:
+    rules = get_classifier().topic_rules
+    assert rules.abroad(prepare("Amazon cắt giảm 14.000 người ở Mỹ", ""))
+    assert not rules.abroad(prepare("Bà Trương Mỹ Hoa trao học bổng", ""))
+    assert not rules.abroad(prepare("Cồn Mỹ Hòa Hưng sạt lở", ""))
+    assert not rules.abroad(prepare("Kỷ lục thế giới về tranh gạo", ""))
