@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench venv clean
+.PHONY: run lint test bench venv clean
 
 venv: $(STAMP)
 
@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) bot.py run
 
+# The checkers (README, Checks): style and bugs, types, then the layer contracts.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
 # Two workers (pytest-xdist): a test mostly waits on sockets and databases, so two processes
 # nearly halve the time even on two cores; the slow tests start first. A quick loop while
 # working: `$(PY) -m pytest -q -m "not slow" tests/...`.
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
@@ -30,4 +36,4 @@ bench: $(STAMP)
 	$(PY) bench/opml_import.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

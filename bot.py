@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from config import ConfigError, load_settings
-from logs import Redactor, log_crash, setup_logging
-
 # Each module adds its sub-commands; see cli/__init__.py.
 from cli import admin, classify, db, deliver, poll, run, sources
+from config import ConfigError, load_settings
+from logs import Redactor, log_crash, setup_logging
 
 COMMAND_MODULES = [run, db, sources, poll, classify, admin, deliver]
 EXIT_CRASH = 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -258,7 +258,8 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Values that must never reach a log line: the tokens, the webhook secret, the pseudonym
-        key and the database password (logs.Redactor also hides their halves and URL-encoded forms)."""
+        key and the database password (logs.Redactor also hides their halves and URL-encoded
+        forms)."""
         found = [self.telegram_bot_token, self.zalo_bot_token, self.zalo_webhook_secret,
                  self.audit_pseudonym_key]
         values = [s.get_secret_value() for s in found if s and s.get_secret_value()]
@@ -283,10 +284,10 @@ def _admin_entry(entry: str) -> tuple[str, str]:
     return (channel.strip().lower(), user_key.strip()) if sep else (BARE_ID_CHANNEL, entry.strip())
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the settings; a bad one raises ConfigError with a single line naming it."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err.get("loc") else "settings"

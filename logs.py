@@ -123,6 +123,6 @@ def log_crash(exc: BaseException) -> bool:
 
 def _log_thread_crash(args: threading.ExceptHookArgs) -> None:
     # Python's default hook prints the traceback to stderr, unredacted.
-    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback) if args.exc_value else None
     logging.getLogger(__name__).error("thread %s crashed", getattr(args.thread, "name", "?"),
-                                      exc_info=exc_info)  # type: ignore[arg-type]
+                                      exc_info=exc_info)

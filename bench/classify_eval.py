@@ -152,8 +152,13 @@ def speed(corpus: list[dict[str, Any]]) -> float:
 
     clf = get_classifier()
     if not corpus:
-        corpus = [{"title": "Ủy ban MTTQ tỉnh An Giang bàn giao 35 căn nhà Đại đoàn kết ở TX. Tân Châu",
-                   "summary": "Sáng 12/3, tại xã Tân An, lãnh đạo tỉnh trao nhà cho hộ nghèo."}]
+        corpus = [
+            {
+                "title": "Ủy ban MTTQ tỉnh An Giang bàn giao 35 căn nhà Đại đoàn kết"
+                " ở TX. Tân Châu",
+                "summary": "Sáng 12/3, tại xã Tân An, lãnh đạo tỉnh trao nhà cho hộ nghèo.",
+            }
+        ]
     items = (corpus * (SPEED_ITEMS // len(corpus) + 1))[:SPEED_ITEMS]
     for item in corpus[:200]:
         clf.classify(item["title"], item["summary"])  # warm-up

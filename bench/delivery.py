@@ -242,18 +242,32 @@ def _send_run(subscribers: int, *, limited: bool, workdir: Path) -> dict[str, An
     steady = (hi - lo) / (times[hi] - times[lo]) if hi > lo else 0.0
     overall = (count - 1) / (times[-1] - times[0]) if count > 1 else 0.0
     return {
-        "messages": count, "wall_s": wall, "rate": steady, "rate_overall": overall,
+        "messages": count,
+        "wall_s": wall,
+        "rate": steady,
+        "rate_overall": overall,
         "count_429": report["count_429"],
         "max_global_1s": max_in_window(times, 1.0),
-        "max_private_1s": max((max_in_window(t, 1.0) for c, t in per_chat.items() if c > 0), default=0),
-        "max_group_60s": max((max_in_window(t, 60.0) for c, t in per_chat.items() if c < 0), default=0),
-        "rss_mb": rss, "cpu_s": cpu, "tightest": tightest, "window": window,
+        "max_private_1s": max(
+            (max_in_window(t, 1.0) for c, t in per_chat.items() if c > 0), default=0
+        ),
+        "max_group_60s": max(
+            (max_in_window(t, 60.0) for c, t in per_chat.items() if c < 0), default=0
+        ),
+        "rss_mb": rss,
+        "cpu_s": cpu,
+        "tightest": tightest,
+        "window": window,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1,000 subscribers in the sending runs")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 subscribers in the sending runs"
+    )
     parser.add_argument("--keep", type=Path, help="keep the databases in this directory")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -282,13 +296,16 @@ def main() -> None:
 
         subscribers = 1_000 if args.quick else 10_000
         limited = _send_run(subscribers, limited=True, workdir=workdir)
-        print(f"daily digest to {subscribers:,} subscribers, limit {LIMIT}/s enforced: "
-              f"{limited['messages']} messages in {limited['wall_s']:.1f} s; sustained "
-              f"{limited['rate']:.2f}/s (middle 90%), {limited['rate_overall']:.2f}/s overall; "
-              f"429s {limited['count_429']}; max in any 1 s {limited['max_global_1s']}, per private "
-              f"chat in 1 s {limited['max_private_1s']}, per group in 60 s "
-              f"{limited['max_group_60s']}; tightest {limited['window']} consecutive arrivals "
-              f"{limited['tightest']:.3f} s; peak RSS {limited['rss_mb']:.0f} MB", flush=True)
+        print(
+            f"daily digest to {subscribers:,} subscribers, limit {LIMIT}/s enforced: "
+            f"{limited['messages']} messages in {limited['wall_s']:.1f} s; sustained "
+            f"{limited['rate']:.2f}/s (middle 90%), {limited['rate_overall']:.2f}/s overall; "
+            f"429s {limited['count_429']}; max in any 1 s {limited['max_global_1s']}, per private "
+            f"chat in 1 s {limited['max_private_1s']}, per group in 60 s "
+            f"{limited['max_group_60s']}; tightest {limited['window']} consecutive arrivals "
+            f"{limited['tightest']:.3f} s; peak RSS {limited['rss_mb']:.0f} MB",
+            flush=True,
+        )
         lifted = _send_run(subscribers, limited=False, workdir=workdir)
         per_core = lifted["messages"] / lifted["cpu_s"] if lifted["cpu_s"] else 0.0
         print(f"same run, limit lifted (1000/s, fake not enforcing): {lifted['messages']} messages "

@@ -94,7 +94,9 @@ async def add_items(app: App, count: int, *, fetched: datetime, seed: int = 2) -
     for item_id in ids:
         if rnd.random() < 0.7:
             for rank, code in enumerate(rnd.sample(provinces, 1 if rnd.random() < 0.9 else 2)):
-                labels_p.append({"item_id": item_id, "province": code, "rank": rank, "evidence": []})
+                labels_p.append(
+                    {"item_id": item_id, "province": code, "rank": rank, "evidence": []}
+                )
         if rnd.random() < 0.5:
             for slug in rnd.sample(topics, 1 if rnd.random() < 0.9 else 2):
                 labels_t.append({"item_id": item_id, "topic": slug, "evidence": []})

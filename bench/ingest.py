@@ -73,7 +73,7 @@ def make_feed(index: int, items: int, rng: random.Random) -> bytes:
         '<?xml version="1.0" encoding="UTF-8" standalone="no"?><rss version="2.0"><channel>'
         f"<title>Báo {index}</title><link>https://bao{index}.example.vn/</link>"
         f"<description>Tin tức</description>{''.join(parts)}</channel></rss>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def serve(feeds: list[bytes], n304: int, ready: mp.Queue, stop: mp.Event) -> None:  # type: ignore[type-arg]
@@ -162,7 +162,7 @@ def main() -> None:
     base = ready.get(timeout=30)
     pipeline, cycles = [], []
     try:
-        for run in range(1 if args.database_url else args.repeat):
+        for _ in range(1 if args.database_url else args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 db = args.database_url or f"sqlite:///{tmp}/ingest.db"
                 upgrade(db)

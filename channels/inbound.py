@@ -23,9 +23,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from render.texts import t
-
 from delivery.alerts import alert_admins
+from delivery.chats import chat_gone, chat_lang, migrate_chat
 from delivery.pacing import INTERACTIVE, Pacer
 from delivery.sender import MAX_WAITS_PER_ROW, decide
 from handlers import router
@@ -33,8 +32,8 @@ from handlers.flood import FloodLimiter, Verdict
 from handlers.types import Incoming, Result
 from model.channel import Channel, OutMessage
 from model.enums import ActionKind
+from render.texts import t
 from runtime import App
-from services.chats import chat_gone, chat_lang, migrate_chat
 
 log = logging.getLogger(__name__)
 

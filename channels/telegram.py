@@ -211,7 +211,7 @@ class TelegramChannel:
             return Outcome(Status.BAD_CONTENT, str(exc))
         try:
             if message.edit_message_id is not None:
-                sent = await self._edit(chat_id, message, markup)
+                sent = await self._edit(chat_id, message.edit_message_id, message, markup)
             else:
                 sent = await self._send_new(chat_id, message, markup)
         except TelegramError as exc:
@@ -224,10 +224,11 @@ class TelegramChannel:
         self, chat_id: int, message: OutMessage, markup: InlineKeyboardMarkup | None
     ) -> Message:
         caption = message.text or None
-        if message.photo is not None or message.photo_url:
+        photo = message.photo if message.photo is not None else message.photo_url or None
+        if photo is not None:
             return await self.bot.send_photo(
                 chat_id,
-                message.photo if message.photo is not None else message.photo_url,
+                photo,
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
@@ -251,13 +252,13 @@ class TelegramChannel:
         )
 
     async def _edit(
-        self, chat_id: int, message: OutMessage, markup: InlineKeyboardMarkup | None
+        self, chat_id: int, edit_id: str, message: OutMessage, markup: InlineKeyboardMarkup | None
     ) -> Message | None:
         """Edit in place; a message that can no longer be edited gets a new one instead, and an
         edit that changes nothing is a success."""
         if message.photo is not None or message.document is not None:
             return await self._send_new(chat_id, message, markup)  # media is never edited
-        message_id = int(message.edit_message_id)  # type: ignore[arg-type]
+        message_id = int(edit_id)
         try:
             if message.text:
                 edited = await self.bot.edit_message_text(

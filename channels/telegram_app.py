@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -34,11 +35,11 @@ from channels.telegram import (
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
 from delivery.alerts import alert_admins
+from delivery.chats import chat_lang
 from delivery.pacing import Pacer
 from model.channel import OutMessage
 from render.texts import t
 from runtime import App
-from services.chats import chat_lang
 from services.users import staff_roles
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,12 @@ POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
 MAX_CONCURRENT = 64  # updates handled at once (of different chats)
 STARTUP_BACKOFF_MAX = 60.0
 
+# PTB's Application has six type parameters (bot, context, user/chat/bot data, job queue);
+# Loa keeps PTB's defaults and reads none of them.
+PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
-def build_application(settings: Settings) -> Application:
+
+def build_application(settings: Settings) -> PTBApplication:
     """PTB's Application on our base URLs, with a job queue, no rate limiter (the sender paces)
     and concurrent updates (ordered per chat by the inbound runner)."""
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
@@ -70,7 +75,7 @@ def build_application(settings: Settings) -> Application:
     )
 
 
-def install(application: Application, inbound: TelegramInbound) -> None:
+def install(application: PTBApplication, inbound: TelegramInbound) -> None:
     application.add_handler(TypeHandler(Update, inbound.on_update))
 
     async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -139,7 +144,7 @@ class TelegramHandle:
     """What `start_telegram` started; give it back to `stop_telegram`."""
 
     app: App
-    application: Application
+    application: PTBApplication
     channel: TelegramChannel
     inbound: TelegramInbound
     tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -27,10 +27,10 @@ from telegram.ext import ContextTypes
 
 from channels.inbound import Dispatch, Inbound
 from channels.telegram import MAX_CALLBACK_BYTES, NAME, TelegramChannel
+from delivery.chats import chat_gone, migrate_chat
 from delivery.pacing import Pacer
 from handlers.types import Incoming
 from runtime import App
-from services.chats import chat_gone, migrate_chat
 
 log = logging.getLogger(__name__)
 

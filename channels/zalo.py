@@ -86,7 +86,7 @@ class QuotaBackoff:
         left = self.remaining()
         if left > 0:
             return left
-        delay = min(self.initial * 2**self.streak, self.maximum)
+        delay = min(self.initial * 2.0**self.streak, self.maximum)
         self.streak += 1
         self.until = self.clock() + delay
         return delay
@@ -104,7 +104,9 @@ class _Step:
 class ZaloChannel:
     name = NAME
 
-    def __init__(self, settings: Settings, client: ZaloClient, media: MediaStore | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: ZaloClient, media: MediaStore | None = None
+    ) -> None:
         self.capabilities = capabilities(settings)
         self.client = client
         self.media = media  # None when PUBLIC_BASE_URL is not set: photos are not possible
@@ -113,7 +115,9 @@ class ZaloChannel:
         # (chat, message digest) -> parts already sent, for messages that went out in parts.
         self._progress: OrderedDict[tuple[str, str], int] = OrderedDict()
 
-    async def send(self, chat_key: str, message: OutMessage, *, chat_kind: str = "private") -> Outcome:
+    async def send(
+        self, chat_key: str, message: OutMessage, *, chat_kind: str = "private"
+    ) -> Outcome:
         """Send one message (in parts if it is long). Never raises for Zalo's errors."""
         wait = self.backoff.remaining()
         if wait > 0:
@@ -168,9 +172,13 @@ class ZaloChannel:
         if message.document is not None:
             file_name, content = message.document
             if self.media is None:
-                return Outcome(Status.BAD_CONTENT, "Zalo cannot send files and PUBLIC_BASE_URL is not set")
+                return Outcome(
+                    Status.BAD_CONTENT, "Zalo cannot send files and PUBLIC_BASE_URL is not set"
+                )
             suffix = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
-            url = self.media.put(content, suffix, _FILE_TYPES.get(suffix, "application/octet-stream"))
+            url = self.media.put(
+                content, suffix, _FILE_TYPES.get(suffix, "application/octet-stream")
+            )
             text = f"{text}\n{file_name}: {url}".strip()
         if photo_url and utf16_len(text) <= self.capabilities.max_caption_units:
             return [_Step(text, photo_url)]

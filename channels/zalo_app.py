@@ -170,7 +170,8 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
                               f"({exc.strerror})") from None
     app.channels[NAME] = channel
     if settings.zalo_mode == "webhook":
-        url = f"{settings.public_base_url.rstrip('/')}{WEBHOOK_PATH}"  # type: ignore[union-attr]
+        base = settings.public_base_url or ""  # set: config requires it in webhook mode
+        url = f"{base.rstrip('/')}{WEBHOOK_PATH}"
         handle.tasks.append(asyncio.create_task(_register_webhook(client, url, secret)))
     else:
         handle.tasks.append(asyncio.create_task(

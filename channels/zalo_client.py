@@ -77,7 +77,9 @@ class ZaloClient:
             body = None
         if not isinstance(body, dict):
             if response.is_error:
-                raise ZaloError(method, response.status_code, response.reason_phrase or "HTTP error")
+                raise ZaloError(
+                    method, response.status_code, response.reason_phrase or "HTTP error"
+                )
             raise ZaloError(method, 502, "the reply is not a JSON object")
         if response.is_error or body.get("ok") is not True:
             code = body.get("error_code")
@@ -87,10 +89,16 @@ class ZaloClient:
             raise ZaloError(method, code, self._redact(description))
         return body.get("result")
 
+    async def _call_object(self, method: str, params: dict[str, Any] | None = None
+                           ) -> dict[str, Any]:
+        """`call` for the methods whose result is an object."""
+        result: dict[str, Any] = await self.call(method, params)
+        return result
+
     # --- Methods -----------------------------------------------------------------------
 
     async def get_me(self) -> dict[str, Any]:
-        return await self.call("getMe")  # type: ignore[no-any-return]
+        return await self._call_object("getMe")
 
     async def get_updates(self, timeout: int = 30) -> dict[str, Any] | None:
         """Wait up to `timeout` s for ONE event (there is no offset); None when none arrived."""
@@ -105,22 +113,22 @@ class ZaloClient:
         return result if isinstance(result, dict) and result else None
 
     async def set_webhook(self, url: str, secret_token: str) -> dict[str, Any]:
-        return await self.call("setWebhook", {"url": url, "secret_token": secret_token})  # type: ignore[no-any-return]
+        return await self._call_object("setWebhook", {"url": url, "secret_token": secret_token})
 
     async def delete_webhook(self) -> dict[str, Any]:
-        return await self.call("deleteWebhook")  # type: ignore[no-any-return]
+        return await self._call_object("deleteWebhook")
 
     async def get_webhook_info(self) -> dict[str, Any]:
-        return await self.call("getWebhookInfo")  # type: ignore[no-any-return]
+        return await self._call_object("getWebhookInfo")
 
     async def send_message(self, chat_id: str, text: str) -> dict[str, Any]:
-        return await self.call("sendMessage", {"chat_id": chat_id, "text": text})  # type: ignore[no-any-return]
+        return await self._call_object("sendMessage", {"chat_id": chat_id, "text": text})
 
     async def send_photo(self, chat_id: str, photo_url: str, caption: str = "") -> dict[str, Any]:
         params = {"chat_id": chat_id, "photo": photo_url}
         if caption:
             params["caption"] = caption
-        return await self.call("sendPhoto", params)  # type: ignore[no-any-return]
+        return await self._call_object("sendPhoto", params)
 
     async def send_chat_action(self, chat_id: str, action: str = "typing") -> None:
         await self.call("sendChatAction", {"chat_id": chat_id, "action": action})

@@ -20,7 +20,8 @@ IMAGE_EVENT = "message.image.received"
 def _unwrap(event: dict[str, Any]) -> dict[str, Any]:
     """The event itself: the webhook may wrap it in the same envelope as getUpdates."""
     if "event_name" not in event and isinstance(event.get("result"), dict):
-        return event["result"]  # type: ignore[no-any-return]
+        inner: dict[str, Any] = event["result"]
+        return inner
     return event
 
 

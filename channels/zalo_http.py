@@ -187,7 +187,9 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
     return Request(method, target.split("?", 1)[0], headers, body)
 
 
-async def _write_response(writer: asyncio.StreamWriter, response: Response, *, head_only: bool) -> None:
+async def _write_response(
+    writer: asyncio.StreamWriter, response: Response, *, head_only: bool
+) -> None:
     phrase = HTTPStatus(response.status).phrase
     headers = {
         "Content-Type": response.content_type,

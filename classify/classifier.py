@@ -32,7 +32,9 @@ class Classification:
     #   "text": matched text, "resolved": human-readable chain,
     #   e.g. '"huyện Vũ Thư" → former Thái Bình → 33 Hưng Yên'}
     evidence: list[dict[str, Any]] = field(default_factory=list)
-    scores: dict[str, float] = field(default_factory=dict)  # label (code or slug) -> confidence 0..1
+    scores: dict[str, float] = field(
+        default_factory=dict
+    )  # label (code or slug) -> confidence 0..1
 
 
 class Classifier:
@@ -63,7 +65,9 @@ class Classifier:
         automaton.make_automaton()
         self._automaton = automaton
 
-    def classify(self, title: str, summary: str = "", feed_province: str | None = None) -> Classification:
+    def classify(
+        self, title: str, summary: str = "", feed_province: str | None = None
+    ) -> Classification:
         prep = prepare(title, summary)
         place_hits, topic_hits, sports, organisations = self._scan(prep)
         provinces, place_evidence, scores = self.places.read(

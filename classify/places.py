@@ -231,7 +231,11 @@ class PlaceReader:
             return None, ts, ""
         word = next(g for g in m.groups() if g).lower()
         word = self.rules.unfold.get(word, word) if not marked else word
-        return self.rules.tier_of[word], ts - len(tail) + m.start(), self.rules.expand.get(word, word)
+        return (
+            self.rules.tier_of[word],
+            ts - len(tail) + m.start(),
+            self.rules.expand.get(word, word),
+        )
 
     def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
         """Capitals where the name has them (only the first word after a type word, which
@@ -246,7 +250,7 @@ class PlaceReader:
             return True
         if m.typed:
             return not words[0][0].islower()
-        return all(not w[0].islower() for w, cap in zip(words, caps) if cap)
+        return all(not w[0].islower() for w, cap in zip(words, caps, strict=False) if cap)
 
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
@@ -287,13 +291,11 @@ class PlaceReader:
     def _name_word(self, before: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
         """The last match of `pattern` in the clause `before` ends, when only capitalised words
         (or company words) stand between it and the end: the name is part of that name."""
-        cut = None
-        for cut in _CLAUSE_END.finditer(before):
-            pass
+        cuts = list(_CLAUSE_END.finditer(before))
+        cut = cuts[-1] if cuts else None
         clause = before[cut.end() :] if cut else before
-        found = None
-        for found in pattern.finditer(clause):
-            pass
+        matches = list(pattern.finditer(clause))
+        found = matches[-1] if matches else None
         if not found:
             return None
         between = _WORD.findall(clause[found.end() :])
@@ -314,7 +316,8 @@ class PlaceReader:
 
     @staticmethod
     def _in_byline(text: str, title_end: int, m: Mention) -> bool:
-        """A reader's or author's signature closing the summary: "(Thanh Phong, 48 tuổi, Đồng Nai)"."""
+        """A reader's or author's signature closing the summary:
+        "(Thanh Phong, 48 tuổi, Đồng Nai)"."""
         open_ = text.rfind("(", title_end, m.ts)
         close = text.find(")", m.te)
         if open_ < 0 or close < 0 or ")" in text[open_:m.ts] or "(" in text[m.te:close]:
@@ -446,7 +449,9 @@ class PlaceReader:
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
             elif not m.typed and own.type and own.name.lower().startswith(own.type):
-                m.typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
+                m.typed = (
+                    "district" if own.kind == "district" else "commune"
+                )  # "Quận 3", "Phường 1"
             upper = upper_title if ts < prep.title_end else upper_summary
             if self._filter(m, text) and self._capitalised(prep, m, upper):
                 found.append(m)
@@ -497,8 +502,8 @@ class PlaceReader:
         for m in kept:
             # Communes are settled by context first ("xã Đức Minh (huyện Đắk Mil, Đắk Nông)" is
             # the former commune, not today's namesake in Hà Tĩnh); their rank only at the end.
-            if m.typed and m.typed != "commune" and self._unique(m):
-                typed_reading.setdefault(m.key, m.place)  # type: ignore[arg-type]
+            if m.typed and m.typed != "commune" and self._unique(m) and m.place:
+                typed_reading.setdefault(m.key, m.place)
         for m in kept:
             if m.typed or m.place:
                 continue
@@ -578,7 +583,8 @@ class PlaceReader:
         located = {m.place.code for m in settled
                    if m.place is not None and m.place.kind != "landmark" and not m.passing}
         for i, m in enumerate(settled):
-            place: Place = m.place  # type: ignore[assignment]
+            place = m.place
+            assert place is not None, "a settled mention has its reading"
             code = place.code
             in_title = m.ts < lead_end
             spans = (code, *place.also)

@@ -26,8 +26,7 @@ from typing import Any
 
 from catalog import province_name, provinces
 from catalog import topics as catalog_topics
-from classify.gazetteer import PROVINCE_LEVEL, Place, get_gazetteer
-from classify.places import CONTEXT_FILE
+from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Place, get_gazetteer
 from classify.textmap import fold_for_match, match_key, prepare
 from classify.topics import get_topic_rules
 from vntext import fold, normalize

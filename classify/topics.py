@@ -97,7 +97,9 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
             combos[slug].append(len(rule[key]))
         unknown = set(rule.get("yield_to", [])) - set(known)
         if unknown:
-            raise TopicRulesError(f"{path.name}: [{slug}] yield_to unknown topics {sorted(unknown)}")
+            raise TopicRulesError(
+                f"{path.name}: [{slug}] yield_to unknown topics {sorted(unknown)}"
+            )
         yield_to[slug] = tuple(rule.get("yield_to", []))
     passing = passing_any = None
     if passing_words:

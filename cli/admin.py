@@ -18,7 +18,7 @@ from services import admin, limits, users
 ACTOR = "cli"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("admin", help="roles, statistics, broadcasts and OPML")
     commands = parser.add_subparsers(dest="admin_command", required=True)
 

@@ -19,7 +19,7 @@ from services.classification import reclassify_all
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "classify",
         help="classify items read as JSON Lines on stdin",
@@ -125,7 +125,9 @@ def _read_item(raw: bytes) -> dict[str, Any]:
         item[name] = value or ""
     province = item.get("feed_province")
     if province is not None and (not isinstance(province, str) or province not in provinces()):
-        shown = province if isinstance(province, (str, int, float, bool)) else type(province).__name__
+        shown = (
+            province if isinstance(province, (str, int, float, bool)) else type(province).__name__
+        )
         raise BadLine(f'"feed_province" must be a current province code such as "01", '
                       f"not {json.dumps(shown, ensure_ascii=False)[:40]}", item_id)
     item["feed_province"] = province

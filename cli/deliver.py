@@ -12,17 +12,22 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from config import ConfigError, Settings
 from delivery.service import start_delivery
 from runtime import App, open_app
 from storage.migrate import upgrade
 
+if TYPE_CHECKING:  # imported when used: a channel's library loads only when its token is set
+    from channels.telegram import TelegramChannel
+    from channels.zalo import ZaloChannel
+
 log = logging.getLogger(__name__)
 IDLE_CHECK_SECONDS = 0.2
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     deliver = sub.add_parser("deliver", help="send due digests and queued messages (no chat)")
     deliver.add_argument("--until-idle", action="store_true",
                          help="exit once nothing due is left to send")
@@ -34,9 +39,10 @@ def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(serve(settings, until_idle=args.until_idle))
 
 
-async def _channels(app: App) -> list:  # type: ignore[type-arg]
+async def _channels(app: App) -> list[TelegramChannel | ZaloChannel]:
     """The channels whose tokens are set, opened for sending."""
-    settings, opened = app.settings, []
+    settings = app.settings
+    opened: list[TelegramChannel | ZaloChannel] = []
     if settings.telegram_bot_token and settings.telegram_bot_token.get_secret_value():
         from channels.telegram import TelegramChannel
 
@@ -54,13 +60,15 @@ async def _channels(app: App) -> list:  # type: ignore[type-arg]
         app.channels[zalo.name] = zalo
         opened.append(zalo)
     if not opened:
-        raise ConfigError("invalid configuration: deliver needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN")
+        raise ConfigError(
+            "invalid configuration: deliver needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN"
+        )
     return opened
 
 
 async def serve(settings: Settings, *, until_idle: bool = False) -> int:
     app = open_app(settings)
-    opened = []
+    opened: list[TelegramChannel | ZaloChannel] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

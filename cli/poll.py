@@ -14,7 +14,7 @@ from model.enums import SourceStatus
 from runtime import App
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("poll", help="poll the sources and store new items")
     parser.add_argument("--once", action="store_true",
                         help="poll every active source once and exit")

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import SecretStr
 
 from channels.console import run_console
 from config import Settings
@@ -28,7 +29,7 @@ from storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the bot (console channel when no token is set)")
     run.set_defaults(func=_run)
 
@@ -42,8 +43,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _has(secret: object) -> bool:
-    return bool(secret and secret.get_secret_value())  # type: ignore[attr-defined]
+def _has(secret: SecretStr | None) -> bool:
+    return bool(secret and secret.get_secret_value())
 
 
 @dataclass

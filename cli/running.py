@@ -18,7 +18,9 @@ EXIT_BAD_INPUT = 2
 def run_with_app(settings: Settings, command: Callable[[App], Awaitable[int]]) -> int:
     """Apply migrations, open the app, run `command`; a ServiceError prints its reason and
     exits with status 2, without a traceback."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise here
+    logging.getLogger("alembic").setLevel(
+        logging.WARNING
+    )  # one line per migration step is noise here
     upgrade(settings.database_url)
 
     async def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import datetime
 
 from cli.running import run_with_app
@@ -11,7 +12,7 @@ from runtime import App
 from services import sources
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("sources", help="manage news sources (feeds and listing pages)")
     commands = parser.add_subparsers(dest="sources_command", required=True)
 
@@ -74,7 +75,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     return run_with_app(settings, command)
 
 
-def _change(action: str):  # type: ignore[no-untyped-def]
+def _change(action: str) -> Callable[[argparse.Namespace, Settings], int]:
     def handler(args: argparse.Namespace, settings: Settings) -> int:
         async def command(app: App) -> int:
             info = await getattr(sources, f"{action}_source")(app, args.ref, actor="cli")

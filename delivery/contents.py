@@ -29,7 +29,7 @@ import base64
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
@@ -312,12 +312,12 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
         held.setdefault(row.chat_id, set()).update(mine)
 
 
-def _digest_header(row: Row, count: int, tz) -> str:  # type: ignore[no-untyped-def]
+def _digest_header(row: Row, count: int, tz: tzinfo) -> str:
     return _header(row.lang, _mode(row), row.due_at, count, tz)
 
 
 @lru_cache(maxsize=1024)
-def _header(lang: str, mode: str, due: datetime, count: int, tz) -> str:  # type: ignore[no-untyped-def]
+def _header(lang: str, mode: str, due: datetime, count: int, tz: tzinfo) -> str:
     local_due = due.astimezone(tz)
     if mode == SubscriptionMode.WEEKLY:
         start = (due - PERIODS["weekly"]).astimezone(tz)

@@ -42,9 +42,12 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    BindParameter,
+    CompoundSelect,
     Float,
     Select,
     String,
+    Subquery,
     and_,
     bindparam,
     case,
@@ -81,7 +84,7 @@ log = logging.getLogger(__name__)
 MATCH_BATCH = 1000  # items per start-up catch-up transaction
 
 
-def live_subscriptions() -> Select[Any]:
+def live_subscriptions() -> Select[int, int, str]:
     """Subscriptions that may receive news now: not paused, not off, chat active."""
     return (
         select(Subscription.id.label("sid"), Subscription.chat_id.label("chat_id"),
@@ -100,7 +103,7 @@ def deliverable(item_ids: list[int]) -> Select[Any]:
 
 
 def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
-                   min_score: float) -> Select[Any]:
+                   min_score: float) -> CompoundSelect[Any]:
     """(tag, item_id, strong) for every subscription in `subs` (columns sid, tag, keywords) and
     item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
     match all score at least `min_score` (a keyword-only match is strong: no label decided it),
@@ -133,7 +136,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
 
     # One list parameter, shared by the four branches; one threshold, likewise.
     keys = sorted(keyword_keys)
-    matched_keys = bindparam("keyword_keys", keys, expanding=True)
+    matched_keys: BindParameter[list[str]] = bindparam("keyword_keys", keys, expanding=True)
     threshold = bindparam("min_score", min_score, type_=Float())
 
     def strong(*scores: Any) -> Any:
@@ -173,7 +176,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
         .where(no_topics, no_provinces),
         subs.c.keywords, items.c.iid,
     )
-    return union_all(provinces_only, provinces_and_topics, topics_only, everything)  # type: ignore[return-value]
+    return union_all(provinces_only, provinces_and_topics, topics_only, everything)
 
 
 def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:
@@ -190,7 +193,7 @@ def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:
             .group_by(best.c.tag))
 
 
-async def keyword_keys(session: AsyncSession, items: Select[Any], subs: Select[Any]) -> set[str]:
+async def keyword_keys(session: AsyncSession, items: Subquery, subs: Subquery) -> set[str]:
     """"phrase#item_id" for every keyword phrase of `subs` (column keywords) whose words all
     occur in the item's folded text."""
     phrases = (

@@ -29,7 +29,7 @@ from delivery.recorder import Write
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
 from runtime import App
-from storage.dialect import lock_for_write, upsert_insert
+from storage.dialect import lock_for_write, rowcount, upsert_insert
 from storage.models import Chat, DeliveredItem, Delivery
 from storage.views import chunks
 
@@ -79,7 +79,9 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
 
 async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> list[Row]:
     """Claim rows in a transaction of their own (see `claiming`)."""
-    return await in_transaction(app, claiming(channel, lane, limit, owner, app.clock()))
+    claimed: list[Row] = await in_transaction(
+        app, claiming(channel, lane, limit, owner, app.clock()))
+    return claimed
 
 
 def saving_prepared(rows: list[Row], owner: str) -> Write:
@@ -204,7 +206,8 @@ def stale_cutoff(app: App) -> datetime:
 
 
 async def reclaim_stale(app: App) -> int:
-    return await in_transaction(app, reclaiming(stale_cutoff(app)))
+    reclaimed: int = await in_transaction(app, reclaiming(stale_cutoff(app)))
+    return reclaimed
 
 
 async def release_claims(app: App, owner: str) -> int:
@@ -217,7 +220,8 @@ async def release_claims(app: App, owner: str) -> int:
             .returning(Delivery.id)
         )).all()
         return len(ids)
-    return await in_transaction(app, write)
+    released: int = await in_transaction(app, write)
+    return released
 
 
 async def in_transaction(app: App, write: Write) -> Any:
@@ -244,7 +248,7 @@ async def enqueue(
             upsert_insert(s, Delivery).values(values).on_conflict_do_nothing(),
             execution_options={"preserve_rowcount": True},
         )
-        return bool(result.rowcount and result.rowcount > 0)
+        return rowcount(result) > 0
 
     if session is not None:
         return await add(session)

@@ -61,7 +61,7 @@ class Recorder:
                 batch.append(self.queue.get_nowait())
             try:
                 results = await self._commit([write for write, _ in batch])
-                for (_, done), result in zip(batch, results):
+                for (_, done), result in zip(batch, results, strict=True):
                     if not done.done():
                         done.set_result(result)
             except Exception:

@@ -32,13 +32,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from config import Settings
 from delivery import outbox
 from delivery.alerts import alert_admins
+from delivery.chats import mark_chat_inactive, migrate_chat
 from delivery.contents import Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from model.channel import Channel, Outcome, OutMessage, Status
 from model.enums import ActionKind, DeliveryKind, OutboxState
 from runtime import App
-from services.chats import mark_chat_inactive, migrate_chat
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Action:
 
 def backoff(attempts: int, base: float) -> float:
     """Wait before retry number `attempts` (1, 2, …): base, 2×base, 4×base, … at most an hour."""
-    return min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return min(base * 2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
 
 
 def decide(outcome: Outcome, attempts: int, settings: Settings) -> Action:
@@ -68,16 +68,23 @@ def decide(outcome: Outcome, attempts: int, settings: Settings) -> Action:
         case Status.OK:
             return Action(ActionKind.SENT)
         case Status.RETRY_AFTER:
-            return Action(ActionKind.WAIT, delay=max(outcome.retry_after or 1.0, 0.0), reason=detail)
+            return Action(
+                ActionKind.WAIT, delay=max(outcome.retry_after or 1.0, 0.0), reason=detail
+            )
         case Status.GONE:
             return Action(ActionKind.GONE, reason=detail)
         case Status.MIGRATED:
             return Action(ActionKind.MIGRATE, reason=detail)
         case Status.TRANSIENT:
             if attempts >= settings.delivery_max_attempts:
-                return Action(ActionKind.FAIL, reason=f"gave up after {attempts} attempts: {detail}")
-            return Action(ActionKind.RETRY, delay=backoff(attempts, settings.delivery_retry_base_seconds),
-                          reason=detail)
+                return Action(
+                    ActionKind.FAIL, reason=f"gave up after {attempts} attempts: {detail}"
+                )
+            return Action(
+                ActionKind.RETRY,
+                delay=backoff(attempts, settings.delivery_retry_base_seconds),
+                reason=detail,
+            )
         case Status.BAD_CONTENT:
             return Action(ActionKind.FAIL, reason=f"rejected as malformed: {detail}", alert=True)
         case Status.AUTH:
@@ -104,7 +111,8 @@ class ChannelSender:
         rate = pacer.limiter.limits.global_per_second
         # Enough rows in flight to keep the window full while others wait on the network.
         self.capacity = {INTERACTIVE: max(16, rate), BULK: max(16, 2 * rate)}
-        self.inflight: dict[int, set[asyncio.Task[None]]] = {INTERACTIVE: set(), BULK: set()}
+        # Per lane: each task being sent -> the id of its row.
+        self.inflight: dict[int, dict[asyncio.Task[None], int]] = {INTERACTIVE: {}, BULK: {}}
         self.composing: set[int] = set()  # claimed rows not yet handed to a send task
         self.slot_free = {INTERACTIVE: asyncio.Event(), BULK: asyncio.Event()}
         self.auth_until = 0.0
@@ -119,7 +127,7 @@ class ChannelSender:
         """The rows this sender holds, whose leases it renews: those being sent, and those
         claimed and still being composed (a big batch on a busy machine can take longer than a
         lease; taken over meanwhile, a row would go out twice)."""
-        sending = [t.row_id for lane in self.inflight.values() for t in lane]  # type: ignore[attr-defined]
+        sending = [row_id for lane in self.inflight.values() for row_id in lane.values()]
         return [*self.composing, *sending]
 
     async def run(self) -> None:
@@ -159,7 +167,9 @@ class ChannelSender:
                     finally:
                         self.composing.difference_update(r.id for r in rows)
                 except Exception:
-                    log.exception("%s sender: claiming lane %d failed; trying again", self.name, lane)
+                    log.exception(
+                        "%s sender: claiming lane %d failed; trying again", self.name, lane
+                    )
             event.clear()
             timeout = None if claimed and claimed >= free else poll
             if claimed >= free and not self.inflight[lane]:
@@ -191,7 +201,9 @@ class ChannelSender:
                     log.exception("could not compose delivery %s", row.id)
                     await self.recorder.write(outbox.closed(
                         row, self.owner, OutboxState.FAILED, f"could not compose: {exc!r}"))
-                    await alert_admins(self.app, f"Delivery {row.id} could not be composed: {exc!r}")
+                    await alert_admins(
+                        self.app, f"Delivery {row.id} could not be composed: {exc!r}"
+                    )
                     row.parts = None
         return [r for r in rows if r.parts]
 
@@ -205,12 +217,11 @@ class ChannelSender:
 
     def _start(self, row: Row) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(row))
-        task.row_id = row.id  # type: ignore[attr-defined]
         lane = self.inflight[row.lane if row.lane in self.inflight else BULK]
-        lane.add(task)
+        lane[task] = row.id
 
         def done(t: asyncio.Task[None]) -> None:
-            lane.discard(t)
+            lane.pop(t, None)
             self.slot_free[row.lane if row.lane in self.slot_free else BULK].set()
 
         task.add_done_callback(done)
@@ -221,7 +232,9 @@ class ChannelSender:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or the database: the row is retried later, not lost
-            log.exception("delivery %s to %s:%s failed unexpectedly", row.id, self.name, row.chat_key)
+            log.exception(
+                "delivery %s to %s:%s failed unexpectedly", row.id, self.name, row.chat_key
+            )
             row.attempts += 1
             settings = self.app.settings
             due = self.app.clock() + timedelta(
@@ -272,7 +285,8 @@ class ChannelSender:
             if action.kind == ActionKind.FAIL:
                 row.attempts += 1
                 log.warning("delivery %s to %s failed: %s", row.id, where, action.reason)
-                await self.recorder.write(outbox.closed(row, self.owner, OutboxState.FAILED, action.reason))
+                await self.recorder.write(
+                    outbox.closed(row, self.owner, OutboxState.FAILED, action.reason))
                 # An alert about an alert would loop.
                 if action.alert and row.kind != DeliveryKind.ALERT:
                     await alert_admins(app, f"Message {row.id} ({row.kind}) to {where} "
@@ -286,8 +300,14 @@ class ChannelSender:
                 return
             if action.kind == ActionKind.MIGRATE:
                 if migrated or not outcome.new_chat_key:
-                    await self.recorder.write(outbox.closed(
-                        row, self.owner, OutboxState.FAILED, f"migration without a usable new id: {action.reason}"))
+                    await self.recorder.write(
+                        outbox.closed(
+                            row,
+                            self.owner,
+                            OutboxState.FAILED,
+                            f"migration without a usable new id: {action.reason}",
+                        )
+                    )
                     return
                 migrated = True
                 new_id = await migrate_chat(app, self.name, row.chat_key, outcome.new_chat_key)

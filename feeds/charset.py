@@ -40,10 +40,10 @@ def declared_charsets(body: bytes, content_type: str | None) -> list[str]:
     if content_type and (match := _HEADER_CHARSET.search(content_type)):
         found.append(_codec(match.group(1)))
     head = body[:2048]
-    if match := _XML_DECL.match(head):
-        found.append(_codec(match.group(1)))
-    if match := _META_CHARSET.search(head):
-        found.append(_codec(match.group(1)))
+    if declared := _XML_DECL.match(head):
+        found.append(_codec(declared.group(1)))
+    if declared := _META_CHARSET.search(head):
+        found.append(_codec(declared.group(1)))
     return list(dict.fromkeys(name for name in found if name))
 
 

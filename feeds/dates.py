@@ -10,7 +10,7 @@ ISO 8601; "M/D/YYYY h:mm:ss AM|PM" (US order when AM/PM is given); "DD/MM/YYYY H
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 _MONTHS = {
     name: number
@@ -148,7 +148,7 @@ def parse_date(raw: str | None, local: tzinfo, now: datetime | None = None) -> d
         parsed = _parse_rfc822(match, local)
     else:
         parsed = _parse_numeric(text, local, now)
-    return parsed.astimezone(timezone.utc) if parsed else None
+    return parsed.astimezone(UTC) if parsed else None
 
 
 def published_at(raw: str | None, local: tzinfo, fetched_at: datetime) -> tuple[datetime, bool]:
@@ -156,5 +156,5 @@ def published_at(raw: str | None, local: tzinfo, fetched_at: datetime) -> tuple[
     in when it gave no date we can trust (missing, unreadable, or more than a day ahead)."""
     parsed = parse_date(raw, local, fetched_at)
     if parsed is None or parsed > fetched_at + _FUTURE_SLACK:
-        return fetched_at.astimezone(timezone.utc), False
+        return fetched_at.astimezone(UTC), False
     return parsed, True

@@ -265,8 +265,8 @@ class Fetcher:
         except policy.SourceRefused as exc:
             return FetchResult(url=current, status="error", error=exc.reason, refused=True,
                                permanent_url=permanent_url)
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, asyncio.TimeoutError,
-                OSError, ValueError) as exc:
+        except (TimeoutError, httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError,
+                ValueError) as exc:
             return FetchResult(url=current, status="error",
                                error=_describe(exc, current, self.timeout),
                                permanent_url=permanent_url)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from vntext import normalize
 
@@ -18,20 +18,21 @@ _DROP = "script, style, noscript, iframe, object, embed, svg, figure, img, video
 _RELATED_MARKERS = ("related", "relate", "lien-quan", "lienquan", "box-tin", "see-also", "readmore")
 # Where a plain-text "related" tail starts: "Xem thêm: ...", "Tin liên quan: ...".
 _RELATED_TAIL = re.compile(
-    r"\s*(?:>>\s*)?\b(?:Xem thêm|Tin liên quan|Bài liên quan|Đọc thêm|Tin cùng chuyên mục)\s*[:>].*$",
+    r"\s*(?:>>\s*)?\b(?:Xem thêm|Tin liên quan|Bài liên quan|Đọc thêm|Tin cùng chuyên mục)"
+    r"\s*[:>].*$",
     re.S | re.I,
 )
 # Block elements end a line of text; insert a space so "</p><p>" does not glue sentences.
 _BLOCK_TAG = re.compile(r"<(?=/?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|blockquote|section)\b)", re.I)
 
 
-def _is_link_list(node) -> bool:  # type: ignore[no-untyped-def]
+def _is_link_list(node: LexborNode) -> bool:
     """A list whose every item is a link: a "related articles" block, not part of the summary."""
     items = node.css("li")
     return bool(items) and all(item.css_first("a") is not None for item in items)
 
 
-def _is_related_box(node) -> bool:  # type: ignore[no-untyped-def]
+def _is_related_box(node: LexborNode) -> bool:
     attrs = node.attributes
     marker = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
     return any(word in marker for word in _RELATED_MARKERS)

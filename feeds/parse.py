@@ -90,7 +90,9 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
     if looks_like_html(body):
         raise FeedError("the server sent an HTML page where an RSS or Atom feed was expected")
     if _declares_entities(body):
-        raise FeedError("refused: the feed declares XML entities in a DOCTYPE (entity-expansion risk)")
+        raise FeedError(
+            "refused: the feed declares XML entities in a DOCTYPE (entity-expansion risk)"
+        )
     parsed = feedparser.parse(io.BytesIO(body), response_headers=_HEADERS,
                               sanitize_html=False, resolve_relative_uris=False)
     entries = parsed.entries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers import args, confirm
 from handlers.callbacks import Callback, encode
-from handlers.commands import allowed, commands, lookup
+from handlers.commands import allowed, commands
 from handlers.context import Ctx
 from handlers.types import Result
 from model.channel import Button
@@ -13,7 +13,7 @@ from services import chats
 
 
 async def help_(ctx: Ctx, text: str) -> Result:
-    blocks = [ctx.t("help_intro")]
+    blocks: list[str] = [ctx.t("help_intro")]
     for role in ("citizen", "official", "admin"):
         mine = [c for c in commands().values() if c.role == role and allowed(c, ctx.role)]
         if mine:
@@ -36,11 +36,11 @@ async def lang(ctx: Ctx, text: str) -> Result:
     if not text:
         buttons = [[Button("Tiếng Việt", encode("lg", "vi")),
                     Button("English", encode("lg", "en"))]]
-        usage = ctx.t("usage", usage=lookup("lang").usage_line(ctx.lang))
+        usage = ctx.t("usage", usage=commands()["lang"].usage_line(ctx.lang))
         return ctx.reply(ctx.t("lang_choose"), usage, buttons=buttons)
     chosen = args.lookup(text, "langs")
     if chosen is None:
-        return ctx.usage(lookup("lang"))
+        return ctx.usage("lang")
     return await _set_lang(ctx, chosen)
 
 

@@ -4,10 +4,11 @@ the role and written the attempt to the audit log; the services record what each
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from catalog import province_name, topic_name
 from handlers import args, confirm
-from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.render import provinces_text
 from handlers.types import Result
@@ -21,14 +22,14 @@ IMPORT_SKIPS_SHOWN = 20
 _URL = re.compile(r"https?://\S+", re.I)
 
 
-def _time(ctx: Ctx, moment) -> str:  # type: ignore[no-untyped-def]
+def _time(ctx: Ctx, moment: datetime | None) -> str:
     return moment.astimezone(ctx.app.settings.tz).strftime("%H:%M %d/%m") if moment else "–"
 
 
 async def addfeed(ctx: Ctx, text: str) -> Result:
     url, _, rest = text.strip().partition(" ")
     if not _URL.fullmatch(url):
-        return ctx.usage(lookup("addfeed"))
+        return ctx.usage("addfeed")
     province, name = args.leading_province(rest)
     src = await sources.add_source(ctx.app, url, province=province, name=name or None,
                                    actor=ctx.actor)
@@ -53,11 +54,11 @@ async def feeds(ctx: Ctx, text: str) -> Result:
     return ctx.reply(*blocks)
 
 
-def _feed_action(action: str, key: str):  # type: ignore[no-untyped-def]
+def _feed_action(action: str, key: str) -> Callable[[Ctx, str], Awaitable[Result]]:
     async def handle(ctx: Ctx, text: str) -> Result:
         ref = text.strip()
         if not ref or " " in ref:
-            return ctx.usage(lookup(action))
+            return ctx.usage(action)
         await getattr(sources, f"{key}_source")(ctx.app, ref, actor=ctx.actor)
         return ctx.reply(ctx.t(f"feed_{key}d", ref=ref))
     return handle
@@ -66,14 +67,16 @@ def _feed_action(action: str, key: str):  # type: ignore[no-untyped-def]
 async def testfeed(ctx: Ctx, text: str) -> Result:
     url = text.strip()
     if not _URL.fullmatch(url):
-        return ctx.usage(lookup("testfeed"))
+        return ctx.usage("testfeed")
     dry = await sources.test_source(ctx.app, url)
     return ctx.reply(*render_dry_run(ctx, dry))
 
 
 def render_dry_run(ctx: Ctx, dry: SourceTest) -> list[str]:
     """What a source would bring, with the labels and evidence of its first items."""
-    blocks = [ctx.t("testfeed_head", url=dry.location, kind=dry.kind, count=len(dry.items))]
+    blocks: list[str] = [
+        ctx.t("testfeed_head", url=dry.location, kind=dry.kind, count=len(dry.items))
+    ]
     if dry.moved_to:
         blocks.append(ctx.t("testfeed_moved", url=dry.moved_to))
     for entry in dry.items[:TESTFEED_SHOWN]:
@@ -96,10 +99,10 @@ async def grant(ctx: Ctx, text: str) -> Result:
         if role:
             break
     if not ref or role is None:
-        return ctx.usage(lookup("grant"))
+        return ctx.usage("grant")
     codes = args.provinces_in(" ".join(words[size:]))
     if role == "official" and not codes:
-        return ctx.usage(lookup("grant"))
+        return ctx.usage("grant")
     channel, key = limits.person_ref(ref, ctx.msg.channel)
     change = await users.grant(ctx.app, ctx.actor, channel, key, role, codes)
     await _refresh_menu(ctx, channel, key, role)
@@ -112,7 +115,7 @@ async def grant(ctx: Ctx, text: str) -> Result:
 async def revoke(ctx: Ctx, text: str) -> Result:
     ref = text.strip()
     if not ref or " " in ref:
-        return ctx.usage(lookup("revoke"))
+        return ctx.usage("revoke")
     channel, key = limits.person_ref(ref, ctx.msg.channel)
     await users.revoke(ctx.app, ctx.actor, channel, key)
     await _refresh_menu(ctx, channel, key, "citizen")
@@ -143,7 +146,7 @@ async def stats(ctx: Ctx, text: str) -> Result:
 async def broadcast(ctx: Ctx, text: str) -> Result:
     province, body = args.leading_province(text)
     if not body.strip():
-        return ctx.usage(lookup("broadcast"))
+        return ctx.usage("broadcast")
     html = Html(f"{ctx.t('broadcast_header')}\n{escape(body.strip())}")
     admin.check_broadcast(html, province)
     audience = await admin.broadcast_audience(ctx.app, province)

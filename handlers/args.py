@@ -24,7 +24,8 @@ _SPACES = re.compile(r"[\s,;]+")
 
 @lru_cache(maxsize=1)
 def words() -> dict[str, Any]:
-    return json.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
+    return data
 
 
 def folded(text: str) -> str:
@@ -60,9 +61,9 @@ def parse_delivery(text: str) -> Cadence | None:
     phrase = folded(text)
     weekday, phrase = _take_weekday(phrase)
     hour = None
-    match = None
-    for match in _HOUR.finditer(phrase):
-        pass  # the last number is the hour ("hang tuan thu 2 7": the weekday went already)
+    # The last number is the hour ("hang tuan thu 2 7": the weekday went already).
+    hours = list(_HOUR.finditer(phrase))
+    match = hours[-1] if hours else None
     if match:
         hour = int(match.group(1))
         phrase = (phrase[:match.start()] + " " + phrase[match.end():]).strip()

@@ -49,7 +49,7 @@ def _check(action: str, args: tuple[str, ...]) -> None:
         raise BadCallback(f"unknown action {action!r}")
     if len(args) != len(patterns):
         raise BadCallback(f"{action}: expected {len(patterns)} arguments, got {len(args)}")
-    for pattern, arg in zip(patterns, args):
+    for pattern, arg in zip(patterns, args, strict=True):
         if not pattern.fullmatch(arg):
             raise BadCallback(f"{action}: bad argument {arg!r}")
 

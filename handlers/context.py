@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.commands import Command
+from handlers.commands import commands
 from handlers.types import Incoming, Result
 from model.channel import Button, OutMessage
 from render.compose import split_parts
@@ -97,5 +97,6 @@ class Ctx:
             messages[0].edit_message_id = self.msg.message_id
         return Result(messages=messages, button_answer=answer)
 
-    def usage(self, command: Command) -> Result:
-        return self.reply(self.t("usage", usage=command.usage_line(self.lang)))
+    def usage(self, name: str) -> Result:
+        """How to use the command called `name` (its main name)."""
+        return self.reply(self.t("usage", usage=commands()[name].usage_line(self.lang)))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from handlers import args
 from handlers.callbacks import Callback, encode
-from handlers.commands import lookup
 from handlers.context import Ctx, new_nonce
 from handlers.picker import stale
 from handlers.render import item_blocks, provinces_text, sub_text, topics_text
@@ -55,7 +55,7 @@ def _results(ctx: Ctx, query: str, found: SearchPage, nonce: str, *, edit: bool 
 async def search(ctx: Ctx, text: str) -> Result:
     query, page = args.split_page(text)
     if not query or not re.search(r"\w", query):
-        return ctx.usage(lookup("search"))
+        return ctx.usage("search")
     found = await search_service.search(ctx.app, query, page)
     nonce = new_nonce()
     recent = [s for s in ctx.dialog.get("searches", []) if s["q"] != query]
@@ -82,7 +82,7 @@ async def latest(ctx: Ctx, text: str) -> Result:
                                   why=lambda i: ctx.cmd("why", i)))
 
 
-def _evidence(entries: list[dict]) -> str:
+def _evidence(entries: list[dict[str, Any]]) -> str:
     shown = [str(e.get("resolved") or (f"“{e['text']}”" if e.get("text") else "")) for e in entries]
     return "; ".join(s for s in dict.fromkeys(shown) if s)
 
@@ -95,7 +95,7 @@ def _score(ctx: Ctx, label: explain.Label) -> Html:
 async def why(ctx: Ctx, text: str) -> Result:
     match = re.fullmatch(r"\s*#?(\d{1,12})\s*", text)
     if not match:
-        return ctx.usage(lookup("why"))
+        return ctx.usage("why")
     found = await explain.explain(ctx.app, ctx.chat.id, int(match.group(1)))
     blocks = [render_item(found.item, lang=ctx.lang, tz=ctx.app.settings.tz)]
     lines = [ctx.t("why_province", name=provinces_text([p.label]), score=_score(ctx, p),

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from delivery.report import build_report
 from handlers import args
-from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.types import Result
 from model.channel import OutMessage
@@ -31,7 +30,7 @@ async def report(ctx: Ctx, text: str) -> Result:
     where, days = _split_period(text)
     codes = args.provinces_in(where) if where.strip() else list(ctx.person.provinces)
     if not codes:
-        return ctx.usage(lookup("report"))
+        return ctx.usage("report")
     subscriptions.check_allowed(ctx.person, "report", codes)
     end = ctx.app.clock()
     built = await build_report(ctx.app, codes, end - timedelta(days=days), end, ctx.lang,

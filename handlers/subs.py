@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from catalog import province_name
 from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
 from handlers.callbacks import Callback, encode
-from handlers.commands import lookup
 from handlers.context import Ctx
 from handlers.render import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
@@ -17,7 +18,13 @@ from services.subscriptions import Cadence, SubInfo
 from vntext import fold
 
 
-def _parts(parsed: ParsedPhrase) -> dict[str, object] | None:
+class _Parts(TypedDict):
+    topics: list[str]
+    provinces: list[str]
+    keywords: str
+
+
+def _parts(parsed: ParsedPhrase) -> _Parts | None:
     """What a phrase asks for: topics, provinces and leftover keywords. None if nothing."""
     if not (parsed.topics or parsed.provinces or subscriptions.fold_keywords(parsed.keywords)):
         return None
@@ -51,9 +58,9 @@ async def sub(ctx: Ctx, text: str) -> Result:
     parsed = parse_phrase(text)
     parts = _parts(parsed)
     if parts is None:
-        return ctx.usage(lookup("sub"))
+        return ctx.usage("sub")
     ctx.require_chat_admin()
-    new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)  # type: ignore[arg-type]
+    new = await subscriptions.subscribe(ctx.app, ctx.chat.id, label=text, **parts)
     hint = ctx.t("sub_fix_hint") if ctx.buttons else ctx.t("sub_fix_typed", number=new.number)
     renamed = _renamed(parsed)
     return ctx.reply(ctx.t("sub_done", number=new.number, what=sub_text(ctx.lang, new),
@@ -68,12 +75,12 @@ async def edit(ctx: Ctx, text: str) -> Result:
     parsed = parse_phrase(rest)
     parts = _parts(parsed) if number is not None else None
     if parts is None:
-        return ctx.usage(lookup("edit"))
+        return ctx.usage("edit")
     ctx.require_chat_admin()
     target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     changed = await subscriptions.update_subscription(ctx.app, ctx.chat.id, target.id,
                                                       person=ctx.person, label=rest,
-                                                      **parts)  # type: ignore[arg-type]
+                                                      **parts)
     return ctx.reply(ctx.t("sub_changed", number=changed.number, what=sub_text(ctx.lang, changed)),
                      *_regions(ctx, parsed))
 
@@ -107,7 +114,7 @@ async def unsub(ctx: Ctx, text: str) -> Result:
         return ctx.reply(ctx.t("unsub_all_done", count=len(removed)))
     number, rest = args.split_number(text)
     if number is None or rest:
-        return ctx.usage(lookup("unsub"))
+        return ctx.usage("unsub")
     gone = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     await subscriptions.unsubscribe(ctx.app, ctx.chat.id, gone.id)
     return ctx.reply(ctx.t("unsub_done", number=gone.number, what=sub_text(ctx.lang, gone)))
@@ -116,7 +123,7 @@ async def unsub(ctx: Ctx, text: str) -> Result:
 async def _pause(ctx: Ctx, text: str, paused: bool) -> Result:
     number, rest = args.split_number(text)
     if number is None or rest:
-        return ctx.usage(lookup("pause" if paused else "resume"))
+        return ctx.usage("pause" if paused else "resume")
     ctx.require_chat_admin()
     target = await subscriptions.find(ctx.app, ctx.chat.id, number=number)
     await subscriptions.set_paused(ctx.app, ctx.chat.id, target.id, paused)
@@ -156,7 +163,7 @@ async def digest(ctx: Ctx, text: str) -> Result:
                               target.number if target else None)
     delivery = args.parse_delivery(rest)
     if delivery is None:
-        return ctx.usage(lookup("digest"))
+        return ctx.usage("digest")
     return await _apply(ctx, delivery, target.id if target else None)
 
 

@@ -76,7 +76,9 @@ class Channel(Protocol):
     name: str  # "telegram", "zalo", "console"
     capabilities: Capabilities
 
-    async def send(self, chat_key: str, message: OutMessage, *, chat_kind: str = "private") -> Outcome:
+    async def send(
+        self, chat_key: str, message: OutMessage, *, chat_kind: str = "private"
+    ) -> Outcome:
         """Send (or edit) one message. Never raises for platform errors: returns the Outcome."""
         ...
 

@@ -1,7 +1,7 @@
 """The shared states and kinds, as str-valued enums.
 
-`StrEnum` members are `str`s, so they are stored in the existing string columns and compare equal to the
-values already there: no migration.
+`StrEnum` members are `str`s, so they are stored in the existing string columns and compare equal
+to the values already there: no migration.
 """
 
 from enum import StrEnum

@@ -11,6 +11,10 @@ import io
 import textwrap
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib itself is imported only when a chart is drawn
+    from matplotlib.axes import Axes
 
 WIDTH_PX, HEIGHT_PX, DPI = 800, 500, 100
 LABEL_WIDTH = 26  # characters per line of a topic label before it wraps
@@ -72,7 +76,7 @@ def _draw(totals: Sequence[tuple[str, int]], days: Sequence[tuple[date | str, Se
         for topic, color in enumerate(colors):
             heights = [day_counts[topic] for _, day_counts in days]
             bottom.bar(positions, heights, bottom=base, color=color, width=0.7)
-            base = [b + h for b, h in zip(base, heights)]
+            base = [b + h for b, h in zip(base, heights, strict=True)]
         step = max(1, len(days) // 10)  # at most ~10 day labels, so they never overlap
         bottom.set_xticks(list(positions)[::step], [_day_label(day) for day, _ in days][::step],
                           fontsize=8)
@@ -89,7 +93,7 @@ def _day_label(day: date | str) -> str:
     return day if isinstance(day, str) else day.strftime("%d/%m")
 
 
-def _tidy(axes) -> None:  # type: ignore[no-untyped-def]
+def _tidy(axes: Axes) -> None:
     from matplotlib.ticker import MaxNLocator
 
     axes.spines[["top", "right"]].set_visible(False)

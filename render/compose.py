@@ -61,7 +61,9 @@ def render_item(
 
 
 def _render_item(item: ItemView, lang: str, tz: tzinfo, labels: bool, summary: bool) -> str:
-    lines = [f'<b><a href="{escape_attr(item.url)}">{escape(truncate(item.title, TITLE_UNITS))}</a></b>']
+    lines = [
+        f'<b><a href="{escape_attr(item.url)}">{escape(truncate(item.title, TITLE_UNITS))}</a></b>'
+    ]
     if summary and item.summary:
         lines.append(escape(truncate(item.summary, SUMMARY_UNITS)))
     meta = [escape(item.source_name)] if item.source_name else []
@@ -166,7 +168,9 @@ def render_batch(items: Sequence[ItemView], *, lang: str, tz: tzinfo, limit: int
 _newest_first = attrgetter("published_at", "id")
 
 
-def group_items(items: Sequence[ItemView]) -> list[tuple[str | None, list[tuple[str | None, list[ItemView]]]]]:
+def group_items(
+    items: Sequence[ItemView],
+) -> list[tuple[str | None, list[tuple[str | None, list[ItemView]]]]]:
     """Items grouped by their main province, then main topic; groups and items newest first."""
     by_province: dict[str | None, dict[str | None, list[ItemView]]] = {}
     for item in sorted(items, key=_newest_first, reverse=True):

@@ -30,7 +30,10 @@ class Report:
 
 
 def _day_range(start: datetime, end: datetime, tz: tzinfo) -> list[date]:
-    first, last = start.astimezone(tz).date(), (end - timedelta(microseconds=1)).astimezone(tz).date()
+    first, last = (
+        start.astimezone(tz).date(),
+        (end - timedelta(microseconds=1)).astimezone(tz).date(),
+    )
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
@@ -61,7 +64,9 @@ def render_report(
 
     lines: list[str] = [t(lang, "report_counts")]
     lines += [f"• {escape(_label(slug, lang))}: <b>{count}</b>" for slug, count in ranked]
-    more = [t(lang, "report_more", count=len(items) - MAX_LISTED)] if len(items) > MAX_LISTED else []
+    more = (
+        [t(lang, "report_more", count=len(items) - MAX_LISTED)] if len(items) > MAX_LISTED else []
+    )
     parts = render_digest(items[:MAX_LISTED], header=header, lang=lang, tz=tz, limit=limit,
                           preamble=["\n".join(lines)], postscript=more)
     return Report(parts, ranked, None, caption, len(items))

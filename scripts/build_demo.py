@@ -133,7 +133,8 @@ def listing(outlet: Outlet, items: list[dict[str, Any]], times: dict[str, dateti
         name, _ = publisher(item)
         stories.append(
             '    <article class="story">\n'
-            f'      <h3 class="story__heading"><a href="{e(item["url"])}">{e(item["title"])}</a></h3>\n'
+            f'      <h3 class="story__heading"><a href="{e(item["url"])}">'
+            f'{e(item["title"])}</a></h3>\n'
             f'      <div class="story__summary">{e(item["summary"])}</div>\n'
             f'      <span class="story__time">{times[item["id"]]:%H:%M %d/%m/%Y}</span>\n'
             f'      <span class="story__source">Nguồn: {e(name)}</span>\n'
@@ -141,7 +142,8 @@ def listing(outlet: Outlet, items: list[dict[str, Any]], times: dict[str, dateti
     page = ('<!DOCTYPE html>\n<html lang="vi">\n<head><meta charset="utf-8">'
             f"<title>{e(outlet.title)}</title></head>\n<body>\n<main>\n"
             f"  <h1>{e(outlet.title)}</h1>\n  <p>{e(outlet.description)}</p>\n"
-            '  <div class="list-news">\n' + "".join(stories) + "  </div>\n</main>\n</body>\n</html>\n")
+            '  <div class="list-news">\n' + "".join(stories)
+            + "  </div>\n</main>\n</body>\n</html>\n")
     return page.encode("utf-8")
 
 

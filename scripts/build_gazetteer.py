@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerate data/gazetteer.json.gz from the `vietnamadminunits` package and the hand-written variants.
+"""Regenerate data/gazetteer.json.gz from the `vietnamadminunits` package and the hand-written
+variants.
 
     .venv/bin/pip install -e '.[gazetteer]'     # vietnamadminunits==1.0.4 (MIT), build time only
     .venv/bin/python scripts/build_gazetteer.py
@@ -64,8 +65,10 @@ def _province_map() -> dict[str, str]:
     conv = json.loads((Path(vietnamadminunits.__file__).parent / "data" / "converter_2025.json")
                       .read_text(encoding="utf-8"))
     conn = _dataset()
-    new_by_key = {r["provinceKey"]: r["provinceCode"]
-                  for r in conn.execute("SELECT DISTINCT provinceKey, provinceCode FROM admin_units")}
+    new_by_key = {
+        r["provinceKey"]: r["provinceCode"]
+        for r in conn.execute("SELECT DISTINCT provinceKey, provinceCode FROM admin_units")
+    }
     old_by_key = {r["provinceKey"]: r["provinceCode"]
                   for r in conn.execute(
                       "SELECT DISTINCT provinceKey, provinceCode FROM admin_units_legacy")}
@@ -146,13 +149,18 @@ def build() -> dict:
     to_current = _province_map()
     legacy = conn.execute("SELECT * FROM admin_units_legacy").fetchall()
     current = conn.execute("SELECT * FROM admin_units").fetchall()
-    splitter = _Splitter([r["wardShort"] or "" for r in legacy] + [r["districtShort"] for r in legacy]
-                         + [r["wardShort"] for r in current])
+    splitter = _Splitter(
+        [r["wardShort"] or "" for r in legacy]
+        + [r["districtShort"] for r in legacy]
+        + [r["wardShort"] for r in current]
+    )
 
     units: list[list[str]] = []
     seen: set[tuple[str, ...]] = set()
 
-    def add(name: str, kind: str, type_: str, code: str, district: str = "", former: str = "") -> None:
+    def add(
+        name: str, kind: str, type_: str, code: str, district: str = "", former: str = ""
+    ) -> None:
         name = normalize(name)
         row = (name, kind, type_, code, district, former)
         if name and row not in seen:

@@ -41,8 +41,11 @@ QUOTAS: dict[str, int | None] = {
 
 
 def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix in DATA_SUFFIXES and p.stat().st_size <= MAX_FILE_BYTES)
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix in DATA_SUFFIXES and p.stat().st_size <= MAX_FILE_BYTES
+    )
 
 
 def _evenly(files: list[Path], count: int | None) -> list[Path]:

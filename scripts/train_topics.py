@@ -112,9 +112,9 @@ def predict(feats: list[set[str]], vocab: dict[str, int], weights: np.ndarray,
 
 
 def micro_f1(gold: list[set[str]], pred: list[set[str]]) -> float:
-    tp = sum(len(g & p) for g, p in zip(gold, pred))
-    fp = sum(len(p - g) for g, p in zip(gold, pred))
-    fn = sum(len(g - p) for g, p in zip(gold, pred))
+    tp = sum(len(g & p) for g, p in zip(gold, pred, strict=True))
+    fp = sum(len(p - g) for g, p in zip(gold, pred, strict=True))
+    fn = sum(len(g - p) for g, p in zip(gold, pred, strict=True))
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
@@ -137,7 +137,7 @@ def cross_validate(feats: list[set[str]], gold: list[set[str]], rule_topics: lis
             vocab, w, b = fit([feats[i] for i in train], [gold[i] for i in train], slugs, c)
             probs[held] = predict([feats[i] for i in held], vocab, w, b)
         for t in THRESHOLDS:
-            pred = [{s for s, p in zip(slugs, row) if p >= t} for row in probs]
+            pred = [{s for s, p in zip(slugs, row, strict=True) if p >= t} for row in probs]
             f1 = micro_f1(gold, pred)
             print(f"C={c:<4} threshold={t}: topic F1 {f1:.3f} (5-fold, dev), "
                   f"{on_unseen(pred):.3f} (unseen dev)")

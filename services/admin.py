@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import defusedxml
 from defusedxml import ElementTree as SafeET
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, func, select
 
 import catalog
 from model.enums import DeliveryKind, OutboxState
@@ -22,6 +22,7 @@ from runtime import App
 from services import audit, limits, sources
 from services.errors import ServiceError
 from storage.models import (
+    Base,
     Chat,
     Delivery,
     Item,
@@ -61,11 +62,12 @@ class Stats:
 async def stats(app: App) -> Stats:
     since = app.clock() - timedelta(days=1)
     async with app.sessions() as s:
-        async def grouped(column, *where) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        async def grouped(column: SQLColumnExpression[str], *where: ColumnElement[bool]
+                          ) -> dict[str, int]:
             rows = await s.execute(select(column, func.count()).where(*where).group_by(column))
             return {str(key): int(n) for key, n in rows}
 
-        async def count(model, *where) -> int:  # type: ignore[no-untyped-def]
+        async def count(model: type[Base], *where: ColumnElement[bool]) -> int:
             return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
         return Stats(
@@ -87,7 +89,7 @@ async def stats(app: App) -> Stats:
 # --- Broadcasts ----------------------------------------------------------------------------
 
 
-def _audience(province: str | None):  # type: ignore[no-untyped-def]
+def _audience(province: str | None) -> Select[int]:
     """Active chats; with a province, those following it."""
     query = select(Chat.id).where(Chat.active.is_(True))
     if province:
@@ -163,7 +165,8 @@ async def export_opml(app: App, actor: str) -> bytes:
             attrs["state"] = src.state
         ET.SubElement(body, "outline", attrs)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """`code` picks the user's one polite line (render/texts.py); `reason` is for admins and logs."""
+    """`code` picks the user's one polite line (render/texts.py); `reason` is for admins and
+    logs."""
 
     def __init__(self, code: str, reason: str, **params: object) -> None:
         super().__init__(reason)

@@ -15,8 +15,20 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from classify.query import parse_phrase
@@ -43,7 +55,7 @@ class SearchPage:
     words: tuple[str, ...] = field(default=())  # folded words that must occur
 
 
-def _padded(column: ColumnElement[str]) -> ColumnElement[str]:
+def _padded(column: SQLColumnExpression[str]) -> ColumnElement[str]:
     return literal(" ") + func.coalesce(column, "") + literal(" ")
 
 
@@ -70,7 +82,7 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
 
     matched = and_(true(), *(or_(has(base.c.body, w), has(base.c.title, w)) for w in words))
     total = int(await session.scalar(select(func.count()).select_from(base).where(matched)) or 0)
-    order: list[ColumnElement[object]] = []
+    order: list[ColumnElement[Any]] = []
     if ranked and (words or boost):
         score = sum((case((has(base.c.title, w), 3), else_=0)
                      + case((has(base.c.body, w), 1), else_=0) for w in words + boost),

@@ -7,6 +7,7 @@ source_not_found, source_test_failed); every change is written to the audit log 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -233,10 +234,10 @@ async def test_source(app: App, url_or_file: str, listing: str | None = None) ->
     path = Path(location)
     moved_to = None
     if not is_http_url(location):
-        if not path.is_file():
+        if not await asyncio.to_thread(path.is_file):
             raise ServiceError("bad_url", f"neither an http(s) URL nor a readable file:"
                                f" {location!r}", url=location)
-        body = path.read_bytes()[: app.settings.http_max_bytes + 1]
+        body = (await asyncio.to_thread(path.read_bytes))[: app.settings.http_max_bytes + 1]
         if len(body) > app.settings.http_max_bytes:
             raise ServiceError("source_test_failed", f"{location} is over the"
                                f" {app.settings.http_max_bytes:,}-byte cap")

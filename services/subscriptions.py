@@ -20,6 +20,7 @@ from runtime import App
 from services import limits
 from services.errors import ServiceError
 from services.users import Person
+from storage.dialect import rowcount
 from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
 from vntext import fold_tokens, normalize
 
@@ -30,16 +31,17 @@ MAX_PER_CHAT = 50  # enough for any real reader; stops a runaway script filling 
 
 @dataclass(frozen=True)
 class Cadence:
-    """When a subscription is delivered (mode, local hour, weekday); the outbox row is storage's Delivery."""
+    """When a subscription is delivered (mode, local hour, weekday); the outbox row is storage's
+    Delivery."""
 
-    mode: SubscriptionMode
+    mode: SubscriptionMode | str  # a plain str from chat or CLI becomes a SubscriptionMode
     hour: int = 7  # local hour, for digests
     weekday: int = 0  # 0 = Monday, for weekly digests
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ServiceError("bad_delivery", f"unknown delivery mode {self.mode!r}")
-        object.__setattr__(self, "mode", SubscriptionMode(self.mode))  # a plain str from chat or CLI
+        object.__setattr__(self, "mode", SubscriptionMode(self.mode))
         if not 0 <= self.hour <= 23:
             raise ServiceError("bad_hour", f"hour {self.hour} is not 0-23", value=self.hour)
         if not 0 <= self.weekday <= 6:
@@ -155,18 +157,24 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
         if chat is None:
             raise ServiceError("chat_gone", f"chat {chat_id} does not exist")
         current = await _load(session, chat_id)
-        for sub in current:
-            same = (set(sub.topics), set(sub.provinces), fold_keywords(sub.keywords)) == (
+        for info in current:
+            same = (set(info.topics), set(info.provinces), fold_keywords(info.keywords)) == (
                 set(topics), set(provinces), folded)
-            if sub.kind == SubscriptionKind.NEWS and same:
-                raise ServiceError("sub_exists", "the same subscription exists", number=sub.number)
+            if info.kind == SubscriptionKind.NEWS and same:
+                raise ServiceError("sub_exists", "the same subscription exists", number=info.number)
         if len(current) >= MAX_PER_CHAT:
             raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
                                limit=MAX_PER_CHAT)
         delivery = delivery or Cadence(chat.default_mode, chat.default_hour, chat.default_weekday)
-        sub = Subscription(chat_id=chat_id, kind=SubscriptionKind.NEWS, keywords=keyword_text(keywords),
-                           label=label, mode=delivery.mode, hour=delivery.hour,
-                           weekday=delivery.weekday)
+        sub = Subscription(
+            chat_id=chat_id,
+            kind=SubscriptionKind.NEWS,
+            keywords=keyword_text(keywords),
+            label=label,
+            mode=delivery.mode,
+            hour=delivery.hour,
+            weekday=delivery.weekday,
+        )
         session.add(sub)
         await session.flush()
         session.add_all(SubscriptionTopic(subscription_id=sub.id, topic=t) for t in topics)
@@ -238,7 +246,7 @@ async def set_delivery(app: App, chat_id: int, delivery: Cadence,
         result = await session.execute(update(Subscription).where(where).values(**values))
     if sub_id is None:
         await set_default_delivery(app, chat_id, delivery)
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 async def set_default_delivery(app: App, chat_id: int, delivery: Cadence) -> None:

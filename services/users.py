@@ -137,9 +137,17 @@ async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
     existing = (await session.scalars(select(Subscription).where(
         Subscription.chat_id == chat_id, Subscription.kind == SubscriptionKind.REPORT))).all()
     if not existing:
-        existing = [Subscription(chat_id=chat_id, kind=SubscriptionKind.REPORT, mode=mode, hour=hour,
-                                 weekday=weekday, label="")
-                    for mode, hour, weekday in REPORT_SCHEDULES]
+        existing = [
+            Subscription(
+                chat_id=chat_id,
+                kind=SubscriptionKind.REPORT,
+                mode=mode,
+                hour=hour,
+                weekday=weekday,
+                label="",
+            )
+            for mode, hour, weekday in REPORT_SCHEDULES
+        ]
         session.add_all(existing)
         await session.flush()
     for sub in existing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from model.enums import DeliveryKind, OutboxState
@@ -29,6 +31,12 @@ from storage.models import Delivery, UTCDateTime
 
 def dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an INSERT, UPDATE or DELETE changed; 0 when the driver cannot tell (-1)."""
+    # Session.execute is typed as returning a Result; for those statements it is a CursorResult.
+    return max(typing.cast(CursorResult[Any], result).rowcount or 0, 0)
 
 
 def has_words(dialect_name: str, padded: ColumnElement[str], phrase: str) -> ColumnElement[bool]:
@@ -74,7 +82,7 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: DeliveryK
         upsert_insert(session, Delivery).from_select(columns, rows).on_conflict_do_nothing(),
         execution_options={"preserve_rowcount": True},
     )
-    return max(result.rowcount or 0, 0)
+    return rowcount(result)
 
 
 # Rows per INSERT of `insert_rows`: ten parameters each stays far below SQLite's 32,766.
@@ -86,12 +94,14 @@ async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]], now: da
     due_at): one INSERT per INSERT_ROWS of them; returns how many were added."""
     added = 0
     for start in range(0, len(rows), INSERT_ROWS):
-        values = [{**row, "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": now}
-                  for row in rows[start:start + INSERT_ROWS]]
+        values = [
+            {**row, "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": now}
+            for row in rows[start : start + INSERT_ROWS]
+        ]
         result = await session.execute(
             upsert_insert(session, Delivery).values(values).on_conflict_do_nothing(),
             execution_options={"preserve_rowcount": True})
-        added += max(result.rowcount or 0, 0)
+        added += rowcount(result)
     return added
 
 

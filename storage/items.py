@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,7 +105,7 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
     if not fresh:
         return result
     known_urls, known_guids = await _known(session, source_id, list(fresh.values()))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for url, entry in fresh.items():
         if url in known_urls or entry.guid in known_guids:
             result.known += 1
@@ -130,7 +131,11 @@ async def store_entries(session: AsyncSession, *, source_id: int, entries: list[
     if not rows:
         return result
     inserted = await session.execute(
-        upsert_insert(session, _ITEMS).on_conflict_do_nothing().returning(_ITEMS.c.id, _ITEMS.c.canonical_url), rows)
+        upsert_insert(session, _ITEMS)
+        .on_conflict_do_nothing()
+        .returning(_ITEMS.c.id, _ITEMS.c.canonical_url),
+        rows,
+    )
     ids = {url: item_id for item_id, url in inserted}
     for row in rows:
         item_id = ids.get(row["canonical_url"])

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +37,7 @@ def chunks(values: list[int], size: int = CHUNK) -> Iterable[list[int]]:
 async def load_items(session: AsyncSession, item_ids: Iterable[int]) -> dict[int, ItemView]:
     """The items with these ids (missing ones are left out), with their labels."""
     ids = sorted(set(item_ids))
-    rows: dict[int, tuple] = {}
+    rows: dict[int, tuple[Any, ...]] = {}
     provinces: dict[int, list[str]] = defaultdict(list)
     topics: dict[int, list[str]] = defaultdict(list)
     for part in chunks(ids):
@@ -48,19 +49,19 @@ async def load_items(session: AsyncSession, item_ids: Iterable[int]) -> dict[int
         )
         for row in result:
             rows[row[0]] = tuple(row)
-        result = await session.execute(
+        labels = await session.execute(
             select(ItemProvince.item_id, ItemProvince.province)
             .where(ItemProvince.item_id.in_(part))
             .order_by(ItemProvince.item_id, ItemProvince.rank, ItemProvince.province)
         )
-        for item_id, code in result:
+        for item_id, code in labels:
             provinces[item_id].append(code)
-        result = await session.execute(
+        labels = await session.execute(
             select(ItemTopic.item_id, ItemTopic.topic)
             .where(ItemTopic.item_id.in_(part))
             .order_by(ItemTopic.item_id, ItemTopic.topic)
         )
-        for item_id, slug in result:
+        for item_id, slug in labels:
             topics[item_id].append(slug)
     return {
         item_id: ItemView(

@@ -105,7 +105,9 @@ class MemoryChannel:
         self.calls: list[tuple[str, Status]] = []
         self.script: dict[str, list[Outcome]] = {}
 
-    async def send(self, chat_key: str, message: OutMessage, *, chat_kind: str = "private") -> Outcome:
+    async def send(
+        self, chat_key: str, message: OutMessage, *, chat_kind: str = "private"
+    ) -> Outcome:
         queue = self.script.get(chat_key)
         if queue:
             outcome = queue.pop(0)

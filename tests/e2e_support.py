@@ -11,7 +11,7 @@ import html
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from cli.run import Running, start_services
@@ -135,7 +135,7 @@ class FeedItem:
 
     @property
     def published(self) -> datetime:
-        return datetime.now(timezone.utc) - timedelta(hours=self.age_hours)
+        return datetime.now(UTC) - timedelta(hours=self.age_hours)
 
 
 def rss(items: Iterable[FeedItem], base: str = "https://baotinh.example.vn",

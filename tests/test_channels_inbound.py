@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from channels.inbound import Inbound
-from render.texts import t
+from delivery.chats import find_chat
 from handlers.types import Incoming, Result
 from model.channel import Outcome, OutMessage, Status
+from render.texts import t
 from runtime import App, open_app
-from services.chats import ensure_chat, find_chat
+from services.chats import ensure_chat
 from tests.conftest import make_settings
 from tests.delivery_support import MemoryChannel
 from tests.waiting import wait_for

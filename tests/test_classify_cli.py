@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,15 +30,29 @@ def bot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProc
 
 def test_classify_reads_json_lines_and_reports_bad_lines(tmp_path: Path) -> None:
     lines = [
-        json.dumps({"id": "a1", "title": "Ủy ban MTTQ tỉnh An Giang bàn giao 35 căn nhà Đại đoàn "
-                    "kết ở TX. Tân Châu", "summary": ""}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "a1",
+                "title": "Ủy ban MTTQ tỉnh An Giang bàn giao 35 căn nhà Đại đoàn "
+                "kết ở TX. Tân Châu",
+                "summary": "",
+            },
+            ensure_ascii=False,
+        ),
         "{not json",
         "",
         json.dumps({"id": 7, "title": "Mưa lũ ở huyện Vũ Thư", "summary": "Dân phải sơ tán."}),
         json.dumps({"title": "không có id"}),
         json.dumps({"id": "b", "title": "x", "feed_province": "99"}),
-        json.dumps({"id": "c", "title": "", "summary": "Ủy ban MTTQ tỉnh tổ chức hội nghị giao ban.",
-                    "feed_province": "40"}, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "c",
+                "title": "",
+                "summary": "Ủy ban MTTQ tỉnh tổ chức hội nghị giao ban.",
+                "feed_province": "40",
+            },
+            ensure_ascii=False,
+        ),
     ]
     done = bot(tmp_path, "classify", stdin="\n".join(lines) + "\n")
     assert done.returncode == 0, done.stderr
@@ -93,7 +107,7 @@ def test_reclassify_relabels_stored_items(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'loa.db'}"
     upgrade(url)
     engine = create_engine(sync_url(url))
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc).isoformat()
+    now = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, primed, "
                           "created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', 'active', 0, 1, "

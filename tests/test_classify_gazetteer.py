@@ -24,7 +24,9 @@ def test_holds_every_level_with_current_codes() -> None:
     assert kinds["district"] >= 690  # ~700 former districts, towns and cities
     assert kinds["commune"] >= 3300  # every current commune and ward
     assert {row[3] for row in rows} <= set(provinces())
-    assert {row[0] for row in rows if row[1] == "province"} == {p.name for p in provinces().values()}
+    assert {row[0] for row in rows if row[1] == "province"} == {
+        p.name for p in provinces().values()
+    }
     types = {row[2] for row in rows if row[1] in ("district", "commune")}
     assert {"huyện", "quận", "thị xã", "thành phố", "xã", "phường", "đặc khu"} <= types
 

@@ -68,7 +68,9 @@ def test_former_districts_communes_and_their_evidence_chains() -> None:
     assert result.provinces == ["33"]
     assert chains(result) == ['"xã A Sào" → 33 Hưng Yên']
 
-    result = classify("Đất nền ở xã Cư Suê, huyện Cư M'gar đóng băng")  # former commune and district
+    result = classify(
+        "Đất nền ở xã Cư Suê, huyện Cư M'gar đóng băng"
+    )  # former commune and district
     assert result.provinces == ["66"]
     assert chains(result) == ['"xã Cư Suê" → former huyện Cư M\'gar → 66 Đắk Lắk',
                               '"huyện Cư M\'gar" → 66 Đắk Lắk']
@@ -83,8 +85,9 @@ def test_every_label_has_evidence() -> None:
     assert set(result.provinces) == {"33", "79", "48"}
     for code in result.provinces:
         found = [e for e in result.evidence if e["kind"] == "province" and e["label"] == code]
-        assert found and all(e["text"] and e["resolved"].endswith(code + " " + provinces()[code].name)
-                             for e in found)
+        assert found and all(
+            e["text"] and e["resolved"].endswith(code + " " + provinces()[code].name) for e in found
+        )
 
 
 # --- disambiguation ---------------------------------------------------------------------------
@@ -106,7 +109,9 @@ def test_lowercase_common_words_are_not_places() -> None:
 
 def test_type_words_choose_the_level() -> None:
     # Hòa Bình is a former province, a former city in it and a district of Bạc Liêu.
-    assert codes("Giới thiệu huyện Hòa Bình", "Hòa Bình là huyện được tách từ huyện Vĩnh Lợi.") == ["96"]
+    assert codes("Giới thiệu huyện Hòa Bình", "Hòa Bình là huyện được tách từ huyện Vĩnh Lợi.") == [
+        "96"
+    ]
     assert codes("Đường mới ở thành phố Hòa Bình") == ["25"]
     # A type word that fits no reading: the name is something else.
     assert codes("Hội chợ ở tỉnh Quảng Đông thu hút khách") == []
@@ -134,7 +139,9 @@ def test_ambiguous_names_are_settled_by_context_and_priors() -> None:
     # A source line is a prior, not a label.
     assert codes("Nông dân thu hoạch lúa sớm", "Theo Báo Lào Cai") == []
     # A bare district beside another province may be a commune of that province.
-    assert codes("Metro kết nối Đông Anh, Ngọc Hồi và Gia Lâm", "Hà Nội khởi công tuyến mới") == ["01"]
+    assert codes("Metro kết nối Đông Anh, Ngọc Hồi và Gia Lâm", "Hà Nội khởi công tuyến mới") == [
+        "01"
+    ]
 
 
 def test_feed_home_province_for_units_named_without_a_name() -> None:

@@ -51,7 +51,9 @@ def test_search_provinces_for_onboarding() -> None:
     assert search_provinces("hung yen")[0] == ("33", "Hưng Yên")
     codes = [code for code, _ in search_provinces("thai")]
     assert set(codes) == {"19", "33"}  # Thái Nguyên, Thái Bình
-    assert search_provinces("Vũ Thư") == [("33", "huyện Vũ Thư")]  # a district, when no province fits
+    assert search_provinces("Vũ Thư") == [
+        ("33", "huyện Vũ Thư")
+    ]  # a district, when no province fits
     assert search_provinces("sai gon")[0][0] == "79"
     assert search_provinces("xyz") == []
     assert search_provinces("  ") == []

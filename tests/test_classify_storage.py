@@ -3,7 +3,7 @@ engines."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -15,7 +15,7 @@ from storage.models import Item, ItemProvince, ItemTopic, Source
 
 
 async def add_items(app, rows: list[tuple[str, str]], province: str | None = None) -> list[int]:  # type: ignore[no-untyped-def]
-    published = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    published = datetime(2026, 3, 1, tzinfo=UTC)
     async with app.sessions() as session, session.begin():
         source = Source(url="https://bao.vn/rss", name="Báo", province=province)
         session.add(source)
@@ -74,7 +74,9 @@ async def test_labels_keep_their_scores_and_reclassify_counts_score_changes(app)
     assert await scores(app, item_id) == {"42": 0.91, "thien-tai-cuu-tro": 1.0}  # missing: 1.0
 
     class Unsure:
-        def classify(self, title: str, summary: str = "", feed: str | None = None) -> Classification:
+        def classify(
+            self, title: str, summary: str = "", feed: str | None = None
+        ) -> Classification:
             return Classification(["42"], ["thien-tai-cuu-tro"], [],
                                   {"42": 0.4, "thien-tai-cuu-tro": 1.0})
 

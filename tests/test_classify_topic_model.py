@@ -44,7 +44,7 @@ def test_probabilities_read_the_features_training_lists() -> None:
         for i, w in kinds[kind].get(text, ()):
             z[i] += w
     got = model.probabilities(prep.folded, prep.title_end, fired)
-    for slug, logit in zip(model.slugs, z):
+    for slug, logit in zip(model.slugs, z, strict=True):
         assert got[slug] == pytest.approx(1 / (1 + 2.718281828459045 ** -logit))
 
 

@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 
 from channels.console import ConsoleChannel, run_console
-from render.texts import t
 from handlers.types import Incoming, Result
 from model.channel import Button, OutMessage, Status
+from render.texts import t
 from runtime import App
 from services.users import find_user
 

@@ -136,7 +136,9 @@ async def test_empty_digest_is_not_sent(dapp: App) -> None:
     await run_until_idle(dapp)
     assert await _texts(dapp, 503) == []
     async with dapp.sessions() as session:
-        row = (await session.execute(select(Delivery.kind, Delivery.state, Delivery.last_error))).one()
+        row = (
+            await session.execute(select(Delivery.kind, Delivery.state, Delivery.last_error))
+        ).one()
     assert row[0] == "digest" and row[1] == "cancelled" and "empty" in row[2]
 
 

@@ -105,7 +105,9 @@ async def test_rejected_token_stops_sending_and_keeps_the_message(dapp: App) -> 
     finally:
         await service.stop()
     async with dapp.sessions() as session:
-        alerts = (await session.scalars(select(Delivery.kind).where(Delivery.kind == "alert"))).all()
+        alerts = (
+            await session.scalars(select(Delivery.kind).where(Delivery.kind == "alert"))
+        ).all()
     assert alerts == ["alert"]  # the admin is told (the alert waits for the channel too)
 
 

@@ -1,4 +1,5 @@
-"""The bundled demo (data/demo/): what the project's own parsers read from it, and its gold labels."""
+"""The bundled demo (data/demo/): what the project's own parsers read from it, and its gold
+labels."""
 
 import json
 import sys
@@ -22,7 +23,7 @@ DEMO = ROOT / "data" / "demo"
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 FETCHED_AT = datetime(2026, 1, 6, 0, 0, tzinfo=UTC)  # after every demo item
 sys.path.insert(0, str(ROOT / "scripts"))
-import build_demo
+import build_demo  # noqa: E402 - a script, importable once scripts/ is on the path
 
 
 def _read(outlet: "build_demo.Outlet") -> list[Entry]:

@@ -5,7 +5,7 @@ the values it must get."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from feeds import health
 from feeds.health import Health
 from tests.conftest import make_settings
 
-START = datetime(2026, 9, 15, 3, 0, tzinfo=timezone.utc)
+START = datetime(2026, 9, 15, 3, 0, tzinfo=UTC)
 SETTINGS = make_settings("sqlite://", source_pause_after_errors=3,
                          source_pause_after_seconds=3 * 24 * 3600)
 SOURCE = Health(source_id=7, url="https://bao.vn/rss", interval=600)

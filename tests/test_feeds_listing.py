@@ -1,6 +1,6 @@
 """HTML listing sources: the `mattran` preset on a saved page written to mattran.org.vn's markup."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from tests.fakes.feed_server import FeedServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2026, 9, 14, 5, 0, tzinfo=UTC)  # 12:00 in Hà Nội
 
 

@@ -1,6 +1,6 @@
 """Normalisation: dates in every form Vietnamese feeds use, text, summaries, links."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from feeds.parse import RawEntry
 from feeds.urls import canonical_url, resolve
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
-UTC = timezone.utc
+UTC = UTC
 FETCHED = datetime(2026, 9, 20, 12, 0, tzinfo=UTC)
 
 

@@ -1,7 +1,7 @@
 """Parsing feeds in the shapes Vietnamese outlets publish, and refusing what is not a feed."""
 
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ from feeds.read import parse_body
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
-FETCHED = datetime(2026, 9, 25, 0, 0, tzinfo=timezone.utc)
+FETCHED = datetime(2026, 9, 25, 0, 0, tzinfo=UTC)
 TONES = "\u0300\u0301\u0309\u0303\u0323"
 
 
@@ -50,31 +50,31 @@ def test_vnexpress_shape() -> None:
     ]
     # relative link resolved against the feed URL, tracking parameters removed
     assert items[2].url == "https://vnexpress.net/thuy-dien-xa-lu-ha-du-duoc-canh-bao-5200003.html"
-    assert items[0].published_at == datetime(2026, 9, 14, 2, 43, 55, tzinfo=timezone.utc)
+    assert items[0].published_at == datetime(2026, 9, 14, 2, 43, 55, tzinfo=UTC)
 
 
 def test_tuoitre_shape_without_summaries() -> None:
     items = entries("tuoitre.rss")
     assert items[0].title == "TP.HCM mở thêm tuyến xe buýt điện nối sân bay"  # zero-width gone
     assert items[0].summary == ""
-    assert items[1].published_at == datetime(2026, 9, 13, 18, 22, tzinfo=timezone.utc)
+    assert items[1].published_at == datetime(2026, 9, 13, 18, 22, tzinfo=UTC)
 
 
 def test_baochinhphu_shape_us_dates_without_zone() -> None:
     items = entries("baochinhphu.rss")
     assert items[0].title == "Thủ tướng chỉ đạo đẩy nhanh giải ngân vốn đầu tư công"
-    assert items[0].published_at == datetime(2026, 9, 14, 11, 44, tzinfo=timezone.utc)
-    assert items[1].published_at == datetime(2026, 9, 3, 1, 1, tzinfo=timezone.utc)
+    assert items[0].published_at == datetime(2026, 9, 14, 11, 44, tzinfo=UTC)
+    assert items[1].published_at == datetime(2026, 9, 3, 1, 1, tzinfo=UTC)
 
 
 def test_vtv_shape_with_two_digit_zone() -> None:
     items = entries("vtv.rss")
-    assert items[0].published_at == datetime(2026, 9, 14, 12, 46, 22, tzinfo=timezone.utc)
+    assert items[0].published_at == datetime(2026, 9, 14, 12, 46, 22, tzinfo=UTC)
 
 
 def test_thanhnien_two_digit_year() -> None:
     assert entries("thanhnien.rss")[0].published_at == datetime(2026, 9, 14, 2, 13,
-                                                                  tzinfo=timezone.utc)
+                                                                  tzinfo=UTC)
 
 
 def test_sggp_shape_html_summary_and_related_links() -> None:
@@ -84,7 +84,7 @@ def test_sggp_shape_html_summary_and_related_links() -> None:
     assert "liên quan" not in items[0].summary and "chống ngập" not in items[0].summary
     assert items[0].guid == items[0].url
     # pubDate wins over the later <updated>
-    assert items[0].published_at == datetime(2026, 9, 23, 10, 2, 29, tzinfo=timezone.utc)
+    assert items[0].published_at == datetime(2026, 9, 23, 10, 2, 29, tzinfo=UTC)
 
 
 def test_atom_rss091_and_rss10() -> None:
@@ -94,12 +94,12 @@ def test_atom_rss091_and_rss10() -> None:
     assert atom[0].guid == "tag:tinh.example.vn,2026:1001"
     assert atom[0].summary == "Kế hoạch gồm 12 nhiệm vụ trọng tâm."
     assert atom[1].summary == "Thời gian lấy ý kiến kéo dài 30 ngày."
-    assert atom[1].published_at == datetime(2026, 9, 13, 8, 0, tzinfo=timezone.utc)
+    assert atom[1].published_at == datetime(2026, 9, 13, 8, 0, tzinfo=UTC)
     old = entries("rss091.xml")
     assert old[0].title == "Khai giảng lớp dạy nghề cho lao động nông thôn"
     assert not old[0].dated and old[0].published_at == FETCHED
     rdf = entries("rss10.rdf")
-    assert rdf[0].published_at == datetime(2026, 9, 12, 0, 30, tzinfo=timezone.utc)
+    assert rdf[0].published_at == datetime(2026, 9, 12, 0, 30, tzinfo=UTC)
 
 
 def test_feed_repeating_an_item_parses_both() -> None:
@@ -157,7 +157,7 @@ def test_windows_1258_feed_is_decoded_to_nfc() -> None:
 def test_utf8_body_with_a_wrong_charset_declaration(declared: str) -> None:
     body = (f'<?xml version="1.0" encoding="{declared}"?><rss version="2.0"><channel>'
             "<item><title>Đà Nẵng khai trương cầu mới</title><link>https://x.vn/2</link></item>"
-            "</channel></rss>").encode("utf-8")
+            "</channel></rss>").encode()
     items = parse_body(body, spec=None, content_type=f"text/xml; charset={declared}", url="",
                        fetched_at=FETCHED, local=HCM)
     assert items[0].title == "Đà Nẵng khai trương cầu mới"

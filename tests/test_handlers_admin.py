@@ -54,7 +54,8 @@ async def test_non_admins_are_refused_at_every_admin_command(admin_app, command:
 
 
 async def test_a_bare_admin_id_is_a_telegram_id_only(admin_app) -> None:  # type: ignore[no-untyped-def]
-    # ADMIN_IDS="1,zalo:ad01": telegram:1 and zalo:ad01 are admins; zalo:1 and telegram:ad01 are not.
+    # ADMIN_IDS="1,zalo:ad01": telegram:1 and zalo:ad01 are admins;
+    # zalo:1 and telegram:ad01 are not.
     for channel, user_key, allowed in (("telegram", "1", True), ("zalo", "1", False),
                                        ("zalo", "ad01", True), ("console", "1", False)):
         person = Person(admin_app, user_key, channel=channel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from tests.fakes.feed_server import FeedServer, gzip_bomb
 from tests.waiting import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
-START = datetime(2026, 9, 15, 3, 0, tzinfo=timezone.utc)
+START = datetime(2026, 9, 15, 3, 0, tzinfo=UTC)
 
 
 def rss(*items: tuple[str, str], pub: str = "Mon, 14 Sep 2026 19:46:22 +07") -> bytes:
@@ -275,7 +275,9 @@ async def test_outage_forgives_failures_counted_since_the_last_success(
 
 async def _snapshots(app: App) -> list[Any]:
     async with app.sessions() as session:
-        return [snapshot(row, app.settings) for row in (await session.scalars(select(Source))).all()]
+        return [
+            snapshot(row, app.settings) for row in (await session.scalars(select(Source))).all()
+        ]
 
 
 async def test_single_failing_source_is_counted(make_app) -> None:  # type: ignore[no-untyped-def]
@@ -398,7 +400,7 @@ async def test_items_whose_matching_failed_are_matched_at_the_next_poll(
 
 async def test_scheduler_job_polls_due_sources(make_app, feed_server: FeedServer) -> None:  # type: ignore[no-untyped-def]
     app = make_app()
-    app.clock = lambda: datetime.now(timezone.utc)
+    app.clock = lambda: datetime.now(UTC)
     await sources.add_source(app, feed_server.add("/rss", (FIXTURES / "vtv.rss").read_bytes()))
     scheduler = AsyncIOScheduler(timezone="UTC")
     start_polling(app, scheduler, tick_seconds=0.05)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from render.texts import t
 from handlers.router import dispatch
 from handlers.types import Incoming
+from render.texts import t
 from runtime import App, open_app
 from services import audit, limits, subscriptions, users
 from services.errors import ServiceError
@@ -80,7 +80,8 @@ async def test_control_characters_are_refused_politely(admin_app) -> None:  # ty
                     "/report \x00", "bầu cử\x00"):
         await admin.say(command)
         assert admin.text.startswith(BAD_CHARACTERS), (command, admin.text)
-    assert await count_rows(admin_app, Subscription) == 0 and await count_rows(admin_app, Source) == 0
+    assert await count_rows(admin_app, Subscription) == 0
+    assert await count_rows(admin_app, Source) == 0
 
 
 async def test_display_names_and_titles_are_stripped_not_refused(app) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +120,8 @@ async def test_over_long_fields_are_refused_not_cut(admin_app) -> None:  # type:
     assert "tối đa 256 ký tự" in admin.text
     await admin.say("/addfeed https://a.example/rss " + "Báo " * 100)
     assert "tối đa 256 ký tự" in admin.text
-    assert await count_rows(admin_app, Subscription) == 0 and await count_rows(admin_app, Source) == 0
+    assert await count_rows(admin_app, Subscription) == 0
+    assert await count_rows(admin_app, Source) == 0
 
 
 def test_limits_helpers() -> None:

@@ -31,7 +31,9 @@ def test_token_in_a_url_is_redacted_at_debug(captured) -> None:  # type: ignore[
 
 def test_unknown_token_shapes_are_redacted_too() -> None:
     other = "987654321:ZZHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET /bot%s/getUpdates", (other,), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "GET /bot%s/getUpdates", (other,), None
+    )
     RedactingFilter([]).filter(record)
     assert other not in record.getMessage()
 
@@ -58,10 +60,22 @@ def test_every_form_of_every_secret_is_redacted(tmp_path) -> None:  # type: igno
                              zalo_webhook_secret=hook)
     redact = Redactor(settings.secrets())
     half = TOKEN.partition(":")[2]
-    for leak in (TOKEN, half, f"Invalid port: '{half}'", quote(zalo, safe=":"), quote(zalo, safe=""),
-                 quote(zalo, safe="").lower(), quote_plus(zalo), zalo.partition(":")[2],
-                 password, quote(password, safe=""), quote_plus(password), hook, quote(hook),
-                 json.dumps(zalo)):
+    for leak in (
+        TOKEN,
+        half,
+        f"Invalid port: '{half}'",
+        quote(zalo, safe=":"),
+        quote(zalo, safe=""),
+        quote(zalo, safe="").lower(),
+        quote_plus(zalo),
+        zalo.partition(":")[2],
+        password,
+        quote(password, safe=""),
+        quote_plus(password),
+        hook,
+        quote(hook),
+        json.dumps(zalo),
+    ):
         clean = redact(f"before {leak} after")
         assert clean.startswith("before ") and clean.endswith(" after") and "<redacted>" in clean
         for secret in (TOKEN, half, zalo, password, hook):

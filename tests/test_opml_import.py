@@ -104,7 +104,9 @@ async def test_the_whole_cap_imports_in_one_transaction(opml_app: App) -> None:
     done = await admin.import_opml(opml_app, data.encode(), "cli")
     assert len(done.added) == admin.MAX_OPML_OUTLINES - 3
     reasons = dict(done.skipped)
-    assert reasons["https://bao5.example.vn/rss"] == "https://bao5.example.vn/rss is already source 1"
+    assert (
+        reasons["https://bao5.example.vn/rss"] == "https://bao5.example.vn/rss is already source 1"
+    )
     assert reasons["https://bao8.example.vn/rss"] == "listed twice in the file"
     assert "is a link-local address" in reasons["http://169.254.169.254/latest/meta-data/"]
     async with opml_app.sessions() as session:

@@ -19,9 +19,16 @@ T0 = datetime(2026, 9, 14, 1, 0, tzinfo=UTC)
 
 def item(n: int, *, provinces=("46",), topics=("dai-hoi-mttq",), title: str | None = None,
          summary: str = "Tóm tắt", minutes: int = 0) -> ItemView:
-    return ItemView(id=n, title=title or f"Tin số {n}", summary=summary,
-                    url=f"https://example.vn/tin?id={n}&x=<1>", published_at=T0 + timedelta(minutes=minutes),
-                    source_name="Báo Ví Dụ", provinces=tuple(provinces), topics=tuple(topics))
+    return ItemView(
+        id=n,
+        title=title or f"Tin số {n}",
+        summary=summary,
+        url=f"https://example.vn/tin?id={n}&x=<1>",
+        published_at=T0 + timedelta(minutes=minutes),
+        source_name="Báo Ví Dụ",
+        provinces=tuple(provinces),
+        topics=tuple(topics),
+    )
 
 
 def test_escape_and_plain_text() -> None:

@@ -18,11 +18,26 @@ SOURCES = [*ROOT.glob("*.py"), *(path for package in ("channels", "cli", "delive
                                 for path in (ROOT / package).rglob("*.py"))]
 # Keys built at run time: f"btn_mode_{mode}", f"weekday_{day}", ...
 BUILT = (
-    {f"{prefix}_{m}" for prefix in ("btn_mode", "delivery") for m in ("instant", "daily", "weekly", "off")}
-    | {f"weekday_{d}" for d in range(7)} | {f"weekday_short_{d}" for d in range(7)}
+    {
+        f"{prefix}_{m}"
+        for prefix in ("btn_mode", "delivery")
+        for m in ("instant", "daily", "weekly", "off")
+    }
+    | {f"weekday_{d}" for d in range(7)}
+    | {f"weekday_short_{d}" for d in range(7)}
     | {f"pick_{step}" for step in ("provinces", "topics", "delivery", "weekday", "hour")}
-    | {"help_citizen", "help_official", "help_admin", "feed_state_active", "feed_state_paused",
-       "feed_removed", "feed_paused", "feed_resumed", "btn_confirm_stop", "btn_confirm_broadcast"}
+    | {
+        "help_citizen",
+        "help_official",
+        "help_admin",
+        "feed_state_active",
+        "feed_state_paused",
+        "feed_removed",
+        "feed_paused",
+        "feed_resumed",
+        "btn_confirm_stop",
+        "btn_confirm_broadcast",
+    }
 )
 
 
@@ -63,7 +78,13 @@ def test_every_key_in_both_languages_with_the_same_parameters() -> None:
 def test_no_text_is_used_without_existing() -> None:
     used = used_keys()
     # Delivery's texts are found too, not only the handlers'.
-    assert {"digest_daily", "digest_no_topic", "report_empty", "alert_prefix", "search_none"} <= used
+    assert {
+        "digest_daily",
+        "digest_no_topic",
+        "report_empty",
+        "alert_prefix",
+        "search_none",
+    } <= used
     missing = (used | BUILT) - set(messages("vi"))
     assert not missing, missing
     codes: set[str] = set()

@@ -54,7 +54,9 @@ def assert_no_secret(*texts: str) -> None:
                 assert form not in text, f"a form of a secret leaked: {form!r}"
 
 
-def bot(tmp_path: Path, *args: str, **settings: str) -> tuple[subprocess.CompletedProcess[str], str]:
+def bot(
+    tmp_path: Path, *args: str, **settings: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run bot.py in an empty directory (no .env) with every secret set; returns the process
     and the log file's text."""
     log_file = tmp_path / "loa.log"
@@ -91,7 +93,8 @@ def pg_url(password: str, port: int) -> str:
     ("command", "setting", "value"),
     [
         ("run", "ZALO_API_BASE_URL", "http://[bad"),
-        ("run", "ZALO_API_BASE_URL", "http://127.0.0.1:8080"),  # no /bot: the token becomes the port
+        # No /bot: the token becomes the port.
+        ("run", "ZALO_API_BASE_URL", "http://127.0.0.1:8080"),
         ("run", "ZALO_API_BASE_URL", "http://127.0.0.1:8080/bot?x=1"),
         ("deliver", "TELEGRAM_API_BASE_URL", "http://127.0.0.1:8080"),
         ("run", "TELEGRAM_API_BASE_URL", "http://127.0.0.1:8080"),
@@ -121,7 +124,9 @@ def test_a_bad_setting_is_one_line_that_names_it(
 
 @pytest.mark.parametrize("token", ["123:abc/def?x", "12345:has space", "no-colon-at-all"])
 @pytest.mark.slow
-def test_a_malformed_telegram_token_is_refused_without_echoing_it(tmp_path: Path, token: str) -> None:
+def test_a_malformed_telegram_token_is_refused_without_echoing_it(
+    tmp_path: Path, token: str
+) -> None:
     proc, logged = bot(tmp_path, str(ROOT / "bot.py"), "deliver", TELEGRAM_BOT_TOKEN=token)
     assert proc.returncode == 2 and token not in logged
     line = one_line(proc)

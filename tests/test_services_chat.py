@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from delivery.chats import mark_chat_inactive
 from services import admin, chats, search, subscriptions, users
 from services.errors import ServiceError
 from services.subscriptions import Cadence
-from storage.models import Chat, DeliveredItem, Delivery as Outbox, OfficialProvince, Subscription
+from storage.models import Chat, DeliveredItem, OfficialProvince, Subscription
+from storage.models import Delivery as Outbox
 from tests.conftest import count_rows
 from tests.delivery_support import T0, add_item, add_source
 
@@ -16,7 +18,11 @@ async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-
     chat = await chats.ensure_chat(app, "zalo", "abc123")
     first = await subscriptions.subscribe(app, chat.id, topics=["bau-cu"], provinces=["33", "01"],
                                           keywords="Xóa  NHÀ tạm", label="bầu cử")
-    assert (first.number, first.provinces, first.keywords) == (1, ("01", "33"), "Xóa NHÀ tạm")  # as typed
+    assert (first.number, first.provinces, first.keywords) == (
+        1,
+        ("01", "33"),
+        "Xóa NHÀ tạm",
+    )  # as typed
     with pytest.raises(ServiceError) as dup:
         await subscriptions.subscribe(app, chat.id, topics=["bau-cu"], provinces=["01", "33"],
                                       keywords="xoa nha tam")
@@ -41,9 +47,13 @@ async def test_subscriptions_lifecycle(app) -> None:  # type: ignore[no-untyped-
 
 
 async def test_grant_revoke_and_report_subscriptions(app) -> None:  # type: ignore[no-untyped-def]
-    person = (await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])).person
+    person = (
+        await users.grant(app, "cli", "telegram", "77", "official", ["33", "15", "33"])
+    ).person
     assert person.role == "official" and person.provinces == ("15", "33")
-    person = (await users.grant(app, "cli", "telegram", "77", "official", ["01"])).person  # replaces
+    person = (
+        await users.grant(app, "cli", "telegram", "77", "official", ["01"])
+    ).person  # replaces
     assert person.provinces == ("01",)
     chat = await chats.ensure_chat(app, "telegram", "77")
     reports = await subscriptions.list_subscriptions(app, chat.id)
@@ -84,7 +94,7 @@ async def test_forget_chat_removes_everything_hanging_off_it(app) -> None:  # ty
 
 async def test_inactive_chat_is_active_again_when_it_writes(app) -> None:  # type: ignore[no-untyped-def]
     chat = await chats.ensure_chat(app, "telegram", "6")
-    await chats.mark_chat_inactive(app, chat.id, "blocked")
+    await mark_chat_inactive(app, chat.id, "blocked")
     assert (await chats.ensure_chat(app, "telegram", "6")).active
 
 

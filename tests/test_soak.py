@@ -420,7 +420,9 @@ async def add_sources(app: App, urls: list[str]) -> None:
             for n, url in enumerate(urls)])
 
 
-async def add_chats(app: App, rng: random.Random) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+async def add_chats(
+    app: App, rng: random.Random
+) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """5,000 chats with one subscription each; returns chat key → (provinces, topics), empty
     topics for a digest."""
     codes = sorted(catalog.provinces())

@@ -1,6 +1,6 @@
 """The schema migrates on both engines and keeps times in UTC."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select, text
 
@@ -15,7 +15,7 @@ async def test_migrated_schema_round_trips_utc(app) -> None:  # type: ignore[no-
         await session.commit()
     async with app.sessions() as session:
         source = (await session.execute(select(Source))).scalar_one()
-    assert source.next_check_at == datetime(2026, 9, 14, 11, 44, tzinfo=timezone.utc)
+    assert source.next_check_at == datetime(2026, 9, 14, 11, 44, tzinfo=UTC)
     assert source.next_check_at.tzinfo is not None
     assert source.state == "active" and source.error_count == 0
 

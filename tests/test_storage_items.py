@@ -1,6 +1,6 @@
 """Storing items once: dedup by canonical URL and GUID, republished copies, on both engines."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -10,7 +10,7 @@ from storage.models import Item, Source
 from storage.recent_titles import RecentTitles, title_key
 from vntext import fold
 
-NOW = datetime(2026, 9, 14, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 9, 14, 12, 0, tzinfo=UTC)
 
 
 def entry(url: str, title: str, *, guid: str | None = None, summary: str = "Tóm tắt.",
@@ -74,9 +74,17 @@ async def test_tracking_parameters_only_do_not_make_a_new_item(app) -> None:  # 
     titles = RecentTitles()
     await store(app, titles, source, [entry("https://vnexpress.net/a-1.html?utm_source=rss",
                                             "Giá vàng tăng trở lại")])
-    again = await store(app, titles, source, [
-        entry("https://VNEXPRESS.net/a-1.html?utm_source=zalo&fbclid=x#top", "Giá vàng tăng trở lại"),
-    ])
+    again = await store(
+        app,
+        titles,
+        source,
+        [
+            entry(
+                "https://VNEXPRESS.net/a-1.html?utm_source=zalo&fbclid=x#top",
+                "Giá vàng tăng trở lại",
+            ),
+        ],
+    )
     assert again.new == []
     assert [i.canonical_url for i in await all_items(app)] == ["https://vnexpress.net/a-1.html"]
 
@@ -103,9 +111,17 @@ async def test_republished_copy_is_linked_to_the_first_and_not_delivered(app) ->
     lao_cai, national, other = await add_sources(
         app, "https://baolaocai.vn/rss", "https://bao.vn/rss", "https://khac.vn/rss")
     titles = RecentTitles()
-    original = await store(app, titles, lao_cai, [
-        entry("https://baolaocai.vn/sat-lo-1", "Lào Cai khẩn trương khắc phục sạt lở trên quốc lộ 4D"),
-    ])
+    original = await store(
+        app,
+        titles,
+        lao_cai,
+        [
+            entry(
+                "https://baolaocai.vn/sat-lo-1",
+                "Lào Cai khẩn trương khắc phục sạt lở trên quốc lộ 4D",
+            ),
+        ],
+    )
     copy = await store(app, titles, national, [
         entry("https://bao.vn/lao-cai-sat-lo-9",
               "Lào Cai khẩn trương khắc phục sạt lở trên quốc lộ 4D (Theo Báo Lào Cai)",
@@ -114,10 +130,18 @@ async def test_republished_copy_is_linked_to_the_first_and_not_delivered(app) ->
     first_id = original.new[0].id
     assert copy.new[0].duplicate_of == first_id and copy.deliverable_ids == []
     # A copy of the copy points at the first, too; one changed word in ten still matches.
-    third = await store(app, titles, other, [
-        entry("https://khac.vn/x", "Lào Cai khẩn trương khắc phục sạt lở tại quốc lộ 4D - Báo Lào Cai",
-              published=NOW + timedelta(days=1)),
-    ])
+    third = await store(
+        app,
+        titles,
+        other,
+        [
+            entry(
+                "https://khac.vn/x",
+                "Lào Cai khẩn trương khắc phục sạt lở tại quốc lộ 4D - Báo Lào Cai",
+                published=NOW + timedelta(days=1),
+            ),
+        ],
+    )
     assert third.new[0].duplicate_of == first_id
     items = await all_items(app)
     assert [i.duplicate_of for i in items] == [None, first_id, first_id]

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from channels.telegram_app import TelegramHandle, start_telegram, stop_telegram
 from delivery.pacing import Limits, Pacer
 from handlers.commands import command_list
-from render.texts import t
 from handlers.types import Incoming, Result
 from logs import setup_logging
 from model.channel import Button, OutMessage
+from render.texts import t
 from runtime import App, open_app
 from services.chats import ensure_chat
 from storage.models import Chat
@@ -274,7 +274,7 @@ async def test_token_never_reaches_the_logs_at_debug(
             await fake_telegram.wait_for_messages(5, 2)
     finally:
         root.handlers[:], _ = saved[0], root.setLevel(saved[1])
-        for logger, level in zip(noisy, saved_levels):
+        for logger, level in zip(noisy, saved_levels, strict=True):
             logger.setLevel(level)
     err = capsys.readouterr().err
     assert "sendMessage" in err and "<redacted>" in err and "handler failed" in err

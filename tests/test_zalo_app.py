@@ -60,8 +60,11 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def _serving(sqlite_url: str, fake: FakeZaloApi, dispatch: Dispatch,
                    **overrides: object) -> AsyncIterator[App]:
-    app = open_app(make_settings(sqlite_url, **fake.settings_overrides(), zalo_poll_timeout_seconds=1,
-                                 **overrides))
+    app = open_app(
+        make_settings(
+            sqlite_url, **fake.settings_overrides(), zalo_poll_timeout_seconds=1, **overrides
+        )
+    )
     handle = await start_zalo(app, dispatch=dispatch)
     try:
         yield app
@@ -71,14 +74,18 @@ async def _serving(sqlite_url: str, fake: FakeZaloApi, dispatch: Dispatch,
 
 
 @pytest.fixture
-async def polling_app(sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]) -> AsyncIterator[App]:
+async def polling_app(
+    sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]
+) -> AsyncIterator[App]:
     async with _serving(sqlite_url, fake, _echo(echo), zalo_quota_backoff_seconds=0.05,
                         zalo_quota_backoff_max_seconds=0.2) as app:
         yield app
 
 
 @pytest.fixture
-async def webhook_app(sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]) -> AsyncIterator[App]:
+async def webhook_app(
+    sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]
+) -> AsyncIterator[App]:
     port = _free_port()
     app = open_app(make_settings(
         sqlite_url, **fake.settings_overrides(), zalo_mode="webhook", zalo_webhook_secret=SECRET,
@@ -92,13 +99,19 @@ async def webhook_app(sqlite_url: str, fake: FakeZaloApi, echo: list[Incoming]) 
 
 
 def test_events_become_incoming_messages() -> None:
-    text = message_event("message.text.received", "u1", "u1", "PRIVATE", "Lan", text="/sub an giang")
+    text = message_event(
+        "message.text.received", "u1", "u1", "PRIVATE", "Lan", text="/sub an giang"
+    )
     incoming = to_incoming(text)
     assert incoming == Incoming(channel="zalo", chat_key="u1", user_key="u1", text="/sub an giang",
                                 chat_kind="private", user_name="Lan")
     group = to_incoming({"ok": True, "result": message_event(
         "message.text.received", "u1", "g7", "GROUP", "Lan", text="/latest")})
-    assert group is not None and (group.chat_key, group.user_key, group.chat_kind) == ("g7", "u1", "group")
+    assert group is not None and (group.chat_key, group.user_key, group.chat_kind) == (
+        "g7",
+        "u1",
+        "group",
+    )
     photo = message_event("message.image.received", "u1", "u1", "PRIVATE", "Lan",
                           photo_url="https://x/1.jpg", caption="/search lũ")
     assert to_incoming(photo).text == "/search lũ"  # type: ignore[union-attr]
@@ -224,7 +237,9 @@ async def test_a_rejected_token_stops_start_up(sqlite_url: str, fake: FakeZaloAp
         await app.close()
 
 
-async def test_a_port_in_use_stops_start_up_with_one_line(sqlite_url: str, fake: FakeZaloApi) -> None:
+async def test_a_port_in_use_stops_start_up_with_one_line(
+    sqlite_url: str, fake: FakeZaloApi
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -232,7 +247,9 @@ async def test_a_port_in_use_stops_start_up_with_one_line(sqlite_url: str, fake:
         app = open_app(make_settings(sqlite_url, **fake.settings_overrides(), zalo_listen_port=port,
                                      public_base_url="https://loa.example"))
         try:
-            with pytest.raises(ConfigError, match=f"ZALO_LISTEN_PORT: cannot listen on 127.0.0.1:{port}"):
+            with pytest.raises(
+                ConfigError, match=f"ZALO_LISTEN_PORT: cannot listen on 127.0.0.1:{port}"
+            ):
                 await start_zalo(app)
             assert "zalo" not in app.channels
         finally:

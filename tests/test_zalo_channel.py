@@ -25,7 +25,9 @@ def fake() -> Iterator[FakeZaloApi]:
         yield api
 
 
-def _channel(fake: FakeZaloApi, media: MediaStore | None = None, **overrides: object) -> ZaloChannel:
+def _channel(
+    fake: FakeZaloApi, media: MediaStore | None = None, **overrides: object
+) -> ZaloChannel:
     settings = make_settings("sqlite:///unused.db", **(fake.settings_overrides() | overrides))
     return ZaloChannel(settings, ZaloClient(fake.base_url, fake.token, timeout=5), media)
 
@@ -53,7 +55,12 @@ def test_capabilities_follow_the_zalo_settings() -> None:
     settings = make_settings("sqlite:///unused.db", zalo_global_per_second=3,
                              zalo_private_per_second=0.25, zalo_group_per_minute=6)
     caps = ZaloChannel(settings, ZaloClient("http://127.0.0.1:9/bot", "t")).capabilities
-    assert (caps.max_text_units, caps.markup, caps.buttons, caps.edits) == (2000, Markup.PLAIN, False, False)
+    assert (caps.max_text_units, caps.markup, caps.buttons, caps.edits) == (
+        2000,
+        Markup.PLAIN,
+        False,
+        False,
+    )
     assert (caps.global_per_second, caps.private_per_second, caps.group_per_minute) == (3, 0.25, 6)
 
 
@@ -96,7 +103,9 @@ async def test_html_becomes_plain_text_and_buttons_are_dropped(channel: ZaloChan
 
 async def test_long_text_goes_in_parts_at_item_boundaries(channel: ZaloChannel,
                                                           fake: FakeZaloApi) -> None:
-    items = [f"<b>{n}. Tin tỉnh An Giang số {n}</b>\n" + "Nội dung tóm tắt. " * 8 for n in range(40)]
+    items = [
+        f"<b>{n}. Tin tỉnh An Giang số {n}</b>\n" + "Nội dung tóm tắt. " * 8 for n in range(40)
+    ]
     outcome = await channel.send(CHAT, OutMessage(text="\n\n".join(items)))
     assert outcome.status is Status.OK and "parts" in outcome.detail
     texts = fake.texts_for(CHAT)
@@ -106,7 +115,9 @@ async def test_long_text_goes_in_parts_at_item_boundaries(channel: ZaloChannel,
 
 async def test_a_retried_long_message_never_repeats_a_part(channel: ZaloChannel,
                                                            fake: FakeZaloApi) -> None:
-    message = OutMessage(text="\n\n".join(f"Mục {n}: " + " ".join(["chữ"] * 150) for n in range(12)))
+    message = OutMessage(
+        text="\n\n".join(f"Mục {n}: " + " ".join(["chữ"] * 150) for n in range(12))
+    )
     # The second part meets a 5xx: the first went out, and the retry does not send it again.
     fake.script("sendMessage", PASS, Reply(502, "Bad Gateway", 502))
     first = await channel.send(CHAT, message)
@@ -233,7 +244,9 @@ async def test_photo_url_is_passed_through_and_long_caption_follows_as_text(
 async def test_without_public_base_url_only_the_caption_is_sent(channel: ZaloChannel,
                                                                 fake: FakeZaloApi) -> None:
     assert (await channel.send(CHAT, OutMessage(text="Biểu đồ tuần", photo=PNG))).ok
-    assert [(m.method, m.text) for m in fake.messages_for(CHAT)] == [("sendMessage", "Biểu đồ tuần")]
+    assert [(m.method, m.text) for m in fake.messages_for(CHAT)] == [
+        ("sendMessage", "Biểu đồ tuần")
+    ]
     skipped = await channel.send(CHAT, OutMessage(photo=PNG))
     assert skipped.ok and "PUBLIC_BASE_URL" in skipped.detail
 
@@ -242,7 +255,9 @@ async def test_a_file_is_offered_as_a_link(media_channel: tuple[ZaloChannel, Med
                                            fake: FakeZaloApi, channel: ZaloChannel) -> None:
     zalo, media = media_channel
     opml = b"<?xml version='1.0'?><opml version='2.0'></opml>"
-    assert (await zalo.send(CHAT, OutMessage(text="Danh sách nguồn", document=("loa.opml", opml)))).ok
+    assert (
+        await zalo.send(CHAT, OutMessage(text="Danh sách nguồn", document=("loa.opml", opml)))
+    ).ok
     [text] = fake.texts_for(CHAT)
     assert text.startswith("Danh sách nguồn\nloa.opml: " + media.public_base_url + "/media/")
     assert media.get(text.rsplit("/", 1)[1]) == ("text/x-opml; charset=utf-8", opml)
@@ -250,13 +265,19 @@ async def test_a_file_is_offered_as_a_link(media_channel: tuple[ZaloChannel, Med
     assert refused.status is Status.BAD_CONTENT
 
 
-async def test_media_server_serves_only_known_names(media_channel: tuple[ZaloChannel, MediaStore]) -> None:
+async def test_media_server_serves_only_known_names(
+    media_channel: tuple[ZaloChannel, MediaStore],
+) -> None:
     _, media = media_channel
     url = media.put(PNG)
     assert media.put(PNG) == url  # the same content keeps its URL
     async with httpx.AsyncClient() as http:
         found = await http.get(url)
-        assert (found.status_code, found.headers["content-type"], found.content) == (200, "image/png", PNG)
+        assert (found.status_code, found.headers["content-type"], found.content) == (
+            200,
+            "image/png",
+            PNG,
+        )
         head = await http.head(url)
         assert head.status_code == 200 and head.headers["content-length"] == str(len(PNG))
         assert (await http.get(url.rsplit("/", 1)[0] + "/guessed.png")).status_code == 404

@@ -148,7 +148,9 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
         # An instant alert, as plain text with its link.
         feed_server.add(path, rss([ALERT, *STORMS]))
         (alert,) = await lan.expect(1)
-        assert ALERT.title in alert.text and "https://baotinh.example.vn/bao-so-4.html" in alert.text
+        assert (
+            ALERT.title in alert.text and "https://baotinh.example.vn/bao-so-4.html" in alert.text
+        )
 
         # Daily digest at 7:00: the next item waits for it.
         assert "hằng ngày lúc 7:00" in await lan.reply_to("/digest hangngay 7")
@@ -185,7 +187,9 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
 def _next_local(app, hour: int, minute: int):  # type: ignore[no-untyped-def]
     """A clock stopped at the next `hour:minute` in the bot's time zone."""
     now = app.clock()
-    local = now.astimezone(app.settings.tz).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    local = now.astimezone(app.settings.tz).replace(
+        hour=hour, minute=minute, second=0, microsecond=0
+    )
     if local <= now:
         local += timedelta(days=1)
     moment = local.astimezone(UTC)
@@ -247,11 +251,15 @@ async def test_official_on_zalo_gets_the_report_chart_by_url(
                                topics=[topic], published_at=now - timedelta(hours=n + 1))
         admin, official = ZaloUser(fake_zalo, ADMIN), ZaloUser(fake_zalo, OFFICIAL)
         assert await official.reply_to("/report") == t("vi", "official_only")
-        assert "là cán bộ của: Lào Cai" in await admin.reply_to(f"/grant {OFFICIAL} official lào cai")
+        assert "là cán bộ của: Lào Cai" in await admin.reply_to(
+            f"/grant {OFFICIAL} official lào cai"
+        )
         text, chart = await official.say("/report", n=2)
         assert text.method == "sendMessage" and "Lào Cai" in text.text
         assert chart.method == "sendPhoto"
-        assert chart.photo is not None and chart.photo.startswith(f"{settings.public_base_url}/media/")
+        assert chart.photo is not None and chart.photo.startswith(
+            f"{settings.public_base_url}/media/"
+        )
         assert chart.photo_bytes is not None and chart.photo_bytes.startswith(b"\x89PNG\r\n\x1a\n")
     assert bad_sends(fake_zalo) == []
 
@@ -263,7 +271,9 @@ async def test_in_a_zalo_group_loa_admins_stand_in_for_group_admins(
     async with bot(zalo_settings(sqlite_url, fake_zalo, admin_ids=f"zalo:{ADMIN}")) as running:
         member = ZaloUser(fake_zalo, CITIZEN, chat_id="g0a1b2c3", chat_type="GROUP")
         admin = ZaloUser(fake_zalo, ADMIN, chat_id="g0a1b2c3", chat_type="GROUP")
-        assert await member.reply_to("/sub thiên tai quảng ninh") == t("vi", "error_group_admin_only")
+        assert await member.reply_to("/sub thiên tai quảng ninh") == t(
+            "vi", "error_group_admin_only"
+        )
         admin.seen = member.seen  # one chat: both see the same messages
         assert "Đã đăng ký" in await admin.reply_to("/sub thiên tai quảng ninh")
         group = await _one(running.app, select(Chat).where(Chat.chat_key == "g0a1b2c3"))
@@ -305,7 +315,7 @@ async def test_a_429_storm_delays_alerts_but_loses_none(
     assert bad_sends(fake_zalo) == []
 
 
-# --- 4. Telegram and Zalo in one process ------------------------------------------------------------
+# --- 4. Telegram and Zalo in one process ------------------------------------------------------
 
 
 async def test_both_channels_in_one_process_each_gets_only_its_own(

@@ -1,6 +1,10 @@
 """Alembic environment: one migration history for SQLite and PostgreSQL."""
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import Connection
 
 from storage.db import make_sync_engine
 from storage.models import Base, UTCDateTime
@@ -28,14 +32,14 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _render_item(type_: str, obj: object, autogen_context) -> str | bool:  # type: ignore[no-untyped-def]
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import model code, which changes over time.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

@@ -5,7 +5,8 @@
         proxy.restore()  # connections go through again
 
 Threads and blocking sockets, so it keeps forwarding whatever the test's event loop is doing;
-`ProxyProcess` runs it in a process of its own, for heavy traffic. A cut connection is shut down in both directions, which is what a crashed or restarting server
+`ProxyProcess` runs it in a process of its own, for heavy traffic. A cut connection is shut down
+in both directions, which is what a crashed or restarting server
 looks like to a client. Written by hand: no library does "cut every connection now" on demand.
 """
 

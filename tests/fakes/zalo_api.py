@@ -263,7 +263,9 @@ class FakeZaloApi(FakeServer[str, Sent]):
 
         return await wait_for(found, timeout)
 
-    async def wait_for_webhook_posts(self, count: int, timeout: float = PATIENCE) -> list[WebhookPost]:
+    async def wait_for_webhook_posts(
+        self, count: int, timeout: float = PATIENCE
+    ) -> list[WebhookPost]:
         await wait_for(lambda: len(self.webhook_posts) >= count, timeout)
         return list(self.webhook_posts)
 
@@ -275,10 +277,13 @@ class FakeZaloApi(FakeServer[str, Sent]):
 
     # --- Behaviour ---------------------------------------------------------------------------
 
-    def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+    def handle(
+        self, token: str, method: str, params: dict[str, Any]
+    ) -> tuple[int, dict[str, Any] | None]:
         """Answer one call: (HTTP status, body); a body of None closes the connection."""
         if token != self.token:
-            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized: invalid token"}
+            return 401, {"ok": False, "error_code": 401,
+                         "description": "Unauthorized: invalid token"}
         with self._changed:
             self.calls.append((method, params))
             scripted = self._scripts[method].popleft() if self._scripts[method] else None
@@ -296,7 +301,9 @@ class FakeZaloApi(FakeServer[str, Sent]):
             return self._fail(method, params, outcome)
         return 200, {"ok": True, "result": outcome}
 
-    def _fail(self, method: str, params: dict[str, Any], reply: Reply) -> tuple[int, dict[str, Any] | None]:
+    def _fail(
+        self, method: str, params: dict[str, Any], reply: Reply
+    ) -> tuple[int, dict[str, Any] | None]:
         with self._changed:
             self.rejected.append((method, params, reply))
             self.count_429 += reply.error_code == 429
@@ -404,7 +411,9 @@ class FakeZaloApi(FakeServer[str, Sent]):
                     data = response.read()
             except (urllib.error.URLError, OSError) as exc:
                 return Reply(400, f"Bad Request: cannot download the photo ({exc})")
-        return self._record(Sent("sendPhoto", chat_id, caption or "", photo=photo, photo_bytes=data))
+        return self._record(
+            Sent("sendPhoto", chat_id, caption or "", photo=photo, photo_bytes=data)
+        )
 
     def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
         chat_id = self._check_chat(params)
@@ -484,7 +493,10 @@ class _Handler(FakeHandler):
         except json.JSONDecodeError:
             params = None
         if not isinstance(params, dict):
-            self._send(400, {"ok": False, "error_code": 400, "description": "Bad Request: body is not JSON"})
+            self._send(
+                400,
+                {"ok": False, "error_code": 400, "description": "Bad Request: body is not JSON"},
+            )
             return
         self._answer(params)
 

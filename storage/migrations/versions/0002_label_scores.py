@@ -10,7 +10,6 @@ score means everywhere (classify/confidence.py): they keep being delivered as be
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
