@@ -45,14 +45,10 @@ class RoleChange:
     new_to_loa: bool  # the id was never seen: the role waits for the person's first message
 
 
-def is_configured_admin(settings: Settings, channel: str, user_key: str) -> bool:
-    """Named in ADMIN_IDS (see Settings.is_admin: ids are per channel)."""
-    return settings.is_admin(channel, user_key)
-
-
 async def is_admin(app: App, channel: str, user_key: str) -> bool:
-    """An admin by ADMIN_IDS or by a grant, whether or not the bot has seen them yet."""
-    if is_configured_admin(app.settings, channel, user_key):
+    """An admin by ADMIN_IDS (Settings.is_admin, per channel) or by a grant, whether or not the
+    bot has seen them yet."""
+    if app.settings.is_admin(channel, user_key):
         return True
     person = await find_user(app, channel, user_key)
     return person is not None and person.role == "admin"
@@ -62,7 +58,7 @@ async def _person(session: AsyncSession, settings: Settings, user: User) -> Pers
     provinces = (await session.scalars(
         select(OfficialProvince.province).where(OfficialProvince.user_id == user.id)
         .order_by(OfficialProvince.province))).all()
-    role = "admin" if is_configured_admin(settings, user.channel, user.user_key) else user.role
+    role = "admin" if settings.is_admin(user.channel, user.user_key) else user.role
     return Person(user.id, user.channel, user.user_key, role, tuple(provinces))
 
 
@@ -223,7 +219,7 @@ async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
 
 async def revoke(app: App, actor: str, channel: str, user_key: str) -> Person:
     """Back to citizen: provinces and report subscriptions go; news subscriptions stay."""
-    if is_configured_admin(app.settings, channel, user_key):
+    if app.settings.is_admin(channel, user_key):
         raise ServiceError("revoke_configured_admin",
                            f"{channel}:{user_key} is an admin by ADMIN_IDS; change the config")
     async with app.sessions() as session, session.begin():
