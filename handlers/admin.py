@@ -82,8 +82,7 @@ def render_dry_run(ctx: Ctx, dry: SourceTest) -> list[str]:
     for entry in dry.items[:TESTFEED_SHOWN]:
         labels = [province_name(p) for p in entry.provinces]
         labels += [topic_name(s, ctx.lang) for s in entry.topics]
-        evidence = "; ".join(dict.fromkeys(str(e.get("resolved") or e.get("text") or "")
-                                           for e in entry.evidence))
+        evidence = "; ".join(dict.fromkeys(e.resolved or e.text for e in entry.evidence))
         blocks.append(ctx.t("testfeed_entry", title=entry.title,
                             when=entry.published_local.strftime("%H:%M %d/%m/%Y"),
                             labels=", ".join(labels) or "–", evidence=evidence or "–"))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import catalog
+from classify.evidence import EvidenceKind
 from classify.query import parse_phrase
 from services.subscriptions import Cadence
 from vntext import fold
@@ -129,7 +130,7 @@ def province_mentions(text: str) -> tuple[list[tuple[str, str]], str]:
     former ("Thái Bình" → 33 Hưng Yên); and the words that named none."""
     found = [(n.zfill(2), n) for n in _CODE.findall(text) if n.zfill(2) in catalog.provinces()]
     parsed = parse_phrase(_CODE.sub(" ", text))
-    found += [(e["label"], e["text"]) for e in parsed.evidence if e["kind"] == "province"]
+    found += [(e.label, e.text) for e in parsed.evidence if e.kind == EvidenceKind.PROVINCE]
     return found, parsed.keywords
 
 

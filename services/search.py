@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from classify.evidence import EvidenceKind
 from classify.query import parse_phrase
 from runtime import App
 from services import limits
@@ -102,7 +103,8 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> 
     parsed = parse_phrase(limits.check_text(text, limits.MAX_QUERY_CHARS))
     topics, provinces = tuple(parsed.topics), tuple(parsed.provinces)
     words = _query_words(parsed.keywords)
-    boost = _query_words(" ".join(e["text"] for e in parsed.evidence if e["kind"] == "topic"))
+    boost = _query_words(" ".join(e.text for e in parsed.evidence
+                                  if e.kind == EvidenceKind.TOPIC))
     page = max(page, 1)
     async with app.sessions() as session:
         ids, total = await _run(session, topics=topics, provinces=provinces, words=words,
