@@ -21,7 +21,6 @@ What happens after each answer is decided by the outcome alone (`decide`):
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from model.channel import Channel, Outcome, OutMessage, Status
 from model.enums import ActionKind, DeliveryKind, OutboxState
+from model.outbox import Part
 from runtime import App
 
 log = logging.getLogger(__name__)
@@ -92,10 +92,8 @@ def decide(outcome: Outcome, attempts: int, settings: Settings) -> Action:
     return Action(ActionKind.RETRY, delay=settings.delivery_retry_base_seconds, reason=detail)
 
 
-def message_of(part: dict[str, str]) -> OutMessage:
-    if "photo" in part:
-        return OutMessage(text=part.get("caption", ""), photo=base64.b64decode(part["photo"]))
-    return OutMessage(text=part["text"])
+def message_of(part: Part) -> OutMessage:
+    return OutMessage(text=part.text, photo=part.photo)
 
 
 class ChannelSender:
