@@ -55,8 +55,9 @@ PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_application(settings: Settings) -> PTBApplication:
-    """PTB's Application on our base URLs, with a job queue, no rate limiter (the sender paces)
-    and concurrent updates (ordered per chat by the inbound runner)."""
+    """PTB's Application on our base URLs, with no job queue (Loa's jobs run on its own
+    APScheduler), no rate limiter (the sender paces) and concurrent updates (ordered per chat by
+    the inbound runner)."""
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         raise ConfigError("invalid setting TELEGRAM_BOT_TOKEN: it is not set")
     return (
@@ -71,6 +72,7 @@ def build_application(settings: Settings) -> PTBApplication:
         .connect_timeout(REQUEST_TIMEOUT)
         .media_write_timeout(REQUEST_TIMEOUT * 3)
         .concurrent_updates(MAX_CONCURRENT)
+        .job_queue(None)
         .build()
     )
 
