@@ -10,7 +10,7 @@ from datetime import datetime
 from catalog import province_name, topic_name
 from handlers import args, confirm
 from handlers.context import Ctx
-from handlers.render import provinces_text
+from handlers.describe import provinces_text
 from handlers.types import Result
 from model.channel import OutMessage
 from render.markup import Html, escape

@@ -8,8 +8,8 @@ from classify.evidence import Evidence
 from handlers import args
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx, new_nonce
+from handlers.describe import item_blocks, provinces_text, sub_text, topics_text
 from handlers.picker import stale
-from handlers.render import item_blocks, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button
 from render.compose import render_item

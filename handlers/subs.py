@@ -10,7 +10,7 @@ from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx
-from handlers.render import delivery_text, provinces_text, sub_line, sub_text
+from handlers.describe import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
 from model.channel import Button
 from model.enums import SubscriptionKind, SubscriptionMode
