@@ -25,10 +25,10 @@ from channels.console import run_console
 from config import Settings
 from delivery.match import match_unmatched
 from delivery.service import DeliveryService, start_delivery
-from ingest.worker import Poller, start_polling
+from ingest.worker import start_polling
 from logs import quiet_stderr
 from runtime import App, open_app
-from services.demo import start_demo
+from services.demo import end_demo, start_demo
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ class Running:
     scheduler: AsyncIOScheduler
     delivery: DeliveryService
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    poller: Poller | None = None
 
     async def stop(self) -> None:
         # Polling first, then delivery (in-flight sends still need their channels), then chat.
@@ -101,7 +100,7 @@ async def start_services(settings: Settings) -> Running:
             zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
             running.stoppers.append(lambda: stop_zalo(zalo))
         running.scheduler.start()
-        running.poller = start_polling(app, running.scheduler)
+        start_polling(app, running.scheduler)
     except BaseException:
         await running.stop()
         raise
@@ -113,6 +112,7 @@ async def serve(settings: Settings) -> None:
     try:
         if running.stoppers:
             log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
+            await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
         else:
             log.info("no channel token set: opening the console channel")
@@ -124,8 +124,7 @@ async def serve(settings: Settings) -> None:
 async def console(running: Running, *, stdin: TextIO | None = None,
                   stdout: TextIO | None = None) -> None:
     """The console channel, with the demo when the database is empty (services.demo)."""
-    assert running.poller is not None, "start_services starts the poller"
-    demo = await start_demo(running.app, running.poller)
+    demo = await start_demo(running.app)
     if demo is not None:
         running.stoppers.append(demo.stop)
     await run_console(running.app, stdin=stdin, stdout=stdout)

@@ -24,8 +24,9 @@ minimum that spares real servers) stores, classifies and matches it, so it is pu
 backlog holds the first three Đại đoàn kết items, so `/search dai doan ket` finds them; the
 others arrive within the first two minutes.
 
-**The end.** `/demo off`, or adding a real source (services.sources, OPML import), removes the
-demo sources with the items only they brought; subscriptions stay. A database is seeded once
+**The end.** `/demo off`, adding a real source (services.sources, OPML import), or starting
+on Telegram or Zalo (cli/run.py) removes the demo sources with the items only they brought;
+subscriptions stay. A database is seeded once
 (audit action `demo_start`); a restart while the demo runs serves it again.
 """
 
@@ -201,9 +202,12 @@ async def running_sources(app: App) -> int:
             Source.url.startswith(URL_PREFIX), Source.state == "active")) or 0)
 
 
-async def start_demo(app: App, poller: Poller) -> DemoFeeds | None:
+async def start_demo(app: App) -> DemoFeeds | None:
     """Seed the demo on an empty database, and serve it while its sources are active; its first
-    poll (the backlog) is done before this returns. None when there is no demo to run."""
+    poll (the backlog) is done before this returns. None when there is no demo to run.
+
+    The seeded sources are not due, so the running poller leaves them alone until this first
+    poll has recorded them (and scheduled their next check)."""
     replay = Replay(app.settings.tz)
     seeded = await _seed(app, list(replay.outlets.values()))
     if not await running_sources(app):
@@ -211,7 +215,7 @@ async def start_demo(app: App, poller: Poller) -> DemoFeeds | None:
     feeds = DemoFeeds(app, replay)
     await feeds.start()
     if seeded:
-        report = await poller.poll_all()
+        report = await Poller(app).poll_all()
         log.info("demo seeded: %d sources, %d items in the backlog", len(replay.outlets),
                  report.new_items)
     return feeds
