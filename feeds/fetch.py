@@ -147,7 +147,7 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, allow_private: bool,
                  local_sites: Mapping[str, tuple[str, int]] | None = None) -> None:
         self._allow_private = allow_private
-        self._local_sites = local_sites or {}
+        self._local_sites = local_sites if local_sites is not None else {}
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
