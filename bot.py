@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        redact = setup_logging(settings.log_level, settings.secrets(), settings.log_file)
+        redact = setup_logging(settings.log_level, settings.secrets(), settings.log_file,
+                               settings.log_format)
     except ConfigError as exc:
         _say(str(exc))
         return EXIT_CONFIG

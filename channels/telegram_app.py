@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
 MAX_CONCURRENT = 64  # updates handled at once (of different chats)
 STARTUP_BACKOFF_MAX = 60.0
+HEALTH_TTL_SECONDS = 30.0  # how long /healthz trusts the last getMe
 
 # PTB's Application has six type parameters (bot, context, user/chat/bot data, job queue);
 # Loa keeps PTB's defaults and reads none of them.
@@ -148,6 +150,26 @@ class TelegramHandle:
     channel: TelegramChannel
     inbound: TelegramInbound
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _checked: tuple[float, str | None] = (-HEALTH_TTL_SECONDS, None)
+
+    async def problem(self) -> str | None:
+        """Why Telegram is not connected (for /healthz), or None: polling must have started and
+        getMe answer; the answer is kept HEALTH_TTL_SECONDS, so frequent probes cost no calls."""
+        updater = self.application.updater
+        if updater is None or not updater.running:
+            return "Telegram is not polling yet (unreachable since start-up?)"
+        at, problem = self._checked
+        if time.monotonic() - at < HEALTH_TTL_SECONDS:
+            return problem
+        try:
+            await self.channel.bot.get_me()
+            problem = None
+        except InvalidToken:
+            problem = "Telegram rejects the bot token"
+        except TelegramError as exc:
+            problem = f"Telegram getMe failed: {type(exc).__name__}"
+        self._checked = (time.monotonic(), problem)
+        return problem
 
 
 async def start_telegram(

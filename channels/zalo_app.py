@@ -53,6 +53,8 @@ class ZaloInbound:
         self.runner = Inbound(app, channel, pacer=pacer, dispatch=dispatch, typing=channel.typing)
         self.webhook_secret = webhook_secret
         self._seen: OrderedDict[str, None] = OrderedDict()
+        # Why the intake is not connected (a failing poll, a webhook not yet registered).
+        self.problem: str | None = "not connected yet"
 
     # --- Intake ------------------------------------------------------------------------------
 
@@ -98,9 +100,11 @@ class ZaloInbound:
                     await client.delete_webhook()
                     webhook_deleted = True
                 event = await client.get_updates(timeout)
+                self.problem = None
                 if event is not None:
                     await self.accept(event)
             except ZaloError as exc:
+                self.problem = f"Zalo polling failed: {exc.code or 'no answer'}"
                 if exc.code == 401:
                     log.error("Zalo rejected the bot token (401): check ZALO_BOT_TOKEN")
                 else:
@@ -129,6 +133,10 @@ class ZaloHandle:
     inbound: ZaloInbound
     server: HttpServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def problem(self) -> str | None:
+        """Why Zalo is not connected (for /healthz), or None."""
+        return self.inbound.problem
 
 
 async def start_zalo(app: App, *, pacer: Pacer | None = None,
@@ -172,19 +180,23 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
     if settings.zalo_mode == "webhook":
         base = settings.public_base_url or ""  # set: config requires it in webhook mode
         url = f"{base.rstrip('/')}{WEBHOOK_PATH}"
-        handle.tasks.append(asyncio.create_task(_register_webhook(client, url, secret)))
+        inbound.problem = "the webhook is not registered yet"
+        handle.tasks.append(asyncio.create_task(_register_webhook(inbound, client, url, secret)))
     else:
         handle.tasks.append(asyncio.create_task(
             inbound.poll_forever(client, settings.zalo_poll_timeout_seconds)))
     return handle
 
 
-async def _register_webhook(client: ZaloClient, url: str, secret: str) -> None:
+async def _register_webhook(inbound: ZaloInbound, client: ZaloClient, url: str,
+                            secret: str) -> None:
     delay = POLL_BACKOFF_START
     while True:
         try:
             await client.set_webhook(url, secret)
+            inbound.problem = None
         except ZaloError as exc:
+            inbound.problem = f"Zalo setWebhook failed: {exc.code or 'no answer'}"
             log.warning("Zalo setWebhook failed, retrying in %.0f s: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, POLL_BACKOFF_MAX)
