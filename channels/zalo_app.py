@@ -27,11 +27,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from channels import zalo_events
 from channels.inbound import Dispatch, Inbound
 from channels.zalo import NAME, ZaloChannel
 from channels.zalo_client import ZaloClient, ZaloError
-from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Response
+from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore
 from config import ConfigError
 from delivery.pacing import Pacer
 from handlers.types import Incoming
@@ -74,21 +76,21 @@ class ZaloInbound:
             return
         await self.runner.submit(incoming, self._prepare)
 
-    async def webhook(self, request: Request) -> Response:
-        given = request.headers.get("x-bot-api-secret-token", "")
+    async def webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Bot-Api-Secret-Token", "")
         if not self.webhook_secret or not hmac.compare_digest(
             given.encode(), self.webhook_secret.encode()
         ):
             log.warning("Zalo webhook call refused: wrong or missing secret header")
-            return Response.text(403)
+            return web.Response(status=403, text="Forbidden")
         try:
-            event = json.loads(request.body)
+            event = json.loads(await request.read())
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return Response.text(400, "body is not JSON")
+            return web.Response(status=400, text="body is not JSON")
         if not isinstance(event, dict):
-            return Response.text(400, "body is not a JSON object")
+            return web.Response(status=400, text="body is not a JSON object")
         await self.accept(event)
-        return Response(200, b'{"ok":true}', "application/json")
+        return web.json_response({"ok": True})
 
     async def poll_forever(self, client: ZaloClient, timeout: int) -> None:
         """Long-poll getUpdates until cancelled; errors back off, up to a minute."""
