@@ -151,7 +151,7 @@ class TelegramHandle:
     channel: TelegramChannel
     inbound: TelegramInbound
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _checked: tuple[float, str | None] = (-HEALTH_TTL_SECONDS, None)
+    _checked: tuple[float, str | None] = field(default=(-HEALTH_TTL_SECONDS, None), init=False)
 
     async def problem(self) -> str | None:
         """Why Telegram is not connected (for /healthz), or None: polling must have started and
