@@ -69,6 +69,17 @@ async def test_health_and_metrics_while_a_feed_is_polled(
         assert await metric("loa_items_fetched_total") == 5
         assert await metric("loa_source_polls_total", status="new") == 2
 
+        # A reply that meets a 429 waits as asked, then goes out: both are counted.
+        fake_telegram.force_429(1, retry_after=1, chat_id=501)
+        fake_telegram.push_message(501, 501, "/help")
+        await wait_for(lambda: metric("loa_messages_sent_total", channel="telegram",
+                                      purpose="reply", outcome="ok"))
+        assert await metric("loa_messages_sent_total", channel="telegram", purpose="reply",
+                            outcome="retry_after") == 1
+        assert await metric("loa_rate_limited_total", channel="telegram") == 1
+        assert await metric("loa_rate_limit_wait_seconds_total", channel="telegram") == 1.0
+        assert await metric("loa_chats", channel="telegram", active="true") == 1
+
         # A scheduler that stopped makes the bot unhealthy, and /healthz says why.
         running.scheduler.shutdown(wait=False)
         health = await http.get(f"{base}/healthz")
