@@ -55,19 +55,23 @@ async def test_health_and_metrics_while_a_feed_is_polled(
         await add_source(running.app, url, province="91")
         # The first read is the backlog, stored as already seen.
         await wait_for(lambda: metric("loa_items_stored_total", kind="backlog"))
+        # The source is polled every second, so polls and fetched entries only grow; items
+        # are stored and classified once.
         assert await metric("loa_items_stored_total", kind="backlog") == 2
-        assert await metric("loa_items_fetched_total") == 2
         assert await metric("loa_items_classified_total") == 2
-        assert await metric("loa_source_polls_total", status="new") == 1
-        assert await metric("loa_source_poll_seconds_count", status="new") == 1
         assert await metric("loa_labels_total", kind="province", label="91") == 1  # An Giang
+        fetched = await metric("loa_items_fetched_total")
+        polls = await metric("loa_source_polls_total", status="new")
+        assert fetched >= 2 and fetched % 2 == 0 and polls >= 1
+        assert await metric("loa_source_poll_seconds_count", status="new") >= polls
         assert await metric("loa_sources", state="active") == 1
 
         feed_server.add("/tin.rss", rss([LATER, *ITEMS]))
         await wait_for(lambda: metric("loa_items_stored_total", kind="new"))
         assert await metric("loa_items_stored_total", kind="new") == 1
-        assert await metric("loa_items_fetched_total") == 5
-        assert await metric("loa_source_polls_total", status="new") == 2
+        assert await metric("loa_items_classified_total") == 3
+        assert await metric("loa_items_fetched_total") >= fetched + 3
+        assert await metric("loa_source_polls_total", status="new") >= polls + 1
 
         # A reply that meets a 429 waits as asked, then goes out: both are counted.
         fake_telegram.force_429(1, retry_after=1, chat_id=501)
