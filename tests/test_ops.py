@@ -4,6 +4,7 @@ the fake Bot API and a local feed server."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime import open_app
@@ -31,6 +32,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
+@pytest.mark.slow
 async def test_health_and_metrics_while_a_feed_is_polled(
     sqlite_url: str, fake_telegram: FakeTelegram, feed_server: FeedServer
 ) -> None:
