@@ -140,7 +140,13 @@ class Settings(BaseSettings):
     # Chat: commands (and button presses) one person may send per minute, on every channel.
     command_flood_per_minute: int = Field(20, ge=1)
 
+    # Health and metrics server (/healthz, /metrics) as host:port, e.g. 127.0.0.1:9464; empty: off.
+    metrics_addr: str = ""
+
     log_level: str = "INFO"
+    # text: one classic line per event; json: one JSON object per line (time, level, logger,
+    # event, and source_id, chat, item_id where there is one).
+    log_format: Literal["text", "json"] = "text"
     # Everything logged also goes here (redacted), and so does the traceback of a crash; empty
     # means stderr only. Its directory must exist.
     log_file: str = "./data/loa.log"
@@ -193,6 +199,13 @@ class Settings(BaseSettings):
         if value is not None and any(ch.isspace() or not ch.isprintable()
                                      for ch in value.get_secret_value()):
             raise ValueError("must not contain spaces or control characters")
+        return value
+
+    @field_validator("metrics_addr")
+    @classmethod
+    def _listen_addr(cls, value: str) -> str:
+        if value:
+            listen_addr(value)  # raises ValueError naming what is wrong
         return value
 
     @field_validator("log_file")
@@ -294,6 +307,16 @@ class Settings(BaseSettings):
     def is_admin(self, channel: str, user_key: str) -> bool:
         """Whether ADMIN_IDS names this person (services.users.is_admin adds granted admins)."""
         return str(user_key) in self.admin_keys(channel)
+
+
+def listen_addr(value: str) -> tuple[str, int]:
+    """("127.0.0.1", 9464) for "127.0.0.1:9464"; an IPv6 host is written in brackets
+    ("[::1]:9464"). Raises ValueError when it is not host:port."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:9464")
+    return host, int(port)
 
 
 def _admin_entry(entry: str) -> tuple[str, str]:
