@@ -32,7 +32,6 @@ from channels.telegram import (
     REQUEST_TIMEOUT,
     TelegramChannel,
     is_bad_url,
-    make_bot,
 )
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
@@ -200,14 +199,6 @@ async def start_telegram(
     app.channels[NAME] = channel
     await _start_polling(handle)
     return handle
-
-
-async def whoami(settings: Settings) -> str:
-    """The bot's @username, by getMe (`bot.py doctor`). Raises InvalidToken when Telegram
-    rejects the token, another TelegramError when it cannot be reached."""
-    bot = make_bot(settings)
-    async with bot:  # initialize() calls getMe
-        return f"@{bot.username}"
 
 
 async def _start_polling(handle: TelegramHandle) -> None:
