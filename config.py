@@ -34,6 +34,10 @@ _DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite",
             "postgresql", "postgres", "postgresql+psycopg"}
 
 
+# A URL path prefix: "/a/b", each segment unreserved characters only (nothing to escape).
+_PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
 class ConfigError(Exception):
     """A setting is missing or wrong; the message is one line that names it."""
 
@@ -115,6 +119,14 @@ class Settings(BaseSettings):
     zalo_listen_host: str = "127.0.0.1"
     zalo_listen_port: int = Field(8088, ge=0, le=65535)
 
+    # The public web pages and Atom feeds (web/): off unless WEB_ADDR ("host:port") is set.
+    # WEB_PREFIX is the path they are served under ("/loa"; a proxy that strips it may say so in
+    # X-Forwarded-Prefix instead); chat links to them are PUBLIC_BASE_URL + WEB_PREFIX + path.
+    web_addr: str | None = None
+    web_prefix: str = ""
+    # A page or feed that takes longer than this is answered "try again later" (503).
+    web_timeout_seconds: float = Field(5.0, gt=0, le=60)
+
     # Delivery (the outbox sender): how often an idle sender looks for due rows; how long a row
     # may stay claimed without its sender renewing the claim (a crashed sender's rows are then
     # taken over); attempts for timeouts and 5xx, whose waits double from the base.
@@ -166,6 +178,21 @@ class Settings(BaseSettings):
         problem = check_base_url(value or "", bot_path=bot_path) if value or bot_path else None
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("web_addr")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value:
+            split_addr(value)
+        return value or None
+
+    @field_validator("web_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and not _PATH_PREFIX.fullmatch(value):
+            raise ValueError("must be a path such as /loa (letters, digits, '.', '_', '~', '-')")
         return value
 
     @field_validator("telegram_bot_token")
@@ -276,6 +303,16 @@ class Settings(BaseSettings):
     def is_admin(self, channel: str, user_key: str) -> bool:
         """Whether ADMIN_IDS names this person (services.users.is_admin adds granted admins)."""
         return str(user_key) in self.admin_keys(channel)
+
+
+def split_addr(value: str) -> tuple[str, int]:
+    """("127.0.0.1", 8080) for "127.0.0.1:8080" ("[::1]:8080" for IPv6); ValueError otherwise."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535 \
+            or any(ch.isspace() or ch in "/@?#" for ch in host):
+        raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
+    return host, int(port)
 
 
 def _admin_entry(entry: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """`bot.py run`: the whole bot in one process.
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
-are set (Telegram and Zalo together when both are), and the poller. With no channel token the
+are set (Telegram and Zalo together when both are), the web pages when WEB_ADDR is set, and the
+poller. With no channel token the
 console channel opens instead, so anyone can try Loa offline.
 """
 
@@ -86,6 +87,11 @@ async def start_services(settings: Settings) -> Running:
 
             zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
             running.stoppers.append(lambda: stop_zalo(zalo))
+        if settings.web_addr:
+            from web.serve import start_web
+
+            web_runner = await start_web(app)
+            running.stoppers.append(web_runner.cleanup)
         running.scheduler.start()
         start_polling(app, running.scheduler)
     except BaseException:
