@@ -7,9 +7,12 @@ front of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from config import Settings
+from render.texts import t
+from storage.views import ItemView
 
 
 def home_path() -> str:
@@ -63,3 +66,23 @@ def public_url(settings: Settings, path: str) -> str | None:
     if not settings.public_base_url:
         return None
     return settings.public_base_url.rstrip("/") + settings.web_prefix + path
+
+
+def page_for(items: Iterable[ItemView]) -> str:
+    """The page that lists what `items` have in common: their one province (with their one topic
+    when they share it), else their one topic, else the home page with every province."""
+    listed = list(items)
+    shared_provinces = set.intersection(*(set(i.provinces) for i in listed)) if listed else set()
+    shared_topics = set.intersection(*(set(i.topics) for i in listed)) if listed else set()
+    # Most relevant first: the first item's order decides between shared labels.
+    province = next((c for c in listed[0].provinces if c in shared_provinces), None) \
+        if listed else None
+    topic = next((s for s in listed[0].topics if s in shared_topics), None) if listed else None
+    return page_path(province, topic)
+
+
+def page_line(settings: Settings, lang: str, path: str) -> str | None:
+    """The closing line of a digest or a search in chat, linking to `path` on the web; None
+    when PUBLIC_BASE_URL is not set."""
+    url = public_url(settings, path)
+    return None if url is None else t(lang, "web_page_link", url=url)
