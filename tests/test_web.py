@@ -25,7 +25,7 @@ NOW = T0 + timedelta(hours=12)
 HOUSING, RELIEF = "nha-dai-doan-ket", "thien-tai-cuu-tro"
 
 
-async def _fill(app: App) -> None:
+async def fill(app: App) -> None:
     """Hà Nội (01): 60 housing items and one relief item with a marked title; Huế (46): one."""
     app.clock = lambda: NOW
     async with app.sessions() as session:
@@ -44,7 +44,7 @@ async def _fill(app: App) -> None:
 
 @pytest.fixture
 async def server(sqlite_app: App) -> AsyncIterator[TestServer]:
-    await _fill(sqlite_app)
+    await fill(sqlite_app)
     async with TestServer(pages_app(sqlite_app), host="127.0.0.1") as test_server:
         yield test_server
 
@@ -56,7 +56,7 @@ async def _get(server: TestServer, path: str,
 
 
 async def test_every_kind_of_feed_parses_with_its_categories(app: App) -> None:
-    await _fill(app)
+    await fill(app)
     async with TestServer(pages_app(app), host="127.0.0.1") as server:
         kinds = [("/atom/p/01", "01", None), ("/atom/t/" + RELIEF, None, RELIEF),
                  (f"/atom/p/01/t/{HOUSING}", "01", HOUSING)]
@@ -190,7 +190,7 @@ async def test_a_slow_request_is_cut_off(sqlite_url: str, monkeypatch: pytest.Mo
 async def test_served_under_a_prefix(sqlite_url: str) -> None:
     app = open_app(make_settings(sqlite_url, web_prefix="/loa/",
                                  public_base_url="https://loa.example"))
-    await _fill(app)
+    await fill(app)
     try:
         async with TestServer(root_app(app), host="127.0.0.1") as server:
             status, body, _ = await _get(server, "/loa/p/01")
