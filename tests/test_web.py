@@ -43,10 +43,15 @@ async def fill(app: App) -> None:
 
 
 @pytest.fixture
-async def server(sqlite_app: App) -> AsyncIterator[TestServer]:
-    await fill(sqlite_app)
-    async with TestServer(pages_app(sqlite_app), host="127.0.0.1") as test_server:
-        yield test_server
+async def server(sqlite_url: str) -> AsyncIterator[TestServer]:
+    # The first chart imports matplotlib: on a loaded machine that alone may take seconds.
+    app = open_app(make_settings(sqlite_url, web_timeout_seconds=60))
+    await fill(app)
+    try:
+        async with TestServer(pages_app(app), host="127.0.0.1") as test_server:
+            yield test_server
+    finally:
+        await app.close()
 
 
 async def _get(server: TestServer, path: str,

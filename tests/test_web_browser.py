@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from runtime import App
+from runtime import open_app
+from tests.conftest import make_settings
 from tests.test_web import HOUSING, RELIEF, fill
 from web.pages import pages_app
 
@@ -85,8 +86,12 @@ def _flow(base: str) -> None:
         driver.quit()
 
 
-async def test_a_visit_in_a_real_browser(sqlite_app: App) -> None:
-    await fill(sqlite_app)
-    async with TestServer(pages_app(sqlite_app), host="127.0.0.1") as server:
-        # Selenium blocks: it runs in a thread while this loop serves the pages.
-        await asyncio.to_thread(_flow, str(server.make_url("")).rstrip("/"))
+async def test_a_visit_in_a_real_browser(sqlite_url: str) -> None:
+    app = open_app(make_settings(sqlite_url, web_timeout_seconds=60))  # the first chart's import
+    await fill(app)
+    try:
+        async with TestServer(pages_app(app), host="127.0.0.1") as server:
+            # Selenium blocks: it runs in a thread while this loop serves the pages.
+            await asyncio.to_thread(_flow, str(server.make_url("")).rstrip("/"))
+    finally:
+        await app.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,9 @@ HERE = Path(__file__).resolve().parent
 APP_KEY = web.AppKey("loa_app", App)
 PREFIX_KEY = web.AppKey("loa_prefix", str)
 CHARTS_KEY = web.AppKey("loa_charts", dict)
+COUNTS_KEY = web.AppKey("loa_counts", dict)
+# The 7-day counts change with each poll at most: computed once a minute, not on every page.
+COUNTS_TTL = 60.0
 # How long browsers and proxies may keep what they got: pages change with every poll.
 PAGE_CACHE = "public, max-age=60"
 FEED_CACHE = "public, max-age=300"
@@ -184,10 +188,25 @@ def _now(app: App) -> datetime:
     return app.clock().astimezone(UTC)
 
 
+async def _counts(request: web.Request, province: str | None) -> dict[str, int]:
+    """Items of the last 7 days per province (`province` None) or per topic in `province`,
+    remembered for COUNTS_TTL seconds."""
+    cache: dict[str | None, tuple[float, dict[str, int]]] = request.app[COUNTS_KEY]
+    now = time.monotonic()
+    kept = cache.get(province)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    app = _app(request)
+    since = _now(app) - browse.WEEK
+    counts = (await browse.province_counts(app, since) if province is None
+              else await browse.topic_counts(app, province, since))
+    cache[province] = (now + COUNTS_TTL, counts)
+    return counts
+
+
 async def home(request: web.Request) -> web.Response:
     view = _view(request, _lang(request))
-    app = _app(request)
-    counts = await browse.province_counts(app, _now(app) - browse.WEEK)
+    counts = await _counts(request, None)
     rows = [(p, counts.get(code, 0)) for code, p in catalog.provinces().items()]
     return _render(request, "home.html", view, provinces=rows, links=links)
 
@@ -197,7 +216,7 @@ async def province(request: web.Request) -> web.Response:
     view = _view(request, _lang(request))
     topic, page, query = _topic(request), _page(request), _query(request)
     app = _app(request)
-    counts = await browse.topic_counts(app, code, _now(app) - browse.WEEK)
+    counts = await _counts(request, code)
     found: search_service.SearchPage | None = None
     if query:
         found = await search_service.search(app, query, page, browse.PER_PAGE, provinces=(code,),
@@ -359,6 +378,7 @@ def pages_app(app: App, prefix: str = "") -> web.Application:
     pages[APP_KEY] = app
     pages[PREFIX_KEY] = prefix.rstrip("/")
     pages[CHARTS_KEY] = {}
+    pages[COUNTS_KEY] = {}
     route = pages.router
     route.add_get("/", home)
     route.add_get("/p/{code}", province)
