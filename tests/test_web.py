@@ -211,3 +211,17 @@ async def test_served_under_a_prefix(sqlite_url: str) -> None:
             assert 'href="/loa/p/01"' in body
     finally:
         await app.close()
+
+
+async def test_start_web_listens_on_web_addr(sqlite_url: str) -> None:
+    from web.serve import start_web
+
+    app = open_app(make_settings(sqlite_url, web_addr="127.0.0.1:0"))
+    runner = await start_web(app)
+    try:
+        host, port = runner.addresses[0][:2]
+        async with ClientSession() as http, http.get(f"http://{host}:{port}/p/01") as resp:
+            assert resp.status == 200 and "Hà Nội" in await resp.text()
+    finally:
+        await runner.cleanup()
+        await app.close()
