@@ -49,7 +49,7 @@ APP_KEY = web.AppKey("loa_app", App)
 PREFIX_KEY = web.AppKey("loa_prefix", str)
 CHARTS_KEY = web.AppKey("loa_charts", dict)
 COUNTS_KEY = web.AppKey("loa_counts", dict)
-# The 7-day counts change with each poll at most: computed once a minute, not on every page.
+# The home page's 7-day counts change with each poll at most: computed once a minute.
 COUNTS_TTL = 60.0
 # How long browsers and proxies may keep what they got: pages change with every poll.
 PAGE_CACHE = "public, max-age=60"
@@ -188,25 +188,22 @@ def _now(app: App) -> datetime:
     return app.clock().astimezone(UTC)
 
 
-async def _counts(request: web.Request, province: str | None) -> dict[str, int]:
-    """Items of the last 7 days per province (`province` None) or per topic in `province`,
-    remembered for COUNTS_TTL seconds."""
-    cache: dict[str | None, tuple[float, dict[str, int]]] = request.app[COUNTS_KEY]
+async def _province_counts(request: web.Request) -> dict[str, int]:
+    """Items of the last 7 days per province, remembered for COUNTS_TTL seconds."""
+    cache: dict[str, tuple[float, dict[str, int]]] = request.app[COUNTS_KEY]
     now = time.monotonic()
-    kept = cache.get(province)
+    kept = cache.get("provinces")
     if kept is not None and kept[0] > now:
         return kept[1]
     app = _app(request)
-    since = _now(app) - browse.WEEK
-    counts = (await browse.province_counts(app, since) if province is None
-              else await browse.topic_counts(app, province, since))
-    cache[province] = (now + COUNTS_TTL, counts)
+    counts = await browse.province_counts(app, _now(app) - browse.WEEK)
+    cache["provinces"] = (now + COUNTS_TTL, counts)
     return counts
 
 
 async def home(request: web.Request) -> web.Response:
     view = _view(request, _lang(request))
-    counts = await _counts(request, None)
+    counts = await _province_counts(request)
     rows = [(p, counts.get(code, 0)) for code, p in catalog.provinces().items()]
     return _render(request, "home.html", view, provinces=rows, links=links)
 
@@ -216,7 +213,6 @@ async def province(request: web.Request) -> web.Response:
     view = _view(request, _lang(request))
     topic, page, query = _topic(request), _page(request), _query(request)
     app = _app(request)
-    counts = await _counts(request, code)
     found: search_service.SearchPage | None = None
     if query:
         found = await search_service.search(app, query, page, browse.PER_PAGE, provinces=(code,),
@@ -235,8 +231,7 @@ async def province(request: web.Request) -> web.Response:
         query=query, found=found, page=page, has_next=has_next, links=links,
         groups=[(catalog.topic_name(slug, view.lang) if slug else None, shown)
                 for slug, shown in groups.items()],
-        topics=[(slug, catalog.topic_name(slug, view.lang), counts.get(slug, 0))
-                for slug in catalog.topics()],
+        topics=[(slug, catalog.topic_name(slug, view.lang)) for slug in catalog.topics()],
     )
 
 
