@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from catalog import topic_name
+from config import ConfigError, split_addr
 from runtime import App, open_app
 from services import browse
 from tests.conftest import make_settings
@@ -225,3 +226,20 @@ async def test_start_web_listens_on_web_addr(sqlite_url: str) -> None:
     finally:
         await runner.cleanup()
         await app.close()
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("web_addr", "8080"), ("web_addr", "127.0.0.1:http"), ("web_addr", "127.0.0.1:70000"),
+    ("web_addr", "a b:80"), ("web_prefix", "loa"), ("web_prefix", "/lo a"),
+    ("web_prefix", "/<x>"),
+])
+def test_bad_web_settings_name_themselves(sqlite_url: str, setting: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=setting.upper()):
+        make_settings(sqlite_url, **{setting: value})
+
+
+def test_web_settings(sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url, web_addr="[::1]:8080", web_prefix="/tin/loa/")
+    assert (split_addr(settings.web_addr or ""), settings.web_prefix) == (("::1", 8080),
+                                                                         "/tin/loa")
+    assert make_settings(sqlite_url).web_addr is None  # off by default
