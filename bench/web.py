@@ -7,7 +7,9 @@ half carry a topic), then serves the pages (web.pages.pages_app) on 127.0.0.1 an
 at a time over real HTTP:
 - `/p/<code>` with a random province, page 1 to 5, a topic filter one time in three;
 - an Atom feed: a province, a topic or a province × topic, at random.
-Prints the 95th percentile of each (targets: page < 100 ms, Atom < 50 ms) and the command.
+Prints the 95th percentile of each (targets: page < 100 ms, Atom < 50 ms), the mean CPU time
+per request and the machine's load average (a loaded machine stretches the wall-clock times),
+and the command.
 
 Usage: python bench/web.py [--items N] [--requests N] [--database-url URL] [--keep DIR]
 (without --database-url, SQLite in a temporary directory, or in --keep DIR, reused when it
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import shlex
 import statistics
@@ -114,16 +117,22 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-async def measure(app: App, requests: int) -> tuple[float, float]:
+async def measure(app: App, requests: int) -> tuple[float, float, float, float]:
+    """p95 of the pages and of the feeds (ms), and the mean CPU time per request of this
+    process (server and client, SQLite's thread included), which a busy machine does not
+    inflate as it does the wall-clock times."""
     rnd = random.Random(11)
     app.clock = lambda: NOW
     async with TestServer(pages_app(app), host="127.0.0.1") as server, ClientSession() as http:
         for _ in range(10):  # warm the caches and the templates
             await _timed(http, server, _page_path(rnd))
             await _timed(http, server, _feed_path(rnd))
+        cpu = time.process_time()
         pages = [await _timed(http, server, _page_path(rnd)) for _ in range(requests)]
+        page_cpu, cpu = (time.process_time() - cpu) * 1000 / requests, time.process_time()
         feeds = [await _timed(http, server, _feed_path(rnd)) for _ in range(requests)]
-    return p95(pages), p95(feeds)
+        feed_cpu = (time.process_time() - cpu) * 1000 / requests
+    return p95(pages), p95(feeds), page_cpu, feed_cpu
 
 
 async def main(args: argparse.Namespace, url: str) -> str:
@@ -137,10 +146,11 @@ async def main(args: argparse.Namespace, url: str) -> str:
             started = time.perf_counter()
             await build(app, args.items)
             print(f"  built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        page_ms, atom_ms = await measure(app, args.requests)
+        page_ms, atom_ms, page_cpu, atom_cpu = await measure(app, args.requests)
     finally:
         await app.close()
-    return f"web: page_p95_ms={page_ms:.1f} atom_p95_ms={atom_ms:.1f} items={args.items}"
+    return (f"web: page_p95_ms={page_ms:.1f} atom_p95_ms={atom_ms:.1f} items={args.items} "
+            f"page_cpu_ms={page_cpu:.1f} atom_cpu_ms={atom_cpu:.1f} load={os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -164,14 +164,14 @@ def _view(request: web.Request, lang: str) -> View:
     return View(lang, prefix, links.with_query(path, **params))
 
 
-def _shown(item: ItemView, lang: str, app: App, *, labels: bool = True) -> Shown:
-    names = [catalog.province_name(code) for code in item.provinces] if labels else []
-    names += [catalog.topic_name(slug, lang) for slug in item.topics] if labels else []
+def _shown(item: ItemView, lang: str, app: App) -> Shown:
+    names = [catalog.province_name(code) for code in item.provinces]
+    names += [catalog.topic_name(slug, lang) for slug in item.topics]
     return Shown(item.title or item.url, item.url, truncate(item.summary, SUMMARY_UNITS),
                  item.source_name, local_time(item.published_at, app.settings.tz), names)
 
 
-def _render(request: web.Request, template: str, view: View, status: int = 200,
+def _render(template: str, view: View, status: int = 200,
             **context: Any) -> web.Response:
     body = _env.get_template(template).render(v=view, **context)
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
@@ -205,7 +205,7 @@ async def home(request: web.Request) -> web.Response:
     view = _view(request, _lang(request))
     counts = await _province_counts(request)
     rows = [(p, counts.get(code, 0)) for code, p in catalog.provinces().items()]
-    return _render(request, "home.html", view, provinces=rows, links=links)
+    return _render("home.html", view, provinces=rows, links=links)
 
 
 async def province(request: web.Request) -> web.Response:
@@ -227,7 +227,7 @@ async def province(request: web.Request) -> web.Response:
         main = topic or (item.topics[0] if item.topics else "")
         groups.setdefault(main, []).append(_shown(item, view.lang, app))
     return _render(
-        request, "province.html", view, province=catalog.provinces()[code], topic=topic,
+        "province.html", view, province=catalog.provinces()[code], topic=topic,
         query=query, found=found, page=page, has_next=has_next, links=links,
         groups=[(catalog.topic_name(slug, view.lang) if slug else None, shown)
                 for slug, shown in groups.items()],
@@ -241,7 +241,7 @@ async def topic_page(request: web.Request) -> web.Response:
     page = _page(request)
     app = _app(request)
     listed = await browse.newest(app, topic=slug, page=page)
-    return _render(request, "topic.html", view, slug=slug,
+    return _render("topic.html", view, slug=slug,
                    name=catalog.topic_name(slug, view.lang), page=page, has_next=listed.has_next,
                    items=[_shown(i, view.lang, app) for i in listed.items], links=links)
 
@@ -260,7 +260,7 @@ async def report(request: web.Request) -> web.Response:
     built = await build_report(app, [code], start, end, view.lang, chart=False)
     tz = app.settings.tz
     return _render(
-        request, "report.html", view, province=catalog.provinces()[code], links=links,
+        "report.html", view, province=catalog.provinces()[code], links=links,
         total=built.total, start=start.astimezone(tz).strftime("%d/%m/%Y"),
         end=(end - timedelta(seconds=1)).astimezone(tz).strftime("%d/%m/%Y"),
         counts=[(catalog.topic_name(slug, view.lang) if slug else view.t("digest_no_topic"), n)
@@ -360,7 +360,7 @@ def _error(request: web.Request, status: int, reason: str) -> web.Response:
     lang = request.query.get("lang", "vi")
     view = _view(request, lang if lang in LANGS else "vi")
     log.debug("web: %s → %d (%s)", request.path, status, reason)
-    response = _render(request, "error.html", view, status=status, message=view.t(_ERRORS[status]),
+    response = _render("error.html", view, status=status, message=view.t(_ERRORS[status]),
                        links=links)
     response.headers["Cache-Control"] = "no-store"
     return response
