@@ -206,8 +206,8 @@ async def test_served_under_a_prefix(sqlite_url: str) -> None:
             _, feed, _ = await _get(server, "/loa/atom/p/01")
             assert 'href="https://loa.example/loa/p/01"' in feed
             # A proxy that strips its own prefix names it; links follow.
-            _, body, _ = await _get(server, "/loa/", **{"X-Forwarded-Prefix": "/tin"})
-            assert 'href="/tin/p/01"' in body
+            _, body, headers = await _get(server, "/loa/", **{"X-Forwarded-Prefix": "/tin"})
+            assert 'href="/tin/p/01"' in body and headers["Vary"] == "X-Forwarded-Prefix"
             _, body, _ = await _get(server, "/loa/", **{"X-Forwarded-Prefix": '/"><x'})
             assert 'href="/loa/p/01"' in body
     finally:

@@ -62,6 +62,9 @@ SUMMARY_UNITS = 300
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    # Links follow X-Forwarded-Prefix: a shared cache must not serve one prefix's page for
+    # another's.
+    "Vary": "X-Forwarded-Prefix",
     # No script at all; styles and images from here only; forms submit only here.
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
