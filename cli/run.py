@@ -115,7 +115,8 @@ async def start_services(settings: Settings) -> Running:
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
-        if running.stoppers:
+        # The web pages alone are no chat channel: without a token the console still opens.
+        if _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token):
             log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
             await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
