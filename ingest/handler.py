@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,8 @@ from storage.models import Source
 from storage.recent_titles import RecentTitles
 
 log = logging.getLogger(__name__)
+
+MAX_SOURCE_NAME_CHARS = 256  # storage.models.Source.name
 
 
 class Classifies(Protocol):
@@ -59,6 +62,7 @@ class SourceState:
     etag: str | None
     last_modified: str | None
     primed: bool
+    named: bool  # False: the source takes its feed's title as its name at its first read
     health: health.Health
 
 
@@ -67,7 +71,7 @@ def snapshot(source: Source, settings: Settings) -> SourceState:
         id=source.id, url=source.url, name=source.name or source.url, kind=source.kind,
         province=source.province, listing_preset=source.listing_preset,
         listing_config=source.listing_config, etag=source.etag,
-        last_modified=source.last_modified, primed=source.primed,
+        last_modified=source.last_modified, primed=source.primed, named=bool(source.name),
         health=health.Health(
             source_id=source.id, url=source.url,
             interval=health.interval_for(settings, source.interval_seconds),
@@ -116,6 +120,12 @@ class PollReport:
                 f" {self.failed} failed")
         return text + (" (every source failed: network outage, errors not counted)"
                        if self.outage else "")
+
+
+def source_name(title: str, url: str) -> str:
+    """A source added without a name is called by its feed's own title, or else by its host."""
+    name = " ".join(title.split())[:MAX_SOURCE_NAME_CHARS]
+    return name or urlsplit(url).hostname or url
 
 
 def _to_store(read: ReadResult) -> list[EntryToStore]:
@@ -207,6 +217,8 @@ class Handler:
             values: dict[str, Any] = {**health.succeeded(source.health, now),
                                       "etag": read.fetch.etag, "primed": True,
                                       "last_modified": read.fetch.last_modified}
+            if not source.named:
+                values["name"] = source_name(read.title, source.url)
             await self._moved(session, source, read, values)
             await session.execute(update(Source).where(Source.id == source.id).values(values))
         return stored

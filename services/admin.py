@@ -16,6 +16,7 @@ from defusedxml import ElementTree as SafeET
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, func, select
 
 import catalog
+from classify.query import province_code
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
 from runtime import App
@@ -198,9 +199,8 @@ def _outlines(data: bytes) -> list[ET.Element]:
 
 def _candidate(app: App, outline: ET.Element) -> Source:
     url = (outline.get("xmlUrl") or outline.get("url") or "").strip()
-    province = (outline.get("province") or outline.get("category") or "").strip() or None
-    if province is not None and province not in catalog.provinces():
-        province = None  # categories from other readers are folders, not provinces
+    # Categories from other readers are folders unless they name a province.
+    province = province_code(outline.get("province") or outline.get("category") or "")
     name = (outline.get("title") or outline.get("text") or "").strip() or None
     return sources.new_source(app, url, province=province, name=name,
                               listing=outline.get("listing") or None)

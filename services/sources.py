@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from classify import get_classifier
+from classify.query import province_code
 from feeds import policy
 from feeds.errors import FeedError
 from feeds.fetch import Fetcher
@@ -29,7 +29,6 @@ from runtime import App
 from services import audit, limits
 from services.errors import ServiceError
 from storage.models import Item, Source
-from vntext import fold
 
 MAX_URL_CHARS = 2048
 
@@ -101,19 +100,16 @@ def _clean_url(app: App, url: str) -> str:
 
 
 def _province_code(value: str | None) -> str | None:
-    """A current province code from a code ("1", "01") or a name ("Hưng Yên", "hung yen")."""
+    """A current province code from what `classify.query.province_code` reads: a code ("1",
+    "01", "96"), a name or a slug ("Hải Phòng", "hai phong", "hai-phong")."""
     if value is None or not value.strip():
         return None
-    value = value.strip()
-    known = catalog.provinces()
-    code = value.zfill(2) if value.isdigit() else None
-    if code in known:
-        return code
-    by_name = {fold(p.name): c for c, p in known.items()}
-    if fold(value) in by_name:
-        return by_name[fold(value)]
-    raise ServiceError("bad_province", f"unknown province '{limits.shown(value)}': use a current"
-                       " code, 01 to 34 as in the catalog", province=limits.shown(value))
+    code = province_code(value)
+    if code is None:
+        raise ServiceError("bad_province", f"unknown province '{limits.shown(value)}': give its"
+                           f" official code ({', '.join(catalog.provinces())}), its name or its"
+                           " slug", province=limits.shown(value))
+    return code
 
 
 def _spec(listing: str | None, config: dict[str, Any] | None = None) -> ListingSpec:
@@ -151,7 +147,8 @@ def new_source(app: App, url: str, *, province: str | None = None, name: str | N
         _spec(listing)
     return Source(
         url=clean, kind="listing" if listing else "feed", listing_preset=listing or None,
-        name=limits.clean_name(name or "") or (urlsplit(clean).hostname or clean),
+        # No name: the first read names it after the feed's title (ingest.handler.source_name).
+        name=limits.clean_name(name or ""),
         province=code, state="active", next_check_at=app.clock(),
     )
 
