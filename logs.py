@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from urllib.parse import quote, quote_plus
 
 from config import ConfigError
@@ -79,13 +80,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ZonedFormatter(logging.Formatter):
+    """Times with their offset, "2026-12-05 13:45:01.123+07:00": a log read on another machine,
+    or beside UTC timestamps, says which clock it used."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(sep=" ", timespec="milliseconds")
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = (),
                   log_file: str = "") -> Redactor:
     """Log to stderr and, when given, to `log_file`, both redacted; return the redactor.
     A crash's traceback (`log_crash`) goes to the file only. Raises ConfigError naming LOG_FILE
     when the file cannot be opened."""
     redactor = Redactor(secrets)
-    formatter = logging.Formatter(_FORMAT)
+    formatter = ZonedFormatter(_FORMAT)
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file:
         try:

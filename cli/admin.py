@@ -132,8 +132,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         done = await admin.import_opml(app, data, ACTOR)
         for url in done.added:
             print(f"added {url}")
-        for url, reason in done.skipped:
-            print(f"skipped {url}: {reason}")
+        for url, why in done.skipped:
+            print(f"skipped {url}: {why.reason}")
         print(f"imported {len(done.added)} sources, skipped {len(done.skipped)}")
         return 0
     return run_with_app(settings, command)

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = commands.add_parser("add", help="add a feed, or a listing page with --listing")
     add.add_argument("url")
     add.add_argument("--province", help=f"home province: {PROVINCE_HELP}")
-    add.add_argument("--name", help="display name (default: the feed's own title, read at its first fetch)")
+    add.add_argument("--name", help="display name (default: the feed's own title, read at its"
+                     " first fetch)")
     add.add_argument("--listing", metavar="PRESET", help="read an HTML listing with a preset")
     add.set_defaults(func=_add)
 

@@ -102,3 +102,14 @@ def test_a_crash_traceback_goes_to_the_log_file_only(captured, tmp_path) -> None
     assert "Traceback" not in err and "an ordinary line" in err
     assert "Traceback" in logged and "an ordinary line" in logged
     assert TOKEN.partition(":")[2] not in logged
+
+
+def test_log_times_carry_their_zone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    log_file = tmp_path / "loa.log"
+    setup_logging("INFO", [], str(log_file))
+    logging.getLogger("loa").info("zoned")
+    [line] = log_file.read_text().splitlines()
+    # "2026-12-05 13:45:01.123+07:00 INFO loa: zoned"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d INFO loa: zoned", line)
