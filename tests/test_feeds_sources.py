@@ -54,7 +54,8 @@ async def test_add_list_pause_resume_remove_with_audit(app) -> None:  # type: ig
     ("not a url", {}, "bad_url"),
     ("https://x.vn/" + "a" * 3000, {}, "bad_url"),
     ("https://x.vn/rss", {"province": "99"}, "bad_province"),
-    ("https://x.vn/rss", {"province": "Thái Bình"}, "bad_province"),  # former, not current
+    # A former name is read as its current province (33), as in chat: one reader for both.
+    ("https://x.vn/rss", {"province": "Không Có"}, "bad_province"),
     ("https://x.vn/", {"listing": "khong-co"}, "unknown_preset"),
 ])
 async def test_bad_input_is_refused(sqlite_app, url: str, options: dict, code: str) -> None:  # type: ignore[no-untyped-def, type-arg]
