@@ -118,7 +118,8 @@ def test_every_state_word_of_the_statistics_has_its_text() -> None:
 def test_texts_escape_their_parameters() -> None:
     assert t("vi", "search_none", query="<b>&") == "Không tìm thấy tin nào cho “&lt;b&gt;&amp;”."
     assert t("vi", "usage", usage=Html("<i>ok</i>")) == "Cách dùng: <i>ok</i>"
-    assert t("vi", "feed_problem", reason="<i>") == "⚠️ Lỗi gần nhất, nguyên văn: <code>&lt;i&gt;</code>"
+    assert t("vi", "feed_problem", reason="<i>") == (
+        "⚠️ Lỗi gần nhất, nguyên văn: <code>&lt;i&gt;</code>")
     assert t("fr", "usage", usage="/x") == "Cách dùng: /x"  # unknown language: Vietnamese
     assert t("en", "report_more", count="<3") == "<i>… and &lt;3 more items in this period.</i>"
     assert LANGS == ("vi", "en")
