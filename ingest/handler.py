@@ -283,7 +283,7 @@ class Handler:
         failed = [p for p in pending if p.outcome.status == SourceStatus.ERROR]
         # A refusal by the source policy is the source's own doing, never a sign of an outage.
         refused = any(p.read is not None and p.read.fetch.refused for p in pending)
-        alerts_to_send: list[str] = []
+        paused: list[tuple[SourceState, str]] = []  # (source, why), for the admins' alerts
         async with self.app.sessions() as session, session.begin():
             if failed and len(failed) == len(polled) and not refused:
                 report.outage = await self._is_outage(session, [p.source.id for p in failed])
@@ -306,19 +306,19 @@ class Handler:
                                               outcome.error or "", now)}
                     if values.get("state") == health.PAUSED:
                         outcome.paused = True
-                        alerts_to_send.append(
-                            f"Source {source.id} ({source.name}, {source.url}) is paused:"
-                            f" {values['paused_reason']}")
+                        paused.append((source, values["paused_reason"]))
                 await session.execute(update(Source).where(Source.id == source.id)
                                       .values(values))
             if unchanged:
                 await session.execute(update(Source), unchanged)
         for p in failed:
             log.warning("source %s (%s) failed: %s", p.source.id, p.source.url, p.outcome.error)
-        for text in alerts_to_send:
-            log.warning("%s", text)
+        for source, why in paused:
+            log.warning("source %s (%s, %s) is paused: %s", source.id, source.name, source.url,
+                        why)
             try:
-                await alerts.alert_admins(self.app, text)
+                await alerts.alert_admins(self.app, alerts.Alert.SOURCE_PAUSED, id=source.id,
+                                          name=source.name, url=source.url, detail=why)
             except Exception:
                 log.exception("could not alert the admins")
         return report

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from delivery.alerts import alert_admins
+from delivery.alerts import Alert, alert_admins
 from handlers.commands import names_for_role
 from runtime import App, open_app
 from services import chats, subscriptions, users
@@ -65,7 +65,8 @@ async def test_a_bare_admin_id_is_a_telegram_id_only(admin_app) -> None:  # type
     # Alerts go to the configured admins' private chats on their own channel only.
     for channel in ("telegram", "zalo"):
         await chats.ensure_chat(admin_app, channel, "1")
-    await alert_admins(admin_app, "nguồn tin bị tạm dừng")
+    await alert_admins(admin_app, Alert.SOURCE_PAUSED, id=1, name="Báo", url="https://a.vn/rss",
+                       detail="HTTP 404")
     async with admin_app.sessions() as session:
         alerted = (await session.execute(
             select(Chat.channel, Chat.chat_key).join(Delivery, Delivery.chat_id == Chat.id)

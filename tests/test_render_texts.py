@@ -8,6 +8,7 @@ import re
 import string
 from pathlib import Path
 
+from delivery.alerts import Alert
 from feeds import health
 from model.enums import OutboxState, SubscriptionMode
 from render.markup import Html
@@ -40,6 +41,7 @@ BUILT = (
         "feed_paused",
         "feed_resumed",
         "btn_confirm_stop",
+        *(f"alert_{alert}" for alert in Alert),
         "source_kind_feed",
         "source_kind_listing",
         "btn_confirm_broadcast",

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from delivery.alerts import Alert
+from render.compose import render_alert
 from render.texts import messages
 from runtime import App, open_app
 from services import sources, users
@@ -111,3 +113,12 @@ def test_the_check_finds_english() -> None:
     assert {"the", "subscription", "exists"} <= found
     assert english_in("Người dùng: admin 1, citizen 2") - _catalogue_words()
     assert not english_in("Gõ <code>/digest hangngay 7</code> tại https://the.example/is")
+
+
+@pytest.mark.parametrize("alert", list(Alert))
+def test_admin_alerts_are_vietnamese_with_the_detail_quoted(alert: Alert) -> None:
+    params = {"id": 3, "name": "Báo", "url": "https://a.vn/rss", "chat": "telegram:5",
+              "channel": "telegram", "detail": "HTTP 404: the page is not found"}
+    text = render_alert("vi", alert, params)
+    assert "<code>HTTP 404: the page is not found</code>" in text  # the source's own words
+    assert not english_in(text), text
