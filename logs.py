@@ -122,6 +122,14 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (),
     return redactor
 
 
+def quiet_stderr() -> None:
+    """Only warnings and errors on stderr; the log file still gets everything. For the console
+    channel, whose conversation shares the terminal."""
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+
+
 def log_crash(exc: BaseException) -> bool:
     """Write `exc`'s traceback, redacted, to the log file; False when there is no log file."""
     crash = logging.getLogger(CRASH_LOGGER)

@@ -22,6 +22,9 @@ class App:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Host names this process serves itself, and the loopback (address, port) each listens on:
+    # the demo's feeds (services/demo.py), fetched like any source (feeds/fetch.py).
+    local_sites: dict[str, tuple[str, int]] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     clock: Callable[[], datetime] = _utcnow  # tests replace it to move time
 

@@ -2,7 +2,9 @@
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
 are set (Telegram and Zalo together when both are), and the poller. With no channel token the
-console channel opens instead, so anyone can try Loa offline.
+console channel opens instead, so anyone can try Loa offline: then the screen is the
+conversation's (logs go to LOG_FILE, only warnings to stderr), and an empty database gets the
+demo (services.demo).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
@@ -23,7 +26,9 @@ from config import Settings
 from delivery.match import match_unmatched
 from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
+from logs import quiet_stderr
 from runtime import App, open_app
+from services.demo import end_demo, start_demo
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -35,7 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if not _channels(settings):
+        quiet_stderr()  # the console's screen is the conversation's
     upgrade(settings.database_url)
+    log.info("database: %s", settings.database_shown())
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
@@ -45,6 +53,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _has(secret: SecretStr | None) -> bool:
     return bool(secret and secret.get_secret_value())
+
+
+def _channels(settings: Settings) -> bool:
+    """Whether a chat platform's token is set (else the console opens)."""
+    return _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token)
 
 
 @dataclass
@@ -99,12 +112,22 @@ async def serve(settings: Settings) -> None:
     try:
         if running.stoppers:
             log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
+            await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
         else:
             log.info("no channel token set: opening the console channel")
-            await run_console(running.app)
+            await console(running)
     finally:
         await running.stop()
+
+
+async def console(running: Running, *, stdin: TextIO | None = None,
+                  stdout: TextIO | None = None) -> None:
+    """The console channel, with the demo when the database is empty (services.demo)."""
+    demo = await start_demo(running.app)
+    if demo is not None:
+        running.stoppers.append(demo.stop)
+    await run_console(running.app, stdin=stdin, stdout=stdout)
 
 
 async def _until_signalled() -> None:

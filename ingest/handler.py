@@ -66,7 +66,8 @@ class SourceState:
     health: health.Health
 
 
-def snapshot(source: Source, settings: Settings) -> SourceState:
+def snapshot(source: Source, settings: Settings, *, local: bool = False) -> SourceState:
+    """`local`: the source is served by this process (App.local_sites)."""
     return SourceState(
         id=source.id, url=source.url, name=source.name or source.url, kind=source.kind,
         province=source.province, listing_preset=source.listing_preset,
@@ -74,7 +75,7 @@ def snapshot(source: Source, settings: Settings) -> SourceState:
         last_modified=source.last_modified, primed=source.primed, named=bool(source.name),
         health=health.Health(
             source_id=source.id, url=source.url,
-            interval=health.interval_for(settings, source.interval_seconds),
+            interval=health.interval_for(settings, source.interval_seconds, local=local),
             error_count=source.error_count, first_error_at=source.first_error_at),
     )
 
@@ -163,11 +164,13 @@ class Handler:
             query = query.order_by(Source.id)
         async with self.app.sessions() as session:
             rows = (await session.scalars(query)).all()
-            return [snapshot(row, self.app.settings) for row in rows]
+            return [snapshot(row, self.app.settings,
+                             local=urlsplit(row.url).hostname in self.app.local_sites)
+                    for row in rows]
 
     def fetcher(self) -> Fetcher:
         """One per poll of many sources: they share its connections and per-host limits."""
-        return Fetcher(self.app.settings)
+        return Fetcher(self.app.settings, local_sites=self.app.local_sites)
 
     # --- one source --------------------------------------------------------------------
     async def refresh(self, fetcher: Fetcher, source: SourceState) -> Polled:

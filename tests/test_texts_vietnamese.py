@@ -97,7 +97,7 @@ async def test_every_reply_in_vietnamese_is_vietnamese(admin_app: App,
         "/grant 7 official hai-phong", "/grant 7 official", "/grant 8 sếp", "/revoke 1",
         "/revoke 99999", "/stats", "/broadcast", "/broadcast hải phòng Họp tổ dân phố",
         "/cancel", ("nguon.opml", OPML), ("hong.opml", b"<html/>"), "/export", "/lang",
-        "/khonglenh", "xin chào",
+        "/khonglenh", "xin chào", "/demo", "/demo off",
     ])
     replies += await _replies(citizen, ["/stats", "/grant 1 admin", "/report", "/unsub 1"])
     leaked = {text: english_in(text) for text in replies if english_in(text)}
