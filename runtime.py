@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config import Settings
+from metrics import Metrics
 from model.channel import Channel
 from storage.db import make_engine, make_sessionmaker
 
@@ -27,6 +28,7 @@ class App:
     local_sites: dict[str, tuple[str, int]] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
     clock: Callable[[], datetime] = _utcnow  # tests replace it to move time
+    metrics: Metrics = field(default_factory=Metrics)  # this App's own counters
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,10 +1,10 @@
 """`bot.py run`: the whole bot in one process.
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
-are set (Telegram and Zalo together when both are), and the poller. With no channel token the
-console channel opens instead, so anyone can try Loa offline: then the screen is the
-conversation's (logs go to LOG_FILE, only warnings to stderr), and an empty database gets the
-demo (services.demo).
+are set (Telegram and Zalo together when both are), the web pages when WEB_ADDR is set, and the
+poller. With no channel token the console channel opens instead, so anyone can try Loa offline:
+then the screen is the conversation's (logs go to LOG_FILE, only warnings to stderr), and an
+empty database gets the demo (services.demo).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from logs import quiet_stderr
 from runtime import App, open_app
 from services.demo import end_demo, start_demo
 from storage.migrate import upgrade
+from web import ops, pages
+from web.ops import Check
+from web.server import Servers, Site, start_web
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +71,15 @@ class Running:
     scheduler: AsyncIOScheduler
     delivery: DeliveryService
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # /healthz's checks besides the database: the scheduler and each channel started.
+    checks: dict[str, Check] = field(default_factory=dict)
+    web: Servers | None = None
 
     async def stop(self) -> None:
-        # Polling first, then delivery (in-flight sends still need their channels), then chat.
+        # The HTTP servers first (a stopping bot is no longer healthy), then polling, then
+        # delivery (in-flight sends still need their channels), then chat.
+        if self.web is not None:
+            await self.web.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.delivery.stop()
@@ -94,23 +103,34 @@ async def start_services(settings: Settings) -> Running:
 
             telegram = await start_telegram(app, pacer=running.delivery.pacer("telegram"))
             running.stoppers.append(lambda: stop_telegram(telegram))
+            running.checks["telegram"] = telegram.problem
         if _has(settings.zalo_bot_token):
             from channels.zalo_app import start_zalo, stop_zalo
 
             zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
             running.stoppers.append(lambda: stop_zalo(zalo))
+            running.checks["zalo"] = zalo.problem
         running.scheduler.start()
         start_polling(app, running.scheduler)
+        running.checks["scheduler"] = lambda: _scheduler_problem(scheduler)
+        running.web = await start_web(
+            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks)),
+             Site("WEB_ADDR", settings.web_addr, pages.mount(app))])
     except BaseException:
         await running.stop()
         raise
     return running
 
 
+async def _scheduler_problem(scheduler: AsyncIOScheduler) -> str | None:
+    return None if scheduler.running else "the scheduler is not running"
+
+
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
-        if running.stoppers:
+        # The web pages alone are no chat channel: without a token the console still opens.
+        if _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token):
             log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
             await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
