@@ -60,9 +60,9 @@ async def _postgresql(session: AsyncSession, names: list[str]) -> list[TableSize
 
 async def _sqlite(session: AsyncSession, names: list[str]) -> list[TableSize]:
     try:
-        pages: dict[str, int] = dict((await session.execute(text(
+        pages = {str(name): int(size) for name, size in await session.execute(text(
             "SELECT m.tbl_name, SUM(d.pgsize) FROM dbstat d "
-            "JOIN sqlite_master m ON m.name = d.name GROUP BY m.tbl_name"))).tuples().all())
+            "JOIN sqlite_master m ON m.name = d.name GROUP BY m.tbl_name"))}
     except OperationalError:  # an SQLite built without dbstat: rows only
         pages = {}
     return [TableSize(name, await _count(session, name), int(pages.get(name) or 0))
