@@ -1,0 +1,142 @@
+"""The full-text index behind search, one per engine, and the queries that read it.
+
+What it finds is what a scan of the folded text finds: every query word (a run of [a-z0-9])
+occurs as a whole word in `items.search_text` (folded title and summary), republished copies
+left out. It only finds it without reading every item.
+
+- **SQLite**: `items_fts`, a contentless FTS5 table over (`title_fold`, `search_text`) of the
+  items that are no copy, kept by triggers on `items` (insert, delete, and an update of the text,
+  the date or `duplicate_of`; migration 0003). Its rowid is a recency key, the publication second
+  times 2^31 plus the item id, so FTS5 hands matches out newest first and stops at the LIMIT:
+  a common word costs what a rare one does. The unicode61 tokenizer cuts folded text at the same
+  places as the whole-word check (anything not a letter or digit), so no recheck is needed; a
+  word glued to a letter outside a-z that folding keeps (Cyrillic, CJK) is found only as the
+  whole run.
+- **PostgreSQL**: `items.search_vector`, a stored generated tsvector (the `simple` configuration,
+  since the text is folded already) over the text reduced to its [a-z0-9] runs, so that the
+  parser cannot read "5.000" as one number or "tp.hcm" as a host name: its tokens are exactly the
+  whole words the check sees. A GIN index serves it; the planner picks it for rare words and the
+  `published_at` index (newest first, checking each row) for common ones.
+
+Both are invisible to the models: Alembic's comparison skips them (`HIDDEN`, storage/migrations
+/env.py). Province and topic filters are EXISTS probes on the label tables' keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.dialect import dialect, has_words
+from storage.models import Item, ItemProvince, ItemTopic
+
+# The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
+ID_SPAN = 2**31
+# What the schema holds beyond the models: Alembic's comparison leaves these alone.
+HIDDEN = frozenset({"items_fts", "items_fts_data", "items_fts_idx", "items_fts_content",
+                    "items_fts_docsize", "items_fts_config", "search_vector",
+                    "ix_items_search_vector"})
+
+
+class Part(Enum):
+    """Which matches a query reads: all of them, those whose title holds every word (ranked
+    first), or the others."""
+
+    ALL = "all"
+    TITLE = "title"
+    REST = "rest"
+
+
+@dataclass(frozen=True)
+class Query:
+    words: tuple[str, ...]  # runs of [a-z0-9], every one required
+    provinces: tuple[str, ...] = ()  # any of them
+    topics: tuple[str, ...] = ()  # any of them
+
+
+def _label_filters(query: Query, item_id: Any) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if query.provinces:
+        found.append(exists().where(ItemProvince.item_id == item_id,
+                                    ItemProvince.province.in_(query.provinces)))
+    if query.topics:
+        found.append(exists().where(ItemTopic.item_id == item_id,
+                                    ItemTopic.topic.in_(query.topics)))
+    return found
+
+
+def _fts_match(query: Query, part: Part) -> str:
+    """An FTS5 query of quoted words only: the words are [a-z0-9] runs, so nothing a user types
+    (quotes, `*`, `NEAR`, `-`, `:`) reaches FTS5 as syntax."""
+    words = " ".join(f'"{w}"' for w in query.words)
+    title = f"{{title}} : ({words})"
+    return {Part.ALL: f"({words})", Part.TITLE: title, Part.REST: f"({words}) NOT {title}"}[part]
+
+
+def _sqlite_ids(query: Query, part: Part) -> Any:
+    rowid = literal_column("items_fts.rowid")
+    item_id = (rowid % ID_SPAN).label("id")
+    return (select(item_id).select_from(text("items_fts"))
+            .where(text("items_fts MATCH :match").bindparams(match=_fts_match(query, part)),
+                   *_label_filters(query, item_id))
+            .order_by(rowid.desc()))
+
+
+def _postgresql_ids(query: Query, part: Part) -> Any:
+    vector = literal_column("items.search_vector")
+    tsquery = func.to_tsquery(literal_column("'simple'"),
+                              bindparam("tsquery", " & ".join(query.words)))
+    padded_title = literal(" ") + Item.title_fold + literal(" ")
+    in_title = and_(*(has_words("postgresql", padded_title, w) for w in query.words))
+    conditions: list[ColumnElement[bool]] = [vector.op("@@", is_comparison=True)(tsquery),
+                                             Item.duplicate_of.is_(None)]
+    if part is Part.TITLE:
+        conditions.append(in_title)
+    elif part is Part.REST:
+        conditions.append(not_(in_title))
+    return (select(Item.id).where(*conditions, *_label_filters(query, Item.id))
+            .order_by(Item.published_at.desc(), Item.id.desc()))
+
+
+def _recent_ids(query: Query) -> Any:
+    """No words: the newest items that pass the filters, through the `published_at` index."""
+    return (select(Item.id).where(Item.duplicate_of.is_(None), *_label_filters(query, Item.id))
+            .order_by(Item.published_at.desc(), Item.id.desc()))
+
+
+def _ids(session: AsyncSession, query: Query, part: Part) -> Any:
+    if not query.words:
+        return _recent_ids(query)
+    if dialect(session) == "sqlite":
+        return _sqlite_ids(query, part)
+    return _postgresql_ids(query, part)
+
+
+async def count(session: AsyncSession, query: Query, part: Part, cap: int) -> int:
+    """How many items match, counted up to `cap` (a larger count reads as `cap`)."""
+    found = _ids(session, query, part).order_by(None).limit(cap).subquery()
+    return int(await session.scalar(select(func.count()).select_from(found)) or 0)
+
+
+async def newest(session: AsyncSession, query: Query, part: Part, limit: int,
+                 offset: int = 0) -> list[int]:
+    """The ids of the matching items, newest first (publication time, then id)."""
+    if limit <= 0:
+        return []
+    rows = await session.scalars(_ids(session, query, part).limit(limit).offset(offset))
+    return list(rows)
