@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     and_,
     bindparam,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnClause
 
 from storage.dialect import dialect, has_words
 from storage.models import Item, ItemProvince, ItemTopic
@@ -89,7 +91,7 @@ def _fts_match(query: Query, part: Part) -> str:
 
 
 def _sqlite_ids(query: Query, part: Part) -> Any:
-    rowid = literal_column("items_fts.rowid")
+    rowid: ColumnClause[int] = literal_column("items_fts.rowid", BigInteger)
     item_id = (rowid % ID_SPAN).label("id")
     return (select(item_id).select_from(text("items_fts"))
             .where(text("items_fts MATCH :match").bindparams(match=_fts_match(query, part)),
@@ -98,7 +100,7 @@ def _sqlite_ids(query: Query, part: Part) -> Any:
 
 
 def _postgresql_ids(query: Query, part: Part) -> Any:
-    vector = literal_column("items.search_vector")
+    vector: ColumnClause[Any] = literal_column("items.search_vector")
     tsquery = func.to_tsquery(literal_column("'simple'"),
                               bindparam("tsquery", " & ".join(query.words)))
     padded_title = literal(" ") + Item.title_fold + literal(" ")
