@@ -58,10 +58,12 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> 
         if not found:
             ids: list[int] = []
         elif ranked and query.words:
-            titled = await count(session, query, Part.TITLE, offset + per_page)
-            ids = await newest(session, query, Part.TITLE, min(per_page, titled - offset), offset)
-            ids += await newest(session, query, Part.REST, per_page - len(ids),
-                                max(offset - titled, 0))
+            # The title hits up to this page's end (at most CAP ids), then the others.
+            titled = await newest(session, query, Part.TITLE, offset + per_page)
+            ids = titled[offset:]
+            if len(ids) < per_page:
+                ids += await newest(session, query, Part.REST, per_page - len(ids),
+                                    max(offset - len(titled), 0))
         else:
             ids = await newest(session, query, Part.ALL, per_page, offset)
         views = await load_items(session, ids)
