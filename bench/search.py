@@ -244,12 +244,11 @@ def build_postgresql(url: str, bases: list[Base], count: int) -> None:
 # --- measuring (in a child process, for its peak RSS) ---------------------------------------
 
 
-async def _measure(url: str, query_file: Path) -> dict[str, Any]:
+async def _measure(url: str, asked: list[tuple[str, str]]) -> dict[str, Any]:
     from config import load_settings
     from runtime import open_app
     from services.search import search
 
-    asked = [tuple(q) for q in json.loads(query_file.read_text(encoding="utf-8"))]
     app = open_app(load_settings(database_url=url, _env_file=None))
     timings: list[float] = []
     totals: dict[str, int] = {}
@@ -290,7 +289,9 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(asyncio.run(_measure(args.measure, args.queries))))
+        asked = [(kind, query) for kind, query in
+                 json.loads(args.queries.read_text(encoding="utf-8"))]
+        print(json.dumps(asyncio.run(_measure(args.measure, asked))))
         return
     bases = load_bases(args.news)
     asked = queries(bases)
