@@ -40,6 +40,7 @@ from sqlalchemy import (
     not_,
     select,
     text,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
@@ -119,7 +120,7 @@ def _by_labels(query: Query, part: Part) -> Any:
     padded = literal(" ") + Item.search_text + literal(" ")
     conditions += [has_words("sqlite", padded, w) for w in query.words]
     padded_title = literal(" ") + Item.title_fold + literal(" ")
-    in_title = and_(*(has_words("sqlite", padded_title, w) for w in query.words))
+    in_title = and_(true(), *(has_words("sqlite", padded_title, w) for w in query.words))
     if query.words and part is Part.TITLE:
         conditions.append(in_title)
     elif query.words and part is Part.REST:
@@ -132,7 +133,7 @@ def _postgresql_ids(query: Query, part: Part) -> Any:
     tsquery = func.to_tsquery(literal_column("'simple'"),
                               bindparam("tsquery", " & ".join(query.words)))
     padded_title = literal(" ") + Item.title_fold + literal(" ")
-    in_title = and_(*(has_words("postgresql", padded_title, w) for w in query.words))
+    in_title = and_(true(), *(has_words("postgresql", padded_title, w) for w in query.words))
     conditions: list[ColumnElement[bool]] = [vector.op("@@", is_comparison=True)(tsquery),
                                              Item.duplicate_of.is_(None)]
     if part is Part.TITLE:
