@@ -18,6 +18,11 @@ left out. It only finds it without reading every item.
   whole words the check sees. A GIN index serves it; the planner picks it for rare words and the
   `published_at` index (newest first, checking each row) for common ones.
 
+Filters: PostgreSQL's planner picks between the GIN index, the label indexes and the date index
+from its statistics. SQLite's cannot weigh FTS5 against an index, so `_ids` chooses: a filter
+with few label rows (SMALL_FILTER) is read item by item with the whole-word check on each item's
+text, a larger one is probed (its label key) for each match FTS5 hands out.
+
 Both are invisible to the models: Alembic's comparison skips them (`HIDDEN`, storage/migrations
 /env.py). Province and topic filters are EXISTS probes on the label tables' keys.
 """
