@@ -15,9 +15,8 @@ left out. It only finds it without reading every item.
 - **PostgreSQL**: `items.search_vector`, a stored generated tsvector (the `simple` configuration,
   since the text is folded already) over the text reduced to its [a-z0-9] runs, so that the
   parser cannot read "5.000" as one number or "tp.hcm" as a host name: its tokens are exactly the
-  whole words the check sees. A GIN index serves it, and another the same expression over
-  `title_fold` (title hits); the planner picks them for rare words and the `published_at` index
-  (newest first, checking each row) for common ones.
+  whole words the check sees. A GIN index serves it; the planner picks it for rare words and the
+  `published_at` index (newest first, checking each row) for common ones.
 
 Filters: PostgreSQL's planner picks between the GIN index, the label indexes and the date index
 from its statistics. SQLite's cannot weigh FTS5 against an index, so `_ids` chooses: a filter
@@ -61,7 +60,7 @@ SMALL_FILTER = 20_000
 # What the schema holds beyond the models: Alembic's comparison leaves these alone.
 HIDDEN = frozenset({"items_fts", "items_fts_data", "items_fts_idx", "items_fts_content",
                     "items_fts_docsize", "items_fts_config", "search_vector",
-                    "ix_items_search_vector", "ix_items_title_vector"})
+                    "ix_items_search_vector"})
 
 
 class Part(Enum):
@@ -138,11 +137,8 @@ def _postgresql_ids(query: Query, part: Part) -> Any:
     vector: ColumnClause[Any] = literal_column("items.search_vector")
     tsquery = func.to_tsquery(literal_column("'simple'"),
                               bindparam("tsquery", " & ".join(query.words)))
-    # The expression of ix_items_title_vector, word for word, so that the planner uses it.
-    title_vector: ColumnClause[Any] = literal_column(
-        "to_tsvector('simple'::regconfig, regexp_replace(items.title_fold, '[^a-z0-9]+', ' ',"
-        " 'g'))")
-    in_title = title_vector.op("@@", is_comparison=True)(tsquery)
+    padded_title = literal(" ") + Item.title_fold + literal(" ")
+    in_title = and_(true(), *(has_words("postgresql", padded_title, w) for w in query.words))
     conditions: list[ColumnElement[bool]] = [vector.op("@@", is_comparison=True)(tsquery),
                                              Item.duplicate_of.is_(None)]
     if part is Part.TITLE:

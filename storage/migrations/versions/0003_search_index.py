@@ -40,9 +40,6 @@ _POSTGRESQL = [
     " STORED",
     "CREATE INDEX ix_items_search_vector ON items USING gin (search_vector)"
     " WHERE duplicate_of IS NULL",
-    # Title hits, ranked first: an expression index (titles are short to recompute).
-    "CREATE INDEX ix_items_title_vector ON items USING gin (to_tsvector('simple'::regconfig,"
-    " regexp_replace(title_fold, '[^a-z0-9]+', ' ', 'g'))) WHERE duplicate_of IS NULL",
 ]
 
 
@@ -57,6 +54,5 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER {name}")
         op.execute("DROP TABLE items_fts")
     else:
-        op.execute("DROP INDEX ix_items_title_vector")
         op.execute("DROP INDEX ix_items_search_vector")
         op.execute("ALTER TABLE items DROP COLUMN search_vector")
