@@ -20,6 +20,7 @@ from classify.query import parse_phrase
 from runtime import App
 from services import limits
 from storage.search_index import Part, Query, count, newest
+from storage.search_index import ranked as ranked_page
 from storage.views import ItemView, load_items
 from vntext import fold_tokens
 
@@ -58,12 +59,7 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> 
         if not found:
             ids: list[int] = []
         elif ranked and query.words:
-            # The title hits up to this page's end (at most CAP ids), then the others.
-            titled = await newest(session, query, Part.TITLE, offset + per_page)
-            ids = titled[offset:]
-            if len(ids) < per_page:
-                ids += await newest(session, query, Part.REST, per_page - len(ids),
-                                    max(offset - len(titled), 0))
+            ids = await ranked_page(session, query, per_page, offset, few=found <= CAP)
         else:
             ids = await newest(session, query, Part.ALL, per_page, offset)
         views = await load_items(session, ids)

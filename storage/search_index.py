@@ -133,12 +133,16 @@ def _by_labels(query: Query, part: Part) -> Any:
     return select(Item.id).where(*conditions).order_by(Item.published_at.desc(), Item.id.desc())
 
 
+def _postgresql_title(query: Query) -> ColumnElement[bool]:
+    padded_title = literal(" ") + Item.title_fold + literal(" ")
+    return and_(true(), *(has_words("postgresql", padded_title, w) for w in query.words))
+
+
 def _postgresql_ids(query: Query, part: Part) -> Any:
     vector: ColumnClause[Any] = literal_column("items.search_vector")
     tsquery = func.to_tsquery(literal_column("'simple'"),
                               bindparam("tsquery", " & ".join(query.words)))
-    padded_title = literal(" ") + Item.title_fold + literal(" ")
-    in_title = and_(true(), *(has_words("postgresql", padded_title, w) for w in query.words))
+    in_title = _postgresql_title(query)
     conditions: list[ColumnElement[bool]] = [vector.op("@@", is_comparison=True)(tsquery),
                                              Item.duplicate_of.is_(None)]
     if part is Part.TITLE:
@@ -192,3 +196,21 @@ async def newest(session: AsyncSession, query: Query, part: Part, limit: int,
     statement = await _ids(session, query, part, False)
     rows = await session.scalars(statement.limit(limit).offset(offset))
     return list(rows)
+
+
+async def ranked(session: AsyncSession, query: Query, limit: int, offset: int,
+                 few: bool) -> list[int]:
+    """The ids of a page of matches, title hits first, newest first within each. `few`: the
+    query matches at most a few thousand items, which PostgreSQL then ranks in one statement
+    through the GIN index; otherwise (and always on SQLite, whose FTS5 reads title hits apart)
+    the title hits up to the page's end are read newest first, then the others."""
+    if few and dialect(session) == "postgresql":
+        statement = _postgresql_ids(query, Part.ALL).order_by(None).order_by(
+            _postgresql_title(query).desc(), Item.published_at.desc(), Item.id.desc())
+        return list(await session.scalars(statement.limit(limit).offset(offset)))
+    titled = await newest(session, query, Part.TITLE, offset + limit)
+    ids = titled[offset:]
+    if len(ids) < limit:
+        ids += await newest(session, query, Part.REST, limit - len(ids),
+                            max(offset - len(titled), 0))
+    return ids
