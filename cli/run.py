@@ -1,8 +1,10 @@
 """`bot.py run`: the whole bot in one process.
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
-are set (Telegram and Zalo together when both are), and the poller. With no channel token the
-console channel opens instead, so anyone can try Loa offline.
+are set (Telegram and Zalo together when both are), the web pages when WEB_ADDR is set, and the
+poller. With no channel token the console channel opens instead, so anyone can try Loa offline:
+then the screen is the conversation's (logs go to LOG_FILE, only warnings to stderr), and an
+empty database gets the demo (services.demo).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
@@ -23,8 +26,13 @@ from config import Settings
 from delivery.match import match_unmatched
 from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
+from logs import quiet_stderr
 from runtime import App, open_app
+from services.demo import end_demo, start_demo
 from storage.migrate import upgrade
+from web import ops, pages
+from web.ops import Check
+from web.server import Servers, Site, start_web
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +43,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if not _channels(settings):
+        quiet_stderr()  # the console's screen is the conversation's
     upgrade(settings.database_url)
+    log.info("database: %s", settings.database_shown())
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
@@ -47,6 +58,11 @@ def _has(secret: SecretStr | None) -> bool:
     return bool(secret and secret.get_secret_value())
 
 
+def _channels(settings: Settings) -> bool:
+    """Whether a chat platform's token is set (else the console opens)."""
+    return _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token)
+
+
 @dataclass
 class Running:
     """Everything `start_services` started, stopped in the safe order by `stop()`."""
@@ -55,9 +71,15 @@ class Running:
     scheduler: AsyncIOScheduler
     delivery: DeliveryService
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # /healthz's checks besides the database: the scheduler and each channel started.
+    checks: dict[str, Check] = field(default_factory=dict)
+    web: Servers | None = None
 
     async def stop(self) -> None:
-        # Polling first, then delivery (in-flight sends still need their channels), then chat.
+        # The HTTP servers first (a stopping bot is no longer healthy), then polling, then
+        # delivery (in-flight sends still need their channels), then chat.
+        if self.web is not None:
+            await self.web.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.delivery.stop()
@@ -81,30 +103,51 @@ async def start_services(settings: Settings) -> Running:
 
             telegram = await start_telegram(app, pacer=running.delivery.pacer("telegram"))
             running.stoppers.append(lambda: stop_telegram(telegram))
+            running.checks["telegram"] = telegram.problem
         if _has(settings.zalo_bot_token):
             from channels.zalo_app import start_zalo, stop_zalo
 
             zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
             running.stoppers.append(lambda: stop_zalo(zalo))
+            running.checks["zalo"] = zalo.problem
         running.scheduler.start()
         start_polling(app, running.scheduler)
+        running.checks["scheduler"] = lambda: _scheduler_problem(scheduler)
+        running.web = await start_web(
+            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks)),
+             Site("WEB_ADDR", settings.web_addr, pages.mount(app))])
     except BaseException:
         await running.stop()
         raise
     return running
 
 
+async def _scheduler_problem(scheduler: AsyncIOScheduler) -> str | None:
+    return None if scheduler.running else "the scheduler is not running"
+
+
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
-        if running.stoppers:
+        # The web pages alone are no chat channel: without a token the console still opens.
+        if _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token):
             log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
+            await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
         else:
             log.info("no channel token set: opening the console channel")
-            await run_console(running.app)
+            await console(running)
     finally:
         await running.stop()
+
+
+async def console(running: Running, *, stdin: TextIO | None = None,
+                  stdout: TextIO | None = None) -> None:
+    """The console channel, with the demo when the database is empty (services.demo)."""
+    demo = await start_demo(running.app)
+    if demo is not None:
+        running.stoppers.append(demo.stop)
+    await run_console(running.app, stdin=stdin, stdout=stdout)
 
 
 async def _until_signalled() -> None:

@@ -46,10 +46,11 @@ def _query_words(text: str) -> list[str]:
     return [w for token in fold_tokens(text) for w in _WORD.findall(token)][:MAX_WORDS]
 
 
-async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> SearchPage:
+async def _page(app: App, text: str, page: int, per_page: int, ranked: bool,
+                within: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())) -> SearchPage:
     parsed = parse_phrase(limits.check_text(text, limits.MAX_QUERY_CHARS))
-    query = Query(tuple(_query_words(parsed.keywords)), tuple(parsed.provinces),
-                  tuple(parsed.topics))
+    query = Query(tuple(_query_words(parsed.keywords)), within[0] or tuple(parsed.provinces),
+                  within[1] or tuple(parsed.topics))
     async with app.sessions() as session:
         found = await count(session, query, Part.ALL, CAP + 1)
         total = min(found, CAP)
@@ -67,9 +68,13 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> 
                       query.provinces, query.words, more=found > CAP)
 
 
-async def search(app: App, query: str, page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
-    """Ranked results for a free-text query: best first, newest first among equals."""
-    return await _page(app, query, page, per_page, ranked=True)
+async def search(app: App, query: str, page: int = 1, per_page: int = PER_PAGE, *,
+                 provinces: tuple[str, ...] = (), topics: tuple[str, ...] = ()) -> SearchPage:
+    """Ranked results for a free-text query: best first, newest first among equals.
+
+    `provinces` or `topics`, when given, replace the filters read out of the query (a web page's
+    province and topic filter)."""
+    return await _page(app, query, page, per_page, ranked=True, within=(provinces, topics))
 
 
 async def latest(app: App, text: str = "", limit: int = PER_PAGE) -> SearchPage:
