@@ -1,10 +1,10 @@
 """`bot.py run`: the whole bot in one process.
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
-are set (Telegram and Zalo together when both are), and the poller. With no channel token the
-console channel opens instead, so anyone can try Loa offline: then the screen is the
-conversation's (logs go to LOG_FILE, only warnings to stderr), and an empty database gets the
-demo (services.demo).
+are set (Telegram and Zalo together when both are), the web pages when WEB_ADDR is set, and the
+poller. With no channel token the console channel opens instead, so anyone can try Loa offline:
+then the screen is the conversation's (logs go to LOG_FILE, only warnings to stderr), and an
+empty database gets the demo (services.demo).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from logs import quiet_stderr
 from runtime import App, open_app
 from services.demo import end_demo, start_demo
 from storage.migrate import upgrade
-from web import ops
+from web import ops, pages
 from web.ops import Check
 from web.server import Servers, Site, start_web
 
@@ -114,7 +114,8 @@ async def start_services(settings: Settings) -> Running:
         start_polling(app, running.scheduler)
         running.checks["scheduler"] = lambda: _scheduler_problem(scheduler)
         running.web = await start_web(
-            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks))])
+            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks)),
+             Site("WEB_ADDR", settings.web_addr, pages.mount(app))])
     except BaseException:
         await running.stop()
         raise
@@ -128,7 +129,8 @@ async def _scheduler_problem(scheduler: AsyncIOScheduler) -> str | None:
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
-        if running.stoppers:
+        # The web pages alone are no chat channel: without a token the console still opens.
+        if _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token):
             log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
             await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
