@@ -140,7 +140,10 @@ async def stats(ctx: Ctx, text: str) -> Result:
         inactive=s.chats_inactive, subs=_counts(s.subscriptions_by_mode),
         paused=s.subscriptions_paused, items=s.items_total, items_day=s.items_last_day,
         sources=_counts(s.sources_by_state), failing=s.sources_failing,
-        deliveries=_counts(s.deliveries_by_state), failures=s.failures_last_day))
+        deliveries=_counts(s.deliveries_by_state), failures=s.failures_last_day,
+        tables="\n".join(ctx.t("stats_table", name=size.name, mb=f"{size.mb:.1f}",
+                                rows=("~" if size.estimated else "") + str(size.rows))
+                          for size in s.tables)))
 
 
 async def broadcast(ctx: Ctx, text: str) -> Result:

@@ -3,6 +3,7 @@ and OPML; every admin action lands in the audit log."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,8 @@ async def test_stats(admin_app) -> None:  # type: ignore[no-untyped-def]
     await admin.say("/stats")
     assert "Người dùng: citizen 2" in admin.text
     assert "Đăng ký: instant 1" in admin.text and "Nguồn: 0" in admin.text
+    assert "Bảng dữ liệu (số dòng, dung lượng):" in admin.text
+    assert re.search(r"\nsubscriptions: 1 dòng, \d+\.\d MB", admin.text)
 
 
 async def _deliveries(app: App) -> list[Delivery]:
