@@ -83,9 +83,15 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     async def command(app: App) -> int:
         found = await admin.stats(app)
         for name, value in vars(found).items():
+            if name == "tables":
+                continue
             if isinstance(value, dict):
                 value = ", ".join(f"{k} {n}" for k, n in sorted(value.items())) or "0"
             print(f"{name.replace('_', ' ')}: {value}")
+        print("tables:")
+        for size in found.tables:
+            rows = f"~{size.rows}" if size.estimated else str(size.rows)
+            print(f"  {size.name}: {rows} rows, {size.mb:.1f} MB")
         return 0
     return run_with_app(settings, command)
 

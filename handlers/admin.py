@@ -144,7 +144,10 @@ async def stats(ctx: Ctx, text: str) -> Result:
         subs=_counts(ctx, "mode", s.subscriptions_by_mode), paused=s.subscriptions_paused,
         items=s.items_total, items_day=s.items_last_day,
         sources=_counts(ctx, "feed_state", s.sources_by_state), failing=s.sources_failing,
-        deliveries=_counts(ctx, "outbox", s.deliveries_by_state), failures=s.failures_last_day))
+        deliveries=_counts(ctx, "outbox", s.deliveries_by_state), failures=s.failures_last_day,
+        tables=Html("\n".join(ctx.t("stats_table", name=size.name, mb=f"{size.mb:.1f}",
+                                     rows=("~" if size.estimated else "") + str(size.rows))
+                               for size in s.tables))))
 
 
 async def broadcast(ctx: Ctx, text: str) -> Result:

@@ -32,6 +32,7 @@ from storage.models import (
     SubscriptionProvince,
     User,
 )
+from storage.sizes import TableSize, table_sizes
 from vntext import utf16_len
 
 MAX_OPML_BYTES = 1_000_000
@@ -58,6 +59,7 @@ class Stats:
     sources_failing: int
     deliveries_by_state: dict[str, int]
     failures_last_day: int
+    tables: list[TableSize]  # largest first
 
 
 async def stats(app: App) -> Stats:
@@ -84,6 +86,7 @@ async def stats(app: App) -> Stats:
             deliveries_by_state=await grouped(Delivery.state),
             failures_last_day=await count(Delivery, Delivery.state == OutboxState.FAILED,
                                           Delivery.created_at >= since),
+            tables=await table_sizes(s),
         )
 
 

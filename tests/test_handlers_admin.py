@@ -3,6 +3,7 @@ and OPML; every admin action lands in the audit log."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -136,9 +137,12 @@ async def test_stats(admin_app) -> None:  # type: ignore[no-untyped-def]
     await Person(admin_app, "2").say("/sub bầu cử")
     admin = Person(admin_app, "1")
     await admin.say("/stats")
-    # State words in the reader's language (the CLI's `admin stats` says "citizen 2").
+    # State words in the reader's language (the CLI's `admin stats` says "citizen 2"); table
+    # names are the database's, shown as code.
     assert "Người dùng: người dân 2" in admin.text
     assert "Đăng ký: nhận ngay 1" in admin.text and "Nguồn: 0" in admin.text
+    assert "Bảng dữ liệu (số dòng, dung lượng):" in admin.text
+    assert re.search(r"\n<code>subscriptions</code>: 1 dòng, \d+\.\d MB", admin.text)
 
 
 async def _deliveries(app: App) -> list[Delivery]:
