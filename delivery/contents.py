@@ -92,7 +92,8 @@ class Rendered:
     """The messages rendered lately, by everything that decides them, the items' own contents
     included (so an item changed since is rendered again). A digest run claims its rows in
     batches, and the chats that follow the same things fall in every batch: kept across batches,
-    each distinct digest is rendered once per run, not once per batch."""
+    each distinct digest is rendered once per run, not once per batch. The sender clears it when
+    it falls idle."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
@@ -103,6 +104,12 @@ class Rendered:
         if texts is not None:
             self._texts.move_to_end(key)
         return texts
+
+    def clear(self) -> None:
+        self._texts.clear()
+
+    def __len__(self) -> int:
+        return len(self._texts)
 
     def put(self, key: tuple[Any, ...], texts: list[str]) -> None:
         self._texts[key] = texts

@@ -170,6 +170,8 @@ class ChannelSender:
                     log.exception(
                         "%s sender: claiming lane %d failed; trying again", self.name, lane
                     )
+            if not claimed and not self.composing and not any(self.inflight.values()):
+                self.rendered.clear()  # the run is over: its messages are not wanted again
             event.clear()
             timeout = None if claimed and claimed >= free else poll
             if claimed >= free and not self.inflight[lane]:
