@@ -9,8 +9,8 @@ Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETUR
 so several processes never claim the same row; SQLite has no row locks, and there the same
 statement is atomic because SQLite runs one writer at a time.
 
-Rows carry rendered parts in their payload (model.outbox.OutboxPayload.parts: {"text": html} or
-{"photo": base64 PNG, "caption": html}); `parts_sent` counts the confirmed ones, so a long digest
+Rows carry rendered parts in their payload (model.outbox.OutboxPayload.parts, each a Part: HTML
+text, or a PNG with its caption); `parts_sent` counts the confirmed ones, so a long digest
 resumes after the last part the platform accepted.
 """
 
