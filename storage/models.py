@@ -134,6 +134,8 @@ class Item(Base):
 
 class ItemProvince(Base):
     __tablename__ = "item_provinces"
+    # A province's items newest first, a page at a time (services.browse).
+    __table_args__ = (Index("ix_item_provinces_recent", "province", "published_at", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
@@ -143,10 +145,14 @@ class ItemProvince(Base):
     evidence: Mapped[list[Any]]  # [{"text", "resolved", "label", "kind"}]
     # The classifier's confidence, 0..1; instant pushes need INSTANT_MIN_SCORE (delivery.match).
     score: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # The item's published_at, copied by the database's triggers (migration 0005), never by
+    # a writer: it lets the label's index list its items newest first.
+    published_at: Mapped[datetime | None]
 
 
 class ItemTopic(Base):
     __tablename__ = "item_topics"
+    __table_args__ = (Index("ix_item_topics_recent", "topic", "published_at", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
@@ -154,6 +160,9 @@ class ItemTopic(Base):
     topic: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     evidence: Mapped[list[Any]]
     score: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # The item's published_at, copied by the database's triggers (migration 0005), never by
+    # a writer: it lets the label's index list its items newest first.
+    published_at: Mapped[datetime | None]
 
 
 # --- People ----------------------------------------------------------------------------
