@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(8, ge=1)
     delivery_retry_base_seconds: float = Field(5.0, gt=0)
 
+    # Several instances on one PostgreSQL (README "Running several instances"): the leader of
+    # a chat channel (updates and sending) holds a lease this long and renews it every third
+    # of it, so a dead leader is replaced within about 4/3 of it. A source being polled stays
+    # claimed by its poller this long at most. A chat update taken but never handled (its
+    # taker died) is taken again after LEADER_LEASE_SECONDS.
+    leader_lease_seconds: float = Field(15.0, gt=0, le=600)
+    source_claim_seconds: float = Field(60.0, gt=0)
+
     # Classification: an instant alert needs every label that decided it to score at least this
     # (0..1); weaker matches wait for the chat's next digest, marked as lower-confidence.
     instant_min_score: float = Field(0.75, ge=0.0, le=1.0)

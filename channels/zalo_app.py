@@ -8,7 +8,7 @@ and the replies go back through the `ZaloChannel`.
 - Each event becomes an `Incoming` (channels/zalo_events.py) for the shared inbound runner
   (channels/inbound.py): one chat's messages in order, different chats concurrently, the flood
   limit, "typing…", the apology, and the replies. A redelivered event (same message id) is
-  handled once.
+  handled once, by whichever instance it reaches.
 - Zalo does not say who administers a group, so in a Zalo group Loa's own admins (ADMIN_IDS, or
   granted) stand in for the group's admins when it is set up.
 - Replies take the interactive lane of the channel's pacer when one is given (the sender's), so
@@ -70,6 +70,7 @@ class ZaloInbound:
         if incoming is None:
             log.debug("Zalo event ignored: %s", event.get("event_name") or "no event name")
             return
+        incoming.update_key = event_id  # handled once across instances (channels.inbound)
         await self.runner.submit(incoming, self._prepare)
 
     async def webhook(self, request: Request) -> Response:

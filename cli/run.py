@@ -19,11 +19,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
 from channels.console import run_console
-from config import Settings
+from config import ConfigError, Settings
 from delivery.match import match_unmatched
+from delivery.outbox import take_over_channel
 from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
 from runtime import App, open_app
+from services.leadership import Leadership
+from storage.db import AlreadyRunning, single_instance
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -35,9 +38,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
     try:
-        asyncio.run(serve(settings))
+        with single_instance(settings.database_url):
+            upgrade(settings.database_url)
+            asyncio.run(serve(settings))
+    except AlreadyRunning as exc:
+        raise ConfigError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     return 0
@@ -55,6 +61,7 @@ class Running:
     scheduler: AsyncIOScheduler
     delivery: DeliveryService
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    leaders: dict[str, Leadership] = field(default_factory=dict)
 
     async def stop(self) -> None:
         # Polling first, then delivery (in-flight sends still need their channels), then chat.
@@ -67,7 +74,11 @@ class Running:
 
 
 async def start_services(settings: Settings) -> Running:
-    """Delivery, every channel whose token is set, and the poller. Tests start the bot this way."""
+    """Delivery, every channel whose token is set, and the poller. Tests start the bot this way.
+
+    Several instances may run on one PostgreSQL database: each chat channel is led by one of
+    them at a time (services.leadership), sources and unmatched items are claimed, digests are
+    idempotent (see README "Running several instances")."""
     app = open_app(settings)
     # One scheduler for the digest tick, delivery maintenance and polling.
     scheduler = AsyncIOScheduler(timezone=settings.tz)
@@ -77,15 +88,9 @@ async def start_services(settings: Settings) -> Running:
         if caught_up:
             log.info("start-up: matched %d items stored before the last stop", caught_up)
         if _has(settings.telegram_bot_token):
-            from channels.telegram_app import start_telegram, stop_telegram
-
-            telegram = await start_telegram(app, pacer=running.delivery.pacer("telegram"))
-            running.stoppers.append(lambda: stop_telegram(telegram))
+            await _lead(running, "telegram", _telegram)
         if _has(settings.zalo_bot_token):
-            from channels.zalo_app import start_zalo, stop_zalo
-
-            zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
-            running.stoppers.append(lambda: stop_zalo(zalo))
+            await _lead(running, "zalo", _zalo)
         running.scheduler.start()
         start_polling(app, running.scheduler)
     except BaseException:
@@ -94,11 +99,60 @@ async def start_services(settings: Settings) -> Running:
     return running
 
 
+async def _telegram(running: Running) -> Callable[[], Awaitable[None]]:
+    from channels.telegram_app import start_telegram, stop_telegram
+
+    handle = await start_telegram(running.app, pacer=running.delivery.pacer("telegram"))
+    return lambda: stop_telegram(handle)
+
+
+async def _zalo(running: Running) -> Callable[[], Awaitable[None]]:
+    from channels.zalo_app import start_zalo, stop_zalo
+
+    handle = await start_zalo(running.app, pacer=running.delivery.pacer("zalo"))
+    return lambda: stop_zalo(handle)
+
+
+Serve = Callable[[Running], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+async def _lead(running: Running, name: str, serve: Serve) -> None:
+    """Lead channel `name` whenever this instance holds its lease: take its updates and send
+    on it (its replies and its outbox rows) through the one pacer. The first round runs here,
+    so a rejected token stops start-up; then the lease is renewed, or waited for, in a task."""
+    delivery = running.delivery
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        await take_over_channel(running.app, name, delivery.owner)
+        stop_channel = await serve(running)
+        delivery.start_senders()
+
+        async def stop() -> None:
+            await delivery.stop_sender(name)
+            await stop_channel()
+        return stop
+
+    leader = Leadership(running.app, f"channel:{name}", delivery.owner, start)
+    await leader.step()
+    if not leader.leading:
+        log.info("%s: another instance leads it; this one stands by", name)
+    task = asyncio.create_task(leader.run(), name=f"lead-{name}")
+    running.leaders[name] = leader
+
+    async def stop() -> None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await leader.close()
+    running.stoppers.append(stop)
+
+
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
         if running.stoppers:
-            log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
+            log.info("Loa is running (%s)", ", ".join(
+                f"{name}: {'leading' if leader.leading else 'standing by'}"
+                for name, leader in sorted(running.leaders.items())))
             await _until_signalled()
         else:
             log.info("no channel token set: opening the console channel")

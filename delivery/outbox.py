@@ -210,18 +210,43 @@ async def reclaim_stale(app: App) -> int:
     return reclaimed
 
 
-async def release_claims(app: App, owner: str) -> int:
-    """On a clean stop: what this sender holds goes back to pending at once."""
+def _of_channel(channel: str) -> Any:
+    return Delivery.chat_id.in_(select(Chat.id).where(Chat.channel == channel))
+
+
+async def release_claims(app: App, owner: str, channel: str | None = None) -> int:
+    """On a clean stop (of every sender, or of one channel's): what this process holds goes
+    back to pending at once."""
     async def write(session: AsyncSession) -> int:
+        mine = (Delivery.claimed_by == owner) & (Delivery.state == OutboxState.SENDING)
         ids = (await session.scalars(
             update(Delivery)
-            .where(Delivery.claimed_by == owner, Delivery.state == OutboxState.SENDING)
+            .where(mine if channel is None else mine & _of_channel(channel))
             .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
             .returning(Delivery.id)
         )).all()
         return len(ids)
     released: int = await in_transaction(app, write)
     return released
+
+
+async def take_over_channel(app: App, channel: str, owner: str) -> int:
+    """A new leader of `channel` (services.leadership) takes back at once what the previous
+    one held: only the leader sends on a channel, and the previous one stopped before its lease
+    ran out (or died), so what it held was in flight at most. Returns how many rows."""
+    async def write(session: AsyncSession) -> int:
+        ids = (await session.scalars(
+            update(Delivery)
+            .where(Delivery.state == OutboxState.SENDING, Delivery.claimed_by != owner,
+                   _of_channel(channel))
+            .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
+            .returning(Delivery.id)
+        )).all()
+        if ids:
+            log.warning("%s: took over %d deliveries from the previous leader", channel, len(ids))
+        return len(ids)
+    taken: int = await in_transaction(app, write)
+    return taken
 
 
 async def in_transaction(app: App, write: Write) -> Any:

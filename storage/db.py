@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -66,3 +71,33 @@ def make_sync_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class AlreadyRunning(Exception):
+    """Another `bot.py run` has this SQLite database."""
+
+
+@contextlib.contextmanager
+def single_instance(url: str) -> Iterator[None]:
+    """On SQLite, hold an exclusive lock on `<database>.lock` for as long as the bot runs: a
+    second instance on the same file raises AlreadyRunning at once. SQLite's own locking can't
+    tell: two processes take turns writing and would both poll and send. The kernel drops the
+    lock when the process dies, even by kill -9, so it never goes stale. Nothing on PostgreSQL,
+    where several instances share the work (storage.leases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        yield
+        return
+    path = f"{parsed.database}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(
+                f"another Loa instance is already running on {parsed.database} (locked: "
+                f"{path}); SQLite serves one instance, set DATABASE_URL to PostgreSQL to run "
+                "several") from None
+        yield
+    finally:
+        os.close(fd)
