@@ -11,7 +11,9 @@ the reply). From there the path is the same everywhere:
 3. the adapter's own preparation, if any (a Telegram file download, who may set up a group);
 4. dispatch through handlers/router.py, with "typing…" when it takes a while; a failure the
    router did not answer itself is logged with its context and the person gets an apology;
-5. the button answer and the replies, in the pacer's interactive lane (ahead of digests) and
+5. the button answer and the replies (or, with a `relay`, the replies handed to another
+   sender: the outbox, when this instance does not lead the channel), in the pacer's
+   interactive lane (ahead of digests) and
    handled by the sender's own outcome policy (`delivery.sender.decide`): "retry after" and
    outages are ridden out, a migrated group is followed, a gone chat is marked inactive, and
    rejected content or a refused token alerts the admins.
@@ -45,6 +47,8 @@ MAX_IN_FLIGHT = 64  # updates queued by `submit` and not yet handled; beyond thi
 Dispatch = Callable[[App, Incoming], Coroutine[Any, Any, Result]]
 Prepare = Callable[[Incoming], Awaitable[bool]]  # False: the adapter has answered, stop there
 Typing = Callable[[str], Awaitable[object]]
+# Hands a reply to another sender instead of sending it (chat key, chat kind, message).
+Relay = Callable[[str, str, OutMessage], Awaitable[None]]
 
 
 class ChatOrder:
@@ -127,8 +131,10 @@ class Inbound:
         dispatch: Dispatch | None = None,
         typing: Typing | None = None,
         flood: bool = True,
+        relay: Relay | None = None,
     ) -> None:
         self.app = app
+        self.relay = relay
         self.channel = channel
         self.pacer = pacer
         self.dispatch = dispatch or router.dispatch
@@ -162,6 +168,9 @@ class Inbound:
             await asyncio.gather(*late, return_exceptions=True)
 
     async def reply(self, chat_key: str, kind: str, message: OutMessage) -> None:
+        if self.relay is not None:
+            await self.relay(chat_key, kind, message)
+            return
         await send_reply(self.app, self.channel, self.pacer, chat_key, kind, message)
 
     async def say(self, incoming: Incoming, key: str, **params: object) -> None:

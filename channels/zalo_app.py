@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels import zalo_events
-from channels.inbound import Dispatch, Inbound
+from channels.inbound import Dispatch, Inbound, Relay
 from channels.zalo import NAME, ZaloChannel
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Response
@@ -48,9 +48,11 @@ class ZaloInbound:
     """Takes events from either intake and hands them to the inbound runner."""
 
     def __init__(self, app: App, channel: ZaloChannel, *, pacer: Pacer | None = None,
-                 dispatch: Dispatch | None = None, webhook_secret: str = "") -> None:
+                 dispatch: Dispatch | None = None, webhook_secret: str = "",
+                 relay: Relay | None = None) -> None:
         self.app = app
-        self.runner = Inbound(app, channel, pacer=pacer, dispatch=dispatch, typing=channel.typing)
+        self.runner = Inbound(app, channel, pacer=pacer, dispatch=dispatch, typing=channel.typing,
+                              relay=relay)
         self.webhook_secret = webhook_secret
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -132,12 +134,14 @@ class ZaloHandle:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def start_zalo(app: App, *, pacer: Pacer | None = None,
-                     dispatch: Dispatch | None = None) -> ZaloHandle:
+async def start_zalo(app: App, *, pacer: Pacer | None = None, dispatch: Dispatch | None = None,
+                     relay: Relay | None = None) -> ZaloHandle:
     """Serve Zalo: register the channel as `app.channels["zalo"]`, start the HTTP server when
     PUBLIC_BASE_URL is set, and take messages by polling or webhook (ZALO_MODE). Replies share
-    `pacer` (the sender's for this channel) when given. A rejected token stops start-up
-    (ConfigError); an unreachable Zalo is retried in the background."""
+    `pacer` (the sender's for this channel) when given. With `relay` (an instance that does not
+    lead Zalo, in webhook mode) it only takes webhook events in: replies go to `relay`, and the
+    channel is not registered for sending. A rejected token stops start-up (ConfigError); an
+    unreachable Zalo is retried in the background."""
     settings = app.settings
     if settings.zalo_bot_token is None or not settings.zalo_bot_token.get_secret_value():
         raise ConfigError("invalid setting ZALO_BOT_TOKEN: it is not set")
@@ -155,7 +159,8 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
     media = MediaStore(settings.public_base_url) if settings.public_base_url else None
     channel = ZaloChannel(settings, client, media)
     secret = settings.zalo_webhook_secret.get_secret_value() if settings.zalo_webhook_secret else ""
-    inbound = ZaloInbound(app, channel, pacer=pacer, dispatch=dispatch, webhook_secret=secret)
+    inbound = ZaloInbound(app, channel, pacer=pacer, dispatch=dispatch, webhook_secret=secret,
+                          relay=relay)
     handle = ZaloHandle(app, channel, inbound)
     if media is not None:
         handle.server = HttpServer(
@@ -169,6 +174,8 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
             where = f"{settings.zalo_listen_host}:{settings.zalo_listen_port}"
             raise ConfigError(f"invalid setting ZALO_LISTEN_PORT: cannot listen on {where} "
                               f"({exc.strerror})") from None
+    if relay is not None:
+        return handle
     app.channels[NAME] = channel
     if settings.zalo_mode == "webhook":
         base = settings.public_base_url or ""  # set: config requires it in webhook mode

@@ -21,9 +21,10 @@ from pydantic import SecretStr
 from channels.console import run_console
 from config import ConfigError, Settings
 from delivery.match import match_unmatched
-from delivery.outbox import take_over_channel
+from delivery.outbox import relay_reply, take_over_channel
 from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
+from model.channel import OutMessage
 from runtime import App, open_app
 from services.leadership import Leadership
 from storage.db import AlreadyRunning, single_instance
@@ -90,7 +91,8 @@ async def start_services(settings: Settings) -> Running:
         if _has(settings.telegram_bot_token):
             await _lead(running, "telegram", _telegram)
         if _has(settings.zalo_bot_token):
-            await _lead(running, "zalo", _zalo)
+            await _lead(running, "zalo", _zalo,
+                        _zalo_intake if settings.zalo_mode == "webhook" else None)
         running.scheduler.start()
         start_polling(app, running.scheduler)
     except BaseException:
@@ -113,16 +115,37 @@ async def _zalo(running: Running) -> Callable[[], Awaitable[None]]:
     return lambda: stop_zalo(handle)
 
 
+async def _zalo_intake(running: Running) -> Callable[[], Awaitable[None]]:
+    """Zalo by webhook on an instance that does not lead it: events are taken in here too (each
+    once, by its id), and the replies go through the outbox to the leader's sender."""
+    from channels.zalo_app import start_zalo, stop_zalo
+
+    app = running.app
+
+    async def relay(chat_key: str, _kind: str, message: OutMessage) -> None:
+        await relay_reply(app, "zalo", chat_key, message)
+
+    handle = await start_zalo(app, relay=relay)
+    return lambda: stop_zalo(handle)
+
+
 Serve = Callable[[Running], Awaitable[Callable[[], Awaitable[None]]]]
 
 
-async def _lead(running: Running, name: str, serve: Serve) -> None:
+async def _lead(running: Running, name: str, serve: Serve, standby: Serve | None = None) -> None:
     """Lead channel `name` whenever this instance holds its lease: take its updates and send
-    on it (its replies and its outbox rows) through the one pacer. The first round runs here,
-    so a rejected token stops start-up; then the lease is renewed, or waited for, in a task."""
+    on it (its replies and its outbox rows) through the one pacer. Meanwhile `standby`, if
+    given, runs instead (a webhook's intake). The first round runs here, so a rejected token
+    stops start-up; then the lease is renewed, or waited for, in a task."""
     delivery = running.delivery
+    standing: list[Callable[[], Awaitable[None]]] = []  # the standby's stop, while it runs
+
+    async def stand_down() -> None:
+        while standing:
+            await standing.pop()()
 
     async def start() -> Callable[[], Awaitable[None]]:
+        await stand_down()  # one intake per process (a webhook's port)
         await take_over_channel(running.app, name, delivery.owner)
         stop_channel = await serve(running)
         delivery.start_senders()
@@ -130,19 +153,27 @@ async def _lead(running: Running, name: str, serve: Serve) -> None:
         async def stop() -> None:
             await delivery.stop_sender(name)
             await stop_channel()
+            if standby is not None and not closing:
+                standing.append(await standby(running))
         return stop
 
+    closing = False
     leader = Leadership(running.app, f"channel:{name}", delivery.owner, start)
     await leader.step()
     if not leader.leading:
         log.info("%s: another instance leads it; this one stands by", name)
+        if standby is not None:
+            standing.append(await standby(running))
     task = asyncio.create_task(leader.run(), name=f"lead-{name}")
     running.leaders[name] = leader
 
     async def stop() -> None:
+        nonlocal closing
+        closing = True
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await leader.close()
+        await stand_down()
     running.stoppers.append(stop)
 
 

@@ -16,7 +16,9 @@ resumes after the last part the platform accepted.
 
 from __future__ import annotations
 
+import base64
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
+from model.channel import OutMessage
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
 from runtime import App
@@ -259,12 +262,14 @@ async def in_transaction(app: App, write: Write) -> Any:
 async def enqueue(
     app: App, chat_id: int, parts: list[str], *, kind: DeliveryKind, dedup_key: str,
     lane: int = INTERACTIVE, due_at: datetime | None = None, session: AsyncSession | None = None,
+    payload: OutboxPayload | None = None,
 ) -> bool:
-    """Queue an already rendered message (HTML parts) for one chat; a second call with the same
-    `dedup_key` is a no-op. Returns whether a row was added."""
+    """Queue an already rendered message (HTML parts, or a `payload` of any parts) for one
+    chat; a second call with the same `dedup_key` is a no-op. Returns whether a row was added."""
     values: dict[str, Any] = {
         "chat_id": chat_id, "kind": kind, "lane": lane, "dedup_key": dedup_key[:128],
-        "payload": OutboxPayload.of_parts(parts).to_json(), "due_at": due_at or app.clock(),
+        "payload": (payload or OutboxPayload.of_parts(parts)).to_json(),
+        "due_at": due_at or app.clock(),
         "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": app.clock(),
     }
 
@@ -281,3 +286,21 @@ async def enqueue(
         await lock_for_write(s)
         return await add(s)
 
+
+
+async def relay_reply(app: App, channel: str, chat_key: str, message: OutMessage) -> None:
+    """Queue a command's reply for the instance that leads `channel` to send, in the
+    interactive lane (services.leadership): the instance that took the update in (by webhook)
+    does not send on the channel itself, so the platform's limits hold for all instances."""
+    async with app.sessions() as session:
+        chat_id = await session.scalar(
+            select(Chat.id).where(Chat.channel == channel, Chat.chat_key == chat_key))
+    if chat_id is None:
+        log.warning("%s reply to unknown chat %s dropped", channel, chat_key)
+        return
+    part: dict[str, str] = {"text": message.text}
+    if message.photo is not None:
+        part = {"photo": base64.b64encode(message.photo).decode(), "caption": message.text}
+    await enqueue(app, chat_id, [], kind=DeliveryKind.REPLY,
+                  dedup_key=f"reply:{chat_id}:{uuid.uuid4().hex}",  # every reply is new
+                  payload=OutboxPayload(parts=[part]))
