@@ -151,8 +151,10 @@ async def _lead(running: Running, name: str, serve: Serve, standby: Serve | None
         delivery.start_senders()
 
         async def stop() -> None:
-            await delivery.stop_sender(name)
-            await stop_channel()
+            try:
+                await delivery.stop_sender(name)
+            finally:  # whatever happens, this instance stops taking the channel's updates
+                await stop_channel()
             if standby is not None and not closing:
                 standing.append(await standby(running))
         return stop

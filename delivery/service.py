@@ -105,7 +105,11 @@ class DeliveryService:
             await asyncio.gather(task, return_exceptions=True)
         if sender is not None:
             await sender.stop()
-        await outbox.release_claims(self.app, self.owner, name)
+        try:
+            await outbox.release_claims(self.app, self.owner, name)
+        except Exception:  # the database is away: the next leader takes them back anyway
+            log.warning("%s: claims not released; the next leader takes them", name,
+                        exc_info=True)
 
     def _tracked(self) -> None:
         task = asyncio.current_task()
