@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from delivery.digests import DigestScheduler
 from delivery.match import match_unmatched
 from runtime import App, open_app
-from services.leadership import Leadership, finish_update, take_update
+from services.leadership import Leadership, Start, finish_update, take_update
 from storage import leases
 from storage.dialect import lock_for_write
 from storage.models import Delivery, Source
@@ -178,8 +179,8 @@ async def test_leadership_starts_the_duty_with_the_lease_and_stops_it_without(ap
     app.clock = clock
     events: list[str] = []
 
-    def duty(name: str):  # type: ignore[no-untyped-def]
-        async def start():  # type: ignore[no-untyped-def]
+    def duty(name: str) -> Start:
+        async def start() -> Callable[[], Awaitable[None]]:
             events.append(f"{name} starts")
 
             async def stop() -> None:
@@ -208,7 +209,7 @@ def test_a_second_instance_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{db}", "LOG_FILE": ""}
     # The first holds the lock as `bot.py run` does; the second is a real `bot.py run`.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from storage.db import single_instance\n"
+        [sys.executable, "-c", "import sys; from storage.db import single_instance\n"
          f"with single_instance({str(env['DATABASE_URL'])!r}):\n"
          "    print('held', flush=True); sys.stdin.read()"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
