@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -85,11 +85,34 @@ class Row:
         return self.payload.items is not None or self.payload.parts is not None
 
 
-async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int]) -> None:
+class Rendered:
+    """The messages rendered lately, by everything that decides them, the items' own contents
+    included (so an item changed since is rendered again). A digest run claims its rows in
+    batches, and the chats that follow the same things fall in every batch: kept across batches,
+    each distinct digest is rendered once per run, not once per batch."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._texts: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> list[str] | None:
+        texts = self._texts.get(key)
+        if texts is not None:
+            self._texts.move_to_end(key)
+        return texts
+
+    def put(self, key: tuple[Any, ...], texts: list[str]) -> None:
+        self._texts[key] = texts
+        if len(self._texts) > self.size:
+            self._texts.popitem(last=False)
+
+
+async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int],
+                  rendered: Rendered | None = None) -> None:
     """Give every row its `parts` (an empty list: nothing to send): `resolve`, then `render`.
-    `limits`: max text units by channel name."""
+    `limits`: max text units by channel name; `rendered`: messages kept from earlier batches."""
     views = await resolve(app, session, rows, limits)
-    render(app, rows, views, limits)
+    render(app, rows, views, limits, rendered)
 
 
 async def resolve(app: App, session: AsyncSession, rows: list[Row],
@@ -123,11 +146,15 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
     return await load_items(session, {i for r in to_render for i in r.payload.items or ()})
 
 
-def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[str, int]) -> None:
+def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[str, int],
+           rendered: Rendered | None = None) -> None:
     """The CPU half of `prepare`: every row gets its parts, from its items (no database)."""
     tz = app.settings.tz
-    rendered: dict[tuple[Any, ...], list[str]] = {}
+    rendered = rendered if rendered is not None else Rendered()
     blocks = Blocks(tz)
+    # What an item looks like now, in one number: part of the key, so a message rendered in an
+    # earlier batch is reused only while its items are unchanged.
+    version = {item_id: hash(view) for item_id, view in views.items()}
     for row in rows:
         if row.parts is not None:
             continue
@@ -142,7 +169,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
         # Chats that follow the same things get the same message: render it once.
         weak = frozenset(row.payload.low or ())
-        key = (row.kind, row.lang, limit, header, ids, weak)
+        key = (row.kind, row.lang, limit, header, ids, tuple(version[i] for i in ids), weak)
         texts = rendered.get(key)
         if texts is None:
             items = [views[i] for i in ids if i not in weak]
@@ -151,7 +178,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
             else:
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                       blocks=blocks, low=[views[i] for i in ids if i in weak])
-            rendered[key] = texts
+            rendered.put(key, texts)
         row.parts = [{"text": t} for t in texts]
 
 

@@ -33,7 +33,7 @@ from config import Settings
 from delivery import outbox
 from delivery.alerts import alert_admins
 from delivery.chats import mark_chat_inactive, migrate_chat
-from delivery.contents import Row, prepare
+from delivery.contents import Rendered, Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from model.channel import Channel, Outcome, OutMessage, Status
@@ -118,6 +118,7 @@ class ChannelSender:
         self.auth_until = 0.0
         self.preparing = asyncio.Lock()
         self.limit = {channel.name: channel.capabilities.max_text_units}
+        self.rendered = Rendered()
 
     @property
     def name(self) -> str:
@@ -212,7 +213,7 @@ class ChannelSender:
         # must not both take an item before either has stored that it holds it.
         async with self.preparing:
             async with self.app.sessions() as session:
-                await prepare(self.app, session, rows, self.limit)
+                await prepare(self.app, session, rows, self.limit, self.rendered)
             await self.recorder.write(outbox.saving_prepared(rows, self.owner))
 
     def _start(self, row: Row) -> None:

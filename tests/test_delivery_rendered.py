@@ -1,0 +1,79 @@
+"""The sender's rendered messages are kept across claimed batches (delivery.contents.Rendered)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from delivery import contents
+from delivery.contents import Rendered, Row, render
+from model.enums import DeliveryKind
+from model.outbox import OutboxPayload
+from storage.views import ItemView
+
+DUE = datetime(2026, 9, 14, 0, 0, tzinfo=UTC)
+APP: Any = SimpleNamespace(settings=SimpleNamespace(tz=ZoneInfo("Asia/Ho_Chi_Minh")))
+LIMITS = {"telegram": 4096}
+
+
+def _item(item_id: int, title: str = "Bàn giao nhà Đại đoàn kết") -> ItemView:
+    return ItemView(id=item_id, title=f"{title} {item_id}", summary="Tóm tắt",
+                    url=f"https://bao.vn/{item_id}", published_at=DUE, source_name="Báo Thử",
+                    provinces=("91",), topics=("nha-dai-doan-ket",))
+
+
+def _digest(row_id: int, items: list[int]) -> Row:
+    return Row(id=row_id, chat_id=row_id, chat_key=str(row_id), chat_kind="private",
+               channel="telegram", lang="vi", kind=DeliveryKind.DIGEST,
+               lane=1, payload=OutboxPayload(mode="daily", hour=7, items=items, checked=True),
+               due_at=DUE, parts_sent=0, attempts=0)
+
+
+@pytest.fixture
+def digests_rendered(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The item ids of every digest actually rendered."""
+    calls: list[list[int]] = []
+    real = contents.render_digest
+
+    def counting(items: list[ItemView], **kwargs: Any) -> list[str]:
+        calls.append([item.id for item in items])
+        return real(items, **kwargs)
+
+    monkeypatch.setattr(contents, "render_digest", counting)
+    return calls
+
+
+def test_the_same_digest_in_later_batches_is_rendered_once(
+        digests_rendered: list[list[int]]) -> None:
+    views = {i: _item(i) for i in (1, 2, 3)}
+    rendered = Rendered()
+    first = [_digest(1, [1, 2]), _digest(2, [1, 2])]
+    second = [_digest(3, [1, 2]), _digest(4, [3])]
+    render(APP, first, views, LIMITS, rendered)
+    render(APP, second, dict(views), LIMITS, rendered)  # the next batch loads its own views
+    assert digests_rendered == [[1, 2], [3]]
+    assert first[0].parts == first[1].parts == second[0].parts
+    assert second[1].parts and "Đại đoàn kết 3" in second[1].parts[0]["text"]
+
+
+def test_an_item_changed_since_is_rendered_again(digests_rendered: list[list[int]]) -> None:
+    rendered = Rendered()
+    before = {1: _item(1)}
+    after = {1: replace(before[1], title="Tiêu đề đã sửa")}
+    old, new = _digest(1, [1]), _digest(2, [1])
+    render(APP, [old], before, LIMITS, rendered)
+    render(APP, [new], after, LIMITS, rendered)
+    assert len(digests_rendered) == 2
+    assert new.parts and "Tiêu đề đã sửa" in new.parts[0]["text"]
+
+
+def test_the_cache_is_bounded() -> None:
+    rendered = Rendered(size=2)
+    for n in range(5):
+        rendered.put((n,), [str(n)])
+    assert rendered.get((0,)) is None and rendered.get((4,)) == ["4"]
