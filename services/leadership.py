@@ -6,8 +6,8 @@ long-polls the platform's updates, handles them, and sends everything on that ch
 replies and the outbox — through its one pacer, so the platform's limits hold for all instances
 together with no per-message coordination. The others stand by and try to take the lease every
 third of LEADER_LEASE_SECONDS; the leader renews it as often, and gives the channel up as soon
-as a renewal fails or takes too long, before the lease can run out under it. A leader killed
-with -9 stops renewing, and another takes over within about 4/3 of the lease.
+as a renewal fails or takes half the lease (so by 5/6 of it), before it can run out under it.
+A leader killed with -9 stops renewing, and another takes over within about 4/3 of the lease.
 
 Chat updates are taken once (`take_update`): a platform may hand the same update to a new
 leader (Telegram confirms an offset only with the next poll) or, by webhook, to any instance.
@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from runtime import App
 from storage import leases
+from storage.db import make_engine, make_sessionmaker
 from storage.dialect import lock_for_write
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class Leadership:
         self.holder = holder
         self.start = start
         self.stop: Callable[[], Awaitable[None]] | None = None
+        # Its own connection: a renewal must not queue for the pool behind a digest run.
+        self.engine = make_engine(app.settings.database_url, pool_size=1)
+        self.sessions = make_sessionmaker(self.engine)
 
     @property
     def leading(self) -> bool:
@@ -69,12 +73,13 @@ class Leadership:
 
     async def hold(self) -> bool:
         """Take or renew the lease; False when another holds it or the database does not
-        answer within a third of the lease (then the lease may run out before the next try)."""
+        answer within half the lease (tried a third after the last renewal, the lease would
+        then run out before the next try)."""
         now = self.app.clock()
         until = now + timedelta(seconds=self.app.settings.leader_lease_seconds)
 
         async def take() -> bool:
-            async with self.app.sessions() as session, session.begin():
+            async with self.sessions() as session, session.begin():
                 await lock_for_write(session)
                 held = await leases.take_lease(session, self.name, self.holder, now, until)
                 if held:
@@ -82,7 +87,7 @@ class Leadership:
                 return held
 
         try:
-            return await asyncio.wait_for(take(), timeout=self.every)
+            return await asyncio.wait_for(take(), self.app.settings.leader_lease_seconds / 2)
         except Exception:  # the database is away: not the leader until it answers again
             log.warning("lease %s: the database did not answer", self.name, exc_info=True)
             return False
@@ -117,6 +122,7 @@ class Leadership:
         if self.stop is not None:
             await self._stop_duty()
             await self._drop()
+        await self.engine.dispose()
 
     async def _stop_duty(self) -> None:
         stop, self.stop = self.stop, None
@@ -125,7 +131,7 @@ class Leadership:
 
     async def _drop(self) -> None:
         try:
-            async with self.app.sessions() as session, session.begin():
+            async with self.sessions() as session, session.begin():
                 await lock_for_write(session)
                 await leases.drop_lease(session, self.name, self.holder)
         except Exception:  # it runs out by itself

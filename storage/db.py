@@ -55,9 +55,10 @@ def _configure(engine: Engine) -> None:
         event.listen(engine, "connect", _sqlite_pragmas)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """The async engine the running bot uses."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """The async engine the running bot uses (or, with a small pool, one for a task that must
+    never wait behind the others' work: services.leadership's lease)."""
+    engine = create_async_engine(async_url(url), pool_pre_ping=True, pool_size=pool_size)
     _configure(engine.sync_engine)
     return engine
 

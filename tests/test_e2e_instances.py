@@ -33,7 +33,7 @@ from tests.waiting import wait_for_sync
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-LEASE = 2.0  # LEADER_LEASE_SECONDS: short, so the takeover is quick
+LEASE = 4.0  # LEADER_LEASE_SECONDS: short, so the takeover is quick
 POLL_INTERVAL = 2  # seconds between two fetches of the feed
 CATCH_UP_CHATS = range(600_000, 600_020)  # matched at start-up, from an item stored before
 ALERT_CHATS = range(700_000, 700_150)  # an item the poller finds while both run

@@ -200,8 +200,9 @@ async def test_leadership_starts_the_duty_with_the_lease_and_stops_it_without(ap
     await second.close()  # a clean stop hands over at once
     await first.step()
     assert first.leading
+    await first.close()
     assert events == ["first starts", "second starts", "first stops", "second stops",
-                      "first starts"]
+                      "first starts", "first stops"]
 
 
 def test_a_second_instance_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
