@@ -22,8 +22,8 @@ RUN pip install . && rm -rf build *.egg-info && chown loa:loa /app/data
 
 USER loa
 EXPOSE 9464
-# Pending: /healthz is served once the health/metrics server of issue 12 lands (METRICS_ADDR).
-# Until then the container reports "unhealthy" while the bot itself runs normally.
+# /healthz on METRICS_ADDR: 200 when the database answers, the scheduler runs and every enabled
+# channel is connected; 503 with the reasons otherwise (web/ops.py).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-c", "import os, sys, urllib.request; host, _, port = os.environ.get('METRICS_ADDR', '127.0.0.1:9464').rpartition(':'); host = '127.0.0.1' if host in ('', '0.0.0.0', '[::]') else host; sys.exit(urllib.request.urlopen(f'http://{host}:{port}/healthz', timeout=4).status != 200)"]
 
 # `run` applies the database migrations before it starts polling and delivering.

@@ -1,24 +1,33 @@
 # Set-up and day-to-day commands. Both `run` and `test` create .venv/ when it is missing.
+# `run` installs only what running needs, from PyPI, once (then it works offline); `test` adds
+# the dev extra (pytest, the checkers, vietnamadminunits). pip shows its progress.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run lint test bench venv clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@echo "Installing Loa's runtime dependencies into $(VENV)/ (once; a few minutes)…"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --progress-bar on -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	@echo "Adding the test and checker dependencies (the dev extra)…"
+	$(PY) -m pip install --progress-bar on -e '.[dev]'
+	touch $(DEV_STAMP)
 
 run: $(STAMP)
 	$(PY) bot.py run
 
 # The checkers (README, Checks): style and bugs, types, then the layer contracts.
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

@@ -12,11 +12,11 @@ import argparse
 import sys
 
 # Each module adds its sub-commands; see cli/__init__.py.
-from cli import admin, classify, db, deliver, poll, run, sources
+from cli import admin, classify, db, deliver, doctor, poll, run, sources
 from config import ConfigError, load_settings
 from logs import Redactor, log_crash, setup_logging
 
-COMMAND_MODULES = [run, db, sources, poll, classify, admin, deliver]
+COMMAND_MODULES = [run, db, sources, poll, classify, admin, deliver, doctor]
 EXIT_CRASH = 1
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
@@ -42,8 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        redact = setup_logging(settings.log_level, settings.secrets(), settings.log_file)
+        redact = setup_logging(settings.log_level, settings.secrets(), settings.log_file,
+                               settings.log_format)
     except ConfigError as exc:
+        if getattr(args, "diagnose", None):  # `doctor` names every wrong setting itself
+            try:
+                return int(args.diagnose(args))
+            except Exception as crash:  # noqa: BLE001 - the same guard, with what is known
+                return _crashed(crash, Redactor([]), "")
         _say(str(exc))
         return EXIT_CONFIG
     except Exception as exc:  # noqa: BLE001 - e.g. an unreadable .env; its text may quote a value

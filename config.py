@@ -1,6 +1,11 @@
 """Loa's settings: read once at start from the environment or `.env`, then passed down.
 
 No other module reads the environment. Every setting is documented in `.env.example`.
+
+Paths have one anchor, the project root (`ROOT`, the directory holding `bot.py` and this file),
+whatever the working directory: `.env` is read from it, and a relative `DATABASE_URL` (SQLite)
+or `LOG_FILE` is resolved against it, so `./data/loa.db` is always the project's `data/`
+(`DATA_DIR`), never a new empty database wherever the command was started.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ _DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite",
             "postgresql", "postgres", "postgresql+psycopg"}
 
 
+# The project root and its one writable directory (the database, the log, caches).
+ROOT = Path(__file__).resolve().parent
+DATA_DIR = ROOT / "data"
+
+
 class ConfigError(Exception):
     """A setting is missing or wrong; the message is one line that names it."""
 
@@ -60,8 +70,8 @@ def check_base_url(value: str, *, bot_path: bool = True) -> str | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      validate_default=True)
+    model_config = SettingsConfigDict(env_file=ROOT / ".env", env_file_encoding="utf-8",
+                                      extra="ignore", validate_default=True)
 
     # Channels
     telegram_bot_token: SecretStr | None = None
@@ -138,7 +148,13 @@ class Settings(BaseSettings):
     # Chat: commands (and button presses) one person may send per minute, on every channel.
     command_flood_per_minute: int = Field(20, ge=1)
 
+    # Health and metrics server (/healthz, /metrics) as host:port, e.g. 127.0.0.1:9464; empty: off.
+    metrics_addr: str = ""
+
     log_level: str = "INFO"
+    # text: one classic line per event; json: one JSON object per line (time, level, logger,
+    # event, and source_id, chat, item_id where there is one).
+    log_format: Literal["text", "json"] = "text"
     # Everything logged also goes here (redacted), and so does the traceback of a crash; empty
     # means stderr only. Its directory must exist.
     log_file: str = "./data/loa.log"
@@ -193,9 +209,17 @@ class Settings(BaseSettings):
             raise ValueError("must not contain spaces or control characters")
         return value
 
+    @field_validator("metrics_addr")
+    @classmethod
+    def _listen_addr(cls, value: str) -> str:
+        if value:
+            listen_addr(value)  # raises ValueError naming what is wrong
+        return value
+
     @field_validator("log_file")
     @classmethod
     def _log_dir_exists(cls, value: str) -> str:
+        value = str(ROOT / value) if value else value  # an absolute path stays as it is
         if value and not Path(value).parent.is_dir():
             raise ValueError(f"the directory {str(Path(value).parent)!r} does not exist")
         return value
@@ -221,9 +245,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown driver {url.drivername!r}: use sqlite:///path or "
                              "postgresql://user@host/db")
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            folder = Path(url.database).parent
-            if not folder.is_dir():  # a typo would otherwise start an empty database elsewhere
-                raise ValueError(f"the directory {str(folder)!r} does not exist")
+            path = ROOT / url.database  # relative to the project root, not the working directory
+            if not path.parent.is_dir():  # a typo would otherwise start an empty database elsewhere
+                raise ValueError(f"the directory {str(path.parent)!r} does not exist")
+            return url.set(database=str(path)).render_as_string(hide_password=False)
         return value
 
     @field_validator("log_level")
@@ -264,6 +289,12 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def database_shown(self) -> str:
+        """DATABASE_URL as it may be printed: the password masked, the query (which may carry
+        one) left out."""
+        url = make_url(self.database_url)
+        return url.set(query={}).render_as_string(hide_password=True)
+
     def secrets(self) -> list[str]:
         """Values that must never reach a log line: the tokens, the webhook secret, the pseudonym
         key and the database password (logs.Redactor also hides their halves and URL-encoded
@@ -284,6 +315,16 @@ class Settings(BaseSettings):
     def is_admin(self, channel: str, user_key: str) -> bool:
         """Whether ADMIN_IDS names this person (services.users.is_admin adds granted admins)."""
         return str(user_key) in self.admin_keys(channel)
+
+
+def listen_addr(value: str) -> tuple[str, int]:
+    """("127.0.0.1", 9464) for "127.0.0.1:9464"; an IPv6 host is written in brackets
+    ("[::1]:9464"). Raises ValueError when it is not host:port."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:9464")
+    return host, int(port)
 
 
 def _admin_entry(entry: str) -> tuple[str, str]:

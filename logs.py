@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 from urllib.parse import quote, quote_plus
 
 from config import ConfigError
@@ -26,6 +27,8 @@ MIN_HALF_CHARS = 8
 _TOKEN_SHAPES = re.compile(r"(bot)\d{5,}(?::|%3A)[A-Za-z0-9_-]{20,}", re.IGNORECASE)
 CRASH_LOGGER = "loa.crash"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# What a record may carry through `extra=`, copied into a JSON line under the same name.
+CONTEXT_FIELDS = ("source_id", "chat", "item_id")
 
 
 def _forms(secret: str) -> set[str]:
@@ -79,13 +82,53 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _local_time(record: logging.LogRecord) -> str:
+    """ISO 8601 with milliseconds and the UTC offset (2026-12-05T13:20:01.123+07:00)."""
+    return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
+class TextFormatter(logging.Formatter):
+    """The classic line, its time carrying the zone."""
+
+    def __init__(self) -> None:
+        super().__init__(_FORMAT)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _local_time(record)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event (the message), the context fields
+    a record carries (CONTEXT_FIELDS) and, for an exception, its traceback. The whole line goes
+    through the redactor as well, so a secret in an `extra=` value is hidden too."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {"time": _local_time(record), "level": record.levelname,
+                                   "logger": record.name, "event": record.getMessage()}
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value if isinstance(value, int) else str(value)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return self.redact(json.dumps(line, ensure_ascii=False))
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = (),
-                  log_file: str = "") -> Redactor:
-    """Log to stderr and, when given, to `log_file`, both redacted; return the redactor.
-    A crash's traceback (`log_crash`) goes to the file only. Raises ConfigError naming LOG_FILE
-    when the file cannot be opened."""
+                  log_file: str = "", log_format: str = "text") -> Redactor:
+    """Log to stderr and, when given, to `log_file`, both redacted, as text lines or JSON
+    (`log_format`, LOG_FORMAT); return the redactor. A crash's traceback (`log_crash`) goes to
+    the file only. Raises ConfigError naming LOG_FILE when the file cannot be opened."""
     redactor = Redactor(secrets)
-    formatter = logging.Formatter(_FORMAT)
+    formatter = JsonFormatter(redactor) if log_format == "json" else TextFormatter()
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file:
         try:
@@ -110,6 +153,14 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = (),
     for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return redactor
+
+
+def quiet_stderr() -> None:
+    """Only warnings and errors on stderr; the log file still gets everything. For the console
+    channel, whose conversation shares the terminal."""
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
 
 
 def log_crash(exc: BaseException) -> bool:

@@ -3,25 +3,28 @@
 You are one local person (`console:local`), an admin, in a private chat. Each line you type goes
 through the shared inbound runner (channels/inbound.py) like a chat message; replies print as
 plain text. Buttons print as numbered choices, and typing a number presses that button. A command
-whose last word is `@path` sends that local file with it (`/import @nguon.opml`). Photos and files
-the bot sends are saved to a folder and their path is printed. Deliveries (alerts, digests) print
-the same way, since this is also a `Channel` the sender can send to.
+whose last word is `@path` sends that local file with it (`/import @nguon.opml`). Photos and
+files the bot sends are saved to data/console/ and their path is printed. Deliveries (alerts,
+digests) print the same way, since this is also a `Channel` the sender can send to. The
+greeting says where the database and the log file are, and how to leave the demo when it runs
+(services.demo).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 from pathlib import Path
 from typing import TextIO
 
 from channels.inbound import Dispatch, Inbound
+from config import DATA_DIR
 from handlers.types import Incoming
 from model.channel import Capabilities, Markup, Outcome, OutMessage, Status
 from render.markup import html_to_plain
 from render.texts import t
 from runtime import App
+from services import demo
 from services.users import find_user, grant
 
 NAME = "console"
@@ -45,7 +48,7 @@ class ConsoleChannel:
 
     def __init__(self, output: TextIO | None = None, files_dir: Path | None = None) -> None:
         self.output = output or sys.stdout
-        self.files_dir = files_dir or Path(tempfile.gettempdir()) / "loa-console"
+        self.files_dir = files_dir or DATA_DIR / "console"
         self._next_id = 1
         self._choices: dict[int, tuple[str, str]] = {}  # number -> (button data, message id)
         self._renumber = True  # the next buttons shown start again at 1
@@ -152,7 +155,7 @@ async def run_console(
     inbound = Inbound(app, channel, dispatch=dispatch, flood=False)
     await ensure_local_admin(app)
     app.channels[NAME] = channel
-    channel._write(t("vi", "console_welcome"))
+    channel._write(await greeting(app))
     try:
         while True:
             line = await asyncio.to_thread(source.readline)
@@ -167,6 +170,17 @@ async def run_console(
     finally:
         if app.channels.get(NAME) is channel:
             del app.channels[NAME]
+
+
+async def greeting(app: App) -> str:
+    """How to use the console, where its data and logs are, and whether this is the demo."""
+    settings = app.settings
+    where = t("vi", "console_where", database=settings.database_shown(),
+              log=settings.log_file or t("vi", "console_no_log_file"))
+    lines = [t("vi", "console_welcome"), where]
+    if await demo.running_sources(app):
+        lines.append(t("vi", "console_demo"))
+    return "\n\n".join(html_to_plain(line) for line in lines)
 
 
 def _incoming(channel: ConsoleChannel, line: str) -> Incoming:

@@ -33,6 +33,7 @@ from delivery.sender import MAX_WAITS_PER_ROW, decide
 from handlers import router
 from handlers.flood import FloodLimiter, Verdict
 from handlers.types import Incoming, Result
+from metrics import REPLY
 from model.channel import Channel, OutMessage
 from model.enums import ActionKind
 from render.texts import t
@@ -90,6 +91,8 @@ async def send_reply(
             async with pacer.slot(chat_key, kind, INTERACTIVE):
                 outcome = await channel.send(chat_key, message, chat_kind=kind)
         action = decide(outcome, attempts + 1, app.settings)
+        app.metrics.sent(channel.name, REPLY, outcome.status.value,
+                         action.delay if action.kind == ActionKind.WAIT else None)
         if action.kind == ActionKind.SENT:
             return
         if action.kind == ActionKind.WAIT and waits < MAX_WAITS_PER_ROW:
@@ -107,7 +110,8 @@ async def send_reply(
             break
         await asyncio.sleep(action.delay)  # the platform's wait or the sender's back-off
     log.warning("%s reply to chat %s not sent (%s): %s",
-                channel.name, chat_key, outcome.status.value, action.reason)
+                channel.name, chat_key, outcome.status.value, action.reason,
+                extra={"chat": f"{channel.name}:{chat_key}"})
     if action.kind == ActionKind.GONE:
         await chat_gone(app, channel.name, chat_key, action.reason)
     elif action.alert or action.kind == ActionKind.AUTH:

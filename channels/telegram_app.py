@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ from channels.telegram import (
     REQUEST_TIMEOUT,
     TelegramChannel,
     is_bad_url,
+    make_bot,
 )
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
@@ -48,6 +50,7 @@ ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits for news
 MAX_CONCURRENT = 64  # updates handled at once (of different chats)
 STARTUP_BACKOFF_MAX = 60.0
+HEALTH_TTL_SECONDS = 30.0  # how long /healthz trusts the last getMe
 
 # PTB's Application has six type parameters (bot, context, user/chat/bot data, job queue);
 # Loa keeps PTB's defaults and reads none of them.
@@ -148,6 +151,26 @@ class TelegramHandle:
     channel: TelegramChannel
     inbound: TelegramInbound
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _checked: tuple[float, str | None] = field(default=(-HEALTH_TTL_SECONDS, None), init=False)
+
+    async def problem(self) -> str | None:
+        """Why Telegram is not connected (for /healthz), or None: polling must have started and
+        getMe answer; the answer is kept HEALTH_TTL_SECONDS, so frequent probes cost no calls."""
+        updater = self.application.updater
+        if updater is None or not updater.running:
+            return "Telegram is not polling yet (unreachable since start-up?)"
+        at, problem = self._checked
+        if time.monotonic() - at < HEALTH_TTL_SECONDS:
+            return problem
+        try:
+            await self.channel.bot.get_me()
+            problem = None
+        except InvalidToken:
+            problem = "Telegram rejects the bot token"
+        except TelegramError as exc:
+            problem = f"Telegram getMe failed: {type(exc).__name__}"
+        self._checked = (time.monotonic(), problem)
+        return problem
 
 
 async def start_telegram(
@@ -175,6 +198,14 @@ async def start_telegram(
     app.channels[NAME] = channel
     await _start_polling(handle)
     return handle
+
+
+async def whoami(settings: Settings) -> str:
+    """The bot's @username, by getMe (`bot.py doctor`). Raises InvalidToken when Telegram
+    rejects the token, another TelegramError when it cannot be reached."""
+    bot = make_bot(settings)
+    async with bot:  # initialize() calls getMe
+        return f"@{bot.username}"
 
 
 async def _start_polling(handle: TelegramHandle) -> None:

@@ -27,11 +27,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from channels import zalo_events
 from channels.inbound import Dispatch, Inbound, Relay
 from channels.zalo import NAME, ZaloChannel
 from channels.zalo_client import ZaloClient, ZaloError
-from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore, Request, Response
+from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore
 from config import ConfigError
 from delivery.pacing import Pacer
 from handlers.types import Incoming
@@ -55,6 +57,8 @@ class ZaloInbound:
                               relay=relay)
         self.webhook_secret = webhook_secret
         self._seen: OrderedDict[str, None] = OrderedDict()
+        # Why the intake is not connected (a failing poll, a webhook not yet registered).
+        self.problem: str | None = "not connected yet"
 
     # --- Intake ------------------------------------------------------------------------------
 
@@ -75,21 +79,21 @@ class ZaloInbound:
         incoming.update_key = event_id  # handled once across instances (channels.inbound)
         await self.runner.submit(incoming, self._prepare)
 
-    async def webhook(self, request: Request) -> Response:
-        given = request.headers.get("x-bot-api-secret-token", "")
+    async def webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get("X-Bot-Api-Secret-Token", "")
         if not self.webhook_secret or not hmac.compare_digest(
             given.encode(), self.webhook_secret.encode()
         ):
             log.warning("Zalo webhook call refused: wrong or missing secret header")
-            return Response.text(403)
+            return web.Response(status=403, text="Forbidden")
         try:
-            event = json.loads(request.body)
+            event = json.loads(await request.read())
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return Response.text(400, "body is not JSON")
+            return web.Response(status=400, text="body is not JSON")
         if not isinstance(event, dict):
-            return Response.text(400, "body is not a JSON object")
+            return web.Response(status=400, text="body is not a JSON object")
         await self.accept(event)
-        return Response(200, b'{"ok":true}', "application/json")
+        return web.json_response({"ok": True})
 
     async def poll_forever(self, client: ZaloClient, timeout: int) -> None:
         """Long-poll getUpdates until cancelled; errors back off, up to a minute."""
@@ -101,9 +105,11 @@ class ZaloInbound:
                     await client.delete_webhook()
                     webhook_deleted = True
                 event = await client.get_updates(timeout)
+                self.problem = None
                 if event is not None:
                     await self.accept(event)
             except ZaloError as exc:
+                self.problem = f"Zalo polling failed: {exc.code or 'no answer'}"
                 if exc.code == 401:
                     log.error("Zalo rejected the bot token (401): check ZALO_BOT_TOKEN")
                 else:
@@ -132,6 +138,10 @@ class ZaloHandle:
     inbound: ZaloInbound
     server: HttpServer | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def problem(self) -> str | None:
+        """Why Zalo is not connected (for /healthz), or None."""
+        return self.inbound.problem
 
 
 async def start_zalo(app: App, *, pacer: Pacer | None = None, dispatch: Dispatch | None = None,
@@ -175,24 +185,29 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None, dispatch: Dispatch
             raise ConfigError(f"invalid setting ZALO_LISTEN_PORT: cannot listen on {where} "
                               f"({exc.strerror})") from None
     if relay is not None:
+        inbound.problem = None  # it only takes events in, and its server listens
         return handle
     app.channels[NAME] = channel
     if settings.zalo_mode == "webhook":
         base = settings.public_base_url or ""  # set: config requires it in webhook mode
         url = f"{base.rstrip('/')}{WEBHOOK_PATH}"
-        handle.tasks.append(asyncio.create_task(_register_webhook(client, url, secret)))
+        inbound.problem = "the webhook is not registered yet"
+        handle.tasks.append(asyncio.create_task(_register_webhook(inbound, client, url, secret)))
     else:
         handle.tasks.append(asyncio.create_task(
             inbound.poll_forever(client, settings.zalo_poll_timeout_seconds)))
     return handle
 
 
-async def _register_webhook(client: ZaloClient, url: str, secret: str) -> None:
+async def _register_webhook(inbound: ZaloInbound, client: ZaloClient, url: str,
+                            secret: str) -> None:
     delay = POLL_BACKOFF_START
     while True:
         try:
             await client.set_webhook(url, secret)
+            inbound.problem = None
         except ZaloError as exc:
+            inbound.problem = f"Zalo setWebhook failed: {exc.code or 'no answer'}"
             log.warning("Zalo setWebhook failed, retrying in %.0f s: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, POLL_BACKOFF_MAX)

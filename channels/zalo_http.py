@@ -1,13 +1,11 @@
 """Loa's small HTTP server for Zalo: the webhook Zalo POSTs to, and the files Zalo fetches by URL.
 
 Zalo sends photos only by URL, so a chart PNG is kept in a `MediaStore` and served at
-`<PUBLIC_BASE_URL>/media/<random name>.png`. The server is plain asyncio streams (HTTP/1.1, one
-request per connection): two routes do not justify a web framework dependency.
+`<PUBLIC_BASE_URL>/media/<random name>.png`. The server is aiohttp's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,16 +14,14 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from http import HTTPStatus
+
+from aiohttp import web
 
 log = logging.getLogger(__name__)
 
 MEDIA_PREFIX = "/media/"
 WEBHOOK_PATH = "/zalo/webhook"
 MAX_BODY = 1 << 20  # a Zalo event is a few hundred bytes
-MAX_HEADERS = 100
-READ_TIMEOUT = 10.0
 
 
 class MediaStore:
@@ -65,139 +61,58 @@ class MediaStore:
             del self._files[name]
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-case names
-    body: bytes = b""
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "text/plain; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def text(cls, status: int, text: str | None = None) -> Response:
-        return cls(status, (text or HTTPStatus(status).phrase).encode())
-
-
-WebhookHandler = Callable[[Request], Awaitable[Response]]
+WebhookHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class HttpServer:
-    """Serves `POST /zalo/webhook` (when a handler is given) and `GET /media/<name>`."""
+    """Serves `POST /zalo/webhook` (when a handler is given) and `GET /media/<name>`, on
+    aiohttp, the one HTTP server library Loa uses (web/server.py serves /healthz and /metrics
+    with it too). Bodies over MAX_BODY get 413, another method 405, an unknown path 404."""
 
     def __init__(self, host: str, port: int, *, media: MediaStore | None,
                  webhook: WebhookHandler | None) -> None:
         self.host, self.port = host, port
         self.media = media
         self.webhook = webhook
-        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]  # the real one when 0 was asked
+        application = web.Application(client_max_size=MAX_BODY)
+        if self.webhook is not None:
+            application.router.add_post(WEBHOOK_PATH, self._webhook)
+        application.router.add_get(MEDIA_PREFIX + "{name}", self._media)
+        runner = web.AppRunner(application, access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        # The real port when 0 was asked.
+        self.port = next((int(a[1]) for a in runner.addresses if isinstance(a, tuple)),
+                         self.port)
         log.info("Zalo HTTP server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
-        if self._server:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _webhook(self, request: web.Request) -> web.StreamResponse:
+        assert self.webhook is not None  # the route exists only with a handler
         try:
-            head_only = False
-            try:
-                request = await asyncio.wait_for(_read_request(reader), READ_TIMEOUT)
-            except _BadRequest as exc:
-                response = Response.text(exc.status)
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                return
-            else:
-                response = await self._route(request)
-                head_only = request.method == "HEAD"
-            await _write_response(writer, response, head_only=head_only)
-        except ConnectionError:
-            pass  # the client went away; nothing to answer
-        finally:
-            writer.close()
+            return await self.webhook(request)
+        except web.HTTPException:
+            raise
+        except Exception:  # a handler bug must not kill the server
+            log.exception("Zalo webhook handler failed")
+            return web.Response(status=500, text="Internal Server Error")
 
-    async def _route(self, request: Request) -> Response:
-        if request.path == WEBHOOK_PATH and self.webhook is not None:
-            if request.method != "POST":
-                return Response.text(405)
-            try:
-                return await self.webhook(request)
-            except Exception:  # a handler bug must not kill the server
-                log.exception("Zalo webhook handler failed")
-                return Response.text(500)
-        if request.path.startswith(MEDIA_PREFIX) and self.media is not None:
-            if request.method not in ("GET", "HEAD"):
-                return Response.text(405)
-            found = self.media.get(request.path[len(MEDIA_PREFIX):])
-            if found is None:
-                return Response.text(404)
-            content_type, data = found
-            return Response(200, data, content_type, {"Cache-Control": "private, max-age=86400"})
-        return Response.text(404)
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
-async def _read_request(reader: asyncio.StreamReader) -> Request:
-    try:
-        line = (await reader.readuntil(b"\r\n")).decode("latin-1").rstrip("\r\n")
-    except asyncio.LimitOverrunError:
-        raise _BadRequest(414) from None
-    parts = line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise _BadRequest(400)
-    method, target = parts[0], parts[1]
-    headers: dict[str, str] = {}
-    while True:
-        try:
-            raw = await reader.readuntil(b"\r\n")
-        except asyncio.LimitOverrunError:
-            raise _BadRequest(431) from None
-        if raw == b"\r\n":
-            break
-        if len(headers) >= MAX_HEADERS or b":" not in raw:
-            raise _BadRequest(431 if len(headers) >= MAX_HEADERS else 400)
-        name, _, value = raw.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        raise _BadRequest(411)  # Zalo sends a Content-Length; chunked bodies are not needed
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError:
-        raise _BadRequest(400) from None
-    if length < 0:
-        raise _BadRequest(400)
-    if length > MAX_BODY:
-        raise _BadRequest(413)
-    body = await reader.readexactly(length) if length else b""
-    return Request(method, target.split("?", 1)[0], headers, body)
-
-
-async def _write_response(
-    writer: asyncio.StreamWriter, response: Response, *, head_only: bool
-) -> None:
-    phrase = HTTPStatus(response.status).phrase
-    headers = {
-        "Content-Type": response.content_type,
-        "Content-Length": str(len(response.body)),
-        "Connection": "close",
-    } | response.headers
-    head = f"HTTP/1.1 {response.status} {phrase}\r\n" + "".join(
-        f"{name}: {value}\r\n" for name, value in headers.items()
-    )
-    writer.write(head.encode("latin-1") + b"\r\n" + (b"" if head_only else response.body))
-    await writer.drain()
+    async def _media(self, request: web.Request) -> web.Response:
+        found = self.media.get(request.match_info["name"]) if self.media is not None else None
+        if found is None:
+            raise web.HTTPNotFound()
+        content_type, data = found
+        return web.Response(body=data, headers={"Content-Type": content_type,
+                                                "Cache-Control": "private, max-age=86400"})

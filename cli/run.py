@@ -2,7 +2,9 @@
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
 are set (Telegram and Zalo together when both are), and the poller. With no channel token the
-console channel opens instead, so anyone can try Loa offline.
+console channel opens instead, so anyone can try Loa offline: then the screen is the
+conversation's (logs go to LOG_FILE, only warnings to stderr), and an empty database gets the
+demo (services.demo).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
@@ -24,11 +27,16 @@ from delivery.match import match_unmatched
 from delivery.outbox import relay_reply, take_over_channel
 from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
+from logs import quiet_stderr
 from model.channel import OutMessage
 from runtime import App, open_app
+from services.demo import end_demo, start_demo
 from services.leadership import Leadership
 from storage.db import AlreadyRunning, single_instance
 from storage.migrate import upgrade
+from web import ops
+from web.ops import Check
+from web.server import Servers, Site, start_web
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +47,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if not _channels(settings):
+        quiet_stderr()  # the console's screen is the conversation's
     try:
         with single_instance(settings.database_url):
             upgrade(settings.database_url)
+            log.info("database: %s", settings.database_shown())
             asyncio.run(serve(settings))
     except AlreadyRunning as exc:
         raise ConfigError(str(exc)) from None
@@ -54,6 +65,11 @@ def _has(secret: SecretStr | None) -> bool:
     return bool(secret and secret.get_secret_value())
 
 
+def _channels(settings: Settings) -> bool:
+    """Whether a chat platform's token is set (else the console opens)."""
+    return _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token)
+
+
 @dataclass
 class Running:
     """Everything `start_services` started, stopped in the safe order by `stop()`."""
@@ -62,10 +78,16 @@ class Running:
     scheduler: AsyncIOScheduler
     delivery: DeliveryService
     stoppers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # /healthz's checks besides the database: the scheduler and each channel started.
+    checks: dict[str, Check] = field(default_factory=dict)
+    web: Servers | None = None
     leaders: dict[str, Leadership] = field(default_factory=dict)
 
     async def stop(self) -> None:
-        # Polling first, then delivery (in-flight sends still need their channels), then chat.
+        # The HTTP servers first (a stopping bot is no longer healthy), then polling, then
+        # delivery (in-flight sends still need their channels), then chat.
+        if self.web is not None:
+            await self.web.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.delivery.stop()
@@ -95,27 +117,39 @@ async def start_services(settings: Settings) -> Running:
                         _zalo_intake if settings.zalo_mode == "webhook" else None)
         running.scheduler.start()
         start_polling(app, running.scheduler)
+        running.checks["scheduler"] = lambda: _scheduler_problem(scheduler)
+        running.web = await start_web(
+            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks))])
     except BaseException:
         await running.stop()
         raise
     return running
 
 
-async def _telegram(running: Running) -> Callable[[], Awaitable[None]]:
+async def _scheduler_problem(scheduler: AsyncIOScheduler) -> str | None:
+    return None if scheduler.running else "the scheduler is not running"
+
+
+# A started channel duty: how to stop it, and its /healthz check.
+Duty = tuple[Callable[[], Awaitable[None]], Check]
+Serve = Callable[[Running], Awaitable[Duty]]
+
+
+async def _telegram(running: Running) -> Duty:
     from channels.telegram_app import start_telegram, stop_telegram
 
     handle = await start_telegram(running.app, pacer=running.delivery.pacer("telegram"))
-    return lambda: stop_telegram(handle)
+    return lambda: stop_telegram(handle), handle.problem
 
 
-async def _zalo(running: Running) -> Callable[[], Awaitable[None]]:
+async def _zalo(running: Running) -> Duty:
     from channels.zalo_app import start_zalo, stop_zalo
 
     handle = await start_zalo(running.app, pacer=running.delivery.pacer("zalo"))
-    return lambda: stop_zalo(handle)
+    return lambda: stop_zalo(handle), handle.problem
 
 
-async def _zalo_intake(running: Running) -> Callable[[], Awaitable[None]]:
+async def _zalo_intake(running: Running) -> Duty:
     """Zalo by webhook on an instance that does not lead it: events are taken in here too (each
     once, by its id), and the replies go through the outbox to the leader's sender."""
     from channels.zalo_app import start_zalo, stop_zalo
@@ -126,37 +160,52 @@ async def _zalo_intake(running: Running) -> Callable[[], Awaitable[None]]:
         await relay_reply(app, "zalo", chat_key, message)
 
     handle = await start_zalo(app, relay=relay)
-    return lambda: stop_zalo(handle)
+    return lambda: stop_zalo(handle), handle.problem
 
 
-Serve = Callable[[Running], Awaitable[Callable[[], Awaitable[None]]]]
+async def _healthy() -> str | None:
+    return None
 
 
 async def _lead(running: Running, name: str, serve: Serve, standby: Serve | None = None) -> None:
     """Lead channel `name` whenever this instance holds its lease: take its updates and send
     on it (its replies and its outbox rows) through the one pacer. Meanwhile `standby`, if
     given, runs instead (a webhook's intake). The first round runs here, so a rejected token
-    stops start-up; then the lease is renewed, or waited for, in a task."""
+    stops start-up; then the lease is renewed, or waited for, in a task. /healthz checks the
+    duty that runs (standing by is healthy)."""
     delivery = running.delivery
-    standing: list[Callable[[], Awaitable[None]]] = []  # the standby's stop, while it runs
+    standing: list[Duty] = []  # the standby, while it runs
+    current: list[Check] = [_healthy]
+
+    async def check() -> str | None:
+        return await current[-1]()
+
+    async def stand_by() -> None:
+        if standby is not None:
+            standing.append(await standby(running))
+            current.append(standing[-1][1])
 
     async def stand_down() -> None:
         while standing:
-            await standing.pop()()
+            stop_standby, _ = standing.pop()
+            current[:] = [_healthy]
+            await stop_standby()
 
     async def start() -> Callable[[], Awaitable[None]]:
         await stand_down()  # one intake per process (a webhook's port)
         await take_over_channel(running.app, name, delivery.owner)
-        stop_channel = await serve(running)
+        stop_channel, problem = await serve(running)
+        current.append(problem)
         delivery.start_senders()
 
         async def stop() -> None:
+            current[:] = [_healthy]
             try:
                 await delivery.stop_sender(name)
             finally:  # whatever happens, this instance stops taking the channel's updates
                 await stop_channel()
-            if standby is not None and not closing:
-                standing.append(await standby(running))
+            if not closing:
+                await stand_by()
         return stop
 
     closing = False
@@ -164,10 +213,10 @@ async def _lead(running: Running, name: str, serve: Serve, standby: Serve | None
     await leader.step()
     if not leader.leading:
         log.info("%s: another instance leads it; this one stands by", name)
-        if standby is not None:
-            standing.append(await standby(running))
+        await stand_by()
     task = asyncio.create_task(leader.run(), name=f"lead-{name}")
     running.leaders[name] = leader
+    running.checks[name] = check
 
     async def stop() -> None:
         nonlocal closing
@@ -186,12 +235,22 @@ async def serve(settings: Settings) -> None:
             log.info("Loa is running (%s)", ", ".join(
                 f"{name}: {'leading' if leader.leading else 'standing by'}"
                 for name, leader in sorted(running.leaders.items())))
+            await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
         else:
             log.info("no channel token set: opening the console channel")
-            await run_console(running.app)
+            await console(running)
     finally:
         await running.stop()
+
+
+async def console(running: Running, *, stdin: TextIO | None = None,
+                  stdout: TextIO | None = None) -> None:
+    """The console channel, with the demo when the database is empty (services.demo)."""
+    demo = await start_demo(running.app)
+    if demo is not None:
+        running.stoppers.append(demo.stop)
+    await run_console(running.app, stdin=stdin, stdout=stdout)
 
 
 async def _until_signalled() -> None:

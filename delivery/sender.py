@@ -36,6 +36,7 @@ from delivery.chats import mark_chat_inactive, migrate_chat
 from delivery.contents import Rendered, Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
+from metrics import DELIVERY
 from model.channel import Channel, Outcome, OutMessage, Status
 from model.enums import ActionKind, DeliveryKind, OutboxState
 from runtime import App
@@ -260,6 +261,8 @@ class ChannelSender:
                 except Exception as exc:  # noqa: BLE001 - the contract is never to raise
                     outcome = Outcome(Status.TRANSIENT, detail=f"send raised {exc!r}")
             action = decide(outcome, row.attempts + 1, settings)
+            app.metrics.sent(self.name, DELIVERY, outcome.status.value,
+                             action.delay if action.kind == ActionKind.WAIT else None)
             now = app.clock()
             where = f"{self.name}:{row.chat_key}"
             if action.kind == ActionKind.SENT:
@@ -279,13 +282,14 @@ class ChannelSender:
             if action.kind == ActionKind.RETRY:
                 row.attempts += 1
                 log.info("delivery %s to %s: %s; retry %d in %.1fs", row.id, where, action.reason,
-                         row.attempts, action.delay)
+                         row.attempts, action.delay, extra={"chat": where})
                 await self.recorder.write(outbox.retry_later(
                     row, self.owner, now + timedelta(seconds=action.delay), action.reason))
                 return
             if action.kind == ActionKind.FAIL:
                 row.attempts += 1
-                log.warning("delivery %s to %s failed: %s", row.id, where, action.reason)
+                log.warning("delivery %s to %s failed: %s", row.id, where, action.reason,
+                            extra={"chat": where})
                 await self.recorder.write(
                     outbox.closed(row, self.owner, OutboxState.FAILED, action.reason))
                 # An alert about an alert would loop.
@@ -294,7 +298,8 @@ class ChannelSender:
                                             f"{action.reason}; it will not be retried.")
                 return
             if action.kind == ActionKind.GONE:
-                log.info("chat %s is gone (%s): deliveries stopped", where, action.reason)
+                log.info("chat %s is gone (%s): deliveries stopped", where, action.reason,
+                         extra={"chat": where})
                 await self.recorder.write(outbox.closed(
                     row, self.owner, OutboxState.CANCELLED, f"chat gone: {action.reason}"))
                 await mark_chat_inactive(app, row.chat_id, action.reason)

@@ -12,6 +12,9 @@ a readable reason, never an exception.
 - the source policy (feeds.policy, ALLOW_PRIVATE_SOURCES) enforced where sockets are opened:
   `_CheckedBackend` resolves each host itself, checks every address, and connects to the address
   it checked, for the first request and every redirect alike
+- names this process serves itself (`local_sites`: the demo's `demo.loa.invalid`, see
+  services/demo.py) connect to the loopback address it listens on, past the policy: nothing else
+  is exempt, and a `.invalid` name never resolves in DNS, so no one else can answer for it
 
 One Fetcher (one httpx.AsyncClient, one set of per-host limits) serves a whole poll run.
 """
@@ -22,7 +25,7 @@ import asyncio
 import socket
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -141,14 +144,20 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
     header, TLS SNI and certificate checks and the connection pool's keys stay the name's own; a
     pool keyed by IP would hand a TLS connection made for one virtual host to another."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool,
+                 local_sites: Mapping[str, tuple[str, int]] | None = None) -> None:
         self._allow_private = allow_private
+        self._local_sites = local_sites if local_sites is not None else {}
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None
                           ) -> httpcore.AsyncNetworkStream:
+        local = self._local_sites.get(host.lower())
+        if local is not None:  # served by this process on loopback (the demo)
+            return await self._inner.connect_tcp(local[0], local[1], timeout=timeout,
+                                                 socket_options=socket_options)
         if self._allow_private:
             addresses = await policy.addresses(host, port)
         else:
@@ -180,18 +189,20 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
     exception mapping) is httpx's. An explicit transport also means environment proxies
     (HTTP_PROXY, ...) are not used: a proxy would resolve names where the policy cannot see."""
 
-    def __init__(self, *, limits: httpx.Limits, allow_private: bool) -> None:
+    def __init__(self, *, limits: httpx.Limits, allow_private: bool,
+                 local_sites: Mapping[str, tuple[str, int]] | None = None) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_CheckedBackend(allow_private),
+            network_backend=_CheckedBackend(allow_private, local_sites),
         )
 
 
 class Fetcher:
-    def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, settings: Settings, *, client: httpx.AsyncClient | None = None,
+                 local_sites: Mapping[str, tuple[str, int]] | None = None) -> None:
         self.timeout = settings.http_timeout_seconds
         self.max_bytes = settings.http_max_bytes
         self.max_redirects = settings.http_max_redirects
@@ -206,7 +217,7 @@ class Fetcher:
                      "Accept-Encoding": "gzip, deflate"},
             transport=_CheckedTransport(
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-                allow_private=settings.allow_private_sources),
+                allow_private=settings.allow_private_sources, local_sites=local_sites),
         )
 
     async def __aenter__(self) -> Fetcher:

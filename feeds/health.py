@@ -58,10 +58,12 @@ class Values(TypedDict, total=False):
     paused_reason: str
 
 
-def interval_for(settings: Settings, source_interval: int | None) -> int:
-    """The source's interval in seconds: its own or the default, never below the minimum."""
-    return max(source_interval or settings.poll_interval_seconds,
-               settings.poll_min_interval_seconds)
+def interval_for(settings: Settings, source_interval: int | None, *, local: bool = False) -> int:
+    """The source's interval in seconds: its own or the default, never below the minimum, which
+    spares other people's servers; a `local` source (one this process serves itself, the demo)
+    keeps its own."""
+    interval = source_interval or settings.poll_interval_seconds
+    return interval if local else max(interval, settings.poll_min_interval_seconds)
 
 
 def phase_of(source_id: int, interval: int) -> float:

@@ -11,6 +11,10 @@ The check runs where the connection is made (feeds.fetch's network backend), on 
 the socket then connects to, for every request, redirects included; there is no second lookup
 that DNS rebinding could answer differently. A refusal happens before any connection, so it
 says nothing about whether a port is open.
+
+One exception, exact: the offline demo's name `demo.loa.invalid`, which DNS never answers, is
+connected to the loopback port this process serves it on (feeds.fetch `local_sites`,
+services/demo.py); no other name or address is exempt.
 """
 
 from __future__ import annotations

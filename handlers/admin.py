@@ -14,7 +14,7 @@ from handlers.render import provinces_text
 from handlers.types import Result
 from model.channel import OutMessage
 from render.markup import Html, escape
-from services import admin, limits, sources, users
+from services import admin, demo, limits, sources, users
 from services.sources import SourceTest
 
 TESTFEED_SHOWN = 10
@@ -190,11 +190,19 @@ async def export(ctx: Ctx, text: str) -> Result:
     return result
 
 
+async def demo_off(ctx: Ctx, text: str) -> Result:
+    """`/demo off`: the demo's sources and their items go (services.demo)."""
+    if text.strip().lower() not in ("off", "tat", "tắt"):
+        return ctx.usage("demo")
+    removed = await demo.end_demo(ctx.app, ctx.actor)
+    return ctx.reply(ctx.t("demo_ended", count=removed) if removed else ctx.t("demo_not_running"))
+
+
 COMMANDS = {
     "addfeed": addfeed, "feeds": feeds, "testfeed": testfeed,
     "removefeed": _feed_action("removefeed", "remove"),
     "pausefeed": _feed_action("pausefeed", "pause"),
     "resumefeed": _feed_action("resumefeed", "resume"),
     "grant": grant, "revoke": revoke, "stats": stats, "broadcast": broadcast,
-    "import": import_, "export": export,
+    "import": import_, "export": export, "demo": demo_off,
 }

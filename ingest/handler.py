@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +34,7 @@ from model.enums import SourceStatus
 from runtime import App
 from storage.dialect import lock_for_write
 from storage.items import EntryToStore, StoreResult, store_entries
-from storage.labels import add_labels
+from storage.labels import Labels, add_labels
 from storage.leases import claim_due_sources, release_sources
 from storage.models import Source
 from storage.recent_titles import RecentTitles
@@ -64,7 +66,8 @@ class SourceState:
     health: health.Health
 
 
-def snapshot(source: Source, settings: Settings) -> SourceState:
+def snapshot(source: Source, settings: Settings, *, local: bool = False) -> SourceState:
+    """`local`: the source is served by this process (App.local_sites)."""
     return SourceState(
         id=source.id, url=source.url, name=source.name or source.url, kind=source.kind,
         province=source.province, listing_preset=source.listing_preset,
@@ -72,7 +75,7 @@ def snapshot(source: Source, settings: Settings) -> SourceState:
         last_modified=source.last_modified, primed=source.primed,
         health=health.Health(
             source_id=source.id, url=source.url,
-            interval=health.interval_for(settings, source.interval_seconds),
+            interval=health.interval_for(settings, source.interval_seconds, local=local),
             error_count=source.error_count, first_error_at=source.first_error_at),
     )
 
@@ -149,7 +152,9 @@ class Handler:
         query = select(Source).where(Source.state == "active").order_by(Source.id)
         async with self.app.sessions() as session:
             rows = (await session.scalars(query)).all()
-            return [snapshot(row, self.app.settings) for row in rows]
+            return [snapshot(row, self.app.settings,
+                             local=urlsplit(row.url).hostname in self.app.local_sites)
+                    for row in rows]
 
     async def claim_due(self, owner: str) -> list[SourceState]:
         """The active sources whose next check has come, claimed for `owner` so that no other
@@ -168,12 +173,20 @@ class Handler:
 
     def fetcher(self) -> Fetcher:
         """One per poll of many sources: they share its connections and per-host limits."""
-        return Fetcher(self.app.settings)
+        return Fetcher(self.app.settings, local_sites=self.app.local_sites)
 
     # --- one source --------------------------------------------------------------------
     async def refresh(self, fetcher: Fetcher, source: SourceState) -> Polled:
         """Read the source; when it has entries, store the new ones with their labels and the
         source's success, and hand them over. Never raises: a failure is in the outcome."""
+        started = time.monotonic()
+        polled = await self._refresh(fetcher, source)
+        status = polled.outcome.status.value
+        self.app.metrics.polls.labels(status).inc()
+        self.app.metrics.poll_seconds.labels(status).observe(time.monotonic() - started)
+        return polled
+
+    async def _refresh(self, fetcher: Fetcher, source: SourceState) -> Polled:
         outcome = SourceOutcome(source.id, source.name, source.url, SourceStatus.ERROR)
         try:
             spec = (listing_spec(source.listing_preset, source.listing_config)
@@ -192,13 +205,15 @@ class Handler:
             if read.status == "unchanged":
                 outcome.status = SourceStatus.UNCHANGED
                 return Polled(source, outcome, read)
+            self.app.metrics.items_fetched.inc(len(read.entries))
             stored = await self._store(source, read, now)
             outcome.status, outcome.new = SourceStatus.NEW, len(stored.new)
             outcome.republished, outcome.backlog = stored.republished, not source.primed
             await self._hand_over(source, stored)
             return Polled(source, outcome)  # recorded with the items
         except Exception as exc:  # a bug or a database failure: recorded, the rest goes on
-            log.exception("polling source %s (%s) failed", source.id, source.url)
+            log.exception("polling source %s (%s) failed", source.id, source.url,
+                          extra={"source_id": source.id})
             outcome.error = f"internal error while polling: {type(exc).__name__}: {exc}"
             return Polled(source, outcome)
 
@@ -212,26 +227,37 @@ class Handler:
                                          fetched_at=now, backlog=backlog, titles=self._titles,
                                          classified_at=now)
             await add_labels(session, (
-                (item.id, to_labels(self.classifier.classify(
-                    item.title, item.summary, feed_province=source.province)))
+                (item.id, self._labels(item.title, item.summary, source.province))
                 for item in stored.new))
             values: dict[str, Any] = {**health.succeeded(source.health, now),
                                       "etag": read.fetch.etag, "primed": True,
                                       "last_modified": read.fetch.last_modified}
             await self._moved(session, source, read, values)
             await session.execute(update(Source).where(Source.id == source.id).values(values))
+        for item in stored.new:
+            kind = ("republished" if item.duplicate_of is not None
+                    else "backlog" if item.backlog else "new")
+            self.app.metrics.items_stored.labels(kind).inc()
         return stored
+
+    def _labels(self, title: str, summary: str, province: str | None) -> Labels:
+        labels = to_labels(self.classifier.classify(title, summary, feed_province=province))
+        self.app.metrics.classified((p.value for p in labels.provinces),
+                                    (t.value for t in labels.topics))
+        return labels
 
     async def _hand_over(self, source: SourceState, stored: StoreResult) -> None:
         if stored.new and not source.primed:
             log.info("source %s (%s): stored its backlog of %d items as already seen",
-                     source.id, source.name, len(stored.new))
+                     source.id, source.name, len(stored.new), extra={"source_id": source.id})
         for item in stored.new:
             if item.duplicate_of is not None:
                 log.info("republished copy #%d of #%d from %s: %s", item.id, item.duplicate_of,
-                         source.name, item.title)
+                         source.name, item.title,
+                         extra={"source_id": source.id, "item_id": item.id})
             elif not item.backlog:
-                log.info("new item #%d from %s: %s", item.id, source.name, item.title)
+                log.info("new item #%d from %s: %s", item.id, source.name, item.title,
+                         extra={"source_id": source.id, "item_id": item.id})
         ids = stored.deliverable_ids
         if ids:
             try:
@@ -313,7 +339,8 @@ class Handler:
             if unchanged:
                 await session.execute(update(Source), unchanged)
         for p in failed:
-            log.warning("source %s (%s) failed: %s", p.source.id, p.source.url, p.outcome.error)
+            log.warning("source %s (%s) failed: %s", p.source.id, p.source.url, p.outcome.error,
+                        extra={"source_id": p.source.id})
         for text in alerts_to_send:
             log.warning("%s", text)
             try:

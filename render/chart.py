@@ -8,10 +8,13 @@ bot should pay only when it draws its first chart. Drawing uses a bare `Figure` 
 from __future__ import annotations
 
 import io
+import os
 import textwrap
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
+
+from config import DATA_DIR
 
 if TYPE_CHECKING:  # matplotlib itself is imported only when a chart is drawn
     from matplotlib.axes import Axes
@@ -38,6 +41,9 @@ def render_chart(
     `days` is (day, counts in the order of `totals`) for each day; with two days or more they
     are drawn below as stacked bars in the same colours, so the bars above double as the legend.
     """
+    # matplotlib keeps its font cache in ~/.config or ~/.cache unless told: keep it in ./data/,
+    # the one directory Loa writes to (an MPLCONFIGDIR already set, as in the container, wins).
+    os.environ.setdefault("MPLCONFIGDIR", str(DATA_DIR / "matplotlib"))
     from matplotlib import rc_context
 
     # DejaVu Sans ships with matplotlib and has every Vietnamese glyph, whatever the system's

@@ -19,7 +19,7 @@ import catalog
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
 from runtime import App
-from services import audit, limits, sources
+from services import audit, demo, limits, sources
 from services.errors import ServiceError
 from storage.models import (
     Base,
@@ -237,4 +237,6 @@ async def import_opml(app: App, data: bytes, actor: str) -> ImportResult:
         for source in fresh.values():
             sources.record_added(session, actor, source)
         audit.record(session, actor, "import", "opml", added=len(fresh), skipped=len(skipped))
+        if any(not demo.is_demo_url(url) for url in fresh):  # a real source ends the demo
+            await demo.remove_demo_sources(session, actor)
     return ImportResult(list(fresh), skipped)

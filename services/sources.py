@@ -26,7 +26,7 @@ from feeds.listing import ListingSpec, listing_spec, presets
 from feeds.read import parse_body, read_source
 from feeds.urls import canonical_url, is_http_url
 from runtime import App
-from services import audit, limits
+from services import audit, demo, limits
 from services.errors import ServiceError
 from storage.models import Item, Source
 from vntext import fold
@@ -165,7 +165,7 @@ async def add_source(app: App, url: str, *, province: str | None = None,
                      name: str | None = None, listing: str | None = None,
                      actor: str = "cli") -> SourceInfo:
     """Add a feed, or a listing page read with a preset's selectors. It is polled at once;
-    what it lists then is its backlog, stored as already seen."""
+    what it lists then is its backlog, stored as already seen. A real source ends the demo."""
     source = new_source(app, url, province=province,
                         name=limits.check_text((name or "").strip(), limits.MAX_NAME_CHARS),
                         listing=listing)
@@ -177,6 +177,8 @@ async def add_source(app: App, url: str, *, province: str | None = None,
         session.add(source)
         await session.flush()
         record_added(session, actor, source)
+        if not demo.is_demo_url(source.url):  # a real source ends the demo
+            await demo.remove_demo_sources(session, actor)
         return _info(source)
 
 

@@ -44,3 +44,17 @@ def current_head() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at (None: never migrated); raises ConfigError as
+    `check_reachable` does when it cannot be opened."""
+    from alembic.runtime.migration import MigrationContext
+
+    check_reachable(url)
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

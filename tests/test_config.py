@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config import ConfigError, load_settings
+from config import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +17,26 @@ def test_defaults() -> None:
     assert settings.poll_min_interval_seconds == 120
     assert settings.timezone == "Asia/Ho_Chi_Minh"
     assert settings.database_url.startswith("sqlite:///")
+
+
+def test_paths_are_the_project_roots_whatever_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(_env_file=None, database_url="sqlite:///./data/loa.db",
+                             log_file="data/loa.log")
+    assert settings.database_url == f"sqlite:///{ROOT / 'data' / 'loa.db'}"
+    assert settings.log_file == str(ROOT / "data" / "loa.log")
+    absolute = load_settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    assert absolute.database_url == f"sqlite:///{tmp_path / 'x.db'}"
+    assert Settings.model_config["env_file"] == ROOT / ".env"
+
+
+def test_the_database_is_shown_without_its_password() -> None:
+    settings = load_settings(
+        _env_file=None, database_url="postgresql://loa:s3cr%40t@db:5432/loa?password=s3cr%40t")
+    shown = settings.database_shown()
+    assert shown == "postgresql://loa:***@db:5432/loa"
+    assert "s3cr" not in shown
 
 
 def test_admin_ids_are_per_channel(monkeypatch: pytest.MonkeyPatch) -> None:

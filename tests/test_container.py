@@ -5,8 +5,10 @@ skipped with the reason. The files themselves are checked everywhere.
 """
 
 import configparser
+import json
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -52,8 +54,51 @@ def test_image_builds_and_runs_as_a_non_root_user() -> None:
             check=True, capture_output=True, text=True, timeout=120).stdout.split()
         assert probe[0] != "0"  # not root
         assert probe[1] == "True"  # the dev extra is not installed
+        _serves_health_and_metrics(tag)
     finally:
         subprocess.run(["docker", "image", "rm", "-f", tag], check=False, capture_output=True,
+                       timeout=120)
+
+
+# Run inside the container: the status and body of one GET on the health and metrics server.
+_GET = ("import sys, urllib.request, urllib.error\n"
+        "try:\n"
+        "    r = urllib.request.urlopen('http://127.0.0.1:9464' + sys.argv[1], timeout=5)\n"
+        "    print(r.status); print(r.read().decode())\n"
+        "except urllib.error.HTTPError as e:\n"
+        "    print(e.code); print(e.read().decode())\n"
+        "except OSError:\n"
+        "    print(0)\n")
+
+
+def _serves_health_and_metrics(tag: str) -> None:
+    """The image's bot (the console channel, stdin held open, no network) answers /healthz 200
+    and serves /metrics once it is up; the image's own HEALTHCHECK command passes."""
+    name = f"loa-test-{uuid.uuid4().hex[:12]}"
+    subprocess.run(["docker", "run", "-d", "-i", "--name", name, "--network", "none", tag],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        def get(path: str) -> tuple[int, str]:
+            out = subprocess.run(["docker", "exec", name, "python", "-c", _GET, path],
+                                 check=False, capture_output=True, text=True, timeout=60).stdout
+            status, _, body = out.partition("\n")
+            return int(status or 0), body
+
+        deadline = time.monotonic() + 120
+        while (health := get("/healthz"))[0] != 200:
+            assert time.monotonic() < deadline, f"/healthz never answered 200: {health}"
+            time.sleep(0.5)  # polling a process in another container: no event to wait on
+        assert json.loads(health[1])["status"] == "ok"
+        status, metrics = get("/metrics")
+        assert status == 200 and "loa_outbox_messages" in metrics
+        check = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Config.Healthcheck.Test}}", tag],
+            check=True, capture_output=True, text=True, timeout=60).stdout
+        command = json.loads(check)[1:]  # ["CMD", "python", "-c", "..."]
+        assert subprocess.run(["docker", "exec", name, *command], check=False,
+                              capture_output=True, timeout=60).returncode == 0
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], check=False, capture_output=True,
                        timeout=120)
 
 

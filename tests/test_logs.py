@@ -102,3 +102,39 @@ def test_a_crash_traceback_goes_to_the_log_file_only(captured, tmp_path) -> None
     assert "Traceback" not in err and "an ordinary line" in err
     assert "Traceback" in logged and "an ordinary line" in logged
     assert TOKEN.partition(":")[2] not in logged
+
+
+def test_json_lines_parse_carry_the_context_and_no_token(captured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    log_file = tmp_path / "loa.log"
+    setup_logging("DEBUG", [TOKEN], str(log_file), "json")
+    log = logging.getLogger("loa.test")
+    log.info("new item #%d from %s", 7, "Báo An Giang", extra={"source_id": 3, "item_id": 7})
+    log.warning("reply to %s failed", f"https://api.telegram.org/bot{TOKEN}/sendMessage",
+                extra={"chat": "telegram:42"})
+    log.info("a value in extra", extra={"chat": f"token {TOKEN}"})
+    try:
+        raise RuntimeError(f"port {TOKEN.partition(':')[2]!r}")
+    except RuntimeError:
+        log.exception("crashed")
+    err, logged = captured.readouterr().err, log_file.read_text(encoding="utf-8")
+    for text in (err, logged):
+        lines = [json.loads(line) for line in text.splitlines()]
+        assert len(lines) == 4
+        assert TOKEN.partition(":")[2] not in text
+        first = lines[0]
+        assert first["event"] == "new item #7 from Báo An Giang"
+        assert (first["level"], first["logger"], first["source_id"], first["item_id"]) == (
+            "INFO", "loa.test", 3, 7)
+        assert first["time"][-6] in "+-" and first["time"][-3] == ":"  # carries the zone
+        assert lines[1]["chat"] == "telegram:42" and "bot<redacted>/" in lines[1]["event"]
+        assert "Traceback" in lines[3]["exception"]
+
+
+def test_text_lines_carry_the_zone(captured) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    setup_logging("INFO", [TOKEN])
+    logging.getLogger("loa.test").info("hello")
+    line = captured.readouterr().err.strip()
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d INFO loa.test: hello$",
+                    line), line

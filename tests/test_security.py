@@ -164,6 +164,19 @@ def test_an_unexpected_crash_is_one_redacted_line_and_a_logged_traceback(tmp_pat
     assert_no_secret(proc.stdout, proc.stderr, logged)
 
 
+@pytest.mark.slow
+def test_a_crash_logged_as_json_lines_holds_no_secret(tmp_path: Path) -> None:
+    proc, logged = bot(tmp_path, "-c", CRASH, PYTHONPATH=str(ROOT), LOG_FORMAT="json",
+                       DATABASE_URL=pg_url(DB_PASSWORD, 5432))
+    assert proc.returncode == 1
+    lines = [json.loads(line) for line in logged.splitlines()]
+    crash = next(line for line in lines if line["logger"] == "loa.crash")
+    assert crash["level"] == "CRITICAL" and "RuntimeError" in crash["exception"]
+    assert {"time", "level", "logger", "event"} <= crash.keys()
+    assert crash["time"][-6] in "+-"  # the zone's offset: ...T13:20:01.123+07:00
+    assert_no_secret(proc.stdout, proc.stderr, logged)
+
+
 # --- The same paths with the settings check bypassed: the code below it holds on its own ---------
 
 

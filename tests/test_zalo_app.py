@@ -224,6 +224,10 @@ async def test_bad_webhook_bodies_get_400(webhook_app: App) -> None:
         assert (await http.post(url, json=[1, 2], headers=headers)).status_code == 400
         assert (await http.get(url, headers=headers)).status_code == 405
         assert (await http.post(url, json={"event_name": "x"}, headers=headers)).status_code == 200
+        # A body over 1 MiB is refused before it is read whole; unknown paths are 404.
+        huge = b'{"x": "' + b"a" * (1 << 20) + b'"}'
+        assert (await http.post(url, content=huge, headers=headers)).status_code == 413
+        assert (await http.get(url.replace("/zalo/webhook", "/other"))).status_code == 404
 
 
 async def test_a_rejected_token_stops_start_up(sqlite_url: str, fake: FakeZaloApi) -> None:
