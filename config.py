@@ -39,6 +39,8 @@ _DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite",
             "postgresql", "postgres", "postgresql+psycopg"}
 
 
+# A URL path prefix: "/a/b", each segment unreserved characters only (nothing to escape).
+_PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 # The project root and its one writable directory (the database, the log, caches).
 ROOT = Path(__file__).resolve().parent
 DATA_DIR = ROOT / "data"
@@ -125,6 +127,14 @@ class Settings(BaseSettings):
     zalo_listen_host: str = "127.0.0.1"
     zalo_listen_port: int = Field(8088, ge=0, le=65535)
 
+    # The public web pages and Atom feeds (web/): off unless WEB_ADDR ("host:port") is set.
+    # WEB_PREFIX is the path they are served under ("/loa"; a proxy that strips it may say so in
+    # X-Forwarded-Prefix instead); chat links to them are PUBLIC_BASE_URL + WEB_PREFIX + path.
+    web_addr: str = ""
+    web_prefix: str = ""
+    # A page or feed that takes longer than this is answered "try again later" (503).
+    web_timeout_seconds: float = Field(5.0, gt=0, le=60)
+
     # Delivery (the outbox sender): how often an idle sender looks for due rows; how long a row
     # may stay claimed without its sender renewing the claim (a crashed sender's rows are then
     # taken over); attempts for timeouts and 5xx, whose waits double from the base.
@@ -192,6 +202,14 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return value
 
+    @field_validator("web_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and not _PATH_PREFIX.fullmatch(value):
+            raise ValueError("must be a path such as /loa (letters, digits, '.', '_', '~', '-')")
+        return value
+
     @field_validator("telegram_bot_token")
     @classmethod
     def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -209,7 +227,7 @@ class Settings(BaseSettings):
             raise ValueError("must not contain spaces or control characters")
         return value
 
-    @field_validator("metrics_addr")
+    @field_validator("metrics_addr", "web_addr")
     @classmethod
     def _listen_addr(cls, value: str) -> str:
         if value:
@@ -321,8 +339,9 @@ def listen_addr(value: str) -> tuple[str, int]:
     """("127.0.0.1", 9464) for "127.0.0.1:9464"; an IPv6 host is written in brackets
     ("[::1]:9464"). Raises ValueError when it is not host:port."""
     host, sep, port = value.strip().rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535 \
+            or any(ch.isspace() or ch in "/@?#" for ch in host):
         raise ValueError("must be host:port, e.g. 127.0.0.1:9464")
     return host, int(port)
 

@@ -1,10 +1,10 @@
 """`bot.py run`: the whole bot in one process.
 
 Migrations first; then delivery (outbox senders, digest schedule), the chat channels whose tokens
-are set (Telegram and Zalo together when both are), and the poller. With no channel token the
-console channel opens instead, so anyone can try Loa offline: then the screen is the
-conversation's (logs go to LOG_FILE, only warnings to stderr), and an empty database gets the
-demo (services.demo).
+are set (Telegram and Zalo together when both are), the web pages when WEB_ADDR is set, and the
+poller. With no channel token the console channel opens instead, so anyone can try Loa offline:
+then the screen is the conversation's (logs go to LOG_FILE, only warnings to stderr), and an
+empty database gets the demo (services.demo).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from services.demo import end_demo, start_demo
 from services.leadership import Leadership
 from storage.db import AlreadyRunning, single_instance
 from storage.migrate import upgrade
-from web import ops
+from web import ops, pages
 from web.ops import Check
 from web.server import Servers, Site, start_web
 
@@ -119,7 +119,8 @@ async def start_services(settings: Settings) -> Running:
         start_polling(app, running.scheduler)
         running.checks["scheduler"] = lambda: _scheduler_problem(scheduler)
         running.web = await start_web(
-            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks))])
+            [Site("METRICS_ADDR", settings.metrics_addr, ops.mount(app, running.checks)),
+             Site("WEB_ADDR", settings.web_addr, pages.mount(app))])
     except BaseException:
         await running.stop()
         raise
@@ -231,7 +232,8 @@ async def _lead(running: Running, name: str, serve: Serve, standby: Serve | None
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
-        if running.stoppers:
+        # The web pages alone are no chat channel: without a token the console still opens.
+        if _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token):
             log.info("Loa is running (%s)", ", ".join(
                 f"{name}: {'leading' if leader.leading else 'standing by'}"
                 for name, leader in sorted(running.leaders.items())))

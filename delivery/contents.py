@@ -42,6 +42,7 @@ from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
 from model.outbox import OutboxPayload
 from render.compose import Blocks, render_batch, render_digest
+from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
 from storage.dialect import in_ranges, parse_ids
@@ -176,8 +177,10 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
             if row.kind == DeliveryKind.INSTANT:
                 texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
             else:
+                low = [views[i] for i in ids if i in weak]
+                web = page_line(app.settings, row.lang, page_for([*items, *low]))
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
-                                      blocks=blocks, low=[views[i] for i in ids if i in weak])
+                                      blocks=blocks, low=low, postscript=[web] if web else ())
             rendered.put(key, texts)
         row.parts = [{"text": t} for t in texts]
 

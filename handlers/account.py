@@ -8,8 +8,9 @@ from handlers.commands import allowed, commands
 from handlers.context import Ctx
 from handlers.types import Result
 from model.channel import Button
-from render.markup import escape
-from services import chats
+from render.links import feed_path, public_url
+from render.markup import Html, escape
+from services import chats, subscriptions
 
 
 async def help_(ctx: Ctx, text: str) -> Result:
@@ -22,7 +23,29 @@ async def help_(ctx: Ctx, text: str) -> Result:
                 for c in mine)
             blocks.append(ctx.t(f"help_{role}") + "\n" + lines)
     blocks.append(ctx.t("help_typing"))
+    feeds = await _feeds(ctx)
+    if feeds:
+        blocks.append(ctx.t("help_feeds", feeds=Html("\n".join(map(escape, feeds)))))
     return ctx.reply(*blocks)
+
+
+MAX_FEEDS = 6  # /help stays short; the province pages link every other feed
+
+
+async def _feeds(ctx: Ctx) -> list[str]:
+    """The Atom feeds of the chat's subscriptions (a province, a topic or both; a subscription
+    to several gives one per pair), when PUBLIC_BASE_URL is set."""
+    if not ctx.app.settings.public_base_url:
+        return []
+    urls: list[str] = []
+    for sub in await subscriptions.list_subscriptions(ctx.app, ctx.chat.id):
+        pairs = [(p, t) for p in sub.provinces or (None,) for t in sub.topics or (None,)]
+        for province, topic in pairs:
+            url = public_url(ctx.app.settings, feed_path(province, topic)) if province or topic \
+                else None
+            if url and url not in urls:
+                urls.append(url)
+    return urls[:MAX_FEEDS]
 
 
 async def _set_lang(ctx: Ctx, lang: str, *, edit: bool = False) -> Result:

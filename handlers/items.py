@@ -13,6 +13,7 @@ from handlers.render import item_blocks, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button
 from render.compose import render_item
+from render.links import page_line, page_path
 from render.markup import Html
 from services import explain
 from services import search as search_service
@@ -49,7 +50,19 @@ def _results(ctx: Ctx, query: str, found: SearchPage, nonce: str, *, edit: bool 
             blocks.append(ctx.t("search_typed_next", query=query, page=found.page + 1))
         else:
             blocks.append(ctx.t("search_typed_prev", query=query, page=found.page - 1))
+    web = page_line(ctx.app.settings, ctx.lang, _search_page(query, found))
+    if web:
+        blocks.append(web)
     return ctx.reply(*blocks, buttons=[nav] if nav else None, edit=edit)
+
+
+def _search_page(query: str, found: SearchPage) -> str:
+    """The web page of the same search: in its province (the web searches one province at a
+    time), else its topic's page, else the home page."""
+    topic = found.topics[0] if len(found.topics) == 1 else None
+    if found.provinces:
+        return page_path(found.provinces[0], topic, query)
+    return page_path(None, topic)
 
 
 async def search(ctx: Ctx, text: str) -> Result:

@@ -98,9 +98,11 @@ async def _run(session: AsyncSession, *, topics: tuple[str, ...], provinces: tup
     return list(ids), total
 
 
-async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> SearchPage:
+async def _page(app: App, text: str, page: int, per_page: int, ranked: bool,
+                within: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())) -> SearchPage:
     parsed = parse_phrase(limits.check_text(text, limits.MAX_QUERY_CHARS))
-    topics, provinces = tuple(parsed.topics), tuple(parsed.provinces)
+    provinces = within[0] or tuple(parsed.provinces)
+    topics = within[1] or tuple(parsed.topics)
     words = _query_words(parsed.keywords)
     boost = _query_words(" ".join(e["text"] for e in parsed.evidence if e["kind"] == "topic"))
     page = max(page, 1)
@@ -117,9 +119,13 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool) -> 
                       provinces, tuple(words))
 
 
-async def search(app: App, query: str, page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
-    """Ranked results for a free-text query: best first, newest first among equals."""
-    return await _page(app, query, page, per_page, ranked=True)
+async def search(app: App, query: str, page: int = 1, per_page: int = PER_PAGE, *,
+                 provinces: tuple[str, ...] = (), topics: tuple[str, ...] = ()) -> SearchPage:
+    """Ranked results for a free-text query: best first, newest first among equals.
+
+    `provinces` or `topics`, when given, replace the filters read out of the query (a web page's
+    province and topic filter)."""
+    return await _page(app, query, page, per_page, ranked=True, within=(provinces, topics))
 
 
 async def latest(app: App, text: str = "", limit: int = PER_PAGE) -> SearchPage:

@@ -17,7 +17,8 @@ from model.outbox import OutboxPayload
 from storage.views import ItemView
 
 DUE = datetime(2026, 9, 14, 0, 0, tzinfo=UTC)
-APP: Any = SimpleNamespace(settings=SimpleNamespace(tz=ZoneInfo("Asia/Ho_Chi_Minh")))
+APP: Any = SimpleNamespace(settings=SimpleNamespace(tz=ZoneInfo("Asia/Ho_Chi_Minh"),
+                                                   public_base_url=None))
 LIMITS = {"telegram": 4096}
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -185,15 +185,16 @@ async def test_citizen_subscribes_gets_alert_and_digest_searches_unsubscribes_an
 
 
 def _next_local(app, hour: int, minute: int):  # type: ignore[no-untyped-def]
-    """A clock stopped at the next `hour:minute` in the bot's time zone."""
+    """A clock moved on to the next `hour:minute` in the bot's time zone, and running from
+    there: a stopped clock would leave a source polled after the move never due again."""
     now = app.clock()
     local = now.astimezone(app.settings.tz).replace(
         hour=hour, minute=minute, second=0, microsecond=0
     )
     if local <= now:
         local += timedelta(days=1)
-    moment = local.astimezone(UTC)
-    return lambda: moment
+    ahead = local.astimezone(UTC) - now
+    return lambda: datetime.now(UTC) + ahead
 
 
 # --- 2. Admins and officials on Zalo -------------------------------------------------------------

@@ -1,2 +1,2 @@
-"""What Loa serves over HTTP with aiohttp: health and metrics (ops.py), on the servers that
-server.py starts for the running bot."""
+"""What Loa serves over HTTP, on aiohttp: the servers of the running bot (server.py), health and
+metrics (ops.py), and the read-only public pages and Atom feeds (pages.py, atom.py)."""
