@@ -34,7 +34,8 @@ def _filters(ctx: Ctx, found: SearchPage) -> str:
 def _results(ctx: Ctx, query: str, found: SearchPage, nonce: str, *, edit: bool = False) -> Result:
     if not found.items:
         return ctx.reply(ctx.t("search_none", query=query), _filters(ctx, found))
-    head = ctx.t("search_head", query=query, total=found.total, page=found.page, pages=found.pages)
+    total = ctx.t("search_total_more") if found.more else found.total  # more than CAP
+    head = ctx.t("search_head", query=query, total=total, page=found.page, pages=found.pages)
     first = (found.page - 1) * search_service.PER_PAGE + 1
     blocks = [head, _filters(ctx, found),
               *item_blocks(found.items, lang=ctx.lang, tz=ctx.app.settings.tz,

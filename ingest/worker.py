@@ -37,7 +37,8 @@ class Poller:
         return await self.poll(await self.handler.sources())
 
     async def poll_due(self) -> PollReport:
-        """The active sources whose next check has come; never raises (it runs as a job)."""
+        """The active sources whose next check has come; never raises (it runs as a job). The
+        job logs its summary; `poll --once` prints it instead, so it is said once."""
         try:
             await self.handler.catch_up()
             claimed = await self.handler.claim_due(self.owner)
@@ -45,12 +46,16 @@ class Poller:
             log.exception("claiming the due sources failed")
             return PollReport()
         try:
-            return await self.poll(claimed)
+            report = await self.poll(claimed)
         except Exception:
             log.exception("polling due sources failed")
             return PollReport()
         finally:
             await self._release([s.id for s in claimed])
+        if report.outcomes:
+            quiet = not report.new_items and not report.failed
+            log.log(logging.DEBUG if quiet else logging.INFO, "%s", report.summary())
+        return report
 
     async def _release(self, ids: list[int]) -> None:
         if not ids:
@@ -76,8 +81,6 @@ class Poller:
             report = await self.handler.record(list(polled))
         finally:
             self._running.difference_update(s.id for s in sources)
-        quiet = not report.new_items and not report.failed
-        log.log(logging.DEBUG if quiet else logging.INFO, "%s", report.summary())
         return report
 
 

@@ -30,7 +30,7 @@ def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> No
 
     from storage.migrate import alembic_config
 
-    assert current_head() >= "0002"  # later revisions are applied and undone too
+    assert current_head() >= "0003"  # later revisions are applied and undone too
     upgrade(empty_url, "0001")
     engine = create_engine(sync_url(empty_url))
     now = datetime(2026, 1, 1, tzinfo=UTC)
@@ -71,3 +71,39 @@ def test_the_models_and_the_migrations_agree(empty_url: str) -> None:
 
     upgrade(empty_url)
     command.check(alembic_config(empty_url))
+
+
+def test_search_index_migration_indexes_the_stored_items(empty_url: str) -> None:
+    """0003 indexes the items already stored (copies left out), and goes down cleanly."""
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    upgrade(empty_url, "0002")
+    engine = create_engine(sync_url(empty_url))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    sqlite = engine.dialect.name == "sqlite"
+    found = ("SELECT rowid % 2147483648 FROM items_fts WHERE items_fts MATCH '\"treo\"'" if sqlite
+             else "SELECT id FROM items WHERE search_vector @@ to_tsquery('simple', 'treo')"
+             " AND duplicate_of IS NULL")
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
+                              "primed, created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', "
+                              "'active', 0, true, :now)"), {"now": now})
+            for n, copy_of in ((1, None), (2, 1)):
+                conn.execute(text(
+                    "INSERT INTO items (id, source_id, canonical_url, guid, title, summary, "
+                    "published_at, fetched_at, content_hash, title_fold, search_text, backlog, "
+                    "duplicate_of) VALUES (:n, 1, :url, :url, 'Cầu treo', '', :now, :now, 'h', "
+                    "'cau treo', 'cau treo', false, :copy)"),
+                    {"n": n, "url": f"https://a.vn/{n}", "now": now, "copy": copy_of})
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            assert conn.execute(text(found)).scalars().all() == [1]
+        command.downgrade(alembic_config(empty_url), "0002")
+        engine.dispose()
+        assert "search_vector" not in {c["name"] for c in inspect(engine).get_columns("items")}
+        assert "items_fts" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from storage.db import make_sync_engine
 from storage.models import Base, UTCDateTime
+from storage.search_index import HIDDEN
 
 config = context.config
 
@@ -39,6 +40,12 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # The search index is not in the models (storage/search_index.py): its FTS5 tables and
+    # generated column are the migrations' alone.
+    return name not in HIDDEN
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -46,6 +53,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,14 +1,14 @@
 """several instances: leases, seen chat updates, and the claim on a source being polled
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-05 06:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
@@ -36,9 +36,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sources', schema=None) as batch_op:
-        batch_op.drop_column('claimed_until')
-        batch_op.drop_column('claimed_by')
+    # Not in batch mode: SQLite drops a column in place (3.35+) instead of copying the table,
+    # which the search index's triggers on it would lock.
+    op.drop_column('sources', 'claimed_until')
+    op.drop_column('sources', 'claimed_by')
     with op.batch_alter_table('seen_updates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_seen_updates_taken_at'))
     op.drop_table('seen_updates')
