@@ -97,6 +97,10 @@ class Source(Base):
     next_check_at: Mapped[datetime | None]
     # False until the first successful fetch: that fetch stores the backlog as already seen.
     primed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The instance polling it now, until when (storage.leases.claim_due_sources): a lease, so
+    # a source is fetched by one instance, and by another if that one dies mid-poll.
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -317,3 +321,28 @@ class AuditLog(Base):
     target: Mapped[str] = mapped_column(String(512), default="")
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     details: Mapped[dict[str, Any] | None]
+
+
+# --- Several instances ----------------------------------------------------------------------
+
+
+class Lease(Base):
+    """A duty one instance holds for a while and renews (storage.leases): "channel:telegram"."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime]
+
+
+class SeenUpdate(Base):
+    """A chat update (Telegram update_id, Zalo message id) taken by an instance: each is handled
+    once. `done` once handled; an undone one whose taker died is taken again. Pruned."""
+
+    __tablename__ = "seen_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -336,7 +336,7 @@ class Soak:
         assert self.app and self.service
         self.killed_app = weakref.ref(self.app)
         service = self.service
-        tasks = [*service.unschedule(), *service.tasks,
+        tasks = [*service.unschedule(), *service.tasks.values(),
                  *(t for s in service.senders.values() for lane in s.inflight.values()
                    for t in lane)]
         if service.recorder.task:

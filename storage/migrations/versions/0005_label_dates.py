@@ -1,7 +1,7 @@
 """label dates: each label row carries its item's publication date, indexed per label
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-05 07:40:00
 
 The web pages and feeds list a province's or a topic's items newest first. With the date on the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
