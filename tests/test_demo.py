@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
+from aiohttp import ClientSession
 from sqlalchemy import select
 
 from cli.run import Running, console, start_services
@@ -69,9 +71,11 @@ class Keyboard:
 @pytest.fixture
 async def on_console(db_url: str) -> AsyncIterator[tuple[Running, Keyboard, FakeClock[datetime]]]:
     """The whole bot as `bot.py run` starts it with no token (the console), on a fresh database,
-    polling at test pace, with the private-source allowance off: the demo needs none."""
+    polling at test pace, with the private-source allowance off (the demo needs none) and the
+    web pages on (WEB_ADDR)."""
     settings = make_settings(db_url, allow_private_sources=False, poll_interval_seconds=1,
-                             poll_min_interval_seconds=1, delivery_poll_seconds=0.05)
+                             poll_min_interval_seconds=1, delivery_poll_seconds=0.05,
+                             web_addr="127.0.0.1:0")
     running = await start_services(settings)
     clock = FakeClock(datetime.now(UTC))
     running.app.clock = clock
@@ -101,6 +105,15 @@ async def test_the_demo_shows_the_whole_loop(
     keys.type("/search dai doan ket")
     found = await keys.expect("dai doan ket", "Đại đoàn kết")
     assert "3 tin" in found
+    # The same items on the web pages and in the Atom feeds (issue 15).
+    assert running.web is not None
+    host, port = running.web.bound["WEB_ADDR"]
+    async with ClientSession() as http:
+        async with http.get(f"http://{host}:{port}/p/82") as page:  # Đồng Tháp
+            assert page.status == 200 and "Tiếp nhận kinh phí ủng hộ" in await page.text()
+        async with http.get(f"http://{host}:{port}/atom/p/82") as atom:
+            feed = feedparser.parse(await atom.read())
+    assert not feed.bozo and any("Đồng Tháp" in entry.title for entry in feed.entries)
 
     keys.type("/sub nha dai doan ket")
     await keys.expect("Nhà Đại đoàn kết")
