@@ -55,11 +55,9 @@ from storage.models import Item, ItemProvince, ItemTopic
 
 # The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
 ID_SPAN = 2**31
-# A filter with fewer label rows than this is read item by item on SQLite (see _ids).
-SMALL_FILTER = 20_000
 # What the schema holds beyond the models: Alembic's comparison leaves these alone.
 HIDDEN = frozenset({"items_fts", "items_fts_data", "items_fts_idx", "items_fts_content",
-                    "items_fts_docsize", "items_fts_config", "search_vector",
+                    "items_fts_docsize", "items_fts_config", "items_fts_labels", "search_vector",
                     "ix_items_search_vector"})
 
 
@@ -90,47 +88,32 @@ def _label_filters(query: Query, item_id: Any) -> list[ColumnElement[bool]]:
     return found
 
 
+def label_token(province: str | None = None, topic: str | None = None) -> str:
+    """A label as SQLite's index holds it (`items_fts.labels`, migration 0004): one [a-z0-9] run,
+    so that FTS5 reads it as one token."""
+    return f"p{province}" if province is not None else f"t{(topic or '').replace('-', '')}"
+
+
 def _fts_match(query: Query, part: Part) -> str:
-    """An FTS5 query of quoted words only: the words are [a-z0-9] runs, so nothing a user types
-    (quotes, `*`, `NEAR`, `-`, `:`) reaches FTS5 as syntax."""
+    """An FTS5 query of quoted words and label tokens only: the words are [a-z0-9] runs, so
+    nothing a user types (quotes, `*`, `NEAR`, `-`, `:`) reaches FTS5 as syntax."""
     words = " ".join(f'"{w}"' for w in query.words)
     title = f"{{title}} : ({words})"
-    return {Part.ALL: f"({words})", Part.TITLE: title, Part.REST: f"({words}) NOT {title}"}[part]
+    found = [{Part.ALL: f"({words})", Part.TITLE: title,
+              Part.REST: f"(({words}) NOT {title})"}[part]] if query.words else []
+    for tokens in ([label_token(province=p) for p in query.provinces],
+                   [label_token(topic=t) for t in query.topics]):
+        if tokens:
+            found.append("{labels} : (" + " OR ".join(f'"{t}"' for t in tokens) + ")")
+    return " AND ".join(found)
 
 
 def _sqlite_ids(query: Query, part: Part) -> Any:
-    """Through FTS5, newest first; the filters are probes on the label tables' keys."""
+    """Through FTS5, newest first: words and filters in one lookup, no `items` row read."""
     rowid: ColumnClause[int] = literal_column("items_fts.rowid", BigInteger)
-    item_id = (rowid % ID_SPAN).label("id")
-    return (select(item_id).select_from(text("items_fts"))
-            .where(text("items_fts MATCH :match").bindparams(match=_fts_match(query, part)),
-                   *_label_filters(query, item_id))
+    return (select((rowid % ID_SPAN).label("id")).select_from(text("items_fts"))
+            .where(text("items_fts MATCH :match").bindparams(match=_fts_match(query, part)))
             .order_by(rowid.desc()))
-
-
-def _label_ids(query: Query) -> Any:
-    """The ids of the items with one of the query's provinces (or topics, when it names no
-    province): where a small filter's items are read from."""
-    if query.provinces:
-        return select(ItemProvince.item_id).where(ItemProvince.province.in_(query.provinces))
-    return select(ItemTopic.item_id).where(ItemTopic.topic.in_(query.topics))
-
-
-def _by_labels(query: Query, part: Part) -> Any:
-    """From the filter's items, each checked for the words on its text: cheaper than the index
-    when the filter holds few items (SQLite's planner cannot tell)."""
-    conditions: list[ColumnElement[bool]] = [Item.id.in_(_label_ids(query)),
-                                             Item.duplicate_of.is_(None),
-                                             *_label_filters(query, Item.id)]
-    padded = literal(" ") + Item.search_text + literal(" ")
-    conditions += [has_words("sqlite", padded, w) for w in query.words]
-    padded_title = literal(" ") + Item.title_fold + literal(" ")
-    in_title = and_(true(), *(has_words("sqlite", padded_title, w) for w in query.words))
-    if query.words and part is Part.TITLE:
-        conditions.append(in_title)
-    elif query.words and part is Part.REST:
-        conditions.append(not_(in_title))
-    return select(Item.id).where(*conditions).order_by(Item.published_at.desc(), Item.id.desc())
 
 
 def _postgresql_title(query: Query) -> ColumnElement[bool]:
@@ -162,29 +145,20 @@ def _recent_ids(query: Query, sqlite: bool) -> Any:
             .order_by(Item.published_at.desc(), Item.id.desc()))
 
 
-async def _small_filter(session: AsyncSession, query: Query) -> bool:
-    """Whether the query's filter holds fewer than SMALL_FILTER label rows."""
-    if not (query.provinces or query.topics):
-        return False
-    rows = _label_ids(query).limit(SMALL_FILTER).subquery()
-    return int(await session.scalar(select(func.count()).select_from(rows)) or 0) < SMALL_FILTER
-
-
-async def _ids(session: AsyncSession, query: Query, part: Part, counting: bool) -> Any:
+def _ids(session: AsyncSession, query: Query, part: Part) -> Any:
     """The statement that lists the matches of `part`, newest first. On PostgreSQL one
-    statement, whose plan the planner picks from its statistics; on SQLite the plan is chosen
-    here: through a small filter's items, else through FTS5 (words) or the date index."""
+    statement, whose plan the planner picks from its statistics; on SQLite FTS5 whenever there
+    are words or filters, else the date index."""
     if dialect(session) == "postgresql":
         return _postgresql_ids(query, part) if query.words else _recent_ids(query, False)
-    if await _small_filter(session, query) or (counting and not query.words
-                                                and (query.provinces or query.topics)):
-        return _by_labels(query, part)
-    return _sqlite_ids(query, part) if query.words else _recent_ids(query, True)
+    if query.words or query.provinces or query.topics:
+        return _sqlite_ids(query, part)
+    return _recent_ids(query, True)
 
 
 async def count(session: AsyncSession, query: Query, part: Part, cap: int) -> int:
     """How many items match, counted up to `cap` (a larger count reads as `cap`)."""
-    found = (await _ids(session, query, part, True)).order_by(None).limit(cap).subquery()
+    found = _ids(session, query, part).order_by(None).limit(cap).subquery()
     return int(await session.scalar(select(func.count()).select_from(found)) or 0)
 
 
@@ -193,7 +167,7 @@ async def newest(session: AsyncSession, query: Query, part: Part, limit: int,
     """The ids of the matching items, newest first (publication time, then id)."""
     if limit <= 0:
         return []
-    statement = await _ids(session, query, part, False)
+    statement = _ids(session, query, part)
     rows = await session.scalars(statement.limit(limit).offset(offset))
     return list(rows)
 

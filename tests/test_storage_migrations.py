@@ -30,7 +30,7 @@ def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> No
 
     from storage.migrate import alembic_config
 
-    assert current_head() == "0003"
+    assert current_head() == "0004"
     upgrade(empty_url, "0001")
     engine = create_engine(sync_url(empty_url))
     now = datetime(2026, 1, 1, tzinfo=UTC)
