@@ -36,29 +36,26 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    and_,
     bindparam,
-    exists,
+    column,
     func,
-    literal,
     literal_column,
-    not_,
     select,
+    table,
     text,
-    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
-from storage.dialect import dialect, has_words
-from storage.models import Item, ItemProvince, ItemTopic
+from storage.dialect import dialect
+from storage.models import Item
 
 # The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
 ID_SPAN = 2**31
 # What the schema holds beyond the models: Alembic's comparison leaves these alone.
 HIDDEN = frozenset({"items_fts", "items_fts_data", "items_fts_idx", "items_fts_content",
-                    "items_fts_docsize", "items_fts_config", "items_fts_labels", "search_vector",
-                    "ix_items_search_vector"})
+                    "items_fts_docsize", "items_fts_config", "items_fts_labels", "items_search",
+                    "ix_items_search_vector", "ix_items_search_published"})
 
 
 class Part(Enum):
@@ -75,17 +72,6 @@ class Query:
     words: tuple[str, ...]  # runs of [a-z0-9], every one required
     provinces: tuple[str, ...] = ()  # any of them
     topics: tuple[str, ...] = ()  # any of them
-
-
-def _label_filters(query: Query, item_id: Any) -> list[ColumnElement[bool]]:
-    found: list[ColumnElement[bool]] = []
-    if query.provinces:
-        found.append(exists().where(ItemProvince.item_id == item_id,
-                                    ItemProvince.province.in_(query.provinces)))
-    if query.topics:
-        found.append(exists().where(ItemTopic.item_id == item_id,
-                                    ItemTopic.topic.in_(query.topics)))
-    return found
 
 
 def label_token(province: str | None = None, topic: str | None = None) -> str:
@@ -116,32 +102,44 @@ def _sqlite_ids(query: Query, part: Part) -> Any:
             .order_by(rowid.desc()))
 
 
-def _postgresql_title(query: Query) -> ColumnElement[bool]:
-    padded_title = literal(" ") + Item.title_fold + literal(" ")
-    return and_(true(), *(has_words("postgresql", padded_title, w) for w in query.words))
+# PostgreSQL's narrow copy of what search reads (migration 0004), not in the models.
+_SEARCH = table("items_search", column("id", BigInteger), column("published_at"),
+                column("vector"))
+
+
+def _tsquery(query: Query, part: Part) -> str:
+    """A tsquery over `items_search.vector`: title words carry weight A, label tokens B. Words
+    and labels are [a-z0-9] runs, so nothing a user types reaches it as syntax."""
+    words = " & ".join(query.words)
+    title = " & ".join(f"{w}:A" for w in query.words)
+    found = [{Part.ALL: words, Part.TITLE: title, Part.REST: f"{words} & !({title})"}[part]] \
+        if query.words else []
+    for tokens in ([label_token(province=p) for p in query.provinces],
+                   [label_token(topic=t) for t in query.topics]):
+        if tokens:
+            found.append(" | ".join(f"{t}:B" for t in tokens))
+    return " & ".join(f"({f})" for f in found)
+
+
+def _postgresql_match(query: Query, part: Part) -> ColumnElement[bool]:
+    tsquery = func.to_tsquery(literal_column("'simple'"),
+                              bindparam(f"tsquery_{part.value}", _tsquery(query, part)))
+    matched: ColumnElement[bool] = _SEARCH.c.vector.op("@@", is_comparison=True)(tsquery)
+    return matched
 
 
 def _postgresql_ids(query: Query, part: Part) -> Any:
-    vector: ColumnClause[Any] = literal_column("items.search_vector")
-    tsquery = func.to_tsquery(literal_column("'simple'"),
-                              bindparam("tsquery", " & ".join(query.words)))
-    in_title = _postgresql_title(query)
-    conditions: list[ColumnElement[bool]] = [vector.op("@@", is_comparison=True)(tsquery),
-                                             Item.duplicate_of.is_(None)]
-    if part is Part.TITLE:
-        conditions.append(in_title)
-    elif part is Part.REST:
-        conditions.append(not_(in_title))
-    return (select(Item.id).where(*conditions, *_label_filters(query, Item.id))
-            .order_by(Item.published_at.desc(), Item.id.desc()))
+    """Through `items_search` only: its GIN index or its date index, as the planner picks."""
+    return (select(_SEARCH.c.id).where(_postgresql_match(query, part))
+            .order_by(_SEARCH.c.published_at.desc(), _SEARCH.c.id.desc()))
 
 
-def _recent_ids(query: Query, sqlite: bool) -> Any:
-    """No words: the newest items that pass the filters, read through the `published_at`
-    index and stopped at the LIMIT. On SQLite `duplicate_of + 0` keeps the planner off the
+def _recent_ids(sqlite: bool) -> Any:
+    """No words, no filters: the newest items, read through the `published_at` index and
+    stopped at the LIMIT. On SQLite `duplicate_of + 0` keeps the planner off the
     `duplicate_of` index, which would make it sort every item that is no copy."""
     original = (Item.duplicate_of + 0).is_(None) if sqlite else Item.duplicate_of.is_(None)
-    return (select(Item.id).where(original, *_label_filters(query, Item.id))
+    return (select(Item.id).where(original)
             .order_by(Item.published_at.desc(), Item.id.desc()))
 
 
@@ -149,11 +147,10 @@ def _ids(session: AsyncSession, query: Query, part: Part) -> Any:
     """The statement that lists the matches of `part`, newest first. On PostgreSQL one
     statement, whose plan the planner picks from its statistics; on SQLite FTS5 whenever there
     are words or filters, else the date index."""
-    if dialect(session) == "postgresql":
-        return _postgresql_ids(query, part) if query.words else _recent_ids(query, False)
+    sqlite = dialect(session) == "sqlite"
     if query.words or query.provinces or query.topics:
-        return _sqlite_ids(query, part)
-    return _recent_ids(query, True)
+        return _sqlite_ids(query, part) if sqlite else _postgresql_ids(query, part)
+    return _recent_ids(sqlite)
 
 
 async def count(session: AsyncSession, query: Query, part: Part, cap: int) -> int:
@@ -180,7 +177,8 @@ async def ranked(session: AsyncSession, query: Query, limit: int, offset: int,
     the title hits up to the page's end are read newest first, then the others."""
     if few and dialect(session) == "postgresql":
         statement = _postgresql_ids(query, Part.ALL).order_by(None).order_by(
-            _postgresql_title(query).desc(), Item.published_at.desc(), Item.id.desc())
+            _postgresql_match(query, Part.TITLE).desc(), _SEARCH.c.published_at.desc(),
+            _SEARCH.c.id.desc())
         return list(await session.scalars(statement.limit(limit).offset(offset)))
     titled = await newest(session, query, Part.TITLE, offset + limit)
     ids = titled[offset:]

@@ -1,4 +1,4 @@
-"""search index: province and topic labels as tokens in SQLite's FTS5 entry
+"""search index: province and topic labels in the index, on both engines
 
 Revision ID: 0004
 Revises: 0003
@@ -9,8 +9,14 @@ A search with a province or topic filter is then one FTS5 lookup, newest first, 
 `labels`: "p<code>" per province, "t<slug without hyphens>" per topic. The FTS5 table is
 contentless, and SQLite before 3.43 removes an entry only given the values it was indexed with,
 so `items_fts_labels` keeps each item's indexed label tokens; triggers on the label tables
-remove the entry with the old tokens, store the new ones and index the entry again. PostgreSQL
-is unchanged. Written out here: migrations do not import model code.
+remove the entry with the old tokens, store the new ones and index the entry again.
+
+PostgreSQL: `items_search`, a narrow table (id, published_at, vector) of the items that are no
+copy, replaces 0003's generated column on `items`: its tsvector holds the title's words with
+weight A, the folded text's words, and the label tokens with weight B; a GIN index and a
+(published_at, id) index serve it. Kept by triggers on `items` and the label tables, so a search
+reads narrow rows only, never the large `items` rows. Written out here: migrations do not import
+model code.
 """
 from alembic import op
 
@@ -88,8 +94,62 @@ def _rebuild(labels: bool) -> list[str]:
     ]
 
 
+_RUNS = "to_tsvector('simple'::regconfig, regexp_replace({}, '[^a-z0-9]+', ' ', 'g'))"
+_PG_LABELS = ("setweight(to_tsvector('simple'::regconfig, coalesce((SELECT string_agg('p' ||"
+              " province, ' ') FROM item_provinces WHERE item_id = {id}), '') || ' ' ||"
+              " coalesce((SELECT string_agg('t' || replace(topic, '-', ''), ' ') FROM item_topics"
+              " WHERE item_id = {id}), '')), 'B')")
+_PG_VECTOR = (f"setweight({_RUNS.format('items.title_fold')}, 'A') ||"
+              f" {_RUNS.format('items.search_text')} || {_PG_LABELS.format(id='items.id')}")
+_PG = [
+    "DROP INDEX ix_items_search_vector",
+    "ALTER TABLE items DROP COLUMN search_vector",
+    "CREATE TABLE items_search (id bigint PRIMARY KEY, published_at timestamptz NOT NULL,"
+    " vector tsvector NOT NULL)",
+    f"INSERT INTO items_search SELECT id, published_at, {_PG_VECTOR} FROM items"
+    " WHERE duplicate_of IS NULL",
+    "CREATE INDEX ix_items_search_vector ON items_search USING gin (vector)",
+    "CREATE INDEX ix_items_search_published ON items_search (published_at, id)",
+    "CREATE FUNCTION items_search_refresh(item bigint) RETURNS void LANGUAGE sql AS $$"
+    " DELETE FROM items_search WHERE id = item;"
+    f" INSERT INTO items_search SELECT id, published_at, {_PG_VECTOR} FROM items"
+    " WHERE id = item AND duplicate_of IS NULL $$",
+    "CREATE FUNCTION items_search_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP <> 'INSERT' THEN PERFORM items_search_refresh(OLD.id); END IF;"
+    " IF TG_OP <> 'DELETE' THEN PERFORM items_search_refresh(NEW.id); END IF;"
+    " RETURN NULL; END $$",
+    "CREATE TRIGGER items_search_item AFTER INSERT OR DELETE OR UPDATE OF title_fold,"
+    " search_text, published_at, duplicate_of, id ON items FOR EACH ROW"
+    " EXECUTE FUNCTION items_search_item()",
+    "CREATE FUNCTION items_search_label() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF TG_OP <> 'INSERT' THEN PERFORM items_search_refresh(OLD.item_id); END IF;"
+    " IF TG_OP <> 'DELETE' THEN PERFORM items_search_refresh(NEW.item_id); END IF;"
+    " RETURN NULL; END $$",
+    "CREATE TRIGGER items_search_provinces AFTER INSERT OR DELETE OR UPDATE ON item_provinces"
+    " FOR EACH ROW EXECUTE FUNCTION items_search_label()",
+    "CREATE TRIGGER items_search_topics AFTER INSERT OR DELETE OR UPDATE ON item_topics"
+    " FOR EACH ROW EXECUTE FUNCTION items_search_label()",
+]
+_PG_DOWN = [
+    "DROP TRIGGER items_search_topics ON item_topics",
+    "DROP TRIGGER items_search_provinces ON item_provinces",
+    "DROP TRIGGER items_search_item ON items",
+    "DROP FUNCTION items_search_label()",
+    "DROP FUNCTION items_search_item()",
+    "DROP FUNCTION items_search_refresh(bigint)",
+    "DROP TABLE items_search",
+    # 0003's generated column and index, as 0003 made them
+    "ALTER TABLE items ADD COLUMN search_vector tsvector GENERATED ALWAYS AS"
+    f" ({_RUNS.format('search_text')}) STORED",
+    "CREATE INDEX ix_items_search_vector ON items USING gin (search_vector)"
+    " WHERE duplicate_of IS NULL",
+]
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != 'sqlite':
+        for statement in _PG:
+            op.execute(statement)
         return
     op.execute("CREATE TABLE items_fts_labels (item_id INTEGER PRIMARY KEY, labels TEXT NOT NULL)")
     op.execute("INSERT INTO items_fts_labels(item_id, labels) SELECT item_id,"
@@ -110,6 +170,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != 'sqlite':
+        for statement in _PG_DOWN:
+            op.execute(statement)
         return
     for name in _LABEL_TRIGGERS:
         op.execute(f"DROP TRIGGER {name}")
