@@ -4,27 +4,29 @@ What it finds is what a scan of the folded text finds: every query word (a run o
 occurs as a whole word in `items.search_text` (folded title and summary), republished copies
 left out. It only finds it without reading every item.
 
-- **SQLite**: `items_fts`, a contentless FTS5 table over (`title_fold`, `search_text`) of the
-  items that are no copy, kept by triggers on `items` (insert, delete, and an update of the text,
-  the date or `duplicate_of`; migration 0003). Its rowid is a recency key, the publication second
+- **SQLite**: `items_fts`, a contentless FTS5 table over (`title_fold`, `search_text`, label
+  tokens) of the items that are no copy, kept by triggers on `items` (insert, delete, and an
+  update of the text, the date or `duplicate_of`; migration 0003) and on the label tables
+  (migration 0004, with `items_fts_labels` holding the tokens each entry was indexed with, which
+  a contentless table needs to remove it). Its rowid is a recency key, the publication second
   times 2^31 plus the item id, so FTS5 hands matches out newest first and stops at the LIMIT:
   a common word costs what a rare one does. The unicode61 tokenizer cuts folded text at the same
   places as the whole-word check (anything not a letter or digit), so no recheck is needed; a
   word glued to a letter outside a-z that folding keeps (Cyrillic, CJK) is found only as the
   whole run.
-- **PostgreSQL**: `items.search_vector`, a stored generated tsvector (the `simple` configuration,
-  since the text is folded already) over the text reduced to its [a-z0-9] runs, so that the
-  parser cannot read "5.000" as one number or "tp.hcm" as a host name: its tokens are exactly the
-  whole words the check sees. A GIN index serves it; the planner picks it for rare words and the
-  `published_at` index (newest first, checking each row) for common ones.
+- **PostgreSQL**: `items_search` (migration 0004), a narrow table (id, publication time,
+  tsvector) of the items that are no copy, kept by triggers on `items` and the label tables. Its
+  tsvector (the `simple` configuration, since the text is folded already) is built from the
+  text reduced to its [a-z0-9] runs, so that the parser cannot read "5.000" as one number or
+  "tp.hcm" as a host name: its tokens are exactly the whole words the check sees. Title words
+  carry weight A, so a title hit is `word:A`; label tokens carry weight B, so no word of the text
+  is taken for a label. A GIN index and a (published_at, id) index serve it; the planner picks
+  the GIN index for rare words and the date index (newest first, checking narrow rows) for
+  common ones. A search never reads the large `items` rows until it has its page.
 
-Filters: PostgreSQL's planner picks between the GIN index, the label indexes and the date index
-from its statistics. SQLite's cannot weigh FTS5 against an index, so `_ids` chooses: a filter
-with few label rows (SMALL_FILTER) is read item by item with the whole-word check on each item's
-text, a larger one is probed (its label key) for each match FTS5 hands out.
-
-Both are invisible to the models: Alembic's comparison skips them (`HIDDEN`, storage/migrations
-/env.py). Province and topic filters are EXISTS probes on the label tables' keys.
+Labels are tokens (`label_token`): "p<code>" for a province, "t<slug without hyphens>" for a
+topic, so words and filters are one index lookup on both engines. The index objects are not in
+the models: Alembic's comparison skips them (`HIDDEN`, storage/migrations/env.py).
 """
 
 from __future__ import annotations
