@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(8, ge=1)
     delivery_retry_base_seconds: float = Field(5.0, gt=0)
 
+    # Retention (delivery.retention), a daily job at this local hour: finished outbox rows and
+    # what they gave are deleted after this many days (later when digests still need them), in
+    # batches of this many rows; items are deleted after ITEM_ARCHIVE_DAYS (0: kept for ever).
+    retention_days: int = Field(30, ge=1)
+    retention_hour: int = Field(3, ge=0, le=23)
+    retention_batch_size: int = Field(5000, ge=100, le=10_000)
+    item_archive_days: int = Field(0, ge=0)
+
     # Classification: an instant alert needs every label that decided it to score at least this
     # (0..1); weaker matches wait for the chat's next digest, marked as lower-confidence.
     instant_min_score: float = Field(0.75, ge=0.0, le=1.0)
@@ -276,6 +284,13 @@ class Settings(BaseSettings):
                 "POLL_INTERVAL_SECONDS must not be below POLL_MIN_INTERVAL_SECONDS"
                 f" ({self.poll_interval_seconds} < {self.poll_min_interval_seconds})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _items_outlive_deliveries(self) -> Settings:
+        if self.item_archive_days and self.item_archive_days < self.retention_days:
+            raise ValueError("ITEM_ARCHIVE_DAYS must be 0 (never) or at least RETENTION_DAYS"
+                             f" ({self.item_archive_days} < {self.retention_days})")
         return self
 
     @model_validator(mode="after")

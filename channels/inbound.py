@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from delivery.alerts import alert_admins
+from delivery.alerts import Alert, alert_admins
 from delivery.chats import chat_gone, chat_lang, migrate_chat
 from delivery.pacing import INTERACTIVE, Pacer
 from delivery.sender import MAX_WAITS_PER_ROW, decide
@@ -105,8 +105,8 @@ async def send_reply(
     if action.kind == ActionKind.GONE:
         await chat_gone(app, channel.name, chat_key, action.reason)
     elif action.alert or action.kind == ActionKind.AUTH:
-        await alert_admins(app, f"{channel.name} reply not sent ({outcome.status.value}): "
-                                f"{action.reason}")
+        await alert_admins(app, Alert.REPLY_FAILED, channel=channel.name, chat=chat_key,
+                           detail=f"reply not sent ({outcome.status.value}): {action.reason}")
 
 
 def first_word(text: str) -> str:

@@ -36,7 +36,7 @@ from channels.telegram import (
 )
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
-from delivery.alerts import alert_admins
+from delivery.alerts import Alert, alert_admins
 from delivery.chats import chat_lang
 from delivery.pacing import Pacer
 from model.channel import OutMessage
@@ -226,9 +226,8 @@ async def _start_when_reachable(handle: TelegramHandle) -> None:
             await handle.application.initialize()
         except InvalidToken:
             log.error("Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN")
-            await alert_admins(
-                handle.app, "Telegram rejected the bot token: check TELEGRAM_BOT_TOKEN"
-            )
+            await alert_admins(handle.app, Alert.TOKEN_REJECTED, channel="telegram",
+                               detail="InvalidToken: check TELEGRAM_BOT_TOKEN")
             return
         except NetworkError as exc:
             log.warning("Telegram still not reachable, retrying in %.0f s: %s", delay, exc.message)

@@ -310,3 +310,31 @@ def _closeness(query: str, key: str) -> int | None:
     if len(query) >= 3 and query in key:
         return 3
     return None
+
+
+_CODE = re.compile(r"\d{1,2}")
+# What may stand before a province's name without being part of it: "tỉnh An Giang", "TP Huế".
+_PROVINCE_TYPE = re.compile(r"(?:tinh|thanh pho|tp)\s+")
+
+
+def _plain(text: str) -> str:
+    """Folded, with hyphens, dots and underscores as spaces: "TP.Hải-Phòng" → "tp hai phong"."""
+    return " ".join(re.split(r"[\s\-_.,]+", fold(text))).strip()
+
+
+def province_code(text: str) -> str | None:
+    """The one reader of a single province as people and admins type it, in chat and on the CLI:
+    its official code ("1", "01", "31"; the codes run 01 to 96 with gaps), or its name or slug,
+    current or former, with or without marks ("Hải Phòng", "hai phong", "hai-phong",
+    "tỉnh Thái Bình" → 33). None when the whole of `text` is not one province: "an giang tin"
+    is a province and a word, not a province."""
+    text = text.strip()
+    if _CODE.fullmatch(text):
+        return text.zfill(2) if text.zfill(2) in provinces() else None
+    parsed = parse_phrase(text)
+    if len(parsed.provinces) != 1 or parsed.topics or len(parsed.evidence) != 1:
+        return None
+    named, typed = _plain(parsed.evidence[0]["text"]), _plain(text)
+    if typed != named and _PROVINCE_TYPE.sub("", typed, count=1) != named:
+        return None  # a filler word was dropped: it is no part of a province's name
+    return parsed.provinces[0]

@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cli.running import EXIT_BAD_INPUT, run_with_app
+from classify.query import province_code
+from cli.running import EXIT_BAD_INPUT, PROVINCE_HELP, run_with_app
 from config import Settings
 from handlers import args as typed
 from render.markup import escape
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     grant = commands.add_parser("grant", help="make someone an official of provinces, or an admin")
     grant.add_argument("user", help='user id ("12345" on --channel) or "zalo:ab12"')
     grant.add_argument("role", choices=["official", "admin"])
-    grant.add_argument("provinces", nargs="*", help="codes or names, for an official")
+    grant.add_argument("provinces", nargs="*", help=f"for an official: {PROVINCE_HELP}")
     grant.add_argument("--channel", choices=limits.CHANNELS, default="telegram")
     grant.set_defaults(func=_grant)
 
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cast = commands.add_parser("broadcast", help="announce to every chat, or to a province's;"
                                " shows the audience unless --yes")
     cast.add_argument("text")
-    cast.add_argument("--province", help="code or name")
+    cast.add_argument("--province", help=PROVINCE_HELP)
     cast.add_argument("--yes", action="store_true", help="queue it (otherwise only a preview)")
     cast.set_defaults(func=_broadcast)
 
@@ -82,21 +83,24 @@ def _stats(args: argparse.Namespace, settings: Settings) -> int:
     async def command(app: App) -> int:
         found = await admin.stats(app)
         for name, value in vars(found).items():
+            if name == "tables":
+                continue
             if isinstance(value, dict):
                 value = ", ".join(f"{k} {n}" for k, n in sorted(value.items())) or "0"
             print(f"{name.replace('_', ' ')}: {value}")
+        print("tables:")
+        for size in found.tables:
+            rows = f"~{size.rows}" if size.estimated else str(size.rows)
+            print(f"  {size.name}: {rows} rows, {size.mb:.1f} MB")
         return 0
     return run_with_app(settings, command)
 
 
 def _broadcast(args: argparse.Namespace, settings: Settings) -> int:
-    province = None
-    if args.province:
-        found = typed.provinces_in(args.province)
-        if len(found) != 1:
-            print(f"loa: --province {args.province!r} is not one province", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        province = found[0]
+    province = province_code(args.province) if args.province else None
+    if args.province and province is None:
+        print(f"loa: --province {args.province!r} is not one province", file=sys.stderr)
+        return EXIT_BAD_INPUT
     html = f"{t('vi', 'broadcast_header')}\n{escape(args.text.strip())}"
 
     async def command(app: App) -> int:
@@ -134,8 +138,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         done = await admin.import_opml(app, data, ACTOR)
         for url in done.added:
             print(f"added {url}")
-        for url, reason in done.skipped:
-            print(f"skipped {url}: {reason}")
+        for url, why in done.skipped:
+            print(f"skipped {url}: {why.reason}")
         print(f"imported {len(done.added)} sources, skipped {len(done.skipped)}")
         return 0
     return run_with_app(settings, command)

@@ -17,7 +17,8 @@ from runtime import App
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("poll", help="poll the sources and store new items")
     parser.add_argument("--once", action="store_true",
-                        help="poll every active source once and exit")
+                        help="poll every active source once, print what each brought, and exit"
+                             " (status 1 when any source failed)")
     parser.set_defaults(func=_poll)
 
 
@@ -31,7 +32,7 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
             paused = " — now paused" if outcome.paused else ""
             print(f"source {outcome.source_id} {outcome.name}: {detail}{paused}")
         print(report.summary())
-        return 0
+        return 1 if report.failed else 0
 
     async def forever(app: App) -> int:
         scheduler = AsyncIOScheduler(timezone=settings.timezone)

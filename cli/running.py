@@ -13,6 +13,9 @@ from services.errors import ServiceError
 from storage.migrate import upgrade
 
 EXIT_BAD_INPUT = 2
+# How every --province and province argument is read (classify.query.province_code).
+PROVINCE_HELP = ("an official code (01 … 96 with gaps: 01 Hà Nội, 31 Hải Phòng, 79 Hồ Chí Minh),"
+                 " a name or a slug, with or without diacritics (\"Hải Phòng\", hai-phong)")
 
 
 def run_with_app(settings: Settings, command: Callable[[App], Awaitable[int]]) -> int:

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from datetime import datetime
 
-from cli.running import run_with_app
+from cli.running import PROVINCE_HELP, run_with_app
 from config import Settings
 from runtime import App
 from services import sources
@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     add = commands.add_parser("add", help="add a feed, or a listing page with --listing")
     add.add_argument("url")
-    add.add_argument("--province", help="home province code (01-34) or name")
-    add.add_argument("--name", help="display name (default: the host)")
+    add.add_argument("--province", help=f"home province: {PROVINCE_HELP}")
+    add.add_argument("--name", help="display name (default: the feed's own title, read at its"
+                     " first fetch)")
     add.add_argument("--listing", metavar="PRESET", help="read an HTML listing with a preset")
     add.set_defaults(func=_add)
 
@@ -46,7 +47,8 @@ def _when(value: datetime | None, settings: Settings) -> str:
 def _describe(info: sources.SourceInfo) -> str:
     extra = f" [{info.listing_preset}]" if info.listing_preset else ""
     where = f", province {info.province}" if info.province else ""
-    return f"source {info.id}: {info.name} <{info.url}> ({info.kind}{extra}{where}, {info.state})"
+    name = f"{info.name} " if info.name else ""  # unnamed until its first read gives its title
+    return f"source {info.id}: {name}<{info.url}> ({info.kind}{extra}{where}, {info.state})"
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
@@ -67,7 +69,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{'id':>4}  {'state':<7} {'last fetch':<16}  {'errors':>6}  {'items':>6}  source")
         for info in rows:
             print(f"{info.id:>4}  {info.state:<7} {_when(info.last_fetch_at, settings):<16}"
-                  f"  {info.error_count:>6}  {info.items:>6}  {info.name} <{info.url}>")
+                  f"  {info.error_count:>6}  {info.items:>6}  {info.name or '–'} <{info.url}>")
             problem = info.paused_reason if info.state == "paused" else info.last_error
             if problem:
                 print(f"{'':>6}{problem}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from enum import StrEnum
 
 from sqlalchemy import and_, exists, or_, select
 
@@ -24,8 +25,22 @@ from storage.models import Chat, User
 log = logging.getLogger(__name__)
 
 
-async def alert_admins(app: App, text: str) -> None:
-    log.warning("admin alert: %s", text)
+class Alert(StrEnum):
+    """What an alert is about. Each has its text, `alert_<value>`, in both languages of the
+    catalogue, rendered in every admin's own language; its `detail` parameter is the technical
+    reason (an error, the platform's answer), quoted as it came."""
+
+    SOURCE_PAUSED = "source_paused"
+    COMPOSE_FAILED = "compose_failed"
+    DELIVERY_FAILED = "delivery_failed"
+    TOKEN_REJECTED = "token_rejected"
+    REPLY_FAILED = "reply_failed"
+
+
+async def alert_admins(app: App, alert: Alert, **params: object) -> None:
+    log.warning("admin alert %s: %s", alert.value,
+                ", ".join(f"{key}={value}" for key, value in params.items()))
+    text = f"{alert.value}:{sorted((k, str(v)) for k, v in params.items())}"
     try:
         now = app.clock()
         digest = hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -41,7 +56,8 @@ async def alert_admins(app: App, text: str) -> None:
                 select(Chat.id, Chat.lang).where(Chat.kind == "private", Chat.active.is_(True), who)
             )).all()
             for chat_id, lang in chats:
-                await enqueue(app, chat_id, [render_alert(lang, text)], kind=DeliveryKind.ALERT,
+                await enqueue(app, chat_id, [render_alert(lang, alert, params)],
+                              kind=DeliveryKind.ALERT,
                               dedup_key=f"alert:{chat_id}:{digest}:{hour}", session=session)
     except Exception:
         log.exception("could not queue the admin alert")

@@ -52,6 +52,9 @@ from storage.views import ItemView, chunks, load_items
 log = logging.getLogger(__name__)
 
 MAX_CATCHUP = {"daily": timedelta(days=7), "weekly": timedelta(days=28), HELD: timedelta(days=7)}
+# The furthest back a digest window reaches from its due time (`_window`); delivery.retention
+# keeps what such windows still need.
+LOOKBACK = max(MAX_CATCHUP.values())
 # A held digest with no previous one looks back a day: it was queued less than a day before it
 # fell due (delivery.digests.held_dues).
 WINDOW = {**PERIODS, HELD: PERIODS["daily"]}
@@ -232,12 +235,13 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
     pairs: dict[int, set[int]] = defaultdict(set)
     previous = await _previous_digests(session, digests)
     windows = {row.id: _window(row, previous.get(row.id)) for row in digests}
+    # Grouped by window start too: a chat whose last digests were empty (and so deleted) has a
+    # longer window, which must not widen its whole schedule's candidate items.
     by_schedule: dict[tuple[Any, ...], list[Row]] = defaultdict(list)
     for row in digests:
         p = row.payload
-        by_schedule[(p.mode, p.hour, p.weekday or 0, row.due_at)].append(row)
-    for (mode, hour, weekday, due), group in by_schedule.items():
-        start = min(windows[r.id][0] for r in group)
+        by_schedule[(p.mode, p.hour, p.weekday or 0, row.due_at, windows[row.id][0])].append(row)
+    for (mode, hour, weekday, due, start), group in by_schedule.items():
         if mode == HELD:
             # Matched in [start, due): held_dues puts a match made at a digest's due time in the
             # next one.

@@ -9,8 +9,8 @@ Only the latest missed period is created; its window reaches back to the chat's 
 (see delivery.contents), so the items of the missed periods are in it.
 
 Rows are inserted for every chat on the schedule, set-wise; the items are resolved when the
-sender claims the row, and a digest that turns out empty is closed as "cancelled: empty" instead
-of being sent.
+sender claims the row, and a digest that turns out empty is deleted instead of being sent, so a
+chat with nothing to receive keeps no row (delivery.outbox.saving_prepared).
 """
 
 from __future__ import annotations

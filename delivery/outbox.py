@@ -20,7 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, select, update
+from sqlalchemy import JSON, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
@@ -84,10 +84,19 @@ async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> li
     return claimed
 
 
+# Scheduled rows that resolve to nothing are deleted, not kept as cancelled: a chat with nothing
+# to receive leaves no row behind. Nothing needs them: the next digest's window then reaches back
+# to the chat's previous digest that had something (clamped by delivery.contents.MAX_CATCHUP),
+# and what the chat already has is left out of it by `delivered_items`.
+SCHEDULED = (DeliveryKind.DIGEST, DeliveryKind.REPORT)
+
+
 def saving_prepared(rows: list[Row], owner: str) -> Write:
-    """A write: store what was resolved; a row with nothing to send is closed as empty."""
+    """A write: store what was resolved; a digest or report with nothing to send is deleted,
+    any other row with nothing to send is closed as empty."""
     changed = [r for r in rows if r.changed and r.parts]
-    empty = [r.id for r in rows if not r.parts]
+    gone = [r.id for r in rows if not r.parts and r.kind in SCHEDULED]
+    empty = [r.id for r in rows if not r.parts and r.kind not in SCHEDULED]
 
     async def write(session: AsyncSession) -> None:
         if changed:
@@ -99,6 +108,9 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                 .values(payload=bindparam("new_payload", type_=JSON)),
                 [{"row_id": r.id, "new_payload": r.payload.to_json()} for r in changed],
             )
+        for part in chunks(gone):
+            await session.execute(
+                delete(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner))
         for part in chunks(empty):
             await session.execute(
                 update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)

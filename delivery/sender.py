@@ -31,7 +31,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from config import Settings
 from delivery import outbox
-from delivery.alerts import alert_admins
+from delivery.alerts import Alert, alert_admins
 from delivery.chats import mark_chat_inactive, migrate_chat
 from delivery.contents import Rendered, Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
@@ -203,9 +203,8 @@ class ChannelSender:
                     log.exception("could not compose delivery %s", row.id)
                     await self.recorder.write(outbox.closed(
                         row, self.owner, OutboxState.FAILED, f"could not compose: {exc!r}"))
-                    await alert_admins(
-                        self.app, f"Delivery {row.id} could not be composed: {exc!r}"
-                    )
+                    await alert_admins(self.app, Alert.COMPOSE_FAILED, id=row.id,
+                                       detail=repr(exc))
                     row.parts = None
         return [r for r in rows if r.parts]
 
@@ -294,8 +293,8 @@ class ChannelSender:
                     outbox.closed(row, self.owner, OutboxState.FAILED, action.reason))
                 # An alert about an alert would loop.
                 if action.alert and row.kind != DeliveryKind.ALERT:
-                    await alert_admins(app, f"Message {row.id} ({row.kind}) to {where} "
-                                            f"{action.reason}; it will not be retried.")
+                    await alert_admins(app, Alert.DELIVERY_FAILED, id=row.id, chat=where,
+                                       detail=f"{row.kind}: {action.reason}")
                 return
             if action.kind == ActionKind.GONE:
                 log.info("chat %s is gone (%s): deliveries stopped", where, action.reason,
@@ -327,7 +326,7 @@ class ChannelSender:
                              self.name, action.reason, action.delay)
                 await self.recorder.write(outbox.retry_later(
                     row, self.owner, now, f"auth: {action.reason}", count_attempt=False))
-                await alert_admins(app, f"{self.name} rejected the bot token ({action.reason}); "
-                                        "messages wait until it is fixed.")
+                await alert_admins(app, Alert.TOKEN_REJECTED, channel=self.name,
+                                   detail=action.reason)
                 return
         await self.recorder.write(outbox.finished(row, self.owner, app.clock()))

@@ -9,6 +9,7 @@ Start-up takes over rows left claimed by a sender that died (once their lease ra
 creates every digest that fell due while the bot was down, then runs:
 - the digest tick, an APScheduler job every minute as the minute turns, reading `app.clock`;
 - maintenance, a job too: renews this process's leases, takes over expired ones of other processes;
+- retention, a daily job at settings.retention_hour (delivery.retention);
 - a sender for each channel in `app.channels`, including channels registered after start.
 
 Both jobs go on the scheduler `bot.py run` already runs for polling (`start_delivery(app,
@@ -32,6 +33,7 @@ from delivery import outbox
 from delivery.digests import DigestScheduler
 from delivery.pacing import Pacer, limits_for
 from delivery.recorder import Recorder
+from delivery.retention import run_retention
 from delivery.sender import ChannelSender
 from model.channel import Channel
 from model.enums import OutboxState
@@ -40,6 +42,7 @@ from storage.models import Delivery
 
 log = logging.getLogger(__name__)
 TICK_JOB, MAINTENANCE_JOB = "loa.digest_tick", "loa.delivery_maintenance"
+RETENTION_JOB = "loa.retention"
 
 
 class DeliveryService:
@@ -82,6 +85,10 @@ class DeliveryService:
         self.jobs.add_job(self._maintenance, "interval", seconds=interval, id=MAINTENANCE_JOB,
                           name="delivery maintenance", max_instances=1, coalesce=True,
                           misfire_grace_time=int(interval) + 1, replace_existing=True)
+        self.jobs.add_job(self._retention, CronTrigger(hour=settings.retention_hour, minute=30,
+                                                       timezone=settings.tz),
+                          id=RETENTION_JOB, name="retention", max_instances=1, coalesce=True,
+                          misfire_grace_time=3600, replace_existing=True)
         if self._owns_jobs:
             self.jobs.start()
 
@@ -121,10 +128,17 @@ class DeliveryService:
         except Exception:
             log.exception("delivery maintenance failed; trying again")
 
+    async def _retention(self) -> None:
+        self._tracked()
+        try:
+            await run_retention(self.app)
+        except Exception:
+            log.exception("retention failed; tomorrow again")
+
     def unschedule(self) -> list[asyncio.Task[object]]:
         """Take the jobs off the scheduler (shut it down if it is the service's own); returns
         the job runs still going, for the caller to cancel."""
-        for job_id in (TICK_JOB, MAINTENANCE_JOB):
+        for job_id in (TICK_JOB, MAINTENANCE_JOB, RETENTION_JOB):
             try:
                 self.jobs.remove_job(job_id)
             except JobLookupError:

@@ -10,7 +10,7 @@ from datetime import datetime
 from catalog import province_name, topic_name
 from handlers import args, confirm
 from handlers.context import Ctx
-from handlers.render import provinces_text
+from handlers.render import provinces_text, refusal_text
 from handlers.types import Result
 from model.channel import OutMessage
 from render.markup import Html, escape
@@ -43,13 +43,14 @@ async def feeds(ctx: Ctx, text: str) -> Result:
         return ctx.reply(ctx.t("feeds_empty"))
     blocks = [ctx.t("feeds_head", count=len(found))]
     for src in found:
-        state = ctx.t(f"feed_state_{src.state}") if src.state in ("active", "paused") else src.state
+        state = ctx.t(f"feed_state_{src.state}")
         line = ctx.t("feed_line", id=src.id, name=src.name or src.url, url=src.url, state=state,
                      fetched=_time(ctx, src.last_fetch_at), ok=_time(ctx, src.last_success_at),
                      errors=src.error_count)
-        problem = src.paused_reason or src.last_error
-        if problem:
-            line = Html(f"{line}\n{ctx.t('feed_problem', reason=problem[:300])}")
+        # The source's own error, quoted as it came (an HTTP status, a parser's message); why
+        # it is paused is the state and the failure count above (the CLI shows the full reason).
+        if src.last_error:
+            line = Html(f"{line}\n{ctx.t('feed_problem', reason=src.last_error[:300])}")
         blocks.append(line)
     return ctx.reply(*blocks)
 
@@ -75,7 +76,8 @@ async def testfeed(ctx: Ctx, text: str) -> Result:
 def render_dry_run(ctx: Ctx, dry: SourceTest) -> list[str]:
     """What a source would bring, with the labels and evidence of its first items."""
     blocks: list[str] = [
-        ctx.t("testfeed_head", url=dry.location, kind=dry.kind, count=len(dry.items))
+        ctx.t("testfeed_head", url=dry.location, kind=ctx.t(f"source_kind_{dry.kind}"),
+              count=len(dry.items))
     ]
     if dry.moved_to:
         blocks.append(ctx.t("testfeed_moved", url=dry.moved_to))
@@ -129,18 +131,23 @@ async def _refresh_menu(ctx: Ctx, channel: str, key: str, role: str) -> None:
         await served.set_role_menu(key, role)
 
 
-def _counts(values: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(values.items())) or "0"
+def _counts(ctx: Ctx, kind: str, values: dict[str, int]) -> str:
+    """ "quản trị viên 1, người dân 3": each state word from the catalogue (`<kind>_<state>`)."""
+    return ", ".join(f"{ctx.t(f'{kind}_{key}')} {n}" for key, n in sorted(values.items())) or "0"
 
 
 async def stats(ctx: Ctx, text: str) -> Result:
     s = await admin.stats(ctx.app)
     return ctx.reply(ctx.t(
-        "stats", users=_counts(s.users_by_role), chats=_counts(s.chats_by_channel),
-        inactive=s.chats_inactive, subs=_counts(s.subscriptions_by_mode),
-        paused=s.subscriptions_paused, items=s.items_total, items_day=s.items_last_day,
-        sources=_counts(s.sources_by_state), failing=s.sources_failing,
-        deliveries=_counts(s.deliveries_by_state), failures=s.failures_last_day))
+        "stats", users=_counts(ctx, "role", s.users_by_role),
+        chats=_counts(ctx, "channel", s.chats_by_channel), inactive=s.chats_inactive,
+        subs=_counts(ctx, "mode", s.subscriptions_by_mode), paused=s.subscriptions_paused,
+        items=s.items_total, items_day=s.items_last_day,
+        sources=_counts(ctx, "feed_state", s.sources_by_state), failing=s.sources_failing,
+        deliveries=_counts(ctx, "outbox", s.deliveries_by_state), failures=s.failures_last_day,
+        tables=Html("\n".join(ctx.t("stats_table", name=size.name, mb=f"{size.mb:.1f}",
+                                     rows=("~" if size.estimated else "") + str(size.rows))
+                               for size in s.tables))))
 
 
 async def broadcast(ctx: Ctx, text: str) -> Result:
@@ -159,8 +166,8 @@ async def broadcast(ctx: Ctx, text: str) -> Result:
 async def _import(ctx: Ctx, data: bytes) -> Result:
     done = await admin.import_opml(ctx.app, data, ctx.actor)
     blocks = [ctx.t("import_done", added=len(done.added), skipped=len(done.skipped))]
-    blocks += [ctx.t("import_skipped", url=url, reason=reason[:200])
-               for url, reason in done.skipped[:IMPORT_SKIPS_SHOWN]]
+    blocks += [ctx.t("import_skipped", url=url, reason=refusal_text(ctx.lang, why))
+               for url, why in done.skipped[:IMPORT_SKIPS_SHOWN]]
     return ctx.reply(*blocks)
 
 

@@ -9,8 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import catalog
-from classify.query import parse_phrase
+from classify.query import parse_phrase, province_code
 from services.subscriptions import Cadence
 from vntext import fold
 
@@ -109,15 +108,15 @@ def parse_days(text: str) -> int | None:
 
 
 def leading_province(text: str) -> tuple[str | None, str]:
-    """A province named at the start of `text` (a code like "33", or a current or former name)
-    and the rest: "Lào Cai mưa lũ" → ("15", "mưa lũ"). (None, text) when it starts otherwise."""
+    """A province named at the start of `text` (as `province_code` reads one: a code like "33",
+    a current or former name, a slug) and the rest, every other word kept:
+    "Lào Cai mưa lũ" → ("15", "mưa lũ"), "an giang Tin thu" → ("91", "Tin thu").
+    (None, text) when it starts otherwise."""
     words_ = text.split()
-    if words_ and re.fullmatch(r"\d{1,2}", words_[0]) and words_[0].zfill(2) in catalog.provinces():
-        return words_[0].zfill(2), " ".join(words_[1:])
     for size in range(min(len(words_), 6), 0, -1):  # the longest name first: "Thành phố Huế"
-        parsed = parse_phrase(" ".join(words_[:size]))
-        if len(parsed.provinces) == 1 and not parsed.topics and not parsed.keywords.strip():
-            return parsed.provinces[0], " ".join(words_[size:])
+        code = province_code(" ".join(words_[:size]))
+        if code is not None:
+            return code, " ".join(words_[size:])
     return None, text.strip()
 
 
@@ -125,9 +124,9 @@ _CODE = re.compile(r"(?<!\w)\d{1,2}(?!\w)")
 
 
 def province_mentions(text: str) -> tuple[list[tuple[str, str]], str]:
-    """(code, as written) for every province in `text`, by code ("33") or by name, current or
-    former ("Thái Bình" → 33 Hưng Yên); and the words that named none."""
-    found = [(n.zfill(2), n) for n in _CODE.findall(text) if n.zfill(2) in catalog.provinces()]
+    """(code, as written) for every province in `text`, by code ("33") or by name or slug,
+    current or former ("Thái Bình" → 33 Hưng Yên); and the words that named none."""
+    found = [(code, n) for n in _CODE.findall(text) if (code := province_code(n))]
     parsed = parse_phrase(_CODE.sub(" ", text))
     found += [(e["label"], e["text"]) for e in parsed.evidence if e["kind"] == "province"]
     return found, parsed.keywords

@@ -12,7 +12,7 @@ from handlers.picker import stale
 from handlers.types import Result
 from model.channel import Button
 from services import admin, chats
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 
 
 async def ask(ctx: Ctx, what: str, *blocks: str, **data: Any) -> Result:
@@ -34,7 +34,7 @@ async def _forget(ctx: Ctx, pending: dict[str, Any]) -> Result:
 
 async def _broadcast(ctx: Ctx, pending: dict[str, Any]) -> Result:
     if ctx.role != "admin":
-        raise ServiceError("admin_only", "no longer an admin")
+        raise ServiceError(Refusal.ADMIN_ONLY, "no longer an admin")
     count = await admin.send_broadcast(ctx.app, ctx.actor, pending["html"], pending["province"],
                                        broadcast_id=pending["n"])
     await ctx.save_dialog()

@@ -15,7 +15,7 @@ from render.markup import Html
 from render.texts import t
 from runtime import App
 from services import audit, chats
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from services.users import Person
 from storage.models import Chat
 
@@ -79,7 +79,7 @@ class Ctx:
     def require_chat_admin(self) -> None:
         """Only an admin of a group or channel may change what it receives."""
         if not self.private and not self.msg.sender_is_chat_admin:
-            raise ServiceError("group_admin_only",
+            raise ServiceError(Refusal.GROUP_ADMIN_ONLY,
                                "only an admin of the group can change its subscriptions")
 
     async def save_dialog(self) -> None:

@@ -11,8 +11,18 @@ from model.enums import SubscriptionKind, SubscriptionMode
 from render.compose import render_item
 from render.markup import Html, escape
 from render.texts import t
+from services.errors import ServiceError
 from services.subscriptions import Cadence, SubInfo
 from storage.views import ItemView
+
+
+def refusal_text(lang: str, exc: ServiceError) -> Html:
+    """The polite line for why a service refused (its `Refusal`), from the catalogue; parameters
+    a line does not take are ignored, and one it lacks gives the general line."""
+    try:
+        return t(lang, f"error_{exc.code}", **exc.params)
+    except KeyError:
+        return t(lang, "error_generic")
 
 
 def provinces_text(codes: Iterable[str]) -> str:

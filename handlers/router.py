@@ -16,12 +16,13 @@ from handlers import account, admin, confirm, items, official, onboarding, picke
 from handlers.callbacks import BadCallback, decode
 from handlers.commands import Command, allowed, lookup
 from handlers.context import Ctx
+from handlers.render import refusal_text
 from handlers.types import Incoming, Result
 from model.channel import OutMessage
 from render.texts import DEFAULT_LANG, t
 from runtime import App
 from services import audit, chats, limits, users
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -95,19 +96,12 @@ async def _route(ctx: Ctx) -> Result:
 
 async def _context(app: App, msg: Incoming) -> Ctx:
     if not (limits.platform_key_ok(msg.user_key) and limits.platform_key_ok(msg.chat_key)):
-        raise ServiceError("bad_sender", f"malformed ids: chat '{limits.shown(msg.chat_key)}',"
+        raise ServiceError(Refusal.BAD_SENDER,
+                           f"malformed ids: chat '{limits.shown(msg.chat_key)}',"
                            f" user '{limits.shown(msg.user_key)}'")
     chat = await chats.ensure_chat(app, msg.channel, msg.chat_key, msg.chat_kind, msg.chat_title)
     person = await users.ensure_user(app, msg.channel, msg.user_key, msg.user_name)
     return Ctx(app, msg, chat, person, dict(chat.dialog or {}))
-
-
-def _error_line(lang: str, exc: ServiceError) -> str:
-    """The polite line for an error code; a code without its own line gets the general one."""
-    try:
-        return t(lang, f"error_{exc.code}", **exc.params)
-    except (KeyError, IndexError):
-        return t(lang, "error_generic")
 
 
 def _say(msg: Incoming, text: str) -> Result:
@@ -123,10 +117,9 @@ async def dispatch(app: App, msg: Incoming) -> Result:
         ctx = await _context(app, msg)
         return await _route(ctx)
     except ServiceError as exc:
-        lang = ctx.lang if ctx else DEFAULT_LANG
-        text = _error_line(lang, exc)
-        if ctx and ctx.role == "admin":
-            text = t(lang, "error_reason", line=text, reason=exc.reason)
+        # The catalogue's line, in the person's language, for admins too: the English reason
+        # is for the logs (and the CLI).
+        text = refusal_text(ctx.lang if ctx else DEFAULT_LANG, exc)
         log.info("refused %r from %s:%s: %s", msg.text[:200] or msg.callback_data, msg.channel,
                  limits.shown(msg.user_key, limits.MAX_KEY_CHARS), exc.reason)
         return _say(msg, text)

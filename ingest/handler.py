@@ -39,6 +39,8 @@ from storage.recent_titles import RecentTitles
 
 log = logging.getLogger(__name__)
 
+MAX_SOURCE_NAME_CHARS = 256  # storage.models.Source.name
+
 
 class Classifies(Protocol):
     """What the pipeline needs of a classifier (a test or a benchmark passes its own)."""
@@ -61,6 +63,7 @@ class SourceState:
     etag: str | None
     last_modified: str | None
     primed: bool
+    named: bool  # False: the source takes its feed's title as its name at its first read
     health: health.Health
 
 
@@ -70,7 +73,7 @@ def snapshot(source: Source, settings: Settings, *, local: bool = False) -> Sour
         id=source.id, url=source.url, name=source.name or source.url, kind=source.kind,
         province=source.province, listing_preset=source.listing_preset,
         listing_config=source.listing_config, etag=source.etag,
-        last_modified=source.last_modified, primed=source.primed,
+        last_modified=source.last_modified, primed=source.primed, named=bool(source.name),
         health=health.Health(
             source_id=source.id, url=source.url,
             interval=health.interval_for(settings, source.interval_seconds, local=local),
@@ -119,6 +122,12 @@ class PollReport:
                 f" {self.failed} failed")
         return text + (" (every source failed: network outage, errors not counted)"
                        if self.outage else "")
+
+
+def source_name(title: str, url: str) -> str:
+    """A source added without a name is called by its feed's own title, or else by its host."""
+    name = " ".join(title.split())[:MAX_SOURCE_NAME_CHARS]
+    return name or urlsplit(url).hostname or url
 
 
 def _to_store(read: ReadResult) -> list[EntryToStore]:
@@ -221,6 +230,8 @@ class Handler:
             values: dict[str, Any] = {**health.succeeded(source.health, now),
                                       "etag": read.fetch.etag, "primed": True,
                                       "last_modified": read.fetch.last_modified}
+            if not source.named:
+                values["name"] = source_name(read.title, source.url)
             await self._moved(session, source, read, values)
             await session.execute(update(Source).where(Source.id == source.id).values(values))
         for item in stored.new:
@@ -297,7 +308,7 @@ class Handler:
         failed = [p for p in pending if p.outcome.status == SourceStatus.ERROR]
         # A refusal by the source policy is the source's own doing, never a sign of an outage.
         refused = any(p.read is not None and p.read.fetch.refused for p in pending)
-        alerts_to_send: list[str] = []
+        paused: list[tuple[SourceState, str]] = []  # (source, why), for the admins' alerts
         async with self.app.sessions() as session, session.begin():
             if failed and len(failed) == len(polled) and not refused:
                 report.outage = await self._is_outage(session, [p.source.id for p in failed])
@@ -320,9 +331,7 @@ class Handler:
                                               outcome.error or "", now)}
                     if values.get("state") == health.PAUSED:
                         outcome.paused = True
-                        alerts_to_send.append(
-                            f"Source {source.id} ({source.name}, {source.url}) is paused:"
-                            f" {values['paused_reason']}")
+                        paused.append((source, values["paused_reason"]))
                 await session.execute(update(Source).where(Source.id == source.id)
                                       .values(values))
             if unchanged:
@@ -330,10 +339,12 @@ class Handler:
         for p in failed:
             log.warning("source %s (%s) failed: %s", p.source.id, p.source.url, p.outcome.error,
                         extra={"source_id": p.source.id})
-        for text in alerts_to_send:
-            log.warning("%s", text)
+        for source, why in paused:
+            log.warning("source %s (%s, %s) is paused: %s", source.id, source.name, source.url,
+                        why, extra={"source_id": source.id})
             try:
-                await alerts.alert_admins(self.app, text)
+                await alerts.alert_admins(self.app, alerts.Alert.SOURCE_PAUSED, id=source.id,
+                                          name=source.name, url=source.url, detail=why)
             except Exception:
                 log.exception("could not alert the admins")
         return report

@@ -34,13 +34,18 @@ class Poller:
         return await self.poll(await self.handler.sources(due=False))
 
     async def poll_due(self) -> PollReport:
-        """The active sources whose next check has come; never raises (it runs as a job)."""
+        """The active sources whose next check has come; never raises (it runs as a job). The
+        job logs its summary; `poll --once` prints it instead, so it is said once."""
         try:
             await self.handler.catch_up()
-            return await self.poll(await self.handler.sources(due=True))
+            report = await self.poll(await self.handler.sources(due=True))
         except Exception:
             log.exception("polling due sources failed")
             return PollReport()
+        if report.outcomes:
+            quiet = not report.new_items and not report.failed
+            log.log(logging.DEBUG if quiet else logging.INFO, "%s", report.summary())
+        return report
 
     async def poll(self, sources: list[SourceState]) -> PollReport:
         sources = [s for s in sources if s.id not in self._running]
@@ -58,8 +63,6 @@ class Poller:
             report = await self.handler.record(list(polled))
         finally:
             self._running.difference_update(s.id for s in sources)
-        quiet = not report.new_items and not report.failed
-        log.log(logging.DEBUG if quiet else logging.INFO, "%s", report.summary())
         return report
 
 

@@ -30,7 +30,7 @@ COLORS = (
 
 def render_chart(
     totals: Sequence[tuple[str, int]],
-    days: Sequence[tuple[date | str, Sequence[int]]] = (),
+    days: Sequence[tuple[date | str, Sequence[float]]] = (),
     *,
     title: str,
     days_title: str = "",
@@ -38,8 +38,9 @@ def render_chart(
     """A PNG of WIDTH_PX×HEIGHT_PX.
 
     `totals` is (topic label, count) in display order, drawn as horizontal bars (first on top).
-    `days` is (day, counts in the order of `totals`) for each day; with two days or more they
-    are drawn below as stacked bars in the same colours, so the bars above double as the legend.
+    `days` is (day, each topic's part of its items, in the order of `totals`) for each day; with
+    two days or more they are drawn below as stacked bars in the same colours, so the bars above
+    double as the legend, each bar labelled with its day's number of items.
     """
     # matplotlib keeps its font cache in ~/.config or ~/.cache unless told: keep it in ./data/,
     # the one directory Loa writes to (an MPLCONFIGDIR already set, as in the container, wins).
@@ -52,7 +53,7 @@ def render_chart(
         return _draw(totals, days, title, days_title)
 
 
-def _draw(totals: Sequence[tuple[str, int]], days: Sequence[tuple[date | str, Sequence[int]]],
+def _draw(totals: Sequence[tuple[str, int]], days: Sequence[tuple[date | str, Sequence[float]]],
           title: str, days_title: str) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -78,11 +79,14 @@ def _draw(totals: Sequence[tuple[str, int]], days: Sequence[tuple[date | str, Se
 
     if bottom is not None:
         positions = range(len(days))
-        base = [0] * len(days)
+        base = [0.0] * len(days)
         for topic, color in enumerate(colors):
             heights = [day_counts[topic] for _, day_counts in days]
-            bottom.bar(positions, heights, bottom=base, color=color, width=0.7)
+            stacked = bottom.bar(positions, heights, bottom=base, color=color, width=0.7)
             base = [b + h for b, h in zip(base, heights, strict=True)]
+        # The day's items: the parts add up to a whole number (rounded against float sums).
+        bottom.bar_label(stacked, labels=[str(round(n)) if n else "" for n in base],
+                         padding=2, fontsize=7)
         step = max(1, len(days) // 10)  # at most ~10 day labels, so they never overlap
         bottom.set_xticks(list(positions)[::step], [_day_label(day) for day, _ in days][::step],
                           fontsize=8)

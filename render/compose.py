@@ -12,7 +12,7 @@ Also used by the chat handlers for /search and /latest: `render_item` for one re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from operator import attrgetter, itemgetter
@@ -41,9 +41,11 @@ def truncate(value: str, units: int) -> str:
     return head.rstrip(" ,.;:-") + "…"
 
 
-def render_alert(lang: str, reason: str) -> str:
-    """An admin alert: its heading, then the reason as plain text, cut to MAX_ALERT_UNITS."""
-    return t(lang, "alert_prefix") + "\n" + escape(truncate(reason, MAX_ALERT_UNITS))
+def render_alert(lang: str, alert: str, params: Mapping[str, object]) -> str:
+    """An admin alert: its heading, then its text `alert_<alert>` from the catalogue, each
+    parameter escaped and cut so that the whole stays within MAX_ALERT_UNITS."""
+    cut = {key: truncate(str(value), MAX_ALERT_UNITS // 4) for key, value in params.items()}
+    return t(lang, "alert_prefix") + "\n" + t(lang, f"alert_{alert}", **cut)
 
 
 def local_time(moment: datetime, tz: tzinfo) -> str:

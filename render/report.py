@@ -76,19 +76,27 @@ def _label(slug: str, lang: str) -> str:
     return topic_name(slug, lang) if slug else t(lang, "digest_no_topic")
 
 
+def daily_parts(items: Sequence[ItemView], slugs: Sequence[str], start: datetime, end: datetime,
+                tz: tzinfo) -> list[tuple[date, list[float]]]:
+    """Per day of [start, end): each topic's part of that day's items, in the order of `slugs`.
+    An item counts once, split evenly among its topics, so a day's parts add up to its number
+    of items and all days to the report's header count."""
+    per_day = {day: [0.0] * len(slugs) for day in _day_range(start, end, tz)}
+    for item in items:
+        parts = per_day.get(item.published_at.astimezone(tz).date())
+        if parts is not None:
+            topics = item.topics or ("",)
+            for slug in topics:
+                parts[slugs.index(slug)] += 1 / len(topics)
+    return list(per_day.items())
+
+
 def report_chart(items: Sequence[ItemView], ranked: Sequence[tuple[str, int]], start: datetime,
                  end: datetime, *, lang: str, tz: tzinfo) -> bytes:
-    """The chart (PNG) of a report's `ranked` counts, per topic and per day of [start, end)."""
-    slugs = [slug for slug, _ in ranked]
-    days = _day_range(start, end, tz)
-    per_day = {day: [0] * len(slugs) for day in days}
-    for item in items:
-        day = item.published_at.astimezone(tz).date()
-        if day in per_day:
-            for slug in item.topics or ("",):
-                per_day[day][slugs.index(slug)] += 1
+    """The chart (PNG) of a report's `ranked` counts per topic, and its items per day of
+    [start, end) with the topics as stacked parts (`daily_parts`)."""
     return render_chart(
         [(_label(slug, lang), count) for slug, count in ranked],
-        [(day, per_day[day]) for day in days],
+        daily_parts(items, [slug for slug, _ in ranked], start, end, tz),
         title=t(lang, "report_chart_title"), days_title=t(lang, "report_chart_days"),
     )

@@ -16,11 +16,12 @@ from defusedxml import ElementTree as SafeET
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, func, select
 
 import catalog
+from classify.query import province_code
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
 from runtime import App
 from services import audit, demo, limits, sources
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from storage.models import (
     Base,
     Chat,
@@ -31,6 +32,7 @@ from storage.models import (
     SubscriptionProvince,
     User,
 )
+from storage.sizes import TableSize, table_sizes
 from vntext import utf16_len
 
 MAX_OPML_BYTES = 1_000_000
@@ -57,6 +59,7 @@ class Stats:
     sources_failing: int
     deliveries_by_state: dict[str, int]
     failures_last_day: int
+    tables: list[TableSize]  # largest first
 
 
 async def stats(app: App) -> Stats:
@@ -83,6 +86,7 @@ async def stats(app: App) -> Stats:
             deliveries_by_state=await grouped(Delivery.state),
             failures_last_day=await count(Delivery, Delivery.state == OutboxState.FAILED,
                                           Delivery.created_at >= since),
+            tables=await table_sizes(s),
         )
 
 
@@ -102,14 +106,16 @@ def _audience(province: str | None) -> Select[int]:
 
 def check_broadcast(text: str, province: str | None) -> None:
     if not text.strip():
-        raise ServiceError("broadcast_empty", "a broadcast needs a text")
+        raise ServiceError(Refusal.BROADCAST_EMPTY, "a broadcast needs a text")
     if limits.has_bad_characters(text):
-        raise ServiceError("bad_characters", "control character in a broadcast")
+        raise ServiceError(Refusal.BAD_CHARACTERS, "control character in a broadcast")
     if utf16_len(text) > MAX_BROADCAST_UNITS:
-        raise ServiceError("broadcast_too_long", f"broadcast is {utf16_len(text)} UTF-16 units",
+        raise ServiceError(Refusal.BROADCAST_TOO_LONG,
+                           f"broadcast is {utf16_len(text)} UTF-16 units",
                            limit=MAX_BROADCAST_UNITS)
     if province is not None and province not in catalog.provinces():
-        raise ServiceError("bad_province", f"unknown province {province!r}", province=province)
+        raise ServiceError(Refusal.BAD_PROVINCE, f"unknown province {province!r}",
+                           province=province)
 
 
 async def broadcast_audience(app: App, province: str | None = None) -> int:
@@ -172,25 +178,27 @@ async def export_opml(app: App, actor: str) -> bytes:
 @dataclass(frozen=True)
 class ImportResult:
     added: list[str]
-    skipped: list[tuple[str, str]]  # (url, reason)
+    skipped: list[tuple[str, ServiceError]]  # (url, why): the code for chat, the reason for CLI
 
 
 def _outlines(data: bytes) -> list[ET.Element]:
     """The outlines that name a feed. Parsed by defusedxml with DTDs forbidden, so a DOCTYPE or
     entity declaration is refused wherever it is and in whatever encoding (UTF-16 included)."""
     if len(data) > MAX_OPML_BYTES:
-        raise ServiceError("bad_opml", f"OPML file is {len(data)} bytes", limit=MAX_OPML_BYTES)
+        raise ServiceError(Refusal.BAD_OPML, f"OPML file is {len(data)} bytes",
+                           limit=MAX_OPML_BYTES)
     try:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except defusedxml.DefusedXmlException:
-        raise ServiceError("bad_opml", "OPML with a DOCTYPE or entities is refused") from None
+        raise ServiceError(Refusal.BAD_OPML, "OPML with a DOCTYPE or entities is refused") from None
     except ET.ParseError as exc:
-        raise ServiceError("bad_opml", f"not XML: {exc}") from None
+        raise ServiceError(Refusal.BAD_OPML, f"not XML: {exc}") from None
     if root.tag != "opml":
-        raise ServiceError("bad_opml", f"root element is <{root.tag}>, not <opml>")
+        raise ServiceError(Refusal.BAD_OPML, f"root element is <{root.tag}>, not <opml>")
     outlines = [o for o in root.iter("outline") if o.get("xmlUrl") or o.get("url")]
     if len(outlines) > MAX_OPML_OUTLINES:
-        raise ServiceError("opml_too_many", f"the OPML file lists {len(outlines):,} feeds; one"
+        raise ServiceError(Refusal.OPML_TOO_MANY,
+                           f"the OPML file lists {len(outlines):,} feeds; one"
                            f" import takes at most {MAX_OPML_OUTLINES:,}",
                            count=len(outlines), limit=MAX_OPML_OUTLINES)
     return outlines
@@ -198,9 +206,8 @@ def _outlines(data: bytes) -> list[ET.Element]:
 
 def _candidate(app: App, outline: ET.Element) -> Source:
     url = (outline.get("xmlUrl") or outline.get("url") or "").strip()
-    province = (outline.get("province") or outline.get("category") or "").strip() or None
-    if province is not None and province not in catalog.provinces():
-        province = None  # categories from other readers are folders, not provinces
+    # Categories from other readers are folders unless they name a province.
+    province = province_code(outline.get("province") or outline.get("category") or "")
     name = (outline.get("title") or outline.get("text") or "").strip() or None
     return sources.new_source(app, url, province=province, name=name,
                               listing=outline.get("listing") or None)
@@ -211,23 +218,25 @@ async def import_opml(app: App, data: bytes, actor: str) -> ImportResult:
     are refused are reported. The new sources' first polls are spread evenly over one poll
     interval, so an import never makes them all due at once."""
     fresh: dict[str, Source] = {}
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, ServiceError]] = []
     for outline in _outlines(data):
         try:
             source = _candidate(app, outline)
         except ServiceError as exc:
-            skipped.append(((outline.get("xmlUrl") or outline.get("url") or "").strip(),
-                            exc.reason))
+            skipped.append(((outline.get("xmlUrl") or outline.get("url") or "").strip(), exc))
             continue
         if source.url in fresh:
-            skipped.append((source.url, "listed twice in the file"))
+            skipped.append((source.url, ServiceError(Refusal.OPML_DUPLICATE,
+                                                     "listed twice in the file")))
         else:
             fresh[source.url] = source
     async with app.sessions() as session, session.begin():
         taken = dict((await session.execute(
             select(Source.url, Source.id).where(Source.url.in_(list(fresh))))).all())
         for url, source_id in taken.items():
-            skipped.append((url, f"{url} is already source {source_id}"))
+            skipped.append((url, ServiceError(Refusal.SOURCE_EXISTS,
+                                              f"{url} is already source {source_id}",
+                                              url=url, source_id=source_id)))
             del fresh[url]
         now, spread = app.clock(), app.settings.poll_interval_seconds
         for n, source in enumerate(fresh.values()):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from runtime import App
 from services import audit, limits
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from storage.models import Chat, User
 
 LANGS = ("vi", "en")
@@ -47,7 +47,7 @@ async def ensure_chat(app: App, channel: str, chat_key: str, kind: str = "privat
 
 async def set_lang(app: App, chat_id: int, lang: str) -> None:
     if lang not in LANGS:
-        raise ServiceError("bad_lang", f"unknown language {lang!r}")
+        raise ServiceError(Refusal.BAD_LANG, f"unknown language {lang!r}")
     async with app.sessions() as session, session.begin():
         await session.execute(update(Chat).where(Chat.id == chat_id).values(lang=lang))
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from model.enums import SubscriptionKind
 from runtime import App
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from services.subscriptions import SubInfo, list_subscriptions
 from storage.models import DeliveredItem, Item, ItemProvince, ItemTopic
 from storage.views import ItemView, load_items
@@ -43,7 +43,7 @@ async def explain(app: App, chat_id: int, item_id: int) -> Explanation:
     async with app.sessions() as session:
         views = await load_items(session, [item_id])
         if item_id not in views:
-            raise ServiceError("item_not_found", f"no item {item_id}", value=item_id)
+            raise ServiceError(Refusal.ITEM_NOT_FOUND, f"no item {item_id}", value=item_id)
         threshold = app.settings.instant_min_score
         provinces = [Label(code, list(evidence or []), score, score >= threshold)
                      for code, evidence, score in await session.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 
 # A whole typed message: Telegram's own limit, and far above anything a command needs.
 MAX_MESSAGE_CHARS = 4096
@@ -59,9 +59,9 @@ def check_text(text: str, limit: int) -> str:
     """`text` as given, when it has no refused character and at most `limit` characters; else
     a ServiceError with the user's line (codes bad_characters, too_long)."""
     if has_bad_characters(text):
-        raise ServiceError("bad_characters", f"control character in '{shown(text)}'")
+        raise ServiceError(Refusal.BAD_CHARACTERS, f"control character in '{shown(text)}'")
     if len(text) > limit:
-        raise ServiceError("too_long", f"{len(text)} characters, over the limit of {limit}",
+        raise ServiceError(Refusal.TOO_LONG, f"{len(text)} characters, over the limit of {limit}",
                            limit=limit)
     return text
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
 from classify import get_classifier
+from classify.query import province_code
 from feeds import policy
 from feeds.errors import FeedError
 from feeds.fetch import Fetcher
@@ -27,9 +27,8 @@ from feeds.read import parse_body, read_source
 from feeds.urls import canonical_url, is_http_url
 from runtime import App
 from services import audit, demo, limits
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from storage.models import Item, Source
-from vntext import fold
 
 MAX_URL_CHARS = 2048
 
@@ -89,31 +88,29 @@ def _clean_url(app: App, url: str) -> str:
     checked here (addresses, localhost); names are checked on every fetch, after resolution."""
     url = (url or "").strip()
     if limits.has_bad_characters(url) or not is_http_url(url) or len(url) > MAX_URL_CHARS:
-        raise ServiceError("bad_url", f"not an http(s) URL: '{limits.shown(url, 200)}'",
+        raise ServiceError(Refusal.BAD_URL, f"not an http(s) URL: '{limits.shown(url, 200)}'",
                            url=limits.shown(url, 200))
     clean = canonical_url(url)
     if not app.settings.allow_private_sources:
         try:
             policy.check_url(clean)
         except policy.SourceRefused as exc:
-            raise ServiceError("source_refused", exc.reason, url=clean) from None
+            raise ServiceError(Refusal.SOURCE_REFUSED, exc.reason, url=clean) from None
     return clean
 
 
 def _province_code(value: str | None) -> str | None:
-    """A current province code from a code ("1", "01") or a name ("Hưng Yên", "hung yen")."""
+    """A current province code from what `classify.query.province_code` reads: a code ("1",
+    "01", "96"), a name or a slug ("Hải Phòng", "hai phong", "hai-phong")."""
     if value is None or not value.strip():
         return None
-    value = value.strip()
-    known = catalog.provinces()
-    code = value.zfill(2) if value.isdigit() else None
-    if code in known:
-        return code
-    by_name = {fold(p.name): c for c, p in known.items()}
-    if fold(value) in by_name:
-        return by_name[fold(value)]
-    raise ServiceError("bad_province", f"unknown province '{limits.shown(value)}': use a current"
-                       " code, 01 to 34 as in the catalog", province=limits.shown(value))
+    code = province_code(value)
+    if code is None:
+        raise ServiceError(Refusal.BAD_PROVINCE,
+                           f"unknown province '{limits.shown(value)}': give its"
+                           f" official code ({', '.join(catalog.provinces())}), its name or its"
+                           " slug", province=limits.shown(value))
+    return code
 
 
 def _spec(listing: str | None, config: dict[str, Any] | None = None) -> ListingSpec:
@@ -121,10 +118,10 @@ def _spec(listing: str | None, config: dict[str, Any] | None = None) -> ListingS
         return listing_spec(listing, config)
     except KeyError:
         known = ", ".join(sorted(presets())) or "none"
-        raise ServiceError("unknown_preset", f"unknown listing preset {listing!r}"
+        raise ServiceError(Refusal.UNKNOWN_PRESET, f"unknown listing preset {listing!r}"
                            f" (known: {known})", preset=listing) from None
     except ValueError as exc:
-        raise ServiceError("unknown_preset", str(exc), preset=listing) from None
+        raise ServiceError(Refusal.UNKNOWN_PRESET, str(exc), preset=listing) from None
 
 
 async def _find(session: AsyncSession, ref: str | int) -> Source:
@@ -137,7 +134,7 @@ async def _find(session: AsyncSession, ref: str | int) -> Source:
           and is_http_url(text)):
         source = await session.scalar(select(Source).where(Source.url == canonical_url(text)))
     if source is None:  # a number out of range names no source either
-        raise ServiceError("source_not_found", f"no source '{limits.shown(text, 200)}'"
+        raise ServiceError(Refusal.SOURCE_NOT_FOUND, f"no source '{limits.shown(text, 200)}'"
                            " (give its id or URL)", ref=limits.shown(text))
     return source
 
@@ -151,7 +148,8 @@ def new_source(app: App, url: str, *, province: str | None = None, name: str | N
         _spec(listing)
     return Source(
         url=clean, kind="listing" if listing else "feed", listing_preset=listing or None,
-        name=limits.clean_name(name or "") or (urlsplit(clean).hostname or clean),
+        # No name: the first read names it after the feed's title (ingest.handler.source_name).
+        name=limits.clean_name(name or ""),
         province=code, state="active", next_check_at=app.clock(),
     )
 
@@ -172,7 +170,7 @@ async def add_source(app: App, url: str, *, province: str | None = None,
     async with app.sessions() as session, session.begin():
         existing = await session.scalar(select(Source.id).where(Source.url == source.url))
         if existing is not None:
-            raise ServiceError("source_exists", f"{source.url} is already source {existing}",
+            raise ServiceError(Refusal.SOURCE_EXISTS, f"{source.url} is already source {existing}",
                                url=source.url, source_id=existing)
         session.add(source)
         await session.flush()
@@ -237,17 +235,17 @@ async def test_source(app: App, url_or_file: str, listing: str | None = None) ->
     moved_to = None
     if not is_http_url(location):
         if not await asyncio.to_thread(path.is_file):
-            raise ServiceError("bad_url", f"neither an http(s) URL nor a readable file:"
+            raise ServiceError(Refusal.BAD_URL, f"neither an http(s) URL nor a readable file:"
                                f" {location!r}", url=location)
         body = (await asyncio.to_thread(path.read_bytes))[: app.settings.http_max_bytes + 1]
         if len(body) > app.settings.http_max_bytes:
-            raise ServiceError("source_test_failed", f"{location} is over the"
+            raise ServiceError(Refusal.SOURCE_TEST_FAILED, f"{location} is over the"
                                f" {app.settings.http_max_bytes:,}-byte cap")
         try:
             entries = parse_body(body, spec=spec, content_type=None, url="",
                                  fetched_at=now, local=local)
         except FeedError as exc:
-            raise ServiceError("source_test_failed", exc.reason) from None
+            raise ServiceError(Refusal.SOURCE_TEST_FAILED, exc.reason) from None
     else:
         clean = _clean_url(app, location)
         async with app.sessions() as session:
@@ -259,9 +257,9 @@ async def test_source(app: App, url_or_file: str, listing: str | None = None) ->
         async with Fetcher(app.settings) as fetcher:
             read = await read_source(fetcher, location, spec=spec, fetched_at=now, local=local)
         if read.fetch.refused:
-            raise ServiceError("source_refused", read.error or "refused", url=location)
+            raise ServiceError(Refusal.SOURCE_REFUSED, read.error or "refused", url=location)
         if read.error or read.status != "ok":
-            raise ServiceError("source_test_failed", read.error or "the source sent nothing",
+            raise ServiceError(Refusal.SOURCE_TEST_FAILED, read.error or "the source sent nothing",
                                url=location)
         entries, moved_to = read.entries, read.fetch.permanent_url
     classifier = get_classifier()

@@ -18,7 +18,7 @@ import catalog
 from model.enums import SubscriptionKind, SubscriptionMode
 from runtime import App
 from services import limits
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from services.users import Person
 from storage.dialect import rowcount
 from storage.models import Chat, Subscription, SubscriptionProvince, SubscriptionTopic
@@ -40,12 +40,12 @@ class Cadence:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ServiceError("bad_delivery", f"unknown delivery mode {self.mode!r}")
+            raise ServiceError(Refusal.BAD_DELIVERY, f"unknown delivery mode {self.mode!r}")
         object.__setattr__(self, "mode", SubscriptionMode(self.mode))
         if not 0 <= self.hour <= 23:
-            raise ServiceError("bad_hour", f"hour {self.hour} is not 0-23", value=self.hour)
+            raise ServiceError(Refusal.BAD_HOUR, f"hour {self.hour} is not 0-23", value=self.hour)
         if not 0 <= self.weekday <= 6:
-            raise ServiceError("bad_weekday", f"weekday {self.weekday} is not 0-6")
+            raise ServiceError(Refusal.BAD_WEEKDAY, f"weekday {self.weekday} is not 0-6")
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def check_allowed(person: Person, kind: str, provinces: Iterable[str]) -> None:
     foreign = [c for c in codes if c not in person.provinces]
     if foreign or not codes:
         names = ", ".join(catalog.province_name(c) for c in foreign) or "–"
-        raise ServiceError("report_not_yours", f"{person.channel}:{person.user_key} is not an"
+        raise ServiceError(Refusal.REPORT_NOT_YOURS, f"{person.channel}:{person.user_key} is not an"
                            f" official of {', '.join(foreign) or 'every province'}", names=names)
 
 
@@ -102,7 +102,7 @@ def _check_labels(topics: Iterable[str], provinces: Iterable[str]) -> tuple[list
     bad = [t for t in topics if t not in catalog.topics()]
     bad += [p for p in provinces if p not in catalog.provinces()]
     if bad:
-        raise ServiceError("bad_label", f"unknown topic or province: {', '.join(bad)}",
+        raise ServiceError(Refusal.BAD_LABEL, f"unknown topic or province: {', '.join(bad)}",
                            value=", ".join(bad))
     return topics, provinces
 
@@ -141,7 +141,7 @@ async def find(app: App, chat_id: int, *, sub_id: int | None = None,
     for sub in await list_subscriptions(app, chat_id):
         if sub.id == sub_id or sub.number == number:
             return sub
-    raise ServiceError("sub_not_found", f"chat {chat_id} has no subscription "
+    raise ServiceError(Refusal.SUB_NOT_FOUND, f"chat {chat_id} has no subscription "
                        f"{sub_id if sub_id is not None else f'number {number}'}",
                        number=number if number is not None else "")
 
@@ -155,15 +155,16 @@ async def subscribe(app: App, chat_id: int, *, topics: Iterable[str] = (),
     async with app.sessions() as session, session.begin():
         chat = await session.get(Chat, chat_id)
         if chat is None:
-            raise ServiceError("chat_gone", f"chat {chat_id} does not exist")
+            raise ServiceError(Refusal.CHAT_GONE, f"chat {chat_id} does not exist")
         current = await _load(session, chat_id)
         for info in current:
             same = (set(info.topics), set(info.provinces), fold_keywords(info.keywords)) == (
                 set(topics), set(provinces), folded)
             if info.kind == SubscriptionKind.NEWS and same:
-                raise ServiceError("sub_exists", "the same subscription exists", number=info.number)
+                raise ServiceError(Refusal.SUB_EXISTS, "the same subscription exists",
+                                   number=info.number)
         if len(current) >= MAX_PER_CHAT:
-            raise ServiceError("too_many_subs", f"chat has {len(current)} subscriptions",
+            raise ServiceError(Refusal.TOO_MANY_SUBS, f"chat has {len(current)} subscriptions",
                                limit=MAX_PER_CHAT)
         delivery = delivery or Cadence(chat.default_mode, chat.default_hour, chat.default_weekday)
         sub = Subscription(

@@ -21,7 +21,7 @@ from config import Settings
 from model.enums import SubscriptionKind
 from runtime import App
 from services import audit, limits
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from storage.dialect import lock_for_write
 from storage.models import Chat, OfficialProvince, Subscription, SubscriptionProvince, User
 
@@ -112,7 +112,7 @@ def _check_provinces(codes: list[str]) -> list[str]:
     known = catalog.provinces()
     unknown = [c for c in codes if c not in known]
     if unknown:
-        raise ServiceError("bad_province", f"unknown province code(s): {', '.join(unknown)}",
+        raise ServiceError(Refusal.BAD_PROVINCE, f"unknown province code(s): {', '.join(unknown)}",
                            province=", ".join(unknown))
     return sorted(set(codes))
 
@@ -153,8 +153,9 @@ async def _set_report_subscriptions(session: AsyncSession, chat_id: int,
 
 
 def _bad_person(channel: str, user_key: str) -> ServiceError:
-    return ServiceError("bad_user_id", f"'{limits.shown(user_key)}' is not a {channel} user id"
-                        " the bot knows", value=limits.shown(user_key), channel=channel)
+    return ServiceError(Refusal.BAD_USER_ID,
+                        f"'{limits.shown(user_key)}' is not a {channel} user id the bot knows",
+                        value=limits.shown(user_key), channel=channel)
 
 
 async def _named_user(session: AsyncSession, channel: str, user_key: str, *,
@@ -187,18 +188,18 @@ async def _keep_an_admin(session: AsyncSession, settings: Settings, user: User,
     admins = (await session.scalars(
         select(User.id).where(User.role == "admin").with_for_update())).all()
     if not set(admins) - {user.id}:
-        raise ServiceError("last_admin", f"{user.channel}:{user.user_key} is the last admin")
+        raise ServiceError(Refusal.LAST_ADMIN, f"{user.channel}:{user.user_key} is the last admin")
 
 
 async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
                 provinces: list[str] | None = None) -> RoleChange:
     """Make someone an official of `provinces` (replacing earlier ones) or an admin."""
     if role not in ("official", "admin"):
-        raise ServiceError("bad_role", f"unknown role '{limits.shown(role)}'",
+        raise ServiceError(Refusal.BAD_ROLE, f"unknown role '{limits.shown(role)}'",
                            value=limits.shown(role))
     codes = _check_provinces(list(provinces or []))
     if role == "official" and not codes:
-        raise ServiceError("grant_needs_province", "an official needs at least one province")
+        raise ServiceError(Refusal.GRANT_NEEDS_PROVINCE, "an official needs at least one province")
     async with app.sessions() as session, session.begin():
         await lock_for_write(session)
         user, seen = await _named_user(session, channel, user_key, create=True)
@@ -220,13 +221,13 @@ async def grant(app: App, actor: str, channel: str, user_key: str, role: str,
 async def revoke(app: App, actor: str, channel: str, user_key: str) -> Person:
     """Back to citizen: provinces and report subscriptions go; news subscriptions stay."""
     if app.settings.is_admin(channel, user_key):
-        raise ServiceError("revoke_configured_admin",
+        raise ServiceError(Refusal.REVOKE_CONFIGURED_ADMIN,
                            f"{channel}:{user_key} is an admin by ADMIN_IDS; change the config")
     async with app.sessions() as session, session.begin():
         await lock_for_write(session)
         user, _ = await _named_user(session, channel, user_key, create=False)
         if user is None:
-            raise ServiceError("user_not_found", f"no user {channel}:{user_key}",
+            raise ServiceError(Refusal.USER_NOT_FOUND, f"no user {channel}:{user_key}",
                                value=user_key)
         await _keep_an_admin(session, app.settings, user, "citizen")
         previous = user.role

@@ -78,11 +78,12 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: DeliveryK
         true() if where is None else where)
     columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
                "parts_sent", "attempts", "created_at"]
+    # Counted by RETURNING, not rowcount: Python's sqlite3 reports no rowcount (-1) for a
+    # statement that starts with WITH, as this one does when its SELECT reads a CTE.
     result = await session.execute(
-        upsert_insert(session, Delivery).from_select(columns, rows).on_conflict_do_nothing(),
-        execution_options={"preserve_rowcount": True},
-    )
-    return rowcount(result)
+        upsert_insert(session, Delivery).from_select(columns, rows).on_conflict_do_nothing()
+        .returning(Delivery.id))
+    return len(result.all())
 
 
 # Rows per INSERT of `insert_rows`: ten parameters each stays far below SQLite's 32,766.

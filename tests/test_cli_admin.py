@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,7 @@ def test_grant_revoke_stats(cli, capsys) -> None:  # type: ignore[no-untyped-def
     assert cli("stats") == 0
     out = capsys.readouterr().out
     assert "users by role: admin 1, official 1" in out
+    assert "tables:" in out and re.search(r"\n  users: 2 rows, \d+\.\d MB", out)
     assert cli("revoke", "555") == 0
     assert cli("revoke", "nobody") == 2
     rows = cli.query(select(AuditLog.actor, AuditLog.action, AuditLog.target))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -135,3 +136,21 @@ async def test_several_items_together_make_one_batch(dapp: App) -> None:
     [single] = channel.texts_for(402)
     assert single.startswith("<b><a href=") and "Chỉ một tin ở Huế" in single
     assert channel.texts_for(403) == []  # a digest subscriber waits for the digest
+
+
+async def test_the_log_counts_the_rows_queued(dapp: App, caplog: pytest.LogCaptureFixture) -> None:
+    """The count comes from the rows inserted, on both engines (SQLite reports no rowcount for
+    an INSERT that starts with WITH)."""
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        item = await add_item(session, src, "Lũ ở Lào Cai", provinces=["15"])
+        for key in (301, 302):
+            await add_sub(session, await add_chat(session, key, channel="memory"),
+                          provinces=["15"])
+    with caplog.at_level(logging.INFO, logger="delivery.match"):
+        await on_new_items(dapp, [item])
+        await on_new_items(dapp, [item])
+    assert [r.getMessage() for r in caplog.records if r.name == "delivery.match"] == [
+        "1 new items: instant messages queued for 2 chats, weaker matches held for 0",
+        "1 new items: instant messages queued for 2 chats, weaker matches held for 0",
+    ]

@@ -183,7 +183,7 @@ async def test_malformed_message_fails_once_and_admins_are_alerted(
         await add_chat(session, ADMIN)
     await enqueue(tapp, target, ["<b>not closed"], kind="broadcast", dedup_key="bad-161")
     [alert] = await fake.wait_for_messages(ADMIN, 1)
-    assert "can't parse entities" in alert.plain.lower() and "will not be retried" in alert.plain
+    assert "can't parse entities" in alert.plain.lower() and "sẽ không gửi lại" in alert.plain
     async with tapp.sessions() as session:
         row = (await session.execute(
             select(Delivery.state, Delivery.attempts).where(Delivery.chat_id == target))).one()

@@ -17,10 +17,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 pytestmark = pytest.mark.slow
 
 
-def bot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def bot(tmp_path: Path, *args: str, level: str = "WARNING") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_FILE=str(tmp_path / "loa.log"),
-               LOG_LEVEL="WARNING", HTTP_TIMEOUT_SECONDS="3", ALLOW_PRIVATE_SOURCES="true")
+               LOG_LEVEL=level, HTTP_TIMEOUT_SECONDS="3", ALLOW_PRIVATE_SOURCES="true")
     return subprocess.run([sys.executable, str(ROOT / "bot.py"), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -31,10 +31,11 @@ def test_sources_commands_and_poll_once(tmp_path: Path, feed_server: FeedServer)
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == f"added source 1: SGGP <{url}> (feed, province 79, active)"
 
-    polled = bot(tmp_path, "poll", "--once")
+    polled = bot(tmp_path, "poll", "--once", level="INFO")
     assert polled.returncode == 0, polled.stderr
     assert "source 1 SGGP: 2 new (backlog, not pushed)" in polled.stdout
-    assert "polled 1 sources: 2 new items, 0 failed" in polled.stdout
+    # Said once: printed, not logged too.
+    assert (polled.stdout + polled.stderr).count("polled 1 sources: 2 new items, 0 failed") == 1
 
     listed = bot(tmp_path, "sources", "list")
     assert listed.returncode == 0
@@ -46,6 +47,16 @@ def test_sources_commands_and_poll_once(tmp_path: Path, feed_server: FeedServer)
     assert bot(tmp_path, "sources", "resume", url).stdout.startswith("resumed source 1")
     assert bot(tmp_path, "sources", "remove", "1").stdout.startswith("removed source 1")
     assert "no sources yet" in bot(tmp_path, "sources", "list").stdout
+
+
+def test_poll_once_fails_when_a_source_failed(tmp_path: Path, feed_server: FeedServer) -> None:
+    good = feed_server.add("/rss", (FIXTURES / "sggp.rss").read_bytes())
+    assert bot(tmp_path, "sources", "add", good, "--name", "SGGP").returncode == 0
+    assert bot(tmp_path, "sources", "add", feed_server.url("/missing"),
+               "--name", "Gone").returncode == 0
+    polled = bot(tmp_path, "poll", "--once")
+    assert polled.returncode == 1, polled.stdout
+    assert "polled 2 sources: 2 new items, 1 failed" in polled.stdout
 
 
 def test_sources_test_prints_items_and_stores_nothing(tmp_path: Path) -> None:

@@ -3,12 +3,13 @@ and OPML; every admin action lands in the audit log."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from delivery.alerts import alert_admins
+from delivery.alerts import Alert, alert_admins
 from handlers.commands import names_for_role
 from runtime import App, open_app
 from services import chats, subscriptions, users
@@ -65,7 +66,8 @@ async def test_a_bare_admin_id_is_a_telegram_id_only(admin_app) -> None:  # type
     # Alerts go to the configured admins' private chats on their own channel only.
     for channel in ("telegram", "zalo"):
         await chats.ensure_chat(admin_app, channel, "1")
-    await alert_admins(admin_app, "nguồn tin bị tạm dừng")
+    await alert_admins(admin_app, Alert.SOURCE_PAUSED, id=1, name="Báo", url="https://a.vn/rss",
+                       detail="HTTP 404")
     async with admin_app.sessions() as session:
         alerted = (await session.execute(
             select(Chat.channel, Chat.chat_key).join(Delivery, Delivery.chat_id == Chat.id)
@@ -126,7 +128,7 @@ async def test_grant_admin_across_channels_and_bad_grants(admin_app) -> None:  #
         await admin.say(bad)
         assert admin.text.startswith("Cách dùng: /grant"), bad
     await admin.say("/revoke 1")
-    assert "ADMIN_IDS" in admin.text  # admins get the reason under the polite line
+    assert "ADMIN_IDS" in admin.text  # the polite line says why, in the admin's language
     await admin.say("/revoke 999")
     assert "Không có người dùng này: 999" in admin.text
 
@@ -135,8 +137,12 @@ async def test_stats(admin_app) -> None:  # type: ignore[no-untyped-def]
     await Person(admin_app, "2").say("/sub bầu cử")
     admin = Person(admin_app, "1")
     await admin.say("/stats")
-    assert "Người dùng: citizen 2" in admin.text
-    assert "Đăng ký: instant 1" in admin.text and "Nguồn: 0" in admin.text
+    # State words in the reader's language (the CLI's `admin stats` says "citizen 2"); table
+    # names are the database's, shown as code.
+    assert "Người dùng: người dân 2" in admin.text
+    assert "Đăng ký: nhận ngay 1" in admin.text and "Nguồn: 0" in admin.text
+    assert "Bảng dữ liệu (số dòng, dung lượng):" in admin.text
+    assert re.search(r"\n<code>subscriptions</code>: 1 dòng, \d+\.\d MB", admin.text)
 
 
 async def _deliveries(app: App) -> list[Delivery]:

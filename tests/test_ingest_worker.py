@@ -70,8 +70,8 @@ def handed_over(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
 def admin_alerts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     texts: list[str] = []
 
-    async def alert_admins(app: App, text: str) -> None:
-        texts.append(text)
+    async def alert_admins(app: App, alert: alerts.Alert, **params: object) -> None:
+        texts.append(f"{alert}: {params}")
 
     monkeypatch.setattr(alerts, "alert_admins", alert_admins)
     return texts

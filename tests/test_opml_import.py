@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from runtime import App, open_app
 from services import admin, sources
-from services.errors import ServiceError
+from services.errors import Refusal, ServiceError
 from storage.models import AuditLog, Source
 from tests.chat_support import Person
 from tests.conftest import make_settings
@@ -103,12 +103,14 @@ async def test_the_whole_cap_imports_in_one_transaction(opml_app: App) -> None:
         "https://bao9.example.vn/rss", "https://bao8.example.vn/rss")
     done = await admin.import_opml(opml_app, data.encode(), "cli")
     assert len(done.added) == admin.MAX_OPML_OUTLINES - 3
-    reasons = dict(done.skipped)
-    assert (
-        reasons["https://bao5.example.vn/rss"] == "https://bao5.example.vn/rss is already source 1"
-    )
-    assert reasons["https://bao8.example.vn/rss"] == "listed twice in the file"
-    assert "is a link-local address" in reasons["http://169.254.169.254/latest/meta-data/"]
+    # A typed reason for chat (its code and parameters), and the detail for the CLI.
+    why = dict(done.skipped)
+    exists = why["https://bao5.example.vn/rss"]
+    assert (exists.code, exists.params["source_id"]) == (Refusal.SOURCE_EXISTS, 1)
+    assert exists.reason == "https://bao5.example.vn/rss is already source 1"
+    assert why["https://bao8.example.vn/rss"].code == Refusal.OPML_DUPLICATE
+    refused = why["http://169.254.169.254/latest/meta-data/"]
+    assert refused.code == Refusal.SOURCE_REFUSED and "is a link-local address" in refused.reason
     async with opml_app.sessions() as session:
         audit = (await session.scalars(select(AuditLog.action))).all()
     assert audit.count("source_add") == admin.MAX_OPML_OUTLINES - 2 and audit.count("import") == 1

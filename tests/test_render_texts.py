@@ -8,8 +8,13 @@ import re
 import string
 from pathlib import Path
 
+from delivery.alerts import Alert
+from feeds import health
+from model.enums import OutboxState, SubscriptionMode
 from render.markup import Html
 from render.texts import LANGS, messages, t
+from services import limits
+from services.errors import Refusal
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every package that asks for texts, and the modules at the top (bot.py).
@@ -36,6 +41,9 @@ BUILT = (
         "feed_paused",
         "feed_resumed",
         "btn_confirm_stop",
+        *(f"alert_{alert}" for alert in Alert),
+        "source_kind_feed",
+        "source_kind_listing",
         "btn_confirm_broadcast",
     }
 )
@@ -87,15 +95,33 @@ def test_no_text_is_used_without_existing() -> None:
     } <= used
     missing = (used | BUILT) - set(messages("vi"))
     assert not missing, missing
-    codes: set[str] = set()
+    # Every refusal has its polite line, in both languages (parity above).
+    assert {f"error_{code}" for code in Refusal} <= set(messages("vi"))
+    # Services give typed codes, never a bare string a reply would have to show as it is.
     for path in [*(ROOT / "services").glob("*.py"), *(ROOT / "handlers").glob("*.py")]:
-        codes |= set(re.findall(r'ServiceError\(\s*"([a-z_]+)"', path.read_text(encoding="utf-8")))
-    assert {f"error_{c}" for c in codes} <= set(messages("vi"))  # every refusal has its polite line
+        assert not re.search(r'ServiceError\(\s*"', path.read_text(encoding="utf-8")), path
+
+
+def test_every_state_word_of_the_statistics_has_its_text() -> None:
+    """/stats names roles, channels, delivery modes, source states and outbox states in the
+    reader's language: each value the database can hold has its word."""
+    words = {
+        "role": ("citizen", "official", "admin"),
+        "channel": limits.CHANNELS,
+        "mode": tuple(SubscriptionMode),
+        "feed_state": ("active", health.PAUSED),
+        "outbox": tuple(OutboxState),
+        "source_kind": ("feed", "listing"),
+    }
+    keys = {f"{kind}_{value}" for kind, values in words.items() for value in values}
+    assert keys <= set(messages("vi")), keys - set(messages("vi"))
 
 
 def test_texts_escape_their_parameters() -> None:
     assert t("vi", "search_none", query="<b>&") == "Không tìm thấy tin nào cho “&lt;b&gt;&amp;”."
-    assert t("vi", "feed_problem", reason=Html("<i>ok</i>")) == "⚠️ <i>ok</i>"
+    assert t("vi", "usage", usage=Html("<i>ok</i>")) == "Cách dùng: <i>ok</i>"
+    assert t("vi", "feed_problem", reason="<i>") == (
+        "⚠️ Lỗi gần nhất, nguyên văn: <code>&lt;i&gt;</code>")
     assert t("fr", "usage", usage="/x") == "Cách dùng: /x"  # unknown language: Vietnamese
     assert t("en", "report_more", count="<3") == "<i>… and &lt;3 more items in this period.</i>"
     assert LANGS == ("vi", "en")

@@ -1,0 +1,145 @@
+"""Retention: the daily job that keeps the database bounded.
+
+It deletes, in batches of `settings.retention_batch_size` rows, each batch its own short
+transaction (so a large backlog never holds the write lock for long):
+- finished outbox rows (sent, cancelled, failed) due before the cutoff, with the
+  `delivered_items` rows that record what they gave;
+- `delivered_items` rows no outbox row owns any more, given before the cutoff;
+- with `settings.item_archive_days` set, items fetched before that many days (their labels and
+  what was given of them go with them, by the foreign keys' ON DELETE CASCADE).
+
+The cutoff is `settings.retention_days` ago, moved further back when digests or the
+once-per-chat rule still need a row (`resend_horizon`):
+- a digest's window starts at the chat's previous digest and reaches back at most
+  delivery.contents.LOOKBACK (28 days for a weekly one) from its due time; digest rows created
+  from now on are due at most a week ago (the weekly digest missed while the bot was down, see
+  delivery.digests.last_due), and rows still open are due when they are due. Every window that
+  will ever be read starts after `min(now - a week, oldest open row's due) - LOOKBACK`;
+- an item reaches a chat again only through such a window, or the instant row made when it is
+  first matched. Every item a finished row gave was fetched (and matched) before the row was
+  due, so once the row is due before the horizon none of its items can be offered again, and
+  what it gave (`delivered_items`) is no longer needed to keep them from coming twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from delivery.contents import LOOKBACK
+from delivery.digests import PERIODS
+from model.enums import OutboxState
+from runtime import App
+from storage.dialect import lock_for_write, rowcount
+from storage.models import DeliveredItem, Delivery, Item
+
+log = logging.getLogger(__name__)
+
+FINISHED = (OutboxState.SENT, OutboxState.CANCELLED, OutboxState.FAILED)
+OPEN = (OutboxState.PENDING, OutboxState.SENDING)
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    cutoff: datetime
+    deliveries: int
+    delivered_items: int
+    items: int
+
+
+def resend_horizon(now: datetime, oldest_open_due: datetime | None) -> datetime:
+    """Every digest window read from `now` on starts after this (see the module docstring)."""
+    earliest_due = now - PERIODS["weekly"]
+    if oldest_open_due is not None:
+        earliest_due = min(earliest_due, oldest_open_due)
+    return earliest_due - LOOKBACK
+
+
+async def cutoff(app: App) -> datetime:
+    """Finished rows due before this, and what they gave, may go."""
+    now = app.clock()
+    async with app.sessions() as session:
+        oldest_open = await session.scalar(
+            select(func.min(Delivery.due_at)).where(Delivery.state.in_(OPEN)))
+    return min(now - timedelta(days=app.settings.retention_days),
+               resend_horizon(now, oldest_open))
+
+
+async def run_retention(app: App) -> RetentionReport:
+    """One pass of the daily job; returns what it deleted."""
+    before = await cutoff(app)
+    deliveries = given = 0
+    while True:
+        removed = await _batch(app, _finished_rows(before, app.settings.retention_batch_size))
+        deliveries += removed[0]
+        given += removed[1]
+        if removed[0] < app.settings.retention_batch_size:
+            break
+    given += await _in_batches(app, DeliveredItem.__table__, [
+        DeliveredItem.delivery_id.is_(None), DeliveredItem.created_at < before],
+        keys=(DeliveredItem.chat_id, DeliveredItem.item_id))
+    items = 0
+    if app.settings.item_archive_days:
+        archive_before = min(before,
+                             app.clock() - timedelta(days=app.settings.item_archive_days))
+        items = await _in_batches(app, Item.__table__, [Item.fetched_at < archive_before],
+                                  keys=(Item.id,))
+    report = RetentionReport(before, deliveries, given, items)
+    log.info("retention (before %s): %d deliveries, %d delivered items, %d items deleted",
+             before.isoformat(), deliveries, given, items)
+    return report
+
+
+def _finished_rows(before: datetime, limit: int) -> Any:
+    return (select(Delivery.id)
+            .where(Delivery.state.in_(FINISHED), Delivery.due_at < before)
+            .limit(limit))
+
+
+async def _batch(app: App, ids_query: Any) -> tuple[int, int]:
+    """Delete one batch of outbox rows and what they gave: (rows, delivered items)."""
+    async with app.sessions() as session, session.begin():
+        await lock_for_write(session)
+        ids = list(await session.scalars(ids_query))
+        if not ids:
+            return 0, 0
+        given = await session.execute(
+            delete(DeliveredItem).where(DeliveredItem.delivery_id.in_(ids)),
+            execution_options={"preserve_rowcount": True})
+        rows = await session.execute(delete(Delivery).where(Delivery.id.in_(ids)),
+                                     execution_options={"preserve_rowcount": True})
+        result = rowcount(rows), rowcount(given)
+    await asyncio.sleep(0)  # let the sender's writes in between batches
+    return result
+
+
+async def _in_batches(app: App, table: Any, where: list[Any], keys: tuple[Any, ...]) -> int:
+    """DELETE … WHERE (keys) IN (SELECT keys … WHERE `where` LIMIT batch), until none is left;
+    returns how many rows went."""
+    limit, total = app.settings.retention_batch_size, 0
+    while True:
+        async with app.sessions() as session, session.begin():
+            await lock_for_write(session)
+            count = await _delete_some(session, table, where, keys, limit)
+        total += count
+        await asyncio.sleep(0)
+        if count < limit:
+            return total
+
+
+async def _delete_some(session: AsyncSession, table: Any, where: list[Any],
+                       keys: tuple[Any, ...], limit: int) -> int:
+    found = (await session.execute(select(*keys).where(*where).limit(limit))).all()
+    if not found:
+        return 0
+    condition = (keys[0].in_([row[0] for row in found]) if len(keys) == 1
+                 else tuple_(*keys).in_([tuple(row) for row in found]))
+    result = await session.execute(delete(table).where(condition),
+                                   execution_options={"preserve_rowcount": True})
+    return rowcount(result)
