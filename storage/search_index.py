@@ -19,10 +19,11 @@ left out. It only finds it without reading every item.
   tsvector (the `simple` configuration, since the text is folded already) is built from the
   text reduced to its [a-z0-9] runs, so that the parser cannot read "5.000" as one number or
   "tp.hcm" as a host name: its tokens are exactly the whole words the check sees. Title words
-  carry weight A, so a title hit is `word:A`; label tokens carry weight B, so no word of the text
-  is taken for a label. A GIN index and a (published_at, id) index serve it; the planner picks
-  the GIN index for rare words and the date index (newest first, checking narrow rows) for
-  common ones. A search never reads the large `items` rows until it has its page.
+  carry weight A, so a title hit is `word:A` (and `tt<word>`, for the GIN index); label tokens
+  carry weight B, so no word of the text is taken for a label. A GIN index and a
+  (published_at, id) index serve it; the planner picks the GIN index for rare words and the date
+  index (newest first, checking narrow rows) for common ones. A search never reads the large
+  `items` rows until it has its page.
 
 Labels are tokens (`label_token`): "p<code>" for a province, "t<slug without hyphens>" for a
 topic, so words and filters are one index lookup on both engines. The index objects are not in
@@ -54,6 +55,9 @@ from storage.models import Item
 
 # The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
 ID_SPAN = 2**31
+# PostgreSQL's vector holds each title word again with this prefix (migration 0004), which the
+# GIN index can look up: weights it cannot see, and the planner's estimates ignore them.
+TITLE_PREFIX = "tt"
 # What the schema holds beyond the models: Alembic's comparison leaves these alone.
 HIDDEN = frozenset({"items_fts", "items_fts_data", "items_fts_idx", "items_fts_content",
                     "items_fts_docsize", "items_fts_config", "items_fts_labels", "items_search",
@@ -114,7 +118,9 @@ def _tsquery(query: Query, part: Part) -> str:
     and labels are [a-z0-9] runs, so nothing a user types reaches it as syntax."""
     words = " & ".join(query.words)
     title = " & ".join(f"{w}:A" for w in query.words)
-    found = [{Part.ALL: words, Part.TITLE: title, Part.REST: f"{words} & !({title})"}[part]] \
+    # The title tier's GIN lookup: "tt<word>" tokens; the weights keep it exact.
+    in_title = " & ".join(f"{TITLE_PREFIX}{w} & {w}:A" for w in query.words)
+    found = [{Part.ALL: words, Part.TITLE: in_title, Part.REST: f"{words} & !({title})"}[part]] \
         if query.words else []
     for tokens in ([label_token(province=p) for p in query.provinces],
                    [label_token(topic=t) for t in query.topics]):

@@ -13,7 +13,8 @@ remove the entry with the old tokens, store the new ones and index the entry aga
 
 PostgreSQL: `items_search`, a narrow table (id, published_at, vector) of the items that are no
 copy, replaces 0003's generated column on `items`: its tsvector holds the title's words with
-weight A, the folded text's words, and the label tokens with weight B; a GIN index and a
+weight A and again as "tt<word>" tokens, the folded text's words, and the label tokens with
+weight B; a GIN index and a
 (published_at, id) index serve it. Kept by triggers on `items` and the label tables, so a search
 reads narrow rows only, never the large `items` rows. Written out here: migrations do not import
 model code.
@@ -99,8 +100,13 @@ _PG_LABELS = ("setweight(to_tsvector('simple'::regconfig, coalesce((SELECT strin
               " province, ' ') FROM item_provinces WHERE item_id = {id}), '') || ' ' ||"
               " coalesce((SELECT string_agg('t' || replace(topic, '-', ''), ' ') FROM item_topics"
               " WHERE item_id = {id}), '')), 'B')")
+# The title's words once more, each as "tt<word>": the GIN index cannot see weights, so these
+# let it find title hits (search_index.TITLE_PREFIX).
+_PG_TITLE = ("to_tsvector('simple'::regconfig, regexp_replace(regexp_replace(items.title_fold,"
+             " '[^a-z0-9]+', ' ', 'g'), '([a-z0-9]+)', 'tt\\1', 'g'))")
 _PG_VECTOR = (f"setweight({_RUNS.format('items.title_fold')}, 'A') ||"
-              f" {_RUNS.format('items.search_text')} || {_PG_LABELS.format(id='items.id')}")
+              f" {_RUNS.format('items.search_text')} || {_PG_LABELS.format(id='items.id')} ||"
+              f" {_PG_TITLE}")
 _PG = [
     "DROP INDEX ix_items_search_vector",
     "ALTER TABLE items DROP COLUMN search_vector",
