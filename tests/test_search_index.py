@@ -176,7 +176,7 @@ async def test_the_index_follows_label_changes(app) -> None:  # type: ignore[no-
 
 async def test_filters_with_words_many_items(app) -> None:  # type: ignore[no-untyped-def]
     """Filters and words together over more items than a page: the total and the order are a
-    scan's, newest first, topic and province alike."""
+    scan's (title hits first, newest first within each), topic and province alike."""
     async with app.sessions() as s, s.begin():
         src = await add_source(s)
         ids = {}
@@ -186,7 +186,10 @@ async def test_filters_with_words_many_items(app) -> None:  # type: ignore[no-un
             word = "cử tri" if n % 5 else "đại biểu"
             ids[n] = await add_item(s, src, f"Tiếp xúc {word} số {n}", provinces=provinces,
                                     topics=topics, published_at=at(n))
-    expected = [ids[n] for n in reversed(range(30)) if n % 3 == 0 and n % 5]
+        in_summary = await add_item(s, src, "Tin vắn", "gặp cử tri", provinces=["15"],
+                                    published_at=at(40))
+    # title hits first, then the newer summary hit
+    expected = [ids[n] for n in reversed(range(30)) if n % 3 == 0 and n % 5] + [in_summary]
     found = await search.search(app, "cử tri lào cai", per_page=100)
     assert [i.id for i in found.items] == expected and found.total == len(expected)
     expected = [ids[n] for n in reversed(range(30)) if n % 2 == 0 and n % 3 == 0 and n % 5]
