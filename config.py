@@ -143,6 +143,13 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(8, ge=1)
     delivery_retry_base_seconds: float = Field(5.0, gt=0)
 
+    # Several instances on one PostgreSQL (README "Running several instances"): the leader of
+    # a chat channel (updates and sending) holds a lease this long and renews it every third
+    # of it, so a dead leader is replaced within about 4/3 of it. A source being polled stays
+    # claimed by its poller this long at most. A chat update taken but never handled (its
+    # taker died) is taken again after LEADER_LEASE_SECONDS.
+    leader_lease_seconds: float = Field(15.0, gt=0, le=600)
+    source_claim_seconds: float = Field(60.0, gt=0)
     # Retention (delivery.retention), a daily job at this local hour: finished outbox rows and
     # what they gave are deleted after this many days (later when digests still need them), in
     # batches of this many rows; items are deleted after ITEM_ARCHIVE_DAYS (0: kept for ever).

@@ -121,9 +121,9 @@ def evaluate(name: str, items: list[dict[str, Any]], show_errors: int) -> dict[s
             print(f"- {item.get('id')} {kind}: missing {missing} extra {extra}")
             print(f"    {item.get('title', '')[:110]} | {item.get('summary', '')[:160]}")
             for e in result.evidence:
-                if e["label"] in extra or e["label"] in missing:
-                    score_ = result.scores.get(e["label"], 1.0)
-                    print(f"    evidence: {e['resolved']} ({score_:.2f})")
+                if e.label in extra or e.label in missing:
+                    score_ = result.scores.get(e.label, 1.0)
+                    print(f"    evidence: {e.resolved} ({score_:.2f})")
     return total
 
 

@@ -6,11 +6,14 @@ the reply). From there the path is the same everywhere:
 
 1. the person's flood verdict (handlers/flood.py), counted in arrival order: the first command
    over the limit gets one polite line, the next ones are dropped in silence;
-2. one chat's updates in order, different chats concurrently;
+2. one chat's updates in order, different chats concurrently; an update with the platform's
+   id (`Incoming.update_key`) once, across instances too (services.leadership.take_update);
 3. the adapter's own preparation, if any (a Telegram file download, who may set up a group);
 4. dispatch through handlers/router.py, with "typing…" when it takes a while; a failure the
    router did not answer itself is logged with its context and the person gets an apology;
-5. the button answer and the replies, in the pacer's interactive lane (ahead of digests) and
+5. the button answer and the replies (or, with a `relay`, the replies handed to another
+   sender: the outbox, when this instance does not lead the channel), in the pacer's
+   interactive lane (ahead of digests) and
    handled by the sender's own outcome policy (`delivery.sender.decide`): "retry after" and
    outages are ridden out, a migrated group is followed, a gone chat is marked inactive, and
    rejected content or a refused token alerts the admins.
@@ -35,6 +38,7 @@ from model.channel import Channel, OutMessage
 from model.enums import ActionKind
 from render.texts import t
 from runtime import App
+from services.leadership import finish_update, take_update
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ MAX_IN_FLIGHT = 64  # updates queued by `submit` and not yet handled; beyond thi
 Dispatch = Callable[[App, Incoming], Coroutine[Any, Any, Result]]
 Prepare = Callable[[Incoming], Awaitable[bool]]  # False: the adapter has answered, stop there
 Typing = Callable[[str], Awaitable[object]]
+# Hands a reply to another sender instead of sending it (chat key, chat kind, message).
+Relay = Callable[[str, str, OutMessage], Awaitable[None]]
 
 
 class ChatOrder:
@@ -77,9 +83,13 @@ async def send_reply(
     has no row to put back, so a retry waits here instead."""
     waits, attempts, migrated = 0, 0, False
     while True:
-        if pacer is not None:
-            await pacer.acquire(chat_key, kind, lane=INTERACTIVE)
-        outcome = await channel.send(chat_key, message, chat_kind=kind)
+        if pacer is None:
+            outcome = await channel.send(chat_key, message, chat_kind=kind)
+        else:
+            # Counted from the answer, as the sender's messages are (pacing.Window): counted
+            # from the grant, a reply held up on the way arrives bunched with later ones.
+            async with pacer.slot(chat_key, kind, INTERACTIVE):
+                outcome = await channel.send(chat_key, message, chat_kind=kind)
         action = decide(outcome, attempts + 1, app.settings)
         app.metrics.sent(channel.name, REPLY, outcome.status.value,
                          action.delay if action.kind == ActionKind.WAIT else None)
@@ -125,8 +135,10 @@ class Inbound:
         dispatch: Dispatch | None = None,
         typing: Typing | None = None,
         flood: bool = True,
+        relay: Relay | None = None,
     ) -> None:
         self.app = app
+        self.relay = relay
         self.channel = channel
         self.pacer = pacer
         self.dispatch = dispatch or router.dispatch
@@ -160,6 +172,9 @@ class Inbound:
             await asyncio.gather(*late, return_exceptions=True)
 
     async def reply(self, chat_key: str, kind: str, message: OutMessage) -> None:
+        if self.relay is not None:
+            await self.relay(chat_key, kind, message)
+            return
         await send_reply(self.app, self.channel, self.pacer, chat_key, kind, message)
 
     async def say(self, incoming: Incoming, key: str, **params: object) -> None:
@@ -184,6 +199,20 @@ class Inbound:
                           self.channel.name, incoming.chat_key, incoming.user_key)
 
     async def _work(self, incoming: Incoming, verdict: Verdict, prepare: Prepare | None) -> None:
+        key = incoming.update_key
+        if key is None:
+            await self._answer(incoming, verdict, prepare)
+            return
+        if not await take_update(self.app, self.channel.name, key):
+            log.info("%s update %s was handled by another instance", self.channel.name, key)
+            return
+        try:
+            await self._answer(incoming, verdict, prepare)
+        finally:  # failed or not, it was answered (an apology at least): never again
+            await finish_update(self.app, self.channel.name, key)
+
+    async def _answer(self, incoming: Incoming, verdict: Verdict,
+                      prepare: Prepare | None) -> None:
         if verdict is not Verdict.ALLOW:
             await self._refuse_flood(incoming, verdict)
             return

@@ -115,6 +115,14 @@ def make_bot(settings: Settings) -> Bot:
     )
 
 
+async def whoami(settings: Settings) -> str:
+    """The bot's @username, by getMe (`bot.py doctor`). Raises InvalidToken when Telegram
+    rejects the token, another TelegramError when it cannot be reached."""
+    bot = make_bot(settings)
+    async with bot:  # initialize() calls getMe
+        return f"@{bot.username}"
+
+
 def retry_seconds(exc: RetryAfter) -> float:
     """RetryAfter's wait in seconds (PTB 22 gives an int now, a timedelta later)."""
     with warnings.catch_warnings():

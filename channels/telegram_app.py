@@ -32,7 +32,6 @@ from channels.telegram import (
     REQUEST_TIMEOUT,
     TelegramChannel,
     is_bad_url,
-    make_bot,
 )
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
@@ -58,8 +57,9 @@ PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_application(settings: Settings) -> PTBApplication:
-    """PTB's Application on our base URLs, with a job queue, no rate limiter (the sender paces)
-    and concurrent updates (ordered per chat by the inbound runner)."""
+    """PTB's Application on our base URLs, with no job queue (Loa's jobs run on its own
+    APScheduler), no rate limiter (the sender paces) and concurrent updates (ordered per chat by
+    the inbound runner)."""
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         raise ConfigError("invalid setting TELEGRAM_BOT_TOKEN: it is not set")
     return (
@@ -74,6 +74,7 @@ def build_application(settings: Settings) -> PTBApplication:
         .connect_timeout(REQUEST_TIMEOUT)
         .media_write_timeout(REQUEST_TIMEOUT * 3)
         .concurrent_updates(MAX_CONCURRENT)
+        .job_queue(None)
         .build()
     )
 
@@ -198,14 +199,6 @@ async def start_telegram(
     app.channels[NAME] = channel
     await _start_polling(handle)
     return handle
-
-
-async def whoami(settings: Settings) -> str:
-    """The bot's @username, by getMe (`bot.py doctor`). Raises InvalidToken when Telegram
-    rejects the token, another TelegramError when it cannot be reached."""
-    bot = make_bot(settings)
-    async with bot:  # initialize() calls getMe
-        return f"@{bot.username}"
 
 
 async def _start_polling(handle: TelegramHandle) -> None:

@@ -4,6 +4,7 @@ shared inbound runner (channels/inbound.py), which does the rest.
 - Messages, commands, documents (an OPML for /import), button presses, channel posts, the bot
   being added to or removed from a chat, and group → supergroup migrations are understood; in
   groups only commands (and replies to the bot) are read, and `/cmd@otherbot` is left alone.
+- Each update carries its id, so that it is handled once, whichever instance is handed it.
 - Before dispatch, a sent file is downloaded (within HTTP_MAX_BYTES) and Telegram is asked
   whether the sender administers the group, for its set-up.
 """
@@ -70,14 +71,17 @@ class TelegramInbound:
         return self.channel.bot.username or ""
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # The update's id goes with it: a new leader is handed again what the previous one
+        # handled but had not yet confirmed, and the runner handles each id once.
+        key = str(update.update_id)
         if update.callback_query is not None:
-            await self._on_callback(update.callback_query)
+            await self._on_callback(update.callback_query, key)
         elif update.my_chat_member is not None:
-            await self._on_membership(update.my_chat_member)
+            await self._on_membership(update.my_chat_member, key)
         elif (message := update.message or update.channel_post) is not None:
-            await self._on_message(message)
+            await self._on_message(message, key)
 
-    async def _on_message(self, message: Message) -> None:
+    async def _on_message(self, message: Message, update_key: str) -> None:
         chat_key = str(message.chat.id)
         if message.migrate_to_chat_id:
             await migrate_chat(self.app, NAME, chat_key, str(message.migrate_to_chat_id))
@@ -97,6 +101,7 @@ class TelegramInbound:
             chat_title=message.chat.title or "",
             user_name=message.from_user.full_name if message.from_user else "",
             language_code=message.from_user.language_code if message.from_user else None,
+            update_key=update_key,
         )
         await self.runner.handle(incoming, partial(self._prepare, message))
 
@@ -135,7 +140,7 @@ class TelegramInbound:
         # A channel post or an anonymous group admin: the chat speaks for itself.
         return str((message.sender_chat or message.chat).id)
 
-    async def _on_callback(self, query: CallbackQuery) -> None:
+    async def _on_callback(self, query: CallbackQuery, update_key: str) -> None:
         message = query.message
         if message is None:  # a button on an inline-mode message: not one of ours
             await self.channel.answer_button(query.id)
@@ -156,10 +161,11 @@ class TelegramInbound:
             callback_id=query.id,
             message_id=str(message.message_id),
             language_code=query.from_user.language_code,
+            update_key=update_key,
         )
         await self.runner.handle(incoming)
 
-    async def _on_membership(self, change: ChatMemberUpdated) -> None:
+    async def _on_membership(self, change: ChatMemberUpdated, update_key: str) -> None:
         """The bot was added to or removed from a chat, or a person blocked or unblocked it."""
         old, new = change.old_chat_member.status, change.new_chat_member.status
         chat_key = str(change.chat.id)
@@ -184,6 +190,7 @@ class TelegramInbound:
                     chat_title=change.chat.title or "",
                     user_name=change.from_user.full_name,
                     language_code=change.from_user.language_code,
+                    update_key=update_key,
                 )
             )
 

@@ -8,7 +8,7 @@ and the replies go back through the `ZaloChannel`.
 - Each event becomes an `Incoming` (channels/zalo_events.py) for the shared inbound runner
   (channels/inbound.py): one chat's messages in order, different chats concurrently, the flood
   limit, "typing…", the apology, and the replies. A redelivered event (same message id) is
-  handled once.
+  handled once, by whichever instance it reaches.
 - Zalo does not say who administers a group, so in a Zalo group Loa's own admins (ADMIN_IDS, or
   granted) stand in for the group's admins when it is set up.
 - Replies take the interactive lane of the channel's pacer when one is given (the sender's), so
@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from channels import zalo_events
-from channels.inbound import Dispatch, Inbound
+from channels.inbound import Dispatch, Inbound, Relay
 from channels.zalo import NAME, ZaloChannel
 from channels.zalo_client import ZaloClient, ZaloError
 from channels.zalo_http import WEBHOOK_PATH, HttpServer, MediaStore
@@ -50,9 +50,11 @@ class ZaloInbound:
     """Takes events from either intake and hands them to the inbound runner."""
 
     def __init__(self, app: App, channel: ZaloChannel, *, pacer: Pacer | None = None,
-                 dispatch: Dispatch | None = None, webhook_secret: str = "") -> None:
+                 dispatch: Dispatch | None = None, webhook_secret: str = "",
+                 relay: Relay | None = None) -> None:
         self.app = app
-        self.runner = Inbound(app, channel, pacer=pacer, dispatch=dispatch, typing=channel.typing)
+        self.runner = Inbound(app, channel, pacer=pacer, dispatch=dispatch, typing=channel.typing,
+                              relay=relay)
         self.webhook_secret = webhook_secret
         self._seen: OrderedDict[str, None] = OrderedDict()
         # Why the intake is not connected (a failing poll, a webhook not yet registered).
@@ -74,6 +76,7 @@ class ZaloInbound:
         if incoming is None:
             log.debug("Zalo event ignored: %s", event.get("event_name") or "no event name")
             return
+        incoming.update_key = event_id  # handled once across instances (channels.inbound)
         await self.runner.submit(incoming, self._prepare)
 
     async def webhook(self, request: web.Request) -> web.Response:
@@ -141,12 +144,14 @@ class ZaloHandle:
         return self.inbound.problem
 
 
-async def start_zalo(app: App, *, pacer: Pacer | None = None,
-                     dispatch: Dispatch | None = None) -> ZaloHandle:
+async def start_zalo(app: App, *, pacer: Pacer | None = None, dispatch: Dispatch | None = None,
+                     relay: Relay | None = None) -> ZaloHandle:
     """Serve Zalo: register the channel as `app.channels["zalo"]`, start the HTTP server when
     PUBLIC_BASE_URL is set, and take messages by polling or webhook (ZALO_MODE). Replies share
-    `pacer` (the sender's for this channel) when given. A rejected token stops start-up
-    (ConfigError); an unreachable Zalo is retried in the background."""
+    `pacer` (the sender's for this channel) when given. With `relay` (an instance that does not
+    lead Zalo, in webhook mode) it only takes webhook events in: replies go to `relay`, and the
+    channel is not registered for sending. A rejected token stops start-up (ConfigError); an
+    unreachable Zalo is retried in the background."""
     settings = app.settings
     if settings.zalo_bot_token is None or not settings.zalo_bot_token.get_secret_value():
         raise ConfigError("invalid setting ZALO_BOT_TOKEN: it is not set")
@@ -164,7 +169,8 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
     media = MediaStore(settings.public_base_url) if settings.public_base_url else None
     channel = ZaloChannel(settings, client, media)
     secret = settings.zalo_webhook_secret.get_secret_value() if settings.zalo_webhook_secret else ""
-    inbound = ZaloInbound(app, channel, pacer=pacer, dispatch=dispatch, webhook_secret=secret)
+    inbound = ZaloInbound(app, channel, pacer=pacer, dispatch=dispatch, webhook_secret=secret,
+                          relay=relay)
     handle = ZaloHandle(app, channel, inbound)
     if media is not None:
         handle.server = HttpServer(
@@ -178,6 +184,9 @@ async def start_zalo(app: App, *, pacer: Pacer | None = None,
             where = f"{settings.zalo_listen_host}:{settings.zalo_listen_port}"
             raise ConfigError(f"invalid setting ZALO_LISTEN_PORT: cannot listen on {where} "
                               f"({exc.strerror})") from None
+    if relay is not None:
+        inbound.problem = None  # it only takes events in, and its server listens
+        return handle
     app.channels[NAME] = channel
     if settings.zalo_mode == "webhook":
         base = settings.public_base_url or ""  # set: config requires it in webhook mode

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
 
 import ahocorasick
 
 from catalog import topic_name
+from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import Gazetteer, get_gazetteer
 from classify.places import PlaceReader, PlaceRules, get_place_rules
 from classify.textmap import Prepared, prepare
@@ -28,10 +28,7 @@ Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 class Classification:
     provinces: list[str] = field(default_factory=list)  # current codes, most relevant first
     topics: list[str] = field(default_factory=list)  # slugs
-    # One dict per label hit: {"kind": "province"|"topic", "label": code or slug,
-    #   "text": matched text, "resolved": human-readable chain,
-    #   e.g. '"huyện Vũ Thư" → former Thái Bình → 33 Hưng Yên'}
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)  # one per label hit
     scores: dict[str, float] = field(
         default_factory=dict
     )  # label (code or slug) -> confidence 0..1
@@ -82,7 +79,7 @@ class Classifier:
             # Foreign news: only the topics that happen abroad too (data/topic_rules.toml).
             keep = self.topic_rules.anywhere
             topics = [t for t in topics if t in keep]
-            topic_evidence = [e for e in topic_evidence if e["label"] in keep]
+            topic_evidence = [e for e in topic_evidence if e.label in keep]
             scores = {k: v for k, v in scores.items() if k in provinces or k in keep}
         return Classification(provinces, topics, place_evidence + topic_evidence, scores)
 
@@ -111,11 +108,11 @@ class Classifier:
 
     @staticmethod
     def _weigh_topics(model: TopicModel, prep: Prepared, signals: set[str],
-                      rule_evidence: list[dict[str, Any]], scores: dict[str, float]
-                      ) -> tuple[list[str], list[dict[str, Any]]]:
+                      rule_evidence: list[Evidence], scores: dict[str, float]
+                      ) -> tuple[list[str], list[Evidence]]:
         """The model's verdict on every topic: it keeps or vetoes what the rules found and adds
         what they missed; each label's score is the model's probability."""
-        by_rule = {e["label"]: e for e in rule_evidence}
+        by_rule = {e.label: e for e in rule_evidence}
         topics, evidence = [], []
         for slug, p in model.probabilities(prep.folded, prep.title_end, signals,
                                            labels_only=True).items():
@@ -126,8 +123,8 @@ class Classifier:
             else:
                 top = model.top_words(prep.folded, prep.title_end, slug)
                 words = ", ".join(f'"{w}"' for w in top)
-                evidence.append({"kind": "topic", "label": slug, "text": "",
-                                 "resolved": f"model ({words}) → {slug} ({topic_name(slug)})"})
+                evidence.append(Evidence(EvidenceKind.TOPIC, slug, "",
+                                         f"model ({words}) → {slug} ({topic_name(slug)})"))
         return topics, evidence
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import province_name
+from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
 from vntext import fold
@@ -337,7 +338,7 @@ class PlaceReader:
     def read(
         self, prep: Prepared, hits: list[tuple[int, int, str]], feed_province: str | None = None,
         sports_cues: int = 0, organisations: bool = True,
-    ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
+    ) -> tuple[list[str], list[Evidence], dict[str, float]]:
         """Provinces (most relevant first), their evidence and confidence. `hits` are the
         gazetteer and blocked-phrase matches in `prep.folded`; `sports_cues` how many sports
         words it has; `organisations` whether it names a club or company word at all."""
@@ -555,7 +556,7 @@ class PlaceReader:
 
     def _labels(
         self, prep: Prepared, settled: list[Mention], feed: str | None
-    ) -> tuple[list[str], list[dict[str, Any]], dict[str, float]]:
+    ) -> tuple[list[str], list[Evidence], dict[str, float]]:
         """Provinces by weight, their evidence and their confidence (0..1).
 
         Weight: a name in the title (or, with no title, in the first sentence) counts 3, a title
@@ -568,7 +569,7 @@ class PlaceReader:
         weight: dict[str, float] = {}
         passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
-        evidence: list[dict[str, Any]] = []
+        evidence: list[Evidence] = []
         said: set[tuple[str, str]] = set()
         subject = False  # another province is named as the subject
         # With no title, the summary's first sentence stands for it.
@@ -617,8 +618,7 @@ class PlaceReader:
             for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))
-                    evidence.append({"kind": "province", "label": c, "text": quote,
-                                     "resolved": chain})
+                    evidence.append(Evidence(EvidenceKind.PROVINCE, c, quote, chain))
         scores = {code: _confidence(w) for code, w in weight.items()}
         for code in aside - named - titled:
             if weight[code] <= 1.0:
@@ -629,12 +629,12 @@ class PlaceReader:
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
             weight[feed], first[feed], scores[feed] = 0.5, len(prep.text), HOME_SCORE
-            evidence.append({"kind": "province", "label": feed, "text": "",
-                             "resolved": f"unit named without a name → feed home province → "
-                                         f"{feed} {province_name(feed)}"})
+            evidence.append(Evidence(EvidenceKind.PROVINCE, feed, "",
+                                     f"unit named without a name → feed home province → "
+                                     f"{feed} {province_name(feed)}"))
         codes = sorted(weight, key=lambda c: (-weight[c], first[c]))
-        evidence = [e for e in evidence if e["label"] in weight]
-        evidence.sort(key=lambda e: codes.index(e["label"]))
+        evidence = [e for e in evidence if e.label in weight]
+        evidence.sort(key=lambda e: codes.index(e.label))
         return codes, evidence, {c: scores[c] for c in codes}
 
     def _aside(self, prep: Prepared, settled: list[Mention], i: int) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 
 from catalog import province_name, provinces
 from catalog import topics as catalog_topics
+from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Place, get_gazetteer
 from classify.textmap import fold_for_match, match_key, prepare
 from classify.topics import get_topic_rules
@@ -50,7 +51,7 @@ class ParsedPhrase:
     topics: list[str] = field(default_factory=list)  # slugs
     provinces: list[str] = field(default_factory=list)  # current codes, regions' included
     keywords: str = ""  # the leftover words as typed (normalised); fold them to store or match
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
     regions: list[tuple[str, Region]] = field(default_factory=list)  # (as typed, region)
 
 
@@ -225,20 +226,20 @@ def _add_label(result: ParsedPhrase, segment: _Segment) -> None:
     if isinstance(label, Region):
         result.regions.append((quote, label))
         result.provinces.extend(c for c in label.provinces if c not in result.provinces)
-        result.evidence.append({"kind": "region", "label": label.slug, "text": quote,
-                                "resolved": f'"{quote}" → {label.name}: '
-                                            f"{', '.join(label.provinces)}"})
+        result.evidence.append(Evidence(EvidenceKind.REGION, label.slug, quote,
+                                        f'"{quote}" → {label.name}: '
+                                        f"{', '.join(label.provinces)}"))
     elif isinstance(label, Place):
         if label.code not in result.provinces:
             result.provinces.append(label.code)
-        result.evidence.append({"kind": "province", "label": label.code, "text": quote,
-                                "resolved": label.chain(quote)})
+        result.evidence.append(Evidence(EvidenceKind.PROVINCE, label.code, quote,
+                                        label.chain(quote)))
     elif label is not None:
         if label not in result.topics:
             result.topics.append(label)
-        result.evidence.append({"kind": "topic", "label": label, "text": quote,
-                                "resolved": f'"{quote}" → {label} '
-                                            f"({catalog_topics()[label].name_vi})"})
+        result.evidence.append(Evidence(EvidenceKind.TOPIC, label, quote,
+                                        f'"{quote}" → {label} '
+                                        f"({catalog_topics()[label].name_vi})"))
 
 
 def _exact(forms: dict[str, str] | None, quote: str, marked: bool) -> str | None:
@@ -334,7 +335,7 @@ def province_code(text: str) -> str | None:
     parsed = parse_phrase(text)
     if len(parsed.provinces) != 1 or parsed.topics or len(parsed.evidence) != 1:
         return None
-    named, typed = _plain(parsed.evidence[0]["text"]), _plain(text)
+    named, typed = _plain(parsed.evidence[0].text), _plain(text)
     if typed != named and _PROVINCE_TYPE.sub("", typed, count=1) != named:
         return None  # a filler word was dropped: it is no part of a province's name
     return parsed.provinces[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import topics as catalog_topics
+from classify.evidence import Evidence, EvidenceKind
 from classify.textmap import MARKED, Prepared, match_key
 from vntext import normalize
 
@@ -208,7 +209,7 @@ def _apart(spans: list[Span]) -> list[Span]:
 
 def score_topics(
     prep: Prepared, hits: list[tuple[int, int, str]], rules: TopicRules
-) -> tuple[list[str], list[dict[str, Any]], set[str]]:
+) -> tuple[list[str], list[Evidence], set[str]]:
     """Topics (catalog order), their evidence and the signals the topic model reads: each topic
     given ("thien-tai-cuu-tro"), given from the title (":title"), by two phrases or more
     (":many").
@@ -261,7 +262,7 @@ def score_topics(
 
     names = catalog_topics()
     labels = [slug for slug in names if slug in given]
-    evidence = []
+    evidence: list[Evidence] = []
     signals = set(labels)
     for slug in labels:
         spans = sorted(given[slug])
@@ -270,6 +271,6 @@ def score_topics(
         if len(spans) > 1:
             signals.add(f"{slug}:many")
         quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
-        evidence.append({"kind": "topic", "label": slug, "text": prep.text[slice(*spans[0])],
-                         "resolved": f"{quoted} → {slug} ({names[slug].name_vi})"})
+        evidence.append(Evidence(EvidenceKind.TOPIC, slug, prep.text[slice(*spans[0])],
+                                 f"{quoted} → {slug} ({names[slug].name_vi})"))
     return labels, evidence, signals

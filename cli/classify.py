@@ -62,7 +62,8 @@ def classify_stream(source: BinaryIO, out: TextIO) -> None:
             item_id = item["id"]
             found = classifier.classify(item["title"], item["summary"], item["feed_province"])
             result: dict[str, Any] = {"id": item_id, "provinces": found.provinces,
-                                      "topics": found.topics, "evidence": found.evidence,
+                                      "topics": found.topics,
+                                      "evidence": [e.to_json() for e in found.evidence],
                                       "scores": label_scores(found)}
             line = json.dumps(result, ensure_ascii=False, allow_nan=False)
         except BadLine as exc:

@@ -167,7 +167,7 @@ async def _channels(settings: Settings) -> list[Finding]:
 async def _telegram(settings: Settings) -> Finding:
     from telegram.error import InvalidToken, TelegramError
 
-    from channels.telegram_app import whoami
+    from channels.telegram import whoami
 
     try:
         name = await whoami(settings)

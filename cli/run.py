@@ -22,13 +22,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
 from channels.console import run_console
-from config import Settings
+from config import ConfigError, Settings
 from delivery.match import match_unmatched
+from delivery.outbox import relay_reply, take_over_channel
 from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
 from logs import quiet_stderr
+from model.channel import OutMessage
 from runtime import App, open_app
 from services.demo import end_demo, start_demo
+from services.leadership import Leadership
+from storage.db import AlreadyRunning, single_instance
 from storage.migrate import upgrade
 from web import ops, pages
 from web.ops import Check
@@ -45,10 +49,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if not _channels(settings):
         quiet_stderr()  # the console's screen is the conversation's
-    upgrade(settings.database_url)
-    log.info("database: %s", settings.database_shown())
     try:
-        asyncio.run(serve(settings))
+        with single_instance(settings.database_url):
+            upgrade(settings.database_url)
+            log.info("database: %s", settings.database_shown())
+            asyncio.run(serve(settings))
+    except AlreadyRunning as exc:
+        raise ConfigError(str(exc)) from None
     except KeyboardInterrupt:
         pass
     return 0
@@ -74,6 +81,7 @@ class Running:
     # /healthz's checks besides the database: the scheduler and each channel started.
     checks: dict[str, Check] = field(default_factory=dict)
     web: Servers | None = None
+    leaders: dict[str, Leadership] = field(default_factory=dict)
 
     async def stop(self) -> None:
         # The HTTP servers first (a stopping bot is no longer healthy), then polling, then
@@ -89,7 +97,11 @@ class Running:
 
 
 async def start_services(settings: Settings) -> Running:
-    """Delivery, every channel whose token is set, and the poller. Tests start the bot this way."""
+    """Delivery, every channel whose token is set, and the poller. Tests start the bot this way.
+
+    Several instances may run on one PostgreSQL database: each chat channel is led by one of
+    them at a time (services.leadership), sources and unmatched items are claimed, digests are
+    idempotent (see README "Running several instances")."""
     app = open_app(settings)
     # One scheduler for the digest tick, delivery maintenance and polling.
     scheduler = AsyncIOScheduler(timezone=settings.tz)
@@ -99,17 +111,10 @@ async def start_services(settings: Settings) -> Running:
         if caught_up:
             log.info("start-up: matched %d items stored before the last stop", caught_up)
         if _has(settings.telegram_bot_token):
-            from channels.telegram_app import start_telegram, stop_telegram
-
-            telegram = await start_telegram(app, pacer=running.delivery.pacer("telegram"))
-            running.stoppers.append(lambda: stop_telegram(telegram))
-            running.checks["telegram"] = telegram.problem
+            await _lead(running, "telegram", _telegram)
         if _has(settings.zalo_bot_token):
-            from channels.zalo_app import start_zalo, stop_zalo
-
-            zalo = await start_zalo(app, pacer=running.delivery.pacer("zalo"))
-            running.stoppers.append(lambda: stop_zalo(zalo))
-            running.checks["zalo"] = zalo.problem
+            await _lead(running, "zalo", _zalo,
+                        _zalo_intake if settings.zalo_mode == "webhook" else None)
         running.scheduler.start()
         start_polling(app, running.scheduler)
         running.checks["scheduler"] = lambda: _scheduler_problem(scheduler)
@@ -126,12 +131,112 @@ async def _scheduler_problem(scheduler: AsyncIOScheduler) -> str | None:
     return None if scheduler.running else "the scheduler is not running"
 
 
+# A started channel duty: how to stop it, and its /healthz check.
+Duty = tuple[Callable[[], Awaitable[None]], Check]
+Serve = Callable[[Running], Awaitable[Duty]]
+
+
+async def _telegram(running: Running) -> Duty:
+    from channels.telegram_app import start_telegram, stop_telegram
+
+    handle = await start_telegram(running.app, pacer=running.delivery.pacer("telegram"))
+    return lambda: stop_telegram(handle), handle.problem
+
+
+async def _zalo(running: Running) -> Duty:
+    from channels.zalo_app import start_zalo, stop_zalo
+
+    handle = await start_zalo(running.app, pacer=running.delivery.pacer("zalo"))
+    return lambda: stop_zalo(handle), handle.problem
+
+
+async def _zalo_intake(running: Running) -> Duty:
+    """Zalo by webhook on an instance that does not lead it: events are taken in here too (each
+    once, by its id), and the replies go through the outbox to the leader's sender."""
+    from channels.zalo_app import start_zalo, stop_zalo
+
+    app = running.app
+
+    async def relay(chat_key: str, _kind: str, message: OutMessage) -> None:
+        await relay_reply(app, "zalo", chat_key, message)
+
+    handle = await start_zalo(app, relay=relay)
+    return lambda: stop_zalo(handle), handle.problem
+
+
+async def _healthy() -> str | None:
+    return None
+
+
+async def _lead(running: Running, name: str, serve: Serve, standby: Serve | None = None) -> None:
+    """Lead channel `name` whenever this instance holds its lease: take its updates and send
+    on it (its replies and its outbox rows) through the one pacer. Meanwhile `standby`, if
+    given, runs instead (a webhook's intake). The first round runs here, so a rejected token
+    stops start-up; then the lease is renewed, or waited for, in a task. /healthz checks the
+    duty that runs (standing by is healthy)."""
+    delivery = running.delivery
+    standing: list[Duty] = []  # the standby, while it runs
+    current: list[Check] = [_healthy]
+
+    async def check() -> str | None:
+        return await current[-1]()
+
+    async def stand_by() -> None:
+        if standby is not None:
+            standing.append(await standby(running))
+            current.append(standing[-1][1])
+
+    async def stand_down() -> None:
+        while standing:
+            stop_standby, _ = standing.pop()
+            current[:] = [_healthy]
+            await stop_standby()
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        await stand_down()  # one intake per process (a webhook's port)
+        await take_over_channel(running.app, name, delivery.owner)
+        stop_channel, problem = await serve(running)
+        current.append(problem)
+        delivery.start_senders()
+
+        async def stop() -> None:
+            current[:] = [_healthy]
+            try:
+                await delivery.stop_sender(name)
+            finally:  # whatever happens, this instance stops taking the channel's updates
+                await stop_channel()
+            if not closing:
+                await stand_by()
+        return stop
+
+    closing = False
+    leader = Leadership(running.app, f"channel:{name}", delivery.owner, start)
+    await leader.step()
+    if not leader.leading:
+        log.info("%s: another instance leads it; this one stands by", name)
+        await stand_by()
+    task = asyncio.create_task(leader.run(), name=f"lead-{name}")
+    running.leaders[name] = leader
+    running.checks[name] = check
+
+    async def stop() -> None:
+        nonlocal closing
+        closing = True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await leader.close()
+        await stand_down()
+    running.stoppers.append(stop)
+
+
 async def serve(settings: Settings) -> None:
     running = await start_services(settings)
     try:
         # The web pages alone are no chat channel: without a token the console still opens.
         if _has(settings.telegram_bot_token) or _has(settings.zalo_bot_token):
-            log.info("Loa is running on %s", ", ".join(sorted(running.app.channels)))
+            log.info("Loa is running (%s)", ", ".join(
+                f"{name}: {'leading' if leader.leading else 'standing by'}"
+                for name, leader in sorted(running.leaders.items())))
             await end_demo(running.app, "run")  # the demo is the console's
             await _until_signalled()
         else:

@@ -105,8 +105,7 @@ def _test(args: argparse.Namespace, settings: Settings) -> int:
             if labels:
                 print(f"  labels: {', '.join(labels)}")
             for hit in item.evidence:
-                # "resolved" is the whole chain, starting with the matched text.
-                print(f"    {hit.get('kind')} {hit.get('label')}: "
-                      f"{hit.get('resolved') or hit.get('text')}")
+                # `resolved` is the whole chain, starting with the matched text.
+                print(f"    {hit.kind} {hit.label}: {hit.resolved or hit.text}")
         return 0
     return run_with_app(settings, command)

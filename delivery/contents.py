@@ -25,7 +25,6 @@ their rendered parts.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from delivery.digests import HELD, HELD_OVERLAP, PERIODS
 from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
 from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
-from model.outbox import OutboxPayload
+from model.outbox import OutboxPayload, Part
 from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
@@ -81,7 +80,7 @@ class Row:
     due_at: datetime
     parts_sent: int
     attempts: int
-    parts: list[dict[str, str]] | None = None  # what to send, once rendered
+    parts: list[Part] | None = None  # what to send, once rendered
     changed: bool = False  # the payload gained something to store
 
     @property
@@ -93,7 +92,8 @@ class Rendered:
     """The messages rendered lately, by everything that decides them, the items' own contents
     included (so an item changed since is rendered again). A digest run claims its rows in
     batches, and the chats that follow the same things fall in every batch: kept across batches,
-    each distinct digest is rendered once per run, not once per batch."""
+    each distinct digest is rendered once per run, not once per batch. The sender clears it when
+    it falls idle."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
@@ -104,6 +104,12 @@ class Rendered:
         if texts is not None:
             self._texts.move_to_end(key)
         return texts
+
+    def clear(self) -> None:
+        self._texts.clear()
+
+    def __len__(self) -> int:
+        return len(self._texts)
 
     def put(self, key: tuple[Any, ...], texts: list[str]) -> None:
         self._texts[key] = texts
@@ -185,7 +191,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                       blocks=blocks, low=low, postscript=[web] if web else ())
             rendered.put(key, texts)
-        row.parts = [{"text": t} for t in texts]
+        row.parts = [Part(t) for t in texts]
 
 
 def _mode(row: Row) -> str:
@@ -363,7 +369,7 @@ def _header(lang: str, mode: str, due: datetime, count: int, tz: tzinfo) -> str:
 
 
 async def _report_parts(app: App, session: AsyncSession, row: Row,
-                        limit: int) -> list[dict[str, Any]]:
+                        limit: int) -> list[Part]:
     """An official's scheduled report: counts and items as text, the chart as a photo. None of
     the items in the period: no parts (an empty report is not sent)."""
     p = row.payload
@@ -382,9 +388,8 @@ async def _report_parts(app: App, session: AsyncSession, row: Row,
                                 limit=limit)
     if not report.total:
         return []
-    parts: list[dict[str, Any]] = [{"text": report.parts[0]}]
+    parts = [Part(report.parts[0])]
     if report.png:
-        parts.append({"photo": base64.b64encode(report.png).decode(), "caption": report.caption})
-    parts += [{"text": part} for part in report.parts[1:]]
-    return parts
+        parts.append(Part(report.caption, photo=report.png))
+    return parts + [Part(part) for part in report.parts[1:]]
 

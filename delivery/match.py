@@ -32,8 +32,8 @@ Python with the same folding as search (`vntext.fold_tokens`), and SQL gets the
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
@@ -59,7 +59,6 @@ from sqlalchemy import (
     select,
     true,
     union_all,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +67,7 @@ from delivery.pacing import INTERACTIVE
 from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
 from runtime import App
 from storage.dialect import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
+from storage.leases import claim_unmatched
 from storage.models import (
     Chat,
     Item,
@@ -232,19 +232,23 @@ async def on_new_items(app: App, item_ids: list[int]) -> None:
     items up at their hour (delivery.digests)."""
     if not item_ids:
         return
-    ids, now = sorted(set(item_ids)), app.clock()
+    now = app.clock()
     async with app.sessions() as session, session.begin():
         await lock_for_write(session)
+        # Claimed first: another instance's catch-up matching the same items queues nothing.
+        ids = await claim_unmatched(session, sorted(set(item_ids)), now)
+        if not ids:
+            return
         queued, held = await queue_instant(session, ids, now, app.settings.instant_min_score,
                                            app.settings.tz)
-        await session.execute(update(Item).where(Item.id.in_(ids)).values(matched_at=now))
     log.info("%d new items: instant messages queued for %d chats, weaker matches held for %d",
-             len(item_ids), queued, held)
+             len(ids), queued, held)
 
 
 async def match_unmatched(app: App) -> int:
     """At start-up: match the deliverable items that were stored but never matched, because
-    the process stopped in between. Returns how many there were."""
+    the process stopped in between. Returns how many there were. Several instances may run it
+    at once: each item is matched by one of them (`on_new_items` claims it)."""
     async with app.sessions() as session:
         ids = list(await session.scalars(
             select(Item.id).where(Item.matched_at.is_(None), Item.backlog.is_(False),
@@ -273,8 +277,10 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
                       .subquery("pairs")).subquery("per_chat")
 
     chats = per_chat()
-    token = uuid.uuid4().hex[:16]
-    key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{token}")
+    # The same items give the same keys, so queuing them again (a retried transaction) is a
+    # no-op; items are matched once (storage.leases.claim_unmatched), so keys never collide.
+    batch = hashlib.sha1(",".join(map(str, item_ids)).encode()).hexdigest()[:16]
+    key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{batch}")
     # OutboxPayload(items=[...]).to_json(), built in SQL for every chat at once.
     payload = json_object_text(session, literal('{"items": [') + chats.c.strong + literal("]}"))
     instant = await insert_pending(

@@ -9,14 +9,15 @@ Claiming is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETUR
 so several processes never claim the same row; SQLite has no row locks, and there the same
 statement is atomic because SQLite runs one writer at a time.
 
-Rows carry rendered parts in their payload (model.outbox.OutboxPayload.parts: {"text": html} or
-{"photo": base64 PNG, "caption": html}); `parts_sent` counts the confirmed ones, so a long digest
+Rows carry rendered parts in their payload (model.outbox.OutboxPayload.parts, each a Part: HTML
+text, or a PNG with its caption); `parts_sent` counts the confirmed ones, so a long digest
 resumes after the last part the platform accepted.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from delivery.contents import Row
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
+from model.channel import OutMessage
 from model.enums import DeliveryKind, OutboxState
-from model.outbox import OutboxPayload
+from model.outbox import OutboxPayload, Part
 from runtime import App
 from storage.dialect import lock_for_write, rowcount, upsert_insert
 from storage.models import Chat, DeliveredItem, Delivery
@@ -222,18 +224,43 @@ async def reclaim_stale(app: App) -> int:
     return reclaimed
 
 
-async def release_claims(app: App, owner: str) -> int:
-    """On a clean stop: what this sender holds goes back to pending at once."""
+def _of_channel(channel: str) -> Any:
+    return Delivery.chat_id.in_(select(Chat.id).where(Chat.channel == channel))
+
+
+async def release_claims(app: App, owner: str, channel: str | None = None) -> int:
+    """On a clean stop (of every sender, or of one channel's): what this process holds goes
+    back to pending at once."""
     async def write(session: AsyncSession) -> int:
+        mine = (Delivery.claimed_by == owner) & (Delivery.state == OutboxState.SENDING)
         ids = (await session.scalars(
             update(Delivery)
-            .where(Delivery.claimed_by == owner, Delivery.state == OutboxState.SENDING)
+            .where(mine if channel is None else mine & _of_channel(channel))
             .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
             .returning(Delivery.id)
         )).all()
         return len(ids)
     released: int = await in_transaction(app, write)
     return released
+
+
+async def take_over_channel(app: App, channel: str, owner: str) -> int:
+    """A new leader of `channel` (services.leadership) takes back at once what the previous
+    one held: only the leader sends on a channel, and the previous one stopped before its lease
+    ran out (or died), so what it held was in flight at most. Returns how many rows."""
+    async def write(session: AsyncSession) -> int:
+        ids = (await session.scalars(
+            update(Delivery)
+            .where(Delivery.state == OutboxState.SENDING, Delivery.claimed_by != owner,
+                   _of_channel(channel))
+            .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
+            .returning(Delivery.id)
+        )).all()
+        if ids:
+            log.warning("%s: took over %d deliveries from the previous leader", channel, len(ids))
+        return len(ids)
+    taken: int = await in_transaction(app, write)
+    return taken
 
 
 async def in_transaction(app: App, write: Write) -> Any:
@@ -246,12 +273,14 @@ async def in_transaction(app: App, write: Write) -> Any:
 async def enqueue(
     app: App, chat_id: int, parts: list[str], *, kind: DeliveryKind, dedup_key: str,
     lane: int = INTERACTIVE, due_at: datetime | None = None, session: AsyncSession | None = None,
+    payload: OutboxPayload | None = None,
 ) -> bool:
-    """Queue an already rendered message (HTML parts) for one chat; a second call with the same
-    `dedup_key` is a no-op. Returns whether a row was added."""
+    """Queue an already rendered message (HTML parts, or a `payload` of any parts) for one
+    chat; a second call with the same `dedup_key` is a no-op. Returns whether a row was added."""
     values: dict[str, Any] = {
         "chat_id": chat_id, "kind": kind, "lane": lane, "dedup_key": dedup_key[:128],
-        "payload": OutboxPayload.of_parts(parts).to_json(), "due_at": due_at or app.clock(),
+        "payload": (payload or OutboxPayload.of_parts(parts)).to_json(),
+        "due_at": due_at or app.clock(),
         "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": app.clock(),
     }
 
@@ -268,3 +297,18 @@ async def enqueue(
         await lock_for_write(s)
         return await add(s)
 
+
+
+async def relay_reply(app: App, channel: str, chat_key: str, message: OutMessage) -> None:
+    """Queue a command's reply for the instance that leads `channel` to send, in the
+    interactive lane (services.leadership): the instance that took the update in (by webhook)
+    does not send on the channel itself, so the platform's limits hold for all instances."""
+    async with app.sessions() as session:
+        chat_id = await session.scalar(
+            select(Chat.id).where(Chat.channel == channel, Chat.chat_key == chat_key))
+    if chat_id is None:
+        log.warning("%s reply to unknown chat %s dropped", channel, chat_key)
+        return
+    await enqueue(app, chat_id, [], kind=DeliveryKind.REPLY,
+                  dedup_key=f"reply:{chat_id}:{uuid.uuid4().hex}",  # every reply is new
+                  payload=OutboxPayload(parts=[Part(message.text, message.photo)]))

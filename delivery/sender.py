@@ -21,7 +21,6 @@ What happens after each answer is decided by the outcome alone (`decide`):
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from delivery.recorder import Recorder
 from metrics import DELIVERY
 from model.channel import Channel, Outcome, OutMessage, Status
 from model.enums import ActionKind, DeliveryKind, OutboxState
+from model.outbox import Part
 from runtime import App
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,8 @@ def decide(outcome: Outcome, attempts: int, settings: Settings) -> Action:
     return Action(ActionKind.RETRY, delay=settings.delivery_retry_base_seconds, reason=detail)
 
 
-def message_of(part: dict[str, str]) -> OutMessage:
-    if "photo" in part:
-        return OutMessage(text=part.get("caption", ""), photo=base64.b64decode(part["photo"]))
-    return OutMessage(text=part["text"])
+def message_of(part: Part) -> OutMessage:
+    return OutMessage(text=part.text, photo=part.photo)
 
 
 class ChannelSender:
@@ -172,6 +170,8 @@ class ChannelSender:
                     log.exception(
                         "%s sender: claiming lane %d failed; trying again", self.name, lane
                     )
+            if not claimed and not self.composing and not any(self.inflight.values()):
+                self.rendered.clear()  # the run is over: its messages are not wanted again
             event.clear()
             timeout = None if claimed and claimed >= free else poll
             if claimed >= free and not self.inflight[lane]:

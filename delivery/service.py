@@ -56,7 +56,7 @@ class DeliveryService:
         self.scheduler = DigestScheduler(app)
         self.pacers: dict[str, Pacer] = {}
         self.senders: dict[str, ChannelSender] = {}
-        self.tasks: list[asyncio.Task[None]] = []
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # each sender's loop
         self._job_runs: set[asyncio.Task[object]] = set()  # so stop() can cancel a running job
 
     def pacer(self, name: str, channel: Channel | None = None) -> Pacer:
@@ -74,7 +74,7 @@ class DeliveryService:
         if created:
             log.info("start-up: %d digests were due", created)
         self.recorder.start()
-        self._start_senders()
+        self.start_senders()
         settings = self.app.settings
         interval = min(settings.delivery_claim_timeout_seconds / 3,
                        settings.delivery_poll_seconds * 5)
@@ -92,15 +92,31 @@ class DeliveryService:
         if self._owns_jobs:
             self.jobs.start()
 
-    def _start_senders(self) -> None:
+    def start_senders(self) -> None:
+        """A sender for each registered channel that has none yet."""
         for name, channel in list(self.app.channels.items()):
             if name not in self.senders:
                 sender = ChannelSender(self.app, channel, self.pacer(name, channel),
                                        self.recorder, self.owner)
                 self.senders[name] = sender
-                self.tasks.append(asyncio.get_running_loop().create_task(
-                    _guarded(sender.run, f"{name} sender"), name=f"delivery-{name}"))
+                self.tasks[name] = asyncio.get_running_loop().create_task(
+                    _guarded(sender.run, f"{name} sender"), name=f"delivery-{name}")
                 log.info("delivery: sending on %s", name)
+
+    async def stop_sender(self, name: str) -> None:
+        """Stop sending on one channel (this instance no longer leads it): in-flight sends
+        finish briefly, what is unfinished goes back to pending."""
+        task, sender = self.tasks.pop(name, None), self.senders.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if sender is not None:
+            await sender.stop()
+        try:
+            await outbox.release_claims(self.app, self.owner, name)
+        except Exception:  # the database is away: the next leader takes them back anyway
+            log.warning("%s: claims not released; the next leader takes them", name,
+                        exc_info=True)
 
     def _tracked(self) -> None:
         task = asyncio.current_task()
@@ -118,7 +134,7 @@ class DeliveryService:
     async def _maintenance(self) -> None:
         self._tracked()
         try:
-            self._start_senders()
+            self.start_senders()
             working = [row_id for sender in self.senders.values()
                        for row_id in sender.in_flight_ids()]
             if working:
@@ -163,7 +179,7 @@ class DeliveryService:
     async def stop(self) -> None:
         """Stop claiming, let in-flight sends finish briefly, record everything, and hand back
         what is unfinished (pending again, for the next start)."""
-        tasks = [*self.unschedule(), *self.tasks]
+        tasks = [*self.unschedule(), *self.tasks.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

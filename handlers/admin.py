@@ -10,7 +10,7 @@ from datetime import datetime
 from catalog import province_name, topic_name
 from handlers import args, confirm
 from handlers.context import Ctx
-from handlers.render import provinces_text, refusal_text
+from handlers.describe import provinces_text, refusal_text
 from handlers.types import Result
 from model.channel import OutMessage
 from render.markup import Html, escape
@@ -84,8 +84,7 @@ def render_dry_run(ctx: Ctx, dry: SourceTest) -> list[str]:
     for entry in dry.items[:TESTFEED_SHOWN]:
         labels = [province_name(p) for p in entry.provinces]
         labels += [topic_name(s, ctx.lang) for s in entry.topics]
-        evidence = "; ".join(dict.fromkeys(str(e.get("resolved") or e.get("text") or "")
-                                           for e in entry.evidence))
+        evidence = "; ".join(dict.fromkeys(e.resolved or e.text for e in entry.evidence))
         blocks.append(ctx.t("testfeed_entry", title=entry.title,
                             when=entry.published_local.strftime("%H:%M %d/%m/%Y"),
                             labels=", ".join(labels) or "–", evidence=evidence or "–"))

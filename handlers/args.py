@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from classify.evidence import EvidenceKind
 from classify.query import parse_phrase, province_code
 from services.subscriptions import Cadence
 from vntext import fold
@@ -128,7 +129,7 @@ def province_mentions(text: str) -> tuple[list[tuple[str, str]], str]:
     current or former ("Thái Bình" → 33 Hưng Yên); and the words that named none."""
     found = [(code, n) for n in _CODE.findall(text) if (code := province_code(n))]
     parsed = parse_phrase(_CODE.sub(" ", text))
-    found += [(e["label"], e["text"]) for e in parsed.evidence if e["kind"] == "province"]
+    found += [(e.label, e.text) for e in parsed.evidence if e.kind == EvidenceKind.PROVINCE]
     return found, parsed.keywords
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from classify.evidence import Evidence
 from handlers import args
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx, new_nonce
+from handlers.describe import item_blocks, provinces_text, sub_text, topics_text
 from handlers.picker import stale
-from handlers.render import item_blocks, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button
 from render.compose import render_item
@@ -96,8 +96,8 @@ async def latest(ctx: Ctx, text: str) -> Result:
                                   why=lambda i: ctx.cmd("why", i)))
 
 
-def _evidence(entries: list[dict[str, Any]]) -> str:
-    shown = [str(e.get("resolved") or (f"“{e['text']}”" if e.get("text") else "")) for e in entries]
+def _evidence(entries: list[Evidence]) -> str:
+    shown = [e.resolved or (f"“{e.text}”" if e.text else "") for e in entries]
     return "; ".join(s for s in dict.fromkeys(shown) if s)
 
 

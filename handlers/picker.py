@@ -18,7 +18,7 @@ from classify.query import parse_phrase, search_provinces
 from handlers import args
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx, new_nonce
-from handlers.render import delivery_text, provinces_text, sub_text, topics_text
+from handlers.describe import delivery_text, provinces_text, sub_text, topics_text
 from handlers.types import Result
 from model.channel import Button, OutMessage
 from model.enums import SubscriptionMode

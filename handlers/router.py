@@ -16,7 +16,7 @@ from handlers import account, admin, confirm, items, official, onboarding, picke
 from handlers.callbacks import BadCallback, decode
 from handlers.commands import Command, allowed, lookup
 from handlers.context import Ctx
-from handlers.render import refusal_text
+from handlers.describe import refusal_text
 from handlers.types import Incoming, Result
 from model.channel import OutMessage
 from render.texts import DEFAULT_LANG, t

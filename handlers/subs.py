@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TypedDict
 
 from catalog import province_name
+from classify.evidence import EvidenceKind
 from classify.query import ParsedPhrase, parse_phrase
 from handlers import args, picker
 from handlers.callbacks import Callback, encode
 from handlers.context import Ctx
-from handlers.render import delivery_text, provinces_text, sub_line, sub_text
+from handlers.describe import delivery_text, provinces_text, sub_line, sub_text
 from handlers.types import Result
 from model.channel import Button
 from model.enums import SubscriptionKind, SubscriptionMode
@@ -33,8 +34,8 @@ def _parts(parsed: ParsedPhrase) -> _Parts | None:
 
 def _renamed(parsed: ParsedPhrase) -> str:
     """Names that were read as another province: "Thái Bình → Hưng Yên" (merged in 2025)."""
-    pairs = [(e["text"], province_name(e["label"])) for e in parsed.evidence
-             if e["kind"] == "province" and fold(e["text"]) != fold(province_name(e["label"]))]
+    pairs = [(e.text, province_name(e.label)) for e in parsed.evidence
+             if e.kind == EvidenceKind.PROVINCE and fold(e.text) != fold(province_name(e.label))]
     return ", ".join(f"“{typed}” → {name}" for typed, name in pairs)
 
 

@@ -26,6 +26,9 @@ class Incoming:
     document: tuple[str, bytes] | None = None  # an uploaded file (OPML for /import)
     sender_is_chat_admin: bool = False  # for group set-up: the platform says so
     language_code: str | None = None
+    # The platform's id of the update, when it has one: handled once, whichever instance is
+    # handed it (channels.inbound, services.leadership).
+    update_key: str | None = None
 
 
 @dataclass

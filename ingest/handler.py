@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -32,8 +32,10 @@ from feeds.read import ReadResult, read_source
 from ingest.labels import to_labels
 from model.enums import SourceStatus
 from runtime import App
+from storage.dialect import lock_for_write
 from storage.items import EntryToStore, StoreResult, store_entries
 from storage.labels import Labels, add_labels
+from storage.leases import claim_due_sources, release_sources
 from storage.models import Source
 from storage.recent_titles import RecentTitles
 
@@ -154,20 +156,29 @@ class Handler:
             self._classifier = get_classifier()
         return self._classifier
 
-    async def sources(self, *, due: bool) -> list[SourceState]:
-        """The active sources: every one, or (`due`) those whose next check has come."""
-        query = select(Source).where(Source.state == "active")
-        if due:
-            query = query.where((Source.next_check_at.is_(None))
-                                | (Source.next_check_at <= self.app.clock())
-                                ).order_by(Source.next_check_at)
-        else:
-            query = query.order_by(Source.id)
+    async def sources(self) -> list[SourceState]:
+        """Every active source."""
+        query = select(Source).where(Source.state == "active").order_by(Source.id)
         async with self.app.sessions() as session:
             rows = (await session.scalars(query)).all()
             return [snapshot(row, self.app.settings,
                              local=urlsplit(row.url).hostname in self.app.local_sites)
                     for row in rows]
+
+    async def claim_due(self, owner: str) -> list[SourceState]:
+        """The active sources whose next check has come, claimed for `owner` so that no other
+        instance polls them meanwhile (storage.leases); `release` ends the claims."""
+        now = self.app.clock()
+        until = now + timedelta(seconds=self.app.settings.source_claim_seconds)
+        async with self.app.sessions() as session, session.begin():
+            await lock_for_write(session)
+            rows = await claim_due_sources(session, owner, now, until)
+            return [snapshot(row, self.app.settings) for row in rows]
+
+    async def release(self, ids: list[int], owner: str) -> None:
+        async with self.app.sessions() as session, session.begin():
+            await lock_for_write(session)
+            await release_sources(session, ids, owner)
 
     def fetcher(self) -> Fetcher:
         """One per poll of many sources: they share its connections and per-host limits."""

@@ -4,13 +4,15 @@
 - `start_polling(app, scheduler)`: an APScheduler job that every few seconds polls the sources
   whose next_check_at has come (`bot.py run`). The schedule lives in the database, so a restart
   picks up where it left off; the job never overlaps itself and a source being polled is never
-  polled again until it is done.
+  polled again until it is done. Several instances share the sources: each due source is
+  claimed by one of them (storage.leases.claim_due_sources), so it is fetched once per interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 from ingest.handler import Classifies, Handler, Polled, PollReport, SourceState
@@ -28,24 +30,40 @@ class Poller:
         self.app = app
         self.handler = Handler(app, classifier=classifier)
         self._running: set[int] = set()
+        self.owner = uuid.uuid4().hex[:12]  # this process's claims on sources
 
     async def poll_all(self) -> PollReport:
         """Every active source, now."""
-        return await self.poll(await self.handler.sources(due=False))
+        return await self.poll(await self.handler.sources())
 
     async def poll_due(self) -> PollReport:
         """The active sources whose next check has come; never raises (it runs as a job). The
         job logs its summary; `poll --once` prints it instead, so it is said once."""
         try:
             await self.handler.catch_up()
-            report = await self.poll(await self.handler.sources(due=True))
+            claimed = await self.handler.claim_due(self.owner)
+        except Exception:
+            log.exception("claiming the due sources failed")
+            return PollReport()
+        try:
+            report = await self.poll(claimed)
         except Exception:
             log.exception("polling due sources failed")
             return PollReport()
+        finally:
+            await self._release([s.id for s in claimed])
         if report.outcomes:
             quiet = not report.new_items and not report.failed
             log.log(logging.DEBUG if quiet else logging.INFO, "%s", report.summary())
         return report
+
+    async def _release(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        try:
+            await self.handler.release(ids, self.owner)
+        except Exception:  # the claims run out by themselves (SOURCE_CLAIM_SECONDS)
+            log.exception("releasing %d polled sources failed", len(ids))
 
     async def poll(self, sources: list[SourceState]) -> PollReport:
         sources = [s for s in sources if s.id not in self._running]

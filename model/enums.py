@@ -62,3 +62,4 @@ class DeliveryKind(StrEnum):
     REPORT = "report"
     BROADCAST = "broadcast"
     ALERT = "alert"
+    REPLY = "reply"  # a command's reply taken in by an instance that does not lead the channel

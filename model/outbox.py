@@ -12,11 +12,29 @@ A key absent from the JSON is None here (False for "checked"), and left out agai
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-Part = dict[str, str]
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One message of a rendered row: HTML text, or a PNG chart with its HTML caption."""
+
+    text: str  # the message, or the photo's caption
+    photo: bytes | None = None  # PNG
+
+    def to_json(self) -> dict[str, str]:
+        if self.photo is None:
+            return {"text": self.text}
+        return {"photo": base64.b64encode(self.photo).decode(), "caption": self.text}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str]) -> Part:
+        if "photo" in data:
+            return cls(data.get("caption", ""), base64.b64decode(data["photo"]))
+        return cls(data["text"])
 
 
 @dataclass
@@ -34,7 +52,7 @@ class OutboxPayload:
     @classmethod
     def of_parts(cls, texts: list[str]) -> OutboxPayload:
         """An already rendered message: one text part per HTML text."""
-        return cls(parts=[{"text": t} for t in texts])
+        return cls(parts=[Part(t) for t in texts])
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -46,7 +64,7 @@ class OutboxPayload:
         if self.low is not None:
             data["low"] = self.low
         if self.parts is not None:
-            data["parts"] = self.parts
+            data["parts"] = [p.to_json() for p in self.parts]
         return data
 
     @classmethod
@@ -57,4 +75,4 @@ class OutboxPayload:
                    items=None if items is None else list(items),
                    checked=bool(data.get("checked")),
                    low=None if low is None else list(low),
-                   parts=None if parts is None else [dict(p) for p in parts])
+                   parts=None if parts is None else [Part.from_json(p) for p in parts])

@@ -1,8 +1,9 @@
 """What the public web pages and Atom feeds read (web/): items by province and topic, newest
 first, and counts. Read-only, and only items and their labels: nothing about chats or people.
 
-Pages go by offset but stop at MAX_PAGE, so no request walks deep into the table; a page asks
-for one item more than it shows to know whether a next page exists, instead of counting.
+Pages go by offset but stop at MAX_PAGE, so the deepest page skips 1,000 entries of a label's
+date index (cheap, and it keeps the plain ?page= links, where keyset paging would not); a page
+asks for one item more than it shows to know whether a next page exists, instead of counting.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, exists, func, select
 
 from runtime import App
 from storage.models import Item, ItemProvince, ItemTopic
@@ -21,10 +21,6 @@ PER_PAGE = 20
 MAX_PAGE = 50  # 1,000 items back; older ones are reached through search or the feeds
 FEED_ENTRIES = 50
 WEEK = timedelta(days=7)
-# newest(): how many of the newest items to read, per item wanted, before asking the labels.
-# A province holds about 1/34 of the items and a topic 1/13: 64 per item finds a page at once.
-WALK_FACTOR = 64
-MIN_WINDOW = 2000
 
 
 @dataclass(frozen=True)
@@ -41,68 +37,34 @@ def _live() -> ColumnElement[bool]:
     return func.coalesce(Item.duplicate_of, 0) == 0
 
 
-def _has(item_id: SQLColumnExpression[int], province: str | None,
-         topic: str | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
+def _labelled(province: str | None, topic: str | None) -> Select[int]:
+    """The ids of the items with these labels, newest first, read from the label's own index
+    by date (storage migration 0005): a page costs about a page of rows, not the label's
+    thousands of items sorted. A province × topic walks the province's index and keeps the
+    items that have the topic."""
     if province:
-        where.append(exists().where(ItemProvince.item_id == item_id,
-                                    ItemProvince.province == province))
-    if topic:
-        where.append(exists().where(ItemTopic.item_id == item_id, ItemTopic.topic == topic))
-    return where
-
-
-def _from_labels(province: str | None, topic: str | None) -> ColumnElement[bool]:
-    """The item is labelled so, found from a label's own index: the province's items (checked
-    for the topic when there is one), or the topic's."""
-    if province:
-        labelled = select(ItemProvince.item_id).where(
-            ItemProvince.province == province, *_has(ItemProvince.item_id, None, topic))
+        label: type[ItemProvince] | type[ItemTopic] = ItemProvince
+        where = [ItemProvince.province == province]
+        if topic:
+            where.append(exists().where(ItemTopic.item_id == ItemProvince.item_id,
+                                        ItemTopic.topic == topic))
     else:
-        labelled = select(ItemTopic.item_id).where(ItemTopic.topic == topic)
-    return Item.id.in_(labelled)
-
-
-async def _labelled_ids(session: AsyncSession, province: str | None, topic: str | None,
-                        per_page: int, offset: int) -> list[int]:
-    return list((await session.scalars(
-        select(Item.id).where(_live(), _from_labels(province, topic))
-        .order_by(Item.published_at.desc(), Item.id.desc()).limit(per_page + 1).offset(offset)
-    )).all())
+        label, where = ItemTopic, [ItemTopic.topic == topic]
+    return (select(label.item_id).join(Item, Item.id == label.item_id).where(*where, _live())
+            .order_by(label.published_at.desc(), label.item_id.desc()))
 
 
 async def newest(app: App, *, province: str | None = None, topic: str | None = None,
                  page: int = 1, per_page: int = PER_PAGE) -> ItemsPage:
-    """The newest items about `province` and/or `topic`, `per_page` at a time.
-
-    Two plans. For one label, read the newest WALK_FACTOR × (items wanted) items by date and keep
-    those with the label, which finds a page of a common label (a province, a topic) at once;
-    when that window holds too few, and for a province × topic, start from the label's index and
-    sort what it holds."""
+    """The newest items about `province` and/or `topic` (or all), `per_page` at a time."""
     page = min(max(page, 1), MAX_PAGE)
-    offset, wanted = (page - 1) * per_page, page * per_page + 1
-    order = (Item.published_at.desc(), Item.id.desc())
+    if province or topic:
+        query = _labelled(province, topic)
+    else:
+        query = select(Item.id).where(_live()).order_by(Item.published_at.desc(), Item.id.desc())
     async with app.sessions() as session:
-        if province and topic:  # about 1 item in 900: no window would be wide enough
-            ids = await _labelled_ids(session, province, topic, per_page, offset)
-        elif province or topic:
-            # The window is read from the date index alone; only the items that have the
-            # labels are then looked up, to leave duplicates out.
-            window = (select(Item.id, Item.published_at).order_by(*order)
-                      .limit(max(MIN_WINDOW, WALK_FACTOR * wanted)).subquery())
-            ids = list((await session.scalars(
-                select(window.c.id).join(Item, Item.id == window.c.id)
-                .where(*_has(window.c.id, province, topic), Item.duplicate_of.is_(None))
-                .order_by(window.c.published_at.desc(), window.c.id.desc())
-                .limit(per_page + 1).offset(offset)
-            )).all())
-            if len(ids) <= per_page:  # the window held too few: ask the labels
-                ids = await _labelled_ids(session, province, topic, per_page, offset)
-        else:
-            ids = list((await session.scalars(
-                select(Item.id).where(_live()).order_by(*order)
-                .limit(per_page + 1).offset(offset)
-            )).all())
+        ids = list((await session.scalars(
+            query.limit(per_page + 1).offset((page - 1) * per_page))).all())
         views = await load_items(session, ids[:per_page])
     has_next = len(ids) > per_page and page < MAX_PAGE
     return ItemsPage([views[i] for i in ids[:per_page] if i in views], page, has_next)
@@ -112,6 +74,13 @@ async def feed_items(app: App, *, province: str | None = None,
                      topic: str | None = None) -> list[ItemView]:
     """The FEED_ENTRIES newest items of a feed."""
     return (await newest(app, province=province, topic=topic, per_page=FEED_ENTRIES)).items
+
+
+async def latest_id(app: App) -> int:
+    """The id of the newest stored item (0 when none): one step down the primary key, which
+    tells a cached feed whether an item came since it was built."""
+    async with app.sessions() as session:
+        return int(await session.scalar(select(func.max(Item.id))) or 0)
 
 
 def _recent(since: datetime) -> Select[int]:

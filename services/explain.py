@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from classify import Evidence, EvidenceKind
 from model.enums import SubscriptionKind
 from runtime import App
 from services.errors import Refusal, ServiceError
@@ -19,7 +20,7 @@ from vntext import fold_tokens
 @dataclass(frozen=True)
 class Label:
     label: str  # province code or topic slug
-    evidence: list[dict[str, Any]]
+    evidence: list[Evidence]
     score: float  # the classifier's confidence, 0..1
     instant: bool  # at or above settings.instant_min_score: may trigger an instant alert
 
@@ -39,18 +40,24 @@ def _satisfies(sub: SubInfo, item: ItemView, words: set[str]) -> bool:
             and set(fold_tokens(sub.keywords)) <= words)
 
 
+def _evidence(stored: list[Any] | None, kind: EvidenceKind, label: str) -> list[Evidence]:
+    return [Evidence.from_json(e, kind, label) for e in stored or ()]
+
+
 async def explain(app: App, chat_id: int, item_id: int) -> Explanation:
     async with app.sessions() as session:
         views = await load_items(session, [item_id])
         if item_id not in views:
             raise ServiceError(Refusal.ITEM_NOT_FOUND, f"no item {item_id}", value=item_id)
         threshold = app.settings.instant_min_score
-        provinces = [Label(code, list(evidence or []), score, score >= threshold)
+        provinces = [Label(code, _evidence(evidence, EvidenceKind.PROVINCE, code), score,
+                           score >= threshold)
                      for code, evidence, score in await session.execute(
                          select(ItemProvince.province, ItemProvince.evidence, ItemProvince.score)
                          .where(ItemProvince.item_id == item_id)
                          .order_by(ItemProvince.rank, ItemProvince.province))]
-        topics = [Label(slug, list(evidence or []), score, score >= threshold)
+        topics = [Label(slug, _evidence(evidence, EvidenceKind.TOPIC, slug), score,
+                        score >= threshold)
                   for slug, evidence, score in await session.execute(
                       select(ItemTopic.topic, ItemTopic.evidence, ItemTopic.score)
                       .where(ItemTopic.item_id == item_id).order_by(ItemTopic.topic))]

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import catalog
-from classify import get_classifier
+from classify import Evidence, get_classifier
 from classify.query import province_code
 from feeds import policy
 from feeds.errors import FeedError
@@ -61,7 +61,7 @@ class TestedItem:
     dated: bool  # False: the source gave no date and the fetch time stands in
     provinces: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
-    evidence: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -50,9 +55,10 @@ def _configure(engine: Engine) -> None:
         event.listen(engine, "connect", _sqlite_pragmas)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """The async engine the running bot uses."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """The async engine the running bot uses (or, with a small pool, one for a task that must
+    never wait behind the others' work: services.leadership's lease)."""
+    engine = create_async_engine(async_url(url), pool_pre_ping=True, pool_size=pool_size)
     _configure(engine.sync_engine)
     return engine
 
@@ -66,3 +72,33 @@ def make_sync_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class AlreadyRunning(Exception):
+    """Another `bot.py run` has this SQLite database."""
+
+
+@contextlib.contextmanager
+def single_instance(url: str) -> Iterator[None]:
+    """On SQLite, hold an exclusive lock on `<database>.lock` for as long as the bot runs: a
+    second instance on the same file raises AlreadyRunning at once. SQLite's own locking can't
+    tell: two processes take turns writing and would both poll and send. The kernel drops the
+    lock when the process dies, even by kill -9, so it never goes stale. Nothing on PostgreSQL,
+    where several instances share the work (storage.leases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        yield
+        return
+    path = f"{parsed.database}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(
+                f"another Loa instance is already running on {parsed.database} (locked: "
+                f"{path}); SQLite serves one instance, set DATABASE_URL to PostgreSQL to run "
+                "several") from None
+        yield
+    finally:
+        os.close(fd)

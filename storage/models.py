@@ -97,6 +97,10 @@ class Source(Base):
     next_check_at: Mapped[datetime | None]
     # False until the first successful fetch: that fetch stores the backlog as already seen.
     primed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The instance polling it now, until when (storage.leases.claim_due_sources): a lease, so
+    # a source is fetched by one instance, and by another if that one dies mid-poll.
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -134,6 +138,8 @@ class Item(Base):
 
 class ItemProvince(Base):
     __tablename__ = "item_provinces"
+    # A province's items newest first, a page at a time (services.browse).
+    __table_args__ = (Index("ix_item_provinces_recent", "province", "published_at", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
@@ -143,10 +149,14 @@ class ItemProvince(Base):
     evidence: Mapped[list[Any]]  # [{"text", "resolved", "label", "kind"}]
     # The classifier's confidence, 0..1; instant pushes need INSTANT_MIN_SCORE (delivery.match).
     score: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # The item's published_at, copied by the database's triggers (migration 0005), never by
+    # a writer: it lets the label's index list its items newest first.
+    published_at: Mapped[datetime | None]
 
 
 class ItemTopic(Base):
     __tablename__ = "item_topics"
+    __table_args__ = (Index("ix_item_topics_recent", "topic", "published_at", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
@@ -154,6 +164,9 @@ class ItemTopic(Base):
     topic: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     evidence: Mapped[list[Any]]
     score: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    # The item's published_at, copied by the database's triggers (migration 0005), never by
+    # a writer: it lets the label's index list its items newest first.
+    published_at: Mapped[datetime | None]
 
 
 # --- People ----------------------------------------------------------------------------
@@ -308,3 +321,28 @@ class AuditLog(Base):
     target: Mapped[str] = mapped_column(String(512), default="")
     allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     details: Mapped[dict[str, Any] | None]
+
+
+# --- Several instances ----------------------------------------------------------------------
+
+
+class Lease(Base):
+    """A duty one instance holds for a while and renews (storage.leases): "channel:telegram"."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime]
+
+
+class SeenUpdate(Base):
+    """A chat update (Telegram update_id, Zalo message id) taken by an instance: each is handled
+    once. `done` once handled; an undone one whose taker died is taken again. Pruned."""
+
+    __tablename__ = "seen_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -7,14 +7,14 @@ left out. It only finds it without reading every item.
 - **SQLite**: `items_fts`, a contentless FTS5 table over (`title_fold`, `search_text`, label
   tokens) of the items that are no copy, kept by triggers on `items` (insert, delete, and an
   update of the text, the date or `duplicate_of`; migration 0003) and on the label tables
-  (migration 0004, with `items_fts_labels` holding the tokens each entry was indexed with, which
+  (migration 0006, with `items_fts_labels` holding the tokens each entry was indexed with, which
   a contentless table needs to remove it). Its rowid is a recency key, the publication second
   times 2^31 plus the item id, so FTS5 hands matches out newest first and stops at the LIMIT:
   a common word costs what a rare one does. The unicode61 tokenizer cuts folded text at the same
   places as the whole-word check (anything not a letter or digit), so no recheck is needed; a
   word glued to a letter outside a-z that folding keeps (Cyrillic, CJK) is found only as the
   whole run.
-- **PostgreSQL**: `items_search` (migration 0004), a narrow table (id, publication time,
+- **PostgreSQL**: `items_search` (migration 0006), a narrow table (id, publication time,
   tsvector) of the items that are no copy, kept by triggers on `items` and the label tables. Its
   tsvector (the `simple` configuration, since the text is folded already) is built from the
   text reduced to its [a-z0-9] runs, so that the parser cannot read "5.000" as one number or
@@ -55,7 +55,7 @@ from storage.models import Item
 
 # The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
 ID_SPAN = 2**31
-# PostgreSQL's vector holds each title word again with this prefix (migration 0004), which the
+# PostgreSQL's vector holds each title word again with this prefix (migration 0006), which the
 # GIN index can look up: weights it cannot see, and the planner's estimates ignore them.
 TITLE_PREFIX = "tt"
 # What the schema holds beyond the models: Alembic's comparison leaves these alone.
@@ -81,7 +81,7 @@ class Query:
 
 
 def label_token(province: str | None = None, topic: str | None = None) -> str:
-    """A label as SQLite's index holds it (`items_fts.labels`, migration 0004): one [a-z0-9] run,
+    """A label as SQLite's index holds it (`items_fts.labels`, migration 0006): one [a-z0-9] run,
     so that FTS5 reads it as one token."""
     return f"p{province}" if province is not None else f"t{(topic or '').replace('-', '')}"
 
@@ -108,7 +108,7 @@ def _sqlite_ids(query: Query, part: Part) -> Any:
             .order_by(rowid.desc()))
 
 
-# PostgreSQL's narrow copy of what search reads (migration 0004), not in the models.
+# PostgreSQL's narrow copy of what search reads (migration 0006), not in the models.
 _SEARCH = table("items_search", column("id", BigInteger), column("published_at"),
                 column("vector"))
 

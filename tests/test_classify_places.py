@@ -18,7 +18,7 @@ def codes(title: str, summary: str = "", feed: str | None = None) -> list[str]:
 
 
 def chains(result: Classification) -> list[str]:
-    return [e["resolved"] for e in result.evidence if e["kind"] == "province"]
+    return [e.resolved for e in result.evidence if e.kind == "province"]
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -84,9 +84,9 @@ def test_every_label_has_evidence() -> None:
                       "Đoàn công tác của TP.HCM và Đà Nẵng đến dự.")
     assert set(result.provinces) == {"33", "79", "48"}
     for code in result.provinces:
-        found = [e for e in result.evidence if e["kind"] == "province" and e["label"] == code]
+        found = [e for e in result.evidence if e.kind == "province" and e.label == code]
         assert found and all(
-            e["text"] and e["resolved"].endswith(code + " " + provinces()[code].name) for e in found
+            e.text and e.resolved.endswith(code + " " + provinces()[code].name) for e in found
         )
 
 
@@ -150,7 +150,7 @@ def test_feed_home_province_for_units_named_without_a_name() -> None:
     assert codes("", summary) == []
     assert codes("", "Ngày hội Đại đoàn kết là ngày hội của toàn dân.", feed="38") == []
     assert codes("", "Các tỉnh, thành phố đã hoàn thành kế hoạch.", feed="38") == []
-    assert classify("", summary, feed="38").evidence[0]["resolved"].endswith("→ 38 Thanh Hóa")
+    assert classify("", summary, feed="38").evidence[0].resolved.endswith("→ 38 Thanh Hóa")
     # The home province is added to the places named, last.
     assert codes("", "Ủy ban MTTQ tỉnh tiếp nhận ủng hộ của TP.HCM.", feed="38") == ["79", "38"]
     # A person's name after the unit word is no place name.

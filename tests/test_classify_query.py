@@ -20,7 +20,7 @@ DISASTER = "thien-tai-cuu-tro"
 def test_topic_and_province_with_or_without_marks(text: str) -> None:
     parsed = parse_phrase(text)
     assert (parsed.topics, parsed.provinces, parsed.keywords) == (["nha-dai-doan-ket"], ["91"], "")
-    assert {e["kind"] for e in parsed.evidence} == {"topic", "province"}
+    assert {e.kind for e in parsed.evidence} == {"topic", "province"}
 
 
 def test_rule_phrases_that_are_not_topic_names_stay_keywords() -> None:
@@ -34,7 +34,7 @@ def test_rule_phrases_that_are_not_topic_names_stay_keywords() -> None:
 def test_province_names_in_lowercase_and_former_names(text: str, code: str) -> None:
     parsed = parse_phrase(text)
     assert (parsed.provinces, parsed.topics, parsed.keywords) == ([code], [], "")
-    assert f"→ {code} " in parsed.evidence[0]["resolved"]
+    assert f"→ {code} " in parsed.evidence[0].resolved
 
 
 def test_leftover_words_are_keywords() -> None:
@@ -102,7 +102,7 @@ def test_regions_expand_to_current_provinces(text: str, codes: tuple[str, ...]) 
     parsed = parse_phrase(text)
     assert (tuple(parsed.provinces), parsed.topics, parsed.keywords) == (codes, [], "")
     assert [typed for typed, _ in parsed.regions] == [text]
-    assert parsed.evidence[0]["kind"] == "region"
+    assert parsed.evidence[0].kind == "region"
 
 
 def test_region_with_topic_and_connector() -> None:

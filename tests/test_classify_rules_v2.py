@@ -59,7 +59,7 @@ def test_an_institution_that_is_the_only_place_is_a_label_below_a_named_place() 
     result = classify("Trẻ ngủ ít dễ béo phì", "Nghiên cứu của Trường ĐH Y Hà Nội trên 2.000 trẻ.")
     assert result.provinces == ["01"]
     assert result.scores["01"] < classify("Trẻ ngủ ít ở Hà Nội dễ béo phì").scores["01"]
-    assert any("institution's name" in e["resolved"] for e in result.evidence)
+    assert any("institution's name" in e.resolved for e in result.evidence)
 
 
 # --- diacritics -------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_landmarks_resolve_to_their_provinces(text: str, expected: list[str], ch
     result = classify(text)
     assert result.provinces == expected
     for code in expected:  # each province of a landmark has its evidence
-        assert chain in [e["resolved"] for e in result.evidence if e["label"] == code]
+        assert chain in [e.resolved for e in result.evidence if e.label == code]
 
 
 def test_landmark_names_need_their_marks_and_capitals() -> None:

@@ -100,10 +100,10 @@ def test_several_topics_and_yielding() -> None:
 
 def test_evidence_for_every_topic() -> None:
     result = get_classifier().classify(EXAMPLES["nha-dai-doan-ket"])
-    topic_evidence = [e for e in result.evidence if e["kind"] == "topic"]
-    assert [e["label"] for e in topic_evidence] == ["nha-dai-doan-ket"]
-    assert topic_evidence[0]["text"] == "nhà Đại đoàn kết"
-    assert topic_evidence[0]["resolved"].startswith('"nhà Đại đoàn kết" → nha-dai-doan-ket')
+    topic_evidence = [e for e in result.evidence if e.kind == "topic"]
+    assert [e.label for e in topic_evidence] == ["nha-dai-doan-ket"]
+    assert topic_evidence[0].text == "nhà Đại đoàn kết"
+    assert topic_evidence[0].resolved.startswith('"nhà Đại đoàn kết" → nha-dai-doan-ket')
 
 
 def test_rules_are_data_that_admins_extend(tmp_path: Path) -> None:

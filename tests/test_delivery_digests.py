@@ -88,6 +88,30 @@ async def test_daily_digest_once_per_period_with_its_window(dapp: App) -> None:
     assert "Tin sau giờ bản tin" in tomorrow and "Tin sáng nay" not in tomorrow
 
 
+async def test_chats_with_the_same_digest_share_one_rendering_forgotten_when_idle(
+        dapp: App) -> None:
+    from delivery.service import start_delivery
+    from tests.waiting import wait_for
+
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        await add_item(session, src, "Tin sáng nay ở Huế", provinces=["46"],
+                       fetched_at=local(14, 6, 30))
+        for n in range(3):
+            chat = await add_chat(session, 600 + n, channel="memory")
+            await add_sub(session, chat, provinces=["46"], mode="daily", hour=7)
+    dapp.clock.now = local(14, 7, 0) + timedelta(seconds=30)  # type: ignore[attr-defined]
+    service = await start_delivery(dapp)
+    try:
+        await wait_for(service.idle)
+        texts = [await _texts(dapp, 600 + n) for n in range(3)]
+        assert texts[0] == texts[1] == texts[2] and len(texts[0]) == 1
+        sender = service.senders["memory"]
+        await wait_for(lambda: len(sender.rendered) == 0)  # the run is over
+    finally:
+        await service.stop()
+
+
 async def test_item_stored_after_its_digest_went_out_comes_in_the_next_one(dapp: App) -> None:
     """A poll that began at 06:59:50 stamps its items 06:59:50, and stores them after the 07:00
     digest took its items: they come in the next digest, and what came already does not."""

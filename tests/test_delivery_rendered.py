@@ -59,7 +59,7 @@ def test_the_same_digest_in_later_batches_is_rendered_once(
     render(APP, second, dict(views), LIMITS, rendered)  # the next batch loads its own views
     assert digests_rendered == [[1, 2], [3]]
     assert first[0].parts == first[1].parts == second[0].parts
-    assert second[1].parts and "Đại đoàn kết 3" in second[1].parts[0]["text"]
+    assert second[1].parts and "Đại đoàn kết 3" in second[1].parts[0].text
 
 
 def test_an_item_changed_since_is_rendered_again(digests_rendered: list[list[int]]) -> None:
@@ -70,7 +70,7 @@ def test_an_item_changed_since_is_rendered_again(digests_rendered: list[list[int
     render(APP, [old], before, LIMITS, rendered)
     render(APP, [new], after, LIMITS, rendered)
     assert len(digests_rendered) == 2
-    assert new.parts and "Tiêu đề đã sửa" in new.parts[0]["text"]
+    assert new.parts and "Tiêu đề đã sửa" in new.parts[0].text
 
 
 def test_the_cache_is_bounded() -> None:

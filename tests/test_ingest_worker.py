@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from classify import Classification
+from classify import Classification, Evidence, EvidenceKind
 from delivery import alerts, match
 from ingest.handler import snapshot
 from ingest.worker import Poller, poll_once, start_polling
@@ -313,9 +313,8 @@ async def test_classification_is_stored_with_evidence(
                      ) -> Classification:
             self.calls.append((title, summary, feed_province))
             return Classification(provinces=["22"], topics=["thien-tai"], evidence=[
-                {"kind": "province", "label": "22", "text": "Quảng Ninh",
-                 "resolved": "Quảng Ninh → 22 Quảng Ninh"},
-                {"kind": "topic", "label": "thien-tai", "text": "bão", "resolved": "bão"},
+                Evidence(EvidenceKind.PROVINCE, "22", "Quảng Ninh", "Quảng Ninh → 22 Quảng Ninh"),
+                Evidence(EvidenceKind.TOPIC, "thien-tai", "bão", "bão"),
             ])
 
     app = make_app()
@@ -330,7 +329,8 @@ async def test_classification_is_stored_with_evidence(
         provinces = (await session.scalars(select(ItemProvince))).all()
         topics = (await session.scalars(select(ItemTopic))).all()
     assert {p.province for p in provinces} == {"22"} and len(provinces) == 2
-    assert provinces[0].evidence[0]["text"] == "Quảng Ninh"
+    assert provinces[0].evidence == [{"kind": "province", "label": "22", "text": "Quảng Ninh",
+                                      "resolved": "Quảng Ninh → 22 Quảng Ninh"}]  # as stored
     assert {t.topic for t in topics} == {"thien-tai"}
 
 

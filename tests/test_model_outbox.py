@@ -2,7 +2,7 @@
 
 import pytest
 
-from model.outbox import OutboxPayload
+from model.outbox import OutboxPayload, Part
 
 SHAPES = [
     {"parts": [{"text": "a"}, {"photo": "iVBO", "caption": "b"}]},
@@ -25,3 +25,8 @@ def test_an_empty_or_missing_payload_is_empty() -> None:
 
 def test_of_parts_is_one_text_part_each() -> None:
     assert OutboxPayload.of_parts(["a", "b"]).to_json() == {"parts": [{"text": "a"}, {"text": "b"}]}
+
+
+def test_parts_are_typed() -> None:
+    parts = OutboxPayload.from_json(SHAPES[0]).parts
+    assert parts == [Part("a"), Part("b", photo=b"\x89PN")]

@@ -58,7 +58,7 @@ from storage.models import (
     SubscriptionProvince,
     SubscriptionTopic,
 )
-from tests.conftest import PG_ADMIN_DSN, _pg_url, make_settings
+from tests.conftest import PG_ADMIN_DSN, _pg_url, drop_later, make_settings
 from tests.delivery_support import MemoryChannel
 from tests.fakes.clock import FakeClock
 from tests.fakes.feed_server import FeedServer, Route, gzip_bomb
@@ -243,8 +243,7 @@ def soak_db(pg_template: str) -> Iterator[str]:
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
     yield name
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_later(name)
 
 
 @pytest.fixture
@@ -337,7 +336,7 @@ class Soak:
         assert self.app and self.service
         self.killed_app = weakref.ref(self.app)
         service = self.service
-        tasks = [*service.unschedule(), *service.tasks,
+        tasks = [*service.unschedule(), *service.tasks.values(),
                  *(t for s in service.senders.values() for lane in s.inflight.values()
                    for t in lane)]
         if service.recorder.task:

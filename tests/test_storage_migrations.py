@@ -30,7 +30,7 @@ def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> No
 
     from storage.migrate import alembic_config
 
-    assert current_head() == "0004"
+    assert current_head() >= "0005"  # later revisions are applied and undone too
     upgrade(empty_url, "0001")
     engine = create_engine(sync_url(empty_url))
     now = datetime(2026, 1, 1, tzinfo=UTC)
@@ -74,7 +74,7 @@ def test_the_models_and_the_migrations_agree(empty_url: str) -> None:
 
 
 def test_search_index_migration_indexes_the_stored_items(empty_url: str) -> None:
-    """0003 and 0004 index the items already stored (copies left out), and go down cleanly."""
+    """0003 and 0006 index the items already stored (copies left out), and go down cleanly."""
     from alembic import command
 
     from storage.migrate import alembic_config
@@ -104,5 +104,44 @@ def test_search_index_migration_indexes_the_stored_items(empty_url: str) -> None
         engine.dispose()
         assert "search_vector" not in {c["name"] for c in inspect(engine).get_columns("items")}
         assert "items_fts" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_label_dates_migration_dates_the_stored_labels(empty_url: str) -> None:
+    """0005 copies each item's date onto its labels, and goes down cleanly."""
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    upgrade(empty_url, "0003")
+    engine = create_engine(sync_url(empty_url))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
+                              "primed, created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', "
+                              "'active', 0, true, :now)"), {"now": now})
+            conn.execute(text("INSERT INTO items (id, source_id, canonical_url, guid, title, "
+                              "summary, published_at, fetched_at, content_hash, title_fold, "
+                              "search_text, backlog) VALUES (1, 1, 'https://a.vn/1', 'g1', 'x', "
+                              "'', :now, :now, 'h', '', '', false)"), {"now": now})
+            conn.execute(text("INSERT INTO item_provinces (item_id, province, rank, evidence) "
+                              "VALUES (1, '15', 0, '[]')"))
+            conn.execute(text("INSERT INTO item_topics (item_id, topic, evidence) "
+                              "VALUES (1, 'bau-cu', '[]')"))
+        upgrade(empty_url, "0005")
+        with engine.connect() as conn:
+            for table in ("item_provinces", "item_topics"):
+                assert conn.execute(text(
+                    f"SELECT count(*) FROM {table} JOIN items ON items.id = item_id"
+                    f" WHERE {table}.published_at = items.published_at")).scalar_one() == 1
+        command.downgrade(alembic_config(empty_url), "0003")
+        engine.dispose()
+        for table in ("item_provinces", "item_topics"):
+            assert "published_at" not in {c["name"] for c in inspect(engine).get_columns(table)}
+        with engine.begin() as conn:  # the triggers went with the columns
+            conn.execute(text("INSERT INTO item_topics (item_id, topic, evidence) "
+                              "VALUES (1, 'y-te', '[]')"))
     finally:
         engine.dispose()

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import select
+from telegram.warnings import PTBUserWarning
 
 from channels.telegram_app import TelegramHandle, start_telegram, stop_telegram
 from delivery.pacing import Limits, Pacer
@@ -97,7 +98,8 @@ async def test_command_reply_and_menus(app: App, fake_telegram: FakeTelegram) ->
     script = Script()
     pacer = Pacer(Limits(global_per_second=100, private_per_second=100, group_per_minute=100))
     async with running(app, script, pacer) as handle:
-        assert handle.application.job_queue is not None
+        with pytest.warns(PTBUserWarning, match="No `JobQueue`"):  # Loa's jobs: its scheduler
+            assert handle.application.job_queue is None
         assert app.channels["telegram"] is handle.channel
         assert handle.channel.bot is handle.application.bot  # one bot, one connection pool
         fake_telegram.push_message(5, 5, "/start p33", first_name="Lan")

@@ -17,8 +17,10 @@ from catalog import topic_name
 from config import ConfigError, listen_addr
 from runtime import App, open_app
 from services import browse
+from storage.views import ItemView
 from tests.conftest import make_settings
 from tests.delivery_support import T0, add_item, add_source
+from web import pages
 from web.pages import pages_app
 
 NOW = T0 + timedelta(hours=12)
@@ -258,3 +260,65 @@ def test_web_settings(sqlite_url: str) -> None:
     assert (listen_addr(settings.web_addr), settings.web_prefix) == (("::1", 8080),
                                                                          "/tin/loa")
     assert make_settings(sqlite_url).web_addr == ""  # off by default
+
+
+async def test_pages_follow_the_labels_dates(app: App) -> None:
+    """The label rows' copy of the date (migration 0005's triggers) orders the pages: a new
+    label takes its item's date and a re-dated item moves; copies and other labels stay out."""
+    from sqlalchemy import select, update
+
+    from storage.models import Item, ItemProvince, ItemTopic
+
+    async with app.sessions() as session:
+        source = await add_source(session, "Báo Huế")
+        ids = [await add_item(session, source, f"Tin {n}", provinces=["46"],
+                              topics=[HOUSING] if n % 2 else [],
+                              published_at=NOW - timedelta(hours=n)) for n in range(6)]
+        await add_item(session, source, "Bản sao", provinces=["46"], topics=[HOUSING],
+                       published_at=NOW, duplicate_of=ids[0])
+        await add_item(session, source, "Tin Hà Nội", provinces=["01"], topics=[HOUSING],
+                       published_at=NOW)
+        await session.commit()
+    page = await browse.newest(app, province="46", per_page=4)
+    assert [i.id for i in page.items] == ids[:4] and page.has_next
+    assert [i.id for i in (await browse.newest(app, province="46", page=2, per_page=4)).items
+            ] == ids[4:]
+    both = await browse.newest(app, province="46", topic=HOUSING, per_page=2)
+    assert [i.id for i in both.items] == [ids[1], ids[3]] and both.has_next
+    async with app.sessions() as session:
+        await session.execute(update(Item).where(Item.id == ids[5])
+                              .values(published_at=NOW + timedelta(hours=1)))
+        await session.commit()
+        for label in (ItemProvince, ItemTopic):
+            dated = (await session.execute(select(label.published_at, Item.published_at)
+                                           .join(Item, Item.id == label.item_id))).all()
+            assert dated and all(copy == own for copy, own in dated)
+    assert (await browse.newest(app, topic=HOUSING, per_page=1)).items[0].id == ids[5]
+    assert (await browse.newest(app, province="46", per_page=1)).items[0].id == ids[5]
+
+
+async def test_a_built_feed_serves_again_until_an_item_comes(
+        server: TestServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str | None] = []
+    feed_items = browse.feed_items
+
+    async def counted(app: App, *, province: str | None = None,
+                      topic: str | None = None) -> list[ItemView]:
+        built.append(province or topic)
+        return await feed_items(app, province=province, topic=topic)
+
+    monkeypatch.setattr(browse, "feed_items", counted)
+    status, first, headers = await _get(server, "/atom/p/46")
+    assert status == 200 and built == ["46"]
+    again = await _get(server, "/atom/p/46", **{"If-None-Match": headers["ETag"]})
+    assert again[0] == 304 and (await _get(server, "/atom/p/46"))[1] == first
+    assert built == ["46"]
+    assert (await _get(server, "/atom/p/46?lang=en"))[0] == 200 and built == ["46", "46"]
+    app = server.app[pages.APP_KEY]
+    async with app.sessions() as session:
+        source = await add_source(session, "Báo Huế")
+        await add_item(session, source, "Tin mới ở Huế", provinces=["46"], published_at=NOW)
+        await session.commit()
+    status, body, newer = await _get(server, "/atom/p/46", **{"If-None-Match": headers["ETag"]})
+    assert status == 200 and "Tin mới ở Huế" in body and newer["ETag"] != headers["ETag"]
+    assert built == ["46", "46", "46"]

@@ -40,7 +40,7 @@ from services import browse, limits
 from services import search as search_service
 from services.errors import ServiceError
 from storage.views import ItemView
-from web.atom import build_feed
+from web.atom import AtomFeed, build_feed
 from web.server import Mount
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,17 @@ APP_KEY = web.AppKey("loa_app", App)
 PREFIX_KEY = web.AppKey("loa_prefix", str)
 CHARTS_KEY = web.AppKey("loa_charts", dict)
 COUNTS_KEY = web.AppKey("loa_counts", dict)
+FEEDS_KEY = web.AppKey("loa_feeds", dict)
 # The home page's 7-day counts change with each poll at most: computed once a minute.
 COUNTS_TTL = 60.0
 # How long browsers and proxies may keep what they got: pages change with every poll.
 PAGE_CACHE = "public, max-age=60"
 FEED_CACHE = "public, max-age=300"
+# A built feed serves again while no item has come since and for at most FEED_TTL seconds (a
+# label changed on an old item shows within that), so a repeated or conditional GET costs one
+# primary-key lookup. FEEDS_KEPT bounds the memory: the Host header is part of the key.
+FEED_TTL = 60.0
+FEEDS_KEPT = 1024
 CHART_TTL = timedelta(minutes=10)
 # The header a reverse proxy that strips a path prefix uses to name it; the same shape as
 # WEB_PREFIX, anything else is ignored.
@@ -303,17 +309,42 @@ def _base(request: web.Request) -> str:
 async def feed(request: web.Request) -> web.StreamResponse:
     code = _province(request) if "code" in request.match_info else None
     slug = _topic_in_path(request) if "slug" in request.match_info else None
-    lang = _lang(request)
-    app = _app(request)
-    items = await browse.feed_items(app, province=code, topic=slug)
-    atom = build_feed(items, province=code, topic=slug, lang=lang, base=_base(request),
-                      epoch=datetime(2025, 7, 1, tzinfo=UTC))
+    atom = await _feed(request, code, slug, _lang(request))
     headers = {"ETag": atom.etag, "Last-Modified": _http_date(atom.updated),
                "Cache-Control": FEED_CACHE}
     if _not_modified(request, atom.etag, atom.updated):
         return web.Response(status=304, headers=headers)
     return web.Response(body=atom.body, headers=headers,
                         content_type="application/atom+xml", charset="utf-8")
+
+
+@dataclass(frozen=True)
+class _KeptFeed:
+    until: float  # time.monotonic()
+    latest: int  # the newest item's id when it was built
+    atom: AtomFeed
+
+
+async def _feed(request: web.Request, province: str | None, topic: str | None,
+                lang: str) -> AtomFeed:
+    """The feed, built again only when an item came since the last build or FEED_TTL passed."""
+    app = _app(request)
+    base = _base(request)
+    kept: dict[tuple[str | None, str | None, str, str], _KeptFeed] = request.app[FEEDS_KEY]
+    key = (province, topic, lang, base)
+    latest = await browse.latest_id(app)
+    now = time.monotonic()
+    hit = kept.get(key)
+    if hit is not None and hit.latest == latest and hit.until > now:
+        return hit.atom
+    items = await browse.feed_items(app, province=province, topic=topic)
+    atom = build_feed(items, province=province, topic=topic, lang=lang, base=base,
+                      epoch=datetime(2025, 7, 1, tzinfo=UTC))
+    kept.pop(key, None)  # re-added last: the dict's order is the builds' order
+    kept[key] = _KeptFeed(now + FEED_TTL, latest, atom)
+    while len(kept) > FEEDS_KEPT:
+        del kept[next(iter(kept))]
+    return atom
 
 
 def _http_date(moment: datetime) -> str:
@@ -398,6 +429,7 @@ def _set_up(pages: web.Application, app: App, prefix: str) -> None:
     pages[PREFIX_KEY] = prefix.rstrip("/")
     pages[CHARTS_KEY] = {}
     pages[COUNTS_KEY] = {}
+    pages[FEEDS_KEY] = {}
     route = pages.router
     route.add_get("/", home)
     route.add_get("/p/{code}", province)

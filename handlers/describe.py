@@ -1,4 +1,4 @@
-"""Shared pieces of replies: names of labels, a subscription in one line, delivery in words,
+"""How replies describe things: labels by name, a subscription in one line, its cadence in words,
 and item lists."""
 
 from __future__ import annotations

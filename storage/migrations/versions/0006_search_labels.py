@@ -1,7 +1,7 @@
 """search index: province and topic labels in the index, on both engines
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-05 07:40:00
 
 A search with a province or topic filter is then one FTS5 lookup, newest first, that reads no
@@ -21,8 +21,8 @@ model code.
 """
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
@@ -131,9 +131,12 @@ _PG = [
     " IF TG_OP <> 'INSERT' THEN PERFORM items_search_refresh(OLD.item_id); END IF;"
     " IF TG_OP <> 'DELETE' THEN PERFORM items_search_refresh(NEW.item_id); END IF;"
     " RETURN NULL; END $$",
-    "CREATE TRIGGER items_search_provinces AFTER INSERT OR DELETE OR UPDATE ON item_provinces"
+    # Only a change of label: a new date on the label rows (0005) comes with the item's own.
+    "CREATE TRIGGER items_search_provinces AFTER INSERT OR DELETE OR UPDATE OF item_id, province"
+    " ON item_provinces"
     " FOR EACH ROW EXECUTE FUNCTION items_search_label()",
-    "CREATE TRIGGER items_search_topics AFTER INSERT OR DELETE OR UPDATE ON item_topics"
+    "CREATE TRIGGER items_search_topics AFTER INSERT OR DELETE OR UPDATE OF item_id, topic"
+    " ON item_topics"
     " FOR EACH ROW EXECUTE FUNCTION items_search_label()",
 ]
 _PG_DOWN = [
