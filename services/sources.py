@@ -95,7 +95,8 @@ def _clean_url(app: App, url: str) -> str:
         try:
             policy.check_url(clean)
         except policy.SourceRefused as exc:
-            raise ServiceError(Refusal.SOURCE_REFUSED, exc.reason, url=clean) from None
+            raise ServiceError(Refusal.SOURCE_REFUSED, exc.reason, url=clean,
+                               detail=exc.reason) from None
     return clean
 
 
@@ -239,13 +240,14 @@ async def test_source(app: App, url_or_file: str, listing: str | None = None) ->
                                f" {location!r}", url=location)
         body = (await asyncio.to_thread(path.read_bytes))[: app.settings.http_max_bytes + 1]
         if len(body) > app.settings.http_max_bytes:
-            raise ServiceError(Refusal.SOURCE_TEST_FAILED, f"{location} is over the"
-                               f" {app.settings.http_max_bytes:,}-byte cap")
+            reason = f"{location} is over the {app.settings.http_max_bytes:,}-byte cap"
+            raise ServiceError(Refusal.SOURCE_TEST_FAILED, reason, detail=reason)
         try:
             entries = parse_body(body, spec=spec, content_type=None, url="",
                                  fetched_at=now, local=local)
         except FeedError as exc:
-            raise ServiceError(Refusal.SOURCE_TEST_FAILED, exc.reason) from None
+            raise ServiceError(Refusal.SOURCE_TEST_FAILED, exc.reason,
+                               detail=exc.reason) from None
     else:
         clean = _clean_url(app, location)
         async with app.sessions() as session:
@@ -257,10 +259,11 @@ async def test_source(app: App, url_or_file: str, listing: str | None = None) ->
         async with Fetcher(app.settings) as fetcher:
             read = await read_source(fetcher, location, spec=spec, fetched_at=now, local=local)
         if read.fetch.refused:
-            raise ServiceError(Refusal.SOURCE_REFUSED, read.error or "refused", url=location)
+            reason = read.error or "refused"
+            raise ServiceError(Refusal.SOURCE_REFUSED, reason, url=location, detail=reason)
         if read.error or read.status != "ok":
-            raise ServiceError(Refusal.SOURCE_TEST_FAILED, read.error or "the source sent nothing",
-                               url=location)
+            reason = read.error or "the source sent nothing"
+            raise ServiceError(Refusal.SOURCE_TEST_FAILED, reason, url=location, detail=reason)
         entries, moved_to = read.entries, read.fetch.permanent_url
     classifier = get_classifier()
     items = []
