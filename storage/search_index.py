@@ -4,27 +4,30 @@ What it finds is what a scan of the folded text finds: every query word (a run o
 occurs as a whole word in `items.search_text` (folded title and summary), republished copies
 left out. It only finds it without reading every item.
 
-- **SQLite**: `items_fts`, a contentless FTS5 table over (`title_fold`, `search_text`) of the
-  items that are no copy, kept by triggers on `items` (insert, delete, and an update of the text,
-  the date or `duplicate_of`; migration 0003). Its rowid is a recency key, the publication second
+- **SQLite**: `items_fts`, a contentless FTS5 table over (`title_fold`, `search_text`, label
+  tokens) of the items that are no copy, kept by triggers on `items` (insert, delete, and an
+  update of the text, the date or `duplicate_of`; migration 0003) and on the label tables
+  (migration 0006, with `items_fts_labels` holding the tokens each entry was indexed with, which
+  a contentless table needs to remove it). Its rowid is a recency key, the publication second
   times 2^31 plus the item id, so FTS5 hands matches out newest first and stops at the LIMIT:
   a common word costs what a rare one does. The unicode61 tokenizer cuts folded text at the same
   places as the whole-word check (anything not a letter or digit), so no recheck is needed; a
   word glued to a letter outside a-z that folding keeps (Cyrillic, CJK) is found only as the
   whole run.
-- **PostgreSQL**: `items.search_vector`, a stored generated tsvector (the `simple` configuration,
-  since the text is folded already) over the text reduced to its [a-z0-9] runs, so that the
-  parser cannot read "5.000" as one number or "tp.hcm" as a host name: its tokens are exactly the
-  whole words the check sees. A GIN index serves it; the planner picks it for rare words and the
-  `published_at` index (newest first, checking each row) for common ones.
+- **PostgreSQL**: `items_search` (migration 0006), a narrow table (id, publication time,
+  tsvector) of the items that are no copy, kept by triggers on `items` and the label tables. Its
+  tsvector (the `simple` configuration, since the text is folded already) is built from the
+  text reduced to its [a-z0-9] runs, so that the parser cannot read "5.000" as one number or
+  "tp.hcm" as a host name: its tokens are exactly the whole words the check sees. Title words
+  carry weight A, so a title hit is `word:A` (and `tt<word>`, for the GIN index); label tokens
+  carry weight B, so no word of the text is taken for a label. A GIN index and a
+  (published_at, id) index serve it; the planner picks the GIN index for rare words and the date
+  index (newest first, checking narrow rows) for common ones. A search never reads the large
+  `items` rows until it has its page.
 
-Filters: PostgreSQL's planner picks between the GIN index, the label indexes and the date index
-from its statistics. SQLite's cannot weigh FTS5 against an index, so `_ids` chooses: a filter
-with few label rows (SMALL_FILTER) is read item by item with the whole-word check on each item's
-text, a larger one is probed (its label key) for each match FTS5 hands out.
-
-Both are invisible to the models: Alembic's comparison skips them (`HIDDEN`, storage/migrations
-/env.py). Province and topic filters are EXISTS probes on the label tables' keys.
+Labels are tokens (`label_token`): "p<code>" for a province, "t<slug without hyphens>" for a
+topic, so words and filters are one index lookup on both engines. The index objects are not in
+the models: Alembic's comparison skips them (`HIDDEN`, storage/migrations/env.py).
 """
 
 from __future__ import annotations
@@ -36,31 +39,29 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    and_,
     bindparam,
-    exists,
+    column,
     func,
-    literal,
     literal_column,
-    not_,
     select,
+    table,
     text,
-    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
-from storage.dialect import dialect, has_words
-from storage.models import Item, ItemProvince, ItemTopic
+from storage.dialect import dialect
+from storage.models import Item
 
 # The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
 ID_SPAN = 2**31
-# A filter with fewer label rows than this is read item by item on SQLite (see _ids).
-SMALL_FILTER = 20_000
+# PostgreSQL's vector holds each title word again with this prefix (migration 0006), which the
+# GIN index can look up: weights it cannot see, and the planner's estimates ignore them.
+TITLE_PREFIX = "tt"
 # What the schema holds beyond the models: Alembic's comparison leaves these alone.
 HIDDEN = frozenset({"items_fts", "items_fts_data", "items_fts_idx", "items_fts_content",
-                    "items_fts_docsize", "items_fts_config", "search_vector",
-                    "ix_items_search_vector"})
+                    "items_fts_docsize", "items_fts_config", "items_fts_labels", "items_search",
+                    "ix_items_search_vector", "ix_items_search_published"})
 
 
 class Part(Enum):
@@ -79,112 +80,90 @@ class Query:
     topics: tuple[str, ...] = ()  # any of them
 
 
-def _label_filters(query: Query, item_id: Any) -> list[ColumnElement[bool]]:
-    found: list[ColumnElement[bool]] = []
-    if query.provinces:
-        found.append(exists().where(ItemProvince.item_id == item_id,
-                                    ItemProvince.province.in_(query.provinces)))
-    if query.topics:
-        found.append(exists().where(ItemTopic.item_id == item_id,
-                                    ItemTopic.topic.in_(query.topics)))
-    return found
+def label_token(province: str | None = None, topic: str | None = None) -> str:
+    """A label as SQLite's index holds it (`items_fts.labels`, migration 0006): one [a-z0-9] run,
+    so that FTS5 reads it as one token."""
+    return f"p{province}" if province is not None else f"t{(topic or '').replace('-', '')}"
 
 
 def _fts_match(query: Query, part: Part) -> str:
-    """An FTS5 query of quoted words only: the words are [a-z0-9] runs, so nothing a user types
-    (quotes, `*`, `NEAR`, `-`, `:`) reaches FTS5 as syntax."""
+    """An FTS5 query of quoted words and label tokens only: the words are [a-z0-9] runs, so
+    nothing a user types (quotes, `*`, `NEAR`, `-`, `:`) reaches FTS5 as syntax."""
     words = " ".join(f'"{w}"' for w in query.words)
     title = f"{{title}} : ({words})"
-    return {Part.ALL: f"({words})", Part.TITLE: title, Part.REST: f"({words}) NOT {title}"}[part]
+    found = [{Part.ALL: f"({words})", Part.TITLE: title,
+              Part.REST: f"(({words}) NOT {title})"}[part]] if query.words else []
+    for tokens in ([label_token(province=p) for p in query.provinces],
+                   [label_token(topic=t) for t in query.topics]):
+        if tokens:
+            found.append("{labels} : (" + " OR ".join(f'"{t}"' for t in tokens) + ")")
+    return " AND ".join(found)
 
 
 def _sqlite_ids(query: Query, part: Part) -> Any:
-    """Through FTS5, newest first; the filters are probes on the label tables' keys."""
+    """Through FTS5, newest first: words and filters in one lookup, no `items` row read."""
     rowid: ColumnClause[int] = literal_column("items_fts.rowid", BigInteger)
-    item_id = (rowid % ID_SPAN).label("id")
-    return (select(item_id).select_from(text("items_fts"))
-            .where(text("items_fts MATCH :match").bindparams(match=_fts_match(query, part)),
-                   *_label_filters(query, item_id))
+    return (select((rowid % ID_SPAN).label("id")).select_from(text("items_fts"))
+            .where(text("items_fts MATCH :match").bindparams(match=_fts_match(query, part)))
             .order_by(rowid.desc()))
 
 
-def _label_ids(query: Query) -> Any:
-    """The ids of the items with one of the query's provinces (or topics, when it names no
-    province): where a small filter's items are read from."""
-    if query.provinces:
-        return select(ItemProvince.item_id).where(ItemProvince.province.in_(query.provinces))
-    return select(ItemTopic.item_id).where(ItemTopic.topic.in_(query.topics))
+# PostgreSQL's narrow copy of what search reads (migration 0006), not in the models.
+_SEARCH = table("items_search", column("id", BigInteger), column("published_at"),
+                column("vector"))
 
 
-def _by_labels(query: Query, part: Part) -> Any:
-    """From the filter's items, each checked for the words on its text: cheaper than the index
-    when the filter holds few items (SQLite's planner cannot tell)."""
-    conditions: list[ColumnElement[bool]] = [Item.id.in_(_label_ids(query)),
-                                             Item.duplicate_of.is_(None),
-                                             *_label_filters(query, Item.id)]
-    padded = literal(" ") + Item.search_text + literal(" ")
-    conditions += [has_words("sqlite", padded, w) for w in query.words]
-    padded_title = literal(" ") + Item.title_fold + literal(" ")
-    in_title = and_(true(), *(has_words("sqlite", padded_title, w) for w in query.words))
-    if query.words and part is Part.TITLE:
-        conditions.append(in_title)
-    elif query.words and part is Part.REST:
-        conditions.append(not_(in_title))
-    return select(Item.id).where(*conditions).order_by(Item.published_at.desc(), Item.id.desc())
+def _tsquery(query: Query, part: Part) -> str:
+    """A tsquery over `items_search.vector`: title words carry weight A, label tokens B. Words
+    and labels are [a-z0-9] runs, so nothing a user types reaches it as syntax."""
+    words = " & ".join(query.words)
+    title = " & ".join(f"{w}:A" for w in query.words)
+    # The title tier's GIN lookup: "tt<word>" tokens; the weights keep it exact.
+    in_title = " & ".join(f"{TITLE_PREFIX}{w} & {w}:A" for w in query.words)
+    found = [{Part.ALL: words, Part.TITLE: in_title, Part.REST: f"{words} & !({title})"}[part]] \
+        if query.words else []
+    for tokens in ([label_token(province=p) for p in query.provinces],
+                   [label_token(topic=t) for t in query.topics]):
+        if tokens:
+            found.append(" | ".join(f"{t}:B" for t in tokens))
+    return " & ".join(f"({f})" for f in found)
 
 
-def _postgresql_title(query: Query) -> ColumnElement[bool]:
-    padded_title = literal(" ") + Item.title_fold + literal(" ")
-    return and_(true(), *(has_words("postgresql", padded_title, w) for w in query.words))
+def _postgresql_match(query: Query, part: Part) -> ColumnElement[bool]:
+    tsquery = func.to_tsquery(literal_column("'simple'"),
+                              bindparam(f"tsquery_{part.value}", _tsquery(query, part)))
+    matched: ColumnElement[bool] = _SEARCH.c.vector.op("@@", is_comparison=True)(tsquery)
+    return matched
 
 
 def _postgresql_ids(query: Query, part: Part) -> Any:
-    vector: ColumnClause[Any] = literal_column("items.search_vector")
-    tsquery = func.to_tsquery(literal_column("'simple'"),
-                              bindparam("tsquery", " & ".join(query.words)))
-    in_title = _postgresql_title(query)
-    conditions: list[ColumnElement[bool]] = [vector.op("@@", is_comparison=True)(tsquery),
-                                             Item.duplicate_of.is_(None)]
-    if part is Part.TITLE:
-        conditions.append(in_title)
-    elif part is Part.REST:
-        conditions.append(not_(in_title))
-    return (select(Item.id).where(*conditions, *_label_filters(query, Item.id))
-            .order_by(Item.published_at.desc(), Item.id.desc()))
+    """Through `items_search` only: its GIN index or its date index, as the planner picks."""
+    return (select(_SEARCH.c.id).where(_postgresql_match(query, part))
+            .order_by(_SEARCH.c.published_at.desc(), _SEARCH.c.id.desc()))
 
 
-def _recent_ids(query: Query, sqlite: bool) -> Any:
-    """No words: the newest items that pass the filters, read through the `published_at`
-    index and stopped at the LIMIT. On SQLite `duplicate_of + 0` keeps the planner off the
+def _recent_ids(sqlite: bool) -> Any:
+    """No words, no filters: the newest items, read through the `published_at` index and
+    stopped at the LIMIT. On SQLite `duplicate_of + 0` keeps the planner off the
     `duplicate_of` index, which would make it sort every item that is no copy."""
     original = (Item.duplicate_of + 0).is_(None) if sqlite else Item.duplicate_of.is_(None)
-    return (select(Item.id).where(original, *_label_filters(query, Item.id))
+    return (select(Item.id).where(original)
             .order_by(Item.published_at.desc(), Item.id.desc()))
 
 
-async def _small_filter(session: AsyncSession, query: Query) -> bool:
-    """Whether the query's filter holds fewer than SMALL_FILTER label rows."""
-    if not (query.provinces or query.topics):
-        return False
-    rows = _label_ids(query).limit(SMALL_FILTER).subquery()
-    return int(await session.scalar(select(func.count()).select_from(rows)) or 0) < SMALL_FILTER
-
-
-async def _ids(session: AsyncSession, query: Query, part: Part, counting: bool) -> Any:
+def _ids(session: AsyncSession, query: Query, part: Part) -> Any:
     """The statement that lists the matches of `part`, newest first. On PostgreSQL one
-    statement, whose plan the planner picks from its statistics; on SQLite the plan is chosen
-    here: through a small filter's items, else through FTS5 (words) or the date index."""
-    if dialect(session) == "postgresql":
-        return _postgresql_ids(query, part) if query.words else _recent_ids(query, False)
-    if await _small_filter(session, query) or (counting and not query.words
-                                                and (query.provinces or query.topics)):
-        return _by_labels(query, part)
-    return _sqlite_ids(query, part) if query.words else _recent_ids(query, True)
+    statement, whose plan the planner picks from its statistics; on SQLite FTS5 whenever there
+    are words or filters, else the date index."""
+    sqlite = dialect(session) == "sqlite"
+    if query.words or query.provinces or query.topics:
+        return _sqlite_ids(query, part) if sqlite else _postgresql_ids(query, part)
+    return _recent_ids(sqlite)
 
 
 async def count(session: AsyncSession, query: Query, part: Part, cap: int) -> int:
     """How many items match, counted up to `cap` (a larger count reads as `cap`)."""
-    found = (await _ids(session, query, part, True)).order_by(None).limit(cap).subquery()
+    found = _ids(session, query, part).order_by(None).limit(cap).subquery()
     return int(await session.scalar(select(func.count()).select_from(found)) or 0)
 
 
@@ -193,7 +172,7 @@ async def newest(session: AsyncSession, query: Query, part: Part, limit: int,
     """The ids of the matching items, newest first (publication time, then id)."""
     if limit <= 0:
         return []
-    statement = await _ids(session, query, part, False)
+    statement = _ids(session, query, part)
     rows = await session.scalars(statement.limit(limit).offset(offset))
     return list(rows)
 
@@ -206,7 +185,8 @@ async def ranked(session: AsyncSession, query: Query, limit: int, offset: int,
     the title hits up to the page's end are read newest first, then the others."""
     if few and dialect(session) == "postgresql":
         statement = _postgresql_ids(query, Part.ALL).order_by(None).order_by(
-            _postgresql_title(query).desc(), Item.published_at.desc(), Item.id.desc())
+            _postgresql_match(query, Part.TITLE).desc(), _SEARCH.c.published_at.desc(),
+            _SEARCH.c.id.desc())
         return list(await session.scalars(statement.limit(limit).offset(offset)))
     titled = await newest(session, query, Part.TITLE, offset + limit)
     ids = titled[offset:]

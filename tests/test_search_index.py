@@ -13,22 +13,13 @@ from sqlalchemy import delete, exists, insert, literal, select, update
 
 from services import search
 from services.search import CAP
-from storage import search_index
 from storage.dialect import dialect, has_words
-from storage.models import Item, ItemProvince, Source
+from storage.models import Item, ItemProvince, ItemTopic, Source
 from tests.chat_support import Person
 from tests.delivery_support import T0, add_item, add_source
 from vntext import fold
 
 at = lambda hours: T0 + timedelta(hours=hours)  # noqa: E731
-
-
-@pytest.fixture(params=["small filter", "large filter"])
-def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On SQLite a filter is read item by item when small, probed from the index when large:
-    both plans give the same answers."""
-    if request.param == "large filter":
-        monkeypatch.setattr(search_index, "SMALL_FILTER", 0)
 
 
 async def _ids(app, query: str, **kwargs) -> list[int]:  # type: ignore[no-untyped-def]
@@ -51,7 +42,7 @@ async def test_title_hits_first_then_newest(app) -> None:  # type: ignore[no-unt
     assert [i.id for i in found.items] == [partly, new_summary, newer_title, old_title]
 
 
-async def test_province_and_topic_filters_use_the_labels(app, plan) -> None:  # type: ignore[no-untyped-def]
+async def test_province_and_topic_filters_use_the_labels(app) -> None:  # type: ignore[no-untyped-def]
     async with app.sessions() as s, s.begin():
         src = await add_source(s)
         lao_cai = await add_item(s, src, "Mưa lớn gây ngập", provinces=["15"],
@@ -69,7 +60,7 @@ async def test_province_and_topic_filters_use_the_labels(app, plan) -> None:  # 
     assert page.provinces == ("01",) and page.words == ("mua", "lon") and page.total == 2
 
 
-async def test_the_index_finds_what_a_scan_of_the_text_finds(app, plan) -> None:  # type: ignore[no-untyped-def]
+async def test_the_index_finds_what_a_scan_of_the_text_finds(app) -> None:  # type: ignore[no-untyped-def]
     """Random items and queries from a small vocabulary: the index's answer equals the old
     whole-word scan (storage.dialect.has_words over the folded text), copies left out."""
     rnd = random.Random(5)
@@ -148,6 +139,64 @@ async def test_the_index_follows_inserts_updates_and_deletes(app) -> None:  # ty
     async with app.sessions() as s, s.begin():  # a source's removal takes its items along
         await s.execute(delete(Source).where(Source.id == src))
     assert await _ids(app, "duong moi") == []
+
+
+async def test_the_index_follows_label_changes(app) -> None:  # type: ignore[no-untyped-def]
+    """Province and topic labels are in the index (SQLite: tokens in the FTS5 entry, kept by
+    triggers on the label tables): a reclassified item is found under its new labels only, with
+    words or without, and its deletion takes its labels along."""
+    async with app.sessions() as s, s.begin():
+        src = await add_source(s)
+        flood = await add_item(s, src, "Mưa lớn gây ngập", provinces=["15"],
+                               topics=["thien-tai-cuu-tro"], published_at=at(0))
+        other = await add_item(s, src, "Mưa lớn kéo dài", provinces=["01"], published_at=at(1))
+    assert await _ids(app, "mưa lớn lào cai") == [flood]
+    assert await _ids(app, "bão lũ") == [flood]
+    async with app.sessions() as s, s.begin():  # reclassified: Hà Nội, no topic
+        await s.execute(delete(ItemProvince).where(ItemProvince.item_id == flood))
+        await s.execute(delete(ItemTopic).where(ItemTopic.item_id == flood))
+        await s.execute(insert(ItemProvince).values(item_id=flood, province="01", rank=0,
+                                                    evidence=[]))
+        await s.execute(update(ItemProvince).where(ItemProvince.item_id == other)
+                        .values(province="15"))
+    assert await _ids(app, "mưa lớn lào cai") == [other]
+    assert await _ids(app, "mưa lớn hà nội") == [flood]
+    assert await _ids(app, "hà nội") == [flood] and await _ids(app, "bão lũ") == []
+    async with app.sessions() as s, s.begin():  # the text changes: the labels stay
+        await s.execute(update(Item).where(Item.id == flood).values(
+            title_fold="ngap sau", search_text="ngap sau", published_at=at(5)))
+    assert await _ids(app, "ngập hà nội") == [flood] and await _ids(app, "mưa lớn hà nội") == []
+    async with app.sessions() as s, s.begin():
+        await s.execute(delete(Item).where(Item.id == flood))
+    assert await _ids(app, "hà nội") == [] and await _ids(app, "lào cai") == [other]
+    async with app.sessions() as s, s.begin():  # a new item may reuse the id (SQLite)
+        again = await add_item(s, src, "Ngập sâu", published_at=at(6))
+    assert await _ids(app, "ngập") == [again] and await _ids(app, "hà nội") == []
+
+
+async def test_filters_with_words_many_items(app) -> None:  # type: ignore[no-untyped-def]
+    """Filters and words together over more items than a page: the total and the order are a
+    scan's (title hits first, newest first within each), topic and province alike."""
+    async with app.sessions() as s, s.begin():
+        src = await add_source(s)
+        ids = {}
+        for n in range(30):
+            provinces = ["15"] if n % 3 == 0 else ["01"]
+            topics = ["bau-cu"] if n % 2 == 0 else []
+            word = "cử tri" if n % 5 else "đại biểu"
+            ids[n] = await add_item(s, src, f"Tiếp xúc {word} số {n}", provinces=provinces,
+                                    topics=topics, published_at=at(n))
+        in_summary = await add_item(s, src, "Tin vắn", "gặp cử tri", provinces=["15"],
+                                    published_at=at(40))
+    # title hits first, then the newer summary hit
+    expected = [ids[n] for n in reversed(range(30)) if n % 3 == 0 and n % 5] + [in_summary]
+    found = await search.search(app, "cử tri lào cai", per_page=100)
+    assert [i.id for i in found.items] == expected and found.total == len(expected)
+    expected = [ids[n] for n in reversed(range(30)) if n % 2 == 0 and n % 3 == 0 and n % 5]
+    assert await _ids(app, "bầu cử cử tri lào cai", per_page=100) == expected
+    latest = await search.latest(app, "bầu cử hà nội", limit=100)
+    assert [i.id for i in latest.items] == [ids[n] for n in reversed(range(30))
+                                            if n % 2 == 0 and n % 3]
 
 
 async def test_deleting_the_first_copy_makes_the_copy_searchable(app) -> None:  # type: ignore[no-untyped-def]

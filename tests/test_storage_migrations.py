@@ -74,7 +74,7 @@ def test_the_models_and_the_migrations_agree(empty_url: str) -> None:
 
 
 def test_search_index_migration_indexes_the_stored_items(empty_url: str) -> None:
-    """0003 indexes the items already stored (copies left out), and goes down cleanly."""
+    """0003 and 0006 index the items already stored (copies left out), and go down cleanly."""
     from alembic import command
 
     from storage.migrate import alembic_config
@@ -84,8 +84,7 @@ def test_search_index_migration_indexes_the_stored_items(empty_url: str) -> None
     now = datetime(2026, 1, 1, tzinfo=UTC)
     sqlite = engine.dialect.name == "sqlite"
     found = ("SELECT rowid % 2147483648 FROM items_fts WHERE items_fts MATCH '\"treo\"'" if sqlite
-             else "SELECT id FROM items WHERE search_vector @@ to_tsquery('simple', 'treo')"
-             " AND duplicate_of IS NULL")
+             else "SELECT id FROM items_search WHERE vector @@ to_tsquery('simple', 'treo')")
     try:
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
