@@ -134,6 +134,17 @@ def delivery_settings(db_url: str, **overrides: object):  # type: ignore[no-unty
     return make_settings(db_url, **values)
 
 
+def memory_app(db_url: str, at: datetime, **overrides: object):  # type: ignore[no-untyped-def]
+    """An App on the delivery settings with one MemoryChannel ("memory") and a FakeClock at `at`."""
+    from runtime import open_app
+    from tests.fakes.clock import FakeClock
+
+    app = open_app(delivery_settings(db_url, **overrides))
+    app.channels = {"memory": MemoryChannel()}
+    app.clock = FakeClock(at)
+    return app
+
+
 async def run_until_idle(app):  # type: ignore[no-untyped-def]
     """Start delivery on the app's channels, wait until nothing due is left, stop it."""
     from delivery.service import start_delivery

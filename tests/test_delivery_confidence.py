@@ -11,19 +11,17 @@ import pytest
 from sqlalchemy import select
 
 from delivery.match import on_new_items
-from runtime import App, open_app
+from runtime import App
 from storage.models import Delivery
 from tests.delivery_support import (
-    MemoryChannel,
     add_chat,
     add_item,
     add_source,
     add_sub,
-    delivery_settings,
     given,
+    memory_app,
     run_until_idle,
 )
-from tests.fakes.clock import FakeClock
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 LOW_VI = "Có thể liên quan"
@@ -34,10 +32,7 @@ def local(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 async def make_app(db_url: str, **settings: object) -> App:
-    app = open_app(delivery_settings(db_url, **settings))
-    app.channels = {"memory": MemoryChannel()}
-    app.clock = FakeClock(local(14, 10))
-    return app
+    return memory_app(db_url, local(14, 10), **settings)
 
 
 @pytest.fixture

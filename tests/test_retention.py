@@ -16,7 +16,7 @@ from delivery.retention import run_retention
 from delivery.service import RETENTION_JOB, start_delivery
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
-from runtime import App, open_app
+from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, ItemProvince
 from tests.conftest import count_rows
 from tests.delivery_support import (
@@ -25,11 +25,10 @@ from tests.delivery_support import (
     add_item,
     add_source,
     add_sub,
-    delivery_settings,
     given,
+    memory_app,
     run_until_idle,
 )
-from tests.fakes.clock import FakeClock
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = timedelta(days=1)
@@ -37,10 +36,7 @@ START = datetime(2026, 9, 14, 9, 0, tzinfo=TZ)  # a Monday
 
 
 async def _app(db_url: str, **settings: object) -> App:
-    app = open_app(delivery_settings(db_url, **settings))
-    app.channels = {"memory": MemoryChannel()}
-    app.clock = FakeClock(START)
-    return app
+    return memory_app(db_url, START, **settings)
 
 
 @pytest.fixture
