@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from storage.db import sync_url
 from storage.migrate import current_head, upgrade
@@ -25,6 +25,22 @@ def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # typ
         yield url
 
 
+def _one_labelled_item(engine: Engine, now: datetime) -> None:
+    """A source, an item and its province and topic label, in the columns of revision 0001."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
+                          "primed, created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', "
+                          "'active', 0, true, :now)"), {"now": now})
+        conn.execute(text("INSERT INTO items (id, source_id, canonical_url, guid, title, "
+                          "summary, published_at, fetched_at, content_hash, title_fold, "
+                          "search_text, backlog) VALUES (1, 1, 'https://a.vn/1', 'g1', 'x', "
+                          "'', :now, :now, 'h', '', '', false)"), {"now": now})
+        conn.execute(text("INSERT INTO item_provinces (item_id, province, rank, evidence) "
+                          "VALUES (1, '15', 0, '[]')"))
+        conn.execute(text("INSERT INTO item_topics (item_id, topic, evidence) "
+                          "VALUES (1, 'bau-cu', '[]')"))
+
+
 def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> None:
     from alembic import command
 
@@ -35,18 +51,7 @@ def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> No
     engine = create_engine(sync_url(empty_url))
     now = datetime(2026, 1, 1, tzinfo=UTC)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
-                              "primed, created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', "
-                              "'active', 0, true, :now)"), {"now": now})
-            conn.execute(text("INSERT INTO items (id, source_id, canonical_url, guid, title, "
-                              "summary, published_at, fetched_at, content_hash, title_fold, "
-                              "search_text, backlog) VALUES (1, 1, 'https://a.vn/1', 'g1', 'x', "
-                              "'', :now, :now, 'h', '', '', false)"), {"now": now})
-            conn.execute(text("INSERT INTO item_provinces (item_id, province, rank, evidence) "
-                              "VALUES (1, '15', 0, '[]')"))
-            conn.execute(text("INSERT INTO item_topics (item_id, topic, evidence) "
-                              "VALUES (1, 'bau-cu', '[]')"))
+        _one_labelled_item(engine, now)
         upgrade(empty_url)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT score FROM item_provinces")).scalar_one() == 1.0
@@ -118,18 +123,7 @@ def test_label_dates_migration_dates_the_stored_labels(empty_url: str) -> None:
     engine = create_engine(sync_url(empty_url))
     now = datetime(2026, 1, 1, tzinfo=UTC)
     try:
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO sources (id, url, kind, name, state, error_count, "
-                              "primed, created_at) VALUES (1, 'https://a.vn/rss', 'feed', 'A', "
-                              "'active', 0, true, :now)"), {"now": now})
-            conn.execute(text("INSERT INTO items (id, source_id, canonical_url, guid, title, "
-                              "summary, published_at, fetched_at, content_hash, title_fold, "
-                              "search_text, backlog) VALUES (1, 1, 'https://a.vn/1', 'g1', 'x', "
-                              "'', :now, :now, 'h', '', '', false)"), {"now": now})
-            conn.execute(text("INSERT INTO item_provinces (item_id, province, rank, evidence) "
-                              "VALUES (1, '15', 0, '[]')"))
-            conn.execute(text("INSERT INTO item_topics (item_id, topic, evidence) "
-                              "VALUES (1, 'bau-cu', '[]')"))
+        _one_labelled_item(engine, now)
         upgrade(empty_url, "0005")
         with engine.connect() as conn:
             for table in ("item_provinces", "item_topics"):
