@@ -203,16 +203,22 @@ def reclaiming(cutoff: datetime) -> Write:
     """A write: rows whose lease ran out before `cutoff` (their sender died) go back to
     pending; returns how many."""
     async def write(session: AsyncSession) -> int:
-        ids = (await session.scalars(
-            update(Delivery)
-            .where(Delivery.state == OutboxState.SENDING, Delivery.claimed_at < cutoff)
-            .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
-            .returning(Delivery.id)
-        )).all()
-        if ids:
-            log.warning("took over %d deliveries from a sender that stopped (crash?)", len(ids))
-        return len(ids)
+        count = await _back_to_pending(session, Delivery.claimed_at < cutoff)
+        if count:
+            log.warning("took over %d deliveries from a sender that stopped (crash?)", count)
+        return count
     return write
+
+
+async def _back_to_pending(session: AsyncSession, *where: Any) -> int:
+    """Rows being sent that match `where` go back to pending, unclaimed; returns how many."""
+    ids = (await session.scalars(
+        update(Delivery)
+        .where(Delivery.state == OutboxState.SENDING, *where)
+        .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
+        .returning(Delivery.id)
+    )).all()
+    return len(ids)
 
 
 def stale_cutoff(app: App) -> datetime:
@@ -232,14 +238,10 @@ async def release_claims(app: App, owner: str, channel: str | None = None) -> in
     """On a clean stop (of every sender, or of one channel's): what this process holds goes
     back to pending at once."""
     async def write(session: AsyncSession) -> int:
-        mine = (Delivery.claimed_by == owner) & (Delivery.state == OutboxState.SENDING)
-        ids = (await session.scalars(
-            update(Delivery)
-            .where(mine if channel is None else mine & _of_channel(channel))
-            .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
-            .returning(Delivery.id)
-        )).all()
-        return len(ids)
+        where = [Delivery.claimed_by == owner]
+        if channel is not None:
+            where.append(_of_channel(channel))
+        return await _back_to_pending(session, *where)
     released: int = await in_transaction(app, write)
     return released
 
@@ -249,16 +251,11 @@ async def take_over_channel(app: App, channel: str, owner: str) -> int:
     one held: only the leader sends on a channel, and the previous one stopped before its lease
     ran out (or died), so what it held was in flight at most. Returns how many rows."""
     async def write(session: AsyncSession) -> int:
-        ids = (await session.scalars(
-            update(Delivery)
-            .where(Delivery.state == OutboxState.SENDING, Delivery.claimed_by != owner,
-                   _of_channel(channel))
-            .values(state=OutboxState.PENDING, claimed_by=None, claimed_at=None)
-            .returning(Delivery.id)
-        )).all()
-        if ids:
-            log.warning("%s: took over %d deliveries from the previous leader", channel, len(ids))
-        return len(ids)
+        count = await _back_to_pending(session, Delivery.claimed_by != owner,
+                                       _of_channel(channel))
+        if count:
+            log.warning("%s: took over %d deliveries from the previous leader", channel, count)
+        return count
     taken: int = await in_transaction(app, write)
     return taken
 
@@ -296,7 +293,6 @@ async def enqueue(
     async with app.sessions() as s, s.begin():
         await lock_for_write(s)
         return await add(s)
-
 
 
 async def relay_reply(app: App, channel: str, chat_key: str, message: OutMessage) -> None:
