@@ -160,10 +160,7 @@ class Handler:
         """Every active source."""
         query = select(Source).where(Source.state == "active").order_by(Source.id)
         async with self.app.sessions() as session:
-            rows = (await session.scalars(query)).all()
-            return [snapshot(row, self.app.settings,
-                             local=urlsplit(row.url).hostname in self.app.local_sites)
-                    for row in rows]
+            return [self._snapshot(row) for row in (await session.scalars(query)).all()]
 
     async def claim_due(self, owner: str) -> list[SourceState]:
         """The active sources whose next check has come, claimed for `owner` so that no other
@@ -173,7 +170,12 @@ class Handler:
         async with self.app.sessions() as session, session.begin():
             await lock_for_write(session)
             rows = await claim_due_sources(session, owner, now, until)
-            return [snapshot(row, self.app.settings) for row in rows]
+            return [self._snapshot(row) for row in rows]
+
+    def _snapshot(self, row: Source) -> SourceState:
+        """The source as this process polls it: one it serves itself keeps its own interval."""
+        return snapshot(row, self.app.settings,
+                        local=urlsplit(row.url).hostname in self.app.local_sites)
 
     async def release(self, ids: list[int], owner: str) -> None:
         async with self.app.sessions() as session, session.begin():

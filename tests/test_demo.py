@@ -131,6 +131,28 @@ async def test_the_demo_shows_the_whole_loop(
     assert not LOG_LINE.search(keys.stdout.getvalue())
 
 
+async def test_the_scheduled_poll_keeps_the_demo_sources_own_interval(db_url: str) -> None:
+    """The demo's items arrive every few seconds: its sources are polled at their own interval,
+    below POLL_MIN_INTERVAL_SECONDS, which spares only other people's servers."""
+    from ingest.handler import Handler
+
+    app = open_app(make_settings(db_url, allow_private_sources=False))
+    clock = FakeClock(datetime.now(UTC))
+    app.clock = clock
+    feeds = await demo.start_demo(app)
+    assert feeds is not None
+    try:
+        clock.advance(seconds=3600)  # past every next check: all five are due
+        handler = Handler(app)
+        claimed = await handler.claim_due("test")
+        assert claimed and {s.health.interval for s in claimed} == {demo.POLL_SECONDS}
+        assert {s.health.interval for s in await handler.sources()} == {demo.POLL_SECONDS}
+        assert demo.POLL_SECONDS < app.settings.poll_min_interval_seconds
+    finally:
+        await feeds.stop()
+        await app.close()
+
+
 async def test_a_real_source_ends_the_demo_and_the_demo_comes_once(db_url: str) -> None:
     app = open_app(make_settings(db_url, allow_private_sources=False))
     app.clock = FakeClock(datetime.now(UTC))
