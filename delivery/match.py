@@ -216,8 +216,8 @@ async def keyword_keys(session: AsyncSession, items: Subquery, subs: Subquery) -
         for word in asked & _words(search_text):
             items_with[word].add(item_id)
     keys: set[str] = set()
-    for phrase, words in wanted.items():
-        found = set.intersection(*(items_with.get(w, set()) for w in words))
+    for phrase, needed in wanted.items():
+        found = set.intersection(*(items_with.get(w, set()) for w in needed))
         keys.update(f"{phrase}#{item_id}" for item_id in found)
     return keys
 
