@@ -71,13 +71,24 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
     if not marked:
         before, phrases = fold(before), _folded(phrases)
     words = before[-48:].lower().split()
-    return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
-               for n in range(1, min(most, len(words)) + 1))
+    # Hot (several calls per name): only the word counts some phrase has are joined and looked up.
+    lengths = _lengths(phrases)
+    for n in range(1, min(most, len(words)) + 1):
+        if n in lengths and " ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases:
+            return True
+    return False
 
 
 @lru_cache(maxsize=64)
 def _folded(phrases: frozenset[str]) -> frozenset[str]:
     return frozenset(fold(p) for p in phrases)
+
+
+@lru_cache(maxsize=64)
+def _lengths(phrases: frozenset[str]) -> frozenset[int]:
+    """How many words the phrases have (stripping quotes keeps the spaces, so `n` words joined
+    can only be a phrase of `n` words)."""
+    return frozenset(p.count(" ") + 1 for p in phrases)
 
 
 def _confidence(weight: float) -> float:
