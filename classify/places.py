@@ -262,7 +262,10 @@ class PlaceReader:
             return True
         if m.typed:
             return not words[0][0].islower()
-        return all(not w[0].islower() for w, cap in zip(words, caps, strict=False) if cap)
+        for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
+            if cap and word[0].islower():
+                return False
+        return True
 
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
@@ -413,7 +416,7 @@ class PlaceReader:
 
     def _in_work_title(self, before: str, marked: bool) -> bool:
         """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
-        opened = max(before.rfind(q) for q in _OPENING_QUOTES)
+        opened = max(map(before.rfind, _OPENING_QUOTES))
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
         return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)

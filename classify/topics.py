@@ -183,13 +183,17 @@ class _Tally:
         weak = _apart([s for s in self.weak.values() if self.free(s)])
         if len(weak) >= 2:
             return weak
+        if not self.together:
+            return []
+        # One pass over the spans (not one per list): list → sentence → group → first span.
+        by_combo: dict[int, dict[int, dict[int, Span]]] = {}
+        for (combo, group), spans in self.together.items():
+            for span in spans:
+                if self.free(span):
+                    by_combo.setdefault(combo, {}).setdefault(
+                        sentence(span[0]), {}).setdefault(group, span)
         for combo, n_groups in enumerate(combos):
-            by_sentence: dict[int, dict[int, Span]] = {}
-            for (c, group), spans in self.together.items():
-                for span in spans:
-                    if c == combo and self.free(span):
-                        by_sentence.setdefault(sentence(span[0]), {}).setdefault(group, span)
-            for found in by_sentence.values():
+            for found in by_combo.get(combo, {}).values():
                 if len(found) == n_groups:
                     return [found[g] for g in range(n_groups)]
         return []
