@@ -25,6 +25,7 @@ from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
+from classify.wordgate import WordGate
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -138,6 +139,7 @@ class PlaceRules:
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
+    named_after_words: frozenset[str]  # every word of `named_after`, for its quick test
 
 
 def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
@@ -192,6 +194,8 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         named_after=re.compile("|".join(
             rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
             for group in NAMED_AFTER), re.IGNORECASE),
+        named_after_words=frozenset(w for group in NAMED_AFTER
+                                    for w in _with_folded(passing[group])),
     )
 
 
@@ -220,6 +224,7 @@ class PlaceReader:
     def __init__(self, gazetteer: Gazetteer, rules: PlaceRules) -> None:
         self.gaz = gazetteer
         self.rules = rules
+        self._named_after_gate = WordGate(rules.named_after_words)
 
     # --- one mention -------------------------------------------------------------------------
 
@@ -303,12 +308,16 @@ class PlaceReader:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
         return self._name_word(before, self.rules.organisation) is not None
 
-    def _name_word(self, before: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    def _name_word(self, before: str, pattern: re.Pattern[str], gate: WordGate | None = None
+                   ) -> re.Match[str] | None:
         """The last match of `pattern` in the clause `before` ends, when only capitalised words
-        (or company words) stand between it and the end: the name is part of that name."""
+        (or company words) stand between it and the end: the name is part of that name. `gate`,
+        the quick test of the pattern's words, saves running it where it cannot match."""
         cuts = list(_CLAUSE_END.finditer(before))
         cut = cuts[-1] if cuts else None
         clause = before[cut.end() :] if cut else before
+        if gate is not None and not gate.may_match(clause):
+            return None
         matches = list(pattern.finditer(clause))
         found = matches[-1] if matches else None
         if not found:
@@ -401,7 +410,8 @@ class PlaceReader:
             if _ends_with(before, self.rules.passing_before, marked=marked) \
                     and not _ends_with(before, self.rules.enumeration_before, marked=marked):
                 m.passing = PASSING_COMPARISON
-            elif not m.typed and (named := self._name_word(before, self.rules.named_after)):
+            elif not m.typed and (named := self._name_word(before, self.rules.named_after,
+                                                           self._named_after_gate)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
