@@ -92,6 +92,12 @@ def _lengths(phrases: frozenset[str]) -> frozenset[int]:
     return frozenset(p.count(" ") + 1 for p in phrases)
 
 
+@lru_cache(maxsize=4096)
+def _chain(place: Place, quote: str) -> str:
+    """`place.chain(quote)`, built once per reading and wording: names recur across items."""
+    return place.chain(quote)
+
+
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
     return round(min(0.99, 1.0 - float(0.25**weight)), 3)
@@ -638,7 +644,7 @@ class PlaceReader:
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
-            chain = place.chain(quote) + (f" ({m.passing})" if m.passing else "")
+            chain = _chain(place, quote) + (f" ({m.passing})" if m.passing else "")
             for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))
