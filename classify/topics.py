@@ -183,9 +183,14 @@ class _Tally:
         weak = _apart([s for s in self.weak.values() if self.free(s)])
         if len(weak) >= 2:
             return weak
-        if not self.together:
+        # A list gives the topic only when each of its groups has a span: most tallies lack a
+        # group of every list and need no sentences. Then one pass over the spans (not one per
+        # list): list → sentence → group → first span.
+        present: dict[int, int] = {}
+        for combo, _ in self.together:
+            present[combo] = present.get(combo, 0) + 1
+        if all(present.get(combo, 0) < n_groups for combo, n_groups in enumerate(combos)):
             return []
-        # One pass over the spans (not one per list): list → sentence → group → first span.
         by_combo: dict[int, dict[int, dict[int, Span]]] = {}
         for (combo, group), spans in self.together.items():
             for span in spans:
