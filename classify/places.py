@@ -60,6 +60,7 @@ _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(H
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
+_OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
@@ -72,10 +73,14 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
     if not marked:
         before, phrases = fold(before), _folded(phrases)
     words = before[-48:].lower().split()
-    # Hot (several calls per name): only the word counts some phrase has are joined and looked up.
-    lengths = _lengths(phrases)
+    # Hot (several calls per name): the last word must end some phrase, and only the word counts
+    # some phrase has are joined and looked up.
+    lengths, last_words = _shape(phrases)
+    if not words or (words[-1] not in last_words
+                     and words[-1].lstrip(_OPENERS) not in last_words):
+        return False
     for n in range(1, min(most, len(words)) + 1):
-        if n in lengths and " ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases:
+        if n in lengths and " ".join(words[-n:]).lstrip(_OPENERS) in phrases:
             return True
     return False
 
@@ -86,10 +91,12 @@ def _folded(phrases: frozenset[str]) -> frozenset[str]:
 
 
 @lru_cache(maxsize=64)
-def _lengths(phrases: frozenset[str]) -> frozenset[int]:
-    """How many words the phrases have (stripping quotes keeps the spaces, so `n` words joined
-    can only be a phrase of `n` words)."""
-    return frozenset(p.count(" ") + 1 for p in phrases)
+def _shape(phrases: frozenset[str]) -> tuple[frozenset[int], frozenset[str]]:
+    """How many words the phrases have, and their last words. Stripping the quotes off `n`
+    words joined keeps the spaces and the last word (or strips that word, when `n` is 1), so
+    only a phrase of `n` words ending with it can be the same."""
+    return (frozenset(p.count(" ") + 1 for p in phrases),
+            frozenset(p.rpartition(" ")[2] for p in phrases))
 
 
 @lru_cache(maxsize=4096)
