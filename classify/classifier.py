@@ -48,7 +48,8 @@ class Classifier:
         self.topic_model: TopicModel | None = get_topic_model() if learned else None
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
-        # Value: (key, what it is: a bitmask of PLACE, TOPIC and SPORTS).
+        # Value: (key, what it is: a bitmask of PLACE, TOPIC, SPORTS and ORGANISATION, how far
+        # its start is from the match's end).
         automaton = ahocorasick.Automaton()
         rules = self.places.rules
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
@@ -58,7 +59,7 @@ class Classifier:
             kinds = ((PLACE if key in place_keys else 0) | (TOPIC if key in topic_keys else 0)
                      | (SPORTS if key in rules.sports else 0)
                      | (ORGANISATION if key in rules.organisation_keys else 0))
-            automaton.add_word(f" {key} ", (key, kinds))
+            automaton.add_word(f" {key} ", (key, kinds, len(key)))
         automaton.make_automaton()
         self._automaton = automaton
 
@@ -95,8 +96,8 @@ class Classifier:
         place_hits: list[Span] = []
         topic_hits: list[Span] = []
         sports = organisations = 0
-        for end, (key, kinds) in self._automaton.iter(prep.folded):
-            span = (end - len(key), end, key)  # `end` is the trailing space
+        for end, (key, kinds, length) in self._automaton.iter(prep.folded):
+            span = (end - length, end, key)  # `end` is the trailing space
             if kinds & PLACE:
                 place_hits.append(span)
             if kinds & TOPIC:
