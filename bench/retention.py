@@ -132,13 +132,16 @@ async def _day_outbox(app: Any, dialect: str, day: int, base: int, ipd: int) -> 
               "period": local.strftime("%Y-%m-%d"), "morning": local.replace(hour=9),
               "evening": local.replace(hour=15), "digest": local.replace(hour=7)}
     times = [bindparam(name, type_=UTCDateTime()) for name in ("morning", "evening", "digest")]
-    async with app.sessions() as session, session.begin():
+    async with app.sessions() as session:
         params["before"] = int(await session.scalar(text(
             "SELECT COALESCE(MAX(id), 0) FROM deliveries")) or 0)
-        for when, sql in _statements(dialect):
-            if when == "monday" and local.weekday() != 0:
-                continue
-            statement = text(sql).bindparams(*(t for t in times if f":{t.key}" in sql))
+    # Each step its own transaction, as in the sender: a version its successor replaced is
+    # dead by then, so the indexes can drop it before splitting a page (bottom-up deletion).
+    for when, sql in _statements(dialect):
+        if when == "monday" and local.weekday() != 0:
+            continue
+        statement = text(sql).bindparams(*(t for t in times if f":{t.key}" in sql))
+        async with app.sessions() as session, session.begin():
             await session.execute(statement, {k: v for k, v in params.items()
                                               if f":{k}" in sql})
 
