@@ -69,8 +69,11 @@ async def add_subscribers(app: App, count: int, *, created: datetime, seed: int 
     await _insert(app, SubscriptionProvince, sub_provinces)
 
 
-async def add_items(app: App, count: int, *, fetched: datetime, seed: int = 2) -> list[int]:
-    """`count` labelled items fetched within the hour before `fetched`; returns their ids."""
+async def add_items(app: App, count: int, *, fetched: datetime, seed: int = 2,
+                    spread: timedelta = timedelta(hours=1)) -> list[int]:
+    """`count` labelled items fetched within `spread` before `fetched`, matched as they came
+    in when `spread` reaches further back than a digest; returns their ids. Built and stored
+    CHUNK at a time, so a million items never sit in memory at once."""
     rnd = random.Random(seed)
     provinces, topics = list(catalog.provinces()), list(catalog.topics())
     async with app.sessions() as session, session.begin():
@@ -78,28 +81,37 @@ async def add_items(app: App, count: int, *, fetched: datetime, seed: int = 2) -
         session.add(source)
         await session.flush()
         source_id = source.id
-    items, labels_p, labels_t = [], [], []
-    for n in range(count):
-        title = f"Tin {n}: {' '.join(rnd.sample(WORDS, 4))} & \"tiêu đề\" <thử>"
-        summary = " ".join(rnd.choice(WORDS) for _ in range(30))
-        at = fetched - timedelta(seconds=rnd.randrange(1, 3600))
-        items.append({"source_id": source_id, "canonical_url": f"https://bench.example.vn/{seed}/{n}",
-                      "guid": f"{seed}-{n}", "title": title, "summary": summary,
-                      "published_at": at, "fetched_at": at, "content_hash": f"{seed}-{n}",
-                      "title_fold": fold(title), "search_text": fold(f"{title} {summary}")})
-    async with app.sessions() as session, session.begin():
-        ids = (await session.scalars(insert(Item).returning(Item.id), items)).all()
-    # Label rates of the labelled news in ../shared/eval (national and local outlets together):
-    # about 70% of items name a province (almost always one), about half carry a topic.
-    for item_id in ids:
-        if rnd.random() < 0.7:
-            for rank, code in enumerate(rnd.sample(provinces, 1 if rnd.random() < 0.9 else 2)):
-                labels_p.append(
-                    {"item_id": item_id, "province": code, "rank": rank, "evidence": []}
-                )
-        if rnd.random() < 0.5:
-            for slug in rnd.sample(topics, 1 if rnd.random() < 0.9 else 2):
-                labels_t.append({"item_id": item_id, "topic": slug, "evidence": []})
-    await _insert(app, ItemProvince, labels_p)
-    await _insert(app, ItemTopic, labels_t)
-    return list(ids)
+    span = int(spread.total_seconds())
+    history = spread > timedelta(days=1)
+    ids: list[int] = []
+    for start in range(0, count, CHUNK):
+        items, labels_p, labels_t = [], [], []
+        for n in range(start, min(start + CHUNK, count)):
+            title = f"Tin {n}: {' '.join(rnd.sample(WORDS, 4))} & \"tiêu đề\" <thử>"
+            summary = " ".join(rnd.choice(WORDS) for _ in range(30))
+            at = fetched - timedelta(seconds=rnd.randrange(1, span))
+            items.append({"source_id": source_id,
+                          "canonical_url": f"https://bench.example.vn/{seed}/{n}",
+                          "guid": f"{seed}-{n}", "title": title, "summary": summary,
+                          "published_at": at, "fetched_at": at, "content_hash": f"{seed}-{n}",
+                          "title_fold": fold(title), "search_text": fold(f"{title} {summary}"),
+                          "matched_at": at if history else None})
+        async with app.sessions() as session, session.begin():
+            chunk_ids = (await session.scalars(insert(Item).returning(Item.id), items)).all()
+        # Label rates of the labelled news in ../shared/eval (national and local outlets
+        # together): about 70% of items name a province (almost always one), about half carry a
+        # topic.
+        for item_id in chunk_ids:
+            if rnd.random() < 0.7:
+                for rank, code in enumerate(rnd.sample(provinces,
+                                                       1 if rnd.random() < 0.9 else 2)):
+                    labels_p.append(
+                        {"item_id": item_id, "province": code, "rank": rank, "evidence": []}
+                    )
+            if rnd.random() < 0.5:
+                for slug in rnd.sample(topics, 1 if rnd.random() < 0.9 else 2):
+                    labels_t.append({"item_id": item_id, "topic": slug, "evidence": []})
+        await _insert(app, ItemProvince, labels_p)
+        await _insert(app, ItemTopic, labels_t)
+        ids.extend(chunk_ids)
+    return ids

@@ -26,7 +26,7 @@ their rendered parts.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -98,6 +98,19 @@ class Rendered:
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._texts: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
+        self._blocks: Blocks | None = None
+        self._views: dict[int, ItemView] = {}  # what the blocks were rendered from
+
+    def blocks(self, tz: tzinfo, views: dict[int, ItemView]) -> Blocks:
+        """The item blocks the messages are made of (by item id), kept alongside them; started
+        afresh when an item of `views` changed since, or when they outnumber the messages."""
+        seen = self._views
+        if (self._blocks is None or self._blocks.tz != tz or len(seen) > self.size
+                or any(seen.get(i, view) != view for i, view in views.items())):
+            self._blocks, seen = Blocks(tz), {}
+            self._views = seen
+        seen.update(views)
+        return self._blocks
 
     def get(self, key: tuple[Any, ...]) -> list[str] | None:
         texts = self._texts.get(key)
@@ -107,6 +120,7 @@ class Rendered:
 
     def clear(self) -> None:
         self._texts.clear()
+        self._blocks, self._views = None, {}
 
     def __len__(self) -> int:
         return len(self._texts)
@@ -132,7 +146,7 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
     load the items to render."""
     todo = [r for r in rows if not r.resolved]
     digests = [r for r in todo if r.kind == DeliveryKind.DIGEST]
-    low: dict[int, set[int]] = {}
+    low: dict[int, frozenset[int]] = {}
     items_of = (await _resolve(session, digests, app.settings.instant_min_score, low)
                 if digests else {})
     for row in rows:
@@ -142,10 +156,11 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row],
     if unchecked:
         await _drop_already_given(session, rows, unchecked, items_of)
         for row in unchecked:
-            row.payload.items, row.payload.checked = items_of[row.id], True
-            weak = [i for i in items_of[row.id] if i in low.get(row.id, ())]
-            if weak:
-                row.payload.low = weak
+            # A list of its own: lists from `_resolve` are shared between rows.
+            row.payload.items, row.payload.checked = list(items_of[row.id]), True
+            weak = low.get(row.id)
+            if weak and (held := [i for i in items_of[row.id] if i in weak]):
+                row.payload.low = held
             row.changed = True
     for row in todo:
         if row.kind == DeliveryKind.REPORT:
@@ -161,17 +176,24 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     """The CPU half of `prepare`: every row gets its parts, from its items (no database)."""
     tz = app.settings.tz
     rendered = rendered if rendered is not None else Rendered()
-    blocks = Blocks(tz)
+    blocks = rendered.blocks(tz, views)
     # What an item looks like now, in one number: part of the key, so a message rendered in an
     # earlier batch is reused only while its items are unchanged.
     version = {item_id: hash(view) for item_id, view in views.items()}
+    # Many rows carry the same items: their ids and versions are worked out once.
+    known: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
     for row in rows:
         if row.parts is not None:
             continue
         if row.payload.parts is not None:
             row.parts = list(row.payload.parts)
             continue
-        ids = tuple(i for i in row.payload.items or () if i in views)
+        carried = tuple(row.payload.items or ())
+        found = known.get(carried)
+        if found is None:
+            ids = tuple(i for i in carried if i in views)
+            found = known[carried] = (ids, tuple(version[i] for i in ids))
+        ids, versions = found
         limit = limits[row.channel]
         if not ids:
             row.parts = []
@@ -179,7 +201,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
         # Chats that follow the same things get the same message: render it once.
         weak = frozenset(row.payload.low or ())
-        key = (row.kind, row.lang, limit, header, ids, tuple(version[i] for i in ids), weak)
+        key = (row.kind, row.lang, limit, header, ids, versions, weak)
         texts = rendered.get(key)
         if texts is None:
             items = [views[i] for i in ids if i not in weak]
@@ -187,7 +209,9 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
                 texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
             else:
                 low = [views[i] for i in ids if i in weak]
-                web = page_line(app.settings, row.lang, page_for([*items, *low]))
+                # The page line needs PUBLIC_BASE_URL: without it, no page to work out.
+                web = (page_line(app.settings, row.lang, page_for([*items, *low]))
+                       if app.settings.public_base_url else None)
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                       blocks=blocks, low=low, postscript=[web] if web else ())
             rendered.put(key, texts)
@@ -235,10 +259,12 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
 
 
 async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
-                   low: dict[int, set[int]]) -> dict[int, list[int]]:
+                   low: dict[int, frozenset[int]]) -> dict[int, list[int]]:
     """(row id → item ids) for digest rows, with the matching query; `low` gains, per row, the
-    items matched only weakly (below `min_score`)."""
-    pairs: dict[int, set[int]] = defaultdict(set)
+    items matched only weakly (below `min_score`). Chats that follow the same things match the
+    same items: their rows share one list (see `_Shared`), which callers must not change."""
+    pairs: dict[int, frozenset[int]] = {}
+    shared = _Shared()
     previous = await _previous_digests(session, digests)
     windows = {row.id: _window(row, previous.get(row.id)) for row in digests}
     # Grouped by window start too: a chat whose last digests were empty (and so deleted) has a
@@ -263,28 +289,58 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
                                               Subscription.hour == hour)
             if mode == SubscriptionMode.WEEKLY:
                 subs = subs.where(Subscription.weekday == weekday)
-        await _pairs_into(session, pairs, low, group, subs, items, min_score)
-    if digests:
-        # Each digest keeps only the items of its own window.
-        times = await _item_times(session, {i for r in digests for i in pairs.get(r.id, ())})
-        for row in digests:
-            start, end = windows[row.id]
-            if row.payload.mode == HELD:
-                pairs[row.id] = {i for i in pairs.get(row.id, ())
-                                 if (at := times[i][1]) is not None and start <= at < end}
+        await _pairs_into(session, pairs, low, group, subs, items, min_score, shared)
+    if not digests:
+        return {}
+    # Each digest keeps only the items of its own window.
+    times = await _item_times(session, set().union(*pairs.values()))
+    kept: dict[tuple[frozenset[int], bool, datetime, datetime], list[int]] = {}
+    found: dict[int, list[int]] = {}
+    for row in digests:
+        ids = pairs.get(row.id)
+        if not ids:
+            found[row.id] = []
+            continue
+        held = row.payload.mode == HELD
+        start, end = windows[row.id]
+        key = (ids, held, start, end)
+        in_window = kept.get(key)
+        if in_window is None:
+            if held:
+                in_window = sorted(i for i in ids
+                                   if (at := times[i][1]) is not None and start <= at < end)
             else:
-                pairs[row.id] = {i for i in pairs.get(row.id, ()) if start < times[i][0] <= end}
-    return {row_id: sorted(ids) for row_id, ids in pairs.items()}
+                in_window = sorted(i for i in ids if start < times[i][0] <= end)
+            kept[key] = in_window
+        found[row.id] = in_window
+    return found
 
 
-async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]],
-                      low: dict[int, set[int]], group: list[Row], subs_query: Any,
-                      items_query: Any, min_score: float) -> None:
+class _Shared:
+    """Id lists parsed once per distinct text: the matching query gives the same list to every
+    chat that follows the same things, so thousands of rows share a few hundred sets."""
+
+    def __init__(self) -> None:
+        self._sets: dict[str, frozenset[int]] = {}
+
+    def ids(self, text: str | None) -> frozenset[int]:
+        if not text:
+            return frozenset()
+        found = self._sets.get(text)
+        if found is None:
+            found = self._sets[text] = frozenset(parse_ids(text))
+        return found
+
+
+async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
+                      low: dict[int, frozenset[int]], group: list[Row], subs_query: Any,
+                      items_query: Any, min_score: float, shared: _Shared) -> None:
     """Run the matching query for the rows of `group` (tagged by row id) and collect pairs,
-    and the weak ones apart."""
+    and the weak ones apart. A row is in one group, and comes out of the query once."""
     for part in chunks([r.id for r in group]):
+        # Claimed rows have mostly consecutive ids: a few ranges, not thousands of parameters.
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
-            Delivery.id.in_(part)).subquery("rows")
+            in_ranges(Delivery.id, part)).subquery("rows")
         live = subs_query.subquery("live")
         subs = (
             select(live.c.sid, row_of_chat.c.tag, live.c.keywords)
@@ -296,9 +352,9 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, set[int]],
                                   select(subs.c.keywords).subquery())
         query = matching_pairs(subs, items, keys, min_score).subquery("pairs")
         for tag, ids, _, weak in await session.execute(by_tag(session, query)):
-            pairs[tag].update(parse_ids(ids))
+            pairs[tag] = shared.ids(ids)
             if weak:
-                low.setdefault(tag, set()).update(parse_ids(weak))
+                low[tag] = shared.ids(weak)
 
 
 async def _item_times(session: AsyncSession,
@@ -318,9 +374,10 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     wanted by two new rows of one chat to the first (instant before digest, older first)."""
     chats = {r.chat_id for r in todo}
     held: dict[int, set[int]] = {}
-    candidates = [i for ids in items_of.values() for i in ids]
-    if candidates:
-        low, high = min(candidates), max(candidates)
+    # Digest rows share their lists (`_Shared`): each distinct one is looked at once.
+    lists = [ids for ids in {id(ids): ids for ids in items_of.values()}.values() if ids]
+    if lists:
+        low, high = min(min(ids) for ids in lists), max(max(ids) for ids in lists)
         for chat_part in chunks(sorted(chats)):
             result = await session.execute(
                 select(DeliveredItem.chat_id, DeliveredItem.item_id).where(
@@ -343,13 +400,16 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
             payload = OutboxPayload.from_json(stored)
             if payload.checked:
                 held.setdefault(chat_id, set()).update(payload.items or ())
+    # What a row takes matters only to a later row of the same chat.
+    repeated = {chat for chat, n in Counter(r.chat_id for r in todo).items() if n > 1}
     for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):
         mine = items_of.get(row.id, [])
         already = held.get(row.chat_id)
         if already:
             mine = [i for i in mine if i not in already]
             items_of[row.id] = mine
-        held.setdefault(row.chat_id, set()).update(mine)
+        if row.chat_id in repeated:
+            held.setdefault(row.chat_id, set()).update(mine)
 
 
 def _digest_header(row: Row, count: int, tz: tzinfo) -> str:

@@ -203,19 +203,22 @@ async def keyword_keys(session: AsyncSession, items: Subquery, subs: Subquery) -
     ).all()
     if not phrases:
         return set()
+    wanted = {phrase: frozenset(words) for phrase in phrases if (words := fold_tokens(phrase))}
+    if not wanted:
+        return set()
+    asked = frozenset().union(*wanted.values())
     texts = await session.execute(
         select(Item.id, Item.search_text).where(Item.id.in_(select(items.c.iid)))
     )
+    # Only the phrases' words are indexed: a few, not every word of every item.
     items_with: dict[str, set[int]] = defaultdict(set)
     for item_id, search_text in texts:
-        for word in _words(search_text):
+        for word in asked & _words(search_text):
             items_with[word].add(item_id)
     keys: set[str] = set()
-    for phrase in phrases:
-        words = fold_tokens(phrase)
-        if words:
-            found = set.intersection(*(items_with.get(w, set()) for w in words))
-            keys.update(f"{phrase}#{item_id}" for item_id in found)
+    for phrase, needed in wanted.items():
+        found = set.intersection(*(items_with.get(w, set()) for w in needed))
+        keys.update(f"{phrase}#{item_id}" for item_id in found)
     return keys
 
 
