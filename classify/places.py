@@ -543,8 +543,23 @@ class PlaceReader:
                 pick = next((c for c in [feed, *priors] if c in codes), None)
             if pick is not None:
                 m.place = next(p for p in m.cands if p.code == pick)
+            elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
+                m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
             elif m.typed:
                 self._unique(m)
+
+    @staticmethod
+    def _placed_elsewhere(kept: list[Mention], i: int, codes: set[str]) -> bool:
+        """Whether the unit named right after a commune ("xã X, huyện Y", "xã X (tỉnh Z)") lies
+        in a province none of the commune's readings is in: the text says where it is."""
+        m = kept[i]
+        for n in kept[i + 1 :]:
+            if n.start - m.end > NEAR:
+                return False
+            if n.place is not None and n.place.kind in ("province", "former_province",
+                                                        "variant", "district"):
+                return n.place.code not in codes
+        return False
 
     @staticmethod
     def _unique(m: Mention) -> bool:
