@@ -101,9 +101,10 @@ class Classifier:
                 place_hits.append(span)
             if kinds & TOPIC:
                 topic_hits.append(span)
-            if kinds & (SPORTS | ORGANISATION):
-                sports += kinds & SPORTS and 1
-                organisations += kinds & ORGANISATION and 1
+            if kinds & SPORTS and self.places.sports_cue(prep, span[0], span[1]):
+                sports += 1
+            if kinds & ORGANISATION:
+                organisations += 1
         return place_hits, topic_hits, sports, organisations
 
     @staticmethod

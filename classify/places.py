@@ -120,6 +120,7 @@ class PlaceRules:
     venue_before: frozenset[str]
     facility_before: re.Pattern[str]
     sports: frozenset[str]  # folded keys
+    sports_marked: frozenset[str]  # the same words with their marks (marks_form)
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
@@ -172,6 +173,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
                                    re.IGNORECASE),
         venue_before=frozenset(w.lower() for w in ctx["venue"]),
         sports=frozenset(match_key(w) for w in ctx["sports"]),
+        sports_marked=frozenset(marks_form(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
@@ -209,6 +211,12 @@ class PlaceReader:
     def __init__(self, gazetteer: Gazetteer, rules: PlaceRules) -> None:
         self.gaz = gazetteer
         self.rules = rules
+
+    def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
+        """Whether the sports word found at folded [start, end) is one: in text written with
+        marks, "bí thư Thành ủy" is no "thủ thành", "đã phát" no "đá phạt"."""
+        ts, te = prep.span(start, end)
+        return not prep.marked(ts) or marks_form(prep.text[ts:te]) in self.rules.sports_marked
 
     # --- one mention -------------------------------------------------------------------------
 

@@ -184,6 +184,10 @@ def test_bylines_abroad_regions_and_sports_teams_get_nothing() -> None:
     assert codes("Bình Định cùng Thanh Hóa vào tứ kết Cúp Quốc gia",
                  "Thủ thành tỏa sáng ở loạt luân lưu.") == []
     assert codes("Vòng loại U17 châu Á tổ chức tại Hưng Yên", "Các cầu thủ đã tập luyện.") == ["33"]
+    # Written with marks, "bí thư Thành ủy" is no "thủ thành" (goalkeeper), "đã phát" no "đá
+    # phạt": no sports news, the city is the place.
+    assert codes("Bí thư Thành ủy TP.HCM thăm làng mai",
+                 "Phó bí thư Thành ủy đã phát quà cho người dân TP.HCM.") == ["79"]
 
 
 def test_ranges_nearby_and_order() -> None:
