@@ -70,6 +70,10 @@ class Classifier:
         place_hits, topic_hits, sports, organisations = self._scan(prep)
         provinces, place_evidence, scores = self.places.read(
             prep, place_hits, feed_province, sports, organisations > 0)
+        if provinces == [feed_province] and not any(e.text for e in place_evidence) \
+                and self.topic_rules.abroad(prep):
+            # "Thành phố Ấn Độ tổ chức lễ hội…" on a provincial feed: news from abroad, not home.
+            provinces, place_evidence, scores = [], [], {}
         topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules)
         if self.topic_model is None:
             scores.update((slug, 1.0) for slug in topics)
@@ -102,9 +106,10 @@ class Classifier:
                 place_hits.append(span)
             if kinds & TOPIC:
                 topic_hits.append(span)
-            if kinds & (SPORTS | ORGANISATION):
-                sports += kinds & SPORTS and 1
-                organisations += kinds & ORGANISATION and 1
+            if kinds & SPORTS and self.places.sports_cue(prep, span[0], span[1]):
+                sports += 1
+            if kinds & ORGANISATION:
+                organisations += 1
         return place_hits, topic_hits, sports, organisations
 
     @staticmethod

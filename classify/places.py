@@ -145,6 +145,7 @@ class PlaceRules:
     venue_before: frozenset[str]
     facility_before: re.Pattern[str]
     sports: frozenset[str]  # folded keys
+    sports_marked: frozenset[str]  # the same words with their marks (marks_form)
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
@@ -198,6 +199,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
                                    re.IGNORECASE),
         venue_before=frozenset(w.lower() for w in ctx["venue"]),
         sports=frozenset(match_key(w) for w in ctx["sports"]),
+        sports_marked=frozenset(marks_form(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
@@ -238,6 +240,12 @@ class PlaceReader:
         self.gaz = gazetteer
         self.rules = rules
         self._named_after_gate = WordGate(rules.named_after_words)
+
+    def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
+        """Whether the sports word found at folded [start, end) is one: in text written with
+        marks, "bí thư Thành ủy" is no "thủ thành", "đã phát" no "đá phạt"."""
+        ts, te = prep.span(start, end)
+        return not prep.marked(ts) or marks_form(prep.text[ts:te]) in self.rules.sports_marked
 
     # --- one mention -------------------------------------------------------------------------
 
@@ -580,8 +588,23 @@ class PlaceReader:
                 pick = next((c for c in [feed, *priors] if c in codes), None)
             if pick is not None:
                 m.place = next(p for p in m.cands if p.code == pick)
+            elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
+                m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
             elif m.typed:
                 self._unique(m)
+
+    @staticmethod
+    def _placed_elsewhere(kept: list[Mention], i: int, codes: set[str]) -> bool:
+        """Whether the unit named right after a commune ("xã X, huyện Y", "xã X (tỉnh Z)") lies
+        in a province none of the commune's readings is in: the text says where it is."""
+        m = kept[i]
+        for n in kept[i + 1 :]:
+            if n.start - m.end > NEAR:
+                return False
+            if n.place is not None and n.place.kind in ("province", "former_province",
+                                                        "variant", "district"):
+                return n.place.code not in codes
+        return False
 
     @staticmethod
     def _unique(m: Mention) -> bool:
