@@ -280,7 +280,7 @@ async def test_pages_are_a_scans_whatever_the_walks_read(app, monkeypatch, walks
             await add_item(s, src, " ".join(rnd.choices(vocab, k=rnd.randint(1, 3))),
                            " ".join(rnd.choices(vocab, k=rnd.randint(0, 6))),
                            published_at=at(n), provinces=rnd.choice([["15"], ["01"]]))
-    for query in ["mưa", "cầu treo", "nhà tạm", "đường xã", "mưa lào cai", "dân hội nhà"]:
+    for query in ["mưa", "cầu treo", "nhà tạm", "đường treo", "mưa lào cai", "dân hội nhà"]:
         words = fold(query.replace("lào cai", "")).split()
         async with app.sessions() as s:
             province = [exists().where(ItemProvince.item_id == Item.id,
