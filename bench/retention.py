@@ -6,10 +6,12 @@ a province or two, topics, a few keywords). Every simulated day brings ITEMS_PER
 items, and every subscriber is given about 3 of them: an instant subscriber in two alerts (two
 items, then one), a daily one in a digest of three, a weekly one in a digest of 21 on Mondays.
 The outbox rows and `delivered_items` rows are written in bulk in SQL, in the shapes the sender
-leaves them (sent, payload with the checked item ids, dedup keys as queued). Then the real
+leaves them: queued as pending with their item ids and dedup keys, claimed, then sent (each
+an update of an indexed column, as the sender's are). Then the real
 retention job (delivery.retention.run_retention) runs on the simulated clock at 03:30 each day,
-and a VACUUM runs on PostgreSQL once a week, as autovacuum would (its default threshold, 20%
-of a table dead, is about a week of deletions here).
+and after it, on PostgreSQL, the outbox tables are vacuumed when autovacuum would do it (more
+dead rows than 50 + 20% of the table: the sender's updates and retention's deletes; the
+simulated days pass far faster than autovacuum's own naptime).
 
 Items and their labels are written for all 365 days. What the outbox holds after retention no
 longer depends on the days before the retention window, so by default the outbox is written for
@@ -71,7 +73,7 @@ def _json(dialect: str, expr: str) -> str:
 def _statements(dialect: str) -> list[tuple[str, str]]:
     """(kind of day, SQL) writing one day's outbox and what it gave."""
     columns = ("chat_id, kind, lane, dedup_key, payload, due_at, state, parts_sent, attempts, "
-               "claimed_at, sent_at, created_at")
+               "created_at")
     instant = _json(dialect, "'{\"items\": [' || CASE WHEN r.r = 0 THEN " + _items_list(2)
                     + " ELSE " + _items_list(1, 2) + " END || '], \"checked\": true}'")
     daily = _json(dialect, "'{\"mode\": \"daily\", \"hour\": 7, \"weekday\": 0, "
@@ -84,9 +86,7 @@ def _statements(dialect: str) -> list[tuple[str, str]]:
             SELECT s.chat_id, 'instant', 0, 'instant:' || CAST(s.chat_id AS TEXT) || ':'
                    || CAST(:token + s.chat_id * 2 + r.r AS TEXT),
                    {instant},
-                   CASE WHEN r.r = 0 THEN :morning ELSE :evening END, 'sent', 1, 0,
-                   CASE WHEN r.r = 0 THEN :morning ELSE :evening END,
-                   CASE WHEN r.r = 0 THEN :morning ELSE :evening END,
+                   CASE WHEN r.r = 0 THEN :morning ELSE :evening END, 'pending', 0, 0,
                    CASE WHEN r.r = 0 THEN :morning ELSE :evening END
             FROM subscriptions s CROSS JOIN (SELECT 0 AS r UNION ALL SELECT 1) r
             WHERE s.mode = 'instant'"""),
@@ -94,20 +94,27 @@ def _statements(dialect: str) -> list[tuple[str, str]]:
             SELECT s.chat_id, 'digest', 1, 'digest:daily:' || CAST(s.chat_id AS TEXT)
                    || ':7:0:' || :period,
                    {daily},
-                   :digest, 'sent', 1, 0, :digest, :digest, :digest
+                   :digest, 'pending', 0, 0, :digest
             FROM subscriptions s WHERE s.mode = 'daily'"""),
         ("monday", f"""INSERT INTO deliveries ({columns})
             SELECT s.chat_id, 'digest', 1, 'digest:weekly:' || CAST(s.chat_id AS TEXT)
                    || ':7:0:' || :period,
                    {weekly},
-                   :digest, 'sent', 1, 0, :digest, :digest, :digest
+                   :digest, 'pending', 0, 0, :digest
             FROM subscriptions s WHERE s.mode = 'weekly'"""),
     ]
+    # Then each row's life in the sender: claimed, then sent (payload emptied). Each is an
+    # update of an indexed column (state), so each leaves index entries behind until VACUUM.
+    rows.append(("all", """UPDATE deliveries SET state = 'sending', claimed_at = due_at,
+        claimed_by = 'bench' WHERE id > :before"""))
+    rows.append(("all", f"""UPDATE deliveries SET state = 'sent', parts_sent = 1,
+        sent_at = due_at, claimed_at = NULL, claimed_by = NULL, payload = {_json(dialect, "'{}'")}
+        WHERE id > :before"""))
     # What each of the day's rows gave, found by id (the rows above, in one range).
     rows.append(("all", f"""WITH RECURSIVE js(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM js
             WHERE j < {WEEKLY_ITEMS - 1})
-        INSERT INTO delivered_items (chat_id, item_id, delivery_id, created_at)
-        SELECT d.chat_id, :base + (d.chat_id * 31 + j.j * {STEP}) % :ipd, d.id, d.sent_at
+        INSERT INTO delivered_items (chat_id, item_id, created_at)
+        SELECT d.chat_id, :base + (d.chat_id * 31 + j.j * {STEP}) % :ipd, d.sent_at
         FROM deliveries d JOIN js j ON
             (d.kind = 'instant' AND ((j.j < 2 AND d.due_at = :morning)
                                      OR (j.j = 2 AND d.due_at = :evening)))
@@ -125,13 +132,16 @@ async def _day_outbox(app: Any, dialect: str, day: int, base: int, ipd: int) -> 
               "period": local.strftime("%Y-%m-%d"), "morning": local.replace(hour=9),
               "evening": local.replace(hour=15), "digest": local.replace(hour=7)}
     times = [bindparam(name, type_=UTCDateTime()) for name in ("morning", "evening", "digest")]
-    async with app.sessions() as session, session.begin():
+    async with app.sessions() as session:
         params["before"] = int(await session.scalar(text(
             "SELECT COALESCE(MAX(id), 0) FROM deliveries")) or 0)
-        for when, sql in _statements(dialect):
-            if when == "monday" and local.weekday() != 0:
-                continue
-            statement = text(sql).bindparams(*(t for t in times if f":{t.key}" in sql))
+    # Each step its own transaction, as in the sender: a version its successor replaced is
+    # dead by then, so the indexes can drop it before splitting a page (bottom-up deletion).
+    for when, sql in _statements(dialect):
+        if when == "monday" and local.weekday() != 0:
+            continue
+        statement = text(sql).bindparams(*(t for t in times if f":{t.key}" in sql))
+        async with app.sessions() as session, session.begin():
             await session.execute(statement, {k: v for k, v in params.items()
                                               if f":{k}" in sql})
 
@@ -145,14 +155,24 @@ async def _items(app: Any, day: int, count: int) -> tuple[int, int]:
     return min(ids), len(ids)
 
 
+# Autovacuum's default trigger: more dead rows than 50 + 20% of the table.
+VACUUM_DEAD = """
+    SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.relname IN ('deliveries', 'delivered_items')
+      AND s.n_dead_tup > 50 + 0.2 * GREATEST(c.reltuples, 0)"""
+
+
 async def _vacuum(url: str) -> None:
+    """VACUUM (ANALYZE) the outbox tables that autovacuum would vacuum now."""
     import psycopg
 
     from storage.db import sync_url
 
     dsn = sync_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        await conn.execute("VACUUM (ANALYZE) deliveries, delivered_items")
+        names = [row[0] for row in await (await conn.execute(VACUUM_DEAD)).fetchall()]
+        if names:
+            await conn.execute(f"VACUUM (ANALYZE) {', '.join(names)}")
 
 
 async def simulate(url: str, dialect: str, subscribers: int, items_per_day: int,
@@ -184,7 +204,7 @@ async def simulate(url: str, dialect: str, subscribers: int, items_per_day: int,
             deleted += report.deliveries
             spent["retention"] += time.monotonic() - mark
             mark = time.monotonic()
-            if dialect == "postgresql" and day >= DAYS - history and day % 7 == 6:
+            if dialect == "postgresql" and day >= DAYS - history:
                 await _vacuum(url)
             spent["vacuum"] += time.monotonic() - mark
             if day % 30 == 29 or day == DAYS - 1:
@@ -192,17 +212,32 @@ async def simulate(url: str, dialect: str, subscribers: int, items_per_day: int,
                       file=sys.stderr)
         async with app.sessions() as session:
             sizes = await table_sizes(session)
+            relations: list[tuple[str, float]] = []
             if dialect == "postgresql":
                 total = int(await session.scalar(text(
                     "SELECT pg_database_size(current_database())")) or 0)
+                relations = [(str(name), size / 1_048_576) for name, size in await session.execute(
+                    text(RELATIONS))]
         if dialect == "sqlite":
             async with app.sessions() as session:
                 await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
             total = await asyncio.to_thread(os.path.getsize, url.removeprefix("sqlite:///"))
-        return {"db_mb": total / 1_048_576, "sizes": sizes, "seconds": time.monotonic() - began,
+        return {"db_mb": total / 1_048_576, "sizes": sizes, "relations": relations,
+                "seconds": time.monotonic() - began,
                 "deleted": deleted}
     finally:
         await app.close()
+
+
+# The outbox tables' and items' heaps (with TOAST) and indexes apart, largest first.
+RELATIONS = """
+    SELECT t.relname || ' (heap)', pg_table_size(t.oid) FROM pg_class t
+    WHERE t.relname IN ('deliveries', 'delivered_items', 'items')
+    UNION ALL
+    SELECT t.relname || '.' || i.relname, pg_relation_size(i.oid) FROM pg_index x
+    JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+    WHERE t.relname IN ('deliveries', 'delivered_items', 'items')
+    ORDER BY 2 DESC"""
 
 
 def _fresh(engine: str, folder: Path) -> tuple[str, Any]:
@@ -251,6 +286,8 @@ def main() -> None:
                 drop()
         for size in found["sizes"]:
             print(f"  {size.name}: {size.rows} rows, {size.mb:.1f} MB")
+        for name, mb in found["relations"]:
+            print(f"    {name}: {mb:.1f} MB")
         print(f"retention: engine={engine} days={DAYS} subscribers={subscribers} "
               f"items_per_day={items_per_day} outbox_days={history} "
               f"db_mb={found['db_mb']:.0f} target_mb=3072 seconds={found['seconds']:.0f} "

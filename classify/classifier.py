@@ -48,7 +48,8 @@ class Classifier:
         self.topic_model: TopicModel | None = get_topic_model() if learned else None
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
-        # Value: (key, what it is: a bitmask of PLACE, TOPIC and SPORTS).
+        # Value: (key, what it is: a bitmask of PLACE, TOPIC, SPORTS and ORGANISATION, how far
+        # its start is from the match's end).
         automaton = ahocorasick.Automaton()
         rules = self.places.rules
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
@@ -58,7 +59,7 @@ class Classifier:
             kinds = ((PLACE if key in place_keys else 0) | (TOPIC if key in topic_keys else 0)
                      | (SPORTS if key in rules.sports else 0)
                      | (ORGANISATION if key in rules.organisation_keys else 0))
-            automaton.add_word(f" {key} ", (key, kinds))
+            automaton.add_word(f" {key} ", (key, kinds, len(key)))
         automaton.make_automaton()
         self._automaton = automaton
 
@@ -69,6 +70,10 @@ class Classifier:
         place_hits, topic_hits, sports, organisations = self._scan(prep)
         provinces, place_evidence, scores = self.places.read(
             prep, place_hits, feed_province, sports, organisations > 0)
+        if provinces == [feed_province] and not any(e.text for e in place_evidence) \
+                and self.topic_rules.abroad(prep):
+            # "Thành phố Ấn Độ tổ chức lễ hội…" on a provincial feed: news from abroad, not home.
+            provinces, place_evidence, scores = [], [], {}
         topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules)
         if self.topic_model is None:
             scores.update((slug, 1.0) for slug in topics)
@@ -95,15 +100,16 @@ class Classifier:
         place_hits: list[Span] = []
         topic_hits: list[Span] = []
         sports = organisations = 0
-        for end, (key, kinds) in self._automaton.iter(prep.folded):
-            span = (end - len(key), end, key)  # `end` is the trailing space
+        for end, (key, kinds, length) in self._automaton.iter(prep.folded):
+            span = (end - length, end, key)  # `end` is the trailing space
             if kinds & PLACE:
                 place_hits.append(span)
             if kinds & TOPIC:
                 topic_hits.append(span)
-            if kinds & (SPORTS | ORGANISATION):
-                sports += kinds & SPORTS and 1
-                organisations += kinds & ORGANISATION and 1
+            if kinds & SPORTS and self.places.sports_cue(prep, span[0], span[1]):
+                sports += 1
+            if kinds & ORGANISATION:
+                organisations += 1
         return place_hits, topic_hits, sports, organisations
 
     @staticmethod

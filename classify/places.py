@@ -25,6 +25,7 @@ from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
+from classify.wordgate import WordGate
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -59,6 +60,7 @@ _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(H
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
+_OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
@@ -71,13 +73,36 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
     if not marked:
         before, phrases = fold(before), _folded(phrases)
     words = before[-48:].lower().split()
-    return any(" ".join(words[-n:]).lstrip("(\"“[‘'«") in phrases
-               for n in range(1, min(most, len(words)) + 1))
+    # Hot (several calls per name): the last word must end some phrase, and only the word counts
+    # some phrase has are joined and looked up.
+    lengths, last_words = _shape(phrases)
+    if not words or (words[-1] not in last_words
+                     and words[-1].lstrip(_OPENERS) not in last_words):
+        return False
+    for n in range(1, min(most, len(words)) + 1):
+        if n in lengths and " ".join(words[-n:]).lstrip(_OPENERS) in phrases:
+            return True
+    return False
 
 
 @lru_cache(maxsize=64)
 def _folded(phrases: frozenset[str]) -> frozenset[str]:
     return frozenset(fold(p) for p in phrases)
+
+
+@lru_cache(maxsize=64)
+def _shape(phrases: frozenset[str]) -> tuple[frozenset[int], frozenset[str]]:
+    """How many words the phrases have, and their last words. Stripping the quotes off `n`
+    words joined keeps the spaces and the last word (or strips that word, when `n` is 1), so
+    only a phrase of `n` words ending with it can be the same."""
+    return (frozenset(p.count(" ") + 1 for p in phrases),
+            frozenset(p.rpartition(" ")[2] for p in phrases))
+
+
+@lru_cache(maxsize=4096)
+def _chain(place: Place, quote: str) -> str:
+    """`place.chain(quote)`, built once per reading and wording: names recur across items."""
+    return place.chain(quote)
 
 
 def _confidence(weight: float) -> float:
@@ -120,6 +145,7 @@ class PlaceRules:
     venue_before: frozenset[str]
     facility_before: re.Pattern[str]
     sports: frozenset[str]  # folded keys
+    sports_marked: frozenset[str]  # the same words with their marks (marks_form)
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
@@ -127,6 +153,7 @@ class PlaceRules:
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
+    named_after_words: frozenset[str]  # every word of `named_after`, for its quick test
 
 
 def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
@@ -172,6 +199,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
                                    re.IGNORECASE),
         venue_before=frozenset(w.lower() for w in ctx["venue"]),
         sports=frozenset(match_key(w) for w in ctx["sports"]),
+        sports_marked=frozenset(marks_form(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
@@ -181,6 +209,8 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         named_after=re.compile("|".join(
             rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
             for group in NAMED_AFTER), re.IGNORECASE),
+        named_after_words=frozenset(w for group in NAMED_AFTER
+                                    for w in _with_folded(passing[group])),
     )
 
 
@@ -209,6 +239,13 @@ class PlaceReader:
     def __init__(self, gazetteer: Gazetteer, rules: PlaceRules) -> None:
         self.gaz = gazetteer
         self.rules = rules
+        self._named_after_gate = WordGate(rules.named_after_words)
+
+    def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
+        """Whether the sports word found at folded [start, end) is one: in text written with
+        marks, "bí thư Thành ủy" is no "thủ thành", "đã phát" no "đá phạt"."""
+        ts, te = prep.span(start, end)
+        return not prep.marked(ts) or marks_form(prep.text[ts:te]) in self.rules.sports_marked
 
     # --- one mention -------------------------------------------------------------------------
 
@@ -251,7 +288,10 @@ class PlaceReader:
             return True
         if m.typed:
             return not words[0][0].islower()
-        return all(not w[0].islower() for w, cap in zip(words, caps, strict=False) if cap)
+        for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
+            if cap and word[0].islower():
+                return False
+        return True
 
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
@@ -289,12 +329,16 @@ class PlaceReader:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
         return self._name_word(before, self.rules.organisation) is not None
 
-    def _name_word(self, before: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    def _name_word(self, before: str, pattern: re.Pattern[str], gate: WordGate | None = None
+                   ) -> re.Match[str] | None:
         """The last match of `pattern` in the clause `before` ends, when only capitalised words
-        (or company words) stand between it and the end: the name is part of that name."""
+        (or company words) stand between it and the end: the name is part of that name. `gate`,
+        the quick test of the pattern's words, saves running it where it cannot match."""
         cuts = list(_CLAUSE_END.finditer(before))
         cut = cuts[-1] if cuts else None
         clause = before[cut.end() :] if cut else before
+        if gate is not None and not gate.may_match(clause):
+            return None
         matches = list(pattern.finditer(clause))
         found = matches[-1] if matches else None
         if not found:
@@ -387,7 +431,8 @@ class PlaceReader:
             if _ends_with(before, self.rules.passing_before, marked=marked) \
                     and not _ends_with(before, self.rules.enumeration_before, marked=marked):
                 m.passing = PASSING_COMPARISON
-            elif not m.typed and (named := self._name_word(before, self.rules.named_after)):
+            elif not m.typed and (named := self._name_word(before, self.rules.named_after,
+                                                           self._named_after_gate)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
@@ -402,7 +447,7 @@ class PlaceReader:
 
     def _in_work_title(self, before: str, marked: bool) -> bool:
         """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
-        opened = max(before.rfind(q) for q in _OPENING_QUOTES)
+        opened = max(map(before.rfind, _OPENING_QUOTES))
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
         return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
@@ -543,8 +588,23 @@ class PlaceReader:
                 pick = next((c for c in [feed, *priors] if c in codes), None)
             if pick is not None:
                 m.place = next(p for p in m.cands if p.code == pick)
+            elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
+                m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
             elif m.typed:
                 self._unique(m)
+
+    @staticmethod
+    def _placed_elsewhere(kept: list[Mention], i: int, codes: set[str]) -> bool:
+        """Whether the unit named right after a commune ("xã X, huyện Y", "xã X (tỉnh Z)") lies
+        in a province none of the commune's readings is in: the text says where it is."""
+        m = kept[i]
+        for n in kept[i + 1 :]:
+            if n.start - m.end > NEAR:
+                return False
+            if n.place is not None and n.place.kind in ("province", "former_province",
+                                                        "variant", "district"):
+                return n.place.code not in codes
+        return False
 
     @staticmethod
     def _unique(m: Mention) -> bool:
@@ -614,7 +674,7 @@ class PlaceReader:
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
-            chain = place.chain(quote) + (f" ({m.passing})" if m.passing else "")
+            chain = _chain(place, quote) + (f" ({m.passing})" if m.passing else "")
             for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))

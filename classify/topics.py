@@ -148,9 +148,12 @@ class _Sentences:
     _END = re.compile(r"[.!?;\n](?=\s|$)|\n")
 
     def __init__(self, text: str) -> None:
-        self.ends = [m.start() for m in self._END.finditer(text)]
+        self.text = text
+        self.ends: list[int] | None = None  # found on the first call: most items never ask
 
     def __call__(self, pos: int) -> int:
+        if self.ends is None:
+            self.ends = [m.start() for m in self._END.finditer(self.text)]
         return bisect_left(self.ends, pos)
 
 
@@ -164,7 +167,7 @@ class _Tally:
     vetoed: bool = False
 
     def free(self, span: Span) -> bool:
-        return not any(span[0] < e and s < span[1] for s, e in self.blocked)
+        return not self.blocked or not any(span[0] < e and s < span[1] for s, e in self.blocked)
 
     def keep_only(self) -> None:
         """Forget every phrase but the `keep` ones."""
@@ -180,13 +183,22 @@ class _Tally:
         weak = _apart([s for s in self.weak.values() if self.free(s)])
         if len(weak) >= 2:
             return weak
+        # A list gives the topic only when each of its groups has a span: most tallies lack a
+        # group of every list and need no sentences. Then one pass over the spans (not one per
+        # list): list → sentence → group → first span.
+        present: dict[int, int] = {}
+        for combo, _ in self.together:
+            present[combo] = present.get(combo, 0) + 1
+        if all(present.get(combo, 0) < n_groups for combo, n_groups in enumerate(combos)):
+            return []
+        by_combo: dict[int, dict[int, dict[int, Span]]] = {}
+        for (combo, group), spans in self.together.items():
+            for span in spans:
+                if self.free(span):
+                    by_combo.setdefault(combo, {}).setdefault(
+                        sentence(span[0]), {}).setdefault(group, span)
         for combo, n_groups in enumerate(combos):
-            by_sentence: dict[int, dict[int, Span]] = {}
-            for (c, group), spans in self.together.items():
-                for span in spans:
-                    if c == combo and self.free(span):
-                        by_sentence.setdefault(sentence(span[0]), {}).setdefault(group, span)
-            for found in by_sentence.values():
+            for found in by_combo.get(combo, {}).values():
                 if len(found) == n_groups:
                     return [found[g] for g in range(n_groups)]
         return []
@@ -217,26 +229,36 @@ def score_topics(
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
     """
     tallies: dict[str, _Tally] = {}
-    may_pass = rules.passing_any is not None and rules.passing_any.search(prep.text.lower())
+    text = prep.text
+    # Hot loop (every hit of every item): what each hit's refs share is read once per hit, and
+    # whether the text holds a passing phrase at all only when a ref first asks.
+    may_pass: bool | None = None
     for start, end, key in hits:
-        span = None
+        span = prep.span(start, end)
+        marked = prep.marked(span[0])
+        said: str | None = None  # the phrase as written, lowercase
         for ref in rules.phrases[key]:
             if ref.role == "name":
                 continue
-            if span is None:
-                span = prep.span(start, end)
             if ref.exact is not None:
-                if prep.marked(span[0]):
-                    if prep.text[span[0] : span[1]].lower() != ref.exact:
+                if marked:
+                    if said is None:
+                        said = text[span[0] : span[1]].lower()
+                    if said != ref.exact:
                         continue
                 elif " " not in key:
                     continue  # typed without marks, "bao" is "bão", "báo" or "bao": no evidence
-            elif prep.marked(span[0]) and MARKED.search(prep.text, span[0], span[1]):
+            elif marked and MARKED.search(text, span[0], span[1]):
                 continue  # a phrase without marks ("Ba Na") is not a marked word ("Bà Nà")
-            if ref.role not in ("not", "veto", "weak") and may_pass \
-                    and _in_passing(prep.text, span[0], rules):
-                continue
-            tally = tallies.setdefault(ref.slug, _Tally())
+            if ref.role not in ("not", "veto", "weak"):
+                if may_pass is None:
+                    may_pass = rules.passing_any is not None \
+                        and rules.passing_any.search(text.lower()) is not None
+                if may_pass and _in_passing(text, span[0], rules):
+                    continue
+            tally = tallies.get(ref.slug)
+            if tally is None:
+                tally = tallies[ref.slug] = _Tally()
             if ref.role == "not":
                 tally.blocked.append(span)
             elif ref.role == "veto":

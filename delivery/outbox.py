@@ -21,7 +21,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, delete, select, update
+from sqlalchemy import JSON, bindparam, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
@@ -138,9 +138,12 @@ _TABLE = Delivery.__table__
 _MINE = (_TABLE.c.id == bindparam("row_id")) & (_TABLE.c.claimed_by == bindparam("owner"))
 _PART_SENT = update(_TABLE).where(_MINE).values(
     parts_sent=bindparam("parts_sent"), claimed_at=bindparam("now"))
+# A sent row's payload is emptied: nothing reads it again (what it gave is in
+# `delivered_items`; digest windows read a sent row's due time only), and a weekly digest's
+# item list or a report's chart would otherwise stay in the row for the retention window.
 _FINISHED = update(_TABLE).where(_MINE).values(
     state=OutboxState.SENT, parts_sent=bindparam("parts_sent"), sent_at=bindparam("now"),
-    claimed_by=None, last_error=None)
+    claimed_by=None, claimed_at=None, last_error=None, payload=literal({}, JSON()))
 
 
 def part_sent(row: Row, owner: str, now: datetime) -> Write:
@@ -160,8 +163,7 @@ def finished(row: Row, owner: str, now: datetime) -> Write:
         if items:
             await session.execute(
                 upsert_insert(session, DeliveredItem).on_conflict_do_nothing(),
-                [{"chat_id": row.chat_id, "item_id": i, "delivery_id": row.id,
-                  "created_at": now} for i in items],
+                [{"chat_id": row.chat_id, "item_id": i, "created_at": now} for i in items],
             )
     return write
 

@@ -2,9 +2,11 @@
 
 It deletes, in batches of `settings.retention_batch_size` rows, each batch its own short
 transaction (so a large backlog never holds the write lock for long):
-- finished outbox rows (sent, cancelled, failed) due before the cutoff, with the
-  `delivered_items` rows that record what they gave;
-- `delivered_items` rows no outbox row owns any more, given before the cutoff;
+- finished outbox rows (sent, cancelled, failed) due before the cutoff;
+- sent instant alerts due more than SENT_ALERTS_KEPT ago, sooner: nothing reads them once sent
+  (what they gave is in `delivered_items`, which keeps it from any row queued again; digest
+  windows read digest rows only), and they are half the outbox;
+- `delivered_items` rows given before the cutoff;
 - with `settings.item_archive_days` set, items fetched before that many days (their labels and
   what was given of them go with them, by the foreign keys' ON DELETE CASCADE).
 
@@ -17,8 +19,9 @@ once-per-chat rule still need a row (`resend_horizon`):
   will ever be read starts after `min(now - a week, oldest open row's due) - LOOKBACK`;
 - an item reaches a chat again only through such a window, or the instant row made when it is
   first matched. Every item a finished row gave was fetched (and matched) before the row was
-  due, so once the row is due before the horizon none of its items can be offered again, and
-  what it gave (`delivered_items`) is no longer needed to keep them from coming twice.
+  due, and recorded in `delivered_items` when it was sent (after it was due), so once that
+  record is older than the horizon none of its items can be offered again, and it is no
+  longer needed to keep them from coming twice.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import LOOKBACK
 from delivery.digests import PERIODS
-from model.enums import OutboxState
+from delivery.pacing import INTERACTIVE
+from model.enums import DeliveryKind, OutboxState
 from runtime import App
 from storage.dialect import lock_for_write, rowcount
 from storage.models import DeliveredItem, Delivery, Item
@@ -43,6 +47,8 @@ log = logging.getLogger(__name__)
 
 FINISHED = (OutboxState.SENT, OutboxState.CANCELLED, OutboxState.FAILED)
 OPEN = (OutboxState.PENDING, OutboxState.SENDING)
+# How long a sent instant alert stays: long enough to look at the last day's alerts.
+SENT_ALERTS_KEPT = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -74,16 +80,15 @@ async def cutoff(app: App) -> datetime:
 async def run_retention(app: App) -> RetentionReport:
     """One pass of the daily job; returns what it deleted."""
     before = await cutoff(app)
-    deliveries = given = 0
-    while True:
-        removed = await _batch(app, _finished_rows(before, app.settings.retention_batch_size))
-        deliveries += removed[0]
-        given += removed[1]
-        if removed[0] < app.settings.retention_batch_size:
-            break
-    given += await _in_batches(app, DeliveredItem.__table__, [
-        DeliveredItem.delivery_id.is_(None), DeliveredItem.created_at < before],
-        keys=(DeliveredItem.chat_id, DeliveredItem.item_id))
+    deliveries = await _in_batches(app, Delivery.__table__, [
+        Delivery.state.in_(FINISHED), Delivery.due_at < before], keys=(Delivery.id,))
+    # Instant rows are the interactive lane's: the lane lets ix_deliveries_due find them.
+    deliveries += await _in_batches(app, Delivery.__table__, [
+        Delivery.state == OutboxState.SENT, Delivery.lane == INTERACTIVE,
+        Delivery.kind == DeliveryKind.INSTANT, Delivery.due_at < app.clock() - SENT_ALERTS_KEPT],
+        keys=(Delivery.id,))
+    given = await _in_batches(app, DeliveredItem.__table__, [DeliveredItem.created_at < before],
+                              keys=(DeliveredItem.chat_id, DeliveredItem.item_id))
     items = 0
     if app.settings.item_archive_days:
         archive_before = min(before,
@@ -96,29 +101,6 @@ async def run_retention(app: App) -> RetentionReport:
     return report
 
 
-def _finished_rows(before: datetime, limit: int) -> Any:
-    return (select(Delivery.id)
-            .where(Delivery.state.in_(FINISHED), Delivery.due_at < before)
-            .limit(limit))
-
-
-async def _batch(app: App, ids_query: Any) -> tuple[int, int]:
-    """Delete one batch of outbox rows and what they gave: (rows, delivered items)."""
-    async with app.sessions() as session, session.begin():
-        await lock_for_write(session)
-        ids = list(await session.scalars(ids_query))
-        if not ids:
-            return 0, 0
-        given = await session.execute(
-            delete(DeliveredItem).where(DeliveredItem.delivery_id.in_(ids)),
-            execution_options={"preserve_rowcount": True})
-        rows = await session.execute(delete(Delivery).where(Delivery.id.in_(ids)),
-                                     execution_options={"preserve_rowcount": True})
-        result = rowcount(rows), rowcount(given)
-    await asyncio.sleep(0)  # let the sender's writes in between batches
-    return result
-
-
 async def _in_batches(app: App, table: Any, where: list[Any], keys: tuple[Any, ...]) -> int:
     """DELETE … WHERE (keys) IN (SELECT keys … WHERE `where` LIMIT batch), until none is left;
     returns how many rows went."""
@@ -128,7 +110,7 @@ async def _in_batches(app: App, table: Any, where: list[Any], keys: tuple[Any, .
             await lock_for_write(session)
             count = await _delete_some(session, table, where, keys, limit)
         total += count
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # let the sender's writes in between batches
         if count < limit:
             return total
 

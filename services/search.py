@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from classify.query import parse_phrase
 from runtime import App
 from services import limits
-from storage.search_index import Part, Query, count, newest
+from storage.search_index import Part, Query, find, newest
 from storage.search_index import ranked as ranked_page
 from storage.views import ItemView, load_items
 from vntext import fold_tokens
@@ -52,20 +52,21 @@ async def _page(app: App, text: str, page: int, per_page: int, ranked: bool,
     query = Query(tuple(_query_words(parsed.keywords)), within[0] or tuple(parsed.provinces),
                   within[1] or tuple(parsed.topics))
     async with app.sessions() as session:
-        found = await count(session, query, Part.ALL, CAP + 1)
-        total = min(found, CAP)
+        found = await find(session, query, CAP + 1)
+        total = min(found.total, CAP)
         pages = max(math.ceil(total / per_page), 1)
         page = min(max(page, 1), pages)  # past the end: the last page instead of nothing
         offset = (page - 1) * per_page
-        if not found:
+        if not found.total:
             ids: list[int] = []
         elif ranked and query.words:
-            ids = await ranked_page(session, query, per_page, offset, few=found <= CAP)
+            ids = await ranked_page(session, query, per_page, offset, found,
+                                    few=found.total <= CAP)
         else:
-            ids = await newest(session, query, Part.ALL, per_page, offset)
+            ids = await newest(session, query, Part.ALL, per_page, offset, found)
         views = await load_items(session, ids)
     return SearchPage([views[i] for i in ids if i in views], page, pages, total, query.topics,
-                      query.provinces, query.words, more=found > CAP)
+                      query.provinces, query.words, more=found.total > CAP)
 
 
 async def search(app: App, query: str, page: int = 1, per_page: int = PER_PAGE, *,

@@ -299,13 +299,12 @@ class DeliveredItem(Base):
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
-    delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
-    )
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it was given: retention deletes by it (delivery.retention). No link to the outbox
+    # row: a column and an index per row, at the size of the largest table (migration 0007).
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 # --- Admin -------------------------------------------------------------------------------

@@ -155,6 +155,8 @@ def test_feed_home_province_for_units_named_without_a_name() -> None:
     assert codes("", "Ủy ban MTTQ tỉnh tiếp nhận ủng hộ của TP.HCM.", feed="38") == ["79", "38"]
     # A person's name after the unit word is no place name.
     assert codes("", "Phó Chủ tịch Ủy ban MTTQ tỉnh Phan Mộng Thành dự họp.", feed="96") == ["96"]
+    # News from abroad on a provincial feed is not the home's.
+    assert codes("Thành phố Ấn Độ mở lễ hội lớn nhất", "Thành phố đã sẵn sàng.", feed="38") == []
 
 
 def test_clubs_companies_people_and_roads_are_not_places() -> None:
@@ -184,6 +186,10 @@ def test_bylines_abroad_regions_and_sports_teams_get_nothing() -> None:
     assert codes("Bình Định cùng Thanh Hóa vào tứ kết Cúp Quốc gia",
                  "Thủ thành tỏa sáng ở loạt luân lưu.") == []
     assert codes("Vòng loại U17 châu Á tổ chức tại Hưng Yên", "Các cầu thủ đã tập luyện.") == ["33"]
+    # Written with marks, "bí thư Thành ủy" is no "thủ thành" (goalkeeper), "đã phát" no "đá
+    # phạt": no sports news, the city is the place.
+    assert codes("Bí thư Thành ủy TP.HCM thăm làng mai",
+                 "Phó bí thư Thành ủy đã phát quà cho người dân TP.HCM.") == ["79"]
 
 
 def test_ranges_nearby_and_order() -> None:

@@ -9,13 +9,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from delivery.match import on_new_items
 from delivery.retention import run_retention
 from delivery.service import RETENTION_JOB, start_delivery
 from model.enums import DeliveryKind, OutboxState
-from model.outbox import OutboxPayload
 from runtime import App
 from storage.models import DeliveredItem, Delivery, Item, ItemProvince
 from tests.conftest import count_rows
@@ -56,18 +55,15 @@ async def test_finished_rows_and_what_they_gave_go_in_batches_open_rows_stay(rap
         chat = await add_chat(session, 601, channel="memory")
         await add_sub(session, chat, provinces=["46"])
         item = await add_item(session, src, "Tin Huế", provinces=["46"], fetched_at=START)
-        # A backlog of 250 finished rows, each with what it gave: three batches of 100.
+        # A backlog of 250 finished digests, each with what it gave: three batches of 100.
         old = [await add_item(session, src, f"Tin cũ {n}", provinces=["46"],
                               fetched_at=START - DAY) for n in range(250)]
         for n, item_id in enumerate(old):
             state = (OutboxState.SENT, OutboxState.CANCELLED, OutboxState.FAILED)[n % 3]
-            row = Delivery(chat_id=chat, kind=DeliveryKind.INSTANT, lane=0,
-                           dedup_key=f"old:{n}", payload=OutboxPayload(items=[item_id]).to_json(),
-                           due_at=START - DAY, state=state, created_at=START - DAY)
-            session.add(row)
-            await session.flush()
-            session.add(DeliveredItem(chat_id=chat, item_id=item_id, delivery_id=row.id,
-                                      created_at=START - DAY))
+            session.add(Delivery(chat_id=chat, kind=DeliveryKind.DIGEST, lane=1,
+                                 dedup_key=f"old:{n}", payload={}, due_at=START - DAY,
+                                 state=state, created_at=START - DAY))
+            session.add(DeliveredItem(chat_id=chat, item_id=item_id, created_at=START - DAY))
     await on_new_items(rapp, [item])
     await run_until_idle(rapp)
     assert (chat, item) in await given(rapp)
@@ -75,13 +71,14 @@ async def test_finished_rows_and_what_they_gave_go_in_batches_open_rows_stay(rap
     _at(rapp, START + 30 * DAY)
     report = await run_retention(rapp)
     # 30 days on, still inside the reach of a digest window (28 days back from a due time up
-    # to a week past): nothing goes.
-    assert (report.deliveries, report.delivered_items) == (0, 0)
+    # to a week past): only the sent alert goes, and what it gave stays.
+    assert (report.deliveries, report.delivered_items) == (1, 0)
     assert report.cutoff == START + 30 * DAY - 7 * DAY - 28 * DAY
+    assert (chat, item) in await given(rapp)
 
     _at(rapp, START + 35 * DAY + timedelta(hours=1))
     report = await run_retention(rapp)
-    assert (report.deliveries, report.delivered_items) == (251, 251)
+    assert (report.deliveries, report.delivered_items) == (250, 251)
     assert await count_rows(rapp, Delivery) == 0 and await given(rapp) == set()
     assert await count_rows(rapp, Item) == 251  # items are kept (ITEM_ARCHIVE_DAYS=0)
 
@@ -136,7 +133,9 @@ async def test_what_a_chat_was_given_keeps_it_from_a_late_weekly_digest(db_url: 
         back = monday7 + 21 * DAY + timedelta(hours=2)  # Monday 9:00, three weeks on
         _at(app, back)
         report = await run_retention(app)
-        assert report.deliveries == 0  # today's digest will reach back to the 14th
+        # The alert, sent three weeks ago, goes; the digest of the 14th stays: today's digest
+        # will reach back to it.
+        assert report.deliveries == 1 and await count_rows(app, Delivery) == 1
         await run_until_idle(app)
         texts = memory.texts_for(604)
         assert len(texts) == 3
@@ -145,9 +144,49 @@ async def test_what_a_chat_was_given_keeps_it_from_a_late_weekly_digest(db_url: 
 
         _at(app, back + 40 * DAY)
         report = await run_retention(app)
-        assert report.deliveries == 3 and await given(app) == set()
+        assert report.deliveries == 2 and await given(app) == set()
     finally:
         await app.close()
+
+
+async def test_a_sent_alert_goes_after_a_day_and_its_item_never_comes_again(rapp: App) -> None:
+    """A sent instant row is deleted the day after; what it gave stays until the cutoff, so the
+    item matched again is not sent again. A failed alert stays until the cutoff."""
+    async with rapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        chat = await add_chat(session, 605, channel="memory")
+        await add_sub(session, chat, provinces=["46"])
+        item = await add_item(session, src, "Tin báo ngay", provinces=["46"], fetched_at=START)
+        session.add(Delivery(chat_id=chat, kind=DeliveryKind.INSTANT, lane=0,
+                             dedup_key="instant:failed", payload={}, due_at=START - DAY,
+                             state=OutboxState.FAILED))
+    await on_new_items(rapp, [item])
+    await run_until_idle(rapp)
+    memory: MemoryChannel = rapp.channels["memory"]  # type: ignore[assignment]
+    assert len(memory.texts_for(605)) == 1
+    async with rapp.sessions() as session:
+        sent = (await session.scalars(select(Delivery).where(
+            Delivery.state == OutboxState.SENT))).one()
+        assert sent.payload == {}  # what it gave is in delivered_items
+
+    _at(rapp, START + timedelta(hours=23))
+    assert (await run_retention(rapp)).deliveries == 0  # not a day yet
+    _at(rapp, START + DAY + timedelta(hours=1))
+    report = await run_retention(rapp)
+    assert (report.deliveries, report.delivered_items) == (1, 0)
+    async with rapp.sessions() as session:
+        assert list(await session.scalars(select(Delivery.state))) == [OutboxState.FAILED]
+    assert (chat, item) in await given(rapp)
+
+    # Matched again (a re-run, a reclassification): queued, resolved to nothing, not sent.
+    async with rapp.sessions() as session, session.begin():
+        await session.execute(update(Item).where(Item.id == item).values(matched_at=None))
+    await on_new_items(rapp, [item])
+    await run_until_idle(rapp)
+    assert len(memory.texts_for(605)) == 1
+    async with rapp.sessions() as session:
+        assert (await session.scalars(select(Delivery.last_error).where(
+            Delivery.state == OutboxState.CANCELLED))).one() == "empty: nothing to send"
 
 
 async def test_items_archived_after_item_archive_days(db_url: str) -> None:

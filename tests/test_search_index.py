@@ -255,3 +255,44 @@ async def test_empty_and_very_long_queries_get_one_polite_line(app) -> None:  # 
     assert "dài quá" in citizen.text and "Traceback" not in citizen.text
     await citizen.say("/search " + " ".join(f"tu{n}" for n in range(30)))  # many words: fine
     assert "Không tìm thấy" in citizen.text
+
+
+def _every(session, column, words: list[str]) -> list:  # type: ignore[no-untyped-def]
+    padded = literal(" ") + column + literal(" ")
+    return [has_words(dialect(session), padded, word) for word in words]
+
+
+@pytest.mark.parametrize("walks", ["default", "tiny"])
+async def test_pages_are_a_scans_whatever_the_walks_read(app, monkeypatch, walks: str) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL walks the newest rows before it asks the GIN index (storage.search_index.find);
+    with walks shorter than the matches, every path (a dense walk, a rare tier past the walk, a
+    count through the index) gives a scan's pages: title hits first, newest first in each."""
+    from storage import search_index
+
+    if walks == "tiny":
+        for name, value in {"PROBE_ROWS": 4, "DENSE": 2, "WALK_ROWS": 9, "TIER_ROWS": 6}.items():
+            monkeypatch.setattr(search_index, name, value)
+    rnd = random.Random(11)
+    vocab = ["mưa", "đường", "cầu", "treo", "dân", "hội", "xã", "nhà", "tạm"]
+    async with app.sessions() as s, s.begin():
+        src = await add_source(s)
+        for n in range(120):
+            await add_item(s, src, " ".join(rnd.choices(vocab, k=rnd.randint(1, 3))),
+                           " ".join(rnd.choices(vocab, k=rnd.randint(0, 6))),
+                           published_at=at(n), provinces=rnd.choice([["15"], ["01"]]))
+    for query in ["mưa", "cầu treo", "nhà tạm", "đường treo", "mưa lào cai", "dân hội nhà"]:
+        words = fold(query.replace("lào cai", "")).split()
+        async with app.sessions() as s:
+            province = [exists().where(ItemProvince.item_id == Item.id,
+                                       ItemProvince.province == "15")] if "lào" in query else []
+            rows = (await s.execute(select(Item.id, Item.published_at).where(
+                *_every(s, Item.search_text, words), *province))).all()
+            titled = set(await s.scalars(select(Item.id).where(*_every(s, Item.title_fold, words),
+                                                              *province)))
+        scan = [i for i, _ in sorted(rows, key=lambda r: (r[0] not in titled, -r[1].timestamp(),
+                                                          -r[0]))]
+        for page in range(1, 5):
+            found = await search.search(app, query, page=page, per_page=7)
+            assert found.total == len(scan), query
+            last = min(page, found.pages)
+            assert [i.id for i in found.items] == scan[(last - 1) * 7:last * 7], (query, page)
