@@ -44,7 +44,7 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, parse_ids
+from storage.dialect import in_ranges, not_a_copy, parse_ids
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
 from storage.views import ItemView, chunks, load_items
 
@@ -182,6 +182,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     version = {item_id: hash(view) for item_id, view in views.items()}
     # Many rows carry the same items: their ids and versions are worked out once.
     known: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    parts_of: dict[int, tuple[list[str], list[Part]]] = {}
     for row in rows:
         if row.parts is not None:
             continue
@@ -215,7 +216,12 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                       blocks=blocks, low=low, postscript=[web] if web else ())
             rendered.put(key, texts)
-        row.parts = [Part(t) for t in texts]
+        # The rows that share a message share its (frozen) parts too; `texts` is held here, so
+        # its id is not reused while this runs.
+        shared = parts_of.get(id(texts))
+        if shared is None:
+            shared = parts_of[id(texts)] = (texts, [Part(t) for t in texts])
+        row.parts = list(shared[1])
 
 
 def _mode(row: Row) -> str:
@@ -279,12 +285,12 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
             # next one.
             items = select(Item.id.label("iid")).where(
                 Item.matched_at >= start, Item.matched_at < due, Item.backlog.is_(False),
-                Item.duplicate_of.is_(None))
+                not_a_copy())
             subs = live_subscriptions().where(Subscription.mode == SubscriptionMode.INSTANT)
         else:
             items = select(Item.id.label("iid")).where(
                 Item.fetched_at > start, Item.fetched_at <= due, Item.backlog.is_(False),
-                Item.duplicate_of.is_(None))
+                not_a_copy())
             subs = live_subscriptions().where(Subscription.mode == mode,
                                               Subscription.hour == hour)
             if mode == SubscriptionMode.WEEKLY:

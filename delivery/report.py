@@ -13,6 +13,7 @@ from sqlalchemy import exists, select
 
 from render.report import Report, render_report, report_chart
 from runtime import App
+from storage.dialect import not_a_copy
 from storage.models import Item, ItemProvince
 from storage.views import load_items
 
@@ -30,7 +31,7 @@ async def build_report(
         ids = (await session.scalars(
             select(Item.id).where(
                 Item.published_at >= start, Item.published_at < end,
-                Item.duplicate_of.is_(None),
+                not_a_copy(),
                 exists().where(ItemProvince.item_id == Item.id,
                                ItemProvince.province.in_(province_codes)),
             )

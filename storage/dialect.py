@@ -26,7 +26,7 @@ from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from model.enums import DeliveryKind, OutboxState
-from storage.models import Delivery, UTCDateTime
+from storage.models import Delivery, Item, UTCDateTime
 
 
 def dialect(session: AsyncSession) -> str:
@@ -47,6 +47,15 @@ def has_words(dialect_name: str, padded: ColumnElement[str], phrase: str) -> Col
     if dialect_name == "sqlite":
         return padded.op("GLOB", is_comparison=True)(f"*[^a-z0-9]{phrase}[^a-z0-9]*")
     return padded.op("~", is_comparison=True)(f"[^a-z0-9]{phrase}[^a-z0-9]")
+
+
+def not_a_copy() -> ColumnElement[bool]:
+    """The item is no republished copy (`duplicate_of` IS NULL), written so that SQLite's
+    planner, which keeps no statistics, never reads a time window through the `duplicate_of`
+    index: almost every item is NULL there, so that would walk every item ever stored instead of
+    the window's few (`+ 0` is the same value, but no indexed column; PostgreSQL, which knows
+    better, is not hindered)."""
+    return (Item.duplicate_of + 0).is_(None)
 
 
 def upsert_insert(session: AsyncSession, model: Any) -> Any:
