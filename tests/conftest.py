@@ -12,6 +12,8 @@ import contextlib
 import os
 import queue
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,11 +31,40 @@ from storage.migrate import upgrade
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 
+# A slow test's rough cost, in units of a typical slow test, unless it says (`slow(weight=30)`).
+SLOW_WEIGHT = 1.0
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first: on two workers (`make test`) the longest ones then run beside the
-    rest instead of ending the run alone."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+def _weight(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return float(marker.kwargs.get("weight", SLOW_WEIGHT)) if marker else 0.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow tests first, so they run beside the rest instead of ending the run alone.
+
+    With xdist's worksteal (`make test`), worker k is first sent the k-th contiguous slice of
+    this list, and idle workers later steal from the end of a queue. So each slice starts with
+    its share of the slow tests, dealt heaviest first to the lightest slice: sorting them all to
+    the front would queue every slow test on the first worker, the soak behind the others."""
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    slow = sorted((i for i in items if _weight(i)), key=_weight, reverse=True)
+    fast = [i for i in items if not _weight(i)]
+    heads: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for item in slow:
+        k = loads.index(min(loads))
+        heads[k].append(item)
+        loads[k] += _weight(item)
+    ordered: list[pytest.Item] = []
+    left = len(items)
+    for k, head in enumerate(heads):
+        size = left // (workers - k)  # what xdist sends worker k first (WorkStealingScheduling)
+        take = max(0, size - len(head))
+        ordered += head + fast[:take]
+        fast = fast[take:]
+        left -= len(head) + take
+    items[:] = ordered + fast
 
 
 PG_ADMIN_DSN = os.environ.get("LOA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -67,12 +98,14 @@ def require_pg() -> None:
 
 class _Dropper:
     """Drops the databases of finished tests in a thread of its own: DROP DATABASE waits for a
-    checkpoint (0.5 to 4 s each on a loaded 2-core machine), which no test needs to wait for.
-    `close` (at the end of the session) waits until every one is gone."""
+    checkpoint (0.5 to 4 s each on a quiet machine, minutes while another process writes a lot),
+    which no test needs to wait for. `close` (at the end of the session) hands what is left to
+    a process of its own and does not wait for it either: the session's last test would."""
 
     def __init__(self) -> None:
         self.names: queue.Queue[str | None] = queue.Queue()
         self.thread: threading.Thread | None = None
+        self.current: str | None = None  # being dropped now
 
     def drop(self, name: str) -> None:
         if self.thread is None:
@@ -82,14 +115,37 @@ class _Dropper:
 
     def _run(self) -> None:
         while (name := self.names.get()) is not None:
+            self.current = name
             with contextlib.suppress(psycopg.Error):  # a database left over is no test's failure
                 drop_database(name)
+            self.current = None
 
     def close(self) -> None:
-        if self.thread is not None:
-            self.names.put(None)
-            self.thread.join()
-            self.thread = None
+        if self.thread is None:
+            return
+        left: list[str] = []
+        with contextlib.suppress(queue.Empty):
+            while (name := self.names.get_nowait()) is not None:
+                left.append(name)
+        self.names.put(None)
+        if self.current:  # the server finishes it even if this process exits first
+            left.append(self.current)
+        self.thread = None
+        if left:
+            subprocess.Popen([sys.executable, "-c", _DROP_SCRIPT, PG_ADMIN_DSN, *left],
+                             start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+
+
+_DROP_SCRIPT = """
+import sys, psycopg
+for name in sys.argv[2:]:
+    try:
+        with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass
+"""
 
 
 def drop_database(name: str) -> None:
@@ -132,7 +188,7 @@ def pg_template() -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
     upgrade(_pg_url(TEMPLATE_DB))
     yield TEMPLATE_DB
-    drop_database(TEMPLATE_DB)
+    drop_later(TEMPLATE_DB)
 
 
 @pytest.fixture(scope="session")
