@@ -182,7 +182,7 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     version = {item_id: hash(view) for item_id, view in views.items()}
     # Many rows carry the same items: their ids and versions are worked out once.
     known: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
-    parts_of: dict[int, tuple[list[str], list[Part]]] = {}
+    parts_of: dict[tuple[Any, ...], list[Part]] = {}
     for row in rows:
         if row.parts is not None:
             continue
@@ -216,12 +216,11 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
                 texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                       blocks=blocks, low=low, postscript=[web] if web else ())
             rendered.put(key, texts)
-        # The rows that share a message share its (frozen) parts too; `texts` is held here, so
-        # its id is not reused while this runs.
-        shared = parts_of.get(id(texts))
-        if shared is None:
-            shared = parts_of[id(texts)] = (texts, [Part(t) for t in texts])
-        row.parts = list(shared[1])
+        # The rows that share a message share its (frozen) parts too.
+        parts = parts_of.get(key)
+        if parts is None:
+            parts = parts_of[key] = [Part(t) for t in texts]
+        row.parts = list(parts)
 
 
 def _mode(row: Row) -> str:

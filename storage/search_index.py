@@ -62,7 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
-from storage.dialect import dialect
+from storage.dialect import dialect, not_a_copy
 from storage.models import Item
 
 # The SQLite rowid's split: publication second × ID_SPAN + item id (SQLite ids stay below 2^31).
@@ -157,9 +157,9 @@ def _postgresql_ids(query: Query, part: Part) -> Any:
 
 def _recent_ids(sqlite: bool) -> Any:
     """No words, no filters: the newest items, read through the `published_at` index and
-    stopped at the LIMIT. On SQLite `duplicate_of + 0` keeps the planner off the
-    `duplicate_of` index, which would make it sort every item that is no copy."""
-    original = (Item.duplicate_of + 0).is_(None) if sqlite else Item.duplicate_of.is_(None)
+    stopped at the LIMIT. On SQLite `not_a_copy` keeps the planner off the `duplicate_of`
+    index, which would make it sort every item that is no copy."""
+    original = not_a_copy() if sqlite else Item.duplicate_of.is_(None)
     return (select(Item.id).where(original)
             .order_by(Item.published_at.desc(), Item.id.desc()))
 
