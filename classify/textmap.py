@@ -37,9 +37,10 @@ _CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
 _SYMBOL = re.compile(r"[^\w\s'.|-]|_")  # any other punctuation or symbol: a word bound
 _ASCII_SYMBOL_BYTES = bytes.maketrans(b"#$%&*+<=>@^_~", b" " * 13)
 _FULL_STOP = re.compile(r"\.(?=[ |]|$)")
-# Letters only Vietnamese written with its marks has.
-MARKED = re.compile("[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]",
-                    re.IGNORECASE)
+# The lower-case letters only Vietnamese written with its marks has.
+VIETNAMESE_LETTERS = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
+                      "ỳýỵỷỹđ")
+MARKED = re.compile(f"[{VIETNAMESE_LETTERS}]", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[\W_]+")
 _QUOTE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")  # a quote mark, not an apostrophe in "M'gar"
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 
 import ahocorasick
 
-VIETNAMESE_LETTERS = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
-                      "ỳýỵỷỹđ")
+from classify.textmap import VIETNAMESE_LETTERS
+
 # ASCII, Vietnamese letters, and punctuation without case (Latin-1's but "µ", general punctuation).
 _PLAIN = f"\x00-\x7f{VIETNAMESE_LETTERS}{VIETNAMESE_LETTERS.upper()}\u00a0-\u00b4\u00b6-\u00bf" \
          "\u2000-\u206f"
