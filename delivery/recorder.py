@@ -55,20 +55,33 @@ class Recorder:
         self.task = None
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self.queue.get()]
-            while len(batch) < MAX_BATCH and not self.queue.empty():
+        batch: list[tuple[Write, asyncio.Future[Any]]] = []
+        try:
+            while True:
+                batch = [await self.queue.get()]
+                while len(batch) < MAX_BATCH and not self.queue.empty():
+                    batch.append(self.queue.get_nowait())
+                try:
+                    results = await self._commit([write for write, _ in batch])
+                    for (_, done), result in zip(batch, results, strict=True):
+                        if not done.done():
+                            done.set_result(result)
+                except Exception:
+                    log.exception("%d delivery writes together failed; one by one now",
+                                  len(batch))
+                    for write, done in batch:
+                        await self._one(write, done)
+                for _ in batch:
+                    self.queue.task_done()
+                batch = []
+        finally:
+            # Cancelled (a loop that shuts down cancels every task at once): the writes in hand
+            # and those queued will not run, so their callers, and `stop`'s join, must not wait
+            # for them. What they would have recorded is reclaimed as stale later.
+            while not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            try:
-                results = await self._commit([write for write, _ in batch])
-                for (_, done), result in zip(batch, results, strict=True):
-                    if not done.done():
-                        done.set_result(result)
-            except Exception:
-                log.exception("%d delivery writes together failed; one by one now", len(batch))
-                for write, done in batch:
-                    await self._one(write, done)
-            for _ in batch:
+            for _, done in batch:
+                done.cancel()
                 self.queue.task_done()
 
     async def _commit(self, writes: list[Write]) -> list[Any]:
