@@ -59,6 +59,8 @@ _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's w
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+_LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -476,6 +478,7 @@ class PlaceReader:
         upper_summary = summary.isupper() or not summary.strip()
         blocked: list[tuple[int, int]] = []
         found: list[Mention] = []
+        listed: Mention | None = None  # the last of a list after "các xã", "3 phường"…
         for start, end, key in hits:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
@@ -491,6 +494,13 @@ class PlaceReader:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts, prep.marked(ts))
+            if m.typed and _PLURAL.search(text, 0, m.quote_start):
+                listed = m
+            elif not m.typed and listed is not None and listed.te <= ts \
+                    and _LIST_SEP.fullmatch(text, listed.te, ts) \
+                    and any(p.kind in TIER_KINDS[listed.typed or ""] for p in m.cands):
+                # "các xã Hòa An, Tấn Mỹ, Hòa Bình": each is a commune, not the former province
+                m.typed, m.type_word, listed = listed.typed, listed.type_word, m
             own = m.cands[0]
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
@@ -732,7 +742,8 @@ class PlaceReader:
             if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
                 continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
             prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
-            if prev and prev.group(1).lower() in self.rules.generic_before:
+            if prev and (prev.group(1).isdigit()  # "10 tỉnh bị ảnh hưởng", as "mười tỉnh"
+                         or prev.group(1).lower() in self.rules.generic_before):
                 continue
             return True
         return False

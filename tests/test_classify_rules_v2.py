@@ -242,3 +242,35 @@ def test_a_company_name_said_again_where_nothing_marks_it_is_no_place() -> None:
     assert codes("Đại Quang Minh đề xuất quy hoạch dọc metro tại TP.HCM",
                  "Công ty CP Đầu tư Địa ốc Đại Quang Minh đề xuất quy hoạch dọc tuyến metro "
                  "Bến Thành - Long Thành.") == ["79"]
+
+
+# --- found on fresh items (news_g, news_h) ----------------------------------------------------
+
+
+def test_a_type_word_after_cac_holds_for_each_name_of_its_list() -> None:
+    """"các xã Hòa An, Tấn Mỹ, Hòa Bình": Hòa Bình is a commune of the list, not the former
+    province (25); a single name after a comma is still its own ("xã Tân Lợi, Đồng Tháp")."""
+    assert codes("Xét xử vụ tham ô tại huyện Chợ Mới",
+                 "Lãnh đạo huyện yêu cầu chủ tịch UBND các xã Hòa An, Tấn Mỹ, Hòa Bình, Hội An "
+                 "quyết toán.") == ["91"]
+    assert codes("Đại hội phụ nữ xã Tân Lợi", "Tại xã Tân Lợi, Đồng Tháp, hội tổ chức đại hội.") \
+        == ["82"]
+
+
+def test_a_number_of_provinces_is_no_unnamed_home_province() -> None:
+    assert codes("Cứu trợ khẩn cấp người dân 10 tỉnh bị ảnh hưởng bởi bão",
+                 "Trung ương Hội Chữ thập đỏ phân bổ 5,7 tỷ đồng.", feed="46") == []
+
+
+def test_a_registered_residence_is_an_origin() -> None:
+    assert codes("Công an tỉnh Hưng Yên bắt 4 đối tượng",
+                 "Hai người trên xe có hộ khẩu tại phường Quỳnh Mai, tỉnh Nghệ An.") == ["33"]
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("Mùa lúa chín trên đồng xứ Thanh", ["38"]),
+    ("Người dân huyện Mù Cang Chải thu hoạch lúa", ["15"]),  # the dataset spells "Mù Căng Chải"
+    ("Cà phê huyện Krông Pắk được mùa", ["66"]),
+])
+def test_old_names_and_common_spellings_of_places(title: str, expected: list[str]) -> None:
+    assert codes(title) == expected
