@@ -38,6 +38,7 @@ TIER_KINDS = {
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
+IDENTIFICATION = "in passing: where a person named is from"  # a label when the only place
 INSTITUTION = "an institution's name: a label only alone"
 ORGANISATION = "club or company name"
 PERSON = "part of a person's name"
@@ -61,6 +62,9 @@ _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is 
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
 _LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
+# Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
+# Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
+_IDENTIFICATION = re.compile(r"\((?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*$", re.IGNORECASE)
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -443,6 +447,8 @@ class PlaceReader:
                 m.passing = previous.passing
             elif self._after_person(text, m, previous):
                 m.passing = PASSING_COMPARISON
+            elif _IDENTIFICATION.search(before):
+                m.passing = IDENTIFICATION
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
@@ -645,7 +651,7 @@ class PlaceReader:
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
-        alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
+        alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
         aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
         named: set[str] = set()  # provinces with any other evidence
@@ -694,7 +700,8 @@ class PlaceReader:
             if weight[code] <= 1.0:
                 del weight[code]  # the title says where the news is; this name is an aside
         if not weight and len(passing) == 1 and alone_ok:
-            # The only place named, in an institution's name: its own news, perhaps.
+            # The only place named, in an institution's name or a person's identification: its
+            # own news, or the person's, perhaps.
             code = next(iter(passing))
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):

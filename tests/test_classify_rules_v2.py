@@ -274,3 +274,11 @@ def test_a_registered_residence_is_an_origin() -> None:
 ])
 def test_old_names_and_common_spellings_of_places(title: str, expected: list[str]) -> None:
     assert codes(title) == expected
+
+
+def test_a_persons_identification_is_an_origin_and_a_label_only_alone() -> None:
+    assert codes("Công an Hà Nội bắt kẻ đốt nhà trọ",
+                 "Công an TP Hà Nội tạm giữ Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh "
+                 "Phú Thọ), người gây ra vụ hỏa hoạn tại phường Hà Đông.") == ["01"]
+    assert codes("Cặp song sinh tái ngộ sau 30 năm",
+                 "Bà Trần Thị Lan (53 tuổi, sống tại Tiền Giang) nhờ con gái tìm mẹ.") == ["82"]
