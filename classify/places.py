@@ -155,6 +155,7 @@ class PlaceRules:
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
+    other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
@@ -209,6 +210,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
+        other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
@@ -586,7 +588,8 @@ class PlaceReader:
                             prep.text[max(0, m.ts - 40) : m.ts]):
                         m.place = None
                         m.weak = True
-        context = [m.place.code for m in kept if m.place]
+        # A landmark across provinces (a bridge, a pass) says no one province by itself.
+        context = [m.place.code for m in kept if m.place and not m.place.also]
         for i, m in enumerate(kept):
             if m.place:
                 continue
@@ -748,6 +751,9 @@ class PlaceReader:
             after = text[m.end() :].lstrip(" ")
             if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
                 continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
+            next_word = after.split(maxsplit=1)[0].strip(",.;:)").lower() if after else ""
+            if next_word in self.rules.other_after:
+                continue
             prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
             if prev and (prev.group(1).isdigit()  # "10 tỉnh bị ảnh hưởng", as "mười tỉnh"
                          or prev.group(1).lower() in self.rules.generic_before):

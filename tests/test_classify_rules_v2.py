@@ -282,3 +282,20 @@ def test_a_persons_identification_is_an_origin_and_a_label_only_alone() -> None:
                  "Phú Thọ), người gây ra vụ hỏa hoạn tại phường Hà Đông.") == ["01"]
     assert codes("Cặp song sinh tái ngộ sau 30 năm",
                  "Bà Trần Thị Lan (53 tuổi, sống tại Tiền Giang) nhờ con gái tìm mẹ.") == ["82"]
+
+
+@pytest.mark.parametrize("summary", [
+    "Danh sách tên gọi các tỉnh và trung tâm hành chính (tỉnh lỵ) của 34 đơn vị.",
+    "Sạt lở trên tỉnh lộ 10 khiến giao thông ách tắc.",
+])
+def test_a_word_that_only_starts_with_tinh_is_no_unnamed_home(summary: str) -> None:
+    assert codes("Tin mới", summary, feed="38") == []
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("Biển người đổ về Thủ đô sau kỳ nghỉ lễ", ["01"]),
+    ("Đoàn đại biểu đến Thủ đô Bangkok", []),
+    ("Ngân hàng TMCP Sài Gòn – Hà Nội báo lãi", []),
+])
+def test_the_capital_alone_is_ha_noi(title: str, expected: list[str]) -> None:
+    assert codes(title) == expected
