@@ -751,8 +751,8 @@ class PlaceReader:
             after = text[m.end() :].lstrip(" ")
             if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
                 continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
-            next_word = after.split(maxsplit=1)[0].strip(",.;:)").lower() if after else ""
-            if next_word in self.rules.other_after:
+            words = after.split(maxsplit=1)
+            if words and words[0].strip(",.;:)").lower() in self.rules.other_after:
                 continue
             prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
             if prev and (prev.group(1).isdigit()  # "10 tỉnh bị ảnh hưởng", as "mười tỉnh"

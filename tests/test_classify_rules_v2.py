@@ -292,6 +292,10 @@ def test_a_word_that_only_starts_with_tinh_is_no_unnamed_home(summary: str) -> N
     assert codes("Tin mới", summary, feed="38") == []
 
 
+def test_a_unit_word_at_the_end_of_a_line_is_read_without_error() -> None:
+    assert codes("Lãnh đạo tỉnh", "Toàn tỉnh\n", feed="38") == ["38"]
+
+
 @pytest.mark.parametrize("title, expected", [
     ("Biển người đổ về Thủ đô sau kỳ nghỉ lễ", ["01"]),
     ("Đoàn đại biểu đến Thủ đô Bangkok", []),
