@@ -61,6 +61,7 @@ _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(H
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+_ONWARD = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")  # "hướng Đồng Nai đi TPHCM": its other end
 _LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
 # Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
 # Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
@@ -291,11 +292,14 @@ class PlaceReader:
         words = prep.cased[m.start : m.end].split()
         if m.key in self.gaz.typed:
             return not words[-1][0].islower()
+        own = m.cands[0]
+        if own.type and own.name.lower().startswith(own.type):
+            return True  # "quận 3": the match holds its type word
+        if m.typed:  # (also where the data lost the name's capitals: "xã thành lập")
+            return not words[0][0].islower()
         caps = self.gaz.capitals.get(m.key)
         if caps is None:
             return True
-        if m.typed:
-            return not words[0][0].islower()
         for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
             if cap and word[0].islower():
                 return False
@@ -445,7 +449,8 @@ class PlaceReader:
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
-                    and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
+                    and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
+                         or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
             elif self._after_person(text, m, previous):
                 m.passing = PASSING_COMPARISON
