@@ -658,6 +658,10 @@ class PlaceReader:
         subject = False  # another province is named as the subject
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
+        # The lead: the title and the summary's first sentence (issue 10: a province the title or
+        # lead names as the subject keeps the feed's home province from being a label).
+        found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
+        subject_end = found.end() if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
@@ -694,7 +698,7 @@ class PlaceReader:
                 for c in spans:  # a landmark across provinces: each of them
                     weight[c] = weight.get(c, 0.0) + w
                     first.setdefault(c, m.ts)
-                subject = subject or (code != feed and (m.ts < prep.title_end
+                subject = subject or (code != feed and (m.ts < subject_end
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]

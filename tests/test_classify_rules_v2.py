@@ -320,3 +320,9 @@ def test_a_type_word_before_a_lowercase_word_is_no_unit() -> None:
 def test_a_direction_of_travel_and_a_residence_are_no_place_of_the_news(
         summary: str, expected: list[str]) -> None:
     assert codes("Tai nạn giao thông", summary) == expected
+
+
+def test_a_province_named_in_the_lead_keeps_the_feed_home_out() -> None:
+    assert codes("Viên ngọc xanh của vùng Đông Bắc",
+                 "Huyện đảo Cô Tô (Quảng Ninh) đẹp như một viên ngọc. Toàn tỉnh có nhiều đảo.",
+                 feed="52") == ["22"]
