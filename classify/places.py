@@ -658,10 +658,12 @@ class PlaceReader:
         subject = False  # another province is named as the subject
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
-        # The lead: the title and the summary's first sentence (issue 10: a province the title or
-        # lead names as the subject keeps the feed's home province from being a label).
-        found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
-        subject_end = found.end() if found else len(prep.text)
+        # The lead: the title and, after a title, the summary's first sentence (issue 10: a
+        # province the title or lead names keeps the feed's home province from being a label).
+        subject_end = 0
+        if prep.title_end:
+            found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
+            subject_end = found.end() if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
