@@ -452,13 +452,19 @@ class PlaceReader:
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
-            elif self._after_person(text, m, previous):
+            elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
                 m.passing = PASSING_COMPARISON
             elif _IDENTIFICATION.search(before):
                 m.passing = IDENTIFICATION
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
+
+    def _seat_of_organisation(self, before: str) -> bool:
+        """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right
+        after its name, not where the news happens."""
+        head = before.rstrip()
+        return head.endswith("(") and self._in_organisation(head[:-1])
 
     def _in_work_title(self, before: str, marked: bool) -> bool:
         """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
