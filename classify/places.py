@@ -61,6 +61,7 @@ _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(H
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+_ONWARD = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")  # "hướng Đồng Nai đi TPHCM": its other end
 _LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
 # Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
 # Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
@@ -291,11 +292,14 @@ class PlaceReader:
         words = prep.cased[m.start : m.end].split()
         if m.key in self.gaz.typed:
             return not words[-1][0].islower()
+        own = m.cands[0]
+        if own.type and own.name.lower().startswith(own.type):
+            return True  # "quận 3": the match holds its type word
+        if m.typed:  # (also where the data lost the name's capitals: "xã thành lập")
+            return not words[0][0].islower()
         caps = self.gaz.capitals.get(m.key)
         if caps is None:
             return True
-        if m.typed:
-            return not words[0][0].islower()
         for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
             if cap and word[0].islower():
                 return False
@@ -445,15 +449,22 @@ class PlaceReader:
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
-                    and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
+                    and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
+                         or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
-            elif self._after_person(text, m, previous):
+            elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
                 m.passing = PASSING_COMPARISON
             elif _IDENTIFICATION.search(before):
                 m.passing = IDENTIFICATION
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
+
+    def _seat_of_organisation(self, before: str) -> bool:
+        """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right
+        after its name, not where the news happens."""
+        head = before.rstrip()
+        return head.endswith("(") and self._in_organisation(head[:-1])
 
     def _in_work_title(self, before: str, marked: bool) -> bool:
         """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
@@ -653,6 +664,12 @@ class PlaceReader:
         subject = False  # another province is named as the subject
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
+        # The lead: the title and, after a title, the summary's first sentence (issue 10: a
+        # province the title or lead names keeps the feed's home province from being a label).
+        subject_end = 0
+        if prep.title_end:
+            found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
+            subject_end = found.end() if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
@@ -689,7 +706,7 @@ class PlaceReader:
                 for c in spans:  # a landmark across provinces: each of them
                     weight[c] = weight.get(c, 0.0) + w
                     first.setdefault(c, m.ts)
-                subject = subject or (code != feed and (m.ts < prep.title_end
+                subject = subject or (code != feed and (m.ts < subject_end
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
