@@ -25,6 +25,7 @@ their rendered parts.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, not_a_copy, parse_ids
+from storage.dialect import in_ranges, json_text, not_a_copy, parse_ids
 from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
 from storage.views import ItemView, chunks, load_items
 
@@ -355,7 +356,7 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
         items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
-        query = matching_pairs(subs, items, keys, min_score).subquery("pairs")
+        query = matching_pairs(session, subs, items, keys, min_score).subquery("pairs")
         for tag, ids, _, weak in await session.execute(by_tag(session, query)):
             pairs[tag] = shared.ids(ids)
             if weak:
@@ -395,16 +396,21 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for row in rows:
         if row.payload.checked and row.payload.items:
             held.setdefault(row.chat_id, set()).update(row.payload.items)
+    d = Delivery.__table__.c  # plain rows: no ORM result processing per row
+    parsed: dict[str, tuple[int, ...]] = {}  # payload text → the items it holds, if checked
     for part in chunks(sorted(chats)):
         sending = await session.execute(
-            select(Delivery.chat_id, Delivery.payload).where(
-                Delivery.chat_id.in_(part), Delivery.state == OutboxState.SENDING,
-                ~in_ranges(Delivery.id, sorted(ids_in_batch)))
+            select(d.chat_id, json_text(session, d.payload)).where(
+                d.chat_id.in_(part), d.state == OutboxState.SENDING,
+                ~in_ranges(d.id, sorted(ids_in_batch)))
         )
-        for chat_id, stored in sending:
-            payload = OutboxPayload.from_json(stored)
-            if payload.checked:
-                held.setdefault(chat_id, set()).update(payload.items or ())
+        for chat_id, text in sending:
+            items = parsed.get(text)
+            if items is None:
+                payload = OutboxPayload.from_json(json.loads(text) if text else None)
+                items = parsed[text] = tuple(payload.items or ()) if payload.checked else ()
+            if items:
+                held.setdefault(chat_id, set()).update(items)
     # What a row takes matters only to a later row of the same chat.
     repeated = {chat for chat, n in Counter(r.chat_id for r in todo).items() if n > 1}
     for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):

@@ -42,7 +42,6 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
-    BindParameter,
     CompoundSelect,
     Float,
     Select,
@@ -66,7 +65,15 @@ from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
 from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
 from runtime import App
-from storage.dialect import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
+from storage.dialect import (
+    dialect,
+    id_list,
+    in_strings,
+    insert_pending,
+    insert_rows,
+    json_object_text,
+    lock_for_write,
+)
 from storage.leases import claim_unmatched
 from storage.models import (
     Chat,
@@ -102,7 +109,7 @@ def deliverable(item_ids: list[int]) -> Select[Any]:
     )
 
 
-def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
+def matching_pairs(session: AsyncSession, subs: CTE, items: CTE, keyword_keys: Iterable[str],
                    min_score: float) -> CompoundSelect[Any]:
     """(tag, item_id, strong) for every subscription in `subs` (columns sid, tag, keywords) and
     item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
@@ -134,9 +141,10 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
     no_topics = ~exists().where(cand_st.c.sid == subs.c.sid)
     no_provinces = ~exists().where(cand_sp.c.sid == subs.c.sid)
 
-    # One list parameter, shared by the four branches; one threshold, likewise.
+    # One parameter for all the keys (thousands: phrases × items), shared by the four branches;
+    # one threshold, likewise.
     keys = sorted(keyword_keys)
-    matched_keys: BindParameter[list[str]] = bindparam("keyword_keys", keys, expanding=True)
+    engine = dialect(session)
     threshold = bindparam("min_score", min_score, type_=Float())
 
     def strong(*scores: Any) -> Any:
@@ -147,7 +155,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
         if not keys:
             return query.where(plain)
         key = keywords + literal("#") + cast(item_col, String)
-        return query.where(or_(plain, key.in_(matched_keys)))
+        return query.where(or_(plain, in_strings(engine, key, keys, "keyword_keys")))
 
     provinces_only = keep(
         select(cand_sp.c.tag, cand_ip.c.item_id, strong(cand_ip.c.score).label("strong"))
@@ -276,7 +284,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
 
     def per_chat() -> Any:
-        return by_tag(session, matching_pairs(subs, items, keys, min_score)
+        return by_tag(session, matching_pairs(session, subs, items, keys, min_score)
                       .subquery("pairs")).subquery("per_chat")
 
     chats = per_chat()
