@@ -37,7 +37,7 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
-from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
+from delivery.match import keyword_keys, live_subscriptions
 from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
 from model.outbox import OutboxPayload, Part
@@ -45,8 +45,17 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, json_text, not_a_copy, parse_ids
-from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
+from storage.dialect import in_ranges, json_text, not_a_copy
+from storage.models import (
+    DeliveredItem,
+    Delivery,
+    Item,
+    ItemProvince,
+    ItemTopic,
+    Subscription,
+    SubscriptionProvince,
+    SubscriptionTopic,
+)
 from storage.views import ItemView, chunks, load_items
 
 log = logging.getLogger(__name__)
@@ -323,26 +332,28 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
 
 
 class _Shared:
-    """Id lists parsed once per distinct text: the matching query gives the same list to every
-    chat that follows the same things, so thousands of rows share a few hundred sets."""
+    """Equal id sets as one object: chats that follow the same things match the same items, so
+    thousands of rows share a few hundred sets (and each distinct one is looked at once)."""
 
     def __init__(self) -> None:
-        self._sets: dict[str, frozenset[int]] = {}
+        self._sets: dict[frozenset[int], frozenset[int]] = {}
 
-    def ids(self, text: str | None) -> frozenset[int]:
-        if not text:
-            return frozenset()
-        found = self._sets.get(text)
-        if found is None:
-            found = self._sets[text] = frozenset(parse_ids(text))
-        return found
+    def intern(self, ids: frozenset[int]) -> frozenset[int]:
+        return self._sets.setdefault(ids, ids)
 
 
 async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
                       low: dict[int, frozenset[int]], group: list[Row], subs_query: Any,
                       items_query: Any, min_score: float, shared: _Shared) -> None:
-    """Run the matching query for the rows of `group` (tagged by row id) and collect pairs,
-    and the weak ones apart. A row is in one group, and comes out of the query once."""
+    """Match the rows of `group` (tagged by row id) and collect pairs, and the weak ones apart.
+    A row is in one group, and comes out once.
+
+    The same rule as `delivery.match.matching_pairs`, applied in Python to what SQL reads here
+    in five small queries (the batch's subscriptions and their labels, the window's items and
+    theirs, the keyword keys): a digest batch of thousands of chats is thousands of subscriptions
+    over the same items, and chats that follow the same things (the same provinces, topics and
+    keywords) are matched once. Run as one SQL query per batch, the pairs (tens of thousands a
+    batch) and their grouping into id lists cost most of composing a digest run."""
     for part in chunks([r.id for r in group]):
         # Claimed rows have mostly consecutive ids: a few ranges, not thousands of parameters.
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
@@ -356,13 +367,108 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
         items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
-        query = matching_pairs(session, subs, items, keys, min_score).subquery("pairs")
-        for tag, ids, _, weak in await session.execute(by_tag(session, query)):
-            pairs[tag] = shared.ids(ids)
-            if weak:
-                low[tag] = shared.ids(weak)
+        found = await _match_in_python(session, subs, items, keys, min_score)
+        sets: dict[int, tuple[frozenset[int], frozenset[int]]] = {}  # by id of a shared dict
+        for tag, matched in found.items():
+            got = sets.get(id(matched))
+            if got is None:
+                got = sets[id(matched)] = (
+                    shared.intern(frozenset(matched)),
+                    shared.intern(frozenset(i for i, strong in matched.items() if not strong)))
+            pairs[tag] = got[0]
+            if got[1]:
+                low[tag] = got[1]
 
 
+async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: set[str],
+                           min_score: float) -> dict[int, dict[int, bool]]:
+    """tag → {item id: strong} for the subscriptions of `subs` (sid, tag, keywords) and the
+    items of `items` (iid): `matching_pairs`' rule. A subscription matches an item when ANY of
+    its provinces and ANY of its topics are among the item's labels (a part it does not have
+    is no condition) and its keywords are empty or their key "phrase#item_id" is in `keys`; the
+    pair is strong when the labels that decided it all score at least `min_score` (a match
+    without labels is strong); an item matched strongly through any subscription or label is
+    strong."""
+    sp, st = SubscriptionProvince.__table__.c, SubscriptionTopic.__table__.c
+    ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
+    sub_rows = (await session.execute(select(subs.c.sid, subs.c.tag, subs.c.keywords))).all()
+    if not sub_rows:
+        return {}
+    sub_provinces: dict[int, list[str]] = defaultdict(list)
+    for sid, code in await session.execute(
+            select(sp.subscription_id, sp.province)
+            .where(sp.subscription_id.in_(select(subs.c.sid)))):
+        sub_provinces[sid].append(code)
+    sub_topics: dict[int, list[str]] = defaultdict(list)
+    for sid, slug in await session.execute(
+            select(st.subscription_id, st.topic)
+            .where(st.subscription_id.in_(select(subs.c.sid)))):
+        sub_topics[sid].append(slug)
+    all_items = list(await session.scalars(select(items.c.iid)))
+    by_province: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    for item_id, code, score in await session.execute(
+            select(ip.item_id, ip.province, ip.score)
+            .where(ip.item_id.in_(select(items.c.iid)))):
+        by_province[code].append((item_id, score >= min_score))
+    by_topic: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    topic_of: dict[tuple[int, str], bool] = {}
+    for item_id, slug, score in await session.execute(
+            select(it.item_id, it.topic, it.score)
+            .where(it.item_id.in_(select(items.c.iid)))):
+        by_topic[slug].append((item_id, score >= min_score))
+        topic_of[(item_id, slug)] = score >= min_score
+
+    def match(provinces: tuple[str, ...], topics: tuple[str, ...],
+              keywords: str) -> dict[int, bool]:
+        got: dict[int, bool] = {}
+
+        def add(item_id: int, strong: bool) -> None:
+            if keywords and f"{keywords}#{item_id}" not in keys:
+                return
+            got[item_id] = got.get(item_id, False) or strong
+
+        if provinces and topics:
+            for code in provinces:
+                for item_id, strong_p in by_province.get(code, ()):
+                    for slug in topics:
+                        strong_t = topic_of.get((item_id, slug))
+                        if strong_t is not None:
+                            add(item_id, strong_p and strong_t)
+        elif provinces:
+            for code in provinces:
+                for item_id, strong in by_province.get(code, ()):
+                    add(item_id, strong)
+        elif topics:
+            for slug in topics:
+                for item_id, strong in by_topic.get(slug, ()):
+                    add(item_id, strong)
+        else:
+            for item_id in all_items:
+                add(item_id, True)
+        return got
+
+    # Chats that follow the same things match the same items: once per distinct subscription.
+    known: dict[tuple[tuple[str, ...], tuple[str, ...], str], dict[int, bool]] = {}
+    found: dict[int, dict[int, bool]] = {}
+    owned: set[int] = set()  # tags whose dict is their own (not one of `known`'s)
+    for sid, tag, keywords in sub_rows:
+        shape = (tuple(sorted(set(sub_provinces.get(sid, ())))),
+                 tuple(sorted(set(sub_topics.get(sid, ())))), keywords)
+        matched = known.get(shape)
+        if matched is None:
+            matched = known[shape] = match(*shape)
+        if not matched:
+            continue
+        mine = found.get(tag)
+        if mine is None:
+            found[tag] = matched  # shared: copied below before it is changed
+        else:
+            if tag not in owned:
+                mine = found[tag] = dict(mine)
+                owned.add(tag)
+            for item_id, strong in matched.items():
+                mine[item_id] = mine.get(item_id, False) or strong
+    return found
 async def _item_times(session: AsyncSession,
                       ids: set[int]) -> dict[int, tuple[datetime, datetime | None]]:
     """(fetched_at, matched_at) of each item."""
