@@ -4,12 +4,13 @@ A subscription matches an item when every non-empty part matches: ANY of its top
 provinces, ALL of its keywords (whole words of the item's folded `search_text`). Paused
 subscriptions, mode "off", inactive chats, backlog items and duplicates never match.
 
-`matching_pairs` is the one matching query, used twice:
-- `on_new_items` (at ingestion) queues one instant outbox row per chat that has an instant
-  subscription matching any of the new items, with those item ids: one row per chat, not per
-  pair (the ids are aggregated in SQL);
-- `delivery.contents` (when the sender claims a digest row) resolves the items the digest
-  carries.
+`matching_pairs` is the matching query: `on_new_items` (at ingestion) queues one instant outbox
+row per chat that has an instant subscription matching any of the new items, with those item
+ids: one row per chat, not per pair (the ids are aggregated in SQL). `delivery.contents` (when
+the sender claims a batch of digest rows) applies the same rule in Python to the batch's
+subscriptions and the window's items, which SQL reads for it: thousands of chats over the same
+items, matched once per distinct subscription (tests/test_delivery_match.py checks that both
+give the same pairs).
 
 What a chat has been given is recorded per (chat, item) in `delivered_items` once sent; resolving
 leaves out what a chat already has, so each item reaches a chat at most once, even when several
