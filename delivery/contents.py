@@ -202,8 +202,9 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         carried = tuple(row.payload.items or ())
         found = known.get(carried)
         if found is None:
-            ids = tuple(i for i in carried if i in views)
-            found = known[carried] = (ids, tuple(version[i] for i in ids))
+            ids = carried if views.keys() >= set(carried) else tuple(
+                i for i in carried if i in views)
+            found = known[carried] = (ids, tuple(map(version.__getitem__, ids)))
         ids, versions = found
         limit = limits[row.channel]
         if not ids:
@@ -310,6 +311,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
     # Each digest keeps only the items of its own window.
     times = await _item_times(session, set().union(*pairs.values()))
     kept: dict[tuple[frozenset[int], bool, datetime, datetime], list[int]] = {}
+    windowed: dict[tuple[bool, datetime, datetime], frozenset[int]] = {}
     found: dict[int, list[int]] = {}
     for row in digests:
         ids = pairs.get(row.id)
@@ -321,12 +323,15 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
         key = (ids, held, start, end)
         in_window = kept.get(key)
         if in_window is None:
-            if held:
-                in_window = sorted(i for i in ids
-                                   if (at := times[i][1]) is not None and start <= at < end)
-            else:
-                in_window = sorted(i for i in ids if start < times[i][0] <= end)
-            kept[key] = in_window
+            window = windowed.get(key[1:])
+            if window is None:  # the items of one window, worked out once for all its rows
+                if held:
+                    window = frozenset(i for i, (_, at) in times.items()
+                                       if at is not None and start <= at < end)
+                else:
+                    window = frozenset(i for i, (at, _) in times.items() if start < at <= end)
+                windowed[key[1:]] = window
+            in_window = kept[key] = sorted(ids & window)
         found[row.id] = in_window
     return found
 
@@ -404,47 +409,52 @@ async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: s
             select(st.subscription_id, st.topic)
             .where(st.subscription_id.in_(select(subs.c.sid)))):
         sub_topics[sid].append(slug)
-    all_items = list(await session.scalars(select(items.c.iid)))
-    by_province: dict[str, list[tuple[int, bool]]] = defaultdict(list)
+    everything = {item_id: True for item_id in await session.scalars(select(items.c.iid))}
+    # item id → strong, per label: each label decides alone, so these are what a subscription
+    # with one province (or one topic) and no other part matches, as is.
+    by_province: dict[str, dict[int, bool]] = defaultdict(dict)
     for item_id, code, score in await session.execute(
             select(ip.item_id, ip.province, ip.score)
             .where(ip.item_id.in_(select(items.c.iid)))):
-        by_province[code].append((item_id, score >= min_score))
-    by_topic: dict[str, list[tuple[int, bool]]] = defaultdict(list)
-    topic_of: dict[tuple[int, str], bool] = {}
+        by_province[code][item_id] = score >= min_score
+    by_topic: dict[str, dict[int, bool]] = defaultdict(dict)
     for item_id, slug, score in await session.execute(
             select(it.item_id, it.topic, it.score)
             .where(it.item_id.in_(select(items.c.iid)))):
-        by_topic[slug].append((item_id, score >= min_score))
-        topic_of[(item_id, slug)] = score >= min_score
+        by_topic[slug][item_id] = score >= min_score
+    with_phrase: dict[str, set[int]] = defaultdict(set)  # from the "phrase#item_id" keys
+    for key in keys:
+        phrase, _, item_id = key.rpartition("#")
+        with_phrase[phrase].add(int(item_id))
+
+    def any_of(labels: tuple[str, ...], by_label: dict[str, dict[int, bool]]) -> dict[int, bool]:
+        """Items with any of `labels`; strong if strong through any of them."""
+        if len(labels) == 1:
+            return by_label.get(labels[0], {})  # shared: never changed
+        got: dict[int, bool] = {}
+        for label in labels:
+            for item_id, strong in by_label.get(label, {}).items():
+                got[item_id] = got.get(item_id, False) or strong
+        return got
 
     def match(provinces: tuple[str, ...], topics: tuple[str, ...],
               keywords: str) -> dict[int, bool]:
-        got: dict[int, bool] = {}
-
-        def add(item_id: int, strong: bool) -> None:
-            if keywords and f"{keywords}#{item_id}" not in keys:
-                return
-            got[item_id] = got.get(item_id, False) or strong
-
         if provinces and topics:
-            for code in provinces:
-                for item_id, strong_p in by_province.get(code, ()):
-                    for slug in topics:
-                        strong_t = topic_of.get((item_id, slug))
-                        if strong_t is not None:
-                            add(item_id, strong_p and strong_t)
+            # A pair (province, topic) decides: strong when both labels are. The best pair of
+            # an item is its best province with its best topic.
+            in_topics = any_of(topics, by_topic)
+            got = {item_id: strong_p and in_topics[item_id]
+                   for item_id, strong_p in any_of(provinces, by_province).items()
+                   if item_id in in_topics}
         elif provinces:
-            for code in provinces:
-                for item_id, strong in by_province.get(code, ()):
-                    add(item_id, strong)
+            got = any_of(provinces, by_province)
         elif topics:
-            for slug in topics:
-                for item_id, strong in by_topic.get(slug, ()):
-                    add(item_id, strong)
+            got = any_of(topics, by_topic)
         else:
-            for item_id in all_items:
-                add(item_id, True)
+            got = everything
+        if keywords:
+            wanted = with_phrase.get(keywords, set())
+            got = {item_id: strong for item_id, strong in got.items() if item_id in wanted}
         return got
 
     # Chats that follow the same things match the same items: once per distinct subscription.
