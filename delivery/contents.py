@@ -276,9 +276,10 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
 
 async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
                    low: dict[int, frozenset[int]]) -> dict[int, list[int]]:
-    """(row id → item ids) for digest rows, with the matching query; `low` gains, per row, the
-    items matched only weakly (below `min_score`). Chats that follow the same things match the
-    same items: their rows share one list (see `_Shared`), which callers must not change."""
+    """(row id → item ids) for digest rows, by the matching rule (`_pairs_into`); `low` gains,
+    per row, the items matched only weakly (below `min_score`). Chats that follow the same
+    things match the same items: their rows share one list (see `_Shared`), which callers must
+    not change."""
     pairs: dict[int, frozenset[int]] = {}
     shared = _Shared()
     previous = await _previous_digests(session, digests)
