@@ -192,6 +192,9 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     version = {item_id: hash(view) for item_id, view in views.items()}
     # Many rows carry the same items: their ids and versions are worked out once.
     known: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    # The parts of a message, by what decides it, with the items as the id of their entry in
+    # `known` (alive till the end): a key of a few small values, hashed once per row, where
+    # the full key (hundreds of ids and versions) is hashed once per distinct message.
     parts_of: dict[tuple[Any, ...], list[Part]] = {}
     for row in rows:
         if row.parts is not None:
@@ -206,32 +209,45 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
                 i for i in carried if i in views)
             found = known[carried] = (ids, tuple(map(version.__getitem__, ids)))
         ids, versions = found
-        limit = limits[row.channel]
         if not ids:
             row.parts = []
             continue
-        header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
-        # Chats that follow the same things get the same message: render it once.
-        weak = frozenset(row.payload.low or ())
-        key = (row.kind, row.lang, limit, header, ids, versions, weak)
-        texts = rendered.get(key)
-        if texts is None:
-            items = [views[i] for i in ids if i not in weak]
-            if row.kind == DeliveryKind.INSTANT:
-                texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
-            else:
-                low = [views[i] for i in ids if i in weak]
-                # The page line needs PUBLIC_BASE_URL: without it, no page to work out.
-                web = (page_line(app.settings, row.lang, page_for([*items, *low]))
-                       if app.settings.public_base_url else None)
-                texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
-                                      blocks=blocks, low=low, postscript=[web] if web else ())
-            rendered.put(key, texts)
-        # The rows that share a message share its (frozen) parts too.
-        parts = parts_of.get(key)
+        limit = limits[row.channel]
+        low = tuple(row.payload.low or ())
+        # An instant message has no header; a digest's is decided by its due time and mode.
+        when = None if row.kind == DeliveryKind.INSTANT else (row.due_at, _mode(row))
+        local = (id(found), row.kind, row.lang, limit, when, low)
+        parts = parts_of.get(local)
         if parts is None:
-            parts = parts_of[key] = [Part(t) for t in texts]
+            parts = parts_of[local] = [
+                Part(t) for t in _texts(app, row, views, ids, versions, frozenset(low), limit,
+                                        rendered, blocks)]
+        # The rows that share a message share its (frozen) parts too.
         row.parts = list(parts)
+
+
+def _texts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
+           versions: tuple[int, ...], weak: frozenset[int], limit: int, rendered: Rendered,
+           blocks: Blocks) -> list[str]:
+    """The texts of `row`'s message of items `ids`: rendered, or kept from an earlier batch."""
+    tz = app.settings.tz
+    header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
+    # Chats that follow the same things get the same message: render it once.
+    key = (row.kind, row.lang, limit, header, ids, versions, weak)
+    texts = rendered.get(key)
+    if texts is None:
+        items = [views[i] for i in ids if i not in weak]
+        if row.kind == DeliveryKind.INSTANT:
+            texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
+        else:
+            low = [views[i] for i in ids if i in weak]
+            # The page line needs PUBLIC_BASE_URL: without it, no page to work out.
+            web = (page_line(app.settings, row.lang, page_for([*items, *low]))
+                   if app.settings.public_base_url else None)
+            texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
+                                  blocks=blocks, low=low, postscript=[web] if web else ())
+        rendered.put(key, texts)
+    return texts
 
 
 def _mode(row: Row) -> str:
@@ -374,27 +390,29 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
         found = await _match_in_python(session, subs, items, keys, min_score)
-        sets: dict[int, tuple[frozenset[int], frozenset[int]]] = {}  # by id of a shared dict
-        for tag, matched in found.items():
-            got = sets.get(id(matched))
-            if got is None:
-                got = sets[id(matched)] = (
-                    shared.intern(frozenset(matched)),
-                    shared.intern(frozenset(i for i, strong in matched.items() if not strong)))
-            pairs[tag] = got[0]
-            if got[1]:
-                low[tag] = got[1]
+        for tag, (matched, weak) in found.items():
+            pairs[tag] = shared.intern(matched)
+            if weak:
+                low[tag] = shared.intern(weak)
+
+
+# What some subscriptions match: (the items, those of them matched strongly).
+_Matched = tuple[frozenset[int], frozenset[int]]
+_NOTHING: _Matched = (frozenset(), frozenset())
 
 
 async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: set[str],
-                           min_score: float) -> dict[int, dict[int, bool]]:
-    """tag → {item id: strong} for the subscriptions of `subs` (sid, tag, keywords) and the
-    items of `items` (iid): `matching_pairs`' rule. A subscription matches an item when ANY of
-    its provinces and ANY of its topics are among the item's labels (a part it does not have
-    is no condition) and its keywords are empty or their key "phrase#item_id" is in `keys`; the
-    pair is strong when the labels that decided it all score at least `min_score` (a match
-    without labels is strong); an item matched strongly through any subscription or label is
-    strong."""
+                           min_score: float) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
+    """tag → (item ids, the weak ones among them) for the subscriptions of `subs` (sid, tag,
+    keywords) and the items of `items` (iid): `matching_pairs`' rule. A subscription matches an
+    item when ANY of its provinces and ANY of its topics are among the item's labels (a part it
+    does not have is no condition) and its keywords are empty or their key "phrase#item_id" is
+    in `keys`; the pair is strong when the labels that decided it all score at least
+    `min_score` (a match without labels is strong); an item matched strongly through any
+    subscription or label is strong, and weak otherwise.
+
+    Worked out as set operations (unions, intersections) on the items of each label, once per
+    distinct subscription: no Python loop over items."""
     sp, st = SubscriptionProvince.__table__.c, SubscriptionTopic.__table__.c
     ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
     sub_rows = (await session.execute(select(subs.c.sid, subs.c.tag, subs.c.keywords))).all()
@@ -410,76 +428,84 @@ async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: s
             select(st.subscription_id, st.topic)
             .where(st.subscription_id.in_(select(subs.c.sid)))):
         sub_topics[sid].append(slug)
-    everything = {item_id: True for item_id in await session.scalars(select(items.c.iid))}
-    # item id → strong, per label: each label decides alone, so these are what a subscription
-    # with one province (or one topic) and no other part matches, as is.
-    by_province: dict[str, dict[int, bool]] = defaultdict(dict)
-    for item_id, code, score in await session.execute(
-            select(ip.item_id, ip.province, ip.score)
-            .where(ip.item_id.in_(select(items.c.iid)))):
-        by_province[code][item_id] = score >= min_score
-    by_topic: dict[str, dict[int, bool]] = defaultdict(dict)
-    for item_id, slug, score in await session.execute(
-            select(it.item_id, it.topic, it.score)
-            .where(it.item_id.in_(select(items.c.iid)))):
-        by_topic[slug][item_id] = score >= min_score
+    everything = frozenset(await session.scalars(select(items.c.iid)))
+
+    async def per_label(query: Any) -> dict[str, _Matched]:
+        """label → (its items, those it labels strongly): what a subscription with that one
+        label (province or topic) and no other part matches."""
+        labelled: dict[str, set[int]] = defaultdict(set)
+        strong: dict[str, set[int]] = defaultdict(set)
+        for item_id, label, score in await session.execute(query):
+            labelled[label].add(item_id)
+            if score >= min_score:
+                strong[label].add(item_id)
+        return {label: (frozenset(ids), frozenset(strong.get(label, ())))
+                for label, ids in labelled.items()}
+
+    by_province = await per_label(select(ip.item_id, ip.province, ip.score)
+                                  .where(ip.item_id.in_(select(items.c.iid))))
+    by_topic = await per_label(select(it.item_id, it.topic, it.score)
+                               .where(it.item_id.in_(select(items.c.iid))))
     with_phrase: dict[str, set[int]] = defaultdict(set)  # from the "phrase#item_id" keys
     for key in keys:
         phrase, _, item_id = key.rpartition("#")
         with_phrase[phrase].add(int(item_id))
 
-    def any_of(labels: tuple[str, ...], by_label: dict[str, dict[int, bool]]) -> dict[int, bool]:
+    def any_of(labels: tuple[str, ...], by_label: dict[str, _Matched]) -> _Matched:
         """Items with any of `labels`; strong if strong through any of them."""
         if len(labels) == 1:
-            return by_label.get(labels[0], {})  # shared: never changed
-        got: dict[int, bool] = {}
-        for label in labels:
-            for item_id, strong in by_label.get(label, {}).items():
-                got[item_id] = got.get(item_id, False) or strong
-        return got
+            return by_label.get(labels[0], _NOTHING)
+        got = [by_label.get(label, _NOTHING) for label in labels]
+        return (frozenset().union(*(ids for ids, _ in got)),
+                frozenset().union(*(strong for _, strong in got)))
 
-    def match(provinces: tuple[str, ...], topics: tuple[str, ...],
-              keywords: str) -> dict[int, bool]:
+    def match(provinces: tuple[str, ...], topics: tuple[str, ...], keywords: str) -> _Matched:
         if provinces and topics:
             # A pair (province, topic) decides: strong when both labels are. The best pair of
             # an item is its best province with its best topic.
-            in_topics = any_of(topics, by_topic)
-            got = {item_id: strong_p and in_topics[item_id]
-                   for item_id, strong_p in any_of(provinces, by_province).items()
-                   if item_id in in_topics}
+            (in_p, strong_p), (in_t, strong_t) = any_of(provinces, by_province), any_of(
+                topics, by_topic)
+            got = (in_p & in_t, strong_p & strong_t)
         elif provinces:
             got = any_of(provinces, by_province)
         elif topics:
             got = any_of(topics, by_topic)
         else:
-            got = everything
+            got = (everything, everything)
         if keywords:
             wanted = with_phrase.get(keywords, set())
-            got = {item_id: strong for item_id, strong in got.items() if item_id in wanted}
+            got = (got[0] & wanted, got[1] & wanted)
         return got
 
     # Chats that follow the same things match the same items: once per distinct subscription.
-    known: dict[tuple[tuple[str, ...], tuple[str, ...], str], dict[int, bool]] = {}
-    found: dict[int, dict[int, bool]] = {}
-    owned: set[int] = set()  # tags whose dict is their own (not one of `known`'s)
+    known: dict[tuple[tuple[str, ...], tuple[str, ...], str], _Matched] = {}
+    per_tag: dict[int, list[_Matched]] = defaultdict(list)
     for sid, tag, keywords in sub_rows:
         shape = (tuple(sorted(set(sub_provinces.get(sid, ())))),
                  tuple(sorted(set(sub_topics.get(sid, ())))), keywords)
         matched = known.get(shape)
         if matched is None:
             matched = known[shape] = match(*shape)
-        if not matched:
-            continue
-        mine = found.get(tag)
-        if mine is None:
-            found[tag] = matched  # shared: copied below before it is changed
-        else:
-            if tag not in owned:
-                mine = found[tag] = dict(mine)
-                owned.add(tag)
-            for item_id, strong in matched.items():
-                mine[item_id] = mine.get(item_id, False) or strong
+        if matched[0]:
+            per_tag[tag].append(matched)
+    # A tag's items, from each of its subscriptions; the weak ones are those no subscription
+    # matched strongly. Tags with the same subscriptions share the same sets.
+    merged: dict[tuple[int, ...], tuple[frozenset[int], frozenset[int]]] = {}
+    found: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
+    for tag, all_matched in per_tag.items():
+        ident = tuple(id(m) for m in all_matched)
+        got = merged.get(ident)
+        if got is None:
+            if len(all_matched) == 1:
+                ids, strong = all_matched[0]
+            else:
+                ids = frozenset().union(*(m[0] for m in all_matched))
+                strong = frozenset().union(*(m[1] for m in all_matched))
+            got = merged[ident] = (ids, ids - strong)
+        found[tag] = got
     return found
+
+
 async def _item_times(session: AsyncSession,
                       ids: set[int]) -> dict[int, tuple[datetime, datetime | None]]:
     """(fetched_at, matched_at) of each item."""

@@ -193,8 +193,7 @@ async def test_digests_match_by_the_same_rule_as_the_matching_query(dapp: App) -
                   for tag, ids, _, weak in await session.execute(by_tag(
                       session, matching_pairs(session, subs, items, keys, 0.75)
                       .subquery("pairs")))}
-        in_python = {tag: (set(found), {i for i, strong in found.items() if not strong})
-                     for tag, found in
+        in_python = {tag: (set(found), set(weak)) for tag, (found, weak) in
                      (await _match_in_python(session, subs, items, keys, 0.75)).items()}
     assert in_python == in_sql
     assert any(weak for _, weak in in_sql.values()) and len(in_sql) > 30
