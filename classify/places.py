@@ -25,7 +25,7 @@ from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
-from classify.wordgate import WordGate
+from classify.wordgate import EndWords, WordGate
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -127,9 +127,9 @@ def _alternation(words: list[str]) -> str:
 
 @dataclass
 class PlaceRules:
-    type_full: re.Pattern[str]  # type word right before a name, full words (any case)
-    type_abbrev: re.Pattern[str]  # abbreviations, case-sensitive ("TP", "P.")
-    type_folded: re.Pattern[str]  # full words typed without marks ("huyen"), for such text only
+    type_full: EndWords  # type word right before a name, full words (any case)
+    type_abbrev: EndWords  # abbreviations, case-sensitive ("TP", "P.")
+    type_folded: EndWords  # full words typed without marks ("huyen"), for such text only
     unfold: dict[str, str]  # folded type word → the word ("huyen" → "huyện")
     tier_of: dict[str, str]  # lowercase type word → tier
     expand: dict[str, str]  # lowercase abbreviation → type word ("tp" → "thành phố")
@@ -169,18 +169,25 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
             (short if word in abbrevs else full).append(word)
     single = [w for w in short if len(w) == 1]
     multi = [w for w in short if len(w) > 1]
+    multi_forms = multi + [w.title() for w in multi]
+    folded = [fold(w) for w in full]
     ctx = data["context"]
     names = data["names"]
     home = data["home"]
     passing = data["passing"]
     return PlaceRules(
-        type_full=re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
-        type_folded=re.compile(rf"(?:^|(?<=\W))({_alternation([fold(w) for w in full])})\s*$",
-                               re.IGNORECASE),
+        type_full=EndWords(
+            re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
+            {w.lower(): len(w) for w in full}, ignore_case=True),
+        type_folded=EndWords(
+            re.compile(rf"(?:^|(?<=\W))({_alternation(folded)})\s*$", re.IGNORECASE),
+            {w.lower(): len(w) for w in folded}, ignore_case=True),
         unfold={fold(w): w.lower() for w in full},
-        type_abbrev=re.compile(
-            rf"(?:^|(?<=\W))(?:({_alternation(multi + [w.title() for w in multi])})\.?\s*"
+        type_abbrev=EndWords(re.compile(
+            rf"(?:^|(?<=\W))(?:({_alternation(multi_forms)})\.?\s*"
             rf"|({_alternation(single)})\.\s*)$"),
+            {**{w: len(w) for w in multi_forms}, **{f"{w}.": len(w) for w in multi_forms},
+             **{f"{w}.": len(w) for w in single}}, ignore_case=False),
         tier_of=tier_of,
         expand={k.lower(): v for k, v in types["expand"].items()},
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
@@ -263,15 +270,16 @@ class PlaceReader:
         """The type word right before a name: (tier, where it starts, its full form). In text
         typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
-        m = (self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
-             or (None if marked else self.rules.type_folded.search(tail)))
-        if not m:
+        found = (self.rules.type_full.find(tail) or self.rules.type_abbrev.find(tail)
+                 or (None if marked else self.rules.type_folded.find(tail)))
+        if not found:
             return None, ts, ""
-        word = next(g for g in m.groups() if g).lower()
+        start, word = found
+        word = word.lower()
         word = self.rules.unfold.get(word, word) if not marked else word
         return (
             self.rules.tier_of[word],
-            ts - len(tail) + m.start(),
+            ts - len(tail) + start,
             self.rules.expand.get(word, word),
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 from catalog import topics as catalog_topics
 from classify.evidence import Evidence, EvidenceKind
 from classify.textmap import MARKED, Prepared, match_key
+from classify.wordgate import BoundedWords
 from vntext import normalize
 
 TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
@@ -44,10 +45,10 @@ class TopicRules:
     # A phrase within a few words after one of these, in the same clause, is mentioned in
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
-    passing_any: re.Pattern[str] | None = None  # any passing phrase at all (most items have none)
+    passing_any: BoundedWords | None = None  # any passing phrase at all (most items have none)
     # News from abroad ([abroad]): a foreign place in the title, no Vietnamese one in the item.
     abroad_places: re.Pattern[str] | None = None
-    home_words: re.Pattern[str] | None = None
+    home_words: BoundedWords | None = None
     anywhere: frozenset[str] = frozenset()  # topics that happen abroad too
 
     def abroad(self, prep: Prepared) -> bool:
@@ -104,11 +105,11 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         yield_to[slug] = tuple(rule.get("yield_to", []))
     passing = passing_any = None
     if passing_words:
-        words = "|".join(re.escape(normalize(w).lower())
-                         for w in sorted(passing_words, key=len, reverse=True))
+        lowered = [normalize(w).lower() for w in passing_words]
+        words = "|".join(re.escape(w) for w in sorted(lowered, key=len, reverse=True))
         # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
         passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
-        passing_any = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
+        passing_any = BoundedWords(lowered)
     anywhere = set(abroad.get("anywhere", []))
     if anywhere - set(known):
         raise TopicRulesError(f"{path.name}: [abroad] anywhere: unknown topics "
@@ -116,7 +117,8 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
                       passing_any=passing_any,
                       abroad_places=_words(abroad.get("places", [])),
-                      home_words=_words(abroad.get("home_words", [])),
+                      home_words=(BoundedWords(normalize(w) for w in abroad["home_words"])
+                                  if abroad.get("home_words") else None),
                       anywhere=frozenset(anywhere))
 
 
@@ -253,7 +255,7 @@ def score_topics(
             if ref.role not in ("not", "veto", "weak"):
                 if may_pass is None:
                     may_pass = rules.passing_any is not None \
-                        and rules.passing_any.search(text.lower()) is not None
+                        and rules.passing_any.search(text.lower())
                 if may_pass and _in_passing(text, span[0], rules):
                     continue
             tally = tallies.get(ref.slug)
