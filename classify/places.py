@@ -283,18 +283,19 @@ class PlaceReader:
             self.rules.expand.get(word, word),
         )
 
-    def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
+    def _capitalised(self, key: str, typed: str | None, cased: str, upper_segment: bool) -> bool:
         """Capitals where the name has them (only the first word after a type word, which
-        writers often get wrong: "huyện Tu Mơ rông"). Text in all capitals proves nothing."""
+        writers often get wrong: "huyện Tu Mơ rông"). Text in all capitals proves nothing.
+        `cased` is the name as written, folded (Prepared.cased)."""
         if upper_segment:
-            return bool(m.typed) or m.key not in self.rules.common_words
-        words = prep.cased[m.start : m.end].split()
-        if m.key in self.gaz.typed:
+            return bool(typed) or key not in self.rules.common_words
+        words = cased.split()
+        if key in self.gaz.typed:
             return not words[-1][0].islower()
-        caps = self.gaz.capitals.get(m.key)
+        caps = self.gaz.capitals.get(key)
         if caps is None:
             return True
-        if m.typed:
+        if typed:
             return not words[0][0].islower()
         for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
             if cap and word[0].islower():
@@ -492,23 +493,14 @@ class PlaceReader:
                     and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
-            cands = self.gaz.places[key]
-            if prep.marked(ts):  # written with diacritics: only the name's own marks count
-                cands = self._same_marks(key, text[ts:te])
-                if not cands:
-                    continue
-            m = Mention(start, end, key, ts, te, cands, quote_start=ts)
-            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, prep.marked(ts))
-            own = m.cands[0]
-            if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
-                m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
-            elif not m.typed and own.type and own.name.lower().startswith(own.type):
-                m.typed = (
-                    "district" if own.kind == "district" else "commune"
-                )  # "Quận 3", "Phường 1"
-            upper = upper_title if ts < prep.title_end else upper_summary
-            if self._filter(m, text) and self._capitalised(prep, m, upper):
-                found.append(m)
+            marked = prep.marked(ts)
+            typed, quote_start, type_word = self._type_before(text, ts, marked)
+            reading = self._reading(key, text[ts:te], cased[start:end], marked, typed, type_word,
+                                    upper_title if ts < prep.title_end else upper_summary)
+            if reading is not None:
+                typed, type_word, cands, weak = reading
+                found.append(Mention(start, end, key, ts, te, cands, typed, quote_start,
+                                     type_word, weak))
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
         # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
@@ -526,28 +518,53 @@ class PlaceReader:
         out.sort(key=lambda m: m.start)
         return out
 
-    def _filter(self, m: Mention, text: str) -> bool:
-        """Keep the readings the type word (or its absence) allows; False when none is left."""
-        if m.typed:
-            cands = [p for p in m.cands if p.kind in TIER_KINDS[m.typed]]
-            same = [p for p in cands if p.type == m.type_word]
+    @lru_cache(maxsize=16384)  # noqa: B019 (one reader per process; names repeat across items)
+    def _reading(self, key: str, written: str, cased: str, marked: bool, typed: str | None,
+                 type_word: str, upper_segment: bool
+                 ) -> tuple[str | None, str, tuple[Place, ...], bool] | None:
+        """How a name written `written` (`cased` folded) after the type word `type_word` (of
+        tier `typed`) reads: (tier, type word, readings, weak), or None when it is no name here
+        (no reading with its marks, none its type word allows, or not capitalised). A function
+        of the name and its type word alone: names repeat across items, so it is cached."""
+        cands = self.gaz.places[key]
+        if marked:  # written with diacritics: only the name's own marks count
+            cands = self._same_marks(key, written)
+            if not cands:
+                return None
+        own = cands[0]
+        if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
+            typed, type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
+        elif not typed and own.type and own.name.lower().startswith(own.type):
+            typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
+        filtered = self._filter(key, cands, typed, type_word, written)
+        if filtered is None or not self._capitalised(key, typed, cased, upper_segment):
+            return None
+        return typed, type_word, *filtered
+
+    def _filter(self, key: str, readings: tuple[Place, ...], typed: str | None, type_word: str,
+                written: str) -> tuple[tuple[Place, ...], bool] | None:
+        """The readings the type word (or its absence) allows, and whether the name is weak (a
+        bare commune name); None when none is left."""
+        weak = False
+        if typed:
+            cands = [p for p in readings if p.kind in TIER_KINDS[typed]]
+            same = [p for p in cands if p.type == type_word]
             cands = same or cands  # "huyện Hòa Bình" (Bạc Liêu), not "thành phố Hòa Bình"
         else:
-            if m.key in self.rules.needs_type:
-                return False
+            if key in self.rules.needs_type:
+                return None
             # "Chũ" is also "chủ", "Vinh" also "Vĩnh": a one-syllable name needs a type word, or
             # for the few well known ones, its exact marks.
-            short = " " not in m.key
-            said = text[m.ts : m.te].lower() if short else ""
-            cands = [p for p in m.cands if p.kind in UNTYPED_KINDS and p.name[:1].isupper()
+            short = " " not in key
+            said = written.lower() if short else ""
+            cands = [p for p in readings if p.kind in UNTYPED_KINDS and p.name[:1].isupper()
                      and not (short and (p.kind == "district" or p.name.lower() != said))]
             if not cands:
-                m.weak = True
-                cands = [p for p in m.cands if p.name[:1].isupper()]
+                weak = True
+                cands = [p for p in readings if p.name[:1].isupper()]
         if not cands:
-            return False
-        m.cands = tuple(cands)
-        return True
+            return None
+        return tuple(cands), weak
 
     def _settle(self, prep: Prepared, kept: list[Mention], priors: list[str], feed: str | None
                 ) -> None:
