@@ -46,6 +46,7 @@ def unify_tone_marks(text: str) -> str:
 
 # Zero-width characters and BOMs that feeds leave inside words.
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_OTHER_SPACE = re.compile(r"[^\S ]")  # whitespace other than a plain space
 
 
 def normalize(text: str | None) -> str:
@@ -55,4 +56,6 @@ def normalize(text: str | None) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _ZERO_WIDTH.sub("", text)
     text = unify_tone_marks(text)
-    return " ".join(text.split())  # str.split() and re's \s agree on what whitespace is
+    if text[:1].isspace() or text[-1:].isspace() or "  " in text or _OTHER_SPACE.search(text):
+        return " ".join(text.split())  # str.split() and re's \s agree on what whitespace is
+    return text  # already clean (most text): splitting and joining would give it back
