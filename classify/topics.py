@@ -50,6 +50,13 @@ class TopicRules:
     abroad_places: re.Pattern[str] | None = None
     home_words: BoundedWords | None = None
     anywhere: frozenset[str] = frozenset()  # topics that happen abroad too
+    # Each key's refs that may give evidence (not "name"), in order, read once at load:
+    # (by how a phrase written with marks is said, the refs it matches; the refs of a phrase
+    # said without marks, in text with marks; the refs that count in text typed without marks).
+    evidence_refs: dict[str, _KeyRefs] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.evidence_refs = {key: _key_refs(key, refs) for key, refs in self.phrases.items()}
 
     def abroad(self, prep: Prepared) -> bool:
         """Whether an item that names no Vietnamese place is foreign news: its title names a
@@ -60,6 +67,22 @@ class TopicRules:
         text = prep.text
         return any(not _in_longer_name(text, m.start(), m.end())
                    for m in self.abroad_places.finditer(text, 0, prep.title_end))
+
+
+_KeyRefs = tuple[dict[str, tuple[PhraseRef, ...]], tuple[PhraseRef, ...], tuple[PhraseRef, ...]]
+
+
+def _key_refs(key: str, refs: list[PhraseRef]) -> _KeyRefs:
+    """`TopicRules.evidence_refs` of one key: what score_topics checks ref by ref, sorted out
+    once. In text with marks, a ref with an exact wording counts when the phrase is said so, one
+    without only when the phrase is said without marks; in text typed without marks, a ref with
+    an exact wording counts only for a phrase of several words."""
+    refs = [r for r in refs if r.role != "name"]
+    exact = {r.exact: tuple(x for x in refs if x.exact == r.exact)
+             for r in refs if r.exact is not None}
+    plain = tuple(r for r in refs if r.exact is None)
+    unmarked = tuple(r for r in refs if r.exact is None or " " in key)
+    return exact, plain, unmarked
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
@@ -235,23 +258,21 @@ def score_topics(
     # Hot loop (every hit of every item): what each hit's refs share is read once per hit, and
     # whether the text holds a passing phrase at all only when a ref first asks.
     may_pass: bool | None = None
+    evidence_refs = rules.evidence_refs
     for start, end, key in hits:
-        span = prep.span(start, end)
-        marked = prep.marked(span[0])
-        said: str | None = None  # the phrase as written, lowercase
-        for ref in rules.phrases[key]:
-            if ref.role == "name":
-                continue
-            if ref.exact is not None:
-                if marked:
-                    if said is None:
-                        said = text[span[0] : span[1]].lower()
-                    if said != ref.exact:
-                        continue
-                elif " " not in key:
-                    continue  # typed without marks, "bao" is "bão", "báo" or "bao": no evidence
-            elif marked and MARKED.search(text, span[0], span[1]):
-                continue  # a phrase without marks ("Ba Na") is not a marked word ("Bà Nà")
+        span = ts, te = start - 1, end - 1  # prep.span
+        exact, plain, unmarked = evidence_refs[key]
+        if not (prep.title_marked if ts < prep.title_end else prep.summary_marked):
+            # Typed without marks: "bao" is "bão", "báo" or "bao", no evidence alone.
+            refs = unmarked
+        else:
+            # With marks, a phrase with an exact wording counts only when said so, and a phrase
+            # without marks ("Ba Na") is not a marked word ("Bà Nà"). (No ref of `plain` holds a
+            # marked wording: a span said as one holds marks.)
+            found = exact.get(text[ts:te].lower()) if exact else None
+            refs = found if found is not None else \
+                plain if plain and not MARKED.search(text, ts, te) else ()
+        for ref in refs:
             if ref.role not in ("not", "veto", "weak"):
                 if may_pass is None:
                     may_pass = rules.passing_any is not None \
