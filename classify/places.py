@@ -138,6 +138,7 @@ class PlaceRules:
     before_not_place: frozenset[str]  # person / road / plate… right before (lowercase)
     organisation: re.Pattern[str]
     organisation_keys: frozenset[str]  # folded, for the automaton: is any of them in the item?
+    organisation_gate_words: frozenset[str]  # every word of `organisation`, for its quick test
     organisation_words: frozenset[str]
     institution: frozenset[str]
     source: frozenset[str]
@@ -197,6 +198,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
             rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
             re.IGNORECASE),
         organisation_keys=frozenset(match_key(w) for w in ctx["organisation"]),
+        organisation_gate_words=frozenset(_with_folded(ctx["organisation"])),
         organisation_words=frozenset(w.lower() for w in _with_folded(ctx["organisation_words"])),
         institution=frozenset(ctx["institution"]),
         source=frozenset(w.lower() for w in ctx["source"]),
@@ -247,6 +249,7 @@ class PlaceReader:
         self.gaz = gazetteer
         self.rules = rules
         self._named_after_gate = WordGate(rules.named_after_words)
+        self._organisation_gate = WordGate(rules.organisation_gate_words)
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -336,7 +339,8 @@ class PlaceReader:
 
     def _in_organisation(self, before: str) -> bool:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
-        return self._name_word(before, self.rules.organisation) is not None
+        return self._name_word(before, self.rules.organisation,
+                               self._organisation_gate) is not None
 
     def _name_word(self, before: str, pattern: re.Pattern[str], gate: WordGate | None = None
                    ) -> re.Match[str] | None:
