@@ -101,19 +101,26 @@ class EndWords:
         self._ignore_case = ignore_case
         self._exact = all(f and f == f.rstrip() for f in forms) \
             and not (ignore_case and any(_NOT_PLAIN.search(f) for f in forms))
+        # A quick test first: the text's last three characters (two for a form of two) must end
+        # some form; most text before a name ends no type word.
+        self._quick = all(len(f) >= 2 for f in forms)
+        self._ends3 = frozenset(f[-3:] for f in forms if len(f) >= 3)
+        self._ends2 = frozenset(f for f in forms if len(f) == 2)
 
     def find(self, text: str) -> tuple[int, str] | None:
         if not self._exact or (self._ignore_case and _NOT_PLAIN.search(text)):
             m = self.pattern.search(text)
             return None if m is None else (m.start(), next(g for g in m.groups() if g))
         stripped = text.rstrip()
+        said = stripped.lower() if self._ignore_case else stripped  # plain: one for one
+        if self._quick and said[-3:] not in self._ends3 and said[-2:] not in self._ends2:
+            return None
         size = len(stripped)
         for length in self._lengths:
             start = size - length
             if start < 0 or (start and _is_word(text[start - 1])):
                 continue
-            form = stripped[start:]
-            group = self._forms.get(form.lower() if self._ignore_case else form)
+            group = self._forms.get(said[start:])
             if group:
-                return start, form[:group]
+                return start, stripped[start : start + group]
         return None
