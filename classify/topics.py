@@ -202,12 +202,16 @@ class _Tally:
         """The spans that give the topic, or [] when they do not add up to it."""
         if self.vetoed:
             return []
-        strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
-        if strong:
-            return strong
-        weak = _apart([s for s in self.weak.values() if self.free(s)])
-        if len(weak) >= 2:
-            return weak
+        if self.keep or self.strong:
+            strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
+            if strong:
+                return strong
+        if len(self.weak) >= 2:  # (two spans at least, apart)
+            weak = _apart([s for s in self.weak.values() if self.free(s)])
+            if len(weak) >= 2:
+                return weak
+        if not self.together:
+            return []
         # A list gives the topic only when each of its groups has a span: most tallies lack a
         # group of every list and need no sentences. Then one pass over the spans (not one per
         # list): list → sentence → group → first span.
