@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import province_name
-from classify.evidence import Evidence, EvidenceKind
+from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
 from classify.wordgate import EndWords, WordGate
@@ -105,6 +105,7 @@ def _chain(place: Place, quote: str) -> str:
     return place.chain(quote)
 
 
+@lru_cache(maxsize=256)
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
     return round(min(0.99, 1.0 - float(0.25**weight)), 3)
@@ -707,7 +708,7 @@ class PlaceReader:
             for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))
-                    evidence.append(Evidence(EvidenceKind.PROVINCE, c, quote, chain))
+                    evidence.append(shared_evidence(EvidenceKind.PROVINCE, c, quote, chain))
         scores = {code: _confidence(w) for code, w in weight.items()}
         for code in aside - named - titled:
             if weight[code] <= 1.0:

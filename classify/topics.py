@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from catalog import topics as catalog_topics
-from classify.evidence import Evidence, EvidenceKind
+from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.textmap import MARKED, Prepared, match_key
 from classify.wordgate import BoundedWords
 from vntext import normalize
@@ -320,6 +320,6 @@ def score_topics(
         if len(spans) > 1:
             signals.add(f"{slug}:many")
         quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
-        evidence.append(Evidence(EvidenceKind.TOPIC, slug, prep.text[slice(*spans[0])],
-                                 f"{quoted} → {slug} ({names[slug].name_vi})"))
+        evidence.append(shared_evidence(EvidenceKind.TOPIC, slug, prep.text[slice(*spans[0])],
+                                        f"{quoted} → {slug} ({names[slug].name_vi})"))
     return labels, evidence, signals
