@@ -38,6 +38,7 @@ TIER_KINDS = {
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
+IDENTIFICATION = "in passing: where a person named is from"  # a label when the only place
 INSTITUTION = "an institution's name: a label only alone"
 ORGANISATION = "club or company name"
 PERSON = "part of a person's name"
@@ -59,6 +60,11 @@ _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's w
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+_LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
+# Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
+# Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
+_IDENTIFICATION = re.compile(r"\((?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*$", re.IGNORECASE)
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -151,6 +157,7 @@ class PlaceRules:
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
+    other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
@@ -213,6 +220,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
+        other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
@@ -455,6 +463,8 @@ class PlaceReader:
                 m.passing = previous.passing
             elif self._after_person(text, m, previous):
                 m.passing = PASSING_COMPARISON
+            elif _IDENTIFICATION.search(before):
+                m.passing = IDENTIFICATION
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
@@ -490,6 +500,7 @@ class PlaceReader:
         upper_summary = summary.isupper() or not summary.strip()
         blocked: list[tuple[int, int]] = []
         found: list[Mention] = []
+        listed: Mention | None = None  # the last of a list after "các xã", "3 phường"…
         for start, end, key in hits:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
@@ -499,13 +510,32 @@ class PlaceReader:
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
             marked = prep.marked(ts)
-            typed, quote_start, type_word = self._type_before(text, ts, marked)
-            reading = self._reading(key, text[ts:te], cased[start:end], marked, typed, type_word,
-                                    upper_title if ts < prep.title_end else upper_summary)
-            if reading is not None:
-                typed, type_word, cands, weak = reading
-                found.append(Mention(start, end, key, ts, te, cands, typed, quote_start,
-                                     type_word, weak))
+            cands = self.gaz.places[key]
+            if marked:  # written with diacritics: only the name's own marks count
+                cands = self._same_marks(key, text[ts:te])
+                if not cands:
+                    continue
+            m = Mention(start, end, key, ts, te, cands, quote_start=ts)
+            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, marked)
+            if m.typed and _PLURAL.search(text, 0, m.quote_start):
+                listed = m
+            elif not m.typed and listed is not None and listed.te <= ts \
+                    and _LIST_SEP.fullmatch(text, listed.te, ts) \
+                    and any(p.kind in TIER_KINDS[listed.typed or ""] for p in m.cands):
+                # "các xã Hòa An, Tấn Mỹ, Hòa Bình": each is a commune, not the former province
+                m.typed, m.type_word, listed = listed.typed, listed.type_word, m
+            own = m.cands[0]
+            if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
+                m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
+            elif not m.typed and own.type and own.name.lower().startswith(own.type):
+                m.typed = (
+                    "district" if own.kind == "district" else "commune"
+                )  # "Quận 3", "Phường 1"
+            kept = self._kept(key, text[ts:te], marked, cased[start:end], m.typed, m.type_word,
+                              upper_title if ts < prep.title_end else upper_summary)
+            if kept is not None:
+                m.cands, m.weak = kept
+                found.append(m)
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
         # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
@@ -524,27 +554,17 @@ class PlaceReader:
         return out
 
     @lru_cache(maxsize=16384)  # noqa: B019 (one reader per process; names repeat across items)
-    def _reading(self, key: str, written: str, cased: str, marked: bool, typed: str | None,
-                 type_word: str, upper_segment: bool
-                 ) -> tuple[str | None, str, tuple[Place, ...], bool] | None:
-        """How a name written `written` (`cased` folded) after the type word `type_word` (of
-        tier `typed`) reads: (tier, type word, readings, weak), or None when it is no name here
-        (no reading with its marks, none its type word allows, or not capitalised). A function
-        of the name and its type word alone: names repeat across items, so it is cached."""
-        cands = self.gaz.places[key]
-        if marked:  # written with diacritics: only the name's own marks count
-            cands = self._same_marks(key, written)
-            if not cands:
-                return None
-        own = cands[0]
-        if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
-            typed, type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
-        elif not typed and own.type and own.name.lower().startswith(own.type):
-            typed = "district" if own.kind == "district" else "commune"  # "Quận 3", "Phường 1"
-        filtered = self._filter(key, cands, typed, type_word, written)
-        if filtered is None or not self._capitalised(key, typed, cased, upper_segment):
+    def _kept(self, key: str, written: str, marked: bool, cased: str, typed: str | None,
+              type_word: str, upper_segment: bool) -> tuple[tuple[Place, ...], bool] | None:
+        """The readings of a name written `written` (`cased` folded, in text with marks or not)
+        that its type word allows (`_filter`), and whether it is weak; None when none is left or
+        it is not capitalised as a name. A function of the name and its type word alone: names
+        repeat across items, so it is read once and cached."""
+        readings = self._same_marks(key, written) if marked else self.gaz.places[key]
+        kept = self._filter(key, readings, typed, type_word, written)
+        if kept is None or not self._capitalised(key, typed, cased, upper_segment):
             return None
-        return typed, type_word, *filtered
+        return kept
 
     def _filter(self, key: str, readings: tuple[Place, ...], typed: str | None, type_word: str,
                 written: str) -> tuple[tuple[Place, ...], bool] | None:
@@ -600,7 +620,8 @@ class PlaceReader:
                             prep.text[max(0, m.ts - 40) : m.ts]):
                         m.place = None
                         m.weak = True
-        context = [m.place.code for m in kept if m.place]
+        # A landmark across provinces (a bridge, a pass) says no one province by itself.
+        context = [m.place.code for m in kept if m.place and not m.place.also]
         for i, m in enumerate(kept):
             if m.place:
                 continue
@@ -665,7 +686,7 @@ class PlaceReader:
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
-        alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
+        alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
         aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
         named: set[str] = set()  # provinces with any other evidence
@@ -714,7 +735,8 @@ class PlaceReader:
             if weight[code] <= 1.0:
                 del weight[code]  # the title says where the news is; this name is an aside
         if not weight and len(passing) == 1 and alone_ok:
-            # The only place named, in an institution's name: its own news, perhaps.
+            # The only place named, in an institution's name or a person's identification: its
+            # own news, or the person's, perhaps.
             code = next(iter(passing))
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
@@ -761,8 +783,12 @@ class PlaceReader:
             after = text[m.end() :].lstrip(" ")
             if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
                 continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
+            words = after.split(maxsplit=1)
+            if words and words[0].strip(",.;:)").lower() in self.rules.other_after:
+                continue
             prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
-            if prev and prev.group(1).lower() in self.rules.generic_before:
+            if prev and (prev.group(1).isdigit()  # "10 tỉnh bị ảnh hưởng", as "mười tỉnh"
+                         or prev.group(1).lower() in self.rules.generic_before):
                 continue
             return True
         return False
