@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from catalog import province_name
-from classify.evidence import Evidence, EvidenceKind
+from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
-from classify.wordgate import WordGate
+from classify.wordgate import EndWords, WordGate
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -112,6 +112,7 @@ def _chain(place: Place, quote: str) -> str:
     return place.chain(quote)
 
 
+@lru_cache(maxsize=256)
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
     return round(min(0.99, 1.0 - float(0.25**weight)), 3)
@@ -134,9 +135,9 @@ def _alternation(words: list[str]) -> str:
 
 @dataclass
 class PlaceRules:
-    type_full: re.Pattern[str]  # type word right before a name, full words (any case)
-    type_abbrev: re.Pattern[str]  # abbreviations, case-sensitive ("TP", "P.")
-    type_folded: re.Pattern[str]  # full words typed without marks ("huyen"), for such text only
+    type_full: EndWords  # type word right before a name, full words (any case)
+    type_abbrev: EndWords  # abbreviations, case-sensitive ("TP", "P.")
+    type_folded: EndWords  # full words typed without marks ("huyen"), for such text only
     unfold: dict[str, str]  # folded type word → the word ("huyen" → "huyện")
     tier_of: dict[str, str]  # lowercase type word → tier
     expand: dict[str, str]  # lowercase abbreviation → type word ("tp" → "thành phố")
@@ -145,6 +146,7 @@ class PlaceRules:
     before_not_place: frozenset[str]  # person / road / plate… right before (lowercase)
     organisation: re.Pattern[str]
     organisation_keys: frozenset[str]  # folded, for the automaton: is any of them in the item?
+    organisation_gate_words: frozenset[str]  # every word of `organisation`, for its quick test
     organisation_words: frozenset[str]
     institution: frozenset[str]
     source: frozenset[str]
@@ -177,18 +179,25 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
             (short if word in abbrevs else full).append(word)
     single = [w for w in short if len(w) == 1]
     multi = [w for w in short if len(w) > 1]
+    multi_forms = multi + [w.title() for w in multi]
+    folded = [fold(w) for w in full]
     ctx = data["context"]
     names = data["names"]
     home = data["home"]
     passing = data["passing"]
     return PlaceRules(
-        type_full=re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
-        type_folded=re.compile(rf"(?:^|(?<=\W))({_alternation([fold(w) for w in full])})\s*$",
-                               re.IGNORECASE),
+        type_full=EndWords(
+            re.compile(rf"(?:^|(?<=\W))({_alternation(full)})\s*$", re.IGNORECASE),
+            {w.lower(): len(w) for w in full}, ignore_case=True),
+        type_folded=EndWords(
+            re.compile(rf"(?:^|(?<=\W))({_alternation(folded)})\s*$", re.IGNORECASE),
+            {w.lower(): len(w) for w in folded}, ignore_case=True),
         unfold={fold(w): w.lower() for w in full},
-        type_abbrev=re.compile(
-            rf"(?:^|(?<=\W))(?:({_alternation(multi + [w.title() for w in multi])})\.?\s*"
+        type_abbrev=EndWords(re.compile(
+            rf"(?:^|(?<=\W))(?:({_alternation(multi_forms)})\.?\s*"
             rf"|({_alternation(single)})\.\s*)$"),
+            {**{w: len(w) for w in multi_forms}, **{f"{w}.": len(w) for w in multi_forms},
+             **{f"{w}.": len(w) for w in single}}, ignore_case=False),
         tier_of=tier_of,
         expand={k.lower(): v for k, v in types["expand"].items()},
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
@@ -198,6 +207,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
             rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
             re.IGNORECASE),
         organisation_keys=frozenset(match_key(w) for w in ctx["organisation"]),
+        organisation_gate_words=frozenset(_with_folded(ctx["organisation"])),
         organisation_words=frozenset(w.lower() for w in _with_folded(ctx["organisation_words"])),
         institution=frozenset(ctx["institution"]),
         source=frozenset(w.lower() for w in ctx["source"]),
@@ -249,6 +259,7 @@ class PlaceReader:
         self.gaz = gazetteer
         self.rules = rules
         self._named_after_gate = WordGate(rules.named_after_words)
+        self._organisation_gate = WordGate(rules.organisation_gate_words)
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -272,32 +283,34 @@ class PlaceReader:
         """The type word right before a name: (tier, where it starts, its full form). In text
         typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
-        m = (self.rules.type_full.search(tail) or self.rules.type_abbrev.search(tail)
-             or (None if marked else self.rules.type_folded.search(tail)))
-        if not m:
+        found = (self.rules.type_full.find(tail) or self.rules.type_abbrev.find(tail)
+                 or (None if marked else self.rules.type_folded.find(tail)))
+        if not found:
             return None, ts, ""
-        word = next(g for g in m.groups() if g).lower()
+        start, word = found
+        word = word.lower()
         word = self.rules.unfold.get(word, word) if not marked else word
         return (
             self.rules.tier_of[word],
-            ts - len(tail) + m.start(),
+            ts - len(tail) + start,
             self.rules.expand.get(word, word),
         )
 
-    def _capitalised(self, prep: Prepared, m: Mention, upper_segment: bool) -> bool:
+    def _capitalised(self, key: str, typed: str | None, cased: str, upper_segment: bool) -> bool:
         """Capitals where the name has them (only the first word after a type word, which
-        writers often get wrong: "huyện Tu Mơ rông"). Text in all capitals proves nothing."""
+        writers often get wrong: "huyện Tu Mơ rông"). Text in all capitals proves nothing.
+        `cased` is the name as written, folded (Prepared.cased)."""
         if upper_segment:
-            return bool(m.typed) or m.key not in self.rules.common_words
-        words = prep.cased[m.start : m.end].split()
-        if m.key in self.gaz.typed:
+            return bool(typed) or key not in self.rules.common_words
+        words = cased.split()
+        if key in self.gaz.typed:
             return not words[-1][0].islower()
-        own = m.cands[0]
+        own = self.gaz.places[key][0]
         if own.type and own.name.lower().startswith(own.type):
             return True  # "quận 3": the match holds its type word
-        if m.typed:  # (also where the data lost the name's capitals: "xã thành lập")
+        if typed:  # (also where the data lost the name's capitals: "xã thành lập")
             return not words[0][0].islower()
-        caps = self.gaz.capitals.get(m.key)
+        caps = self.gaz.capitals.get(key)
         if caps is None:
             return True
         for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
@@ -339,7 +352,8 @@ class PlaceReader:
 
     def _in_organisation(self, before: str) -> bool:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
-        return self._name_word(before, self.rules.organisation) is not None
+        return self._name_word(before, self.rules.organisation,
+                               self._organisation_gate) is not None
 
     def _name_word(self, before: str, pattern: re.Pattern[str], gate: WordGate | None = None
                    ) -> re.Match[str] | None:
@@ -506,13 +520,14 @@ class PlaceReader:
                     and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
+            marked = prep.marked(ts)
             cands = self.gaz.places[key]
-            if prep.marked(ts):  # written with diacritics: only the name's own marks count
+            if marked:  # written with diacritics: only the name's own marks count
                 cands = self._same_marks(key, text[ts:te])
                 if not cands:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
-            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, prep.marked(ts))
+            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, marked)
             if m.typed and _PLURAL.search(text, 0, m.quote_start):
                 listed = m
             elif not m.typed and listed is not None and listed.te <= ts \
@@ -527,8 +542,10 @@ class PlaceReader:
                 m.typed = (
                     "district" if own.kind == "district" else "commune"
                 )  # "Quận 3", "Phường 1"
-            upper = upper_title if ts < prep.title_end else upper_summary
-            if self._filter(m, text) and self._capitalised(prep, m, upper):
+            kept = self._kept(key, text[ts:te], marked, cased[start:end], m.typed, m.type_word,
+                              upper_title if ts < prep.title_end else upper_summary)
+            if kept is not None:
+                m.cands, m.weak = kept
                 found.append(m)
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
@@ -547,28 +564,43 @@ class PlaceReader:
         out.sort(key=lambda m: m.start)
         return out
 
-    def _filter(self, m: Mention, text: str) -> bool:
-        """Keep the readings the type word (or its absence) allows; False when none is left."""
-        if m.typed:
-            cands = [p for p in m.cands if p.kind in TIER_KINDS[m.typed]]
-            same = [p for p in cands if p.type == m.type_word]
+    @lru_cache(maxsize=16384)  # noqa: B019 (one reader per process; names repeat across items)
+    def _kept(self, key: str, written: str, marked: bool, cased: str, typed: str | None,
+              type_word: str, upper_segment: bool) -> tuple[tuple[Place, ...], bool] | None:
+        """The readings of a name written `written` (`cased` folded, in text with marks or not)
+        that its type word allows (`_filter`), and whether it is weak; None when none is left or
+        it is not capitalised as a name. A function of the name and its type word alone: names
+        repeat across items, so it is read once and cached."""
+        readings = self._same_marks(key, written) if marked else self.gaz.places[key]
+        kept = self._filter(key, readings, typed, type_word, written)
+        if kept is None or not self._capitalised(key, typed, cased, upper_segment):
+            return None
+        return kept
+
+    def _filter(self, key: str, readings: tuple[Place, ...], typed: str | None, type_word: str,
+                written: str) -> tuple[tuple[Place, ...], bool] | None:
+        """The readings the type word (or its absence) allows, and whether the name is weak (a
+        bare commune name); None when none is left."""
+        weak = False
+        if typed:
+            cands = [p for p in readings if p.kind in TIER_KINDS[typed]]
+            same = [p for p in cands if p.type == type_word]
             cands = same or cands  # "huyện Hòa Bình" (Bạc Liêu), not "thành phố Hòa Bình"
         else:
-            if m.key in self.rules.needs_type:
-                return False
+            if key in self.rules.needs_type:
+                return None
             # "Chũ" is also "chủ", "Vinh" also "Vĩnh": a one-syllable name needs a type word, or
             # for the few well known ones, its exact marks.
-            short = " " not in m.key
-            said = text[m.ts : m.te].lower() if short else ""
-            cands = [p for p in m.cands if p.kind in UNTYPED_KINDS and p.name[:1].isupper()
+            short = " " not in key
+            said = written.lower() if short else ""
+            cands = [p for p in readings if p.kind in UNTYPED_KINDS and p.name[:1].isupper()
                      and not (short and (p.kind == "district" or p.name.lower() != said))]
             if not cands:
-                m.weak = True
-                cands = [p for p in m.cands if p.name[:1].isupper()]
+                weak = True
+                cands = [p for p in readings if p.name[:1].isupper()]
         if not cands:
-            return False
-        m.cands = tuple(cands)
-        return True
+            return None
+        return tuple(cands), weak
 
     def _settle(self, prep: Prepared, kept: list[Mention], priors: list[str], feed: str | None
                 ) -> None:
@@ -714,7 +746,7 @@ class PlaceReader:
             for c in spans:  # a landmark across provinces: evidence for each
                 if (c, quote.casefold()) not in said:
                     said.add((c, quote.casefold()))
-                    evidence.append(Evidence(EvidenceKind.PROVINCE, c, quote, chain))
+                    evidence.append(shared_evidence(EvidenceKind.PROVINCE, c, quote, chain))
         scores = {code: _confidence(w) for code, w in weight.items()}
         for code in aside - named - titled:
             if weight[code] <= 1.0:

@@ -36,6 +36,10 @@ _APOSTROPHES = re.compile("[’‘ʼ`´]")
 _CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
 _SYMBOL = re.compile(r"[^\w\s'.|-]|_")  # any other punctuation or symbol: a word bound
 _ASCII_SYMBOL_BYTES = bytes.maketrans(b"#$%&*+<=>@^_~", b" " * 13)
+# ASCII as _flatten reads it: apostrophes, clause marks ("|") and other symbols (" ").
+_ASCII_BYTES = bytes(
+    _CLAUSE.sub("|", _APOSTROPHES.sub("'", chr(b))).encode().translate(_ASCII_SYMBOL_BYTES)[0]
+    for b in range(128)) + bytes(range(128, 256))
 _FULL_STOP = re.compile(r"\.(?=[ |]|$)")
 # The lower-case letters only Vietnamese written with its marks has.
 VIETNAMESE_LETTERS = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
@@ -59,13 +63,16 @@ def _fold_char(ch: str) -> str:
 
 def _flatten(text: str) -> str:
     """Fold `text` keeping case, one character per character, clause bounds read "|"."""
-    flat = _CLAUSE.sub("|", _APOSTROPHES.sub("'", text)).replace("đ", "d").replace("Đ", "D")
     # Folding by dropping whatever is not ASCII after NFD is fast and, when no character was
-    # lost, equals vntext's fold with case kept; otherwise strip the marks one by one.
+    # lost, equals vntext's fold with case kept; otherwise strip the marks one by one. When
+    # nothing was lost, the text held no punctuation beyond ASCII (a quote mark, a dash): its
+    # clause marks and apostrophes are then read with the symbols, in one byte translation.
+    flat = text.replace("đ", "d").replace("Đ", "D")
     ascii_ = unicodedata.normalize("NFD", flat).encode("ascii", "ignore")
     if len(ascii_) == len(flat):  # (translated as bytes: several times faster than as str)
-        flat = ascii_.translate(_ASCII_SYMBOL_BYTES).decode("ascii")
+        flat = ascii_.translate(_ASCII_BYTES).decode("ascii")
     else:
+        flat = _CLAUSE.sub("|", _APOSTROPHES.sub("'", flat))
         flat = _MARKS.sub("", unicodedata.normalize("NFD", flat))
         if len(flat) != len(text):  # a character NFD splits in two (rare outside Vietnamese)
             flat = _MARKS.sub("", "".join(map(_fold_char, text)))

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from catalog import topics as catalog_topics
-from classify.evidence import Evidence, EvidenceKind
+from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.textmap import MARKED, Prepared, match_key
+from classify.wordgate import BoundedWords
 from vntext import normalize
 
 TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
@@ -44,11 +45,18 @@ class TopicRules:
     # A phrase within a few words after one of these, in the same clause, is mentioned in
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
-    passing_any: re.Pattern[str] | None = None  # any passing phrase at all (most items have none)
+    passing_any: BoundedWords | None = None  # any passing phrase at all (most items have none)
     # News from abroad ([abroad]): a foreign place in the title, no Vietnamese one in the item.
     abroad_places: re.Pattern[str] | None = None
-    home_words: re.Pattern[str] | None = None
+    home_words: BoundedWords | None = None
     anywhere: frozenset[str] = frozenset()  # topics that happen abroad too
+    # Each key's refs that may give evidence (not "name"), in order, read once at load:
+    # (by how a phrase written with marks is said, the refs it matches; the refs of a phrase
+    # said without marks, in text with marks; the refs that count in text typed without marks).
+    evidence_refs: dict[str, _KeyRefs] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.evidence_refs = {key: _key_refs(key, refs) for key, refs in self.phrases.items()}
 
     def abroad(self, prep: Prepared) -> bool:
         """Whether an item that names no Vietnamese place is foreign news: its title names a
@@ -59,6 +67,22 @@ class TopicRules:
         text = prep.text
         return any(not _in_longer_name(text, m.start(), m.end())
                    for m in self.abroad_places.finditer(text, 0, prep.title_end))
+
+
+_KeyRefs = tuple[dict[str, tuple[PhraseRef, ...]], tuple[PhraseRef, ...], tuple[PhraseRef, ...]]
+
+
+def _key_refs(key: str, refs: list[PhraseRef]) -> _KeyRefs:
+    """`TopicRules.evidence_refs` of one key: what score_topics checks ref by ref, sorted out
+    once. In text with marks, a ref with an exact wording counts when the phrase is said so, one
+    without only when the phrase is said without marks; in text typed without marks, a ref with
+    an exact wording counts only for a phrase of several words."""
+    refs = [r for r in refs if r.role != "name"]
+    exact = {r.exact: tuple(x for x in refs if x.exact == r.exact)
+             for r in refs if r.exact is not None}
+    plain = tuple(r for r in refs if r.exact is None)
+    unmarked = tuple(r for r in refs if r.exact is None or " " in key)
+    return exact, plain, unmarked
 
 
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
@@ -104,11 +128,11 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         yield_to[slug] = tuple(rule.get("yield_to", []))
     passing = passing_any = None
     if passing_words:
-        words = "|".join(re.escape(normalize(w).lower())
-                         for w in sorted(passing_words, key=len, reverse=True))
+        lowered = [normalize(w).lower() for w in passing_words]
+        words = "|".join(re.escape(w) for w in sorted(lowered, key=len, reverse=True))
         # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
         passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
-        passing_any = re.compile(rf"(?<!\w)(?:{words})(?!\w)")
+        passing_any = BoundedWords(lowered)
     anywhere = set(abroad.get("anywhere", []))
     if anywhere - set(known):
         raise TopicRulesError(f"{path.name}: [abroad] anywhere: unknown topics "
@@ -116,7 +140,8 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
                       passing_any=passing_any,
                       abroad_places=_words(abroad.get("places", [])),
-                      home_words=_words(abroad.get("home_words", [])),
+                      home_words=(BoundedWords(normalize(w) for w in abroad["home_words"])
+                                  if abroad.get("home_words") else None),
                       anywhere=frozenset(anywhere))
 
 
@@ -177,12 +202,16 @@ class _Tally:
         """The spans that give the topic, or [] when they do not add up to it."""
         if self.vetoed:
             return []
-        strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
-        if strong:
-            return strong
-        weak = _apart([s for s in self.weak.values() if self.free(s)])
-        if len(weak) >= 2:
-            return weak
+        if self.keep or self.strong:
+            strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
+            if strong:
+                return strong
+        if len(self.weak) >= 2:  # (two spans at least, apart)
+            weak = _apart([s for s in self.weak.values() if self.free(s)])
+            if len(weak) >= 2:
+                return weak
+        if not self.together:
+            return []
         # A list gives the topic only when each of its groups has a span: most tallies lack a
         # group of every list and need no sentences. Then one pass over the spans (not one per
         # list): list → sentence → group → first span.
@@ -233,27 +262,25 @@ def score_topics(
     # Hot loop (every hit of every item): what each hit's refs share is read once per hit, and
     # whether the text holds a passing phrase at all only when a ref first asks.
     may_pass: bool | None = None
+    evidence_refs = rules.evidence_refs
     for start, end, key in hits:
-        span = prep.span(start, end)
-        marked = prep.marked(span[0])
-        said: str | None = None  # the phrase as written, lowercase
-        for ref in rules.phrases[key]:
-            if ref.role == "name":
-                continue
-            if ref.exact is not None:
-                if marked:
-                    if said is None:
-                        said = text[span[0] : span[1]].lower()
-                    if said != ref.exact:
-                        continue
-                elif " " not in key:
-                    continue  # typed without marks, "bao" is "bão", "báo" or "bao": no evidence
-            elif marked and MARKED.search(text, span[0], span[1]):
-                continue  # a phrase without marks ("Ba Na") is not a marked word ("Bà Nà")
+        span = ts, te = start - 1, end - 1  # prep.span
+        exact, plain, unmarked = evidence_refs[key]
+        if not (prep.title_marked if ts < prep.title_end else prep.summary_marked):
+            # Typed without marks: "bao" is "bão", "báo" or "bao", no evidence alone.
+            refs = unmarked
+        else:
+            # With marks, a phrase with an exact wording counts only when said so, and a phrase
+            # without marks ("Ba Na") is not a marked word ("Bà Nà"). (No ref of `plain` holds a
+            # marked wording: a span said as one holds marks.)
+            found = exact.get(text[ts:te].lower()) if exact else None
+            refs = found if found is not None else \
+                plain if plain and not MARKED.search(text, ts, te) else ()
+        for ref in refs:
             if ref.role not in ("not", "veto", "weak"):
                 if may_pass is None:
                     may_pass = rules.passing_any is not None \
-                        and rules.passing_any.search(text.lower()) is not None
+                        and rules.passing_any.search(text.lower())
                 if may_pass and _in_passing(text, span[0], rules):
                     continue
             tally = tallies.get(ref.slug)
@@ -293,6 +320,6 @@ def score_topics(
         if len(spans) > 1:
             signals.add(f"{slug}:many")
         quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
-        evidence.append(Evidence(EvidenceKind.TOPIC, slug, prep.text[slice(*spans[0])],
-                                 f"{quoted} → {slug} ({names[slug].name_vi})"))
+        evidence.append(shared_evidence(EvidenceKind.TOPIC, slug, prep.text[slice(*spans[0])],
+                                        f"{quoted} → {slug} ({names[slug].name_vi})"))
     return labels, evidence, signals

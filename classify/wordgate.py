@@ -43,3 +43,84 @@ class WordGate:
         if self._automaton is None or _NOT_PLAIN.search(text):
             return True  # no words (the pattern matches an empty string), or letters to compare
         return next(self._automaton.iter(text.lower()), None) is not None
+
+
+def _is_word(ch: str) -> bool:
+    """`re`'s `\\w` for one character of a str pattern."""
+    return ch.isalnum() or ch == "_"
+
+
+class BoundedWords:
+    """`search(text)` says what `re.compile(rf"(?<!\\w)(?:{alternation})(?!\\w)").search(text)`
+    would (any of `words` on word bounds, case and marks as written), without the regex, whose
+    alternation Python's `re` tries at every position: one Aho-Corasick pass finds every
+    occurrence, overlapping ones included, and each is checked for its bounds. An empty word
+    matches wherever the regex's empty alternative would, so such a list keeps the regex."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        words = set(words)
+        self._pattern: re.Pattern[str] | None = None
+        self._automaton: ahocorasick.Automaton | None = None
+        if "" in words:
+            alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+            self._pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
+        elif words:
+            self._automaton = ahocorasick.Automaton()
+            for word in words:
+                self._automaton.add_word(word, len(word))
+            self._automaton.make_automaton()
+
+    def search(self, text: str) -> bool:
+        if self._pattern is not None:
+            return self._pattern.search(text) is not None
+        if self._automaton is None:
+            return False
+        last = len(text) - 1
+        for end, length in self._automaton.iter(text):  # `end` is the word's last character
+            start = end - length + 1
+            if (start == 0 or not _is_word(text[start - 1])) \
+                    and (end == last or not _is_word(text[end + 1])):
+                return True
+        return False
+
+
+class EndWords:
+    """`find(text)` says what `pattern.search(text)` would, for a pattern of the shape
+    `(?:^|(?<=\\W))(?:<forms>)\\s*$` (a word ending the text but for spaces, on a word bound):
+    (where the match starts, its first group), or None. Python's `re` tries every alternative at
+    every position; here only the text's ends of the forms' lengths are looked up, the longest
+    first (the leftmost match). `forms` maps each form, as the pattern would match it (lowercase
+    with `ignore_case`), to the length of its group ("TP." → 2: "TP"). With `ignore_case`, the
+    lookup is exact only for plain letters (see WordGate): other text takes the pattern."""
+
+    def __init__(self, pattern: re.Pattern[str], forms: dict[str, int], ignore_case: bool
+                 ) -> None:
+        self.pattern = pattern
+        self._forms = forms
+        self._lengths = sorted({len(f) for f in forms}, reverse=True)
+        self._ignore_case = ignore_case
+        self._exact = all(f and f == f.rstrip() for f in forms) \
+            and not (ignore_case and any(_NOT_PLAIN.search(f) for f in forms))
+        # A quick test first: the text's last three characters (two for a form of two) must end
+        # some form; most text before a name ends no type word.
+        self._quick = all(len(f) >= 2 for f in forms)
+        self._ends3 = frozenset(f[-3:] for f in forms if len(f) >= 3)
+        self._ends2 = frozenset(f for f in forms if len(f) == 2)
+
+    def find(self, text: str) -> tuple[int, str] | None:
+        if not self._exact or (self._ignore_case and _NOT_PLAIN.search(text)):
+            m = self.pattern.search(text)
+            return None if m is None else (m.start(), next(g for g in m.groups() if g))
+        stripped = text.rstrip()
+        said = stripped.lower() if self._ignore_case else stripped  # plain: one for one
+        if self._quick and said[-3:] not in self._ends3 and said[-2:] not in self._ends2:
+            return None
+        size = len(stripped)
+        for length in self._lengths:
+            start = size - length
+            if start < 0 or (start and _is_word(text[start - 1])):
+                continue
+            group = self._forms.get(said[start:])
+            if group:
+                return start, stripped[start : start + group]
+        return None

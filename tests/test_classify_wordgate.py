@@ -7,7 +7,7 @@ import re
 import pytest
 
 from classify.places import get_place_rules
-from classify.wordgate import WordGate
+from classify.wordgate import BoundedWords, WordGate
 
 Gated = tuple[re.Pattern[str], WordGate]
 
@@ -40,3 +40,37 @@ def test_text_without_the_words_is_stopped(gated: Gated, text: str) -> None:
 
 def test_a_gate_without_words_lets_everything_through() -> None:
     assert WordGate([]).may_match("anything")
+
+
+@pytest.mark.parametrize("text", [
+    "Công ty TNHH Xăng dầu ", "cong ty ", "CLB Công an ", "Ủy ban MTTQ tỉnh ", "",
+])
+def test_the_organisation_gate_opens_where_its_pattern_matches(text: str) -> None:
+    rules = get_place_rules()
+    gate = WordGate(rules.organisation_gate_words)
+    assert gate.may_match(text) or rules.organisation.search(text) is None
+
+
+_TAILS = ["tại tỉnh ", "ở TP. ", "Tp ", "thành phố  ", "THÀNH PHỐ ", "huyện\n", "xhuyện ",
+          "_huyện ", "(TX ", "TT. ", "X . ", "ở P.", "đặc khu ", "huyen ", "tinh", "ſ", "İ huyện ",
+          "thị xã", "", " ", "H.", "(H. ", "quận  ", "ông Tỉnh "]
+
+
+@pytest.mark.parametrize("tail", _TAILS)
+def test_end_words_find_what_their_pattern_finds(tail: str) -> None:
+    rules = get_place_rules()
+    for words in (rules.type_full, rules.type_abbrev, rules.type_folded):
+        m = words.pattern.search(tail)
+        assert words.find(tail) == (None if m is None else
+                                    (m.start(), next(g for g in m.groups() if g)))
+
+
+@pytest.mark.parametrize("text", ["nhân dịp lễ", "xnhân dịp", "nhân dịpx", "(nhân dịp)",
+                                  "phục vụ_", "_phục vụ", "đáp ứng yêu cầu", "", "nhân"])
+def test_bounded_words_find_what_their_pattern_finds(text: str) -> None:
+    words = ["nhân dịp", "phục vụ", "đáp ứng yêu cầu", "nhân dịp lễ"]
+    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, words))})(?!\w)")
+    assert BoundedWords(words).search(text) == (pattern.search(text) is not None)
+    assert BoundedWords([*words, ""]).search(text) == (re.compile(
+        rf"(?<!\w)(?:{'|'.join(map(re.escape, [*words, '']))})(?!\w)").search(text) is not None)
+    assert not BoundedWords([]).search(text)
