@@ -192,6 +192,9 @@ def _property(bench: Bench, command: str):  # type: ignore[no-untyped-def]
     return check
 
 
+# Hundreds of examples, 15 to 35 s: dealt first, like the end-to-end tests, so that it never
+# starts last and ends the run alone (tests/conftest.py).
+@pytest.mark.slow(weight=8)
 def test_every_command_answers_hostile_arguments(bench: Bench) -> None:
     for command in commands():
         _property(bench, command)()
