@@ -99,19 +99,25 @@ def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS
     data = json.loads(gzip.decompress(path.read_bytes()))
     current_names = {}
     by_key: dict[str, list[Place]] = {}
+    cased: dict[str, str] = {}  # name → cased_key(name), computed once (most of the load time)
+
+    def key_of(name: str) -> str:
+        if name not in cased:
+            cased[name] = cased_key(name)
+        return cased[name].lower()  # = match_key(name)
     for name, kind, type_, code, district, former in data["units"]:
         if kind == "province":
             current_names[code] = name
         elif kind == "former_province" and former == current_names.get(code):
             continue  # "Hưng Yên" the former province is "Hưng Yên" the current one
         place = Place(name, kind, type_, code, district, former)
-        by_key.setdefault(match_key(name), []).append(place)
+        by_key.setdefault(key_of(name), []).append(place)
     # What Vietnamese names are made of: administrative ones only ("Resort", "Park" are not).
     syllables = frozenset(w for key in by_key for w in key.split())
     for landmark in load_landmarks(landmarks_path):
         first, *others = landmark.provinces
         for name in landmark.names:
-            by_key.setdefault(match_key(name), []).append(
+            by_key.setdefault(key_of(name), []).append(
                 Place(name, "landmark", "", first, f"landmark ({landmark.kind})", "",
                       tuple(others)))
     typed = _typed_only(by_key)
@@ -123,7 +129,7 @@ def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS
             continue
         named = next((p for p in readings if p.name[:1].isupper()), None)
         if named and not (named.type and named.name.lower().startswith(named.type)):
-            words = cased_key(named.name).split()
+            words = (cased.get(named.name) or cased_key(named.name)).split()
             if len(words) == len(key.split()):
                 capitals[key] = tuple(w[0].isupper() for w in words)
             else:

@@ -38,6 +38,7 @@ TIER_KINDS = {
 UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
+IDENTIFICATION = "in passing: where a person named is from"  # a label when the only place
 INSTITUTION = "an institution's name: a label only alone"
 ORGANISATION = "club or company name"
 PERSON = "part of a person's name"
@@ -59,6 +60,12 @@ _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's w
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+_ONWARD = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")  # "hướng Đồng Nai đi TPHCM": its other end
+_LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
+# Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
+# Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
+_IDENTIFICATION = re.compile(r"\((?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*$", re.IGNORECASE)
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -149,6 +156,7 @@ class PlaceRules:
     home_unit: re.Pattern[str]
     home_council: re.Pattern[str]
     generic_before: frozenset[str]
+    other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
@@ -203,6 +211,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
         home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
+        other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
@@ -283,11 +292,14 @@ class PlaceReader:
         words = prep.cased[m.start : m.end].split()
         if m.key in self.gaz.typed:
             return not words[-1][0].islower()
+        own = m.cands[0]
+        if own.type and own.name.lower().startswith(own.type):
+            return True  # "quận 3": the match holds its type word
+        if m.typed:  # (also where the data lost the name's capitals: "xã thành lập")
+            return not words[0][0].islower()
         caps = self.gaz.capitals.get(m.key)
         if caps is None:
             return True
-        if m.typed:
-            return not words[0][0].islower()
         for word, cap in zip(words, caps, strict=False):  # a loop, not all(…): every name
             if cap and word[0].islower():
                 return False
@@ -437,10 +449,13 @@ class PlaceReader:
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
-                    and _LIST_GAP.fullmatch(text[previous.te : m.quote_start]):
+                    and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
+                         or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
             elif self._after_person(text, m, previous):
                 m.passing = PASSING_COMPARISON
+            elif _IDENTIFICATION.search(before):
+                m.passing = IDENTIFICATION
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
@@ -476,6 +491,7 @@ class PlaceReader:
         upper_summary = summary.isupper() or not summary.strip()
         blocked: list[tuple[int, int]] = []
         found: list[Mention] = []
+        listed: Mention | None = None  # the last of a list after "các xã", "3 phường"…
         for start, end, key in hits:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
@@ -491,6 +507,13 @@ class PlaceReader:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts, prep.marked(ts))
+            if m.typed and _PLURAL.search(text, 0, m.quote_start):
+                listed = m
+            elif not m.typed and listed is not None and listed.te <= ts \
+                    and _LIST_SEP.fullmatch(text, listed.te, ts) \
+                    and any(p.kind in TIER_KINDS[listed.typed or ""] for p in m.cands):
+                # "các xã Hòa An, Tấn Mỹ, Hòa Bình": each is a commune, not the former province
+                m.typed, m.type_word, listed = listed.typed, listed.type_word, m
             own = m.cands[0]
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
@@ -570,7 +593,8 @@ class PlaceReader:
                             prep.text[max(0, m.ts - 40) : m.ts]):
                         m.place = None
                         m.weak = True
-        context = [m.place.code for m in kept if m.place]
+        # A landmark across provinces (a bridge, a pass) says no one province by itself.
+        context = [m.place.code for m in kept if m.place and not m.place.also]
         for i, m in enumerate(kept):
             if m.place:
                 continue
@@ -635,7 +659,7 @@ class PlaceReader:
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
-        alone_ok = all(m.passing in ("", INSTITUTION) for m in settled)
+        alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
         aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
         named: set[str] = set()  # provinces with any other evidence
@@ -684,7 +708,8 @@ class PlaceReader:
             if weight[code] <= 1.0:
                 del weight[code]  # the title says where the news is; this name is an aside
         if not weight and len(passing) == 1 and alone_ok:
-            # The only place named, in an institution's name: its own news, perhaps.
+            # The only place named, in an institution's name or a person's identification: its
+            # own news, or the person's, perhaps.
             code = next(iter(passing))
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
@@ -731,8 +756,12 @@ class PlaceReader:
             after = text[m.end() :].lstrip(" ")
             if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
                 continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
+            words = after.split(maxsplit=1)
+            if words and words[0].strip(",.;:)").lower() in self.rules.other_after:
+                continue
             prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
-            if prev and prev.group(1).lower() in self.rules.generic_before:
+            if prev and (prev.group(1).isdigit()  # "10 tỉnh bị ảnh hưởng", as "mười tỉnh"
+                         or prev.group(1).lower() in self.rules.generic_before):
                 continue
             return True
         return False

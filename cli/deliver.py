@@ -1,8 +1,10 @@
 """`bot.py deliver`: a send-only process: the digest schedule and the outbox senders, no chat.
 
 `bot.py run` runs the same delivery service next to the chat channels and the poller; this
-command is for a second sending process (PostgreSQL lets several claim rows side by side), for
-draining the outbox by hand (`--until-idle`), and for the crash test and the benchmark.
+command is for draining the outbox by hand (`--until-idle`), a send-only standby, and the crash
+test and the benchmark. It sends on a channel only while it holds that channel's lease, as `run`
+does (services.leadership): one pacer per channel keeps the platform's limits for all processes
+together. Beside a `run` that leads, it stands by; on SQLite it refuses to start beside one.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from config import ConfigError, Settings
-from delivery.service import start_delivery
+from delivery.outbox import take_over_channel
+from delivery.service import DeliveryService, start_delivery
 from runtime import App, open_app
+from services.leadership import Leadership
+from storage.db import AlreadyRunning, single_instance
 from storage.migrate import upgrade
 
 if TYPE_CHECKING:  # imported when used: a channel's library loads only when its token is set
@@ -35,12 +41,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _deliver(args: argparse.Namespace, settings: Settings) -> int:
-    upgrade(settings.database_url)
-    return asyncio.run(serve(settings, until_idle=args.until_idle))
+    try:
+        with single_instance(settings.database_url):
+            upgrade(settings.database_url)
+            return asyncio.run(serve(settings, until_idle=args.until_idle))
+    except AlreadyRunning as exc:
+        raise ConfigError(str(exc)) from None
 
 
 async def _channels(app: App) -> list[TelegramChannel | ZaloChannel]:
-    """The channels whose tokens are set, opened for sending."""
+    """The channels whose tokens are set, opened for sending (registered in `app.channels`, so
+    sent on, only while this process leads them: `_lead`)."""
     settings = app.settings
     opened: list[TelegramChannel | ZaloChannel] = []
     if settings.telegram_bot_token and settings.telegram_bot_token.get_secret_value():
@@ -48,7 +59,6 @@ async def _channels(app: App) -> list[TelegramChannel | ZaloChannel]:
 
         telegram = TelegramChannel(settings)
         await telegram.start()
-        app.channels[telegram.name] = telegram
         opened.append(telegram)
     if settings.zalo_bot_token and settings.zalo_bot_token.get_secret_value():
         from channels.zalo import ZaloChannel
@@ -56,9 +66,7 @@ async def _channels(app: App) -> list[TelegramChannel | ZaloChannel]:
 
         client = ZaloClient(settings.zalo_api_base_url, settings.zalo_bot_token.get_secret_value(),
                             timeout=settings.http_timeout_seconds)
-        zalo = ZaloChannel(settings, client)
-        app.channels[zalo.name] = zalo
-        opened.append(zalo)
+        opened.append(ZaloChannel(settings, client))
     if not opened:
         raise ConfigError(
             "invalid configuration: deliver needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN"
@@ -66,9 +74,33 @@ async def _channels(app: App) -> list[TelegramChannel | ZaloChannel]:
     return opened
 
 
+async def _lead(app: App, service: DeliveryService,
+                channel: TelegramChannel | ZaloChannel) -> Leadership:
+    """Send on `channel` whenever this process holds its lease, as `bot.py run` does."""
+    name = channel.name
+
+    async def start() -> Callable[[], Awaitable[None]]:
+        await take_over_channel(app, name, service.owner)
+        app.channels[name] = channel
+        service.start_senders()
+
+        async def stop() -> None:
+            app.channels.pop(name, None)
+            await service.stop_sender(name)
+        return stop
+
+    leader = Leadership(app, f"channel:{name}", service.owner, start)
+    await leader.step()
+    if not leader.leading:
+        log.warning("%s: another instance leads it and sends its messages; this one stands by",
+                    name)
+    return leader
+
+
 async def serve(settings: Settings, *, until_idle: bool = False) -> int:
     app = open_app(settings)
     opened: list[TelegramChannel | ZaloChannel] = []
+    leaders: list[Leadership] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -77,7 +109,11 @@ async def serve(settings: Settings, *, until_idle: bool = False) -> int:
     try:
         opened = await _channels(app)
         service = await start_delivery(app)
+        tasks: list[asyncio.Task[None]] = []
         try:
+            for channel in opened:
+                leaders.append(await _lead(app, service, channel))
+                tasks.append(asyncio.create_task(leaders[-1].run(), name=f"lead-{channel.name}"))
             if until_idle:
                 while not stop.is_set():
                     if await service.idle():
@@ -87,6 +123,11 @@ async def serve(settings: Settings, *, until_idle: bool = False) -> int:
             else:
                 await stop.wait()
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for leader in leaders:
+                await leader.close()
             await service.stop()
     finally:
         for channel in opened:

@@ -8,7 +8,9 @@ Telegram server and `count_rows`; the one fake clock is `tests.fakes.clock.FakeC
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import faulthandler
 import os
 import queue
 import shutil
@@ -228,6 +230,45 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
                                  "allow_private_sources": True}
     values.update(overrides)
     return load_settings(**values)
+
+
+# A test that runs this long is hung, not slow (the soak test takes about 80 s on a loaded
+# 2-core machine): every thread's and every asyncio task's stack is printed and the test's tasks
+# are cancelled, so the run fails with where it waited instead of hanging CI.
+HANG_SECONDS = float(os.environ.get("LOA_TEST_HANG_SECONDS", "900"))
+
+
+def _dump_and_cancel(done: threading.Event) -> None:
+    if done.wait(HANG_SECONDS):
+        return
+    print(f"\n=== test still running after {HANG_SECONDS:.0f} s: stacks ===", file=sys.stderr)
+    faulthandler.dump_traceback(file=sys.stderr)
+    for task in list(asyncio.tasks._all_tasks):  # every loop's tasks (diagnostics only)
+        if not task.done():
+            print(f"--- {task.get_name()}, awaiting:", file=sys.stderr)
+            for where in _await_chain(task.get_coro()):
+                print(f"    {where}", file=sys.stderr)
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                task.get_loop().call_soon_threadsafe(task.cancel)
+
+
+def _await_chain(coro: Any) -> Iterator[str]:
+    """Where a suspended coroutine waits, down its chain of awaits (a task's own stack shows
+    only the outermost frame)."""
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            yield f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}"
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+
+
+@pytest.fixture(autouse=True)
+def _hang_watchdog() -> Iterator[None]:
+    done = threading.Event()
+    threading.Thread(target=_dump_and_cancel, args=(done,), daemon=True,
+                     name="hang-watchdog").start()
+    yield
+    done.set()
 
 
 @pytest.fixture

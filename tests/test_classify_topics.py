@@ -94,7 +94,7 @@ def test_several_topics_and_yielding() -> None:
     assert topics("Xây dựng 80 căn nhà ở cho hộ nghèo trên địa bàn tỉnh") == ["nha-dai-doan-ket"]
     # ...unless poverty has a sentence of its own.
     both = topics("Trao nhà tình nghĩa cho hộ nghèo",
-                  "Toàn tỉnh còn 5.000 hộ nghèo. Tỉnh cũng trao 200 suất học bổng.")
+                  "Toàn tỉnh còn 5.000 hộ nghèo. Tỉnh cũng trao học bổng cho 200 em.")
     assert both == ["nha-dai-doan-ket", "giam-ngheo-an-sinh"]
 
 
@@ -223,3 +223,14 @@ def test_a_foreign_name_inside_a_longer_name_is_no_news_from_abroad() -> None:
     assert not rules.abroad(prepare("Bà Trương Mỹ Hoa trao học bổng", ""))
     assert not rules.abroad(prepare("Cồn Mỹ Hòa Hưng sạt lở", ""))
     assert not rules.abroad(prepare("Kỷ lục thế giới về tranh gạo", ""))
+
+
+def test_a_scholarship_is_welfare_when_handed_over_not_when_won_abroad() -> None:
+    assert topics("Viettel trao 90 suất học bổng tại huyện Ba Tri") == ["giam-ngheo-an-sinh"]
+    assert topics("Chàng trai 10X chinh phục 12 suất học bổng ở Mỹ",
+                  "Em được 12 trường đại học cấp học bổng.") == []
+
+
+def test_comments_on_a_congress_draft_report_are_congress_news() -> None:
+    assert topics("Góp ý vào dự thảo Báo cáo chính trị trình Đại hội đại biểu MTTQ tỉnh") \
+        == ["dai-hoi-mttq"]

@@ -68,6 +68,8 @@ def _start(url: str, fake: FakeTelegram, cwd: Path) -> subprocess.Popen[bytes]:
         "TELEGRAM_PRIVATE_PER_SECOND": "20",
         "DELIVERY_POLL_SECONDS": "0.05",
         "DELIVERY_CLAIM_TIMEOUT_SECONDS": "1",
+        # The restart waits for the killed sender's channel lease to run out: a short one.
+        "LEADER_LEASE_SECONDS": "3",
         "LOG_LEVEL": "WARNING",
         "LOG_FILE": str(cwd / "loa.log"),
     }

@@ -10,10 +10,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from cli.deliver import serve as serve_deliveries
+from delivery import outbox
 from delivery.digests import DigestScheduler
 from delivery.match import match_unmatched
+from model.enums import DeliveryKind
 from runtime import App, open_app
 from services.leadership import Leadership, Start, finish_update, take_update
 from storage import leases
@@ -22,6 +26,8 @@ from storage.models import Delivery, Source
 from tests.conftest import count_rows, make_settings
 from tests.delivery_support import add_chat, add_item, add_source, add_sub
 from tests.fakes.clock import FakeClock
+from tests.fakes.telegram_api import FakeTelegram
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
@@ -205,10 +211,14 @@ async def test_leadership_starts_the_duty_with_the_lease_and_stops_it_without(ap
                       "first starts", "first stops"]
 
 
-def test_a_second_instance_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "deliver"])
+def test_a_second_instance_on_one_sqlite_file_refuses_to_start(
+    tmp_path: Path, command: str
+) -> None:
     db = tmp_path / "loa.db"
     env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{db}", "LOG_FILE": ""}
-    # The first holds the lock as `bot.py run` does; the second is a real `bot.py run`.
+    # The first holds the lock as `bot.py run` does; the second is a real `bot.py run` or
+    # `bot.py deliver` (which would send beside it, the limits broken).
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys; from storage.db import single_instance\n"
          f"with single_instance({str(env['DATABASE_URL'])!r}):\n"
@@ -216,10 +226,39 @@ def test_a_second_instance_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
-        second = subprocess.run([sys.executable, str(ROOT / "bot.py"), "run"], cwd=tmp_path,
+        second = subprocess.run([sys.executable, str(ROOT / "bot.py"), command], cwd=tmp_path,
                                 env=env, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     finally:
         holder.communicate(b"", timeout=30)
     lines = second.stderr.decode().strip().splitlines()
     assert second.returncode == 2
     assert len(lines) == 1 and "another Loa instance is already running" in lines[0], lines
+
+
+async def test_deliver_sends_on_a_channel_only_while_it_holds_its_lease(
+    db_url: str, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`bot.py deliver` beside a `bot.py run` that leads Telegram stands by: one pacer per
+    channel keeps the limits for all processes. It sends once the lease is free."""
+    settings = make_settings(db_url, **fake_telegram.settings_overrides(),
+                             leader_lease_seconds=1.5, delivery_poll_seconds=0.05)
+    app = open_app(settings)
+    try:
+        async with app.sessions() as session, session.begin():
+            chat_id = await add_chat(session, 4242)
+        assert await outbox.enqueue(app, chat_id, ["Tin mới"], kind=DeliveryKind.BROADCAST,
+                                    dedup_key="lease-test")
+        now = datetime.now(UTC)
+        assert await _take(app, "channel:telegram", "a run instance", now, seconds=3600)
+
+        caplog.set_level("INFO", logger="cli.deliver")
+        deliver = asyncio.create_task(serve_deliveries(settings, until_idle=True))
+        await wait_for(lambda: "this one stands by" in caplog.text or deliver.done())
+        assert not deliver.done() and fake_telegram.sent == []
+
+        async with app.sessions() as session, session.begin():
+            await leases.drop_lease(session, "channel:telegram", "a run instance")
+        assert await asyncio.wait_for(deliver, 60) == 0
+        assert [s.plain for s in fake_telegram.sent] == ["Tin mới"]
+    finally:
+        await app.close()
