@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     source_claim_seconds: float = Field(60.0, gt=0)
     # Retention (delivery.retention), a daily job at this local hour: finished outbox rows and
     # the record of what was given are deleted after this many days (later when digests still
-    # need them; sent instant alerts after a day), in
+    # need them; sent instant alerts after a day, sent daily digests after 14 days), in
     # batches of this many rows; items are deleted after ITEM_ARCHIVE_DAYS (0: kept for ever).
     retention_days: int = Field(30, ge=1)
     retention_hour: int = Field(3, ge=0, le=23)

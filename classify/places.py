@@ -452,13 +452,19 @@ class PlaceReader:
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
-            elif self._after_person(text, m, previous):
+            elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
                 m.passing = PASSING_COMPARISON
             elif _IDENTIFICATION.search(before):
                 m.passing = IDENTIFICATION
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
+
+    def _seat_of_organisation(self, before: str) -> bool:
+        """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right
+        after its name, not where the news happens."""
+        head = before.rstrip()
+        return head.endswith("(") and self._in_organisation(head[:-1])
 
     def _in_work_title(self, before: str, marked: bool) -> bool:
         """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
@@ -658,6 +664,12 @@ class PlaceReader:
         subject = False  # another province is named as the subject
         # With no title, the summary's first sentence stands for it.
         lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
+        # The lead: the title and, after a title, the summary's first sentence (issue 10: a
+        # province the title or lead names keeps the feed's home province from being a label).
+        subject_end = 0
+        if prep.title_end:
+            found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
+            subject_end = found.end() if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
@@ -694,7 +706,7 @@ class PlaceReader:
                 for c in spans:  # a landmark across provinces: each of them
                     weight[c] = weight.get(c, 0.0) + w
                     first.setdefault(c, m.ts)
-                subject = subject or (code != feed and (m.ts < prep.title_end
+                subject = subject or (code != feed and (m.ts < subject_end
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]

@@ -25,6 +25,7 @@ their rendered parts.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
-from delivery.match import by_tag, keyword_keys, live_subscriptions, matching_pairs
+from delivery.match import keyword_keys, live_subscriptions
 from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
 from model.outbox import OutboxPayload, Part
@@ -44,8 +45,17 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, not_a_copy, parse_ids
-from storage.models import DeliveredItem, Delivery, Item, Subscription, SubscriptionProvince
+from storage.dialect import in_ranges, json_text, not_a_copy
+from storage.models import (
+    DeliveredItem,
+    Delivery,
+    Item,
+    ItemProvince,
+    ItemTopic,
+    Subscription,
+    SubscriptionProvince,
+    SubscriptionTopic,
+)
 from storage.views import ItemView, chunks, load_items
 
 log = logging.getLogger(__name__)
@@ -182,6 +192,9 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     version = {item_id: hash(view) for item_id, view in views.items()}
     # Many rows carry the same items: their ids and versions are worked out once.
     known: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    # The parts of a message, by what decides it, with the items as the id of their entry in
+    # `known` (alive till the end): a key of a few small values, hashed once per row, where
+    # the full key (hundreds of ids and versions) is hashed once per distinct message.
     parts_of: dict[tuple[Any, ...], list[Part]] = {}
     for row in rows:
         if row.parts is not None:
@@ -192,35 +205,49 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         carried = tuple(row.payload.items or ())
         found = known.get(carried)
         if found is None:
-            ids = tuple(i for i in carried if i in views)
-            found = known[carried] = (ids, tuple(version[i] for i in ids))
+            ids = carried if views.keys() >= set(carried) else tuple(
+                i for i in carried if i in views)
+            found = known[carried] = (ids, tuple(map(version.__getitem__, ids)))
         ids, versions = found
-        limit = limits[row.channel]
         if not ids:
             row.parts = []
             continue
-        header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
-        # Chats that follow the same things get the same message: render it once.
-        weak = frozenset(row.payload.low or ())
-        key = (row.kind, row.lang, limit, header, ids, versions, weak)
-        texts = rendered.get(key)
-        if texts is None:
-            items = [views[i] for i in ids if i not in weak]
-            if row.kind == DeliveryKind.INSTANT:
-                texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
-            else:
-                low = [views[i] for i in ids if i in weak]
-                # The page line needs PUBLIC_BASE_URL: without it, no page to work out.
-                web = (page_line(app.settings, row.lang, page_for([*items, *low]))
-                       if app.settings.public_base_url else None)
-                texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
-                                      blocks=blocks, low=low, postscript=[web] if web else ())
-            rendered.put(key, texts)
-        # The rows that share a message share its (frozen) parts too.
-        parts = parts_of.get(key)
+        limit = limits[row.channel]
+        low = tuple(row.payload.low or ())
+        # An instant message has no header; a digest's is decided by its due time and mode.
+        when = None if row.kind == DeliveryKind.INSTANT else (row.due_at, _mode(row))
+        local = (id(found), row.kind, row.lang, limit, when, low)
+        parts = parts_of.get(local)
         if parts is None:
-            parts = parts_of[key] = [Part(t) for t in texts]
+            parts = parts_of[local] = [
+                Part(t) for t in _texts(app, row, views, ids, versions, frozenset(low), limit,
+                                        rendered, blocks)]
+        # The rows that share a message share its (frozen) parts too.
         row.parts = list(parts)
+
+
+def _texts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
+           versions: tuple[int, ...], weak: frozenset[int], limit: int, rendered: Rendered,
+           blocks: Blocks) -> list[str]:
+    """The texts of `row`'s message of items `ids`: rendered, or kept from an earlier batch."""
+    tz = app.settings.tz
+    header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
+    # Chats that follow the same things get the same message: render it once.
+    key = (row.kind, row.lang, limit, header, ids, versions, weak)
+    texts = rendered.get(key)
+    if texts is None:
+        items = [views[i] for i in ids if i not in weak]
+        if row.kind == DeliveryKind.INSTANT:
+            texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
+        else:
+            low = [views[i] for i in ids if i in weak]
+            # The page line needs PUBLIC_BASE_URL: without it, no page to work out.
+            web = (page_line(app.settings, row.lang, page_for([*items, *low]))
+                   if app.settings.public_base_url else None)
+            texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
+                                  blocks=blocks, low=low, postscript=[web] if web else ())
+        rendered.put(key, texts)
+    return texts
 
 
 def _mode(row: Row) -> str:
@@ -265,9 +292,10 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
 
 async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
                    low: dict[int, frozenset[int]]) -> dict[int, list[int]]:
-    """(row id → item ids) for digest rows, with the matching query; `low` gains, per row, the
-    items matched only weakly (below `min_score`). Chats that follow the same things match the
-    same items: their rows share one list (see `_Shared`), which callers must not change."""
+    """(row id → item ids) for digest rows, by the matching rule (`_pairs_into`); `low` gains,
+    per row, the items matched only weakly (below `min_score`). Chats that follow the same
+    things match the same items: their rows share one list (see `_Shared`), which callers must
+    not change."""
     pairs: dict[int, frozenset[int]] = {}
     shared = _Shared()
     previous = await _previous_digests(session, digests)
@@ -300,6 +328,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
     # Each digest keeps only the items of its own window.
     times = await _item_times(session, set().union(*pairs.values()))
     kept: dict[tuple[frozenset[int], bool, datetime, datetime], list[int]] = {}
+    windowed: dict[tuple[bool, datetime, datetime], frozenset[int]] = {}
     found: dict[int, list[int]] = {}
     for row in digests:
         ids = pairs.get(row.id)
@@ -311,37 +340,42 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
         key = (ids, held, start, end)
         in_window = kept.get(key)
         if in_window is None:
-            if held:
-                in_window = sorted(i for i in ids
-                                   if (at := times[i][1]) is not None and start <= at < end)
-            else:
-                in_window = sorted(i for i in ids if start < times[i][0] <= end)
-            kept[key] = in_window
+            window = windowed.get(key[1:])
+            if window is None:  # the items of one window, worked out once for all its rows
+                if held:
+                    window = frozenset(i for i, (_, at) in times.items()
+                                       if at is not None and start <= at < end)
+                else:
+                    window = frozenset(i for i, (at, _) in times.items() if start < at <= end)
+                windowed[key[1:]] = window
+            in_window = kept[key] = sorted(ids & window)
         found[row.id] = in_window
     return found
 
 
 class _Shared:
-    """Id lists parsed once per distinct text: the matching query gives the same list to every
-    chat that follows the same things, so thousands of rows share a few hundred sets."""
+    """Equal id sets as one object: chats that follow the same things match the same items, so
+    thousands of rows share a few hundred sets (and each distinct one is looked at once)."""
 
     def __init__(self) -> None:
-        self._sets: dict[str, frozenset[int]] = {}
+        self._sets: dict[frozenset[int], frozenset[int]] = {}
 
-    def ids(self, text: str | None) -> frozenset[int]:
-        if not text:
-            return frozenset()
-        found = self._sets.get(text)
-        if found is None:
-            found = self._sets[text] = frozenset(parse_ids(text))
-        return found
+    def intern(self, ids: frozenset[int]) -> frozenset[int]:
+        return self._sets.setdefault(ids, ids)
 
 
 async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
                       low: dict[int, frozenset[int]], group: list[Row], subs_query: Any,
                       items_query: Any, min_score: float, shared: _Shared) -> None:
-    """Run the matching query for the rows of `group` (tagged by row id) and collect pairs,
-    and the weak ones apart. A row is in one group, and comes out of the query once."""
+    """Match the rows of `group` (tagged by row id) and collect pairs, and the weak ones apart.
+    A row is in one group, and comes out once.
+
+    The same rule as `delivery.match.matching_pairs`, applied in Python to what SQL reads here
+    in five small queries (the batch's subscriptions and their labels, the window's items and
+    theirs, the keyword keys): a digest batch of thousands of chats is thousands of subscriptions
+    over the same items, and chats that follow the same things (the same provinces, topics and
+    keywords) are matched once. Run as one SQL query per batch, the pairs (tens of thousands a
+    batch) and their grouping into id lists cost most of composing a digest run."""
     for part in chunks([r.id for r in group]):
         # Claimed rows have mostly consecutive ids: a few ranges, not thousands of parameters.
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
@@ -355,11 +389,121 @@ async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
         items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
         keys = await keyword_keys(session, select(items.c.iid).subquery(),
                                   select(subs.c.keywords).subquery())
-        query = matching_pairs(subs, items, keys, min_score).subquery("pairs")
-        for tag, ids, _, weak in await session.execute(by_tag(session, query)):
-            pairs[tag] = shared.ids(ids)
+        found = await _match_in_python(session, subs, items, keys, min_score)
+        for tag, (matched, weak) in found.items():
+            pairs[tag] = shared.intern(matched)
             if weak:
-                low[tag] = shared.ids(weak)
+                low[tag] = shared.intern(weak)
+
+
+# What some subscriptions match: (the items, those of them matched strongly).
+_Matched = tuple[frozenset[int], frozenset[int]]
+_NOTHING: _Matched = (frozenset(), frozenset())
+
+
+async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: set[str],
+                           min_score: float) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
+    """tag → (item ids, the weak ones among them) for the subscriptions of `subs` (sid, tag,
+    keywords) and the items of `items` (iid): `matching_pairs`' rule. A subscription matches an
+    item when ANY of its provinces and ANY of its topics are among the item's labels (a part it
+    does not have is no condition) and its keywords are empty or their key "phrase#item_id" is
+    in `keys`; the pair is strong when the labels that decided it all score at least
+    `min_score` (a match without labels is strong); an item matched strongly through any
+    subscription or label is strong, and weak otherwise.
+
+    Worked out as set operations (unions, intersections) on the items of each label, once per
+    distinct subscription: no Python loop over items."""
+    sp, st = SubscriptionProvince.__table__.c, SubscriptionTopic.__table__.c
+    ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
+    sub_rows = (await session.execute(select(subs.c.sid, subs.c.tag, subs.c.keywords))).all()
+    if not sub_rows:
+        return {}
+    sub_provinces: dict[int, list[str]] = defaultdict(list)
+    for sid, code in await session.execute(
+            select(sp.subscription_id, sp.province)
+            .where(sp.subscription_id.in_(select(subs.c.sid)))):
+        sub_provinces[sid].append(code)
+    sub_topics: dict[int, list[str]] = defaultdict(list)
+    for sid, slug in await session.execute(
+            select(st.subscription_id, st.topic)
+            .where(st.subscription_id.in_(select(subs.c.sid)))):
+        sub_topics[sid].append(slug)
+    everything = frozenset(await session.scalars(select(items.c.iid)))
+
+    async def per_label(query: Any) -> dict[str, _Matched]:
+        """label → (its items, those it labels strongly): what a subscription with that one
+        label (province or topic) and no other part matches."""
+        labelled: dict[str, set[int]] = defaultdict(set)
+        strong: dict[str, set[int]] = defaultdict(set)
+        for item_id, label, score in await session.execute(query):
+            labelled[label].add(item_id)
+            if score >= min_score:
+                strong[label].add(item_id)
+        return {label: (frozenset(ids), frozenset(strong.get(label, ())))
+                for label, ids in labelled.items()}
+
+    by_province = await per_label(select(ip.item_id, ip.province, ip.score)
+                                  .where(ip.item_id.in_(select(items.c.iid))))
+    by_topic = await per_label(select(it.item_id, it.topic, it.score)
+                               .where(it.item_id.in_(select(items.c.iid))))
+    with_phrase: dict[str, set[int]] = defaultdict(set)  # from the "phrase#item_id" keys
+    for key in keys:
+        phrase, _, item_id = key.rpartition("#")
+        with_phrase[phrase].add(int(item_id))
+
+    def any_of(labels: tuple[str, ...], by_label: dict[str, _Matched]) -> _Matched:
+        """Items with any of `labels`; strong if strong through any of them."""
+        if len(labels) == 1:
+            return by_label.get(labels[0], _NOTHING)
+        got = [by_label.get(label, _NOTHING) for label in labels]
+        return (frozenset().union(*(ids for ids, _ in got)),
+                frozenset().union(*(strong for _, strong in got)))
+
+    def match(provinces: tuple[str, ...], topics: tuple[str, ...], keywords: str) -> _Matched:
+        if provinces and topics:
+            # A pair (province, topic) decides: strong when both labels are. The best pair of
+            # an item is its best province with its best topic.
+            (in_p, strong_p), (in_t, strong_t) = any_of(provinces, by_province), any_of(
+                topics, by_topic)
+            got = (in_p & in_t, strong_p & strong_t)
+        elif provinces:
+            got = any_of(provinces, by_province)
+        elif topics:
+            got = any_of(topics, by_topic)
+        else:
+            got = (everything, everything)
+        if keywords:
+            wanted = with_phrase.get(keywords, set())
+            got = (got[0] & wanted, got[1] & wanted)
+        return got
+
+    # Chats that follow the same things match the same items: once per distinct subscription.
+    known: dict[tuple[tuple[str, ...], tuple[str, ...], str], _Matched] = {}
+    per_tag: dict[int, list[_Matched]] = defaultdict(list)
+    for sid, tag, keywords in sub_rows:
+        shape = (tuple(sorted(set(sub_provinces.get(sid, ())))),
+                 tuple(sorted(set(sub_topics.get(sid, ())))), keywords)
+        matched = known.get(shape)
+        if matched is None:
+            matched = known[shape] = match(*shape)
+        if matched[0]:
+            per_tag[tag].append(matched)
+    # A tag's items, from each of its subscriptions; the weak ones are those no subscription
+    # matched strongly. Tags with the same subscriptions share the same sets.
+    merged: dict[tuple[int, ...], tuple[frozenset[int], frozenset[int]]] = {}
+    found: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
+    for tag, all_matched in per_tag.items():
+        ident = tuple(id(m) for m in all_matched)
+        got = merged.get(ident)
+        if got is None:
+            if len(all_matched) == 1:
+                ids, strong = all_matched[0]
+            else:
+                ids = frozenset().union(*(m[0] for m in all_matched))
+                strong = frozenset().union(*(m[1] for m in all_matched))
+            got = merged[ident] = (ids, ids - strong)
+        found[tag] = got
+    return found
 
 
 async def _item_times(session: AsyncSession,
@@ -395,16 +539,21 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for row in rows:
         if row.payload.checked and row.payload.items:
             held.setdefault(row.chat_id, set()).update(row.payload.items)
+    d = Delivery.__table__.c  # plain rows: no ORM result processing per row
+    parsed: dict[str, tuple[int, ...]] = {}  # payload text → the items it holds, if checked
     for part in chunks(sorted(chats)):
         sending = await session.execute(
-            select(Delivery.chat_id, Delivery.payload).where(
-                Delivery.chat_id.in_(part), Delivery.state == OutboxState.SENDING,
-                ~in_ranges(Delivery.id, sorted(ids_in_batch)))
+            select(d.chat_id, json_text(session, d.payload)).where(
+                d.chat_id.in_(part), d.state == OutboxState.SENDING,
+                ~in_ranges(d.id, sorted(ids_in_batch)))
         )
-        for chat_id, stored in sending:
-            payload = OutboxPayload.from_json(stored)
-            if payload.checked:
-                held.setdefault(chat_id, set()).update(payload.items or ())
+        for chat_id, text in sending:
+            items = parsed.get(text)
+            if items is None:
+                payload = OutboxPayload.from_json(json.loads(text) if text else None)
+                items = parsed[text] = tuple(payload.items or ()) if payload.checked else ()
+            if items:
+                held.setdefault(chat_id, set()).update(items)
     # What a row takes matters only to a later row of the same chat.
     repeated = {chat for chat, n in Counter(r.chat_id for r in todo).items() if n > 1}
     for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):

@@ -4,12 +4,13 @@ A subscription matches an item when every non-empty part matches: ANY of its top
 provinces, ALL of its keywords (whole words of the item's folded `search_text`). Paused
 subscriptions, mode "off", inactive chats, backlog items and duplicates never match.
 
-`matching_pairs` is the one matching query, used twice:
-- `on_new_items` (at ingestion) queues one instant outbox row per chat that has an instant
-  subscription matching any of the new items, with those item ids: one row per chat, not per
-  pair (the ids are aggregated in SQL);
-- `delivery.contents` (when the sender claims a digest row) resolves the items the digest
-  carries.
+`matching_pairs` is the matching query: `on_new_items` (at ingestion) queues one instant outbox
+row per chat that has an instant subscription matching any of the new items, with those item
+ids: one row per chat, not per pair (the ids are aggregated in SQL). `delivery.contents` (when
+the sender claims a batch of digest rows) applies the same rule in Python to the batch's
+subscriptions and the window's items, which SQL reads for it: thousands of chats over the same
+items, matched once per distinct subscription (tests/test_delivery_match.py checks that both
+give the same pairs).
 
 What a chat has been given is recorded per (chat, item) in `delivered_items` once sent; resolving
 leaves out what a chat already has, so each item reaches a chat at most once, even when several
@@ -42,7 +43,6 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
-    BindParameter,
     CompoundSelect,
     Float,
     Select,
@@ -66,7 +66,15 @@ from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
 from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
 from runtime import App
-from storage.dialect import id_list, insert_pending, insert_rows, json_object_text, lock_for_write
+from storage.dialect import (
+    dialect,
+    id_list,
+    in_strings,
+    insert_pending,
+    insert_rows,
+    json_object_text,
+    lock_for_write,
+)
 from storage.leases import claim_unmatched
 from storage.models import (
     Chat,
@@ -102,7 +110,7 @@ def deliverable(item_ids: list[int]) -> Select[Any]:
     )
 
 
-def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
+def matching_pairs(session: AsyncSession, subs: CTE, items: CTE, keyword_keys: Iterable[str],
                    min_score: float) -> CompoundSelect[Any]:
     """(tag, item_id, strong) for every subscription in `subs` (columns sid, tag, keywords) and
     item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
@@ -134,9 +142,10 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
     no_topics = ~exists().where(cand_st.c.sid == subs.c.sid)
     no_provinces = ~exists().where(cand_sp.c.sid == subs.c.sid)
 
-    # One list parameter, shared by the four branches; one threshold, likewise.
+    # One parameter for all the keys (thousands: phrases × items), shared by the four branches;
+    # one threshold, likewise.
     keys = sorted(keyword_keys)
-    matched_keys: BindParameter[list[str]] = bindparam("keyword_keys", keys, expanding=True)
+    engine = dialect(session)
     threshold = bindparam("min_score", min_score, type_=Float())
 
     def strong(*scores: Any) -> Any:
@@ -147,7 +156,7 @@ def matching_pairs(subs: CTE, items: CTE, keyword_keys: Iterable[str],
         if not keys:
             return query.where(plain)
         key = keywords + literal("#") + cast(item_col, String)
-        return query.where(or_(plain, key.in_(matched_keys)))
+        return query.where(or_(plain, in_strings(engine, key, keys, "keyword_keys")))
 
     provinces_only = keep(
         select(cand_sp.c.tag, cand_ip.c.item_id, strong(cand_ip.c.score).label("strong"))
@@ -276,7 +285,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
 
     def per_chat() -> Any:
-        return by_tag(session, matching_pairs(subs, items, keys, min_score)
+        return by_tag(session, matching_pairs(session, subs, items, keys, min_score)
                       .subquery("pairs")).subquery("per_chat")
 
     chats = per_chat()

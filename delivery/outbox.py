@@ -16,6 +16,7 @@ resumes after the last part the platform accepted.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -31,7 +32,14 @@ from model.channel import OutMessage
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload, Part
 from runtime import App
-from storage.dialect import in_ranges, lock_for_write, rowcount, upsert_insert
+from storage.dialect import (
+    in_ranges,
+    json_param,
+    json_text,
+    lock_for_write,
+    rowcount,
+    upsert_insert,
+)
 from storage.models import Chat, DeliveredItem, Delivery
 from storage.views import chunks
 
@@ -40,6 +48,9 @@ log = logging.getLogger(__name__)
 
 # A claimed batch can be thousands of rows: a lookup, not an Enum call, per row.
 _KINDS = {kind.value: kind for kind in DeliveryKind}
+# Read through the tables, not the ORM classes: plain rows, no ORM result processing per row.
+_TABLE = Delivery.__table__
+_CHATS = Chat.__table__
 
 
 def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> Write:
@@ -54,33 +65,39 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         .limit(limit)
         .with_for_update(skip_locked=True, of=Delivery)
     )
-    table = Delivery.__table__
 
     async def write(session: AsyncSession) -> list[Row]:
         ids = (await session.scalars(
-            update(table)
-            .where(table.c.id.in_(due.scalar_subquery()))
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(due.scalar_subquery()))
             .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
-            .returning(table.c.id)
+            .returning(_TABLE.c.id)
         )).all()
         if not ids:
             return []
+        d, c = _TABLE.c, _CHATS.c
         result = await session.execute(
-            select(Delivery.id, Delivery.chat_id, Chat.chat_key, Chat.kind, Chat.channel,
-                   Chat.lang, Delivery.kind, Delivery.lane, Delivery.payload, Delivery.due_at,
-                   Delivery.parts_sent, Delivery.attempts)
-            .join(Chat, Chat.id == Delivery.chat_id)
+            select(d.id, d.chat_id, c.chat_key, c.kind, c.channel, c.lang, d.kind, d.lane,
+                   json_text(session, d.payload), d.due_at, d.parts_sent, d.attempts)
+            .join(_CHATS, c.id == d.chat_id)
             # Claimed together, due together: mostly consecutive ids, so a few ranges.
-            .where(in_ranges(Delivery.id, list(ids)))
-            .order_by(Delivery.due_at, Delivery.id)
+            .where(in_ranges(d.id, list(ids)))
+            .order_by(d.due_at, d.id)
         )
-        return [
-            Row(id=r[0], chat_id=r[1], chat_key=r[2], chat_kind=r[3], channel=r[4], lang=r[5],
-                kind=_KINDS[r[6]], lane=r[7], payload=OutboxPayload.from_json(r[8]),
-                due_at=r[9],
-                parts_sent=r[10], attempts=r[11])
-            for r in result
-        ]
+        # Rows of one kind mostly carry the same payload text (a digest's schedule, an
+        # instant row's items): each distinct text is parsed once.
+        parsed: dict[str | None, Any] = {}
+        rows = []
+        for r in result:
+            text = r[8]
+            data = parsed.get(text)
+            if data is None:
+                data = parsed[text] = json.loads(text) if text else None
+            rows.append(Row(id=r[0], chat_id=r[1], chat_key=r[2], chat_kind=r[3], channel=r[4],
+                            lang=r[5], kind=_KINDS[r[6]], lane=r[7],
+                            payload=OutboxPayload.from_json(data), due_at=r[9],
+                            parts_sent=r[10], attempts=r[11]))
+        return rows
     return write
 
 
@@ -107,13 +124,23 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
 
     async def write(session: AsyncSession) -> None:
         if changed:
-            # One executemany: the claimed batch can be thousands of rows.
-            table = Delivery.__table__
+            # One executemany: the claimed batch can be thousands of rows, and many carry the
+            # same payload (chats that follow the same things): each is serialised once.
+            texts: dict[tuple[Any, ...], str] = {}
+            params = []
+            for r in changed:
+                key = _payload_key(r.payload)
+                text = texts.get(key) if key is not None else None
+                if text is None:
+                    text = json.dumps(r.payload.to_json())  # what the JSON column type writes
+                    if key is not None:
+                        texts[key] = text
+                params.append({"row_id": r.id, "new_payload": text})
             await session.execute(
-                update(table).where(table.c.id == bindparam("row_id"),
-                                    table.c.claimed_by == owner)
-                .values(payload=bindparam("new_payload", type_=JSON)),
-                [{"row_id": r.id, "new_payload": r.payload.to_json()} for r in changed],
+                update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
+                                     _TABLE.c.claimed_by == owner)
+                .values(payload=json_param(session, "new_payload")),
+                params,
             )
         for part in chunks(gone):
             await session.execute(
@@ -129,12 +156,20 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
     return write
 
 
+def _payload_key(payload: OutboxPayload) -> tuple[Any, ...] | None:
+    """All a payload holds, hashable; None for one with parts (a report's: rare, and big)."""
+    if payload.parts is not None:
+        return None
+    items, low = payload.items, payload.low
+    return (payload.mode, payload.hour, payload.weekday, payload.checked,
+            None if items is None else tuple(items), None if low is None else tuple(low))
+
+
 async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
     await in_transaction(app, saving_prepared(rows, owner))
 
 
 # Built once: a result is recorded per message sent, hundreds of times a second.
-_TABLE = Delivery.__table__
 _MINE = (_TABLE.c.id == bindparam("row_id")) & (_TABLE.c.claimed_by == bindparam("owner"))
 _PART_SENT = update(_TABLE).where(_MINE).values(
     parts_sent=bindparam("parts_sent"), claimed_at=bindparam("now"))

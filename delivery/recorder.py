@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 Write = Callable[[AsyncSession], Awaitable[Any]]
 MAX_BATCH = 500
 RETRY_SECONDS = 1.0
+# How long `stop` waits for the queued writes: with the database away they would wait for ever,
+# and a process asked to stop must stop.
+STOP_SECONDS = 10.0
 
 
 class Recorder:
@@ -32,6 +35,7 @@ class Recorder:
         self.app = app
         self.queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
+        self.retries = 0  # writes retried because the database was away
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run(), name="delivery-recorder")
@@ -42,11 +46,18 @@ class Recorder:
         await self.queue.put((write, done))
         return await done
 
-    async def stop(self) -> None:
-        """Write what is queued, then stop."""
+    async def stop(self, patience: float = STOP_SECONDS) -> None:
+        """Write what is queued, then stop; after `patience` seconds (the database is away),
+        stop anyway: the writes not made are cancelled, and their rows, still claimed, are
+        taken back once their claims run out (only what was in flight can go out twice)."""
         if self.task is None:
             return
-        await self.queue.join()
+        try:
+            await asyncio.wait_for(self.queue.join(), patience)
+        except TimeoutError:
+            log.warning("delivery writes not recorded at stop (%d queued): the database does not "
+                        "answer; their rows are taken back when their claims run out",
+                        self.queue.qsize())
         self.task.cancel()
         try:
             await self.task
@@ -97,6 +108,7 @@ class Recorder:
                 [result] = await self._commit([write])
             except (OperationalError, InterfaceError):
                 log.warning("database unavailable for delivery writes; retrying", exc_info=True)
+                self.retries += 1
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             except Exception as exc:  # noqa: BLE001 - handed to the caller, who records it

@@ -6,6 +6,12 @@ transaction (so a large backlog never holds the write lock for long):
 - sent instant alerts due more than SENT_ALERTS_KEPT ago, sooner: nothing reads them once sent
   (what they gave is in `delivered_items`, which keeps it from any row queued again; digest
   windows read digest rows only), and they are half the outbox;
+- sent digests of the modes whose windows reach back less far than LOOKBACK (daily and held:
+  MAX_CATCHUP, 7 days), sooner too: once due before `resend_horizon` for their own reach
+  (14 days ago with no older open row), since only the next digest of the same chat and mode
+  reads a sent digest (its due time, where that window starts), and never further back than its
+  MAX_CATCHUP. They are most of the outbox (a daily digest a day per subscriber), and what they
+  gave stays in `delivered_items` until the full cutoff;
 - `delivered_items` rows given before the cutoff;
 - with `settings.item_archive_days` set, items fetched before that many days (their labels and
   what was given of them go with them, by the foreign keys' ON DELETE CASCADE).
@@ -35,9 +41,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.contents import LOOKBACK
+from delivery.contents import LOOKBACK, MAX_CATCHUP
 from delivery.digests import PERIODS
-from delivery.pacing import INTERACTIVE
+from delivery.pacing import BULK, INTERACTIVE
 from model.enums import DeliveryKind, OutboxState
 from runtime import App
 from storage.dialect import lock_for_write, rowcount
@@ -49,6 +55,8 @@ FINISHED = (OutboxState.SENT, OutboxState.CANCELLED, OutboxState.FAILED)
 OPEN = (OutboxState.PENDING, OutboxState.SENDING)
 # How long a sent instant alert stays: long enough to look at the last day's alerts.
 SENT_ALERTS_KEPT = timedelta(days=1)
+# Digest modes whose sent rows go by their own, shorter reach (see the module docstring).
+SHORT_REACH = tuple(mode for mode, reach in MAX_CATCHUP.items() if reach < LOOKBACK)
 
 
 @dataclass(frozen=True)
@@ -59,27 +67,38 @@ class RetentionReport:
     items: int
 
 
-def resend_horizon(now: datetime, oldest_open_due: datetime | None) -> datetime:
-    """Every digest window read from `now` on starts after this (see the module docstring)."""
+def resend_horizon(now: datetime, oldest_open_due: datetime | None,
+                   reach: timedelta = LOOKBACK) -> datetime:
+    """Every digest window read from `now` on starts after this (see the module docstring);
+    with `reach`, every window of a mode that reaches back that far at most."""
     earliest_due = now - PERIODS["weekly"]
     if oldest_open_due is not None:
         earliest_due = min(earliest_due, oldest_open_due)
-    return earliest_due - LOOKBACK
+    return earliest_due - reach
+
+
+async def _oldest_open(app: App) -> datetime | None:
+    async with app.sessions() as session:
+        found: datetime | None = await session.scalar(
+            select(func.min(Delivery.due_at)).where(Delivery.state.in_(OPEN)))
+    return found
 
 
 async def cutoff(app: App) -> datetime:
     """Finished rows due before this, and what they gave, may go."""
+    return _cutoff(app, await _oldest_open(app))
+
+
+def _cutoff(app: App, oldest_open: datetime | None) -> datetime:
     now = app.clock()
-    async with app.sessions() as session:
-        oldest_open = await session.scalar(
-            select(func.min(Delivery.due_at)).where(Delivery.state.in_(OPEN)))
     return min(now - timedelta(days=app.settings.retention_days),
                resend_horizon(now, oldest_open))
 
 
 async def run_retention(app: App) -> RetentionReport:
     """One pass of the daily job; returns what it deleted."""
-    before = await cutoff(app)
+    oldest_open = await _oldest_open(app)
+    before = _cutoff(app, oldest_open)
     deliveries = await _in_batches(app, Delivery.__table__, [
         Delivery.state.in_(FINISHED), Delivery.due_at < before], keys=(Delivery.id,))
     # Instant rows are the interactive lane's: the lane lets ix_deliveries_due find them.
@@ -87,6 +106,14 @@ async def run_retention(app: App) -> RetentionReport:
         Delivery.state == OutboxState.SENT, Delivery.lane == INTERACTIVE,
         Delivery.kind == DeliveryKind.INSTANT, Delivery.due_at < app.clock() - SENT_ALERTS_KEPT],
         keys=(Delivery.id,))
+    # Digests are the bulk lane's; a sent one of a short-reach mode goes by that reach.
+    for mode in SHORT_REACH:
+        deliveries += await _in_batches(app, Delivery.__table__, [
+            Delivery.state == OutboxState.SENT, Delivery.lane == BULK,
+            Delivery.due_at < resend_horizon(app.clock(), oldest_open, MAX_CATCHUP[mode]),
+            Delivery.kind == DeliveryKind.DIGEST,
+            Delivery.dedup_key.startswith(f"digest:{mode}:", autoescape=True)],
+            keys=(Delivery.id,))
     given = await _in_batches(app, DeliveredItem.__table__, [DeliveredItem.created_at < before],
                               keys=(DeliveredItem.chat_id, DeliveredItem.item_id))
     items = 0

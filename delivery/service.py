@@ -187,9 +187,14 @@ class DeliveryService:
         for sender in self.senders.values():
             await sender.stop()
         await self.recorder.stop()
-        released = await outbox.release_claims(self.app, self.owner)
-        if released:
-            log.info("delivery stopped: %d unfinished messages go back to the queue", released)
+        try:
+            released = await outbox.release_claims(self.app, self.owner)
+        except Exception:  # the database is away: the claims run out and are taken back
+            log.warning("delivery stopped without releasing its claims", exc_info=True)
+        else:
+            if released:
+                log.info("delivery stopped: %d unfinished messages go back to the queue",
+                         released)
         for pacer in self.pacers.values():
             pacer.close()
 

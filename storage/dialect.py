@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,11 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     String,
+    Text,
+    any_,
+    bindparam,
     cast,
+    column,
     distinct,
     false,
     func,
@@ -123,6 +128,18 @@ def id_list(session: AsyncSession, column: Any) -> Any:
     return func.group_concat(distinct(column))
 
 
+def in_strings(dialect_name: str, expr: ColumnElement[str], values: list[str],
+               name: str) -> ColumnElement[bool]:
+    """`expr` is one of `values`, bound as ONE parameter named `name` however many values there
+    are (an array on PostgreSQL, a JSON array read by `json_each` on SQLite): a list of thousands
+    of strings costs one parameter, not thousands to expand, render and bind at every
+    execution. The same `name` may be used several times in a statement with the same values."""
+    if dialect_name == "postgresql":
+        return expr == any_(bindparam(name, values, type_=postgresql.ARRAY(String)))
+    listed = bindparam(name, json.dumps(values), type_=String)
+    return expr.in_(select(column("value", String)).select_from(func.json_each(listed)))
+
+
 def parse_ids(text: str | None) -> list[int]:
     return [int(part) for part in text.split(",")] if text else []
 
@@ -133,6 +150,24 @@ def json_object_text(session: AsyncSession, text: Any) -> Any:
     if dialect(session) == "postgresql":
         return cast(text, JSON)
     return type_coerce(text, JSON)
+
+
+def json_param(session: AsyncSession, name: str) -> Any:
+    """A bound parameter for a JSON column that takes JSON already serialised (text): a value
+    many rows share is serialised once, not once per row by the column type."""
+    given = bindparam(name, type_=String)
+    if dialect(session) == "postgresql":
+        return cast(given, JSON)
+    return given
+
+
+def json_text(session: AsyncSession, value: Any) -> Any:
+    """A JSON column read as its stored text, not parsed: many rows carry the same text, which
+    the caller then parses once. (PostgreSQL's driver parses JSON itself: the cast stops it;
+    SQLite stores JSON as text.)"""
+    if dialect(session) == "postgresql":
+        return cast(value, Text)
+    return type_coerce(value, String)
 
 
 def to_ranges(ids: list[int]) -> list[tuple[int, int]]:

@@ -40,26 +40,29 @@ async def load_items(session: AsyncSession, item_ids: Iterable[int]) -> dict[int
     rows: dict[int, tuple[Any, ...]] = {}
     provinces: dict[int, list[str]] = defaultdict(list)
     topics: dict[int, list[str]] = defaultdict(list)
+    # Read through the tables, not the ORM classes: plain rows, no ORM result processing.
+    item, source = Item.__table__.c, Source.__table__.c
+    ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
     for part in chunks(ids):
         result = await session.execute(
-            select(Item.id, Item.title, Item.summary, Item.canonical_url, Item.published_at,
-                   Source.name)
-            .join(Source, Source.id == Item.source_id)
-            .where(Item.id.in_(part))
+            select(item.id, item.title, item.summary, item.canonical_url, item.published_at,
+                   source.name)
+            .join_from(Item.__table__, Source.__table__, source.id == item.source_id)
+            .where(item.id.in_(part))
         )
         for row in result:
             rows[row[0]] = tuple(row)
         labels = await session.execute(
-            select(ItemProvince.item_id, ItemProvince.province)
-            .where(ItemProvince.item_id.in_(part))
-            .order_by(ItemProvince.item_id, ItemProvince.rank, ItemProvince.province)
+            select(ip.item_id, ip.province)
+            .where(ip.item_id.in_(part))
+            .order_by(ip.item_id, ip.rank, ip.province)
         )
         for item_id, code in labels:
             provinces[item_id].append(code)
         labels = await session.execute(
-            select(ItemTopic.item_id, ItemTopic.topic)
-            .where(ItemTopic.item_id.in_(part))
-            .order_by(ItemTopic.item_id, ItemTopic.topic)
+            select(it.item_id, it.topic)
+            .where(it.item_id.in_(part))
+            .order_by(it.item_id, it.topic)
         )
         for item_id, slug in labels:
             topics[item_id].append(slug)

@@ -320,3 +320,18 @@ def test_a_type_word_before_a_lowercase_word_is_no_unit() -> None:
 def test_a_direction_of_travel_and_a_residence_are_no_place_of_the_news(
         summary: str, expected: list[str]) -> None:
     assert codes("Tai nạn giao thông", summary) == expected
+
+
+def test_a_province_named_in_the_lead_keeps_the_feed_home_out() -> None:
+    assert codes("Viên ngọc xanh của vùng Đông Bắc",
+                 "Huyện đảo Cô Tô (Quảng Ninh) đẹp như một viên ngọc. Toàn tỉnh có nhiều đảo.",
+                 feed="52") == ["22"]
+
+
+@pytest.mark.parametrize("summary", [
+    "Ủy ban MTTQ phường Hoài Nhơn (tỉnh Gia Lai) phối hợp với Công ty TNHH Xây dựng Đại Thu "
+    "(TP. Hồ Chí Minh) trao nhà Đại đoàn kết.",
+    "Ủy ban MTTQ tỉnh Gia Lai phối hợp với Chi hội Thiện Nhân Thành phố Hồ Chí Minh trao nhà.",
+])
+def test_a_donor_organisations_city_is_no_place_of_the_news(summary: str) -> None:
+    assert codes("Trao nhà Đại đoàn kết", summary) == ["52"]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
-from delivery.match import on_new_items
+from delivery.contents import _match_in_python
+from delivery.match import by_tag, keyword_keys, matching_pairs, on_new_items
 from runtime import App, open_app
-from storage.models import Delivery
+from storage.dialect import parse_ids
+from storage.models import Delivery, Item, Subscription
 from tests.delivery_support import (
     MemoryChannel,
     add_chat,
@@ -153,3 +156,44 @@ async def test_the_log_counts_the_rows_queued(dapp: App, caplog: pytest.LogCaptu
     assert [r.getMessage() for r in caplog.records if r.name == "delivery.match"] == [
         "1 new items: instant messages queued for 2 chats, weaker matches held for 0",
     ]
+
+
+async def test_digests_match_by_the_same_rule_as_the_matching_query(dapp: App) -> None:
+    """Digest rows are matched in Python (delivery.contents), instant rows by the SQL query:
+    on random subscriptions (provinces, topics, keywords, several per chat) and items (labels
+    of mixed confidence), both give every chat the same items, strong and weak alike."""
+    rnd = random.Random(14)
+    provinces, topics = ["01", "46", "48"], ["nha-dai-doan-ket", "dai-hoi-mttq", "bau-cu"]
+    phrases = ["bau cu", "xoa nha tam"]
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        for n in range(40):
+            labels_p = rnd.sample(provinces, rnd.choice((0, 1, 1, 2)))
+            labels_t = rnd.sample(topics, rnd.choice((0, 1, 2)))
+            words = " ".join(rnd.sample(["bầu cử", "xóa nhà tạm", "hội nghị", "xã"], 2))
+            await add_item(session, src, f"Tin {n}: {words}", provinces=labels_p,
+                           topics=labels_t,
+                           scores={label: rnd.choice((0.3, 0.9))
+                                   for label in labels_p + labels_t})
+        for n in range(60):
+            chat = await add_chat(session, 500 + n, channel="memory")
+            for _ in range(rnd.choice((1, 1, 2))):
+                await add_sub(session, chat, provinces=rnd.sample(provinces, rnd.choice((0, 1, 2))),
+                              topics=rnd.sample(topics, rnd.choice((0, 1, 2))),
+                              keywords=rnd.choice(("", "", *phrases)))
+    async with dapp.sessions() as session:
+        subs = (select(Subscription.id.label("sid"), Subscription.chat_id.label("tag"),
+                       Subscription.keywords.label("keywords"))
+                .cte("cand_subs").prefix_with("MATERIALIZED"))
+        items = select(Item.id.label("iid")).cte("cand_items").prefix_with("MATERIALIZED")
+        keys = await keyword_keys(session, select(items.c.iid).subquery(),
+                                  select(subs.c.keywords).subquery())
+        assert keys  # the keyword rule is exercised
+        in_sql = {tag: (set(parse_ids(ids)), set(parse_ids(weak)))
+                  for tag, ids, _, weak in await session.execute(by_tag(
+                      session, matching_pairs(session, subs, items, keys, 0.75)
+                      .subquery("pairs")))}
+        in_python = {tag: (set(found), set(weak)) for tag, (found, weak) in
+                     (await _match_in_python(session, subs, items, keys, 0.75)).items()}
+    assert in_python == in_sql
+    assert any(weak for _, weak in in_sql.values()) and len(in_sql) > 30

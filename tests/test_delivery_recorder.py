@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.recorder import Recorder
@@ -39,3 +40,22 @@ async def test_a_cancelled_writer_leaves_no_caller_and_no_stop_waiting(app: App)
             await caller
     await recorder.stop()  # returns: the queue is settled
     assert recorder.task is None
+
+
+async def test_stop_gives_up_on_writes_the_database_never_takes(app: App) -> None:
+    """The database away at shutdown: the writer retries, but `stop` returns after its patience
+    and the waiting caller is told (its row stays claimed, and is taken back later)."""
+    recorder = Recorder(app)
+    recorder.start()
+    tried = asyncio.Event()
+
+    async def unreachable(session: AsyncSession) -> Any:
+        tried.set()
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    caller = asyncio.create_task(recorder.write(unreachable))
+    await tried.wait()
+    await recorder.stop(patience=0.2)
+    assert recorder.task is None
+    with pytest.raises(asyncio.CancelledError):
+        await caller

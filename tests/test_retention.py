@@ -98,6 +98,34 @@ async def test_an_open_row_keeps_what_its_window_may_need(rapp: App) -> None:
     assert await count_rows(rapp, Delivery) == 2
 
 
+async def test_sent_daily_and_held_digests_go_by_their_own_reach(rapp: App) -> None:
+    """A sent daily or held digest is read only by the chat's next digest of that mode, at
+    most 7 days back from a due time up to a week past: it goes after 14 days, while a weekly
+    one, a failed daily one and what they gave stay until the cutoff."""
+    async with rapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        chat = await add_chat(session, 606, channel="memory")
+        item = await add_item(session, src, "Tin trong bản tin", provinces=["46"],
+                              fetched_at=START - DAY)
+        for key, state in [("digest:daily:606:7:0:a", OutboxState.SENT),
+                           ("digest:held:606:7:0:a", OutboxState.SENT),
+                           ("digest:weekly:606:7:0:a", OutboxState.SENT),
+                           ("digest:daily:606:7:0:b", OutboxState.FAILED)]:
+            session.add(Delivery(chat_id=chat, kind=DeliveryKind.DIGEST, lane=1, dedup_key=key,
+                                 payload={}, due_at=START, state=state))
+        session.add(DeliveredItem(chat_id=chat, item_id=item, created_at=START))
+
+    _at(rapp, START + 14 * DAY - timedelta(hours=1))
+    assert (await run_retention(rapp)).deliveries == 0
+    _at(rapp, START + 14 * DAY + timedelta(hours=1))
+    report = await run_retention(rapp)
+    assert (report.deliveries, report.delivered_items) == (2, 0)
+    async with rapp.sessions() as session:
+        assert set(await session.scalars(select(Delivery.dedup_key))) == {
+            "digest:weekly:606:7:0:a", "digest:daily:606:7:0:b"}
+    assert (chat, item) in await given(rapp)
+
+
 async def test_what_a_chat_was_given_keeps_it_from_a_late_weekly_digest(db_url: str) -> None:
     """A weekly digest created after weeks of downtime reaches back to the chat's previous
     digest: an item the chat was given in between stays out of it, even when retention ran with
