@@ -30,7 +30,7 @@ from tests.waiting import PATIENCE, wait_for_sync
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_CHATS, BIG_CHATS = 300, 100  # one-part digests, and digests of several parts
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(weight=5)
 
 
 async def _fill(url: str) -> None:

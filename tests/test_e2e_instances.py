@@ -30,7 +30,8 @@ from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_api import FakeTelegram
 from tests.waiting import wait_for_sync
 
-pytestmark = pytest.mark.slow
+# Two bot processes and a kill -9: the longest test after the soak (weight: tests/conftest.py).
+pytestmark = pytest.mark.slow(weight=8)
 
 ROOT = Path(__file__).resolve().parents[1]
 LEASE = 4.0  # LEADER_LEASE_SECONDS: short, so the takeover is quick

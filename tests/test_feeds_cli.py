@@ -25,6 +25,7 @@ def bot(tmp_path: Path, *args: str, level: str = "WARNING") -> subprocess.Comple
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow(weight=7)  # nine `bot.py` processes, one after the other
 def test_sources_commands_and_poll_once(tmp_path: Path, feed_server: FeedServer) -> None:
     url = feed_server.add("/rss", (FIXTURES / "sggp.rss").read_bytes())
     added = bot(tmp_path, "sources", "add", url, "--province", "79", "--name", "SGGP")
