@@ -45,6 +45,11 @@ class Place:
         return _marks(self.name)
 
     @property
+    def holds_type(self) -> bool:
+        """The name begins with its own type word ("Quận 3", "Phường 1"): it is written typed."""
+        return bool(self.type) and self.name.lower().startswith(self.type)
+
+    @property
     def rank(self) -> int:
         return RANK[self.kind]
 
@@ -128,8 +133,8 @@ def load_gazetteer(path: Path = GAZETTEER_FILE, landmarks_path: Path = LANDMARKS
         if key in typed:
             continue
         named = next((p for p in readings if p.name[:1].isupper()), None)
-        if named and not (named.type and named.name.lower().startswith(named.type)):
-            words = (cased.get(named.name) or cased_key(named.name)).split()
+        if named and not named.holds_type:
+            words = cased[named.name].split()
             if len(words) == len(key.split()):
                 capitals[key] = tuple(w[0].isupper() for w in words)
             else:

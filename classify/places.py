@@ -305,8 +305,7 @@ class PlaceReader:
         words = cased.split()
         if key in self.gaz.typed:
             return not words[-1][0].islower()
-        own = self.gaz.places[key][0]
-        if own.type and own.name.lower().startswith(own.type):
+        if self.gaz.places[key][0].holds_type:
             return True  # "quận 3": the match holds its type word
         if typed:  # (also where the data lost the name's capitals: "xã thành lập")
             return not words[0][0].islower()
@@ -538,7 +537,7 @@ class PlaceReader:
             own = m.cands[0]
             if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
                 m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
-            elif not m.typed and own.type and own.name.lower().startswith(own.type):
+            elif not m.typed and own.holds_type:
                 m.typed = (
                     "district" if own.kind == "district" else "commune"
                 )  # "Quận 3", "Phường 1"

@@ -112,11 +112,18 @@ class DeliveryService:
             await asyncio.gather(task, return_exceptions=True)
         if sender is not None:
             await sender.stop()
+        await self._release_claims(name)
+
+    async def _release_claims(self, channel: str | None = None) -> int:
+        """Hand back this process's claims (of one channel, or all); with the database away
+        they are left to run out, and another sender takes them back then."""
         try:
-            await outbox.release_claims(self.app, self.owner, name)
-        except Exception:  # the database is away: the next leader takes them back anyway
-            log.warning("%s: claims not released; the next leader takes them", name,
-                        exc_info=True)
+            released: int = await outbox.release_claims(self.app, self.owner, channel)
+        except Exception:
+            log.warning("%s: claims not released; they are taken back when they run out",
+                        channel or "delivery", exc_info=True)
+            return 0
+        return released
 
     def _tracked(self) -> None:
         task = asyncio.current_task()
@@ -187,14 +194,9 @@ class DeliveryService:
         for sender in self.senders.values():
             await sender.stop()
         await self.recorder.stop()
-        try:
-            released = await outbox.release_claims(self.app, self.owner)
-        except Exception:  # the database is away: the claims run out and are taken back
-            log.warning("delivery stopped without releasing its claims", exc_info=True)
-        else:
-            if released:
-                log.info("delivery stopped: %d unfinished messages go back to the queue",
-                         released)
+        released = await self._release_claims()
+        if released:
+            log.info("delivery stopped: %d unfinished messages go back to the queue", released)
         for pacer in self.pacers.values():
             pacer.close()
 
