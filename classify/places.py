@@ -39,7 +39,10 @@ UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark",
 PASSING_WEIGHT = 0.25
 PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
 IDENTIFICATION = "in passing: where a person named is from"  # a label when the only place
+SEAT = "in passing: an organisation's seat"  # a label when the only place
+REFERENCE = "in passing: a neighbour"  # a label when the only place
 INSTITUTION = "an institution's name: a label only alone"
+ALONE_OK = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE})  # labels when alone
 ORGANISATION = "club or company name"
 PERSON = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
@@ -65,7 +68,9 @@ _ONWARD = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")  # "hướng Đồ
 _LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
 # Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
 # Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
-_IDENTIFICATION = re.compile(r"\((?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*$", re.IGNORECASE)
+# A deputy's delegation in a national vote: "Phạm Văn A (đoàn Quảng Ninh)".
+_IDENTIFICATION = re.compile(r"\((?:(?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*|đoàn(?: ĐBQH)?\s+)$",
+                             re.IGNORECASE)
 _FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -162,6 +167,10 @@ class PlaceRules:
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
+    ethnic_before: re.Pattern[str]  # "dân tộc Dao TP Hà Nội": a community's origin
+    seat_before: frozenset[str]  # "có trụ sở tại": where an organisation is registered
+    residence_before: frozenset[str]  # "sống tại": where a person lives
+    reference_before: frozenset[str]  # "giáp": a neighbour
     named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
     named_after_words: frozenset[str]  # every word of `named_after`, for its quick test
 
@@ -225,6 +234,10 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
+        seat_before=frozenset(w.lower() for w in passing["seat"]),
+        residence_before=frozenset(w.lower() for w in passing["residence"]),
+        reference_before=frozenset(w.lower() for w in passing["reference"]),
+        ethnic_before=re.compile(rf"(?<!\w)(?:{_alternation(passing['ethnic'])}),?\s+$"),
         named_after=re.compile("|".join(
             rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
             for group in NAMED_AFTER), re.IGNORECASE),
@@ -467,8 +480,13 @@ class PlaceReader:
                 m.passing = previous.passing
             elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
                 m.passing = PASSING_COMPARISON
-            elif _IDENTIFICATION.search(before):
+            elif _IDENTIFICATION.search(before) or self.rules.ethnic_before.search(before) \
+                    or _ends_with(before, self.rules.residence_before, marked=marked):
                 m.passing = IDENTIFICATION
+            elif _ends_with(before, self.rules.seat_before, 4, marked):
+                m.passing = SEAT
+            elif _ends_with(before, self.rules.reference_before, marked=marked):
+                m.passing = REFERENCE
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
@@ -702,7 +720,7 @@ class PlaceReader:
             found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
             subject_end = found.end() if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
-        alone_ok = all(m.passing in ("", INSTITUTION, IDENTIFICATION) for m in settled)
+        alone_ok = all(m.passing in ALONE_OK for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
         aside: set[str] = set()  # provinces named only by a bare name in passing in the summary
         named: set[str] = set()  # provinces with any other evidence
