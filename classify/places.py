@@ -533,6 +533,9 @@ class PlaceReader:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
                 continue
+            if key in self.gaz.typed and prep.folded.endswith(" thi ", 0, start) \
+                    and key.startswith("xa "):
+                continue  # "thị xã Thuận An" holds "xã Thuận" (a one-syllable commune's key)
             if key in capitals and capitals[key][0] and cased[start].islower() \
                     and not (upper_title or upper_summary):
                 continue  # cheap first test; typed names still need a capital first letter

@@ -335,3 +335,46 @@ def test_a_province_named_in_the_lead_keeps_the_feed_home_out() -> None:
 ])
 def test_a_donor_organisations_city_is_no_place_of_the_news(summary: str) -> None:
     assert codes("Trao nhà Đại đoàn kết", summary) == ["52"]
+
+
+def test_ethnic_communities_origins_are_labels_only_alone() -> None:
+    # A national culture week lists where each community comes from: no province of its own.
+    assert codes("Tuần văn hóa các dân tộc tại Làng Văn hóa",
+                 "Tham gia có đồng bào Tày, Nùng tỉnh Thái Nguyên; dân tộc Dao TP Hà Nội; dân tộc "
+                 "Thái tỉnh Sơn La; dân tộc Khmer tỉnh Sóc Trăng.") == []
+    assert codes("Lễ hội Ok Om Bok", "Đồng bào Khmer tỉnh Sóc Trăng đón lễ hội.") == ["92"]
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    # where a traveller lives, beside where the news is
+    ("Khách tìm phòng ở Phú Quốc", "Anh Hoàng, sống tại Hà Nội, tìm phòng nghỉ cuối năm.", ["91"]),
+    # deputies' delegations in a national vote
+    ("Quốc hội miễn nhiệm hai phó thủ tướng",
+     "Đại biểu Nguyễn Văn A (đoàn Quảng Ninh) và đại biểu Trần Văn B (đoàn Bà Rịa-Vũng Tàu) "
+     "phát biểu tại phiên họp.", []),
+    # a company's seat
+    ("Cháy xưởng may ở Bắc Giang",
+     "Xưởng ở xã Đồng Vương, huyện Yên Thế của một công ty có trụ sở chính ở tỉnh Lạng Sơn.",
+     ["24"]),
+    # a province's neighbours in its description, and a comparison by "hơn"
+    ("Cẩm nang du lịch Bình Thuận",
+     "Bình Thuận phía bắc giáp tỉnh Ninh Thuận và Lâm Đồng, phía tây giáp Đồng Nai.", ["68"]),
+    ("Giá căn hộ Hà Nội tăng nhanh hơn TP. HCM", "", ["01"]),
+    ("Bố nghệ sĩ qua đời", "Ông sinh năm 1936, quê tại Thanh Hóa.", []),
+])
+def test_residences_delegations_seats_and_neighbours_are_no_place_of_the_news(
+        title: str, summary: str, expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_a_distance_places_the_news_near_its_reference() -> None:
+    # The spec labels "near X" X: a storm is placed by its distance from a place.
+    assert codes("Áp thấp nhiệt đới mạnh lên thành bão",
+                 "Tâm áp thấp cách đặc khu Hoàng Sa khoảng 730 km về phía Đông.") == ["48"]
+
+
+def test_thi_xa_is_a_town_not_a_commune_named_after_its_last_syllable() -> None:
+    # "thị xã Thuận An" holds the key of the one-syllable commune "xã Thuận" (Quảng Trị).
+    assert codes("Bắt trộm xe", "Tại phường Thuận Giao (thị xã Thuận An) nhóm hiệp sĩ...") \
+        == ["79"]
+    assert codes("Mưa lớn ở xã Thuận, huyện Hướng Hóa") == ["44"]

@@ -234,3 +234,22 @@ def test_a_scholarship_is_welfare_when_handed_over_not_when_won_abroad() -> None
 def test_comments_on_a_congress_draft_report_are_congress_news() -> None:
     assert topics("Góp ý vào dự thảo Báo cáo chính trị trình Đại hội đại biểu MTTQ tỉnh") \
         == ["dai-hoi-mttq"]
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Đại hội Hội Cựu thanh niên xung phong tỉnh lần thứ III", "Nhiệm kỳ 2025 - 2030.",
+     ["dai-hoi-mttq"]),
+    ("Kiểm tra thực hiện quy chế dân chủ ở cơ sở tại phường", "", ["giam-sat-phan-bien"]),
+    ("Lễ ra quân chiến dịch thanh niên tình nguyện hè", "", ["van-dong-phong-trao"]),
+    # the spec's disasters are listed; a forest fire or a worker buried in a trench is not one
+    ("Cháy rừng tràm ở xã Khánh Bình Tây", "Lực lượng chữa cháy được điều đến.", []),
+    ("Nam công nhân bị đất vùi lấp dưới hố công trình", "", []),
+    ("Sạt lở đất vùi lấp 4 ngôi nhà", "", ["thien-tai-cuu-tro"]),
+    # the officer announcing a case is no suspect; a department's chief of staff prosecuted is
+    ("Bắt băng cướp tiệm vàng",
+     "Trưởng Phòng Cảnh sát hình sự cho biết đã khởi tố vụ án, bắt tạm giam 3 bị can.", []),
+    ("Khởi tố Chánh Văn phòng Sở Tài nguyên và Môi trường", "Cơ quan điều tra bắt tạm giam ông C.",
+     ["phong-chong-tham-nhung"]),
+])
+def test_fresh_news_cases(title: str, summary: str, expected: list[str]) -> None:
+    assert topics(title, summary) == expected
