@@ -92,6 +92,16 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
     return False
 
 
+def _after_plural(text: str, end: int) -> bool:
+    """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
+    before a name can be 2,000). A match longer than that holds a long number or run of spaces:
+    at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
+    start = max(0, end - 64)
+    if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):
+        start = 0  # (str.isdecimal and str.isspace are re's \d and \s)
+    return _PLURAL.search(text, start, end) is not None
+
+
 @lru_cache(maxsize=64)
 def _folded(phrases: frozenset[str]) -> frozenset[str]:
     return frozenset(fold(p) for p in phrases)
@@ -260,6 +270,7 @@ class PlaceReader:
         self.rules = rules
         self._named_after_gate = WordGate(rules.named_after_words)
         self._organisation_gate = WordGate(rules.organisation_gate_words)
+        self._venue_or_from = rules.venue_before | _FROM  # built once: it is hashed per name
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -527,7 +538,7 @@ class PlaceReader:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts, marked)
-            if m.typed and _PLURAL.search(text, 0, m.quote_start):
+            if m.typed and _after_plural(text, m.quote_start):
                 listed = m
             elif not m.typed and listed is not None and listed.te <= ts \
                     and _LIST_SEP.fullmatch(text, listed.te, ts) \
@@ -774,7 +785,7 @@ class PlaceReader:
             return False
         before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
         if not before.strip() or _CLAUSE_START.search(before) \
-                or _ends_with(before, self.rules.venue_before | _FROM, 2, prep.marked(m.ts)):
+                or _ends_with(before, self._venue_or_from, 2, prep.marked(m.ts)):
             return False
         neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
             + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]
