@@ -370,6 +370,8 @@ class PlaceReader:
         """The last match of `pattern` in the clause `before` ends, when only capitalised words
         (or company words) stand between it and the end: the name is part of that name. `gate`,
         the quick test of the pattern's words, saves running it where it cannot match."""
+        if gate is not None and not gate.may_match(before):
+            return None  # none of its words before the name, so none in the clause: no clause cut
         cuts = list(_CLAUSE_END.finditer(before))
         cut = cuts[-1] if cuts else None
         clause = before[cut.end() :] if cut else before
@@ -501,9 +503,10 @@ class PlaceReader:
     def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:
         """"Đại biểu Hoàng Ngọc Định (Hà Giang)": a person's province in brackets right after
         their title and name (not a place's, nor a road's or school's named after a person)."""
+        if text[m.quote_start - 1 : m.quote_start] != "(" \
+                or (previous is not None and previous.te >= m.quote_start - 2):
+            return False  # (tested before the words are sliced out: most names have no bracket)
         head = text[max(0, m.quote_start - 40) : m.quote_start]
-        if not head.endswith("(") or (previous is not None and previous.te >= m.quote_start - 2):
-            return False
         words = head[:-1].split()[-5:]
         name, title = words[-3:], " ".join(words[:-3]).lower()
         return (len(name) == 3 and all(w[:1].isupper() and w.isalpha() for w in name)
@@ -531,9 +534,10 @@ class PlaceReader:
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
             marked = prep.marked(ts)
+            written = text[ts:te]
             cands = self.gaz.places[key]
             if marked:  # written with diacritics: only the name's own marks count
-                cands = self._same_marks(key, text[ts:te])
+                cands = self._same_marks(key, written)
                 if not cands:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
@@ -552,7 +556,7 @@ class PlaceReader:
                 m.typed = (
                     "district" if own.kind == "district" else "commune"
                 )  # "Quận 3", "Phường 1"
-            kept = self._kept(key, text[ts:te], marked, cased[start:end], m.typed, m.type_word,
+            kept = self._kept(key, written, marked, cased[start:end], m.typed, m.type_word,
                               upper_title if ts < prep.title_end else upper_summary)
             if kept is not None:
                 m.cands, m.weak = kept
