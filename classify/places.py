@@ -97,6 +97,16 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
     return False
 
 
+def _after_plural(text: str, end: int) -> bool:
+    """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
+    before a name can be 2,000). A match longer than that holds a long number or run of spaces:
+    at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
+    start = max(0, end - 64)
+    if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):
+        start = 0  # (str.isdecimal and str.isspace are re's \d and \s)
+    return _PLURAL.search(text, start, end) is not None
+
+
 @lru_cache(maxsize=64)
 def _folded(phrases: frozenset[str]) -> frozenset[str]:
     return frozenset(fold(p) for p in phrases)
@@ -273,6 +283,7 @@ class PlaceReader:
         self.rules = rules
         self._named_after_gate = WordGate(rules.named_after_words)
         self._organisation_gate = WordGate(rules.organisation_gate_words)
+        self._venue_or_from = rules.venue_before | _FROM  # built once: it is hashed per name
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -372,6 +383,8 @@ class PlaceReader:
         """The last match of `pattern` in the clause `before` ends, when only capitalised words
         (or company words) stand between it and the end: the name is part of that name. `gate`,
         the quick test of the pattern's words, saves running it where it cannot match."""
+        if gate is not None and not gate.may_match(before):
+            return None  # none of its words before the name, so none in the clause: no clause cut
         cuts = list(_CLAUSE_END.finditer(before))
         cut = cuts[-1] if cuts else None
         clause = before[cut.end() :] if cut else before
@@ -508,9 +521,10 @@ class PlaceReader:
     def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:
         """"Đại biểu Hoàng Ngọc Định (Hà Giang)": a person's province in brackets right after
         their title and name (not a place's, nor a road's or school's named after a person)."""
+        if text[m.quote_start - 1 : m.quote_start] != "(" \
+                or (previous is not None and previous.te >= m.quote_start - 2):
+            return False  # (tested before the words are sliced out: most names have no bracket)
         head = text[max(0, m.quote_start - 40) : m.quote_start]
-        if not head.endswith("(") or (previous is not None and previous.te >= m.quote_start - 2):
-            return False
         words = head[:-1].split()[-5:]
         name, title = words[-3:], " ".join(words[:-3]).lower()
         return (len(name) == 3 and all(w[:1].isupper() and w.isalpha() for w in name)
@@ -541,14 +555,15 @@ class PlaceReader:
                 continue  # cheap first test; typed names still need a capital first letter
             ts, te = prep.span(start, end)
             marked = prep.marked(ts)
+            written = text[ts:te]
             cands = self.gaz.places[key]
             if marked:  # written with diacritics: only the name's own marks count
-                cands = self._same_marks(key, text[ts:te])
+                cands = self._same_marks(key, written)
                 if not cands:
                     continue
             m = Mention(start, end, key, ts, te, cands, quote_start=ts)
             m.typed, m.quote_start, m.type_word = self._type_before(text, ts, marked)
-            if m.typed and _PLURAL.search(text, 0, m.quote_start):
+            if m.typed and _after_plural(text, m.quote_start):
                 listed = m
             elif not m.typed and listed is not None and listed.te <= ts \
                     and _LIST_SEP.fullmatch(text, listed.te, ts) \
@@ -562,7 +577,7 @@ class PlaceReader:
                 m.typed = (
                     "district" if own.kind == "district" else "commune"
                 )  # "Quận 3", "Phường 1"
-            kept = self._kept(key, text[ts:te], marked, cased[start:end], m.typed, m.type_word,
+            kept = self._kept(key, written, marked, cased[start:end], m.typed, m.type_word,
                               upper_title if ts < prep.title_end else upper_summary)
             if kept is not None:
                 m.cands, m.weak = kept
@@ -795,7 +810,7 @@ class PlaceReader:
             return False
         before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
         if not before.strip() or _CLAUSE_START.search(before) \
-                or _ends_with(before, self.rules.venue_before | _FROM, 2, prep.marked(m.ts)):
+                or _ends_with(before, self._venue_or_from, 2, prep.marked(m.ts)):
             return False
         neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
             + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]

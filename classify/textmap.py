@@ -34,13 +34,18 @@ _SEP = "\u2063"  # invisible separator: not a space, not a word character, kept 
 _MARKS = re.compile(r"[\u0300-\u036f]")  # what vntext.fold strips
 _APOSTROPHES = re.compile("[’‘ʼ`´]")
 _CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
-_SYMBOL = re.compile(r"[^\w\s'.|-]|_")  # any other punctuation or symbol: a word bound
-_ASCII_SYMBOL_BYTES = bytes.maketrans(b"#$%&*+<=>@^_~", b" " * 13)
-# ASCII as _flatten reads it: apostrophes, clause marks ("|") and other symbols (" ").
-_ASCII_BYTES = bytes(
-    _CLAUSE.sub("|", _APOSTROPHES.sub("'", chr(b))).encode().translate(_ASCII_SYMBOL_BYTES)[0]
-    for b in range(128)) + bytes(range(128, 256))
-_FULL_STOP = re.compile(r"\.(?=[ |]|$)")
+# Any other punctuation or symbol, a full stop and a hyphen: a word bound as a clause mark is.
+_SYMBOL = re.compile(r"[^\w\s']|_")
+
+
+def _read_clauses(text: str) -> str:
+    """Apostrophes unified, clause marks read as spaces."""
+    return _CLAUSE.sub(" ", _APOSTROPHES.sub("'", text))
+
+
+# ASCII as _flatten reads it, in one byte translation (several times faster than the patterns).
+_ASCII_BYTES = bytes(ord(_SYMBOL.sub(" ", _read_clauses(chr(b)))) for b in range(128)) \
+    + bytes(range(128, 256))
 # The lower-case letters only Vietnamese written with its marks has.
 VIETNAMESE_LETTERS = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
                       "ỳýỵỷỹđ")
@@ -62,26 +67,20 @@ def _fold_char(ch: str) -> str:
 
 
 def _flatten(text: str) -> str:
-    """Fold `text` keeping case, one character per character, clause bounds read "|"."""
+    """Fold `text` keeping case, one character per character, punctuation read as spaces."""
     # Folding by dropping whatever is not ASCII after NFD is fast and, when no character was
-    # lost, equals vntext's fold with case kept; otherwise strip the marks one by one. When
-    # nothing was lost, the text held no punctuation beyond ASCII (a quote mark, a dash): its
-    # clause marks and apostrophes are then read with the symbols, in one byte translation.
+    # lost, equals vntext's fold with case kept; otherwise strip the marks one by one.
     flat = text.replace("đ", "d").replace("Đ", "D")
     ascii_ = unicodedata.normalize("NFD", flat).encode("ascii", "ignore")
-    if len(ascii_) == len(flat):  # (translated as bytes: several times faster than as str)
+    if len(ascii_) == len(flat):
         flat = ascii_.translate(_ASCII_BYTES).decode("ascii")
     else:
-        flat = _CLAUSE.sub("|", _APOSTROPHES.sub("'", flat))
-        flat = _MARKS.sub("", unicodedata.normalize("NFD", flat))
+        flat = _MARKS.sub("", unicodedata.normalize("NFD", _read_clauses(flat)))
         if len(flat) != len(text):  # a character NFD splits in two (rare outside Vietnamese)
-            flat = _MARKS.sub("", "".join(map(_fold_char, text)))
-            flat = _CLAUSE.sub("|", _APOSTROPHES.sub("'", flat))
+            flat = _read_clauses(_MARKS.sub("", "".join(map(_fold_char, text))))
         flat = _SYMBOL.sub(" ", flat)
-    flat = _FULL_STOP.sub("|", flat).replace(" - ", " | ")
-    if "'" in flat:
-        flat = _QUOTE.sub("|", flat)
-    return flat.replace(".", " ").replace("-", " ").replace("|", " ")
+    # A quote mark is a clause mark; an apostrophe inside a word ("M'gar") is not.
+    return _QUOTE.sub(" ", flat) if "'" in flat else flat
 
 
 def fold_for_match(text: str) -> str:
