@@ -45,7 +45,7 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, json_text, not_a_copy
+from storage.dialect import in_ranges, in_state, json_text, not_a_copy
 from storage.models import (
     DeliveredItem,
     Delivery,
@@ -544,7 +544,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for part in chunks(sorted(chats)):
         sending = await session.execute(
             select(d.chat_id, json_text(session, d.payload)).where(
-                d.chat_id.in_(part), d.state == OutboxState.SENDING,
+                d.chat_id.in_(part), in_state(OutboxState.SENDING),
                 ~in_ranges(d.id, sorted(ids_in_batch)))
         )
         for chat_id, text in sending:

@@ -63,6 +63,15 @@ def not_a_copy() -> ColumnElement[bool]:
     return (Item.duplicate_of + 0).is_(None)
 
 
+def in_state(state: str) -> ColumnElement[bool]:
+    """The outbox row is in `state`, written so that SQLite never reads it through the
+    `ix_deliveries_due` index (state, lane, due_at) when the query names its chats: a run of
+    digests holds tens of thousands of rows "sending", and walking them all for each batch of
+    chats costs far more than the chats' own rows by `ix_deliveries_chat_id` (`|| ''` is the
+    same value, but no indexed column; PostgreSQL, which knows better, is not hindered)."""
+    return (Delivery.state + "") == state
+
+
 def upsert_insert(session: AsyncSession, model: Any) -> Any:
     """The dialect's INSERT, which has `.on_conflict_do_nothing()` on both engines (INSERT OR
     IGNORE on SQLite): a row that would break a unique or primary key is skipped, which is what
