@@ -37,7 +37,13 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
-from delivery.match import keyword_keys, live_subscriptions
+from delivery.match import (
+    Candidates,
+    live_subscriptions,
+    match,
+    read_candidates,
+    read_subscriptions,
+)
 from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
 from model.outbox import OutboxPayload, Part
@@ -50,11 +56,8 @@ from storage.models import (
     DeliveredItem,
     Delivery,
     Item,
-    ItemProvince,
-    ItemTopic,
     Subscription,
     SubscriptionProvince,
-    SubscriptionTopic,
 )
 from storage.views import ItemView, chunks, load_items
 
@@ -367,143 +370,24 @@ class _Shared:
 async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
                       low: dict[int, frozenset[int]], group: list[Row], subs_query: Any,
                       items_query: Any, min_score: float, shared: _Shared) -> None:
-    """Match the rows of `group` (tagged by row id) and collect pairs, and the weak ones apart.
-    A row is in one group, and comes out once.
-
-    The same rule as `delivery.match.matching_pairs`, applied in Python to what SQL reads here
-    in five small queries (the batch's subscriptions and their labels, the window's items and
-    theirs, the keyword keys): a digest batch of thousands of chats is thousands of subscriptions
-    over the same items, and chats that follow the same things (the same provinces, topics and
-    keywords) are matched once. Run as one SQL query per batch, the pairs (tens of thousands a
-    batch) and their grouping into id lists cost most of composing a digest run."""
+    """Match the rows of `group` (tagged by row id) and collect pairs, and the weak ones apart,
+    by `delivery.match.match`: the batch's subscriptions over the window's items. A row is in
+    one group, and comes out once."""
+    live = subs_query.subquery("live")
+    items: Candidates | None = None
     for part in chunks([r.id for r in group]):
         # Claimed rows have mostly consecutive ids: a few ranges, not thousands of parameters.
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
             in_ranges(Delivery.id, part)).subquery("rows")
-        live = subs_query.subquery("live")
-        subs = (
-            select(live.c.sid, row_of_chat.c.tag, live.c.keywords)
-            .join(row_of_chat, row_of_chat.c.chat_id == live.c.chat_id)
-            .cte("cand_subs").prefix_with("MATERIALIZED")
-        )
-        items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
-        keys = await keyword_keys(session, select(items.c.iid).subquery(),
-                                  select(subs.c.keywords).subquery())
-        found = await _match_in_python(session, subs, items, keys, min_score)
-        for tag, (matched, weak) in found.items():
+        subs = await read_subscriptions(session, select(live.c.sid, row_of_chat.c.tag,
+                                                        live.c.keywords)
+                                        .join(row_of_chat, row_of_chat.c.chat_id == live.c.chat_id))
+        if items is None or (subs.keywords and not items.words):
+            items = await read_candidates(session, items_query, min_score, words=subs.keywords)
+        for tag, (matched, weak) in match(subs, items).items():
             pairs[tag] = shared.intern(matched)
             if weak:
                 low[tag] = shared.intern(weak)
-
-
-# What some subscriptions match: (the items, those of them matched strongly).
-_Matched = tuple[frozenset[int], frozenset[int]]
-_NOTHING: _Matched = (frozenset(), frozenset())
-
-
-async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: set[str],
-                           min_score: float) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
-    """tag → (item ids, the weak ones among them) for the subscriptions of `subs` (sid, tag,
-    keywords) and the items of `items` (iid): `matching_pairs`' rule. A subscription matches an
-    item when ANY of its provinces and ANY of its topics are among the item's labels (a part it
-    does not have is no condition) and its keywords are empty or their key "phrase#item_id" is
-    in `keys`; the pair is strong when the labels that decided it all score at least
-    `min_score` (a match without labels is strong); an item matched strongly through any
-    subscription or label is strong, and weak otherwise.
-
-    Worked out as set operations (unions, intersections) on the items of each label, once per
-    distinct subscription: no Python loop over items."""
-    sp, st = SubscriptionProvince.__table__.c, SubscriptionTopic.__table__.c
-    ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
-    sub_rows = (await session.execute(select(subs.c.sid, subs.c.tag, subs.c.keywords))).all()
-    if not sub_rows:
-        return {}
-    sub_provinces: dict[int, list[str]] = defaultdict(list)
-    for sid, code in await session.execute(
-            select(sp.subscription_id, sp.province)
-            .where(sp.subscription_id.in_(select(subs.c.sid)))):
-        sub_provinces[sid].append(code)
-    sub_topics: dict[int, list[str]] = defaultdict(list)
-    for sid, slug in await session.execute(
-            select(st.subscription_id, st.topic)
-            .where(st.subscription_id.in_(select(subs.c.sid)))):
-        sub_topics[sid].append(slug)
-    everything = frozenset(await session.scalars(select(items.c.iid)))
-
-    async def per_label(query: Any) -> dict[str, _Matched]:
-        """label → (its items, those it labels strongly): what a subscription with that one
-        label (province or topic) and no other part matches."""
-        labelled: dict[str, set[int]] = defaultdict(set)
-        strong: dict[str, set[int]] = defaultdict(set)
-        for item_id, label, score in await session.execute(query):
-            labelled[label].add(item_id)
-            if score >= min_score:
-                strong[label].add(item_id)
-        return {label: (frozenset(ids), frozenset(strong.get(label, ())))
-                for label, ids in labelled.items()}
-
-    by_province = await per_label(select(ip.item_id, ip.province, ip.score)
-                                  .where(ip.item_id.in_(select(items.c.iid))))
-    by_topic = await per_label(select(it.item_id, it.topic, it.score)
-                               .where(it.item_id.in_(select(items.c.iid))))
-    with_phrase: dict[str, set[int]] = defaultdict(set)  # from the "phrase#item_id" keys
-    for key in keys:
-        phrase, _, item_id = key.rpartition("#")
-        with_phrase[phrase].add(int(item_id))
-
-    def any_of(labels: tuple[str, ...], by_label: dict[str, _Matched]) -> _Matched:
-        """Items with any of `labels`; strong if strong through any of them."""
-        if len(labels) == 1:
-            return by_label.get(labels[0], _NOTHING)
-        got = [by_label.get(label, _NOTHING) for label in labels]
-        return (frozenset().union(*(ids for ids, _ in got)),
-                frozenset().union(*(strong for _, strong in got)))
-
-    def match(provinces: tuple[str, ...], topics: tuple[str, ...], keywords: str) -> _Matched:
-        if provinces and topics:
-            # A pair (province, topic) decides: strong when both labels are. The best pair of
-            # an item is its best province with its best topic.
-            (in_p, strong_p), (in_t, strong_t) = any_of(provinces, by_province), any_of(
-                topics, by_topic)
-            got = (in_p & in_t, strong_p & strong_t)
-        elif provinces:
-            got = any_of(provinces, by_province)
-        elif topics:
-            got = any_of(topics, by_topic)
-        else:
-            got = (everything, everything)
-        if keywords:
-            wanted = with_phrase.get(keywords, set())
-            got = (got[0] & wanted, got[1] & wanted)
-        return got
-
-    # Chats that follow the same things match the same items: once per distinct subscription.
-    known: dict[tuple[tuple[str, ...], tuple[str, ...], str], _Matched] = {}
-    per_tag: dict[int, list[_Matched]] = defaultdict(list)
-    for sid, tag, keywords in sub_rows:
-        shape = (tuple(sorted(set(sub_provinces.get(sid, ())))),
-                 tuple(sorted(set(sub_topics.get(sid, ())))), keywords)
-        matched = known.get(shape)
-        if matched is None:
-            matched = known[shape] = match(*shape)
-        if matched[0]:
-            per_tag[tag].append(matched)
-    # A tag's items, from each of its subscriptions; the weak ones are those no subscription
-    # matched strongly. Tags with the same subscriptions share the same sets.
-    merged: dict[tuple[int, ...], tuple[frozenset[int], frozenset[int]]] = {}
-    found: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
-    for tag, all_matched in per_tag.items():
-        ident = tuple(id(m) for m in all_matched)
-        got = merged.get(ident)
-        if got is None:
-            if len(all_matched) == 1:
-                ids, strong = all_matched[0]
-            else:
-                ids = frozenset().union(*(m[0] for m in all_matched))
-                strong = frozenset().union(*(m[1] for m in all_matched))
-            got = merged[ident] = (ids, ids - strong)
-        found[tag] = got
-    return found
 
 
 async def _item_times(session: AsyncSession,
