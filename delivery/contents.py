@@ -110,7 +110,7 @@ class Rendered:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._texts: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
+        self._texts: OrderedDict[tuple[Any, ...], list[Part]] = OrderedDict()
         self._blocks: Blocks | None = None
         self._views: dict[int, ItemView] = {}  # what the blocks were rendered from
 
@@ -125,7 +125,7 @@ class Rendered:
         seen.update(views)
         return self._blocks
 
-    def get(self, key: tuple[Any, ...]) -> list[str] | None:
+    def get(self, key: tuple[Any, ...]) -> list[Part] | None:
         texts = self._texts.get(key)
         if texts is not None:
             self._texts.move_to_end(key)
@@ -138,7 +138,7 @@ class Rendered:
     def __len__(self) -> int:
         return len(self._texts)
 
-    def put(self, key: tuple[Any, ...], texts: list[str]) -> None:
+    def put(self, key: tuple[Any, ...], texts: list[Part]) -> None:
         self._texts[key] = texts
         if len(self._texts) > self.size:
             self._texts.popitem(last=False)
@@ -222,23 +222,22 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         local = (id(found), row.kind, row.lang, limit, when, low)
         parts = parts_of.get(local)
         if parts is None:
-            parts = parts_of[local] = [
-                Part(t) for t in _texts(app, row, views, ids, versions, frozenset(low), limit,
-                                        rendered, blocks)]
+            parts = parts_of[local] = _parts(app, row, views, ids, versions, frozenset(low),
+                                             limit, rendered, blocks)
         # The rows that share a message share its (frozen) parts too.
         row.parts = list(parts)
 
 
-def _texts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
+def _parts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
            versions: tuple[int, ...], weak: frozenset[int], limit: int, rendered: Rendered,
-           blocks: Blocks) -> list[str]:
-    """The texts of `row`'s message of items `ids`: rendered, or kept from an earlier batch."""
+           blocks: Blocks) -> list[Part]:
+    """The parts of `row`'s message of items `ids`: rendered, or kept from an earlier batch."""
     tz = app.settings.tz
     header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
     # Chats that follow the same things get the same message: render it once.
     key = (row.kind, row.lang, limit, header, ids, versions, weak)
-    texts = rendered.get(key)
-    if texts is None:
+    parts = rendered.get(key)
+    if parts is None:
         items = [views[i] for i in ids if i not in weak]
         if row.kind == DeliveryKind.INSTANT:
             texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
@@ -249,8 +248,9 @@ def _texts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
                    if app.settings.public_base_url else None)
             texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                   blocks=blocks, low=low, postscript=[web] if web else ())
-        rendered.put(key, texts)
-    return texts
+        parts = [Part(text) for text in texts]
+        rendered.put(key, parts)
+    return parts
 
 
 def _mode(row: Row) -> str:
