@@ -136,7 +136,12 @@ async def _compose(url: str, lane: int, owner: str, rendered: Rendered) -> tuple
 
 
 async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
-    """Match, then compose: instant rows first, then digests, all in this one process."""
+    """Match, then compose: instant rows first, then digests, all in this one process. The
+    modules are imported before the clock starts, as a running bot has them (matplotlib, behind
+    the officials' reports, alone takes seconds)."""
+    import delivery.digests
+    import delivery.match
+    import delivery.outbox  # noqa: F401
     from delivery.contents import Rendered
 
     started = time.perf_counter()

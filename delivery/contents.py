@@ -37,7 +37,13 @@ from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import HELD, HELD_OVERLAP, PERIODS
-from delivery.match import keyword_keys, live_subscriptions
+from delivery.match import (
+    Candidates,
+    live_subscriptions,
+    match,
+    read_candidates,
+    read_subscriptions,
+)
 from delivery.report import build_report
 from model.enums import DeliveryKind, OutboxState, SubscriptionKind, SubscriptionMode
 from model.outbox import OutboxPayload, Part
@@ -45,16 +51,13 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, json_text, not_a_copy
+from storage.dialect import in_ranges, in_state, json_text, not_a_copy
 from storage.models import (
     DeliveredItem,
     Delivery,
     Item,
-    ItemProvince,
-    ItemTopic,
     Subscription,
     SubscriptionProvince,
-    SubscriptionTopic,
 )
 from storage.views import ItemView, chunks, load_items
 
@@ -107,7 +110,7 @@ class Rendered:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._texts: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
+        self._texts: OrderedDict[tuple[Any, ...], list[Part]] = OrderedDict()
         self._blocks: Blocks | None = None
         self._views: dict[int, ItemView] = {}  # what the blocks were rendered from
 
@@ -122,7 +125,7 @@ class Rendered:
         seen.update(views)
         return self._blocks
 
-    def get(self, key: tuple[Any, ...]) -> list[str] | None:
+    def get(self, key: tuple[Any, ...]) -> list[Part] | None:
         texts = self._texts.get(key)
         if texts is not None:
             self._texts.move_to_end(key)
@@ -135,7 +138,7 @@ class Rendered:
     def __len__(self) -> int:
         return len(self._texts)
 
-    def put(self, key: tuple[Any, ...], texts: list[str]) -> None:
+    def put(self, key: tuple[Any, ...], texts: list[Part]) -> None:
         self._texts[key] = texts
         if len(self._texts) > self.size:
             self._texts.popitem(last=False)
@@ -219,23 +222,22 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         local = (id(found), row.kind, row.lang, limit, when, low)
         parts = parts_of.get(local)
         if parts is None:
-            parts = parts_of[local] = [
-                Part(t) for t in _texts(app, row, views, ids, versions, frozenset(low), limit,
-                                        rendered, blocks)]
+            parts = parts_of[local] = _parts(app, row, views, ids, versions, frozenset(low),
+                                             limit, rendered, blocks)
         # The rows that share a message share its (frozen) parts too.
         row.parts = list(parts)
 
 
-def _texts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
+def _parts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
            versions: tuple[int, ...], weak: frozenset[int], limit: int, rendered: Rendered,
-           blocks: Blocks) -> list[str]:
-    """The texts of `row`'s message of items `ids`: rendered, or kept from an earlier batch."""
+           blocks: Blocks) -> list[Part]:
+    """The parts of `row`'s message of items `ids`: rendered, or kept from an earlier batch."""
     tz = app.settings.tz
     header = "" if row.kind == DeliveryKind.INSTANT else _digest_header(row, len(ids), tz)
     # Chats that follow the same things get the same message: render it once.
     key = (row.kind, row.lang, limit, header, ids, versions, weak)
-    texts = rendered.get(key)
-    if texts is None:
+    parts = rendered.get(key)
+    if parts is None:
         items = [views[i] for i in ids if i not in weak]
         if row.kind == DeliveryKind.INSTANT:
             texts = render_batch(items, lang=row.lang, tz=tz, limit=limit, blocks=blocks)
@@ -246,8 +248,9 @@ def _texts(app: App, row: Row, views: dict[int, ItemView], ids: tuple[int, ...],
                    if app.settings.public_base_url else None)
             texts = render_digest(items, header=header, lang=row.lang, tz=tz, limit=limit,
                                   blocks=blocks, low=low, postscript=[web] if web else ())
-        rendered.put(key, texts)
-    return texts
+        parts = [Part(text) for text in texts]
+        rendered.put(key, parts)
+    return parts
 
 
 def _mode(row: Row) -> str:
@@ -367,143 +370,24 @@ class _Shared:
 async def _pairs_into(session: AsyncSession, pairs: dict[int, frozenset[int]],
                       low: dict[int, frozenset[int]], group: list[Row], subs_query: Any,
                       items_query: Any, min_score: float, shared: _Shared) -> None:
-    """Match the rows of `group` (tagged by row id) and collect pairs, and the weak ones apart.
-    A row is in one group, and comes out once.
-
-    The same rule as `delivery.match.matching_pairs`, applied in Python to what SQL reads here
-    in five small queries (the batch's subscriptions and their labels, the window's items and
-    theirs, the keyword keys): a digest batch of thousands of chats is thousands of subscriptions
-    over the same items, and chats that follow the same things (the same provinces, topics and
-    keywords) are matched once. Run as one SQL query per batch, the pairs (tens of thousands a
-    batch) and their grouping into id lists cost most of composing a digest run."""
+    """Match the rows of `group` (tagged by row id) and collect pairs, and the weak ones apart,
+    by `delivery.match.match`: the batch's subscriptions over the window's items. A row is in
+    one group, and comes out once."""
+    live = subs_query.subquery("live")
+    items: Candidates | None = None
     for part in chunks([r.id for r in group]):
         # Claimed rows have mostly consecutive ids: a few ranges, not thousands of parameters.
         row_of_chat = select(Delivery.id.label("tag"), Delivery.chat_id).where(
             in_ranges(Delivery.id, part)).subquery("rows")
-        live = subs_query.subquery("live")
-        subs = (
-            select(live.c.sid, row_of_chat.c.tag, live.c.keywords)
-            .join(row_of_chat, row_of_chat.c.chat_id == live.c.chat_id)
-            .cte("cand_subs").prefix_with("MATERIALIZED")
-        )
-        items = items_query.cte("cand_items").prefix_with("MATERIALIZED")
-        keys = await keyword_keys(session, select(items.c.iid).subquery(),
-                                  select(subs.c.keywords).subquery())
-        found = await _match_in_python(session, subs, items, keys, min_score)
-        for tag, (matched, weak) in found.items():
+        subs = await read_subscriptions(session, select(live.c.sid, row_of_chat.c.tag,
+                                                        live.c.keywords)
+                                        .join(row_of_chat, row_of_chat.c.chat_id == live.c.chat_id))
+        if items is None or (subs.keywords and not items.words):
+            items = await read_candidates(session, items_query, min_score, words=subs.keywords)
+        for tag, (matched, weak) in match(subs, items).items():
             pairs[tag] = shared.intern(matched)
             if weak:
                 low[tag] = shared.intern(weak)
-
-
-# What some subscriptions match: (the items, those of them matched strongly).
-_Matched = tuple[frozenset[int], frozenset[int]]
-_NOTHING: _Matched = (frozenset(), frozenset())
-
-
-async def _match_in_python(session: AsyncSession, subs: Any, items: Any, keys: set[str],
-                           min_score: float) -> dict[int, tuple[frozenset[int], frozenset[int]]]:
-    """tag → (item ids, the weak ones among them) for the subscriptions of `subs` (sid, tag,
-    keywords) and the items of `items` (iid): `matching_pairs`' rule. A subscription matches an
-    item when ANY of its provinces and ANY of its topics are among the item's labels (a part it
-    does not have is no condition) and its keywords are empty or their key "phrase#item_id" is
-    in `keys`; the pair is strong when the labels that decided it all score at least
-    `min_score` (a match without labels is strong); an item matched strongly through any
-    subscription or label is strong, and weak otherwise.
-
-    Worked out as set operations (unions, intersections) on the items of each label, once per
-    distinct subscription: no Python loop over items."""
-    sp, st = SubscriptionProvince.__table__.c, SubscriptionTopic.__table__.c
-    ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
-    sub_rows = (await session.execute(select(subs.c.sid, subs.c.tag, subs.c.keywords))).all()
-    if not sub_rows:
-        return {}
-    sub_provinces: dict[int, list[str]] = defaultdict(list)
-    for sid, code in await session.execute(
-            select(sp.subscription_id, sp.province)
-            .where(sp.subscription_id.in_(select(subs.c.sid)))):
-        sub_provinces[sid].append(code)
-    sub_topics: dict[int, list[str]] = defaultdict(list)
-    for sid, slug in await session.execute(
-            select(st.subscription_id, st.topic)
-            .where(st.subscription_id.in_(select(subs.c.sid)))):
-        sub_topics[sid].append(slug)
-    everything = frozenset(await session.scalars(select(items.c.iid)))
-
-    async def per_label(query: Any) -> dict[str, _Matched]:
-        """label → (its items, those it labels strongly): what a subscription with that one
-        label (province or topic) and no other part matches."""
-        labelled: dict[str, set[int]] = defaultdict(set)
-        strong: dict[str, set[int]] = defaultdict(set)
-        for item_id, label, score in await session.execute(query):
-            labelled[label].add(item_id)
-            if score >= min_score:
-                strong[label].add(item_id)
-        return {label: (frozenset(ids), frozenset(strong.get(label, ())))
-                for label, ids in labelled.items()}
-
-    by_province = await per_label(select(ip.item_id, ip.province, ip.score)
-                                  .where(ip.item_id.in_(select(items.c.iid))))
-    by_topic = await per_label(select(it.item_id, it.topic, it.score)
-                               .where(it.item_id.in_(select(items.c.iid))))
-    with_phrase: dict[str, set[int]] = defaultdict(set)  # from the "phrase#item_id" keys
-    for key in keys:
-        phrase, _, item_id = key.rpartition("#")
-        with_phrase[phrase].add(int(item_id))
-
-    def any_of(labels: tuple[str, ...], by_label: dict[str, _Matched]) -> _Matched:
-        """Items with any of `labels`; strong if strong through any of them."""
-        if len(labels) == 1:
-            return by_label.get(labels[0], _NOTHING)
-        got = [by_label.get(label, _NOTHING) for label in labels]
-        return (frozenset().union(*(ids for ids, _ in got)),
-                frozenset().union(*(strong for _, strong in got)))
-
-    def match(provinces: tuple[str, ...], topics: tuple[str, ...], keywords: str) -> _Matched:
-        if provinces and topics:
-            # A pair (province, topic) decides: strong when both labels are. The best pair of
-            # an item is its best province with its best topic.
-            (in_p, strong_p), (in_t, strong_t) = any_of(provinces, by_province), any_of(
-                topics, by_topic)
-            got = (in_p & in_t, strong_p & strong_t)
-        elif provinces:
-            got = any_of(provinces, by_province)
-        elif topics:
-            got = any_of(topics, by_topic)
-        else:
-            got = (everything, everything)
-        if keywords:
-            wanted = with_phrase.get(keywords, set())
-            got = (got[0] & wanted, got[1] & wanted)
-        return got
-
-    # Chats that follow the same things match the same items: once per distinct subscription.
-    known: dict[tuple[tuple[str, ...], tuple[str, ...], str], _Matched] = {}
-    per_tag: dict[int, list[_Matched]] = defaultdict(list)
-    for sid, tag, keywords in sub_rows:
-        shape = (tuple(sorted(set(sub_provinces.get(sid, ())))),
-                 tuple(sorted(set(sub_topics.get(sid, ())))), keywords)
-        matched = known.get(shape)
-        if matched is None:
-            matched = known[shape] = match(*shape)
-        if matched[0]:
-            per_tag[tag].append(matched)
-    # A tag's items, from each of its subscriptions; the weak ones are those no subscription
-    # matched strongly. Tags with the same subscriptions share the same sets.
-    merged: dict[tuple[int, ...], tuple[frozenset[int], frozenset[int]]] = {}
-    found: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
-    for tag, all_matched in per_tag.items():
-        ident = tuple(id(m) for m in all_matched)
-        got = merged.get(ident)
-        if got is None:
-            if len(all_matched) == 1:
-                ids, strong = all_matched[0]
-            else:
-                ids = frozenset().union(*(m[0] for m in all_matched))
-                strong = frozenset().union(*(m[1] for m in all_matched))
-            got = merged[ident] = (ids, ids - strong)
-        found[tag] = got
-    return found
 
 
 async def _item_times(session: AsyncSession,
@@ -544,7 +428,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for part in chunks(sorted(chats)):
         sending = await session.execute(
             select(d.chat_id, json_text(session, d.payload)).where(
-                d.chat_id.in_(part), d.state == OutboxState.SENDING,
+                d.chat_id.in_(part), in_state(OutboxState.SENDING),
                 ~in_ranges(d.id, sorted(ids_in_batch)))
         )
         for chat_id, text in sending:

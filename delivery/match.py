@@ -1,16 +1,18 @@
-"""Which subscriptions want which items: decided set-wise in SQL.
+"""Which subscriptions want which items: one rule, applied in Python to what SQL reads.
 
 A subscription matches an item when every non-empty part matches: ANY of its topics, ANY of its
 provinces, ALL of its keywords (whole words of the item's folded `search_text`). Paused
 subscriptions, mode "off", inactive chats, backlog items and duplicates never match.
 
-`matching_pairs` is the matching query: `on_new_items` (at ingestion) queues one instant outbox
-row per chat that has an instant subscription matching any of the new items, with those item
-ids: one row per chat, not per pair (the ids are aggregated in SQL). `delivery.contents` (when
-the sender claims a batch of digest rows) applies the same rule in Python to the batch's
-subscriptions and the window's items, which SQL reads for it: thousands of chats over the same
-items, matched once per distinct subscription (tests/test_delivery_match.py checks that both
-give the same pairs).
+`match` is the rule, over `Subscriptions` (read by `read_subscriptions`: each one's tag, its
+provinces, topics and keywords) and `Candidates` (read by `read_candidates`: the candidate items,
+each label's items, their words). `on_new_items` (at ingestion) queues one instant outbox row per
+chat that has an instant subscription matching any of the new items, with those item ids;
+`delivery.contents` (when the sender claims a batch of digest rows) matches the batch's
+subscriptions with the window's items. Both are thousands of subscriptions over at most a few
+thousand items, and chats that follow the same things (the same provinces, topics and keywords)
+are matched once: as set operations on each label's items, no loop over items.
+(tests/test_delivery_match.py checks `match` against the rule written pair by pair.)
 
 What a chat has been given is recorded per (chat, item) in `delivered_items` once sent; resolving
 leaves out what a chat already has, so each item reaches a chat at most once, even when several
@@ -22,13 +24,6 @@ strong pairs (settings.instant_min_score); a weaker match is held for the chat's
 where it is marked as lower-confidence: a daily digest of the chat's instant subscriptions'
 held items ("held" rows, due at the chat's digest hour), or the chat's own daily or weekly
 digest, whichever is sent first.
-
-The query is driven by the labels: the candidate items' provinces and topics (a few thousand rows)
-are joined to the subscriptions' ones, per shape of subscription (provinces and topics, provinces
-only, topics only, neither), so there is no OR over correlated subqueries and no scan of all
-subscriptions × items. Keywords are few distinct phrases: each phrase is tested once per item in
-Python with the same folding as search (`vntext.fold_tokens`), and SQL gets the
-"phrase#item_id" keys that hold.
 """
 
 from __future__ import annotations
@@ -36,45 +31,21 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    CTE,
-    CompoundSelect,
-    Float,
-    Select,
-    String,
-    Subquery,
-    and_,
-    bindparam,
-    case,
-    cast,
-    exists,
-    func,
-    literal,
-    or_,
-    select,
-    true,
-    union_all,
-)
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.digests import held_dues, held_row
 from delivery.pacing import INTERACTIVE
 from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
+from model.outbox import OutboxPayload
 from runtime import App
-from storage.dialect import (
-    dialect,
-    id_list,
-    in_strings,
-    insert_pending,
-    insert_rows,
-    json_object_text,
-    lock_for_write,
-)
+from storage.dialect import insert_rows, lock_for_write, text_list
 from storage.leases import claim_unmatched
 from storage.models import (
     Chat,
@@ -85,6 +56,7 @@ from storage.models import (
     SubscriptionProvince,
     SubscriptionTopic,
 )
+from storage.views import chunks
 from vntext import fold_tokens
 
 log = logging.getLogger(__name__)
@@ -110,131 +82,168 @@ def deliverable(item_ids: list[int]) -> Select[Any]:
     )
 
 
-def matching_pairs(session: AsyncSession, subs: CTE, items: CTE, keyword_keys: Iterable[str],
-                   min_score: float) -> CompoundSelect[Any]:
-    """(tag, item_id, strong) for every subscription in `subs` (columns sid, tag, keywords) and
-    item in `items` (column iid) that match; `strong` is 1 when the labels that decided the
-    match all score at least `min_score` (a keyword-only match is strong: no label decided it),
-    else 0. A pair can come out more than once (several subscriptions or topics); callers
-    group by it (see `by_tag`).
-
-    Both sides' labels are materialised first (the subscriptions' of `subs`, the items' of
-    `items`), so every join is between two small sets and no engine is tempted to walk an
-    index over all subscriptions of a province."""
-    st, sp = SubscriptionTopic.__table__, SubscriptionProvince.__table__
-    ip, it = ItemProvince.__table__, ItemTopic.__table__
-
-    def materialized(query: Select[Any], name: str) -> CTE:
-        return query.cte(name).prefix_with("MATERIALIZED")
-
-    cand_ip = materialized(
-        select(ip.c.item_id, ip.c.province, ip.c.score)
-        .where(ip.c.item_id.in_(select(items.c.iid))), "cand_item_provinces")
-    cand_it = materialized(
-        select(it.c.item_id, it.c.topic, it.c.score)
-        .where(it.c.item_id.in_(select(items.c.iid))), "cand_item_topics")
-    cand_sp = materialized(
-        select(subs.c.sid, subs.c.tag, subs.c.keywords, sp.c.province)
-        .join(sp, sp.c.subscription_id == subs.c.sid), "cand_sub_provinces")
-    cand_st = materialized(
-        select(subs.c.sid, st.c.topic).join(st, st.c.subscription_id == subs.c.sid),
-        "cand_sub_topics")
-    no_topics = ~exists().where(cand_st.c.sid == subs.c.sid)
-    no_provinces = ~exists().where(cand_sp.c.sid == subs.c.sid)
-
-    # One parameter for all the keys (thousands: phrases × items), shared by the four branches;
-    # one threshold, likewise.
-    keys = sorted(keyword_keys)
-    engine = dialect(session)
-    threshold = bindparam("min_score", min_score, type_=Float())
-
-    def strong(*scores: Any) -> Any:
-        return case((and_(*(score >= threshold for score in scores)), 1), else_=0)
-
-    def keep(query: Select[Any], keywords: Any, item_col: Any) -> Select[Any]:
-        plain = keywords == ""
-        if not keys:
-            return query.where(plain)
-        key = keywords + literal("#") + cast(item_col, String)
-        return query.where(or_(plain, in_strings(engine, key, keys, "keyword_keys")))
-
-    provinces_only = keep(
-        select(cand_sp.c.tag, cand_ip.c.item_id, strong(cand_ip.c.score).label("strong"))
-        .join(cand_ip, cand_ip.c.province == cand_sp.c.province)
-        .where(~exists().where(cand_st.c.sid == cand_sp.c.sid)),
-        cand_sp.c.keywords, cand_ip.c.item_id,
-    )
-    provinces_and_topics = keep(
-        select(cand_sp.c.tag, cand_ip.c.item_id, strong(cand_ip.c.score, cand_it.c.score))
-        .join(cand_ip, cand_ip.c.province == cand_sp.c.province)
-        .join(cand_st, cand_st.c.sid == cand_sp.c.sid)
-        .join(cand_it, (cand_it.c.item_id == cand_ip.c.item_id)
-              & (cand_it.c.topic == cand_st.c.topic)),
-        cand_sp.c.keywords, cand_ip.c.item_id,
-    )
-    topics_only = keep(
-        select(subs.c.tag, cand_it.c.item_id, strong(cand_it.c.score))
-        .join(cand_st, cand_st.c.sid == subs.c.sid)
-        .join(cand_it, cand_it.c.topic == cand_st.c.topic)
-        .where(no_provinces),
-        subs.c.keywords, cand_it.c.item_id,
-    )
-    everything = keep(
-        select(subs.c.tag, items.c.iid, literal(1))
-        .join(items, true())  # a deliberate cross join: these subscriptions take every item
-        .where(no_topics, no_provinces),
-        subs.c.keywords, items.c.iid,
-    )
-    return union_all(provinces_only, provinces_and_topics, topics_only, everything)
+# What a subscription follows: (provinces, topics, keywords), the labels sorted; a part it does
+# not have is empty.
+Shape = tuple[tuple[str, ...], tuple[str, ...], str]
+# What some subscriptions match: (the items, those of them matched strongly).
+Matched = tuple[frozenset[int], frozenset[int]]
+_NOTHING: Matched = (frozenset(), frozenset())
 
 
-def by_tag(session: AsyncSession, pairs: Any) -> Select[Any]:
-    """Per tag of `matching_pairs`: (tag, ids, strong, weak): every item id, the ids matched
-    strongly, the ids matched only weakly, each as an id list (NULL when there are none). An
-    item matched strongly by any subscription or label counts as strong."""
-    best = (select(pairs.c.tag, pairs.c.item_id, func.max(pairs.c.strong).label("strong"))
-            .group_by(pairs.c.tag, pairs.c.item_id).subquery("best"))
-    # CASE gives NULL otherwise, which the id list leaves out.
-    strong = case((best.c.strong == 1, best.c.item_id))
-    weak = case((best.c.strong == 0, best.c.item_id))
-    return (select(best.c.tag, id_list(session, best.c.item_id).label("ids"),
-                   id_list(session, strong).label("strong"), id_list(session, weak).label("weak"))
-            .group_by(best.c.tag))
+@dataclass
+class Subscriptions:
+    """Subscriptions to match, each as (tag, shape): the tag says whom the match is for (a
+    chat, a digest row)."""
+
+    tagged: list[tuple[int, Shape]] = field(default_factory=list)
+
+    @property
+    def keywords(self) -> bool:
+        return any(shape[2] for _, shape in self.tagged)
 
 
-async def keyword_keys(session: AsyncSession, items: Subquery, subs: Subquery) -> set[str]:
-    """"phrase#item_id" for every keyword phrase of `subs` (column keywords) whose words all
-    occur in the item's folded text."""
-    phrases = (
-        await session.scalars(
-            select(subs.c.keywords).where(subs.c.keywords != "").distinct()
-        )
-    ).all()
-    if not phrases:
-        return set()
-    wanted = {phrase: frozenset(words) for phrase in phrases if (words := fold_tokens(phrase))}
-    if not wanted:
-        return set()
-    asked = frozenset().union(*wanted.values())
-    texts = await session.execute(
-        select(Item.id, Item.search_text).where(Item.id.in_(select(items.c.iid)))
-    )
-    # Only the phrases' words are indexed: a few, not every word of every item.
-    items_with: dict[str, set[int]] = defaultdict(set)
-    for item_id, search_text in texts:
-        for word in asked & _words(search_text):
-            items_with[word].add(item_id)
-    keys: set[str] = set()
-    for phrase, needed in wanted.items():
-        found = set.intersection(*(items_with.get(w, set()) for w in needed))
-        keys.update(f"{phrase}#{item_id}" for item_id in found)
-    return keys
+async def read_subscriptions(session: AsyncSession, subs: Select[Any]) -> Subscriptions:
+    """The subscriptions of `subs` (columns sid, tag, keywords) with their provinces and
+    topics, in one query."""
+    q = subs.subquery("subs")
+    sp, st = SubscriptionProvince.__table__.c, SubscriptionTopic.__table__.c
+    provinces = (select(text_list(session, sp.province)).where(sp.subscription_id == q.c.sid)
+                 .scalar_subquery())
+    topics = (select(text_list(session, st.topic)).where(st.subscription_id == q.c.sid)
+              .scalar_subquery())
+    found = Subscriptions()
+    shapes: dict[Shape, Shape] = {}  # equal shapes as one object
+    for tag, keywords, p, t in await session.execute(
+            select(q.c.tag, q.c.keywords, provinces, topics)):
+        shape: Shape = (_labels(p), _labels(t), keywords)
+        found.tagged.append((tag, shapes.setdefault(shape, shape)))
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _labels(listed: str | None) -> tuple[str, ...]:
+    return tuple(sorted(set(listed.split(",")))) if listed else ()
+
+
+class Candidates:
+    """The items a match may give, with each label's items: what a subscription with that one
+    label (province or topic) and no other part matches, and those it labels strongly."""
+
+    def __init__(self, everything: frozenset[int], by_province: dict[str, Matched],
+                 by_topic: dict[str, Matched], words: dict[int, frozenset[str]]) -> None:
+        self.everything = everything
+        self.by_province = by_province
+        self.by_topic = by_topic
+        self.words = words  # each item's folded words; only read when keywords are matched
+        self._phrases: dict[str, frozenset[int]] = {}
+
+    def with_phrase(self, phrase: str) -> frozenset[int]:
+        """The items that hold every word of `phrase` (none for a phrase without words)."""
+        found = self._phrases.get(phrase)
+        if found is None:
+            needed = frozenset(fold_tokens(phrase))
+            found = self._phrases[phrase] = frozenset(
+                item_id for item_id, words in self.words.items()
+                if needed and needed <= words)
+        return found
+
+
+async def read_candidates(session: AsyncSession, items: Select[Any], min_score: float, *,
+                          words: bool) -> Candidates:
+    """The items of `items` (column iid) with their labels, and their words when `words`. A
+    label is strong when it scores at least `min_score`."""
+    ip, it = ItemProvince.__table__.c, ItemTopic.__table__.c
+    ids = frozenset(await session.scalars(items))
+    ordered = sorted(ids)
+
+    async def per_label(item_col: Any, label_col: Any, score_col: Any) -> dict[str, Matched]:
+        labelled: dict[str, set[int]] = defaultdict(set)
+        strong: dict[str, set[int]] = defaultdict(set)
+        for part in chunks(ordered):
+            for item_id, label, score in await session.execute(
+                    select(item_col, label_col, score_col).where(item_col.in_(part))):
+                labelled[label].add(item_id)
+                if score >= min_score:
+                    strong[label].add(item_id)
+        return {label: (frozenset(got), frozenset(strong.get(label, ())))
+                for label, got in labelled.items()}
+
+    texts: dict[int, frozenset[str]] = {}
+    if words:
+        for part in chunks(ordered):
+            for item_id, search_text in await session.execute(
+                    select(Item.id, Item.search_text).where(Item.id.in_(part))):
+                texts[item_id] = _words(search_text)
+    return Candidates(ids, await per_label(ip.item_id, ip.province, ip.score),
+                      await per_label(it.item_id, it.topic, it.score), texts)
 
 
 @lru_cache(maxsize=20_000)
 def _words(search_text: str) -> frozenset[str]:
     # The same items come back in every batch of a digest run: tokenise each text once.
     return frozenset(fold_tokens(search_text))
+
+
+def match(subs: Subscriptions, items: Candidates) -> dict[int, Matched]:
+    """tag → (item ids, the weak ones among them): the matching rule. A subscription matches an
+    item when ANY of its provinces and ANY of its topics are among the item's labels (a part it
+    does not have is no condition) and the item holds every word of its keywords; the pair is
+    strong when the labels that decided it are all strong (`read_candidates`; a match without
+    labels is strong); an item matched strongly through any subscription or label is strong,
+    and weak otherwise. Tags without a match are left out; tags with the same subscriptions
+    share the same sets."""
+
+    def any_of(labels: tuple[str, ...], by_label: dict[str, Matched]) -> Matched:
+        """Items with any of `labels`; strong if strong through any of them."""
+        if len(labels) == 1:
+            return by_label.get(labels[0], _NOTHING)
+        got = [by_label.get(label, _NOTHING) for label in labels]
+        return (frozenset().union(*(ids for ids, _ in got)),
+                frozenset().union(*(strong for _, strong in got)))
+
+    def one(shape: Shape) -> Matched:
+        provinces, topics, keywords = shape
+        if provinces and topics:
+            # A pair (province, topic) decides: strong when both labels are. The best pair of
+            # an item is its best province with its best topic.
+            (in_p, strong_p) = any_of(provinces, items.by_province)
+            (in_t, strong_t) = any_of(topics, items.by_topic)
+            got = (in_p & in_t, strong_p & strong_t)
+        elif provinces:
+            got = any_of(provinces, items.by_province)
+        elif topics:
+            got = any_of(topics, items.by_topic)
+        else:
+            got = (items.everything, items.everything)
+        if keywords:
+            wanted = items.with_phrase(keywords)
+            got = (got[0] & wanted, got[1] & wanted)
+        return got
+
+    known: dict[Shape, Matched] = {}
+    per_tag: dict[int, list[Matched]] = defaultdict(list)
+    for tag, shape in subs.tagged:
+        matched = known.get(shape)
+        if matched is None:
+            matched = known[shape] = one(shape)
+        if matched[0]:
+            per_tag[tag].append(matched)
+    # A tag's items, from each of its subscriptions; the weak ones are those no subscription
+    # matched strongly.
+    merged: dict[Hashable, Matched] = {}
+    found: dict[int, Matched] = {}
+    for tag, all_matched in per_tag.items():
+        ident = tuple(id(m) for m in all_matched)
+        got = merged.get(ident)
+        if got is None:
+            if len(all_matched) == 1:
+                ids, strong = all_matched[0]
+            else:
+                ids = frozenset().union(*(m[0] for m in all_matched))
+                strong = frozenset().union(*(m[1] for m in all_matched))
+            got = merged[ident] = (ids, ids - strong)
+        found[tag] = got
+    return found
 
 
 async def on_new_items(app: App, item_ids: list[int]) -> None:
@@ -273,47 +282,37 @@ async def match_unmatched(app: App) -> int:
 async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetime,
                         min_score: float, tz: tzinfo) -> tuple[int, int]:
     """Queue the rows for these new items; returns (instant rows, held-digest rows) queued.
-    An instant row carries the chat's strongly matched items, in one
-    INSERT … SELECT; a chat with weaker matches gets its next held digest queued (one per chat
-    and day, so queuing it again is a no-op: the digest finds the items itself when it is sent,
-    see delivery.contents). That second pass runs only when some label of these items is below
-    `min_score`. What a chat already has is taken out when a row is claimed."""
+    An instant row carries the chat's strongly matched items; a chat with weaker matches gets
+    its next held digest queued (one per chat and day, so queuing it again is a no-op: the
+    digest finds the items itself when it is sent, see delivery.contents). What a chat already
+    has is taken out when a row is claimed."""
     live = live_subscriptions().where(Subscription.mode == SubscriptionMode.INSTANT).subquery()
-    subs = (select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords)
-            .cte("cand_subs").prefix_with("MATERIALIZED"))
-    items = deliverable(item_ids).cte("cand_items").prefix_with("MATERIALIZED")
-    keys = await keyword_keys(session, select(items.c.iid).subquery(), select(subs).subquery())
-
-    def per_chat() -> Any:
-        return by_tag(session, matching_pairs(session, subs, items, keys, min_score)
-                      .subquery("pairs")).subquery("per_chat")
-
-    chats = per_chat()
+    subs = await read_subscriptions(
+        session, select(live.c.sid, live.c.chat_id.label("tag"), live.c.keywords))
+    items = await read_candidates(session, deliverable(item_ids), min_score,
+                                  words=subs.keywords)
+    found = match(subs, items)
     # The same items give the same keys, so queuing them again (a retried transaction) is a
     # no-op; items are matched once (storage.leases.claim_unmatched), so keys never collide.
     batch = hashlib.sha1(",".join(map(str, item_ids)).encode()).hexdigest()[:16]
-    key = literal("instant:") + cast(chats.c.tag, String) + literal(f":{batch}")
-    # OutboxPayload(items=[...]).to_json(), built in SQL for every chat at once.
-    payload = json_object_text(session, literal('{"items": [') + chats.c.strong + literal("]}"))
-    instant = await insert_pending(
-        session, chat_id=chats.c.tag, kind=DeliveryKind.INSTANT, lane=INTERACTIVE, dedup_key=key,
-        payload=payload, due_at=now, now=now, where=chats.c.strong.is_not(None))
-    if not await _any_weak_label(session, item_ids, min_score):
-        return instant, 0
-    chats = per_chat()
-    weak = await session.execute(select(chats.c.tag, Chat.default_hour)
-                                 .join(Chat, Chat.id == chats.c.tag)
-                                 .where(chats.c.weak.is_not(None)))
-    held = [held_row(chat_id, hour, due, tz) for chat_id, hour in weak
-            for due in held_dues(hour, now, tz)]
+    # Chats that follow the same things share their sets, and so their payload.
+    payloads: dict[frozenset[int], dict[str, Any]] = {}
+    rows = []
+    for chat_id, (ids, weak) in sorted(found.items()):
+        strong = ids - weak if weak else ids
+        if not strong:
+            continue
+        payload = payloads.get(strong)
+        if payload is None:
+            payload = payloads[strong] = OutboxPayload(items=sorted(strong)).to_json()
+        rows.append({"chat_id": chat_id, "kind": DeliveryKind.INSTANT, "lane": INTERACTIVE,
+                     "dedup_key": f"instant:{chat_id}:{batch}", "payload": payload,
+                     "due_at": now})
+    instant = await insert_rows(session, rows, now)
+    weak_chats = sorted(chat_id for chat_id, (_, weak) in found.items() if weak)
+    held = []
+    for part in chunks(weak_chats):
+        for chat_id, hour in await session.execute(
+                select(Chat.id, Chat.default_hour).where(Chat.id.in_(part))):
+            held += [held_row(chat_id, hour, due, tz) for due in held_dues(hour, now, tz)]
     return instant, await insert_rows(session, held, now)
-
-
-async def _any_weak_label(session: AsyncSession, item_ids: list[int], min_score: float) -> bool:
-    """Whether any label of these items scores below `min_score`: without one, no match can be
-    weak, and the second matching pass is skipped."""
-    for model in (ItemProvince, ItemTopic):
-        if await session.scalar(select(model.item_id).where(
-                model.item_id.in_(item_ids), model.score < min_score).limit(1)) is not None:
-            return True
-    return False

@@ -67,7 +67,9 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
     )
 
     async def write(session: AsyncSession) -> list[Row]:
-        ids = (await session.scalars(
+        # Core statements on the connection: no ORM result processing for thousands of rows.
+        conn = await session.connection()
+        ids = (await conn.scalars(
             update(_TABLE)
             .where(_TABLE.c.id.in_(due.scalar_subquery()))
             .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
@@ -76,7 +78,7 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         if not ids:
             return []
         d, c = _TABLE.c, _CHATS.c
-        result = await session.execute(
+        result = await conn.execute(
             select(d.id, d.chat_id, c.chat_key, c.kind, c.channel, c.lang, d.kind, d.lane,
                    json_text(session, d.payload), d.due_at, d.parts_sent, d.attempts)
             .join(_CHATS, c.id == d.chat_id)
@@ -136,7 +138,7 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                     if key is not None:
                         texts[key] = text
                 params.append({"row_id": r.id, "new_payload": text})
-            await session.execute(
+            await (await session.connection()).execute(
                 update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
                                      _TABLE.c.claimed_by == owner)
                 .values(payload=json_param(session, "new_payload")),

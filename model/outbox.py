@@ -1,7 +1,6 @@
 """The outbox row's payload (storage.models.Delivery.payload), typed.
 
-The stored JSON keeps the shape rows have always had, so rows written before still read and the SQL
-that builds or reads payload keys (delivery.match writes `{"items": [...]}` in SQL) agrees with it:
+The stored JSON keeps the shape rows have always had, so rows written before still read:
 - a digest or report row starts as {"mode", "hour", "weekday"}, its schedule;
 - resolving a row adds "items" (ids), "checked": true once the chat's other rows were checked,
   and "low" (ids matched only weakly), or "parts" for a report;

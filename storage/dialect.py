@@ -12,11 +12,8 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Text,
-    any_,
     bindparam,
     cast,
-    column,
-    distinct,
     false,
     func,
     literal,
@@ -63,6 +60,15 @@ def not_a_copy() -> ColumnElement[bool]:
     return (Item.duplicate_of + 0).is_(None)
 
 
+def in_state(state: str) -> ColumnElement[bool]:
+    """The outbox row is in `state`, written so that SQLite never reads it through the
+    `ix_deliveries_due` index (state, lane, due_at) when the query names its chats: a run of
+    digests holds tens of thousands of rows "sending", and walking them all for each batch of
+    chats costs far more than the chats' own rows by `ix_deliveries_chat_id` (`|| ''` is the
+    same value, but no indexed column; PostgreSQL, which knows better, is not hindered)."""
+    return (Delivery.state + "") == state
+
+
 def upsert_insert(session: AsyncSession, model: Any) -> Any:
     """The dialect's INSERT, which has `.on_conflict_do_nothing()` on both engines (INSERT OR
     IGNORE on SQLite): a row that would break a unique or primary key is skipped, which is what
@@ -72,11 +78,9 @@ def upsert_insert(session: AsyncSession, model: Any) -> Any:
 
 
 async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: DeliveryKind, lane: int,
-                         dedup_key: Any, payload: Any, due_at: datetime, now: datetime,
-                         where: Any = None) -> int:
-    """Queue one pending outbox row per row that the column expressions select from (those
-    that meet `where`, if given), skipping any whose `dedup_key` is already queued; returns how
-    many were added."""
+                         dedup_key: Any, payload: Any, due_at: datetime, now: datetime) -> int:
+    """Queue one pending outbox row per row that the column expressions select from, skipping
+    any whose `dedup_key` is already queued; returns how many were added."""
     rows = select(
         chat_id.label("chat_id"),
         literal(str(kind), String).label("kind"),  # the plain string: a column of strings
@@ -88,8 +92,7 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: DeliveryK
         literal(0).label("parts_sent"),
         literal(0).label("attempts"),
         literal(now, UTCDateTime()).label("created_at"),
-    ).where(  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
-        true() if where is None else where)
+    ).where(true())  # SQLite: without a WHERE, "ON CONFLICT" would parse as a join's ON
     columns = ["chat_id", "kind", "lane", "dedup_key", "payload", "due_at", "state",
                "parts_sent", "attempts", "created_at"]
     # Counted by RETURNING, not rowcount: Python's sqlite3 reports no rowcount (-1) for a
@@ -100,56 +103,38 @@ async def insert_pending(session: AsyncSession, *, chat_id: Any, kind: DeliveryK
     return len(result.all())
 
 
-# Rows per INSERT of `insert_rows`: ten parameters each stays far below SQLite's 32,766.
-INSERT_ROWS = 1000
-
-
 async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> int:
     """`insert_pending` for rows built in Python (chat_id, kind, lane, dedup_key, payload,
-    due_at): one INSERT per INSERT_ROWS of them; returns how many were added."""
-    added = 0
-    for start in range(0, len(rows), INSERT_ROWS):
-        values = [
-            {**row, "state": OutboxState.PENDING, "parts_sent": 0, "attempts": 0, "created_at": now}
-            for row in rows[start : start + INSERT_ROWS]
-        ]
-        result = await session.execute(
-            upsert_insert(session, Delivery).values(values).on_conflict_do_nothing(),
-            execution_options={"preserve_rowcount": True})
-        added += rowcount(result)
-    return added
+    due_at), in one executemany of one statement (compiled once, however many rows: a
+    multi-row VALUES is compiled anew, parameter by parameter, for every batch of rows);
+    returns how many were added. Rows that share a payload object (chats that follow the same
+    things) have it serialised once."""
+    if not rows:
+        return 0
+    table = Delivery.__table__
+    texts: dict[int, str] = {}  # id of a payload → its JSON, while `rows` holds them all
+    params = []
+    for row in rows:
+        payload = row["payload"]
+        text = texts.get(id(payload))
+        if text is None:
+            text = texts[id(payload)] = json.dumps(payload)  # what the JSON column type writes
+        params.append({**row, "payload": text})
+    result = await session.execute(
+        upsert_insert(session, table).values(
+            payload=json_param(session, "payload"), state=OutboxState.PENDING, parts_sent=0,
+            attempts=0, created_at=literal(now, UTCDateTime()))
+        .on_conflict_do_nothing().returning(table.c.id),
+        params)
+    return len(result.all())
 
 
-def id_list(session: AsyncSession, column: Any) -> Any:
-    """An aggregate: the distinct integer values of `column` in a group, as "1,5,9" text. Far
-    fewer rows to fetch than one per (group, id) pair."""
+def text_list(session: AsyncSession, column: Any) -> Any:
+    """An aggregate: the values of `column` (strings without commas) in a group, as "a,b"
+    text, in no particular order."""
     if dialect(session) == "postgresql":
-        return func.string_agg(distinct(cast(column, String)), literal(","))
-    return func.group_concat(distinct(column))
-
-
-def in_strings(dialect_name: str, expr: ColumnElement[str], values: list[str],
-               name: str) -> ColumnElement[bool]:
-    """`expr` is one of `values`, bound as ONE parameter named `name` however many values there
-    are (an array on PostgreSQL, a JSON array read by `json_each` on SQLite): a list of thousands
-    of strings costs one parameter, not thousands to expand, render and bind at every
-    execution. The same `name` may be used several times in a statement with the same values."""
-    if dialect_name == "postgresql":
-        return expr == any_(bindparam(name, values, type_=postgresql.ARRAY(String)))
-    listed = bindparam(name, json.dumps(values), type_=String)
-    return expr.in_(select(column("value", String)).select_from(func.json_each(listed)))
-
-
-def parse_ids(text: str | None) -> list[int]:
-    return [int(part) for part in text.split(",")] if text else []
-
-
-def json_object_text(session: AsyncSession, text: Any) -> Any:
-    """A JSON value built as text in SQL, typed for the payload column: PostgreSQL needs the
-    cast; SQLite stores JSON as text (and a CAST there would turn it into a number)."""
-    if dialect(session) == "postgresql":
-        return cast(text, JSON)
-    return type_coerce(text, JSON)
+        return func.string_agg(column, literal(","))
+    return func.group_concat(column)
 
 
 def json_param(session: AsyncSession, name: str) -> Any:

@@ -13,7 +13,7 @@ import pytest
 from delivery import contents
 from delivery.contents import Rendered, Row, render
 from model.enums import DeliveryKind
-from model.outbox import OutboxPayload
+from model.outbox import OutboxPayload, Part
 from storage.views import ItemView
 
 DUE = datetime(2026, 9, 14, 0, 0, tzinfo=UTC)
@@ -76,5 +76,5 @@ def test_an_item_changed_since_is_rendered_again(digests_rendered: list[list[int
 def test_the_cache_is_bounded() -> None:
     rendered = Rendered(size=2)
     for n in range(5):
-        rendered.put((n,), [str(n)])
-    assert rendered.get((0,)) is None and rendered.get((4,)) == ["4"]
+        rendered.put((n,), [Part(str(n))])
+    assert rendered.get((0,)) is None and rendered.get((4,)) == [Part("4")]
