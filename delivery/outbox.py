@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -243,11 +244,15 @@ def renewing(owner: str, ids: list[int], now: datetime) -> Write:
     return write
 
 
-def reclaiming(cutoff: datetime) -> Write:
+def reclaiming(cutoff: datetime, working: Sequence[int] = ()) -> Write:
     """A write: rows whose lease ran out before `cutoff` (their sender died) go back to
-    pending; returns how many."""
+    pending, but for the `working` ones this process is sending (a lease renewed late on a
+    stalled machine is no dead sender); returns how many."""
     async def write(session: AsyncSession) -> int:
-        count = await _back_to_pending(session, Delivery.claimed_at < cutoff)
+        where = [Delivery.claimed_at < cutoff]
+        if working:
+            where.append(Delivery.id.not_in(sorted(working)))
+        count = await _back_to_pending(session, *where)
         if count:
             log.warning("took over %d deliveries from a sender that stopped (crash?)", count)
         return count
@@ -265,8 +270,9 @@ async def _back_to_pending(session: AsyncSession, *where: Any) -> int:
     return len(ids)
 
 
-def stale_cutoff(app: App) -> datetime:
-    return app.clock() - timedelta(seconds=app.settings.delivery_claim_timeout_seconds)
+def stale_cutoff(app: App, now: datetime | None = None) -> datetime:
+    """When a lease renewed at `now` (default: the app's clock) started to run out."""
+    return (now or app.clock()) - timedelta(seconds=app.settings.delivery_claim_timeout_seconds)
 
 
 async def reclaim_stale(app: App) -> int:

@@ -144,10 +144,13 @@ class DeliveryService:
             self.start_senders()
             working = [row_id for sender in self.senders.values()
                        for row_id in sender.in_flight_ids()]
+            # One instant for both: on a stalled machine the renewal may land seconds late, and
+            # a cutoff read after it would find the rows just renewed already expired.
+            now = self.app.clock()
             if working:
-                await self.recorder.write(
-                    outbox.renewing(self.owner, working, self.app.clock()))
-            await self.recorder.write(outbox.reclaiming(outbox.stale_cutoff(self.app)))
+                await self.recorder.write(outbox.renewing(self.owner, working, now))
+            await self.recorder.write(
+                outbox.reclaiming(outbox.stale_cutoff(self.app, now), working))
         except Exception:
             log.exception("delivery maintenance failed; trying again")
 

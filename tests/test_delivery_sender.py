@@ -161,6 +161,59 @@ async def test_a_row_being_composed_keeps_its_lease(
         await app.close()
 
 
+async def test_a_lease_renewed_late_on_a_stalled_machine_is_kept(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Maintenance renews this process's leases, then takes back expired ones. On a stalled
+    machine the renewal can land after the lease would have run out: both steps read one
+    instant, and a row this process is working on is never taken back from it."""
+    app = open_app(delivery_settings(db_url, delivery_claim_timeout_seconds=30))
+    ticks = [T0]
+
+    def stalling_clock() -> Any:
+        ticks[0] += timedelta(seconds=40)  # every read of the clock is a stall past the lease
+        return ticks[0]
+
+    app.clock = lambda: T0
+    memory = MemoryChannel()
+    app.channels = {"memory": memory}
+    composed = asyncio.Event()
+    real_prepare = sender_module.prepare
+
+    async def slow_prepare(*args: Any) -> None:
+        await composed.wait()
+        await real_prepare(*args)
+
+    monkeypatch.setattr(sender_module, "prepare", slow_prepare)
+
+    async def lease() -> tuple[str, Any]:
+        async with app.sessions() as session:
+            return (await session.execute(select(Delivery.state, Delivery.claimed_at))).one()
+
+    try:
+        async with app.sessions() as session, session.begin():
+            chat = await add_chat(session, 4003, channel="memory")
+        await enqueue(app, chat, ["một"], kind="broadcast", dedup_key="c3", lane=BULK)
+        service = await start_delivery(app)
+        try:
+            await wait_for(lambda: _claimed(lease))  # and being composed
+            app.clock = stalling_clock
+            await wait_for(lambda: _renewed_after(lease, T0))  # maintenance has been round
+            state, _ = await lease()
+            assert state == "sending"  # not taken back to be sent a second time
+            composed.set()
+            await wait_for(service.idle)
+        finally:
+            await service.stop()
+        assert memory.texts_for(4003) == ["một"]
+    finally:
+        await app.close()
+
+
+async def _renewed_after(lease: Any, at: Any) -> bool:
+    state, claimed_at = await lease()
+    return state != "sending" or (claimed_at is not None and claimed_at > at)
+
+
 async def _claimed(lease: Any) -> bool:
     return bool((await lease())[0] == "sending")
 
