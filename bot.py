@@ -9,25 +9,31 @@ traceback goes, redacted, to LOG_FILE only, since a traceback can quote a token.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-# Each module adds its sub-commands; see cli/__init__.py.
-from cli import admin, classify, db, deliver, doctor, poll, run, sources
+from cli import COMMANDS
 from config import ConfigError, load_settings
 from logs import Redactor, log_crash, setup_logging
 
-COMMAND_MODULES = [run, db, sources, poll, classify, admin, deliver, doctor]
 EXIT_CRASH = 1
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
 MAX_LINE_CHARS = 300
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: the command it names is registered by its module (see
+    cli/__init__.py), the others by name and help only, so a start imports one command's
+    module, not the whole bot."""
     parser = argparse.ArgumentParser(prog="bot.py", description="Loa: civic news to chat")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in COMMAND_MODULES:
-        module.register(sub)
+    chosen = next((word for word in argv if not word.startswith("-")), None)
+    if chosen in COMMANDS:
+        importlib.import_module(COMMANDS[chosen][0]).register(sub)
+    for name, (_, help_) in COMMANDS.items():
+        if name not in sub.choices:
+            sub.add_parser(name, help=help_)
     return parser
 
 
@@ -39,7 +45,8 @@ def _say(text: str, suffix: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         settings = load_settings()
         redact = setup_logging(settings.log_level, settings.secrets(), settings.log_file,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from classify.query import province_code
+from cli import help_of
 from cli.running import EXIT_BAD_INPUT, PROVINCE_HELP, run_with_app
 from config import Settings
 from handlers import args as typed
@@ -20,7 +21,7 @@ ACTOR = "cli"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("admin", help="roles, statistics, broadcasts and OPML")
+    parser = sub.add_parser("admin", help=help_of("admin"))
     commands = parser.add_subparsers(dest="admin_command", required=True)
 
     grant = commands.add_parser("grant", help="make someone an official of provinces, or an admin")

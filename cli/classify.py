@@ -11,6 +11,7 @@ from typing import Any, BinaryIO, TextIO
 from catalog import provinces
 from classify import get_classifier
 from classify.confidence import label_scores
+from cli import help_of
 from cli.running import run_with_app
 from config import Settings
 from runtime import App
@@ -22,14 +23,13 @@ log = logging.getLogger(__name__)
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "classify",
-        help="classify items read as JSON Lines on stdin",
+        help=help_of("classify"),
         description="Reads one JSON object per line ({\"id\", \"title\", \"summary\", optional "
                     "\"feed_province\"}) and writes one per line: {\"id\", \"provinces\", "
                     "\"topics\", \"evidence\", \"scores\"}, or {\"id\", \"line\", \"error\"} for a "
                     "line it cannot classify.")
     parser.set_defaults(func=_classify)
-    again = sub.add_parser("reclassify", help="classify every stored item again (after the "
-                                              "gazetteer or the topic rules change)")
+    again = sub.add_parser("reclassify", help=help_of("reclassify"))
     again.set_defaults(func=_reclassify)
 
 

@@ -17,6 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from cli import help_of
 from config import ConfigError, Settings
 from delivery.outbox import take_over_channel
 from delivery.service import DeliveryService, start_delivery
@@ -34,7 +35,7 @@ IDLE_CHECK_SECONDS = 0.2
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    deliver = sub.add_parser("deliver", help="send due digests and queued messages (no chat)")
+    deliver = sub.add_parser("deliver", help=help_of("deliver"))
     deliver.add_argument("--until-idle", action="store_true",
                          help="exit once nothing due is left to send")
     deliver.set_defaults(func=_deliver)

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from cli import help_of
 from config import ConfigError, Settings
 from logs import Redactor
 from runtime import open_app
@@ -46,8 +47,7 @@ class Finding:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    doctor = sub.add_parser("doctor", help="check the set-up: settings, database, channels, "
-                                           "sources, disk, time zone")
+    doctor = sub.add_parser("doctor", help=help_of("doctor"))
     # bot.py calls `diagnose` itself when the settings do not load, so every problem is named.
     doctor.set_defaults(func=_doctor, diagnose=diagnose)
 

@@ -7,6 +7,7 @@ import asyncio
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from cli import help_of
 from cli.running import run_with_app
 from config import Settings
 from ingest.worker import poll_once, start_polling
@@ -15,7 +16,7 @@ from runtime import App
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("poll", help="poll the sources and store new items")
+    parser = sub.add_parser("poll", help=help_of("poll"))
     parser.add_argument("--once", action="store_true",
                         help="poll every active source once, print what each brought, and exit"
                              " (status 1 when any source failed)")

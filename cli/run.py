@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import SecretStr
 
 from channels.console import run_console
+from cli import help_of
 from config import ConfigError, Settings
 from delivery.match import match_unmatched
 from delivery.outbox import relay_reply, take_over_channel
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = sub.add_parser("run", help="run the bot (console channel when no token is set)")
+    run = sub.add_parser("run", help=help_of("run"))
     run.set_defaults(func=_run)
 
 

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from datetime import datetime
 
+from cli import help_of
 from cli.running import PROVINCE_HELP, run_with_app
 from config import Settings
 from runtime import App
@@ -13,7 +14,7 @@ from services import sources
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("sources", help="manage news sources (feeds and listing pages)")
+    parser = sub.add_parser("sources", help=help_of("sources"))
     commands = parser.add_subparsers(dest="sources_command", required=True)
 
     add = commands.add_parser("add", help="add a feed, or a listing page with --listing")

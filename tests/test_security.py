@@ -27,6 +27,7 @@ from model.channel import OutMessage, Status
 from runtime import open_app
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import FakeTelegram
+from tests.waiting import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -227,3 +228,15 @@ async def test_a_bad_file_url_is_recognised_and_its_error_redacted(
     assert token.partition(":")[2] in text  # what httpx quotes: the secret half, as a "port"
     clean = Redactor(settings.secrets())(text)
     assert token not in clean and token.partition(":")[2] not in clean
+
+
+def test_help_lists_every_command_and_each_commands_own_help(tmp_path: Path) -> None:
+    # bot.py imports only the module of the command it runs; the others are listed by name.
+    listing = subprocess.run([sys.executable, str(ROOT / "bot.py"), "--help"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=PATIENCE, check=True).stdout
+    for command in ("run", "db", "sources", "poll", "classify", "reclassify", "admin", "deliver",
+                    "doctor"):
+        assert f"    {command} " in listing
+    own = subprocess.run([sys.executable, str(ROOT / "bot.py"), "admin", "--help"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=PATIENCE, check=True).stdout
+    assert "grant" in own and "broadcast" in own
