@@ -20,6 +20,11 @@ TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.t
 LISTS = ("strong", "keep", "weak", "not", "veto")
 KNOWN_KEYS = {"names", "yield_to", *LISTS}
 PASSING_GAP = 3  # words between a passing phrase ("nhân dịp") and the topic phrase it covers
+# A name in quotes after its head word ('nhà "Đại đoàn kết"', 'Quỹ “Vì người nghèo”'): the
+# opening quote reads as a second space (textmap), so a phrase holding a head word of the rules'
+# `quoted_after` is also keyed with two spaces after it (an exclusion after any of its words:
+# 'sau "bão" Covid'), and its wording is read without the quote marks.
+_QUOTE_MARKS = re.compile(r"[\"“”‘’'«»]")
 
 Span = tuple[int, int]
 
@@ -88,6 +93,7 @@ def _key_refs(key: str, refs: list[PhraseRef]) -> _KeyRefs:
 def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     passing_words = data.pop("passing", [])
+    quoted_after = {match_key(normalize(w)) for w in data.pop("quoted_after", [])}
     abroad = data.pop("abroad", {})
     if not isinstance(passing_words, list) or not all(isinstance(w, str) for w in passing_words):
         raise TopicRulesError(f"{path.name}: passing: expected a list of phrases")
@@ -101,7 +107,14 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
             raise TopicRulesError(f"{path.name}: [{slug}] {role}: expected a phrase, got {raw!r}")
         text = normalize(raw)
         exact = text.lower() if MARKED.search(text) else None
-        phrases.setdefault(match_key(text), []).append(PhraseRef(slug, role, combo, group, exact))
+        ref = PhraseRef(slug, role, combo, group, exact)
+        key = match_key(text)
+        phrases.setdefault(key, []).append(ref)
+        words = key.split(" ")
+        for at in range(1, len(words)):  # 'nhà "Đại đoàn kết"', 'sau "bão" Covid'
+            head = " ".join(words[:at])
+            if role == "not" or any(head == h or head.endswith(f" {h}") for h in quoted_after):
+                phrases.setdefault(f"{head}  {' '.join(words[at:])}", []).append(ref)
 
     for slug, rule in data.items():
         if slug not in known:
@@ -273,7 +286,10 @@ def score_topics(
             # With marks, a phrase with an exact wording counts only when said so, and a phrase
             # without marks ("Ba Na") is not a marked word ("Bà Nà"). (No ref of `plain` holds a
             # marked wording: a span said as one holds marks.)
-            found = exact.get(text[ts:te].lower()) if exact else None
+            said = text[ts:te].lower()
+            if exact and "  " in key:  # a quoted name: its wording without the quote marks
+                said = " ".join(_QUOTE_MARKS.sub(" ", said).split())
+            found = exact.get(said) if exact else None
             refs = found if found is not None else \
                 plain if plain and not MARKED.search(text, ts, te) else ()
         for ref in refs:
