@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -117,62 +119,23 @@ async def _tick() -> None:
     await asyncio.sleep(0.05)
 
 
-async def test_a_row_being_composed_keeps_its_lease(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Composing a big batch on a busy machine can outlast a lease: the sender renews the leases
-    of the rows it is still composing, so they are not taken over and sent twice."""
-    app = open_app(delivery_settings(db_url, delivery_claim_timeout_seconds=30))
-    start = T0
-    app.clock = lambda: start
-    memory = MemoryChannel()
-    app.channels = {"memory": memory}
-    composed = asyncio.Event()
-    real_prepare = sender_module.prepare
+@dataclass
+class _Composing:
+    app: App
+    memory: MemoryChannel
+    composed: asyncio.Event  # set: composing goes on
+    service: Any
 
-    async def slow_prepare(*args: Any) -> None:
-        await composed.wait()
-        await real_prepare(*args)
-
-    monkeypatch.setattr(sender_module, "prepare", slow_prepare)
-
-    async def lease() -> tuple[str, Any]:
-        async with app.sessions() as session:
+    async def lease(self) -> tuple[str, Any]:
+        async with self.app.sessions() as session:
             return (await session.execute(select(Delivery.state, Delivery.claimed_at))).one()
 
-    try:
-        async with app.sessions() as session, session.begin():
-            chat = await add_chat(session, 4002, channel="memory")
-        await enqueue(app, chat, ["một"], kind="broadcast", dedup_key="c2", lane=BULK)
-        service = await start_delivery(app)
-        try:
-            await wait_for(lambda: _claimed(lease))  # and being composed
-            later = start + timedelta(seconds=60)  # the lease would have run out
-            app.clock = lambda: later
-            state, claimed_at = await wait_for(
-                lambda: _renewed_or_lost(lease, later))  # maintenance has been round
-            assert (state, claimed_at) == ("sending", later)
-            composed.set()
-            await wait_for(service.idle)
-        finally:
-            await service.stop()
-        assert memory.texts_for(4002) == ["một"]
-        assert (await lease())[0] == "sent"
-    finally:
-        await app.close()
 
-
-async def test_a_lease_renewed_late_on_a_stalled_machine_is_kept(
-        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Maintenance renews this process's leases, then takes back expired ones. On a stalled
-    machine the renewal can land after the lease would have run out: both steps read one
-    instant, and a row this process is working on is never taken back from it."""
+@asynccontextmanager
+async def _one_row_being_composed(db_url: str, monkeypatch: pytest.MonkeyPatch,
+                                  chat_key: int) -> AsyncIterator[_Composing]:
+    """A broadcast row claimed at T0 (30 s leases) whose composing waits for `composed`."""
     app = open_app(delivery_settings(db_url, delivery_claim_timeout_seconds=30))
-    ticks = [T0]
-
-    def stalling_clock() -> Any:
-        ticks[0] += timedelta(seconds=40)  # every read of the clock is a stall past the lease
-        return ticks[0]
-
     app.clock = lambda: T0
     memory = MemoryChannel()
     app.channels = {"memory": memory}
@@ -184,34 +147,35 @@ async def test_a_lease_renewed_late_on_a_stalled_machine_is_kept(
         await real_prepare(*args)
 
     monkeypatch.setattr(sender_module, "prepare", slow_prepare)
-
-    async def lease() -> tuple[str, Any]:
-        async with app.sessions() as session:
-            return (await session.execute(select(Delivery.state, Delivery.claimed_at))).one()
-
     try:
         async with app.sessions() as session, session.begin():
-            chat = await add_chat(session, 4003, channel="memory")
-        await enqueue(app, chat, ["một"], kind="broadcast", dedup_key="c3", lane=BULK)
+            chat = await add_chat(session, chat_key, channel="memory")
+        await enqueue(app, chat, ["một"], kind="broadcast", dedup_key=f"c{chat_key}", lane=BULK)
         service = await start_delivery(app)
         try:
-            await wait_for(lambda: _claimed(lease))  # and being composed
-            app.clock = stalling_clock
-            await wait_for(lambda: _renewed_after(lease, T0))  # maintenance has been round
-            state, _ = await lease()
-            assert state == "sending"  # not taken back to be sent a second time
-            composed.set()
-            await wait_for(service.idle)
+            state = _Composing(app, memory, composed, service)
+            await wait_for(lambda: _claimed(state.lease))  # and being composed
+            yield state
         finally:
             await service.stop()
-        assert memory.texts_for(4003) == ["một"]
     finally:
         await app.close()
 
 
-async def _renewed_after(lease: Any, at: Any) -> bool:
-    state, claimed_at = await lease()
-    return state != "sending" or (claimed_at is not None and claimed_at > at)
+async def test_a_row_being_composed_keeps_its_lease(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Composing a big batch on a busy machine can outlast a lease: the sender renews the leases
+    of the rows it is still composing, so they are not taken over and sent twice."""
+    async with _one_row_being_composed(db_url, monkeypatch, 4002) as row:
+        later = T0 + timedelta(seconds=60)  # the lease would have run out
+        row.app.clock = lambda: later
+        state, claimed_at = await wait_for(
+            lambda: _renewed_or_lost(row.lease, later))  # maintenance has been round
+        assert (state, claimed_at) == ("sending", later)
+        row.composed.set()
+        await wait_for(row.service.idle)
+        assert row.memory.texts_for(4002) == ["một"]
+        assert (await row.lease())[0] == "sent"
 
 
 async def _claimed(lease: Any) -> bool:
@@ -221,6 +185,31 @@ async def _claimed(lease: Any) -> bool:
 async def _renewed_or_lost(lease: Any, at: Any) -> tuple[str, Any] | None:
     state, claimed_at = await lease()
     return (state, claimed_at) if state != "sending" or claimed_at == at else None
+
+
+async def test_a_lease_renewed_late_on_a_stalled_machine_is_kept(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Maintenance renews this process's leases, then takes back expired ones. On a stalled
+    machine the renewal can land after the lease would have run out: both steps read one
+    instant, and a row this process is working on is never taken back from it."""
+    ticks = [T0]
+
+    def stalling_clock() -> Any:
+        ticks[0] += timedelta(seconds=40)  # every read of the clock is a stall past the lease
+        return ticks[0]
+
+    async with _one_row_being_composed(db_url, monkeypatch, 4003) as row:
+        row.app.clock = stalling_clock
+        await wait_for(lambda: _renewed_after(row.lease, T0))  # maintenance has been round
+        assert (await row.lease())[0] == "sending"  # not taken back to be sent a second time
+        row.composed.set()
+        await wait_for(row.service.idle)
+        assert row.memory.texts_for(4003) == ["một"]
+
+
+async def _renewed_after(lease: Any, at: Any) -> bool:
+    state, claimed_at = await lease()
+    return state != "sending" or (claimed_at is not None and claimed_at > at)
 
 
 async def test_a_dead_senders_claim_is_taken_over(db_url: str) -> None:
