@@ -378,3 +378,10 @@ def test_thi_xa_is_a_town_not_a_commune_named_after_its_last_syllable() -> None:
     assert codes("Bắt trộm xe", "Tại phường Thuận Giao (thị xã Thuận An) nhóm hiệp sĩ...") \
         == ["79"]
     assert codes("Mưa lớn ở xã Thuận, huyện Hướng Hóa") == ["44"]
+
+
+def test_the_presidents_name_holds_no_commune() -> None:
+    # "Chí Minh" is a commune of Hưng Yên, and the tail of "Hồ Chí Minh": it needs its type word.
+    result = get_classifier().classify("Chủ tịch Hồ Chí Minh về thăm Hưng Yên", "")
+    assert [e.text for e in result.evidence if e.kind == "province"] == ["Hưng Yên"]
+    assert codes("Mưa lớn ở xã Chí Minh, tỉnh Hưng Yên") == ["33"]
