@@ -43,6 +43,8 @@ SEAT = "in passing: an organisation's seat"  # a label when the only place
 REFERENCE = "in passing: a neighbour"  # a label when the only place
 INSTITUTION = "an institution's name: a label only alone"
 ALONE_OK = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE})  # labels when alone
+# What a name right after the words of these lists (data/gazetteer.context.toml [passing]) is.
+ALONE_BEFORE = {"residence": IDENTIFICATION, "seat": SEAT, "reference": REFERENCE}
 ORGANISATION = "club or company name"
 PERSON = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
@@ -80,8 +82,14 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
                ) -> bool:
     """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space;
     in text typed without marks (`marked` False), compared folded ("que" is "quê")."""
+    return _ending(before, phrases, most, marked) is not None
+
+
+def _ending(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
+            ) -> str | None:
+    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
     if not before.endswith(" "):
-        return False
+        return None
     if not marked:
         before, phrases = fold(before), _folded(phrases)
     words = before[-48:].lower().split()
@@ -90,11 +98,11 @@ def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool
     lengths, last_words = _shape(phrases)
     if not words or (words[-1] not in last_words
                      and words[-1].lstrip(_OPENERS) not in last_words):
-        return False
+        return None
     for n in range(1, min(most, len(words)) + 1):
-        if n in lengths and " ".join(words[-n:]).lstrip(_OPENERS) in phrases:
-            return True
-    return False
+        if n in lengths and (said := " ".join(words[-n:]).lstrip(_OPENERS)) in phrases:
+            return said
+    return None
 
 
 def _after_plural(text: str, end: int) -> bool:
@@ -178,9 +186,10 @@ class PlaceRules:
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     ethnic_before: re.Pattern[str]  # "dân tộc Dao TP Hà Nội": a community's origin
-    seat_before: frozenset[str]  # "có trụ sở tại": where an organisation is registered
-    residence_before: frozenset[str]  # "sống tại": where a person lives
-    reference_before: frozenset[str]  # "giáp": a neighbour
+    ethnic_ends: frozenset[str]  # the last word of each ethnic group's name, for a quick test
+    # Residences, seats and neighbours ("sống tại", "có trụ sở tại", "giáp"), lowercase → what
+    # they make a name right after them: labels only when alone.
+    alone_before: dict[str, str]
     named_after: re.Pattern[str]  # outlets, roads and plants, institutions (groups: NAMED_AFTER)
     named_after_words: frozenset[str]  # every word of `named_after`, for its quick test
 
@@ -244,10 +253,10 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
-        seat_before=frozenset(w.lower() for w in passing["seat"]),
-        residence_before=frozenset(w.lower() for w in passing["residence"]),
-        reference_before=frozenset(w.lower() for w in passing["reference"]),
         ethnic_before=re.compile(rf"(?<!\w)(?:{_alternation(passing['ethnic'])}),?\s+$"),
+        ethnic_ends=frozenset(_WORD.findall(name)[-1] for name in passing["ethnic"]),
+        alone_before={w.lower(): kind for group, kind in ALONE_BEFORE.items()
+                      for w in passing[group]},
         named_after=re.compile("|".join(
             rf"(?P<{group}>(?:^|(?<=\W))(?:{_alternation(_with_folded(passing[group]))})(?=\W))"
             for group in NAMED_AFTER), re.IGNORECASE),
@@ -284,6 +293,10 @@ class PlaceReader:
         self._named_after_gate = WordGate(rules.named_after_words)
         self._organisation_gate = WordGate(rules.organisation_gate_words)
         self._venue_or_from = rules.venue_before | _FROM  # built once: it is hashed per name
+        self._alone_before = frozenset(rules.alone_before)
+        # (in text typed without marks `_ending` says the phrase folded)
+        self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
+                            **rules.alone_before}
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -493,13 +506,10 @@ class PlaceReader:
                 m.passing = previous.passing
             elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
                 m.passing = PASSING_COMPARISON
-            elif _IDENTIFICATION.search(before) or self.rules.ethnic_before.search(before) \
-                    or _ends_with(before, self.rules.residence_before, marked=marked):
+            elif _IDENTIFICATION.search(before) or self._after_ethnic_group(before):
                 m.passing = IDENTIFICATION
-            elif _ends_with(before, self.rules.seat_before, 4, marked):
-                m.passing = SEAT
-            elif _ends_with(before, self.rules.reference_before, marked=marked):
-                m.passing = REFERENCE
+            elif (said := _ending(before, self._alone_before, 4, marked)) is not None:
+                m.passing = self._alone_kind[said]  # a residence, a seat, a neighbour
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
@@ -516,6 +526,17 @@ class PlaceReader:
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
         return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
+
+    def _after_ethnic_group(self, before: str) -> bool:
+        """"dân tộc Dao TP Hà Nội": an ethnic group's name right before. Hot (every name): the
+        word ending the text must end some group's name before the pattern runs."""
+        tail = before.rstrip()
+        tail = tail[:-1] if tail.endswith(",") else tail
+        start = len(tail)
+        while start and (tail[start - 1].isalnum() or tail[start - 1] == "_"):  # re's \w
+            start -= 1
+        return tail[start:] in self.rules.ethnic_ends \
+            and self.rules.ethnic_before.search(before) is not None
 
     @staticmethod
     def _after_person(text: str, m: Mention, previous: Mention | None) -> bool:
@@ -547,8 +568,7 @@ class PlaceReader:
             if key in self.gaz.blocked:
                 blocked.append((start, end))
                 continue
-            if key in self.gaz.typed and prep.folded.endswith(" thi ", 0, start) \
-                    and key.startswith("xa "):
+            if key in self.gaz.typed and self._in_longer_type_word(prep.folded, start, key):
                 continue  # "thị xã Thuận An" holds "xã Thuận" (a one-syllable commune's key)
             if key in capitals and capitals[key][0] and cased[start].islower() \
                     and not (upper_title or upper_summary):
@@ -598,6 +618,12 @@ class PlaceReader:
                 out.append(m)
         out.sort(key=lambda m: m.start)
         return out
+
+    def _in_longer_type_word(self, folded: str, start: int, key: str) -> bool:
+        """Whether the type word a key holds ("xa thuan": "xã Thuận") ends a longer type word
+        with the word before it ("thị xã"): then it is that unit's type, not this key's."""
+        previous = folded[max(0, start - 16) : start].split()[-1:]
+        return bool(previous) and f"{previous[0]} {key.partition(' ')[0]}" in self.rules.unfold
 
     @lru_cache(maxsize=16384)  # noqa: B019 (one reader per process; names repeat across items)
     def _kept(self, key: str, written: str, marked: bool, cased: str, typed: str | None,
