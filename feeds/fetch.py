@@ -22,7 +22,9 @@ One Fetcher (one httpx.AsyncClient, one set of per-host limits) serves a whole p
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
+import ssl
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -181,6 +183,13 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One context for every Fetcher: building one reads the whole CA bundle (tens of ms of CPU),
+    and a poll run makes a Fetcher each time. A context holds no per-connection state."""
+    return httpx.create_ssl_context()
+
+
 class _CheckedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport over a connection pool that opens sockets with _CheckedBackend.
 
@@ -192,7 +201,7 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, limits: httpx.Limits, allow_private: bool,
                  local_sites: Mapping[str, tuple[str, int]] | None = None) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
