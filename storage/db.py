@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
+import functools
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any
 
+import aiosqlite
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -55,10 +60,39 @@ def _configure(engine: Engine) -> None:
         event.listen(engine, "connect", _sqlite_pragmas)
 
 
+class _SQLiteConnection(aiosqlite.Connection):
+    """aiosqlite's connection, with a stop() that may come twice.
+
+    When a task is cancelled inside a query, SQLAlchemy terminates its connection: a shielded
+    graceful close, and a forced stop() that ends the worker thread if the close is cancelled.
+    When the graceful close then resumes, cancelled too (the loop's shutdown cancels every
+    task), aiosqlite's close() ends with a stop() of its own: work queued for the ended worker,
+    awaited with the cancellation already spent. That task never ends, and the shutdown, which
+    waits for every task, hangs (aiosqlite 0.22; tests/test_storage_basics.py shows it)."""
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        if not self._running:  # stopped before: the worker ends with that stop
+            return None
+        return super().stop()
+
+
+async def _connect_sqlite(database: str, kwargs: Mapping[str, Any]) -> aiosqlite.Connection:
+    """What aiosqlite.connect does, with _SQLiteConnection; the worker is a daemon thread, as
+    SQLAlchemy makes its own, so a connection never closed cannot keep the process alive."""
+    connection = _SQLiteConnection(functools.partial(sqlite3.connect, database, **kwargs), 64)
+    connection._thread.daemon = True
+    return await connection
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """The async engine the running bot uses (or, with a small pool, one for a task that must
     never wait behind the others' work: services.leadership's lease)."""
-    engine = create_async_engine(async_url(url), pool_pre_ping=True, pool_size=pool_size)
+    driver_url = make_url(async_url(url))
+    options: dict[str, Any] = {}
+    if driver_url.get_backend_name() == "sqlite":
+        (database,), kwargs = driver_url.get_dialect()().create_connect_args(driver_url)
+        options["async_creator"] = functools.partial(_connect_sqlite, database, kwargs)
+    engine = create_async_engine(driver_url, pool_pre_ping=True, pool_size=pool_size, **options)
     _configure(engine.sync_engine)
     return engine
 

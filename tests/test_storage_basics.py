@@ -1,10 +1,13 @@
-"""The schema migrates on both engines and keeps times in UTC."""
+"""The schema migrates on both engines and keeps times in UTC; SQLite's connections close
+without hanging the event loop."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select, text
 
 from storage.models import Source
+from tests.waiting import wait_for
 
 
 async def test_migrated_schema_round_trips_utc(app) -> None:  # type: ignore[no-untyped-def]
@@ -26,3 +29,17 @@ async def test_sqlite_runs_in_wal_mode(sqlite_app) -> None:  # type: ignore[no-u
         timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one()
     assert mode == "wal"
     assert timeout >= 1000
+
+
+async def test_a_cancelled_close_after_a_forced_stop_ends(sqlite_app) -> None:  # type: ignore[no-untyped-def]
+    """SQLAlchemy's terminate of a connection cancelled mid-query: a graceful close, a forced
+    stop that ends the worker, then the close cancelled at loop shutdown just as its answer
+    arrives. With aiosqlite's own stop() that task waited forever (storage/db.py)."""
+    async with sqlite_app.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        closing = asyncio.create_task(raw.close())
+        await asyncio.sleep(0)  # the close waits for the worker
+        raw.stop()
+        raw._thread.join()  # the worker ran both and ended; the loop has not run since
+        closing.cancel()
+        await wait_for(closing.done)
