@@ -33,10 +33,12 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/lint-imports
 
 # Two workers (pytest-xdist): a test mostly waits on sockets and databases, so two processes
-# nearly halve the time even on two cores; the slow tests start first. A quick loop while
-# working: `$(PY) -m pytest -q -m "not slow" tests/...`.
+# nearly halve the time even on two cores; the slow tests start first. Bytecode is written even
+# where PYTHONDONTWRITEBYTECODE is set: the suite starts each worker and dozens of
+# `bot.py` processes, and each would otherwise compile (and assert-rewrite) every module anew.
+# A quick loop while working: `$(PY) -m pytest -q -m "not slow" tests/...`.
 test: lint
-	$(PY) -m pytest -q -n 2 --dist worksteal
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py

@@ -232,7 +232,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return load_settings(**values)
 
 
-# A test that runs this long is hung, not slow (the soak test takes about 80 s on a loaded
+# A test that runs this long is hung, not slow (the soak test takes about 40 s on a loaded
 # 2-core machine): every thread's and every asyncio task's stack is printed and the test's tasks
 # are cancelled, so the run fails with where it waited instead of hanging CI.
 HANG_SECONDS = float(os.environ.get("LOA_TEST_HANG_SECONDS", "900"))
