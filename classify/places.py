@@ -25,7 +25,7 @@ from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
-from classify.wordgate import EndWords, WordGate
+from classify.wordgate import EndWords, WordGate, may_end_with
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -109,6 +109,12 @@ def _after_plural(text: str, end: int) -> bool:
     """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
     before a name can be 2,000). A match longer than that holds a long number or run of spaces:
     at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
+    # Quick test first: a space must end the text, and "các", "những" or a digit the word
+    # before it (most type words follow other words). An all-space tail is searched.
+    word = text[max(0, end - 8) : end]
+    if not word[-1:].isspace() or ((word := word.rstrip()) and word[-1] not in "cCgG"
+                                   and not word[-1].isdecimal()):
+        return False
     start = max(0, end - 64)
     if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):
         start = 0  # (str.isdecimal and str.isspace are re's \d and \s)
@@ -297,6 +303,13 @@ class PlaceReader:
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
                             **rules.alone_before}
+        # Most names have no type word before them: one test of the text's last two characters
+        # against all three lists of type words says so (None: no such test, read each list).
+        full, abbrev, folded = (rules.type_full.last_two, rules.type_abbrev.last_two,
+                                rules.type_folded.last_two)
+        self._type_ends = full | abbrev | folded if full and abbrev and folded else None
+        # Keys whose name is capitalised at its first word (a lowercase one is another word).
+        self._capital_first = frozenset(k for k, caps in gazetteer.capitals.items() if caps[0])
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -320,6 +333,8 @@ class PlaceReader:
         """The type word right before a name: (tier, where it starts, its full form). In text
         typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
+        if self._type_ends is not None and not may_end_with(tail, self._type_ends):
+            return None, ts, ""
         found = (self.rules.type_full.find(tail) or self.rules.type_abbrev.find(tail)
                  or (None if marked else self.rules.type_folded.find(tail)))
         if not found:
@@ -556,52 +571,52 @@ class PlaceReader:
 
         A match that cannot be a name here (wrong case, no reading its type word allows) leaves
         room for shorter ones: "bắc Quảng Trị" is not "Bắc Quang", so "Quảng Trị" matches."""
-        text, cased, capitals = prep.text, prep.cased, self.gaz.capitals
+        text, cased, gaz = prep.text, prep.cased, self.gaz
         # Text written all in capitals (a shouted title) says nothing by its case.
         title, summary = text[: prep.title_end], text[prep.title_end :]
         upper_title = title.isupper() or not title
         upper_summary = summary.isupper() or not summary.strip()
+        mixed_case = not (upper_title or upper_summary)
         blocked: list[tuple[int, int]] = []
         found: list[Mention] = []
-        listed: Mention | None = None  # the last of a list after "các xã", "3 phường"…
+        # The last of a list after "các xã", "3 phường"… (where it ends, its tier and type word)
+        listed: tuple[int, str, str] | None = None
         for start, end, key in hits:
-            if key in self.gaz.blocked:
+            if key in gaz.blocked:
                 blocked.append((start, end))
                 continue
-            if key in self.gaz.typed and self._in_longer_type_word(prep.folded, start, key):
+            if key in gaz.typed and self._in_longer_type_word(prep.folded, start, key):
                 continue  # "thị xã Thuận An" holds "xã Thuận" (a one-syllable commune's key)
-            if key in capitals and capitals[key][0] and cased[start].islower() \
-                    and not (upper_title or upper_summary):
+            if mixed_case and key in self._capital_first and cased[start].islower():
                 continue  # cheap first test; typed names still need a capital first letter
-            ts, te = prep.span(start, end)
-            marked = prep.marked(ts)
+            ts, te = start - 1, end - 1  # (prep.span)
+            marked = prep.title_marked if ts < prep.title_end else prep.summary_marked
             written = text[ts:te]
-            cands = self.gaz.places[key]
+            cands = gaz.places[key]
             if marked:  # written with diacritics: only the name's own marks count
                 cands = self._same_marks(key, written)
                 if not cands:
                     continue
-            m = Mention(start, end, key, ts, te, cands, quote_start=ts)
-            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, marked)
-            if m.typed and _after_plural(text, m.quote_start):
-                listed = m
-            elif not m.typed and listed is not None and listed.te <= ts \
-                    and _LIST_SEP.fullmatch(text, listed.te, ts) \
-                    and any(p.kind in TIER_KINDS[listed.typed or ""] for p in m.cands):
+            typed, quote_start, type_word = self._type_before(text, ts, marked)
+            if typed and _after_plural(text, quote_start):
+                listed = te, typed, type_word
+            elif not typed and listed is not None and listed[0] <= ts \
+                    and _LIST_SEP.fullmatch(text, listed[0], ts) \
+                    and any(p.kind in TIER_KINDS[listed[1]] for p in cands):
                 # "các xã Hòa An, Tấn Mỹ, Hòa Bình": each is a commune, not the former province
-                m.typed, m.type_word, listed = listed.typed, listed.type_word, m
-            own = m.cands[0]
-            if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
-                m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
-            elif not m.typed and own.holds_type:
-                m.typed = (
-                    "district" if own.kind == "district" else "commune"
-                )  # "Quận 3", "Phường 1"
-            kept = self._kept(key, written, marked, cased[start:end], m.typed, m.type_word,
+                typed, type_word, listed = listed[1], listed[2], (te, listed[1], listed[2])
+            own = cands[0]
+            if key in gaz.typed:  # "thị trấn Chờ": the key holds the type word
+                typed, type_word = self.rules.tier_of[gaz.typed[key]], gaz.typed[key]
+            elif not typed and own.holds_type:
+                typed = "district" if own.kind == "district" else "commune"  # "Quận 3"
+            kept = self._kept(key, written, marked, cased[start:end], typed, type_word,
                               upper_title if ts < prep.title_end else upper_summary)
             if kept is not None:
-                m.cands, m.weak = kept
-                found.append(m)
+                found.append(Mention(start, end, key, ts, te, kept[0], typed, quote_start,
+                                     type_word, kept[1]))
+        if not blocked and len(found) < 2:
+            return found  # nothing to overlap
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
         # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").

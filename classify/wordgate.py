@@ -106,6 +106,13 @@ class EndWords:
         self._quick = all(len(f) >= 2 for f in forms)
         self._ends3 = frozenset(f[-3:] for f in forms if len(f) >= 3)
         self._ends2 = frozenset(f for f in forms if len(f) == 2)
+        # The forms' last two characters, lowercase, for `may_end_with` (None when a form is
+        # shorter, ends with a space, or with a letter str.lower does not fold as IGNORECASE
+        # does).
+        ends = {f[-2:] for f in forms}
+        self.last_two = frozenset(e.lower() for e in ends) \
+            if all(len(e) == 2 and e == e.rstrip() and not _NOT_PLAIN.search(e) for e in ends) \
+            else None
 
     def find(self, text: str) -> tuple[int, str] | None:
         if not self._exact or (self._ignore_case and _NOT_PLAIN.search(text)):
@@ -124,3 +131,11 @@ class EndWords:
             if group:
                 return start, stripped[start : start + group]
         return None
+
+
+def may_end_with(text: str, last_two: frozenset[str]) -> bool:
+    """False only when `text`, spaces aside, cannot end with any form of the EndWords whose
+    `last_two` are joined here, in any case: one test for several of them. Exact where str.lower
+    folds as IGNORECASE does (see WordGate); other text always may."""
+    end = text.rstrip()[-2:]
+    return end.lower() in last_two or not (end.isascii() or not _NOT_PLAIN.search(end))

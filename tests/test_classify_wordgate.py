@@ -7,7 +7,7 @@ import re
 import pytest
 
 from classify.places import get_place_rules
-from classify.wordgate import BoundedWords, WordGate
+from classify.wordgate import BoundedWords, WordGate, may_end_with
 
 Gated = tuple[re.Pattern[str], WordGate]
 
@@ -63,6 +63,18 @@ def test_end_words_find_what_their_pattern_finds(tail: str) -> None:
         m = words.pattern.search(tail)
         assert words.find(tail) == (None if m is None else
                                     (m.start(), next(g for g in m.groups() if g)))
+
+
+@pytest.mark.parametrize("tail", [*_TAILS, "TP.", "xa ", "khu ", "Đặc Khu ", "tỉnh ", "TỈNH  ",
+                                  "bản ", "ĐẶC KHU"])
+def test_the_joint_end_test_opens_wherever_a_pattern_matches(tail: str) -> None:
+    rules = get_place_rules()
+    lists = (rules.type_full, rules.type_abbrev, rules.type_folded)
+    assert all(words.last_two for words in lists)
+    ends = frozenset().union(*(words.last_two or () for words in lists))
+    if any(words.pattern.search(tail) for words in lists):
+        assert may_end_with(tail, ends)
+    assert not may_end_with("người dân ở ", ends)
 
 
 @pytest.mark.parametrize("text", ["nhân dịp lễ", "xnhân dịp", "nhân dịpx", "(nhân dịp)",
