@@ -25,7 +25,7 @@ from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import Prepared, marks_form, match_key
-from classify.wordgate import EndWords, WordGate, may_end_with
+from classify.wordgate import EndWords, WordGate
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -78,25 +78,33 @@ _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
-def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
-               ) -> bool:
-    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space;
-    in text typed without marks (`marked` False), compared folded ("que" is "quê")."""
-    return _ending(before, phrases, most, marked) is not None
-
-
-def _ending(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
-            ) -> str | None:
-    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
+def _words_before(before: str, marked: bool = True) -> list[str] | None:
+    """The words `_ending` compares: those of the last 48 characters of `before`, lowercase (in
+    text typed without marks, `marked` False, folded: "que" is "quê"); None unless a space ends
+    `before`. Every list of phrases before a name asks the same words: they are read once."""
     if not before.endswith(" "):
         return None
+    return (before if marked else fold(before))[-48:].lower().split()
+
+
+def _ends_with(words: list[str] | None, phrases: frozenset[str], most: int = 3,
+               marked: bool = True) -> bool:
+    """Whether `words` (`_words_before`) end with one of `phrases` (lowercase, up to `most`
+    words)."""
+    return _ending(words, phrases, most, marked) is not None
+
+
+def _ending(words: list[str] | None, phrases: frozenset[str], most: int = 3, marked: bool = True
+            ) -> str | None:
+    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
+    if not words:
+        return None
     if not marked:
-        before, phrases = fold(before), _folded(phrases)
-    words = before[-48:].lower().split()
+        phrases = _folded(phrases)
     # Hot (several calls per name): the last word must end some phrase, and only the word counts
     # some phrase has are joined and looked up.
     lengths, last_words = _shape(phrases)
-    if not words or (words[-1] not in last_words
+    if (words[-1] not in last_words
                      and words[-1].lstrip(_OPENERS) not in last_words):
         return None
     for n in range(1, min(most, len(words)) + 1):
@@ -145,6 +153,12 @@ def _chain(place: Place, quote: str) -> str:
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
     return round(min(0.99, 1.0 - float(0.25**weight)), 3)
+
+
+def _home_evidence(feed: str) -> Evidence:
+    return Evidence(EvidenceKind.PROVINCE, feed, "",
+                    f"unit named without a name → feed home province → {feed} "
+                    f"{province_name(feed)}")
 
 
 def _lead_end(text: str) -> int:
@@ -290,6 +304,9 @@ class Mention:
     weak: bool = False  # a bare commune name: only confirms a province found otherwise
     place: Place | None = None  # the reading settled on
     passing: str = ""  # why this is a passing mention (PASSING_COMPARISON, NAMED_AFTER…), or ""
+    marked: bool = True  # in a segment written with diacritics (Prepared.marked)
+    before: str = ""  # the 60 characters of text before quote_start, which context rules read
+    words: list[str] | None = None  # its last words, as _ending reads them (_words_before)
 
 
 class PlaceReader:
@@ -303,11 +320,12 @@ class PlaceReader:
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
                             **rules.alone_before}
-        # Most names have no type word before them: one test of the text's last two characters
-        # against all three lists of type words says so (None: no such test, read each list).
-        full, abbrev, folded = (rules.type_full.last_two, rules.type_abbrev.last_two,
-                                rules.type_folded.last_two)
-        self._type_ends = full | abbrev | folded if full and abbrev and folded else None
+        # Most names have no type word before them: one test of the text's last characters
+        # against the lists of type words says so (None: no such test, each list is read).
+        full, abbrev, folded = (rules.type_full.endings, rules.type_abbrev.endings,
+                                rules.type_folded.endings)
+        self._type_ends = (full | abbrev, full | abbrev | folded) \
+            if full and abbrev and folded else None  # (in text with marks, without)
         # Keys whose name is capitalised at its first word (a lowercase one is another word).
         self._capital_first = frozenset(k for k, caps in gazetteer.capitals.items() if caps[0])
 
@@ -333,7 +351,7 @@ class PlaceReader:
         """The type word right before a name: (tier, where it starts, its full form). In text
         typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
-        if self._type_ends is not None and not may_end_with(tail, self._type_ends):
+        if self._type_ends is not None and not self._type_ends[not marked].may_end(tail):
             return None, ts, ""
         found = (self.rules.type_full.find(tail) or self.rules.type_abbrev.find(tail)
                  or (None if marked else self.rules.type_folded.find(tail)))
@@ -371,13 +389,11 @@ class PlaceReader:
 
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
-        text, rules = prep.text, self.rules
-        before = text[max(0, m.quote_start - 60) : m.quote_start]
-        marked = prep.marked(m.ts)
-        if m.type_word == "xã" and _ends_with(before, _SPOUSE, marked=marked):
+        text, rules, before = prep.text, self.rules, m.before
+        if m.type_word == "xã" and _ends_with(m.words, _SPOUSE, marked=m.marked):
             return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if _ends_with(before, rules.before_not_place, marked=marked):
+            if _ends_with(m.words, rules.before_not_place, marked=m.marked):
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
@@ -479,13 +495,14 @@ class PlaceReader:
                 longer.add((self._word_before(text, m), m.key))
             if why:
                 continue
-            marked = prep.marked(m.ts)
-            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
-                          marked=marked):
+            marked = m.marked
+            if _ends_with(_words_before(text[max(0, m.quote_start - 40) : m.quote_start], marked),
+                          self.rules.source, marked=marked):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
-            if sports and not m.typed and not _ends_with(text[max(0, m.ts - 20) : m.ts],
-                                                         self.rules.venue_before, 2, marked):
+            if sports and not m.typed and not _ends_with(
+                    _words_before(text[max(0, m.ts - 20) : m.ts], marked),
+                    self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
         if longer:
@@ -505,10 +522,9 @@ class PlaceReader:
         text = prep.text
         previous: Mention | None = None
         for m in settled:
-            before = text[max(0, m.quote_start - 60) : m.quote_start]
-            marked = prep.marked(m.ts)
-            if _ends_with(before, self.rules.passing_before, marked=marked) \
-                    and not _ends_with(before, self.rules.enumeration_before, marked=marked):
+            before, words, marked = m.before, m.words, m.marked
+            if _ends_with(words, self.rules.passing_before, marked=marked) \
+                    and not _ends_with(words, self.rules.enumeration_before, marked=marked):
                 m.passing = PASSING_COMPARISON
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
@@ -523,7 +539,7 @@ class PlaceReader:
                 m.passing = PASSING_COMPARISON
             elif _IDENTIFICATION.search(before) or self._after_ethnic_group(before):
                 m.passing = IDENTIFICATION
-            elif (said := _ending(before, self._alone_before, 4, marked)) is not None:
+            elif (said := _ending(words, self._alone_before, 4, marked)) is not None:
                 m.passing = self._alone_kind[said]  # a residence, a seat, a neighbour
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
@@ -540,7 +556,8 @@ class PlaceReader:
         opened = max(map(before.rfind, _OPENING_QUOTES))
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
-        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
+        return _ends_with(_words_before(before[:opened].rstrip() + " ", marked),
+                          self.rules.work_before, 3, marked)
 
     def _after_ethnic_group(self, before: str) -> bool:
         """"dân tộc Dao TP Hà Nội": an ethnic group's name right before. Hot (every name): the
@@ -613,8 +630,10 @@ class PlaceReader:
             kept = self._kept(key, written, marked, cased[start:end], typed, type_word,
                               upper_title if ts < prep.title_end else upper_summary)
             if kept is not None:
+                before = text[max(0, quote_start - 60) : quote_start]
                 found.append(Mention(start, end, key, ts, te, kept[0], typed, quote_start,
-                                     type_word, kept[1]))
+                                     type_word, kept[1], marked=marked, before=before,
+                                     words=_words_before(before, marked)))
         if not blocked and len(found) < 2:
             return found  # nothing to overlap
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
@@ -764,6 +783,10 @@ class PlaceReader:
         item speaks of an unnamed "tỉnh" and names no other province as its subject (in the
         title, or as "tỉnh X"). A bare name in the summary said in passing (`_aside`) is no label
         beside a province the title names."""
+        if not settled:  # (most items of a feed without a place): its home alone, or nothing
+            if feed and self._speaks_of_home(prep.text):
+                return [feed], [_home_evidence(feed)], {feed: HOME_SCORE}
+            return [], [], {}
         weight: dict[str, float] = {}
         passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
@@ -834,9 +857,7 @@ class PlaceReader:
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
             weight[feed], first[feed], scores[feed] = 0.5, len(prep.text), HOME_SCORE
-            evidence.append(Evidence(EvidenceKind.PROVINCE, feed, "",
-                                     f"unit named without a name → feed home province → "
-                                     f"{feed} {province_name(feed)}"))
+            evidence.append(_home_evidence(feed))
         codes = sorted(weight, key=lambda c: (-weight[c], first[c]))
         evidence = [e for e in evidence if e.label in weight]
         evidence.sort(key=lambda e: codes.index(e.label))
@@ -851,7 +872,8 @@ class PlaceReader:
             return False
         before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
         if not before.strip() or _CLAUSE_START.search(before) \
-                or _ends_with(before, self._venue_or_from, 2, prep.marked(m.ts)):
+                or _ends_with(_words_before(before, m.marked), self._venue_or_from, 2,
+                              m.marked):
             return False
         neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
             + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]

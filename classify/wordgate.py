@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import ahocorasick
 
@@ -106,12 +107,13 @@ class EndWords:
         self._quick = all(len(f) >= 2 for f in forms)
         self._ends3 = frozenset(f[-3:] for f in forms if len(f) >= 3)
         self._ends2 = frozenset(f for f in forms if len(f) == 2)
-        # The forms' last two characters, lowercase, for `may_end_with` (None when a form is
-        # shorter, ends with a space, or with a letter str.lower does not fold as IGNORECASE
-        # does).
-        ends = {f[-2:] for f in forms}
-        self.last_two = frozenset(e.lower() for e in ends) \
-            if all(len(e) == 2 and e == e.rstrip() and not _NOT_PLAIN.search(e) for e in ends) \
+        # The same test, lowercase, to join with other lists' (None when a form is shorter than
+        # two characters, ends with a space, or with a letter str.lower does not fold as
+        # IGNORECASE does).
+        ends = [f[-3:] for f in forms]
+        self.endings = Endings(frozenset(e.lower() for e in ends if len(e) == 3),
+                               frozenset(e.lower() for e in ends if len(e) == 2)) \
+            if all(len(e) >= 2 and e == e.rstrip() and not _NOT_PLAIN.search(e) for e in ends) \
             else None
 
     def find(self, text: str) -> tuple[int, str] | None:
@@ -133,9 +135,22 @@ class EndWords:
         return None
 
 
-def may_end_with(text: str, last_two: frozenset[str]) -> bool:
-    """False only when `text`, spaces aside, cannot end with any form of the EndWords whose
-    `last_two` are joined here, in any case: one test for several of them. Exact where str.lower
-    folds as IGNORECASE does (see WordGate); other text always may."""
-    end = text.rstrip()[-2:]
-    return end.lower() in last_two or not (end.isascii() or not _NOT_PLAIN.search(end))
+@dataclass(frozen=True)
+class Endings:
+    """The quick test of EndWords, lowercase, so that several lists are tested at once (`|`):
+    the last three characters of each form, or both of a form of two."""
+
+    three: frozenset[str]
+    two: frozenset[str]
+
+    def __or__(self, other: Endings) -> Endings:
+        return Endings(self.three | other.three, self.two | other.two)
+
+    def may_end(self, text: str) -> bool:
+        """False only when `text`, spaces aside, ends with no form, in any case. Exact where
+        str.lower folds as IGNORECASE does (see WordGate): text ending otherwise always may."""
+        end = text.rstrip()[-3:]
+        if not (end.isascii() or not _NOT_PLAIN.search(end)):
+            return True
+        end = end.lower()
+        return end in self.three or end[-2:] in self.two
