@@ -1,8 +1,9 @@
 """Classify an item by current province and topic, with evidence for every label.
 
-One Aho-Corasick automaton holds every gazetteer name, blocked phrase and topic phrase; one pass
-over the folded text finds them all. Places are then read in context (classify/places.py) and
-topic phrases added up (classify/topics.py).
+One Aho-Corasick automaton holds every gazetteer name, blocked phrase and topic phrase (and the
+passing phrases, as a quick test for topics); one pass over the folded text finds them all.
+Places are then read in context (classify/places.py) and topic phrases added up
+(classify/topics.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from classify.textmap import Prepared, prepare
 from classify.topic_model import TopicModel, get_topic_model
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
-PLACE, TOPIC, SPORTS, ORGANISATION = 1, 2, 4, 8  # what an automaton key is
+PLACE, TOPIC, SPORTS, ORGANISATION, PASSING = 1, 2, 4, 8, 16  # what an automaton key is
 Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
 
@@ -60,6 +61,10 @@ class Classifier:
                      | (SPORTS if key in rules.sports else 0)
                      | (ORGANISATION if key in rules.organisation_keys else 0))
             automaton.add_word(f" {key} ", (key, kinds, len(key)))
+        # Passing phrases ("nhân dịp") unpadded, anywhere: where none is found, topics need not
+        # search the text for them (TopicRules.passing_keys).
+        for key in self.topic_rules.passing_keys:
+            automaton.add_word(key, (key, PASSING, len(key)))
         automaton.make_automaton()
         self._automaton = automaton
 
@@ -67,14 +72,15 @@ class Classifier:
         self, title: str, summary: str = "", feed_province: str | None = None
     ) -> Classification:
         prep = prepare(title, summary)
-        place_hits, topic_hits, sports, organisations = self._scan(prep)
+        place_hits, topic_hits, sports, organisations, passing = self._scan(prep)
         provinces, place_evidence, scores = self.places.read(
             prep, place_hits, feed_province, sports, organisations > 0)
         if provinces == [feed_province] and not any(e.text for e in place_evidence) \
                 and self.topic_rules.abroad(prep):
             # "Thành phố Ấn Độ tổ chức lễ hội…" on a provincial feed: news from abroad, not home.
             provinces, place_evidence, scores = [], [], {}
-        topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules)
+        topics, topic_evidence, signals = score_topics(prep, topic_hits, self.topic_rules,
+                                                       passing)
         if self.topic_model is None:
             scores.update((slug, 1.0) for slug in topics)
         else:
@@ -95,12 +101,17 @@ class Classifier:
         topics, _, signals = score_topics(prep, self._scan(prep)[1], self.topic_rules)
         return prep, topics, signals
 
-    def _scan(self, prep: Prepared) -> tuple[list[Span], list[Span], int, int]:
-        """One automaton pass: place hits, topic hits, how many sports and organisation words."""
+    def _scan(self, prep: Prepared) -> tuple[list[Span], list[Span], int, int, bool]:
+        """One automaton pass: place hits, topic hits, how many sports and organisation words,
+        whether a passing phrase may be in the text."""
         place_hits: list[Span] = []
         topic_hits: list[Span] = []
         sports = organisations = 0
+        passing = False
         for end, (key, kinds, length) in self._automaton.iter(prep.folded):
+            if kinds == PASSING:
+                passing = True
+                continue
             span = (end - length, end, key)  # `end` is the trailing space
             if kinds & PLACE:
                 place_hits.append(span)
@@ -110,7 +121,7 @@ class Classifier:
                 sports += 1
             if kinds & ORGANISATION:
                 organisations += 1
-        return place_hits, topic_hits, sports, organisations
+        return place_hits, topic_hits, sports, organisations, passing
 
     @staticmethod
     def _weigh_topics(model: TopicModel, prep: Prepared, signals: set[str],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,21 +37,21 @@ class Place:
     district: str  # a former unit's district, a merged unit's new name, or a note
     former: str  # the former province a former unit belonged to
     also: tuple[str, ...] = ()  # a landmark across several provinces: the others' codes
+    # Derived from the fields above once, at load (place reading asks for them at every name).
+    rank: int = field(init=False, compare=False, repr=False)  # RANK of the kind
+    # The name begins with its own type word ("Quận 3", "Phường 1"): it is written typed.
+    holds_type: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rank", RANK[self.kind])
+        object.__setattr__(self, "holds_type",
+                           bool(self.type) and self.name.lower().startswith(self.type))
 
     @property
     def marks(self) -> str:
         """The name's words with their marks ("vũ thư"): in text written with diacritics, only
         this counts. "" when the source data lost the marks ("dien huong"): any spelling counts."""
         return _marks(self.name)
-
-    @property
-    def holds_type(self) -> bool:
-        """The name begins with its own type word ("Quận 3", "Phường 1"): it is written typed."""
-        return bool(self.type) and self.name.lower().startswith(self.type)
-
-    @property
-    def rank(self) -> int:
-        return RANK[self.kind]
 
     def label(self) -> str:
         return f"{self.type} {self.name}".strip()

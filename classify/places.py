@@ -78,25 +78,33 @@ _OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
-def _ends_with(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
-               ) -> bool:
-    """Whether `before` ends with one of `phrases` (lowercase, up to `most` words) and a space;
-    in text typed without marks (`marked` False), compared folded ("que" is "quê")."""
-    return _ending(before, phrases, most, marked) is not None
-
-
-def _ending(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
-            ) -> str | None:
-    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
+def _words_before(before: str, marked: bool = True) -> list[str] | None:
+    """The words `_ending` compares: those of the last 48 characters of `before`, lowercase (in
+    text typed without marks, `marked` False, folded: "que" is "quê"); None unless a space ends
+    `before`. Every list of phrases before a name asks the same words: they are read once."""
     if not before.endswith(" "):
         return None
+    return (before if marked else fold(before))[-48:].lower().split()
+
+
+def _ends_with(words: list[str] | None, phrases: frozenset[str], most: int = 3,
+               marked: bool = True) -> bool:
+    """Whether `words` (`_words_before`) end with one of `phrases` (lowercase, up to `most`
+    words)."""
+    return _ending(words, phrases, most, marked) is not None
+
+
+def _ending(words: list[str] | None, phrases: frozenset[str], most: int = 3, marked: bool = True
+            ) -> str | None:
+    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
+    if not words:
+        return None
     if not marked:
-        before, phrases = fold(before), _folded(phrases)
-    words = before[-48:].lower().split()
+        phrases = _folded(phrases)
     # Hot (several calls per name): the last word must end some phrase, and only the word counts
     # some phrase has are joined and looked up.
     lengths, last_words = _shape(phrases)
-    if not words or (words[-1] not in last_words
+    if (words[-1] not in last_words
                      and words[-1].lstrip(_OPENERS) not in last_words):
         return None
     for n in range(1, min(most, len(words)) + 1):
@@ -109,6 +117,12 @@ def _after_plural(text: str, end: int) -> bool:
     """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
     before a name can be 2,000). A match longer than that holds a long number or run of spaces:
     at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
+    # Quick test first: a space must end the text, and "các", "những" or a digit the word
+    # before it (most type words follow other words). An all-space tail is searched.
+    word = text[max(0, end - 8) : end]
+    if not word[-1:].isspace() or ((word := word.rstrip()) and word[-1] not in "cCgG"
+                                   and not word[-1].isdecimal()):
+        return False
     start = max(0, end - 64)
     if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):
         start = 0  # (str.isdecimal and str.isspace are re's \d and \s)
@@ -139,6 +153,12 @@ def _chain(place: Place, quote: str) -> str:
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
     return round(min(0.99, 1.0 - float(0.25**weight)), 3)
+
+
+def _home_evidence(feed: str) -> Evidence:
+    return Evidence(EvidenceKind.PROVINCE, feed, "",
+                    f"unit named without a name → feed home province → {feed} "
+                    f"{province_name(feed)}")
 
 
 def _lead_end(text: str) -> int:
@@ -284,6 +304,9 @@ class Mention:
     weak: bool = False  # a bare commune name: only confirms a province found otherwise
     place: Place | None = None  # the reading settled on
     passing: str = ""  # why this is a passing mention (PASSING_COMPARISON, NAMED_AFTER…), or ""
+    marked: bool = True  # in a segment written with diacritics (Prepared.marked)
+    before: str = ""  # the 60 characters of text before quote_start, which context rules read
+    words: list[str] | None = None  # its last words, as _ending reads them (_words_before)
 
 
 class PlaceReader:
@@ -297,6 +320,14 @@ class PlaceReader:
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
                             **rules.alone_before}
+        # Most names have no type word before them: one test of the text's last characters
+        # against the lists of type words says so (None: no such test, each list is read).
+        full, abbrev, folded = (rules.type_full.endings, rules.type_abbrev.endings,
+                                rules.type_folded.endings)
+        self._type_ends = (full | abbrev, full | abbrev | folded) \
+            if full and abbrev and folded else None  # (in text with marks, without)
+        # Keys whose name is capitalised at its first word (a lowercase one is another word).
+        self._capital_first = frozenset(k for k, caps in gazetteer.capitals.items() if caps[0])
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -320,6 +351,8 @@ class PlaceReader:
         """The type word right before a name: (tier, where it starts, its full form). In text
         typed without marks the type words are read folded too ("xa Tu Tan", "huyen Vu Thu")."""
         tail = text[max(0, ts - 14) : ts]
+        if self._type_ends is not None and not self._type_ends[not marked].may_end(tail):
+            return None, ts, ""
         found = (self.rules.type_full.find(tail) or self.rules.type_abbrev.find(tail)
                  or (None if marked else self.rules.type_folded.find(tail)))
         if not found:
@@ -356,13 +389,11 @@ class PlaceReader:
 
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
-        text, rules = prep.text, self.rules
-        before = text[max(0, m.quote_start - 60) : m.quote_start]
-        marked = prep.marked(m.ts)
-        if m.type_word == "xã" and _ends_with(before, _SPOUSE, marked=marked):
+        text, rules, before = prep.text, self.rules, m.before
+        if m.type_word == "xã" and _ends_with(m.words, _SPOUSE, marked=m.marked):
             return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if _ends_with(before, rules.before_not_place, marked=marked):
+            if _ends_with(m.words, rules.before_not_place, marked=m.marked):
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
@@ -464,13 +495,14 @@ class PlaceReader:
                 longer.add((self._word_before(text, m), m.key))
             if why:
                 continue
-            marked = prep.marked(m.ts)
-            if _ends_with(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
-                          marked=marked):
+            marked = m.marked
+            if _ends_with(_words_before(text[max(0, m.quote_start - 40) : m.quote_start], marked),
+                          self.rules.source, marked=marked):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
-            if sports and not m.typed and not _ends_with(text[max(0, m.ts - 20) : m.ts],
-                                                         self.rules.venue_before, 2, marked):
+            if sports and not m.typed and not _ends_with(
+                    _words_before(text[max(0, m.ts - 20) : m.ts], marked),
+                    self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
         if longer:
@@ -490,10 +522,9 @@ class PlaceReader:
         text = prep.text
         previous: Mention | None = None
         for m in settled:
-            before = text[max(0, m.quote_start - 60) : m.quote_start]
-            marked = prep.marked(m.ts)
-            if _ends_with(before, self.rules.passing_before, marked=marked) \
-                    and not _ends_with(before, self.rules.enumeration_before, marked=marked):
+            before, words, marked = m.before, m.words, m.marked
+            if _ends_with(words, self.rules.passing_before, marked=marked) \
+                    and not _ends_with(words, self.rules.enumeration_before, marked=marked):
                 m.passing = PASSING_COMPARISON
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
@@ -508,7 +539,7 @@ class PlaceReader:
                 m.passing = PASSING_COMPARISON
             elif _IDENTIFICATION.search(before) or self._after_ethnic_group(before):
                 m.passing = IDENTIFICATION
-            elif (said := _ending(before, self._alone_before, 4, marked)) is not None:
+            elif (said := _ending(words, self._alone_before, 4, marked)) is not None:
                 m.passing = self._alone_kind[said]  # a residence, a seat, a neighbour
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
@@ -525,7 +556,8 @@ class PlaceReader:
         opened = max(map(before.rfind, _OPENING_QUOTES))
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
-        return _ends_with(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
+        return _ends_with(_words_before(before[:opened].rstrip() + " ", marked),
+                          self.rules.work_before, 3, marked)
 
     def _after_ethnic_group(self, before: str) -> bool:
         """"dân tộc Dao TP Hà Nội": an ethnic group's name right before. Hot (every name): the
@@ -556,52 +588,54 @@ class PlaceReader:
 
         A match that cannot be a name here (wrong case, no reading its type word allows) leaves
         room for shorter ones: "bắc Quảng Trị" is not "Bắc Quang", so "Quảng Trị" matches."""
-        text, cased, capitals = prep.text, prep.cased, self.gaz.capitals
+        text, cased, gaz = prep.text, prep.cased, self.gaz
         # Text written all in capitals (a shouted title) says nothing by its case.
         title, summary = text[: prep.title_end], text[prep.title_end :]
         upper_title = title.isupper() or not title
         upper_summary = summary.isupper() or not summary.strip()
+        mixed_case = not (upper_title or upper_summary)
         blocked: list[tuple[int, int]] = []
         found: list[Mention] = []
-        listed: Mention | None = None  # the last of a list after "các xã", "3 phường"…
+        # The last of a list after "các xã", "3 phường"… (where it ends, its tier and type word)
+        listed: tuple[int, str, str] | None = None
         for start, end, key in hits:
-            if key in self.gaz.blocked:
+            if key in gaz.blocked:
                 blocked.append((start, end))
                 continue
-            if key in self.gaz.typed and self._in_longer_type_word(prep.folded, start, key):
+            if key in gaz.typed and self._in_longer_type_word(prep.folded, start, key):
                 continue  # "thị xã Thuận An" holds "xã Thuận" (a one-syllable commune's key)
-            if key in capitals and capitals[key][0] and cased[start].islower() \
-                    and not (upper_title or upper_summary):
+            if mixed_case and key in self._capital_first and cased[start].islower():
                 continue  # cheap first test; typed names still need a capital first letter
-            ts, te = prep.span(start, end)
-            marked = prep.marked(ts)
+            ts, te = start - 1, end - 1  # (prep.span)
+            marked = prep.title_marked if ts < prep.title_end else prep.summary_marked
             written = text[ts:te]
-            cands = self.gaz.places[key]
+            cands = gaz.places[key]
             if marked:  # written with diacritics: only the name's own marks count
                 cands = self._same_marks(key, written)
                 if not cands:
                     continue
-            m = Mention(start, end, key, ts, te, cands, quote_start=ts)
-            m.typed, m.quote_start, m.type_word = self._type_before(text, ts, marked)
-            if m.typed and _after_plural(text, m.quote_start):
-                listed = m
-            elif not m.typed and listed is not None and listed.te <= ts \
-                    and _LIST_SEP.fullmatch(text, listed.te, ts) \
-                    and any(p.kind in TIER_KINDS[listed.typed or ""] for p in m.cands):
+            typed, quote_start, type_word = self._type_before(text, ts, marked)
+            if typed and _after_plural(text, quote_start):
+                listed = te, typed, type_word
+            elif not typed and listed is not None and listed[0] <= ts \
+                    and _LIST_SEP.fullmatch(text, listed[0], ts) \
+                    and any(p.kind in TIER_KINDS[listed[1]] for p in cands):
                 # "các xã Hòa An, Tấn Mỹ, Hòa Bình": each is a commune, not the former province
-                m.typed, m.type_word, listed = listed.typed, listed.type_word, m
-            own = m.cands[0]
-            if key in self.gaz.typed:  # "thị trấn Chờ": the key holds the type word
-                m.typed, m.type_word = self.rules.tier_of[self.gaz.typed[key]], self.gaz.typed[key]
-            elif not m.typed and own.holds_type:
-                m.typed = (
-                    "district" if own.kind == "district" else "commune"
-                )  # "Quận 3", "Phường 1"
-            kept = self._kept(key, written, marked, cased[start:end], m.typed, m.type_word,
+                typed, type_word, listed = listed[1], listed[2], (te, listed[1], listed[2])
+            own = cands[0]
+            if key in gaz.typed:  # "thị trấn Chờ": the key holds the type word
+                typed, type_word = self.rules.tier_of[gaz.typed[key]], gaz.typed[key]
+            elif not typed and own.holds_type:
+                typed = "district" if own.kind == "district" else "commune"  # "Quận 3"
+            kept = self._kept(key, written, marked, cased[start:end], typed, type_word,
                               upper_title if ts < prep.title_end else upper_summary)
             if kept is not None:
-                m.cands, m.weak = kept
-                found.append(m)
+                before = text[max(0, quote_start - 60) : quote_start]
+                found.append(Mention(start, end, key, ts, te, kept[0], typed, quote_start,
+                                     type_word, kept[1], marked=marked, before=before,
+                                     words=_words_before(before, marked)))
+        if not blocked and len(found) < 2:
+            return found  # nothing to overlap
         # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
         # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
@@ -749,6 +783,10 @@ class PlaceReader:
         item speaks of an unnamed "tỉnh" and names no other province as its subject (in the
         title, or as "tỉnh X"). A bare name in the summary said in passing (`_aside`) is no label
         beside a province the title names."""
+        if not settled:  # (most items of a feed without a place): its home alone, or nothing
+            if feed and self._speaks_of_home(prep.text):
+                return [feed], [_home_evidence(feed)], {feed: HOME_SCORE}
+            return [], [], {}
         weight: dict[str, float] = {}
         passing: dict[str, float] = {}  # the weight of passing mentions
         first: dict[str, int] = {}
@@ -819,9 +857,7 @@ class PlaceReader:
             weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
             weight[feed], first[feed], scores[feed] = 0.5, len(prep.text), HOME_SCORE
-            evidence.append(Evidence(EvidenceKind.PROVINCE, feed, "",
-                                     f"unit named without a name → feed home province → "
-                                     f"{feed} {province_name(feed)}"))
+            evidence.append(_home_evidence(feed))
         codes = sorted(weight, key=lambda c: (-weight[c], first[c]))
         evidence = [e for e in evidence if e.label in weight]
         evidence.sort(key=lambda e: codes.index(e.label))
@@ -836,7 +872,8 @@ class PlaceReader:
             return False
         before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
         if not before.strip() or _CLAUSE_START.search(before) \
-                or _ends_with(before, self._venue_or_from, 2, prep.marked(m.ts)):
+                or _ends_with(_words_before(before, m.marked), self._venue_or_from, 2,
+                              m.marked):
             return False
         neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
             + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]

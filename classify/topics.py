@@ -51,6 +51,9 @@ class TopicRules:
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
     passing_any: BoundedWords | None = None  # any passing phrase at all (most items have none)
+    # The passing phrases folded as Prepared.folded reads them: where none is in the folded text
+    # (Classifier's scan looks for them), none is in the text.
+    passing_keys: frozenset[str] = frozenset()
     # News from abroad ([abroad]): a foreign place in the title, no Vietnamese one in the item.
     abroad_places: re.Pattern[str] | None = None
     home_words: BoundedWords | None = None
@@ -140,18 +143,20 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
             )
         yield_to[slug] = tuple(rule.get("yield_to", []))
     passing = passing_any = None
+    passing_keys: frozenset[str] = frozenset()
     if passing_words:
         lowered = [normalize(w).lower() for w in passing_words]
         words = "|".join(re.escape(w) for w in sorted(lowered, key=len, reverse=True))
         # The passing phrase, then up to PASSING_GAP words and no clause mark, then the end.
         passing = re.compile(rf"(?<!\w)(?:{words})(?:\s+[^\s,;:.!?()]+){{0,{PASSING_GAP}}}\s+$")
         passing_any = BoundedWords(lowered)
+        passing_keys = frozenset(match_key(normalize(w)) for w in passing_words)
     anywhere = set(abroad.get("anywhere", []))
     if anywhere - set(known):
         raise TopicRulesError(f"{path.name}: [abroad] anywhere: unknown topics "
                               f"{sorted(anywhere - set(known))}")
     return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
-                      passing_any=passing_any,
+                      passing_any=passing_any, passing_keys=passing_keys,
                       abroad_places=_words(abroad.get("places", [])),
                       home_words=(BoundedWords(normalize(w) for w in abroad["home_words"])
                                   if abroad.get("home_words") else None),
@@ -262,19 +267,22 @@ def _apart(spans: list[Span]) -> list[Span]:
 
 
 def score_topics(
-    prep: Prepared, hits: list[tuple[int, int, str]], rules: TopicRules
+    prep: Prepared, hits: list[tuple[int, int, str]], rules: TopicRules,
+    passing_folded: bool = True,
 ) -> tuple[list[str], list[Evidence], set[str]]:
     """Topics (catalog order), their evidence and the signals the topic model reads: each topic
     given ("thien-tai-cuu-tro"), given from the title (":title"), by two phrases or more
     (":many").
 
-    `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included.
+    `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included;
+    `passing_folded` False says that no key of `rules.passing_keys` is in it (so no passing
+    phrase is in the text: its search is skipped).
     """
     tallies: dict[str, _Tally] = {}
     text = prep.text
     # Hot loop (every hit of every item): what each hit's refs share is read once per hit, and
     # whether the text holds a passing phrase at all only when a ref first asks.
-    may_pass: bool | None = None
+    may_pass: bool | None = None if passing_folded else False
     evidence_refs = rules.evidence_refs
     for start, end, key in hits:
         span = ts, te = start - 1, end - 1  # prep.span

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import ahocorasick
 
@@ -106,6 +107,14 @@ class EndWords:
         self._quick = all(len(f) >= 2 for f in forms)
         self._ends3 = frozenset(f[-3:] for f in forms if len(f) >= 3)
         self._ends2 = frozenset(f for f in forms if len(f) == 2)
+        # The same test, lowercase, to join with other lists' (None when a form is shorter than
+        # two characters, ends with a space, or with a letter str.lower does not fold as
+        # IGNORECASE does).
+        ends = [f[-3:] for f in forms]
+        self.endings = Endings(frozenset(e.lower() for e in ends if len(e) == 3),
+                               frozenset(e.lower() for e in ends if len(e) == 2)) \
+            if all(len(e) >= 2 and e == e.rstrip() and not _NOT_PLAIN.search(e) for e in ends) \
+            else None
 
     def find(self, text: str) -> tuple[int, str] | None:
         if not self._exact or (self._ignore_case and _NOT_PLAIN.search(text)):
@@ -124,3 +133,24 @@ class EndWords:
             if group:
                 return start, stripped[start : start + group]
         return None
+
+
+@dataclass(frozen=True)
+class Endings:
+    """The quick test of EndWords, lowercase, so that several lists are tested at once (`|`):
+    the last three characters of each form, or both of a form of two."""
+
+    three: frozenset[str]
+    two: frozenset[str]
+
+    def __or__(self, other: Endings) -> Endings:
+        return Endings(self.three | other.three, self.two | other.two)
+
+    def may_end(self, text: str) -> bool:
+        """False only when `text`, spaces aside, ends with no form, in any case. Exact where
+        str.lower folds as IGNORECASE does (see WordGate): text ending otherwise always may."""
+        end = text.rstrip()[-3:]
+        if not (end.isascii() or not _NOT_PLAIN.search(end)):
+            return True
+        end = end.lower()
+        return end in self.three or end[-2:] in self.two

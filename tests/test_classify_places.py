@@ -7,6 +7,7 @@ import pytest
 
 from catalog import provinces
 from classify import Classification, get_classifier
+from classify.places import _PLURAL, _after_plural
 
 
 def classify(title: str, summary: str = "", feed: str | None = None) -> Classification:
@@ -197,3 +198,12 @@ def test_ranges_nearby_and_order() -> None:
     assert codes("Khu đô thị mới ở phía Tây Hà Nội") == ["01"]
     # Title first, the title prefix "X:" most of all.
     assert codes("Hà Tĩnh: Lũ lên nhanh", "Đoàn cứu trợ từ Nghệ An và Thanh Hóa đã đến.")[0] == "42"
+
+
+@pytest.mark.parametrize("text", [
+    "các xã ", "Những ", "3  ", "hai 12\n", "CÁC ", "cácc ", "các", "các" + " " * 70, "x các ",
+    "12" * 40 + " ", "trong ", "xcác ", "những\n\n", "", " ", "١٢ ",
+])
+def test_the_plural_test_says_what_its_pattern_says(text: str) -> None:
+    for end in range(len(text) + 1):
+        assert _after_plural(text, end) == (_PLURAL.search(text, 0, end) is not None)

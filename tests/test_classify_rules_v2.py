@@ -3,10 +3,13 @@ meaning, agency prefixes, items with no title, label scores and the cap on hosti
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 
 from classify import Classification, get_classifier
-from classify.textmap import SUMMARY_CAP, TITLE_CAP, prepare
+from classify.textmap import SUMMARY_CAP, TITLE_CAP, _flatten, _read_clauses, prepare
 
 
 def classify(title: str, summary: str = "", feed: str | None = None) -> Classification:
@@ -385,3 +388,18 @@ def test_the_presidents_name_holds_no_commune() -> None:
     result = get_classifier().classify("Chủ tịch Hồ Chí Minh về thăm Hưng Yên", "")
     assert [e.text for e in result.evidence if e.kind == "province"] == ["Hưng Yên"]
     assert codes("Mưa lớn ở xã Chí Minh, tỉnh Hưng Yên") == ["33"]
+
+
+@pytest.mark.parametrize("text", [
+    "Trao nhà “Đại đoàn kết” – ấm lòng…", "M’gar ‘x’ `y`\n“z”", "Đắk Lắk² – “A”", "Ð “Đà” ´",
+    "x\u05b0y “q”", "ॐ “x” – ǆ", "huyện Tu Mơ Rông",
+])
+def test_punctuation_read_first_folds_as_the_marks_one_by_one(text: str) -> None:
+    # The slow path _flatten spares text whose only odd characters are punctuation.
+    flat = _read_clauses(text.replace("đ", "d").replace("Đ", "D"))
+    slow = re.sub(r"[^\w\s']|_", " ", re.sub(r"[\u0300-\u036f]", "",
+                                            unicodedata.normalize("NFD", flat)))
+    if len(slow) == len(text):
+        expected = re.sub(r"(?<![^\W_])'|'(?![^\W_])", " ", slow)
+        assert _flatten(text) == expected
+    assert len(_flatten(text)) == len(text)

@@ -65,6 +65,21 @@ def test_end_words_find_what_their_pattern_finds(tail: str) -> None:
                                     (m.start(), next(g for g in m.groups() if g)))
 
 
+@pytest.mark.parametrize("tail", [*_TAILS, "TP.", "xa ", "khu ", "Đặc Khu ", "tỉnh ", "TỈNH  ",
+                                  "bản ", "ĐẶC KHU"])
+def test_the_joint_end_test_opens_wherever_a_pattern_matches(tail: str) -> None:
+    rules = get_place_rules()
+    lists = (rules.type_full, rules.type_abbrev, rules.type_folded)
+    full, abbrev, folded = (words.endings for words in lists)
+    assert full and abbrev and folded
+    if any(words.pattern.search(tail) for words in lists):
+        assert (full | abbrev | folded).may_end(tail)
+    if any(words.pattern.search(tail) for words in lists[:2]):
+        assert (full | abbrev).may_end(tail)
+    assert not (full | abbrev | folded).may_end("người dân ở ")
+    assert not (full | abbrev).may_end("trong ")  # (folded "phuong" ends so)
+
+
 @pytest.mark.parametrize("text", ["nhân dịp lễ", "xnhân dịp", "nhân dịpx", "(nhân dịp)",
                                   "phục vụ_", "_phục vụ", "đáp ứng yêu cầu", "", "nhân"])
 def test_bounded_words_find_what_their_pattern_finds(text: str) -> None:
