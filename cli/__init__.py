@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                               "time zone"),
 }
 
+# The command that runs when the settings do not load, to name every wrong one (bot.py).
+DIAGNOSIS = "doctor"
+
 
 def help_of(command: str) -> str:
     return COMMANDS[command][1]
