@@ -35,6 +35,7 @@ from model.outbox import OutboxPayload, Part
 from runtime import App
 from storage.dialect import (
     in_ranges,
+    in_selected,
     json_param,
     json_text,
     lock_for_write,
@@ -72,7 +73,7 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         conn = await session.connection()
         ids = (await conn.scalars(
             update(_TABLE)
-            .where(_TABLE.c.id.in_(due.scalar_subquery()))
+            .where(in_selected(session, _TABLE.c.id, due))
             .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
             .returning(_TABLE.c.id)
         )).all()

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Select,
     String,
     Text,
     bindparam,
@@ -153,6 +154,17 @@ def json_text(session: AsyncSession, value: Any) -> Any:
     if dialect(session) == "postgresql":
         return cast(value, Text)
     return type_coerce(value, String)
+
+
+def in_selected(session: AsyncSession, column: Any, ids: Select[Any]) -> ColumnElement[bool]:
+    """`column` IN (`ids`, a SELECT of one column), written for PostgreSQL as
+    `= ANY(ARRAY(...))`: the planner then looks the selected keys up by index, where it plans
+    IN (SELECT ...) as a join that reads the whole table (a claim's UPDATE walked every outbox
+    row to change 2,500). SQLite looks them up by rowid either way."""
+    if dialect(session) == "postgresql":
+        found: ColumnElement[bool] = column == func.any(func.array(ids.scalar_subquery()))
+        return found
+    return typing.cast(ColumnElement[bool], column.in_(ids.scalar_subquery()))
 
 
 def to_ranges(ids: list[int]) -> list[tuple[int, int]]:
