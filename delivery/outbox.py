@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, delete, literal, select, update
+from sqlalchemy import JSON, BigInteger, String, bindparam, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
@@ -36,8 +36,9 @@ from runtime import App
 from storage.dialect import (
     in_ranges,
     in_selected,
-    json_param,
+    json_rows,
     json_text,
+    json_value,
     lock_for_write,
     rowcount,
     upsert_insert,
@@ -128,10 +129,11 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
 
     async def write(session: AsyncSession) -> None:
         if changed:
-            # One executemany: the claimed batch can be thousands of rows, and many carry the
-            # same payload (chats that follow the same things): each is serialised once.
+            # One statement, the rows' payloads in one JSON parameter (`json_rows`): the claimed
+            # batch can be thousands of rows, and many carry the same payload (chats that follow
+            # the same things): each is serialised once.
             texts: dict[tuple[Any, ...], str] = {}
-            params = []
+            values = []
             for r in changed:
                 key = _payload_key(r.payload)
                 text = texts.get(key) if key is not None else None
@@ -139,13 +141,11 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                     text = json.dumps(r.payload.to_json())  # what the JSON column type writes
                     if key is not None:
                         texts[key] = text
-                params.append({"row_id": r.id, "new_payload": text})
+                values.append([r.id, text])
+            row_id, payload = json_rows(session, values, BigInteger, String)
             await (await session.connection()).execute(
-                update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
-                                     _TABLE.c.claimed_by == owner)
-                .values(payload=json_param(session, "new_payload")),
-                params,
-            )
+                update(_TABLE).where(_TABLE.c.id == row_id, _TABLE.c.claimed_by == owner)
+                .values(payload=json_value(session, payload)))
         for part in chunks(gone):
             await session.execute(
                 delete(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner))

@@ -160,12 +160,6 @@ def text_list(session: AsyncSession, column: Any) -> Any:
     return func.group_concat(column)
 
 
-def json_param(session: AsyncSession, name: str) -> Any:
-    """A bound parameter for a JSON column that takes JSON already serialised (text): a value
-    many rows share is serialised once, not once per row by the column type."""
-    return json_value(session, bindparam(name, type_=String))
-
-
 def json_text(session: AsyncSession, value: Any) -> Any:
     """A JSON column read as its stored text, not parsed: many rows carry the same text, which
     the caller then parses once. (PostgreSQL's driver parses JSON itself: the cast stops it;
