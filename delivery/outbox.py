@@ -34,6 +34,7 @@ from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload, Part
 from runtime import App
 from storage.dialect import (
+    among,
     in_ranges,
     in_selected,
     json_rows,
@@ -148,10 +149,12 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                 .values(payload=json_value(session, payload)))
         for part in chunks(gone):
             await session.execute(
-                delete(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner))
+                delete(Delivery).where(among(session, Delivery.id, part),
+                                       Delivery.claimed_by == owner))
         for part in chunks(empty):
             await session.execute(
-                update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)
+                update(Delivery)
+                .where(among(session, Delivery.id, part), Delivery.claimed_by == owner)
                 .values(state=OutboxState.CANCELLED, last_error="empty: nothing to send",
                         claimed_by=None)
             )

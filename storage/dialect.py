@@ -169,6 +169,19 @@ def json_text(session: AsyncSession, value: Any) -> Any:
     return type_coerce(value, String)
 
 
+def among(session: AsyncSession, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column` IN `ids`, the ids sent as one parameter: an array on PostgreSQL, a JSON list read
+    by json_each on SQLite. An IN list of thousands of parameters is compiled anew by SQLAlchemy
+    for every length, a name per value, and parsed by PostgreSQL value by value (1.5 s of CPU in
+    the match+compose bench, where each batch names 2,500 chats and a thousand items)."""
+    if dialect(session) == "postgresql":
+        found: ColumnElement[bool] = column == func.any(
+            bindparam(None, ids, type_=postgresql.ARRAY(BigInteger)))
+        return found
+    each = func.json_each(bindparam(None, json.dumps(ids), type_=String)).table_valued("value")
+    return typing.cast(ColumnElement[bool], column.in_(select(each.c.value)))
+
+
 def in_selected(session: AsyncSession, column: Any, ids: Select[Any]) -> ColumnElement[bool]:
     """`column` IN (`ids`, a SELECT of one column), written for PostgreSQL as
     `= ANY(ARRAY(...))`: the planner then looks the selected keys up by index, where it plans

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
-from storage.dialect import insert_rows, json_text
-from storage.models import Delivery
+from storage.dialect import among, insert_rows, json_text
+from storage.models import Chat, Delivery
 from tests.delivery_support import T0, add_chat
 
 COLUMNS = (Delivery.chat_id, Delivery.kind, Delivery.lane, Delivery.dedup_key, Delivery.due_at,
@@ -50,3 +50,14 @@ async def test_insert_rows_stores_each_row_and_skips_queued_keys(app) -> None:  
         key=lambda r: r[3])
     # The payload's text too, as the JSON column type writes it (PostgreSQL's json keeps it).
     assert [tuple(row) for row in stored] == expected
+
+
+async def test_among_selects_the_given_ids(app) -> None:  # type: ignore[no-untyped-def]
+    async with app.sessions() as session, session.begin():
+        chats = [await add_chat(session, f"a{n}") for n in range(5)]
+    async with app.sessions() as session:
+        def picked(ids: list[int]) -> Any:
+            return session.scalars(select(Chat.id).where(among(session, Chat.id, ids))
+                                   .order_by(Chat.id))
+        assert list(await picked([chats[3], chats[0], chats[3], 10**9])) == [chats[0], chats[3]]
+        assert list(await picked([])) == []
