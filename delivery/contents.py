@@ -440,9 +440,13 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
                 items = parsed[text] = tuple(payload.items or ()) if payload.checked else ()
             if items:
                 held.setdefault(chat_id, set()).update(items)
-    # What a row takes matters only to a later row of the same chat.
+    # What a row takes matters only to a later row of the same chat: only those rows are put
+    # in order (sorting a whole batch by kind and time cost 0.6 s of the match+compose bench).
     repeated = {chat for chat, n in Counter(r.chat_id for r in todo).items() if n > 1}
-    for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):
+    alone = [r for r in todo if r.chat_id not in repeated]
+    shared = sorted((r for r in todo if r.chat_id in repeated),
+                    key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id))
+    for row in alone + shared:
         mine = items_of.get(row.id, [])
         already = held.get(row.chat_id)
         if already:

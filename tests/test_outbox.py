@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from delivery import outbox
+from delivery.contents import resolve
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload, Part
 from storage.dialect import insert_rows, json_text
@@ -80,3 +81,33 @@ async def test_saving_a_batch_stores_each_rows_payload_and_drops_the_empty(app) 
         rows[5].id: ("sending", json.dumps(rows[5].payload.to_json())),
     }
     assert not any(row.changed for row in rows)
+
+
+async def test_an_item_two_new_rows_of_a_chat_want_goes_to_the_first(app) -> None:  # type: ignore[no-untyped-def]
+    """Instant before digest, then older first; a chat's other rows and other chats keep
+    theirs (delivery.contents: what each chat already has is left out)."""
+    app.clock = lambda: T0
+    async with app.sessions() as session, session.begin():
+        a, b, c = [await add_chat(session, key) for key in "abc"]
+        rows = [  # (chat, kind, due, items), in id order
+            (a, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), [101, 102]),
+            (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=5), [103, 104]),
+            (a, DeliveryKind.INSTANT, T0, [101]),
+            (c, DeliveryKind.INSTANT, T0, [101]),
+            (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), [103]),
+        ]
+        await insert_rows(session, [
+            {"chat_id": chat, "kind": kind, "lane": 1, "dedup_key": f"r{n}", "due_at": due,
+             "payload": OutboxPayload(mode="daily", hour=7, weekday=0, items=items).to_json()}
+            for n, (chat, kind, due, items) in enumerate(rows)], T0)
+    batch = await outbox.claim(app, "telegram", 1, 10, "w1")
+    async with app.sessions() as session:
+        await resolve(app, session, batch, {"telegram": 4096})
+    got = sorted((r.chat_id, r.kind, r.due_at, r.payload.items) for r in batch)
+    assert got == sorted([
+        (a, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), [102]),
+        (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=5), [104]),
+        (a, DeliveryKind.INSTANT, T0, [101]),
+        (c, DeliveryKind.INSTANT, T0, [101]),
+        (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), [103]),
+    ])
