@@ -51,7 +51,7 @@ from render.compose import Blocks, render_batch, render_digest
 from render.links import page_for, page_line
 from render.texts import t
 from runtime import App
-from storage.dialect import in_ranges, in_state, json_text, not_a_copy
+from storage.dialect import among, in_ranges, in_state, json_text, not_a_copy
 from storage.models import (
     DeliveredItem,
     Delivery,
@@ -278,7 +278,7 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
         for part in chunks(chats):
             result = await session.execute(
                 select(Delivery.chat_id, Delivery.due_at).where(
-                    Delivery.chat_id.in_(part), Delivery.kind == DeliveryKind.DIGEST,
+                    among(session, Delivery.chat_id, part), Delivery.kind == DeliveryKind.DIGEST,
                     Delivery.dedup_key.startswith(f"digest:{mode}:"),
                     Delivery.due_at >= min(r.due_at for r in group) - MAX_CATCHUP[mode],
                     Delivery.due_at < max(r.due_at for r in group),
@@ -396,7 +396,8 @@ async def _item_times(session: AsyncSession,
     found: dict[int, tuple[datetime, datetime | None]] = {}
     for part in chunks(sorted(ids)):
         result = await session.execute(
-            select(Item.id, Item.fetched_at, Item.matched_at).where(Item.id.in_(part)))
+            select(Item.id, Item.fetched_at, Item.matched_at).where(
+                among(session, Item.id, part)))
         found.update({item_id: (fetched, matched) for item_id, fetched, matched in result})
     return found
 
@@ -414,7 +415,8 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
         for chat_part in chunks(sorted(chats)):
             result = await session.execute(
                 select(DeliveredItem.chat_id, DeliveredItem.item_id).where(
-                    DeliveredItem.chat_id.in_(chat_part), DeliveredItem.item_id.between(low, high))
+                    among(session, DeliveredItem.chat_id, chat_part),
+                    DeliveredItem.item_id.between(low, high))
             )
             for chat_id, item_id in result:
                 held.setdefault(chat_id, set()).add(item_id)
@@ -428,7 +430,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     for part in chunks(sorted(chats)):
         sending = await session.execute(
             select(d.chat_id, json_text(session, d.payload)).where(
-                d.chat_id.in_(part), in_state(OutboxState.SENDING),
+                among(session, d.chat_id, part), in_state(OutboxState.SENDING),
                 ~in_ranges(d.id, sorted(ids_in_batch)))
         )
         for chat_id, text in sending:
@@ -438,9 +440,13 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
                 items = parsed[text] = tuple(payload.items or ()) if payload.checked else ()
             if items:
                 held.setdefault(chat_id, set()).update(items)
-    # What a row takes matters only to a later row of the same chat.
+    # What a row takes matters only to a later row of the same chat: only those rows are put
+    # in order (sorting a whole batch by kind and time cost 0.6 s of the match+compose bench).
     repeated = {chat for chat, n in Counter(r.chat_id for r in todo).items() if n > 1}
-    for row in sorted(todo, key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id)):
+    alone = [r for r in todo if r.chat_id not in repeated]
+    shared = sorted((r for r in todo if r.chat_id in repeated),
+                    key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id))
+    for row in alone + shared:
         mine = items_of.get(row.id, [])
         already = held.get(row.chat_id)
         if already:

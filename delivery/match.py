@@ -45,7 +45,7 @@ from delivery.pacing import INTERACTIVE
 from model.enums import DeliveryKind, SubscriptionKind, SubscriptionMode
 from model.outbox import OutboxPayload
 from runtime import App
-from storage.dialect import insert_rows, lock_for_write, text_list
+from storage.dialect import among, insert_rows, lock_for_write, text_list
 from storage.leases import claim_unmatched
 from storage.models import (
     Chat,
@@ -161,7 +161,8 @@ async def read_candidates(session: AsyncSession, items: Select[Any], min_score: 
         strong: dict[str, set[int]] = defaultdict(set)
         for part in chunks(ordered):
             for item_id, label, score in await session.execute(
-                    select(item_col, label_col, score_col).where(item_col.in_(part))):
+                    select(item_col, label_col, score_col).where(
+                        among(session, item_col, part))):
                 labelled[label].add(item_id)
                 if score >= min_score:
                     strong[label].add(item_id)
@@ -172,7 +173,7 @@ async def read_candidates(session: AsyncSession, items: Select[Any], min_score: 
     if words:
         for part in chunks(ordered):
             for item_id, search_text in await session.execute(
-                    select(Item.id, Item.search_text).where(Item.id.in_(part))):
+                    select(Item.id, Item.search_text).where(among(session, Item.id, part))):
                 texts[item_id] = _words(search_text)
     return Candidates(ids, await per_label(ip.item_id, ip.province, ip.score),
                       await per_label(it.item_id, it.topic, it.score), texts)
@@ -313,6 +314,6 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
     held = []
     for part in chunks(weak_chats):
         for chat_id, hour in await session.execute(
-                select(Chat.id, Chat.default_hour).where(Chat.id.in_(part))):
+                select(Chat.id, Chat.default_hour).where(among(session, Chat.id, part))):
             held += [held_row(chat_id, hour, due, tz) for due in held_dues(hour, now, tz)]
     return instant, await insert_rows(session, held, now)

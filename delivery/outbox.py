@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, delete, literal, select, update
+from sqlalchemy import JSON, BigInteger, String, bindparam, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
@@ -34,9 +34,12 @@ from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload, Part
 from runtime import App
 from storage.dialect import (
+    among,
     in_ranges,
-    json_param,
+    in_selected,
+    json_rows,
     json_text,
+    json_value,
     lock_for_write,
     rowcount,
     upsert_insert,
@@ -72,7 +75,7 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
         conn = await session.connection()
         ids = (await conn.scalars(
             update(_TABLE)
-            .where(_TABLE.c.id.in_(due.scalar_subquery()))
+            .where(in_selected(session, _TABLE.c.id, due))
             .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
             .returning(_TABLE.c.id)
         )).all()
@@ -127,10 +130,11 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
 
     async def write(session: AsyncSession) -> None:
         if changed:
-            # One executemany: the claimed batch can be thousands of rows, and many carry the
-            # same payload (chats that follow the same things): each is serialised once.
+            # One statement, the rows' payloads in one JSON parameter (`json_rows`): the claimed
+            # batch can be thousands of rows, and many carry the same payload (chats that follow
+            # the same things): each is serialised once.
             texts: dict[tuple[Any, ...], str] = {}
-            params = []
+            values = []
             for r in changed:
                 key = _payload_key(r.payload)
                 text = texts.get(key) if key is not None else None
@@ -138,19 +142,19 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                     text = json.dumps(r.payload.to_json())  # what the JSON column type writes
                     if key is not None:
                         texts[key] = text
-                params.append({"row_id": r.id, "new_payload": text})
+                values.append([r.id, text])
+            row_id, payload = json_rows(session, values, BigInteger, String)
             await (await session.connection()).execute(
-                update(_TABLE).where(_TABLE.c.id == bindparam("row_id"),
-                                     _TABLE.c.claimed_by == owner)
-                .values(payload=json_param(session, "new_payload")),
-                params,
-            )
+                update(_TABLE).where(_TABLE.c.id == row_id, _TABLE.c.claimed_by == owner)
+                .values(payload=json_value(session, payload)))
         for part in chunks(gone):
             await session.execute(
-                delete(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner))
+                delete(Delivery).where(among(session, Delivery.id, part),
+                                       Delivery.claimed_by == owner))
         for part in chunks(empty):
             await session.execute(
-                update(Delivery).where(Delivery.id.in_(part), Delivery.claimed_by == owner)
+                update(Delivery)
+                .where(among(session, Delivery.id, part), Delivery.claimed_by == owner)
                 .values(state=OutboxState.CANCELLED, last_error="empty: nothing to send",
                         claimed_by=None)
             )

@@ -265,7 +265,8 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_due", "state", "lane", "due_at"),
+        # Ends with the id: a claim reads due rows in (due_at, id) order (migration 0008).
+        Index("ix_deliveries_due", "state", "lane", "due_at", "id"),
         UniqueConstraint("dedup_key", name="uq_deliveries_dedup_key"),
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialect import among
 from storage.models import Item, ItemProvince, ItemTopic, Source
 
 # Keeps every IN (...) list well under SQLite's bound-parameter limit.
@@ -48,20 +49,20 @@ async def load_items(session: AsyncSession, item_ids: Iterable[int]) -> dict[int
             select(item.id, item.title, item.summary, item.canonical_url, item.published_at,
                    source.name)
             .join_from(Item.__table__, Source.__table__, source.id == item.source_id)
-            .where(item.id.in_(part))
+            .where(among(session, item.id, part))
         )
         for row in result:
             rows[row[0]] = tuple(row)
         labels = await session.execute(
             select(ip.item_id, ip.province)
-            .where(ip.item_id.in_(part))
+            .where(among(session, ip.item_id, part))
             .order_by(ip.item_id, ip.rank, ip.province)
         )
         for item_id, code in labels:
             provinces[item_id].append(code)
         labels = await session.execute(
             select(it.item_id, it.topic)
-            .where(it.item_id.in_(part))
+            .where(among(session, it.item_id, part))
             .order_by(it.item_id, it.topic)
         )
         for item_id, slug in labels:
