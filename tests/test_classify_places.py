@@ -7,7 +7,10 @@ import pytest
 
 from catalog import provinces
 from classify import Classification, get_classifier
-from classify.places import _PLURAL, _after_plural
+from classify.labelled import labelled_files, load_jsonl
+from classify.places import _PLURAL, _after_plural, _ending, _words_before
+from classify.textmap import prepare
+from vntext import fold
 
 
 def classify(title: str, summary: str = "", feed: str | None = None) -> Classification:
@@ -207,3 +210,26 @@ def test_ranges_nearby_and_order() -> None:
 def test_the_plural_test_says_what_its_pattern_says(text: str) -> None:
     for end in range(len(text) + 1):
         assert _after_plural(text, end) == (_PLURAL.search(text, 0, end) is not None)
+
+
+def test_the_phrases_before_a_name_read_together_say_what_each_list_says() -> None:
+    """PlaceReader._before answers five lists in one lookup, and skips the words where the last
+    one ends no phrase: it finds, for each list, what `_ending` finds for that list alone."""
+    reader = get_classifier().places
+    lists = reader._before_lists
+    windows = []
+    for phrases, _ in lists.values():  # every phrase, after other words, quoted, or alone
+        for phrase in phrases:
+            windows += [f"Sáng nay {phrase} ", f"“{phrase} ", f"{phrase} ", f"{phrase}"]
+    for path in labelled_files()[:2]:  # and the text before every word of real items
+        for item in load_jsonl(path)[:300]:
+            text = prepare(item.get("title"), item.get("summary")).text
+            windows += [text[max(0, i - 60) : i] for i, ch in enumerate(text) if ch == " "]
+            windows += [text[max(0, i - 60) : i + 1] for i, ch in enumerate(text) if ch == " "]
+    windows += [" ", "", "x" * 60 + " ", "\n\n ", "Theo TP. HCM  ", "( ", "“ "]
+    for before in windows:
+        for marked, said in ((True, before), (False, fold(before))):
+            expected = {name: found for name, (phrases, most) in lists.items()
+                        if (found := _ending(_words_before(said, marked), phrases, most,
+                                             marked)) is not None}
+            assert reader._before.endings(said, marked) == expected, (said, marked)
