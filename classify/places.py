@@ -18,6 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -695,11 +696,17 @@ class PlaceReader:
                 found.append(Mention(start, end, key, ts, te, kept[0], typed, quote_start,
                                      type_word, kept[1], marked=marked, before=before,
                                      ends=self._before.endings(before, marked)))
-        if not blocked and len(found) < 2:
-            return found  # nothing to overlap
-        # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
-        # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
-        # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
+        if not blocked and all(a.end <= b.start for a, b in pairwise(found)):
+            return found  # nothing overlaps, and they come in order (most items): all stay
+        return self._longest(found, blocked)
+
+    @staticmethod
+    def _longest(found: list[Mention], blocked: list[tuple[int, int]]) -> list[Mention]:
+        """The mentions no blocked phrase or longer name overlaps, in text order.
+
+        Blocked phrases first, then names by length; a bare commune name (weak) never hides a
+        stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
+        A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên")."""
         blocked = [(bs, be) for bs, be in blocked if not any(
             m.start <= bs and be <= m.end and m.end - m.start > be - bs and not m.weak
             for m in found)]

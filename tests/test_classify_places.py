@@ -3,12 +3,21 @@ disambiguation rule, on example texts written for these tests (in the style of r
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from catalog import provinces
 from classify import Classification, get_classifier
 from classify.labelled import labelled_files, load_jsonl
-from classify.places import _PLURAL, _after_plural, _ending, _words_before
+from classify.places import (
+    _PLURAL,
+    Mention,
+    PlaceReader,
+    _after_plural,
+    _ending,
+    _words_before,
+)
 from classify.textmap import prepare
 from vntext import fold
 
@@ -233,3 +242,16 @@ def test_the_phrases_before_a_name_read_together_say_what_each_list_says() -> No
                         if (found := _ending(_words_before(said, marked), phrases, most,
                                              marked)) is not None}
             assert reader._before.endings(said, marked) == expected, (said, marked)
+
+
+def test_names_that_overlap_nothing_all_stay_in_order() -> None:
+    """PlaceReader._mentions keeps every name unread by `_longest` where no blocked phrase was
+    found and no two names overlap, in the order they came: `_longest` would keep them all."""
+    rng = random.Random(10)
+    for _ in range(3000):
+        found, end = [], 0
+        for _ in range(rng.randint(0, 6)):
+            start = end + rng.randint(0, 3)
+            end = start + rng.randint(1, 12)
+            found.append(Mention(start, end, "k", start - 1, end - 1, weak=rng.random() < 0.3))
+        assert PlaceReader._longest(found, []) == found
