@@ -91,16 +91,31 @@ def _words_before(before: str, marked: bool = True) -> list[str] | None:
     return (before if marked else fold(before))[-48:].lower().split()
 
 
-def _ends_with(words: list[str] | None, phrases: frozenset[str], most: int = 3,
-               marked: bool = True) -> bool:
-    """Whether `words` (`_words_before`) end with one of `phrases` (lowercase, up to `most`
-    words)."""
-    return _ending(words, phrases, most, marked) is not None
+def _may_end(before: str, last_words: frozenset[str], marked: bool) -> bool:
+    """False only when the words of `before` (`_words_before`) end no phrase whose last word is
+    one of `last_words`. Most words before a name end none: the last word alone is read (str.lower
+    keeps spaces spaces and the rest not), not the whole window lowered and split. (Text typed
+    without marks is folded first: no quick test.)"""
+    if not marked:
+        return True
+    if not before.endswith(" "):
+        return False  # (no words)
+    last = (before[-48:].rsplit(None, 1) or [""])[-1].lower()
+    return last in last_words or last.lstrip(_OPENERS) in last_words
+
+
+def _ends_before(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
+                 ) -> bool:
+    """Whether the words of `before` (`_words_before`) end with one of `phrases` (lowercase, up
+    to `most` words)."""
+    return _may_end(before, _shape(phrases)[1], marked) \
+        and _ending(_words_before(before, marked), phrases, most, marked) is not None
 
 
 def _ending(words: list[str] | None, phrases: frozenset[str], most: int = 3, marked: bool = True
             ) -> str | None:
-    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
+    """The phrase of `phrases` (lowercase, up to `most` words) that `words` (`_words_before`) end
+    with (folded, in text typed without marks), or None."""
     if not words:
         return None
     if not marked:
@@ -181,12 +196,8 @@ class PhrasesBefore:
         """List name → the phrase of it that ends the words of `before` (`_words_before`), as
         `_ending` would find it, for the lists that have one."""
         index, last_words, most = self._index[marked]
-        if marked and before.endswith(" "):
-            # The last word first, alone (str.lower keeps spaces spaces and the rest not): the
-            # window is lowered and split only where it ends some phrase.
-            last = (before[-48:].rsplit(None, 1) or [""])[-1].lower()
-            if last not in last_words and last.lstrip(_OPENERS) not in last_words:
-                return {}
+        if not _may_end(before, last_words, marked):
+            return {}
         words = _words_before(before, marked)
         if not words:
             return {}
@@ -559,13 +570,12 @@ class PlaceReader:
             if why:
                 continue
             marked = m.marked
-            if _ends_with(_words_before(text[max(0, m.quote_start - 40) : m.quote_start], marked),
-                          self.rules.source, marked=marked):
+            if _ends_before(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
+                            marked=marked):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
-            if sports and not m.typed and not _ends_with(
-                    _words_before(text[max(0, m.ts - 20) : m.ts], marked),
-                    self.rules.venue_before, 2, marked):
+            if sports and not m.typed and not _ends_before(
+                    text[max(0, m.ts - 20) : m.ts], self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
         if longer:
@@ -618,8 +628,7 @@ class PlaceReader:
         opened = max(map(before.rfind, _OPENING_QUOTES))
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
-        return _ends_with(_words_before(before[:opened].rstrip() + " ", marked),
-                          self.rules.work_before, 3, marked)
+        return _ends_before(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
 
     def _after_ethnic_group(self, before: str) -> bool:
         """"dân tộc Dao TP Hà Nội": an ethnic group's name right before. Hot (every name): the
@@ -940,8 +949,7 @@ class PlaceReader:
             return False
         before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
         if not before.strip() or _CLAUSE_START.search(before) \
-                or _ends_with(_words_before(before, m.marked), self._venue_or_from, 2,
-                              m.marked):
+                or _ends_before(before, self._venue_or_from, 2, m.marked):
             return False
         neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
             + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]

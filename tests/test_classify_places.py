@@ -16,6 +16,7 @@ from classify.places import (
     PlaceReader,
     _after_plural,
     _ending,
+    _ends_before,
     _words_before,
 )
 from classify.textmap import prepare
@@ -223,13 +224,16 @@ def test_the_plural_test_says_what_its_pattern_says(text: str) -> None:
 
 def test_the_phrases_before_a_name_read_together_say_what_each_list_says() -> None:
     """PlaceReader._before answers five lists in one lookup, and skips the words where the last
-    one ends no phrase: it finds, for each list, what `_ending` finds for that list alone."""
+    one ends no phrase: it finds, for each list, what `_ending` finds for that list alone; so
+    does `_ends_before`, which reads the last word first, for one list."""
     reader = get_classifier().places
-    lists = reader._before_lists
+    lists, rules = reader._before_lists, reader.rules
     windows = []
     for phrases, _ in lists.values():  # every phrase, after other words, quoted, or alone
         for phrase in phrases:
             windows += [f"Sáng nay {phrase} ", f"“{phrase} ", f"{phrase} ", f"{phrase}"]
+    for phrase in reader.rules.source | reader.rules.venue_before | reader.rules.work_before:
+        windows += [f"Sáng nay {phrase} ", f"“{phrase} "]
     for path in labelled_files()[:2]:  # and the text before every word of real items
         for item in load_jsonl(path)[:300]:
             text = prepare(item.get("title"), item.get("summary")).text
@@ -242,6 +246,10 @@ def test_the_phrases_before_a_name_read_together_say_what_each_list_says() -> No
                         if (found := _ending(_words_before(said, marked), phrases, most,
                                              marked)) is not None}
             assert reader._before.endings(said, marked) == expected, (said, marked)
+            for phrases, most in [*lists.values(), (rules.source, 3), (rules.venue_before, 2),
+                                  (rules.work_before, 3)]:
+                assert _ends_before(said, phrases, most, marked) == (
+                    _ending(_words_before(said, marked), phrases, most, marked) is not None)
 
 
 def test_names_that_overlap_nothing_all_stay_in_order() -> None:
