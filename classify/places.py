@@ -596,6 +596,9 @@ class PlaceReader:
         previous: Mention | None = None
         for m in settled:
             before, ends, marked = m.before, m.ends, m.marked
+            # A person's province, a company's seat and an identification all follow a bracket:
+            # most names have none before them, and those three checks are skipped.
+            bracket = "(" in before
             if COMPARISON in ends and ENUMERATION not in ends:
                 m.passing = PASSING_COMPARISON
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
@@ -607,9 +610,10 @@ class PlaceReader:
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
-            elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
+            elif bracket and (self._after_person(text, m, previous)
+                              or self._seat_of_organisation(before)):
                 m.passing = PASSING_COMPARISON
-            elif _IDENTIFICATION.search(before) or self._after_ethnic_group(before):
+            elif (bracket and _IDENTIFICATION.search(before)) or self._after_ethnic_group(before):
                 m.passing = IDENTIFICATION
             elif (said := ends.get(ALONE)) is not None:
                 m.passing = self._alone_kind[said]  # a residence, a seat, a neighbour

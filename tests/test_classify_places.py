@@ -11,6 +11,7 @@ from catalog import provinces
 from classify import Classification, get_classifier
 from classify.labelled import labelled_files, load_jsonl
 from classify.places import (
+    _IDENTIFICATION,
     _PLURAL,
     Mention,
     PlaceReader,
@@ -263,3 +264,20 @@ def test_names_that_overlap_nothing_all_stay_in_order() -> None:
             end = start + rng.randint(1, 12)
             found.append(Mention(start, end, "k", start - 1, end - 1, weak=rng.random() < 0.3))
         assert PlaceReader._longest(found, []) == found
+
+
+def test_the_checks_after_a_bracket_need_a_bracket() -> None:
+    """PlaceReader._mark_passing skips a person's province, a company's seat and an
+    identification where no "(" is in the text before the name: none of them finds one there."""
+    reader = get_classifier().places
+    for path in labelled_files()[:2]:
+        for item in load_jsonl(path)[:300]:
+            text = prepare(item.get("title"), item.get("summary")).text
+            for end in range(len(text) + 1):
+                before = text[max(0, end - 60) : end]
+                if "(" in before:
+                    continue
+                m = Mention(end + 1, end + 5, "k", end, end + 4, quote_start=end, before=before)
+                assert not reader._after_person(text, m, None)
+                assert not reader._seat_of_organisation(before)
+                assert _IDENTIFICATION.search(before) is None
