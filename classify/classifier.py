@@ -109,10 +109,17 @@ class Classifier:
         sports = organisations = 0
         passing = False
         for end, (key, kinds, length) in self._automaton.iter(prep.folded):
+            span = (end - length, end, key)  # `end` is the trailing space
+            # Most hits are a topic phrase or a place name and nothing else: one test each.
+            if kinds == TOPIC:
+                topic_hits.append(span)
+                continue
+            if kinds == PLACE:
+                place_hits.append(span)
+                continue
             if kinds == PASSING:
                 passing = True
                 continue
-            span = (end - length, end, key)  # `end` is the trailing space
             if kinds & PLACE:
                 place_hits.append(span)
             if kinds & TOPIC:

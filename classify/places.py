@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 _OPENING_QUOTES = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES = ("”", "’", "»")
 _SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
+# The lists of phrases read right before every name (PhrasesBefore), by name.
+SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE = "spouse", "not place", "comparison", \
+    "enumeration", "alone"
 _LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
 _CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
@@ -87,16 +91,31 @@ def _words_before(before: str, marked: bool = True) -> list[str] | None:
     return (before if marked else fold(before))[-48:].lower().split()
 
 
-def _ends_with(words: list[str] | None, phrases: frozenset[str], most: int = 3,
-               marked: bool = True) -> bool:
-    """Whether `words` (`_words_before`) end with one of `phrases` (lowercase, up to `most`
-    words)."""
-    return _ending(words, phrases, most, marked) is not None
+def _may_end(before: str, last_words: frozenset[str], marked: bool) -> bool:
+    """False only when the words of `before` (`_words_before`) end no phrase whose last word is
+    one of `last_words`. Most words before a name end none: the last word alone is read (str.lower
+    keeps spaces spaces and the rest not), not the whole window lowered and split. (Text typed
+    without marks is folded first: no quick test.)"""
+    if not marked:
+        return True
+    if not before.endswith(" "):
+        return False  # (no words)
+    last = (before[-48:].rsplit(None, 1) or [""])[-1].lower()
+    return last in last_words or last.lstrip(_OPENERS) in last_words
+
+
+def _ends_before(before: str, phrases: frozenset[str], most: int = 3, marked: bool = True
+                 ) -> bool:
+    """Whether the words of `before` (`_words_before`) end with one of `phrases` (lowercase, up
+    to `most` words)."""
+    return _may_end(before, _shape(phrases)[1], marked) \
+        and _ending(_words_before(before, marked), phrases, most, marked) is not None
 
 
 def _ending(words: list[str] | None, phrases: frozenset[str], most: int = 3, marked: bool = True
             ) -> str | None:
-    """The phrase `_ends_with` finds (folded, in text typed without marks), or None."""
+    """The phrase of `phrases` (lowercase, up to `most` words) that `words` (`_words_before`) end
+    with (folded, in text typed without marks), or None."""
     if not words:
         return None
     if not marked:
@@ -141,6 +160,55 @@ def _shape(phrases: frozenset[str]) -> tuple[frozenset[int], frozenset[str]]:
     only a phrase of `n` words ending with it can be the same."""
     return (frozenset(p.count(" ") + 1 for p in phrases),
             frozenset(p.rpartition(" ")[2] for p in phrases))
+
+
+class PhrasesBefore:
+    """Several lists of phrases compared with the same words before a name, looked up together.
+
+    Each name's words before (`_words_before`) are compared with five lists: a spouse's,
+    a person's or road's, a comparison's, an enumeration's, a residence's. Asked one by one
+    (`_ending` per list) that was five passes over the same last words; one index of every
+    list's phrases answers all of them in one: for each list, the phrase `_ending` would find
+    (the shortest that ends the words, of at most the list's `most` words). Where the last word
+    ends no phrase of any list (most names), no list is asked at all."""
+
+    def __init__(self, lists: dict[str, tuple[frozenset[str], int]]) -> None:
+        """`lists`: name → (phrases, lowercase; how many words at most `_ending` compares)."""
+        # (with marks, and folded: in text typed without marks the words are folded)
+        self._index = (self._build({n: (_folded(p), most) for n, (p, most) in lists.items()}),
+                       self._build(lists))
+
+    @staticmethod
+    def _build(lists: dict[str, tuple[frozenset[str], int]]
+               ) -> tuple[dict[str, tuple[str, ...]], frozenset[str], int]:
+        """Phrase → the lists holding it (only as long as their `most` allows: a longer
+        phrase is never compared), every phrase's last word, the most words of any."""
+        index: dict[str, list[str]] = {}
+        for name, (phrases, most) in lists.items():
+            for phrase in phrases:
+                if phrase.count(" ") < most:
+                    index.setdefault(phrase, []).append(name)
+        return ({p: tuple(names) for p, names in index.items()},
+                frozenset(p.rpartition(" ")[2] for p in index),
+                max((p.count(" ") + 1 for p in index), default=0))
+
+    def endings(self, before: str, marked: bool = True) -> dict[str, str]:
+        """List name → the phrase of it that ends the words of `before` (`_words_before`), as
+        `_ending` would find it, for the lists that have one."""
+        index, last_words, most = self._index[marked]
+        if not _may_end(before, last_words, marked):
+            return {}
+        words = _words_before(before, marked)
+        if not words:
+            return {}
+        if words[-1] not in last_words and words[-1].lstrip(_OPENERS) not in last_words:
+            return {}  # (as in `_ending`: the last word must end some phrase)
+        found: dict[str, str] = {}
+        for n in range(1, min(most, len(words)) + 1):
+            said = " ".join(words[-n:]).lstrip(_OPENERS)
+            for name in index.get(said, ()):
+                found.setdefault(name, said)
+        return found
 
 
 @lru_cache(maxsize=4096)
@@ -306,7 +374,8 @@ class Mention:
     passing: str = ""  # why this is a passing mention (PASSING_COMPARISON, NAMED_AFTER…), or ""
     marked: bool = True  # in a segment written with diacritics (Prepared.marked)
     before: str = ""  # the 60 characters of text before quote_start, which context rules read
-    words: list[str] | None = None  # its last words, as _ending reads them (_words_before)
+    # The phrases its last words end, by list (PlaceReader._before: SPOUSE, NOT_PLACE…)
+    ends: dict[str, str] = field(default_factory=dict)
 
 
 class PlaceReader:
@@ -316,7 +385,12 @@ class PlaceReader:
         self._named_after_gate = WordGate(rules.named_after_words)
         self._organisation_gate = WordGate(rules.organisation_gate_words)
         self._venue_or_from = rules.venue_before | _FROM  # built once: it is hashed per name
-        self._alone_before = frozenset(rules.alone_before)
+        # The lists every name's words before are compared with (phrases, most words read).
+        self._before_lists = {
+            SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
+            COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 3),
+            ALONE: (frozenset(rules.alone_before), 4)}
+        self._before = PhrasesBefore(self._before_lists)
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
                             **rules.alone_before}
@@ -390,10 +464,10 @@ class PlaceReader:
     def _rejected(self, prep: Prepared, m: Mention, organisations: bool) -> str | None:
         """Why this is not a Vietnamese place of the news, or None."""
         text, rules, before = prep.text, self.rules, m.before
-        if m.type_word == "xã" and _ends_with(m.words, _SPOUSE, marked=m.marked):
+        if m.type_word == "xã" and SPOUSE in m.ends:
             return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if _ends_with(m.words, rules.before_not_place, marked=m.marked):
+            if NOT_PLACE in m.ends:
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
@@ -496,13 +570,12 @@ class PlaceReader:
             if why:
                 continue
             marked = m.marked
-            if _ends_with(_words_before(text[max(0, m.quote_start - 40) : m.quote_start], marked),
-                          self.rules.source, marked=marked):
+            if _ends_before(text[max(0, m.quote_start - 40) : m.quote_start], self.rules.source,
+                            marked=marked):
                 priors.extend(p.code for p in m.cands if p.kind in PROVINCE_LEVEL)
                 continue
-            if sports and not m.typed and not _ends_with(
-                    _words_before(text[max(0, m.ts - 20) : m.ts], marked),
-                    self.rules.venue_before, 2, marked):
+            if sports and not m.typed and not _ends_before(
+                    text[max(0, m.ts - 20) : m.ts], self.rules.venue_before, 2, marked):
                 continue
             kept.append(m)
         if longer:
@@ -522,9 +595,11 @@ class PlaceReader:
         text = prep.text
         previous: Mention | None = None
         for m in settled:
-            before, words, marked = m.before, m.words, m.marked
-            if _ends_with(words, self.rules.passing_before, marked=marked) \
-                    and not _ends_with(words, self.rules.enumeration_before, marked=marked):
+            before, ends, marked = m.before, m.ends, m.marked
+            # A person's province, a company's seat and an identification all follow a bracket:
+            # most names have none before them, and those three checks are skipped.
+            bracket = "(" in before
+            if COMPARISON in ends and ENUMERATION not in ends:
                 m.passing = PASSING_COMPARISON
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
@@ -535,11 +610,12 @@ class PlaceReader:
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
-            elif self._after_person(text, m, previous) or self._seat_of_organisation(before):
+            elif bracket and (self._after_person(text, m, previous)
+                              or self._seat_of_organisation(before)):
                 m.passing = PASSING_COMPARISON
-            elif _IDENTIFICATION.search(before) or self._after_ethnic_group(before):
+            elif (bracket and _IDENTIFICATION.search(before)) or self._after_ethnic_group(before):
                 m.passing = IDENTIFICATION
-            elif (said := _ending(words, self._alone_before, 4, marked)) is not None:
+            elif (said := ends.get(ALONE)) is not None:
                 m.passing = self._alone_kind[said]  # a residence, a seat, a neighbour
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
@@ -556,8 +632,7 @@ class PlaceReader:
         opened = max(map(before.rfind, _OPENING_QUOTES))
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
-        return _ends_with(_words_before(before[:opened].rstrip() + " ", marked),
-                          self.rules.work_before, 3, marked)
+        return _ends_before(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)
 
     def _after_ethnic_group(self, before: str) -> bool:
         """"dân tộc Dao TP Hà Nội": an ethnic group's name right before. Hot (every name): the
@@ -633,12 +708,18 @@ class PlaceReader:
                 before = text[max(0, quote_start - 60) : quote_start]
                 found.append(Mention(start, end, key, ts, te, kept[0], typed, quote_start,
                                      type_word, kept[1], marked=marked, before=before,
-                                     words=_words_before(before, marked)))
-        if not blocked and len(found) < 2:
-            return found  # nothing to overlap
-        # Blocked phrases first, then names by length; a bare commune name (weak) never hides a
-        # stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
-        # A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
+                                     ends=self._before.endings(before, marked)))
+        if not blocked and all(a.end <= b.start for a, b in pairwise(found)):
+            return found  # nothing overlaps, and they come in order (most items): all stay
+        return self._longest(found, blocked)
+
+    @staticmethod
+    def _longest(found: list[Mention], blocked: list[tuple[int, int]]) -> list[Mention]:
+        """The mentions no blocked phrase or longer name overlaps, in text order.
+
+        Blocked phrases first, then names by length; a bare commune name (weak) never hides a
+        stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
+        A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên")."""
         blocked = [(bs, be) for bs, be in blocked if not any(
             m.start <= bs and be <= m.end and m.end - m.start > be - bs and not m.weak
             for m in found)]
@@ -872,8 +953,7 @@ class PlaceReader:
             return False
         before = text[max(prep.title_end, m.quote_start - 40) : m.quote_start]
         if not before.strip() or _CLAUSE_START.search(before) \
-                or _ends_with(_words_before(before, m.marked), self._venue_or_from, 2,
-                              m.marked):
+                or _ends_before(before, self._venue_or_from, 2, m.marked):
             return False
         neighbours = [(settled[j], m) for j in (i - 1,) if j >= 0] \
             + [(m, settled[j]) for j in (i + 1,) if j < len(settled)]

@@ -3,11 +3,25 @@ disambiguation rule, on example texts written for these tests (in the style of r
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from catalog import provinces
 from classify import Classification, get_classifier
-from classify.places import _PLURAL, _after_plural
+from classify.labelled import labelled_files, load_jsonl
+from classify.places import (
+    _IDENTIFICATION,
+    _PLURAL,
+    Mention,
+    PlaceReader,
+    _after_plural,
+    _ending,
+    _ends_before,
+    _words_before,
+)
+from classify.textmap import prepare
+from vntext import fold
 
 
 def classify(title: str, summary: str = "", feed: str | None = None) -> Classification:
@@ -207,3 +221,63 @@ def test_ranges_nearby_and_order() -> None:
 def test_the_plural_test_says_what_its_pattern_says(text: str) -> None:
     for end in range(len(text) + 1):
         assert _after_plural(text, end) == (_PLURAL.search(text, 0, end) is not None)
+
+
+def test_the_phrases_before_a_name_read_together_say_what_each_list_says() -> None:
+    """PlaceReader._before answers five lists in one lookup, and skips the words where the last
+    one ends no phrase: it finds, for each list, what `_ending` finds for that list alone; so
+    does `_ends_before`, which reads the last word first, for one list."""
+    reader = get_classifier().places
+    lists, rules = reader._before_lists, reader.rules
+    windows = []
+    for phrases, _ in lists.values():  # every phrase, after other words, quoted, or alone
+        for phrase in phrases:
+            windows += [f"Sáng nay {phrase} ", f"“{phrase} ", f"{phrase} ", f"{phrase}"]
+    for phrase in reader.rules.source | reader.rules.venue_before | reader.rules.work_before:
+        windows += [f"Sáng nay {phrase} ", f"“{phrase} "]
+    for path in labelled_files()[:2]:  # and the text before every word of real items
+        for item in load_jsonl(path)[:300]:
+            text = prepare(item.get("title"), item.get("summary")).text
+            windows += [text[max(0, i - 60) : i] for i, ch in enumerate(text) if ch == " "]
+            windows += [text[max(0, i - 60) : i + 1] for i, ch in enumerate(text) if ch == " "]
+    windows += [" ", "", "x" * 60 + " ", "\n\n ", "Theo TP. HCM  ", "( ", "“ "]
+    for before in windows:
+        for marked, said in ((True, before), (False, fold(before))):
+            expected = {name: found for name, (phrases, most) in lists.items()
+                        if (found := _ending(_words_before(said, marked), phrases, most,
+                                             marked)) is not None}
+            assert reader._before.endings(said, marked) == expected, (said, marked)
+            for phrases, most in [*lists.values(), (rules.source, 3), (rules.venue_before, 2),
+                                  (rules.work_before, 3)]:
+                assert _ends_before(said, phrases, most, marked) == (
+                    _ending(_words_before(said, marked), phrases, most, marked) is not None)
+
+
+def test_names_that_overlap_nothing_all_stay_in_order() -> None:
+    """PlaceReader._mentions keeps every name unread by `_longest` where no blocked phrase was
+    found and no two names overlap, in the order they came: `_longest` would keep them all."""
+    rng = random.Random(10)
+    for _ in range(3000):
+        found, end = [], 0
+        for _ in range(rng.randint(0, 6)):
+            start = end + rng.randint(0, 3)
+            end = start + rng.randint(1, 12)
+            found.append(Mention(start, end, "k", start - 1, end - 1, weak=rng.random() < 0.3))
+        assert PlaceReader._longest(found, []) == found
+
+
+def test_the_checks_after_a_bracket_need_a_bracket() -> None:
+    """PlaceReader._mark_passing skips a person's province, a company's seat and an
+    identification where no "(" is in the text before the name: none of them finds one there."""
+    reader = get_classifier().places
+    for path in labelled_files()[:2]:
+        for item in load_jsonl(path)[:300]:
+            text = prepare(item.get("title"), item.get("summary")).text
+            for end in range(len(text) + 1):
+                before = text[max(0, end - 60) : end]
+                if "(" in before:
+                    continue
+                m = Mention(end + 1, end + 5, "k", end, end + 4, quote_start=end, before=before)
+                assert not reader._after_person(text, m, None)
+                assert not reader._seat_of_organisation(before)
+                assert _IDENTIFICATION.search(before) is None
