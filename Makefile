@@ -32,13 +32,14 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# Two workers (pytest-xdist): a test mostly waits on sockets and databases, so two processes
-# nearly halve the time even on two cores; the slow tests start first. Bytecode is written even
-# where PYTHONDONTWRITEBYTECODE is set: the suite starts each worker and dozens of
-# `bot.py` processes, and each would otherwise compile (and assert-rewrite) every module anew.
+# Three workers (pytest-xdist) on two cores: a test mostly waits on sockets, processes and the
+# databases, and a third worker fills those waits (212 s with two, 180-194 s with three, at
+# rest); the slow tests start first. Bytecode is written even where PYTHONDONTWRITEBYTECODE is
+# set: the suite starts each worker and dozens of `bot.py` processes, and each would otherwise
+# compile (and assert-rewrite) every module anew.
 # A quick loop while working: `$(PY) -m pytest -q -m "not slow" tests/...`.
 test: lint
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 2 --dist worksteal
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 3 --dist worksteal
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
