@@ -99,3 +99,26 @@ def test_cli_prints_one_line_and_exits(tmp_path: Path) -> None:
     assert proc.stderr.strip().count("\n") == 0
     assert "POLL_INTERVAL_SECONDS" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_wrong_setting_is_named_before_the_command_loads(tmp_path: Path) -> None:
+    """`run` with a wrong setting stops before its module (the whole bot) is imported; help and
+    `doctor` still work without settings."""
+    env = {"PATH": "/usr/bin:/bin", "POLL_INTERVAL_SECONDS": "often",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'loa.db'}", "LOG_FILE": ""}
+    probe = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import bot\n"
+             "code = bot.main(sys.argv[1:])\n"
+             "print(code, 'cli.run' in sys.modules, 'channels.console' in sys.modules)\n")
+
+    def main(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    refused = main("run")
+    assert refused.stdout.split() == ["2", "False", "False"]
+    assert "POLL_INTERVAL_SECONDS" in refused.stderr
+    helped = main("run", "--help")
+    assert helped.returncode == 0 and "usage: bot.py run" in helped.stdout
+    doctor = main("doctor")
+    assert "✗ POLL_INTERVAL_SECONDS" in doctor.stdout
