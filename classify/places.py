@@ -681,8 +681,8 @@ class PlaceReader:
                 continue  # "thị xã Thuận An" holds "xã Thuận" (a one-syllable commune's key)
             if mixed_case and key in self._capital_first and cased[start].islower():
                 continue  # cheap first test; typed names still need a capital first letter
-            ts, te = start - 1, end - 1  # (prep.span)
-            marked = prep.title_marked if ts < prep.title_end else prep.summary_marked
+            ts, te = prep.span(start, end)
+            marked = prep.marked(ts)
             written = text[ts:te]
             cands = gaz.places[key]
             if marked:  # written with diacritics: only the name's own marks count

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.dialect import among
 from storage.models import Item, ItemProvince, ItemTopic, Source
 
-# Keeps every IN (...) list well under SQLite's bound-parameter limit.
+# Keeps every IN (...) list well under SQLite's bound-parameter limit, and the id lists sent
+# whole as one parameter (`storage.dialect.among`) to a bounded statement.
 CHUNK = 5000
 
 
