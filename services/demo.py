@@ -40,16 +40,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from email.utils import format_datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from selectolax.lexbor import LexborHTMLParser
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ingest.worker import Poller
 from runtime import App
 from services import audit
 from storage.models import AuditLog, Item, Source
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,10 @@ class DemoFeeds:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        # aiohttp's server and the poller load here, not with the module: every `bot.py
+        # sources` command reads is_demo_url and would pay for them (0.3 s of CPU).
+        from aiohttp import web
+
         application = web.Application()
         application.router.add_get("/{name}", self._serve)
         self._runner = web.AppRunner(application, access_log=None, handle_signals=False)
@@ -165,6 +171,8 @@ class DemoFeeds:
             self._runner = None
 
     async def _serve(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         outlet = self.replay.outlets.get(request.match_info["name"])
         if outlet is None:
             raise web.HTTPNotFound()
@@ -215,6 +223,8 @@ async def start_demo(app: App) -> DemoFeeds | None:
     feeds = DemoFeeds(app, replay)
     await feeds.start()
     if seeded:
+        from ingest.worker import Poller
+
         report = await Poller(app).poll_all()
         log.info("demo seeded: %d sources, %d items in the backlog", len(replay.outlets),
                  report.new_items)

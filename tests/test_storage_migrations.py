@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from storage.db import sync_url
-from storage.migrate import current_head, upgrade
+from storage.migrate import HEAD, current_head, current_revision, upgrade
 from tests.conftest import pg_database, require_pg
 
 
@@ -65,6 +65,22 @@ def test_label_scores_migration_keeps_old_labels_confident(empty_url: str) -> No
         assert "score" in {c["name"] for c in inspect(engine).get_columns("item_topics")}
     finally:
         engine.dispose()
+
+
+def test_upgrade_knows_the_head_and_leaves_alembic_out_when_the_database_is_there(
+        empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert HEAD == current_head()  # a new migration moves storage.migrate.HEAD too
+    upgrade(empty_url, "0001")
+    upgrade(empty_url)  # behind: Alembic runs every step
+    assert current_revision(empty_url) == HEAD
+
+    from alembic import command
+
+    def no_alembic(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Alembic ran on a database at the head")
+
+    monkeypatch.setattr(command, "upgrade", no_alembic)
+    upgrade(empty_url)
 
 
 def test_the_models_and_the_migrations_agree(empty_url: str) -> None:
