@@ -80,6 +80,7 @@ DIGEST_HOURS = (12, 17, 21, 7)  # local; the digest chats are spread evenly over
 # each happened once (each leaves once-only allocations: a new engine's caches and pools, and
 # the heap's high-water mark of its biggest burst so far).
 WARM_UP = timedelta(hours=16)
+SAMPLE_EVERY = timedelta(hours=4)  # memory printed along the day (a sample costs 0.25 s of CPU)
 RESTART_AT = START + timedelta(hours=9)
 OUTAGE_AT = START + timedelta(hours=13)  # 20:00 local
 OUTAGE = timedelta(seconds=60)
@@ -283,23 +284,20 @@ def plain_logging() -> Iterator[None]:
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
-def rss_kib() -> int:
-    """Resident memory after a full collection, with the C heap's free pages handed back
-    (malloc_trim). Printed, not asserted: it also holds what the allocators keep after a burst
-    (fragmentation), which moves by more than 10% from run to run on a loaded machine."""
+def memory() -> tuple[int, int]:
+    """After one full collection (a quarter of a second with a test worker's heap: once per
+    sample, not once per figure): the memory blocks Python holds for live objects, what a leak
+    grows without the allocators' high-water marks (the memory check is on this); and the
+    resident memory in KiB with the C heap's free pages handed back (malloc_trim), printed, not
+    asserted: it also holds what the allocators keep after a burst (fragmentation), which moves
+    by more than 10% from run to run on a loaded machine."""
     gc.collect()
+    blocks = sys.getallocatedblocks()
     _LIBC.malloc_trim(0)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
+            return blocks, int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-def live_blocks() -> int:
-    """Memory blocks Python holds for live objects after a full collection: what a leak grows,
-    without the allocators' high-water marks. The memory check is on this."""
-    gc.collect()
-    return sys.getallocatedblocks()
 
 
 class Soak:
@@ -519,10 +517,11 @@ async def run_the_day(soak: Soak, portals: Portals, channel: CountingChannel,
             continue
         await soak.step(now)
         if now == START + WARM_UP:
-            baseline, baseline_rss = live_blocks(), rss_kib()
-        if (now - START) % timedelta(hours=2) == timedelta(0):
-            series.append(round(rss_kib() / 1024))
-            blocks.append(live_blocks())
+            baseline, baseline_rss = memory()
+        if (now - START) % SAMPLE_EVERY == timedelta(0):
+            sampled, rss = memory()
+            series.append(round(rss / 1024))
+            blocks.append(sampled)
 
     # The day is over: nothing new is published; every source is read once more (flapping
     # ones answer in even hours), then each digest hour of the next day comes and goes.
@@ -537,7 +536,7 @@ async def run_the_day(soak: Soak, portals: Portals, channel: CountingChannel,
         soak.clock.now = max(soak.clock.now, due)
         await soak.step(soak.clock.now)
         await soak.drain()
-    final, final_rss = live_blocks(), rss_kib()
+    final, final_rss = memory()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
 
     # --- the checks -----------------------------------------------------------------------
@@ -578,10 +577,10 @@ async def run_the_day(soak: Soak, portals: Portals, channel: CountingChannel,
           f"  kill mid-burst: {len(allowed_twice)} pairs unrecorded at the kill,"
           f" {repeated} delivered twice; database errors seen in the outage {outage_errors}\n"
           f"  live memory blocks after {WARM_UP} warm-up {baseline}, at the end {final}"
-          f" ({(final - baseline) / baseline:+.1%}); every 2 simulated hours {blocks}\n"
+          f" ({(final - baseline) / baseline:+.1%}); every {SAMPLE_EVERY} simulated {blocks}\n"
           f"  RSS after the warm-up {baseline_rss / 1024:.1f} MiB, at the end"
           f" {final_rss / 1024:.1f} MiB ({(final_rss - baseline_rss) / baseline_rss:+.1%})\n"
-          f"  RSS every 2 simulated hours (MiB) {series}; the killed app is"
+          f"  RSS every {SAMPLE_EVERY} simulated (MiB) {series}; the killed app is"
           f" {'still referenced' if soak.killed_app and soak.killed_app() else 'freed'}\n"
           f"  real seconds by phase {dict(soak.seconds)}; this process's CPU seconds"
           f" {cpu.ru_utime + cpu.ru_stime:.0f}\n"
