@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from storage.db import sync_url
-from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,9 +102,8 @@ def test_classify_answers_every_hostile_line_with_valid_json(tmp_path: Path) -> 
     assert out[-1]["scores"].keys() == {"46", "thien-tai-cuu-tro"}
 
 
-def test_reclassify_relabels_stored_items(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'loa.db'}"
-    upgrade(url)
+def test_reclassify_relabels_stored_items(tmp_path: Path, sqlite_url: str) -> None:
+    url = sqlite_url  # tmp_path/loa.db, migrated, where bot() points
     engine = create_engine(sync_url(url))
     now = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     with engine.begin() as conn:

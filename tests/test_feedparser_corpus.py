@@ -99,12 +99,11 @@ async def test_generated_attacks_end_cleanly(sqlite_app: App, tmp_path: Path, na
     "entities/hex_entity_x_lowercase.xml", "wellformed/rdf/rss090_item_title.xml",
     "wellformed/sanitize/large_atom_feed_that_needs_css_sanitisation.xml",
 ])
-def test_the_cli_prints_items_or_one_line(tmp_path: Path, relative: str) -> None:
+def test_the_cli_prints_items_or_one_line(tmp_path: Path, sqlite_url: str, relative: str) -> None:
     path = CORPUS / relative
     assert path.is_file(), relative
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_FILE=str(tmp_path / "loa.log"),
-               LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=sqlite_url, LOG_FILE=str(tmp_path / "loa.log"), LOG_LEVEL="WARNING")
     done = subprocess.run([sys.executable, str(ROOT / "bot.py"), "sources", "test", str(path)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stdout + done.stderr

@@ -17,6 +17,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def _migrated(sqlite_url: str) -> None:
+    """tmp_path/loa.db starts migrated (a copy of the session's template): each `bot.py` below
+    finds it at the head in one query. Migrating a new file is tested by the demo's first run."""
+
+
 def bot(tmp_path: Path, *args: str, level: str = "WARNING") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'loa.db'}", LOG_FILE=str(tmp_path / "loa.log"),
