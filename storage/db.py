@@ -86,20 +86,25 @@ async def _connect_sqlite(database: str, kwargs: Mapping[str, Any]) -> aiosqlite
 
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """The async engine the running bot uses (or, with a small pool, one for a task that must
-    never wait behind the others' work: services.leadership's lease)."""
+    never wait behind the others' work: services.leadership's lease). A PostgreSQL connection
+    is pinged before use (the server may have dropped it: a restart, an outage); a SQLite file
+    cannot drop one, and the ping would cost a hop to aiosqlite's thread per session."""
     driver_url = make_url(async_url(url))
     options: dict[str, Any] = {}
-    if driver_url.get_backend_name() == "sqlite":
+    sqlite = driver_url.get_backend_name() == "sqlite"
+    if sqlite:
         (database,), kwargs = driver_url.get_dialect()().create_connect_args(driver_url)
         options["async_creator"] = functools.partial(_connect_sqlite, database, kwargs)
-    engine = create_async_engine(driver_url, pool_pre_ping=True, pool_size=pool_size, **options)
+    engine = create_async_engine(driver_url, pool_pre_ping=not sqlite, pool_size=pool_size,
+                                 **options)
     _configure(engine.sync_engine)
     return engine
 
 
 def make_sync_engine(url: str) -> Engine:
     """A blocking engine, for migrations and one-shot CLI work."""
-    engine = create_engine(sync_url(url), pool_pre_ping=True)
+    driver_url = sync_url(url)
+    engine = create_engine(driver_url, pool_pre_ping=not driver_url.startswith("sqlite"))
     _configure(engine)
     return engine
 
