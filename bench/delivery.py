@@ -138,11 +138,15 @@ async def _compose(url: str, lane: int, owner: str, rendered: Rendered) -> tuple
 async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
     """Match, then compose: instant rows first, then digests, all in this one process. The
     modules are imported before the clock starts, as a running bot has them (matplotlib, behind
-    the officials' reports, alone takes seconds)."""
+    the officials' reports, alone takes seconds), and the collector is tuned as `bot.py run`
+    and `bot.py deliver` tune it once started (`runtime.tune_collector`)."""
     import delivery.digests
     import delivery.match
     import delivery.outbox  # noqa: F401
     from delivery.contents import Rendered
+    from runtime import tune_collector
+
+    tune_collector()
 
     started = time.perf_counter()
     instant_s, digests = await _match(url, ids)
