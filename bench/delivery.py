@@ -5,8 +5,9 @@
    process matches the items (instant rows), creates the due digests, then claims, resolves and
    renders every outbox row with the sender's own steps (`outbox.claim`, `contents.resolve`
    and `contents.render`, which make up `contents.prepare`, `outbox.save_prepared`), in batches
-   of 2,500, keeping one `Rendered` across the batches as the sender does. Timed from the first
-   match to the last stored row (setting up the subscribers is not timed).
+   of 2,500, keeping one `Rendered` and one `Matches` across the batches as the sender does,
+   with the collector tuned as the bot tunes it (`runtime.tune_collector`). Timed from the
+   first match to the last stored row (setting up the subscribers is not timed).
 2. Daily digest to 10,000 subscribers (1,000 with --quick) with the limits enforced: the real
    bot process (`bot.py deliver --until-idle`) at 30 messages/s, against a fake that answers 429
    to anything over Telegram's limits. Sustained rate from the fake's arrival times (the middle
@@ -47,7 +48,7 @@ from tests.fakes.http_fake import max_in_window
 from tests.fakes.telegram_api import FakeTelegram
 
 if TYPE_CHECKING:
-    from delivery.contents import Rendered
+    from delivery.contents import Matches, Rendered
 
 LIMIT = 30
 DUE = datetime(2026, 9, 14, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))  # a Monday
@@ -112,10 +113,11 @@ async def _match(url: str, ids: list[int]) -> tuple[float, int]:
         await app.close()
 
 
-async def _compose(url: str, lane: int, owner: str, rendered: Rendered) -> tuple[int, int]:
+async def _compose(url: str, lane: int, owner: str, rendered: Rendered,
+                   matches: Matches) -> tuple[int, int]:
     """Claim, resolve, render and store rows until none are due: the sender's steps
-    (`contents.prepare` is `resolve`, then `render`), with one `Rendered` kept across batches
-    as the sender keeps it."""
+    (`contents.prepare` is `resolve`, then `render`), with one `Rendered` and one `Matches`
+    kept across batches as the sender keeps them."""
     from delivery import outbox
     from delivery.contents import render, resolve
 
@@ -125,7 +127,7 @@ async def _compose(url: str, lane: int, owner: str, rendered: Rendered) -> tuple
     try:
         while batch := await outbox.claim(app, "telegram", lane, 2500, owner):
             async with app.sessions() as session:
-                views = await resolve(app, session, batch, limits)
+                views = await resolve(app, session, batch, limits, matches)
             render(app, batch, views, limits, rendered)
             await outbox.save_prepared(app, batch, owner)
             rows += len(batch)
@@ -138,19 +140,23 @@ async def _compose(url: str, lane: int, owner: str, rendered: Rendered) -> tuple
 async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
     """Match, then compose: instant rows first, then digests, all in this one process. The
     modules are imported before the clock starts, as a running bot has them (matplotlib, behind
-    the officials' reports, alone takes seconds)."""
+    the officials' reports, alone takes seconds), and the collector is tuned as `bot.py run`
+    and `bot.py deliver` tune it once started (`runtime.tune_collector`)."""
     import delivery.digests
     import delivery.match
     import delivery.outbox  # noqa: F401
-    from delivery.contents import Rendered
+    from delivery.contents import Matches, Rendered
+    from runtime import tune_collector
+
+    tune_collector()
 
     started = time.perf_counter()
     instant_s, digests = await _match(url, ids)
     matched = time.perf_counter()
-    rendered = Rendered()
+    rendered, matches = Rendered(), Matches()
     rows = messages = 0
     for lane in (0, 1):
-        got_rows, got_messages = await _compose(url, lane, "w0", rendered)
+        got_rows, got_messages = await _compose(url, lane, "w0", rendered, matches)
         rows, messages = rows + got_rows, messages + got_messages
     done = time.perf_counter()
     return {"seconds": done - started, "match_s": matched - started, "match_instant_s": instant_s,

@@ -21,7 +21,7 @@ from cli import help_of
 from config import ConfigError, Settings
 from delivery.outbox import take_over_channel
 from delivery.service import DeliveryService, start_delivery
-from runtime import App, open_app
+from runtime import App, open_app, tune_collector
 from services.leadership import Leadership
 from storage.db import AlreadyRunning, single_instance
 from storage.migrate import upgrade
@@ -45,6 +45,7 @@ def _deliver(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with single_instance(settings.database_url):
             upgrade(settings.database_url)
+            tune_collector()
             return asyncio.run(serve(settings, until_idle=args.until_idle))
     except AlreadyRunning as exc:
         raise ConfigError(str(exc)) from None

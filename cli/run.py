@@ -30,7 +30,7 @@ from delivery.service import DeliveryService, start_delivery
 from ingest.worker import start_polling
 from logs import quiet_stderr
 from model.channel import OutMessage
-from runtime import App, open_app
+from runtime import App, open_app, tune_collector
 from services.demo import end_demo, start_demo
 from services.leadership import Leadership
 from storage.db import AlreadyRunning, single_instance
@@ -54,6 +54,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         with single_instance(settings.database_url):
             upgrade(settings.database_url)
             log.info("database: %s", settings.database_shown())
+            tune_collector()
             asyncio.run(serve(settings))
     except AlreadyRunning as exc:
         raise ConfigError(str(exc)) from None

@@ -185,14 +185,17 @@ def _words(search_text: str) -> frozenset[str]:
     return frozenset(fold_tokens(search_text))
 
 
-def match(subs: Subscriptions, items: Candidates) -> dict[int, Matched]:
+def match(subs: Subscriptions, items: Candidates,
+          known: dict[Shape, Matched] | None = None) -> dict[int, Matched]:
     """tag → (item ids, the weak ones among them): the matching rule. A subscription matches an
     item when ANY of its provinces and ANY of its topics are among the item's labels (a part it
     does not have is no condition) and the item holds every word of its keywords; the pair is
     strong when the labels that decided it are all strong (`read_candidates`; a match without
     labels is strong); an item matched strongly through any subscription or label is strong,
     and weak otherwise. Tags without a match are left out; tags with the same subscriptions
-    share the same sets."""
+    share the same sets. `known`: what each shape matches in `items`, worked out by earlier
+    calls over the same items (a digest run's batches: delivery.contents.Matches); it gains
+    the new ones."""
 
     def any_of(labels: tuple[str, ...], by_label: dict[str, Matched]) -> Matched:
         """Items with any of `labels`; strong if strong through any of them."""
@@ -221,7 +224,7 @@ def match(subs: Subscriptions, items: Candidates) -> dict[int, Matched]:
             got = (got[0] & wanted, got[1] & wanted)
         return got
 
-    known: dict[Shape, Matched] = {}
+    known = {} if known is None else known
     per_tag: dict[int, list[Matched]] = defaultdict(list)
     for tag, shape in subs.tagged:
         matched = known.get(shape)

@@ -32,7 +32,7 @@ from config import Settings
 from delivery import outbox
 from delivery.alerts import Alert, alert_admins
 from delivery.chats import mark_chat_inactive, migrate_chat
-from delivery.contents import Rendered, Row, prepare
+from delivery.contents import Matches, Rendered, Row, prepare
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from metrics import DELIVERY
@@ -118,6 +118,7 @@ class ChannelSender:
         self.preparing = asyncio.Lock()
         self.limit = {channel.name: channel.capabilities.max_text_units}
         self.rendered = Rendered()
+        self.matches = Matches()
 
     @property
     def name(self) -> str:
@@ -171,7 +172,9 @@ class ChannelSender:
                         "%s sender: claiming lane %d failed; trying again", self.name, lane
                     )
             if not claimed and not self.composing and not any(self.inflight.values()):
-                self.rendered.clear()  # the run is over: its messages are not wanted again
+                # The run is over: its messages and matches are not wanted again.
+                self.rendered.clear()
+                self.matches.clear()
             event.clear()
             timeout = None if claimed and claimed >= free else poll
             if claimed >= free and not self.inflight[lane]:
@@ -213,7 +216,8 @@ class ChannelSender:
         # must not both take an item before either has stored that it holds it.
         async with self.preparing:
             async with self.app.sessions() as session:
-                await prepare(self.app, session, rows, self.limit, self.rendered)
+                await prepare(self.app, session, rows, self.limit, self.rendered,
+                              self.matches)
             await self.recorder.write(outbox.saving_prepared(rows, self.owner))
 
     def _start(self, row: Row) -> None:

@@ -95,6 +95,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     if sqlite:
         (database,), kwargs = driver_url.get_dialect()().create_connect_args(driver_url)
         options["async_creator"] = functools.partial(_connect_sqlite, database, kwargs)
+    elif "options" not in driver_url.query:
+        # No JIT compilation: it pays only for long analytic queries, and Loa's are short. The
+        # planner's cost of reading 30,000 instant subscriptions with their labels passes the
+        # threshold, and compiling took 480 ms of that 820 ms query (bench/delivery.py).
+        options["connect_args"] = {"options": "-c jit=off"}
     engine = create_async_engine(driver_url, pool_pre_ping=not sqlite, pool_size=pool_size,
                                  **options)
     _configure(engine.sync_engine)

@@ -246,3 +246,41 @@ async def test_a_long_digest_resumes_after_the_last_confirmed_part(dapp: App) ->
     total = int(marks[0][1])
     assert total > 3
     assert marks == [(str(k), str(total)) for k in range(1, total + 1)]  # each part once
+
+
+async def test_a_run_keeps_its_matching_for_a_minute_at_most(dapp: App) -> None:
+    """delivery.contents.Matches: the batches of a digest run match against subscriptions and
+    items read once (a chat that paused its subscription meanwhile is matched as it was), for
+    a minute of the clock at most; then what changed counts."""
+    from sqlalchemy import update
+
+    from delivery import outbox
+    from delivery.contents import Matches, resolve
+    from delivery.digests import DigestScheduler
+    from storage.models import Subscription
+
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        await add_item(session, src, "Tin sáng nay ở Huế", provinces=["46"],
+                       fetched_at=local(14, 6, 30))
+        subs = []
+        for n in range(3):
+            chat = await add_chat(session, 700 + n, channel="memory")
+            subs.append(await add_sub(session, chat, provinces=["46"], mode="daily", hour=7))
+    dapp.clock.now = local(14, 7, 0) + timedelta(seconds=30)  # type: ignore[attr-defined]
+    assert await DigestScheduler(dapp).tick() == 3
+    matches = Matches()
+
+    async def next_row_items() -> list[int] | None:
+        [row] = await outbox.claim(dapp, "memory", 1, 1, "w0")
+        async with dapp.sessions() as session:
+            await resolve(dapp, session, [row], {"memory": 4096}, matches)
+        return row.payload.items
+
+    assert len(await next_row_items() or []) == 1
+    async with dapp.sessions() as session, session.begin():
+        await session.execute(update(Subscription).where(Subscription.id.in_(subs[1:]))
+                              .values(paused=True))
+    assert len(await next_row_items() or []) == 1  # the same run, within the minute
+    dapp.clock.now += Matches.KEPT + timedelta(seconds=1)  # type: ignore[attr-defined]
+    assert await next_row_items() == []  # read again: paused, nothing matches

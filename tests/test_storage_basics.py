@@ -1,13 +1,20 @@
 """The schema migrates on both engines and keeps times in UTC; SQLite's connections close
-without hanging the event loop."""
+without hanging the event loop; PostgreSQL's compile no JIT; a long-running process's collector
+is tuned."""
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import select, text
 
+from storage.db import make_engine
 from storage.models import Source
 from tests.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_migrated_schema_round_trips_utc(app) -> None:  # type: ignore[no-untyped-def]
@@ -43,3 +50,35 @@ async def test_a_cancelled_close_after_a_forced_stop_ends(sqlite_app) -> None:  
         raw._thread.join()  # the worker ran both and ended; the loop has not run since
         closing.cancel()
         await wait_for(closing.done)
+
+
+async def test_postgresql_connections_compile_no_jit(db_url: str) -> None:
+    """Loa's queries are short: JIT compilation only cost time (storage.db.make_engine). A URL
+    that sets its own server options keeps them."""
+    if not db_url.startswith("postgresql"):
+        return
+    for url, wanted in ((db_url, "off"), (f"{db_url}?options=-c%20jit%3Don", "on")):
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                assert (await conn.execute(text("SHOW jit"))).scalar_one() == wanted
+        finally:
+            await engine.dispose()
+
+
+def test_a_tuned_collector_freezes_what_start_up_left_and_collects_less_often() -> None:
+    """runtime.tune_collector, in a process of its own (the collector is the process's): what is
+    alive is frozen, the thresholds are raised, and garbage in cycles still goes."""
+    probe = (
+        "import gc, weakref\n"
+        "from runtime import COLLECTOR_THRESHOLDS, tune_collector\n"
+        "tune_collector()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "assert gc.get_threshold() == COLLECTOR_THRESHOLDS\n"
+        "class Node: pass\n"
+        "a, b = Node(), Node(); a.other, b.other = b, a\n"
+        "gone = weakref.ref(a); del a, b\n"
+        "kept = [[] for _ in range(2 * COLLECTOR_THRESHOLDS[0])]  # a young pass falls due\n"
+        "assert gone() is None\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, timeout=60)

@@ -155,3 +155,26 @@ def test_label_dates_migration_dates_the_stored_labels(empty_url: str) -> None:
                               "VALUES (1, 'y-te', '[]')"))
     finally:
         engine.dispose()
+
+
+def test_deliveries_pages_keep_room_for_a_rows_next_version(empty_url: str) -> None:
+    """0009 (PostgreSQL): `deliveries` pages are filled to 70%, so storing a claimed row's
+    items can be a heap-only update; it goes down cleanly. Nothing changes on SQLite."""
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    if empty_url.startswith("sqlite"):
+        upgrade(empty_url)
+        return
+    engine = create_engine(sync_url(empty_url))
+    options = "SELECT reloptions FROM pg_class WHERE relname = 'deliveries'"
+    try:
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            assert conn.execute(text(options)).scalar_one() == ["fillfactor=70"]
+        command.downgrade(alembic_config(empty_url), "0008")
+        with engine.connect() as conn:
+            assert conn.execute(text(options)).scalar_one() is None
+    finally:
+        engine.dispose()
