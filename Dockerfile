@@ -17,8 +17,10 @@ RUN groupadd --system loa \
 WORKDIR /app
 COPY . .
 # The code and data stay root-owned (read-only to the bot); only ./data/ is writable, for the
-# log file and an SQLite database when no DATABASE_URL is given.
-RUN pip install . && rm -rf build *.egg-info && chown loa:loa /app/data
+# log file and an SQLite database when no DATABASE_URL is given. The classifier's modules run
+# as Python here (LOA_PURE_PYTHON: the slim image has no C compiler for mypyc; the bot runs from
+# /app, not from the installed package; classify/native.py).
+RUN LOA_PURE_PYTHON=1 pip install . && rm -rf build *.egg-info && chown loa:loa /app/data
 
 USER loa
 EXPOSE 9464

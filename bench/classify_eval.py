@@ -14,7 +14,9 @@ the topic model, in a fresh process.
 
 The last line reads (gap: dev F1 minus test F1, the larger of provinces and topics):
 classify: split=test province_p=… province_r=… province_f1=… topic_f1=… gap=… items_per_s=…
-load_s=… mem_mb=… targets=<met|missed: …>
+load_s=… mem_mb=… modules=<compiled|pure> targets=<met|missed: …>
+(modules: whether the hot modules ran compiled, classify/native.py; LOA_PURE_PYTHON=1 runs them
+as Python)
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ def per_file() -> None:
 
 
 def speed(corpus: list[dict[str, Any]]) -> float:
-    from classify import get_classifier
+    from classify import get_classifier, native
 
     clf = get_classifier()
     if not corpus:
@@ -170,7 +172,8 @@ def speed(corpus: list[dict[str, Any]]) -> float:
             clf.classify(item["title"] or "", item["summary"] or "", item.get("feed_province"))
         rates.append(len(items) / (time.process_time() - start))
     print(f"\nspeed: {len(items)} items ({len(corpus)} distinct, title + summary), three rounds "
-          f"on one core: {', '.join(f'{r:,.0f}' for r in rates)} items/s (CPU time)")
+          f"on one core: {', '.join(f'{r:,.0f}' for r in rates)} items/s (CPU time); "
+          f"hot modules {native.in_use()} (classify/native.py)")
     return max(rates)
 
 
@@ -254,7 +257,10 @@ def main() -> None:
              f"{k}={figures[k]:.1f}" if k == "mem_mb" else f"{k}={figures[k]:.3f}"
              for k in shown if k in figures]
     print(f"reproduce: {command}")
+    from classify import native
+
     print(f"classify: split={main_split} {' '.join(parts)} "
+          f"modules={native.in_use().partition(':')[0]} "
           f"targets={'met' if not missed else 'missed:' + ','.join(missed)}")
 
 

@@ -4,6 +4,9 @@ One Aho-Corasick automaton holds every gazetteer name, blocked phrase and topic 
 passing phrases, as a quick test for topics); one pass over the folded text finds them all.
 Places are then read in context (classify/places.py) and topic phrases added up
 (classify/topics.py).
+
+Compiled with mypyc where a compiler is at hand (classify/native.py): the scan loop runs for
+every automaton hit, and compiled it calls places and topics without the interpreter.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-TOP_MODULES = sorted(path.stem for path in ROOT.glob("*.py"))
+# setup.py is packaging (it compiles classify's hot modules), no module of the bot.
+TOP_MODULES = sorted(path.stem for path in ROOT.glob("*.py") if path.name != "setup.py")
 PACKAGES = sorted(path.parent.name for path in ROOT.glob("*/__init__.py"))
 
 
