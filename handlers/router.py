@@ -21,7 +21,7 @@ from handlers.types import Incoming, Result
 from model.channel import OutMessage
 from render.texts import DEFAULT_LANG, t
 from runtime import App
-from services import audit, chats, limits, users
+from services import audit, limits, users
 from services.errors import Refusal, ServiceError
 
 log = logging.getLogger(__name__)
@@ -99,8 +99,8 @@ async def _context(app: App, msg: Incoming) -> Ctx:
         raise ServiceError(Refusal.BAD_SENDER,
                            f"malformed ids: chat '{limits.shown(msg.chat_key)}',"
                            f" user '{limits.shown(msg.user_key)}'")
-    chat = await chats.ensure_chat(app, msg.channel, msg.chat_key, msg.chat_kind, msg.chat_title)
-    person = await users.ensure_user(app, msg.channel, msg.user_key, msg.user_name)
+    chat, person = await users.ensure_sender(app, msg.channel, msg.chat_key, msg.chat_kind,
+                                             msg.chat_title, msg.user_key, msg.user_name)
     return Ctx(app, msg, chat, person, dict(chat.dialog or {}))
 
 

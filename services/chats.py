@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from runtime import App
 from services import audit, limits
@@ -22,20 +23,9 @@ async def ensure_chat(app: App, channel: str, chat_key: str, kind: str = "privat
                       title: str = "") -> Chat:
     """The chat's row, created on first contact. A chat that had gone inactive (it blocked the
     bot) and writes again is active again."""
-    title = limits.clean_name(title)
     for _ in range(2):  # a concurrent first message may create the row between our two steps
         async with app.sessions() as session:
-            chat = await session.scalar(
-                select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key))
-            if chat is None:
-                chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title)
-                session.add(chat)
-            else:
-                chat.kind = kind
-                if title:
-                    chat.title = title
-                if not chat.active:
-                    chat.active, chat.inactive_reason = True, None
+            chat = await chat_row(session, channel, chat_key, kind, title)
             try:
                 await session.commit()
             except IntegrityError:
@@ -43,6 +33,24 @@ async def ensure_chat(app: App, channel: str, chat_key: str, kind: str = "privat
                 continue
             return chat
     raise RuntimeError(f"could not create chat {channel}:{chat_key}")
+
+
+async def chat_row(session: AsyncSession, channel: str, chat_key: str, kind: str,
+                   title: str) -> Chat:
+    """`ensure_chat`'s work in the caller's transaction (a new row is added, not flushed)."""
+    title = limits.clean_name(title)
+    chat = await session.scalar(
+        select(Chat).where(Chat.channel == channel, Chat.chat_key == chat_key))
+    if chat is None:
+        chat = Chat(channel=channel, chat_key=chat_key, kind=kind, title=title)
+        session.add(chat)
+    else:
+        chat.kind = kind
+        if title:
+            chat.title = title
+        if not chat.active:
+            chat.active, chat.inactive_reason = True, None
+    return chat
 
 
 async def set_lang(app: App, chat_id: int, lang: str) -> None:

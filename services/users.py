@@ -20,7 +20,7 @@ import catalog
 from config import Settings
 from model.enums import SubscriptionKind
 from runtime import App
-from services import audit, limits
+from services import audit, chats, limits
 from services.errors import Refusal, ServiceError
 from storage.dialect import lock_for_write
 from storage.models import Chat, OfficialProvince, Subscription, SubscriptionProvince, User
@@ -90,6 +90,23 @@ async def ensure_user(app: App, channel: str, user_key: str, display_name: str =
             except IntegrityError:
                 await session.rollback()
     raise RuntimeError(f"could not create user {channel}:{user_key}")
+
+
+async def ensure_sender(app: App, channel: str, chat_key: str, chat_kind: str, chat_title: str,
+                        user_key: str, user_name: str) -> tuple[Chat, Person]:
+    """The chat a message comes from and the person who sent it (`chats.ensure_chat` and
+    `ensure_user`), in one transaction: the router asks for both on every message."""
+    for _ in range(3):  # concurrent first messages may create the chat, then the user, first
+        async with app.sessions() as session:
+            try:
+                chat = await chats.chat_row(session, channel, chat_key, chat_kind, chat_title)
+                user = await _get_or_create(session, channel, user_key, user_name)
+                person = await _person(session, app.settings, user)
+                await session.commit()
+                return chat, person
+            except IntegrityError:
+                await session.rollback()
+    raise RuntimeError(f"could not create chat {channel}:{chat_key} or user {user_key}")
 
 
 async def find_user(app: App, channel: str, user_key: str) -> Person | None:

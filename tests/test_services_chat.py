@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from delivery.chats import mark_chat_inactive
 from services import admin, chats, search, subscriptions, users
 from services.errors import ServiceError
 from services.subscriptions import Cadence
-from storage.models import Chat, DeliveredItem, OfficialProvince, Subscription
+from storage.models import Chat, DeliveredItem, OfficialProvince, Subscription, User
 from storage.models import Delivery as Outbox
 from tests.conftest import count_rows
 from tests.delivery_support import T0, add_item, add_source
@@ -96,6 +98,23 @@ async def test_inactive_chat_is_active_again_when_it_writes(app) -> None:  # typ
     chat = await chats.ensure_chat(app, "telegram", "6")
     await mark_chat_inactive(app, chat.id, "blocked")
     assert (await chats.ensure_chat(app, "telegram", "6")).active
+
+
+async def test_first_messages_arriving_together_make_one_chat_and_each_person_once(app) -> None:  # type: ignore[no-untyped-def]
+    """The router's one transaction for the chat and the sender (users.ensure_sender): a new
+    group's first messages, from three people at once and one of them twice."""
+    senders = ["7", "8", "9", "7"]
+    got = await asyncio.gather(*(users.ensure_sender(app, "telegram", "-100", "group", "Xóm 3",
+                                                     key, f"Người {key}") for key in senders))
+    assert len({chat.id for chat, _ in got}) == 1 and got[0][0].kind == "group"
+    assert {person.user_key: person.id for _, person in got} == {
+        person.user_key: person.id for _, person in got[:3]}
+    assert await count_rows(app, Chat) == 1
+    assert await count_rows(app, User) == 3
+    # Known now: the same row again, its title refreshed.
+    chat, person = await users.ensure_sender(app, "telegram", "-100", "group", "Xóm 3 mới", "8",
+                                             "")
+    assert chat.id == got[0][0].id and chat.title == "Xóm 3 mới" and person.id == got[1][1].id
 
 
 async def test_search_is_the_same_on_both_engines(app) -> None:  # type: ignore[no-untyped-def]
