@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Final
 
 import ahocorasick
 
@@ -24,7 +25,12 @@ from classify.textmap import Prepared, prepare
 from classify.topic_model import TopicModel, get_topic_model
 from classify.topics import TopicRules, get_topic_rules, score_topics
 
-PLACE, TOPIC, SPORTS, ORGANISATION, PASSING = 1, 2, 4, 8, 16  # what an automaton key is
+# What an automaton key is (a bitmask).
+PLACE: Final = 1
+TOPIC: Final = 2
+SPORTS: Final = 4
+ORGANISATION: Final = 8
+PASSING: Final = 16
 Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
 
@@ -111,7 +117,10 @@ class Classifier:
         topic_hits: list[Span] = []
         sports = organisations = 0
         passing = False
-        for end, (key, kinds, length) in self._automaton.iter(prep.folded):
+        for found in self._automaton.iter(prep.folded):
+            # Typed, compiled code unpacks the hit without iterating over its tuples.
+            hit: tuple[int, tuple[str, int, int]] = found
+            end, (key, kinds, length) = hit
             span = (end - length, end, key)  # `end` is the trailing space
             # Most hits are a topic phrase or a place name and nothing else: one test each.
             if kinds == TOPIC:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind, shared_evidence
@@ -36,56 +36,58 @@ from classify.wordgate import EndWords, WordGate
 from vntext import fold
 
 # Which kinds a type word admits.
-TIER_KINDS = {
+TIER_KINDS: Final = {
     "province": frozenset({"province", "former_province", "variant"}),
     "city": frozenset({"province", "former_province", "variant", "landmark", "district"}),
     "district": frozenset({"district", "landmark"}),
     "commune": frozenset({"commune", "former_commune", "landmark"}),
 }
-UNTYPED_KINDS = frozenset({"province", "former_province", "variant", "landmark", "district"})
-PASSING_WEIGHT = 0.25
-PASSING_COMPARISON = "in passing: a comparison, an example or an origin"
-IDENTIFICATION = "in passing: where a person named is from"  # a label when the only place
-SEAT = "in passing: an organisation's seat"  # a label when the only place
-REFERENCE = "in passing: a neighbour"  # a label when the only place
-INSTITUTION = "an institution's name: a label only alone"
-ALONE_OK = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE})  # labels when alone
+UNTYPED_KINDS: Final = frozenset({"province", "former_province", "variant", "landmark", "district"})
+PASSING_WEIGHT: Final = 0.25
+PASSING_COMPARISON: Final = "in passing: a comparison, an example or an origin"
+IDENTIFICATION: Final = "in passing: where a person named is from"  # a label when the only place
+SEAT: Final = "in passing: an organisation's seat"  # a label when the only place
+REFERENCE: Final = "in passing: a neighbour"  # a label when the only place
+INSTITUTION: Final = "an institution's name: a label only alone"
+ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE})  # labels when alone
 # What a name right after the words of these lists (data/gazetteer.context.toml [passing]) is.
-ALONE_BEFORE = {"residence": IDENTIFICATION, "seat": SEAT, "reference": REFERENCE}
-ORGANISATION = "club or company name"
-PERSON = "part of a person's name"
+ALONE_BEFORE: Final = {"residence": IDENTIFICATION, "seat": SEAT, "reference": REFERENCE}
+ORGANISATION: Final = "club or company name"
+PERSON: Final = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
-NAMED_AFTER = {"outlet": "in passing: an outlet's name",
+NAMED_AFTER: Final = {"outlet": "in passing: an outlet's name",
                "infrastructure": "in passing: a road's, a line's or a plant's name",
                "institution": INSTITUTION}
-INSTITUTION_LANDMARKS = frozenset({"landmark (hospital)", "landmark (university)"})
-PASSING_ONLY_SCORE = 0.8  # an institution's name, the only place named (89 % right on dev)
-HOME_SCORE = 0.7  # the feed's home province, for a unit named without a name
-NEAR = 60  # folded characters within which a following province settles an ambiguous name
-_CLAUSE_END = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
-_WORD = re.compile(r"\w+")
-_PERSON_TITLES = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
-_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
-_OPENING_QUOTES = ("“", "‘", "'", '"', "«")
-_CLOSING_QUOTES = ("”", "’", "»")
-_SPOUSE = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
+INSTITUTION_LANDMARKS: Final = frozenset({"landmark (hospital)", "landmark (university)"})
+PASSING_ONLY_SCORE: Final = 0.8  # an institution's name, the only place named (89 % right on dev)
+HOME_SCORE: Final = 0.7  # the feed's home province, for a unit named without a name
+NEAR: Final = 60  # folded characters within which a following province settles an ambiguous name
+_CLAUSE_END: Final = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
+_WORD: Final = re.compile(r"\w+")
+_PERSON_TITLES: Final = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
+_SENTENCE_END: Final = re.compile(r"[.!?](?:\s|$)")
+_OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
+_CLOSING_QUOTES: Final = ("”", "’", "»")
+_SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 # The lists of phrases read right before every name (PhrasesBefore), by name.
 SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE = "spouse", "not place", "comparison", \
     "enumeration", "alone"
-_LIST_GAP = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")  # a list, or "(Hà Nội)" after a name
-_CLAUSE_START = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
-_RANGE_GAP = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
-_PLURAL = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
-_ONWARD = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")  # "hướng Đồng Nai đi TPHCM": its other end
-_LIST_SEP = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
+# a list, or "(Hà Nội)" after a name
+_LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
+_CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
+_RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+# "hướng Đồng Nai đi TPHCM": its other end
+_ONWARD: Final = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")
+_LIST_SEP: Final = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
 # Inside a person's identification: "Nguyễn Văn Chúc (sinh năm 1998, xã Vĩnh Thành, tỉnh Phú
 # Thọ)", "(23 tuổi, Hà Nội)": where someone is from, as an origin.
 # A deputy's delegation in a national vote: "Phạm Văn A (đoàn Quảng Ninh)".
-_IDENTIFICATION = re.compile(r"\((?:(?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*|đoàn(?: ĐBQH)?\s+)$",
-                             re.IGNORECASE)
-_FROM = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
-_OPENERS = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
+_IDENTIFICATION: Final = re.compile(
+    r"\((?:(?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*|đoàn(?: ĐBQH)?\s+)$", re.IGNORECASE)
+_FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
+_OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
+_SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
 
 def _words_before(before: str, marked: bool = True) -> list[str] | None:

@@ -29,17 +29,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 from vntext import fold, normalize
 
-TITLE_CAP = 600  # characters of a title that are read (real headlines are under 300)
-SUMMARY_CAP = 2_000  # characters of a summary (a lead of a few sentences)
-_SEP = "\u2063"  # invisible separator: not a space, not a word character, kept by normalize
-_MARKS = re.compile(r"[\u0300-\u036f]")  # what vntext.fold strips
-_APOSTROPHES = re.compile("[’‘ʼ`´]")
-_CLAUSE = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
+TITLE_CAP: Final = 600  # characters of a title that are read (real headlines are under 300)
+SUMMARY_CAP: Final = 2_000  # characters of a summary (a lead of a few sentences)
+_SEP: Final = "\u2063"  # invisible separator: not a space, not a word character, kept by normalize
+_MARKS: Final = re.compile(r"[\u0300-\u036f]")  # what vntext.fold strips
+_APOSTROPHES: Final = re.compile("[’‘ʼ`´]")
+_CLAUSE: Final = re.compile(r"[,;:!?()\[\]{}\"“”«»…–—|/\\\n\t•·]")
 # Any other punctuation or symbol, a full stop and a hyphen: a word bound as a clause mark is.
-_SYMBOL = re.compile(r"[^\w\s']|_")
+_SYMBOL: Final = re.compile(r"[^\w\s']|_")
 
 
 def _read_clauses(text: str) -> str:
@@ -48,15 +49,16 @@ def _read_clauses(text: str) -> str:
 
 
 # ASCII as _flatten reads it, in one byte translation (several times faster than the patterns).
-_ASCII_BYTES = bytes(ord(_SYMBOL.sub(" ", _read_clauses(chr(b)))) for b in range(128)) \
+_ASCII_BYTES: Final = bytes(ord(_SYMBOL.sub(" ", _read_clauses(chr(b)))) for b in range(128)) \
     + bytes(range(128, 256))
-_NOT_ASCII_OR_MARK = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
+_NOT_ASCII_OR_MARK: Final = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
 # The lower-case letters only Vietnamese written with its marks has.
-VIETNAMESE_LETTERS = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
+VIETNAMESE_LETTERS: Final = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
                       "ỳýỵỷỹđ")
-MARKED = re.compile(f"[{VIETNAMESE_LETTERS}]", re.IGNORECASE)
-_NOT_WORD = re.compile(r"[\W_]+")
-_QUOTE = re.compile(r"(?<![^\W_])'|'(?![^\W_])")  # a quote mark, not an apostrophe in "M'gar"
+MARKED: Final = re.compile(f"[{VIETNAMESE_LETTERS}]", re.IGNORECASE)
+_NOT_WORD: Final = re.compile(r"[\W_]+")
+# a quote mark, not an apostrophe in "M'gar"
+_QUOTE: Final = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
 
 
 @lru_cache(maxsize=4096)
@@ -113,7 +115,7 @@ def cased_key(normalized: str) -> str:
 
 
 # Spellings of one syllable that official names themselves mix ("Đăk Glei", "Đắk Lắk").
-_SAME_SYLLABLE = {"đăk": "đắk", "lăk": "lắk", "đăc": "đắk", "đắc": "đắk", "lắc": "lắk"}
+_SAME_SYLLABLE: Final = {"đăk": "đắk", "lăk": "lắk", "đăc": "đắk", "đắc": "đắk", "lắc": "lắk"}
 
 
 def marks_form(normalized: str) -> str:

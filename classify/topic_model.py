@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Final
 
 from catalog import topics as catalog_topics
 
-MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_model.json.gz"
-MAX_WORDS = 400  # words of an item that count (the text is capped anyway; this bounds the pairs)
+MODEL_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "topic_model.json.gz"
+# words of an item that count (the text is capped anyway; this bounds the pairs)
+MAX_WORDS: Final = 400
 
 
 def features(folded: str, title_end: int, signals: set[str] | frozenset[str]) -> set[str]:

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from catalog import topics as catalog_topics
 from classify.evidence import Evidence, EvidenceKind, shared_evidence
@@ -22,15 +22,15 @@ from classify.textmap import MARKED, Prepared, match_key
 from classify.wordgate import BoundedWords
 from vntext import normalize
 
-TOPIC_RULES_FILE = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
-LISTS = ("strong", "keep", "weak", "not", "veto")
-KNOWN_KEYS = {"names", "yield_to", *LISTS}
-PASSING_GAP = 3  # words between a passing phrase ("nhân dịp") and the topic phrase it covers
+TOPIC_RULES_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
+LISTS: Final = ("strong", "keep", "weak", "not", "veto")
+KNOWN_KEYS: Final = {"names", "yield_to", *LISTS}
+PASSING_GAP: Final = 3  # words between a passing phrase ("nhân dịp") and the topic phrase it covers
 # A name in quotes after its head word ('nhà "Đại đoàn kết"', 'Quỹ “Vì người nghèo”'): the
 # opening quote reads as a second space (textmap), so a phrase holding a head word of the rules'
 # `quoted_after` is also keyed with two spaces after it (an exclusion after any of its words:
 # 'sau "bão" Covid'), and its wording is read without the quote marks.
-_QUOTE_MARKS = re.compile(r"[\"“”‘’'«»]")
+_QUOTE_MARKS: Final = re.compile(r"[\"“”‘’'«»]")
 
 Span = tuple[int, int]
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 import ahocorasick
 
 from classify.textmap import VIETNAMESE_LETTERS
 
 # ASCII, Vietnamese letters, and punctuation without case (Latin-1's but "µ", general punctuation).
-_PLAIN = f"\x00-\x7f{VIETNAMESE_LETTERS}{VIETNAMESE_LETTERS.upper()}\u00a0-\u00b4\u00b6-\u00bf" \
-         "\u2000-\u206f"
-_NOT_PLAIN = re.compile(f"[^{_PLAIN}]")
+_PLAIN: Final = f"\x00-\x7f{VIETNAMESE_LETTERS}" \
+    f"{VIETNAMESE_LETTERS.upper()}\u00a0-\u00b4\u00b6-\u00bf\u2000-\u206f"
+_NOT_PLAIN: Final = re.compile(f"[^{_PLAIN}]")
 
 
 class WordGate:
