@@ -34,7 +34,7 @@ PASSING: Final = 16
 Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
 
-@dataclass
+@dataclass(init=False)
 class Classification:
     provinces: list[str] = field(default_factory=list)  # current codes, most relevant first
     topics: list[str] = field(default_factory=list)  # slugs
@@ -42,6 +42,15 @@ class Classification:
     scores: dict[str, float] = field(
         default_factory=dict
     )  # label (code or slug) -> confidence 0..1
+
+    # Written out (dataclass init=False): compiled, the generated __init__ runs as Python.
+    def __init__(self, provinces: list[str] | None = None, topics: list[str] | None = None,
+                 evidence: list[Evidence] | None = None,
+                 scores: dict[str, float] | None = None) -> None:
+        self.provinces = [] if provinces is None else provinces
+        self.topics = [] if topics is None else topics
+        self.evidence = [] if evidence is None else evidence
+        self.scores = {} if scores is None else scores
 
 
 class Classifier:

@@ -366,7 +366,7 @@ def get_place_rules() -> PlaceRules:
     return load_place_rules()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Mention:
     start: int  # folded span of the name
     end: int
@@ -384,6 +384,19 @@ class Mention:
     before: str = ""  # the 60 characters of text before quote_start, which context rules read
     # The phrases its last words end, by list (PlaceReader._before: SPOUSE, NOT_PLACE…)
     ends: dict[str, str] = field(default_factory=dict)
+
+    # Written out (dataclass init=False): compiled, the generated __init__ runs as Python.
+    def __init__(self, start: int, end: int, key: str, ts: int, te: int,
+                 cands: tuple[Place, ...] = (), typed: str | None = None, quote_start: int = 0,
+                 type_word: str = "", weak: bool = False, place: Place | None = None,
+                 passing: str = "", marked: bool = True, before: str = "",
+                 ends: dict[str, str] | None = None) -> None:
+        self.start, self.end, self.key, self.ts, self.te = start, end, key, ts, te
+        self.cands, self.typed, self.quote_start, self.type_word = cands, typed, quote_start, \
+            type_word
+        self.weak, self.place, self.passing, self.marked = weak, place, passing, marked
+        self.before = before
+        self.ends = {} if ends is None else ends
 
 
 class PlaceReader:

@@ -124,7 +124,7 @@ def marks_form(normalized: str) -> str:
     return " ".join(_SAME_SYLLABLE.get(w, w) for w in words)
 
 
-@dataclass
+@dataclass(init=False)
 class Prepared:
     text: str  # normalised title, "\n\n", normalised summary
     title_end: int  # where the title ends in text (title is text[:title_end])
@@ -132,6 +132,12 @@ class Prepared:
     cased: str  # `folded` with the capitals of the original: "Đắk Lắk" reads "Dak Lak"
     title_marked: bool = True  # written with diacritics: names must match with their marks
     summary_marked: bool = True
+
+    # Written out (dataclass init=False): compiled, the generated __init__ runs as Python.
+    def __init__(self, text: str, title_end: int, folded: str, cased: str,
+                 title_marked: bool = True, summary_marked: bool = True) -> None:
+        self.text, self.title_end, self.folded, self.cased = text, title_end, folded, cased
+        self.title_marked, self.summary_marked = title_marked, summary_marked
 
     def marked(self, pos: int) -> bool:
         """Whether the segment holding text offset `pos` is written with diacritics."""

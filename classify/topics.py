@@ -212,7 +212,7 @@ class _Sentences:
         return bisect_left(self.ends, pos)
 
 
-@dataclass
+@dataclass(init=False)
 class _Tally:
     strong: dict[str, Span] = field(default_factory=dict)  # key → first span
     keep: dict[str, Span] = field(default_factory=dict)  # strong, and immune to yield_to
@@ -220,6 +220,13 @@ class _Tally:
     together: dict[tuple[int, int], list[Span]] = field(default_factory=dict)
     blocked: list[Span] = field(default_factory=list)
     vetoed: bool = False
+
+    # Written out (dataclass init=False): compiled, the generated __init__ runs as Python.
+    def __init__(self) -> None:
+        self.strong, self.keep, self.weak = {}, {}, {}
+        self.together = {}
+        self.blocked = []
+        self.vetoed = False
 
     def free(self, span: Span) -> bool:
         return not self.blocked or not any(span[0] < e and s < span[1] for s, e in self.blocked)
