@@ -650,7 +650,11 @@ class PlaceReader:
 
     def _in_work_title(self, before: str, marked: bool) -> bool:
         """"phim 'Tây Sơn thất hổ tướng'": inside quotes opened right after a work word."""
-        opened = max(map(before.rfind, _OPENING_QUOTES))
+        opened = -1  # (a loop, not max(map(...)): compiled, each rfind is then a direct call)
+        for quote in _OPENING_QUOTES:
+            at = before.rfind(quote)
+            if at > opened:
+                opened = at
         if opened < 0 or any(q in before[opened + 1 :] for q in _CLOSING_QUOTES):
             return False
         return _ends_before(before[:opened].rstrip() + " ", self.rules.work_before, 3, marked)

@@ -342,6 +342,10 @@ def score_topics(
                 tally.vetoed = True
             elif ref.role == "together":
                 tally.together.setdefault((ref.combo, ref.group), []).append(span)
+            elif ref.role == "strong":  # (written out: compiled, getattr is generic)
+                tally.strong.setdefault(key, span)
+            elif ref.role == "weak":
+                tally.weak.setdefault(key, span)
             else:
                 getattr(tally, ref.role).setdefault(key, span)
     if not tallies:
