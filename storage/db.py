@@ -108,8 +108,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
 
 def make_sync_engine(url: str) -> Engine:
     """A blocking engine, for migrations and one-shot CLI work."""
-    driver_url = sync_url(url)
-    engine = create_engine(driver_url, pool_pre_ping=not driver_url.startswith("sqlite"))
+    driver_url = make_url(sync_url(url))
+    engine = create_engine(driver_url, pool_pre_ping=driver_url.get_backend_name() != "sqlite")
     _configure(engine)
     return engine
 
