@@ -159,12 +159,13 @@ class _Window:
 class Matches:
     """The digest matching of a run, kept across its batches as `Rendered` keeps its messages:
     the subscriptions of a schedule's digests due at one time, every chat's, read once instead
-    of a batch's chats at a time (3 reads instead of 30 in the match+compose bench), and each
+    of a batch's chats at a time (3 reads instead of 30 in the match+compose bench), each
     window's candidate items with what each distinct subscription matches in them, worked out
-    once instead of once per batch. An entry is kept for KEPT of the clock at most: a
-    subscription changed, or an item stored, during a run counts for the rows claimed a minute
-    later at the latest, as it never counted for the rows resolved before it. The sender clears
-    it when it falls idle."""
+    once instead of once per batch, and the items to render, loaded once instead of once per
+    batch (each batch of a run carries mostly the same few hundred). An entry is kept for KEPT
+    of the clock at most: a subscription changed, or an item stored or edited, during a run
+    counts for the rows claimed a minute later at the latest, as it never counted for the rows
+    resolved before it. The sender clears it when it falls idle."""
 
     KEPT = timedelta(minutes=1)
 
@@ -172,10 +173,24 @@ class Matches:
         # (schedule, due) → (chat id → the shapes of its subscriptions on it, when read)
         self._subs: dict[tuple[Any, ...], tuple[dict[int, list[Shape]], bool, datetime]] = {}
         self._windows: dict[tuple[Any, ...], _Window] = {}
+        self._views: dict[int, ItemView] = {}
+        self._views_read_at: datetime | None = None
 
     def clear(self) -> None:
         self._subs.clear()
         self._windows.clear()
+        self._views.clear()
+
+    async def items(self, session: AsyncSession, ids: set[int],
+                    now: datetime) -> dict[int, ItemView]:
+        """The views of the items `ids` that exist, those loaded less than KEPT ago kept."""
+        if self._views_read_at is None or now - self._views_read_at > self.KEPT:
+            self._views.clear()
+            self._views_read_at = now
+        views = self._views
+        if missing := ids - views.keys():
+            views.update(await load_items(session, missing))
+        return {i: views[i] for i in ids if i in views}
 
     async def subscriptions(self, session: AsyncSession, key: tuple[Any, ...], query: Any,
                             now: datetime) -> tuple[dict[int, list[Shape]], bool]:
@@ -226,15 +241,15 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row], limits: dict
                 if digests else {})
     for row in rows:
         if row.payload.items is not None and not row.payload.checked:
-            items_of[row.id] = list(row.payload.items)
+            items_of[row.id] = row.payload.items
     unchecked = [r for r in rows if r.id in items_of]
     if unchecked:
         await _drop_already_given(session, rows, unchecked, items_of)
         for row in unchecked:
-            # A list of its own: lists from `_resolve` are shared between rows.
-            row.payload.items, row.payload.checked = list(items_of[row.id]), True
+            # Rows with the same items share one tuple (see `_Shared`).
+            row.payload.items, row.payload.checked = items_of[row.id], True
             weak = low.get(row.id)
-            if weak and (held := [i for i in items_of[row.id] if i in weak]):
+            if weak and (held := tuple(i for i in items_of[row.id] if i in weak)):
                 row.payload.low = held
             row.changed = True
     for row in todo:
@@ -243,7 +258,8 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row], limits: dict
             row.payload.parts = parts
             row.changed = True
     to_render = [r for r in rows if r.parts is None and r.payload.parts is None]
-    return await load_items(session, {i for r in to_render for i in r.payload.items or ()})
+    carried = {id(ids): ids for r in to_render if (ids := r.payload.items)}  # each tuple once
+    return await matches.items(session, set().union(*carried.values()), app.clock())
 
 
 def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[str, int],
@@ -255,8 +271,10 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     # What an item looks like now, in one number: part of the key, so a message rendered in an
     # earlier batch is reused only while its items are unchanged.
     version = {item_id: hash(view) for item_id, view in views.items()}
-    # Many rows carry the same items: their ids and versions are worked out once.
+    # Many rows carry the same items: their ids and versions are worked out once, and the rows
+    # that share one tuple (`_Shared`) find them by its id(), without hashing it again.
     known: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    by_tuple: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
     # The parts of a message, by what decides it, with the items as the id of their entry in
     # `known` (alive till the end): a key of a few small values, hashed once per row, where
     # the full key (hundreds of ids and versions) is hashed once per distinct message.
@@ -267,18 +285,21 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
         if row.payload.parts is not None:
             row.parts = list(row.payload.parts)
             continue
-        carried = tuple(row.payload.items or ())
-        found = known.get(carried)
+        carried = row.payload.items or ()
+        found = by_tuple.get(id(carried))
         if found is None:
-            ids = carried if views.keys() >= set(carried) else tuple(
-                i for i in carried if i in views)
-            found = known[carried] = (ids, tuple(map(version.__getitem__, ids)))
+            found = known.get(carried)
+            if found is None:
+                ids = carried if views.keys() >= set(carried) else tuple(
+                    i for i in carried if i in views)
+                found = known[carried] = (ids, tuple(map(version.__getitem__, ids)))
+            by_tuple[id(carried)] = found  # the rows keep `carried` alive till the end
         ids, versions = found
         if not ids:
             row.parts = []
             continue
         limit = limits[row.channel]
-        low = tuple(row.payload.low or ())
+        low = row.payload.low or ()
         # An instant message has no header; a digest's is decided by its due time and mode.
         when = None if row.kind == DeliveryKind.INSTANT else (row.due_at, _mode(row))
         local = (id(found), row.kind, row.lang, limit, when, low)
@@ -357,12 +378,12 @@ async def _previous_digests(session: AsyncSession, rows: list[Row]) -> dict[int,
 
 async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
                    low: dict[int, frozenset[int]], matches: Matches,
-                   now: datetime) -> dict[int, list[int]]:
+                   now: datetime) -> dict[int, tuple[int, ...]]:
     """(row id → item ids) for digest rows, by the matching rule (`delivery.match.match`: the
     chats' subscriptions on the row's schedule over its window's items, kept in `matches`
     across batches); `low` gains, per row, the items matched only weakly (below `min_score`).
     A row is in one group, and comes out once. Chats that follow the same things match the same
-    items: their rows share one list (see `_Shared`), which callers must not change."""
+    items: their rows share one tuple (see `_Shared`)."""
     pairs: dict[int, frozenset[int]] = {}
     shared = _Shared()
     previous = await _previous_digests(session, digests)
@@ -403,13 +424,13 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
         return {}
     # Each digest keeps only the items of its own window.
     times = await _item_times(session, set().union(*pairs.values()))
-    kept: dict[tuple[frozenset[int], bool, datetime, datetime], list[int]] = {}
+    kept: dict[tuple[frozenset[int], bool, datetime, datetime], tuple[int, ...]] = {}
     windowed: dict[tuple[bool, datetime, datetime], frozenset[int]] = {}
-    found: dict[int, list[int]] = {}
+    found: dict[int, tuple[int, ...]] = {}
     for row in digests:
         ids = pairs.get(row.id)
         if not ids:
-            found[row.id] = []
+            found[row.id] = ()
             continue
         held = row.payload.mode == HELD
         start, end = windows[row.id]
@@ -424,7 +445,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
                 else:
                     window = frozenset(i for i, (at, _) in times.items() if start < at <= end)
                 windowed[key[1:]] = window
-            in_window = kept[key] = sorted(ids & window)
+            in_window = kept[key] = tuple(sorted(ids & window))
         found[row.id] = in_window
     return found
 
@@ -453,12 +474,12 @@ async def _item_times(session: AsyncSession,
 
 
 async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list[Row],
-                              items_of: dict[int, list[int]]) -> None:
+                              items_of: dict[int, tuple[int, ...]]) -> None:
     """Leave out what each chat already has, or has on its way in another row, and give an item
     wanted by two new rows of one chat to the first (instant before digest, older first)."""
     chats = {r.chat_id for r in todo}
     held: dict[int, set[int]] = {}
-    # Digest rows share their lists (`_Shared`): each distinct one is looked at once.
+    # Digest rows share their tuples (`_Shared`): each distinct one is looked at once.
     lists = [ids for ids in {id(ids): ids for ids in items_of.values()}.values() if ids]
     if lists:
         low, high = min(min(ids) for ids in lists), max(max(ids) for ids in lists)
@@ -497,10 +518,10 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
     shared = sorted((r for r in todo if r.chat_id in repeated),
                     key=lambda r: (r.kind != DeliveryKind.INSTANT, r.due_at, r.id))
     for row in alone + shared:
-        mine = items_of.get(row.id, [])
+        mine = items_of.get(row.id, ())
         already = held.get(row.chat_id)
-        if already:
-            mine = [i for i in mine if i not in already]
+        if already and not already.isdisjoint(mine):
+            mine = tuple(i for i in mine if i not in already)
             items_of[row.id] = mine
         if row.chat_id in repeated:
             held.setdefault(row.chat_id, set()).update(mine)

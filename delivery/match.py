@@ -308,7 +308,7 @@ async def queue_instant(session: AsyncSession, item_ids: list[int], now: datetim
             continue
         payload = payloads.get(strong)
         if payload is None:
-            payload = payloads[strong] = OutboxPayload(items=sorted(strong)).to_json()
+            payload = payloads[strong] = OutboxPayload(items=tuple(sorted(strong))).to_json()
         rows.append({"chat_id": chat_id, "kind": DeliveryKind.INSTANT, "lane": INTERACTIVE,
                      "dedup_key": f"instant:{chat_id}:{batch}", "payload": payload,
                      "due_at": now})

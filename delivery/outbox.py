@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, bindparam, delete, literal, select, update
+from sqlalchemy import JSON, BigInteger, bindparam, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import Row
@@ -91,18 +91,19 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
             .order_by(d.due_at, d.id)
         )
         # Rows of one kind mostly carry the same payload text (a digest's schedule, an
-        # instant row's items): each distinct text is parsed once.
-        parsed: dict[str | None, Any] = {}
+        # instant row's items): each distinct text is parsed once, and its rows share its
+        # item tuples (which delivery.contents then works out once per tuple).
+        parsed: dict[str | None, OutboxPayload] = {}
         rows = []
         for r in result:
             text = r[8]
-            data = parsed.get(text)
-            if data is None:
-                data = parsed[text] = json.loads(text) if text else None
+            payload = parsed.get(text)
+            if payload is None:
+                payload = parsed[text] = OutboxPayload.from_json(
+                    json.loads(text) if text else None)
             rows.append(Row(id=r[0], chat_id=r[1], chat_key=r[2], chat_kind=r[3], channel=r[4],
-                            lang=r[5], kind=_KINDS[r[6]], lane=r[7],
-                            payload=OutboxPayload.from_json(data), due_at=r[9],
-                            parts_sent=r[10], attempts=r[11]))
+                            lang=r[5], kind=_KINDS[r[6]], lane=r[7], payload=payload.copy(),
+                            due_at=r[9], parts_sent=r[10], attempts=r[11]))
         return rows
     return write
 
@@ -132,18 +133,18 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
         if changed:
             # One statement, the rows' payloads in one JSON parameter (`json_rows`): the claimed
             # batch can be thousands of rows, and many carry the same payload (chats that follow
-            # the same things): each is serialised once.
-            texts: dict[tuple[Any, ...], str] = {}
+            # the same things): each is converted once.
+            shapes: dict[tuple[Any, ...], dict[str, Any]] = {}
             values = []
             for r in changed:
                 key = _payload_key(r.payload)
-                text = texts.get(key) if key is not None else None
-                if text is None:
-                    text = json.dumps(r.payload.to_json())  # what the JSON column type writes
+                shape = shapes.get(key) if key is not None else None
+                if shape is None:
+                    shape = r.payload.to_json()
                     if key is not None:
-                        texts[key] = text
-                values.append([r.id, text])
-            row_id, payload = json_rows(session, values, BigInteger, String)
+                        shapes[key] = shape
+                values.append([r.id, shape])
+            row_id, payload = json_rows(session, values, BigInteger, JSON)
             await (await session.connection()).execute(
                 update(_TABLE).where(_TABLE.c.id == row_id, _TABLE.c.claimed_by == owner)
                 .values(payload=json_value(session, payload)))
@@ -164,12 +165,13 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
 
 
 def _payload_key(payload: OutboxPayload) -> tuple[Any, ...] | None:
-    """All a payload holds, hashable; None for one with parts (a report's: rare, and big)."""
+    """All a payload holds, hashable; None for one with parts (a report's: rare, and big). Its
+    tuples count by identity (rows that carry the same items share one, delivery.contents), so
+    the key is valid while the payload is alive."""
     if payload.parts is not None:
         return None
-    items, low = payload.items, payload.low
-    return (payload.mode, payload.hour, payload.weekday, payload.checked,
-            None if items is None else tuple(items), None if low is None else tuple(low))
+    return (payload.mode, payload.hour, payload.weekday, payload.checked, id(payload.items),
+            id(payload.low))
 
 
 async def save_prepared(app: App, rows: list[Row], owner: str) -> None:
@@ -201,7 +203,7 @@ def finished(row: Row, owner: str, now: datetime) -> Write:
     async def write(session: AsyncSession) -> None:
         await session.execute(_FINISHED, {"row_id": row.id, "owner": owner,
                                           "parts_sent": row.parts_sent, "now": now})
-        items = row.payload.items or []
+        items = row.payload.items or ()
         if items:
             await session.execute(
                 upsert_insert(session, DeliveredItem).on_conflict_do_nothing(),

@@ -43,9 +43,10 @@ class OutboxPayload:
     mode: str | None = None  # the digest's or report's schedule
     hour: int | None = None
     weekday: int | None = None
-    items: list[int] | None = None
+    # Tuples: the rows of chats that follow the same things share one (delivery.contents).
+    items: tuple[int, ...] | None = None
     checked: bool = False  # items no longer include what the chat has or has on its way
-    low: list[int] | None = None  # of items, those matched only weakly
+    low: tuple[int, ...] | None = None  # of items, those matched only weakly
     parts: list[Part] | None = None  # rendered, ready to send
 
     @classmethod
@@ -55,23 +56,30 @@ class OutboxPayload:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
-        for key in ("mode", "hour", "weekday", "items"):
+        for key in ("mode", "hour", "weekday"):
             if (value := getattr(self, key)) is not None:
                 data[key] = value
+        if self.items is not None:
+            data["items"] = list(self.items)
         if self.checked:
             data["checked"] = True
         if self.low is not None:
-            data["low"] = self.low
+            data["low"] = list(self.low)
         if self.parts is not None:
             data["parts"] = [p.to_json() for p in self.parts]
         return data
+
+    def copy(self) -> OutboxPayload:
+        """A payload of its own that shares the (immutable) id tuples."""
+        return OutboxPayload(self.mode, self.hour, self.weekday, self.items, self.checked,
+                             self.low, None if self.parts is None else list(self.parts))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> OutboxPayload:
         data = data or {}
         items, low, parts = data.get("items"), data.get("low"), data.get("parts")
         return cls(mode=data.get("mode"), hour=data.get("hour"), weekday=data.get("weekday"),
-                   items=None if items is None else list(items),
+                   items=None if items is None else tuple(items),
                    checked=bool(data.get("checked")),
-                   low=None if low is None else list(low),
+                   low=None if low is None else tuple(low),
                    parts=None if parts is None else [Part.from_json(p) for p in parts])

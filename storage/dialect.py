@@ -135,14 +135,17 @@ def json_rows(session: AsyncSession, rows: list[list[Any]],
               *types: type[TypeEngine[Any]]) -> list[ColumnElement[Any]]:
     """The columns of `rows` (lists of JSON values, one type per column), for a SELECT that
     reads them from one JSON parameter: thousands of rows cost one bound value and the
-    database's own JSON parser, not a parameter (and its processing) each."""
+    database's own JSON parser, not a parameter (and its processing) each. A JSON column's
+    values are objects in the document, read back as JSON text (for `json_value`): encoded
+    once with the rest, not each as a string inside the document."""
     doc = bindparam(None, json.dumps(rows), type_=String)
     if dialect(session) == "postgresql":
         each = func.json_array_elements(cast(doc, JSON)).table_valued("value")
-        return [cast(each.c.value.op("->>")(n), kind) for n, kind in enumerate(types)]
+        return [type_coerce(each.c.value.op("->")(n), String) if kind is JSON
+                else cast(each.c.value.op("->>")(n), kind) for n, kind in enumerate(types)]
     each = func.json_each(doc).table_valued("value")
-    return [type_coerce(func.json_extract(each.c.value, f"$[{n}]"), kind)
-            for n, kind in enumerate(types)]
+    return [type_coerce(func.json_extract(each.c.value, f"$[{n}]"),
+                        String if kind is JSON else kind) for n, kind in enumerate(types)]
 
 
 def json_value(session: AsyncSession, text: Any) -> Any:

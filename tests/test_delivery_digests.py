@@ -271,7 +271,7 @@ async def test_a_run_keeps_its_matching_for_a_minute_at_most(dapp: App) -> None:
     assert await DigestScheduler(dapp).tick() == 3
     matches = Matches()
 
-    async def next_row_items() -> list[int] | None:
+    async def next_row_items() -> tuple[int, ...] | None:
         [row] = await outbox.claim(dapp, "memory", 1, 1, "w0")
         async with dapp.sessions() as session:
             await resolve(dapp, session, [row], {"memory": 4096}, matches)
@@ -283,4 +283,40 @@ async def test_a_run_keeps_its_matching_for_a_minute_at_most(dapp: App) -> None:
                               .values(paused=True))
     assert len(await next_row_items() or []) == 1  # the same run, within the minute
     dapp.clock.now += Matches.KEPT + timedelta(seconds=1)  # type: ignore[attr-defined]
-    assert await next_row_items() == []  # read again: paused, nothing matches
+    assert await next_row_items() == ()  # read again: paused, nothing matches
+
+
+async def test_a_run_loads_its_items_once_for_a_minute_at_most(dapp: App) -> None:
+    """delivery.contents.Matches.items: the batches of a run render the items loaded by the
+    first one (an item edited meanwhile is rendered as it was), for a minute of the clock at
+    most; then the edit shows."""
+    from sqlalchemy import update
+
+    from delivery import outbox
+    from delivery.contents import Matches, resolve
+    from delivery.digests import DigestScheduler
+    from storage.models import Item
+
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        item = await add_item(session, src, "Tin sáng nay ở Huế", provinces=["46"],
+                              fetched_at=local(14, 6, 30))
+        for n in range(3):
+            chat = await add_chat(session, 710 + n, channel="memory")
+            await add_sub(session, chat, provinces=["46"], mode="daily", hour=7)
+    dapp.clock.now = local(14, 7, 0) + timedelta(seconds=30)  # type: ignore[attr-defined]
+    assert await DigestScheduler(dapp).tick() == 3
+    matches = Matches()
+
+    async def next_row_title() -> str:
+        [row] = await outbox.claim(dapp, "memory", 1, 1, "w0")
+        async with dapp.sessions() as session:
+            views = await resolve(dapp, session, [row], {"memory": 4096}, matches)
+        return views[item].title
+
+    assert await next_row_title() == "Tin sáng nay ở Huế"
+    async with dapp.sessions() as session, session.begin():
+        await session.execute(update(Item).where(Item.id == item).values(title="Tin đã sửa"))
+    assert await next_row_title() == "Tin sáng nay ở Huế"  # the same run, within the minute
+    dapp.clock.now += Matches.KEPT + timedelta(seconds=1)  # type: ignore[attr-defined]
+    assert await next_row_title() == "Tin đã sửa"

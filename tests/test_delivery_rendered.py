@@ -31,7 +31,8 @@ def _item(item_id: int, title: str = "Bàn giao nhà Đại đoàn kết") -> It
 def _digest(row_id: int, items: list[int]) -> Row:
     return Row(id=row_id, chat_id=row_id, chat_key=str(row_id), chat_kind="private",
                channel="telegram", lang="vi", kind=DeliveryKind.DIGEST,
-               lane=1, payload=OutboxPayload(mode="daily", hour=7, items=items, checked=True),
+               lane=1, payload=OutboxPayload(mode="daily", hour=7, items=tuple(items),
+                                             checked=True),
                due_at=DUE, parts_sent=0, attempts=0)
 
 

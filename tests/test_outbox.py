@@ -57,9 +57,9 @@ async def test_saving_a_batch_stores_each_rows_payload_and_drops_the_empty(app) 
              "payload": OutboxPayload(mode="daily", hour=7, weekday=0).to_json()}
             for n, chat in enumerate(chats)], T0)
     rows = await outbox.claim(app, "telegram", 1, 10, "w1")
-    # Two rows with equal payloads (one serialised text), one with its own, a report's parts.
-    rows[0].payload.items, rows[1].payload.items = [5, 3, 9], [5, 3, 9]
-    rows[2].payload.items, rows[2].payload.low = [7, 8], [7]
+    # Two rows with equal payloads (converted once), one with its own, a report's parts.
+    rows[0].payload.items, rows[1].payload.items = (5, 3, 9), (5, 3, 9)
+    rows[2].payload.items, rows[2].payload.low = (7, 8), (7,)
     rows[5].payload.parts = [Part("<b>Báo cáo</b>"), Part("biểu đồ", photo=b"\x89PNG")]
     for row in (rows[0], rows[1], rows[2], rows[5]):
         row.payload.checked, row.changed = True, True
@@ -70,15 +70,16 @@ async def test_saving_a_batch_stores_each_rows_payload_and_drops_the_empty(app) 
                               .values(claimed_by="w2"))
     await outbox.save_prepared(app, rows, "w1")
     async with app.sessions() as session:
-        stored = {row_id: (state, text) for row_id, state, text in await session.execute(
-            select(Delivery.id, Delivery.state, json_text(session, Delivery.payload)))}
-    untouched = json.dumps(OutboxPayload(mode="daily", hour=7, weekday=0).to_json())
+        stored = {row_id: (state, json.loads(text)) for row_id, state, text in
+                  await session.execute(select(Delivery.id, Delivery.state,
+                                               json_text(session, Delivery.payload)))}
+    untouched = OutboxPayload(mode="daily", hour=7, weekday=0).to_json()
     assert stored == {
-        rows[0].id: ("sending", json.dumps(rows[0].payload.to_json())),
+        rows[0].id: ("sending", rows[0].payload.to_json()),
         rows[1].id: ("sending", untouched),
-        rows[2].id: ("sending", json.dumps(rows[2].payload.to_json())),
+        rows[2].id: ("sending", rows[2].payload.to_json()),
         rows[4].id: ("cancelled", untouched),
-        rows[5].id: ("sending", json.dumps(rows[5].payload.to_json())),
+        rows[5].id: ("sending", rows[5].payload.to_json()),
     }
     assert not any(row.changed for row in rows)
 
@@ -98,16 +99,17 @@ async def test_an_item_two_new_rows_of_a_chat_want_goes_to_the_first(app) -> Non
         ]
         await insert_rows(session, [
             {"chat_id": chat, "kind": kind, "lane": 1, "dedup_key": f"r{n}", "due_at": due,
-             "payload": OutboxPayload(mode="daily", hour=7, weekday=0, items=items).to_json()}
+             "payload": OutboxPayload(mode="daily", hour=7, weekday=0,
+                                      items=tuple(items)).to_json()}
             for n, (chat, kind, due, items) in enumerate(rows)], T0)
     batch = await outbox.claim(app, "telegram", 1, 10, "w1")
     async with app.sessions() as session:
         await resolve(app, session, batch, {"telegram": 4096})
     got = sorted((r.chat_id, r.kind, r.due_at, r.payload.items) for r in batch)
     assert got == sorted([
-        (a, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), [102]),
-        (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=5), [104]),
-        (a, DeliveryKind.INSTANT, T0, [101]),
-        (c, DeliveryKind.INSTANT, T0, [101]),
-        (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), [103]),
+        (a, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), (102,)),
+        (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=5), (104,)),
+        (a, DeliveryKind.INSTANT, T0, (101,)),
+        (c, DeliveryKind.INSTANT, T0, (101,)),
+        (b, DeliveryKind.DIGEST, T0 - timedelta(minutes=10), (103,)),
     ])

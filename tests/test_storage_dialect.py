@@ -19,7 +19,7 @@ COLUMNS = (Delivery.chat_id, Delivery.kind, Delivery.lane, Delivery.dedup_key, D
 
 
 async def test_insert_rows_stores_each_row_and_skips_queued_keys(app) -> None:  # type: ignore[no-untyped-def]
-    shared = OutboxPayload(items=[3, 1, 2]).to_json()  # one object for several rows
+    shared = OutboxPayload(items=(3, 1, 2)).to_json()  # one object for several rows
     async with app.sessions() as session, session.begin():
         chats = [await add_chat(session, f"c{n}") for n in range(4)]
         first = [
