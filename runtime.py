@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +53,17 @@ def tune_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS client context, for every HTTP client (feeds, Telegram, Zalo):
+    building one reads the whole CA bundle (20 ms of CPU), which httpx and PTB otherwise do for
+    each client they make (four for each Telegram start). A context keeps no per-connection
+    state."""
+    import httpx  # loaded here: only the processes that speak HTTP need it
+
+    return httpx.create_ssl_context()
 
 
 def open_app(settings: Settings) -> App:

@@ -47,6 +47,7 @@ from telegram.request import HTTPXRequest
 from config import ConfigError, Settings
 from handlers.commands import command_list
 from model.channel import Button, Capabilities, Markup, Outcome, OutMessage, Status
+from runtime import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -95,23 +96,34 @@ def capabilities(settings: Settings) -> Capabilities:
     )
 
 
-def make_bot(settings: Settings) -> Bot:
-    """A plain `Bot` (no rate limiter) on our base URLs, with a pool sized for the sender."""
-    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
-        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    request = HTTPXRequest(
+def requests() -> tuple[HTTPXRequest, HTTPXRequest]:
+    """A bot's two HTTP clients, for its calls (a pool sized for the sender) and for getUpdates
+    (one connection, as PTB makes it), over the process's one TLS context: PTB's own would each
+    read the whole CA bundle again (runtime.tls_context)."""
+    verify = {"verify": tls_context()}
+    calls = HTTPXRequest(
         connection_pool_size=POOL_SIZE,
         pool_timeout=POOL_TIMEOUT,
         read_timeout=REQUEST_TIMEOUT,
         write_timeout=REQUEST_TIMEOUT,
         connect_timeout=REQUEST_TIMEOUT,
         media_write_timeout=REQUEST_TIMEOUT * 3,
+        httpx_kwargs=verify,
     )
+    return calls, HTTPXRequest(connection_pool_size=1, httpx_kwargs=verify)
+
+
+def make_bot(settings: Settings) -> Bot:
+    """A plain `Bot` (no rate limiter) on our base URLs, with a pool sized for the sender."""
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    calls, updates = requests()
     return Bot(
         settings.telegram_bot_token.get_secret_value(),
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.telegram_file_base_url,
-        request=request,
+        request=calls,
+        get_updates_request=updates,
     )
 
 

@@ -27,11 +27,9 @@ from channels.inbound import Dispatch, first_word
 from channels.telegram import (
     BAD_URL,
     NAME,
-    POOL_SIZE,
-    POOL_TIMEOUT,
-    REQUEST_TIMEOUT,
     TelegramChannel,
     is_bad_url,
+    requests,
 )
 from channels.telegram_updates import TelegramInbound, chat_kind
 from config import ConfigError, Settings
@@ -57,22 +55,19 @@ PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_application(settings: Settings) -> PTBApplication:
-    """PTB's Application on our base URLs, with no job queue (Loa's jobs run on its own
-    APScheduler), no rate limiter (the sender paces) and concurrent updates (ordered per chat by
-    the inbound runner)."""
+    """PTB's Application on our base URLs and HTTP clients (`requests`), with no job queue (Loa's
+    jobs run on its own APScheduler), no rate limiter (the sender paces) and concurrent updates
+    (ordered per chat by the inbound runner)."""
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         raise ConfigError("invalid setting TELEGRAM_BOT_TOKEN: it is not set")
+    calls, updates = requests()
     return (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
-        .connection_pool_size(POOL_SIZE)
-        .pool_timeout(POOL_TIMEOUT)
-        .read_timeout(REQUEST_TIMEOUT)
-        .write_timeout(REQUEST_TIMEOUT)
-        .connect_timeout(REQUEST_TIMEOUT)
-        .media_write_timeout(REQUEST_TIMEOUT * 3)
+        .request(calls)
+        .get_updates_request(updates)
         .concurrent_updates(MAX_CONCURRENT)
         .job_queue(None)
         .build()

@@ -19,6 +19,7 @@ import httpx
 
 from config import ConfigError, check_base_url
 from logs import Redactor
+from runtime import tls_context
 
 NO_UPDATE = 408  # getUpdates' error code when the long poll ended with no event
 
@@ -50,7 +51,8 @@ class ZaloClient:
         self._base = f"{base_url}{quote(token, safe=':')}/"  # a path segment, whatever the token
         self._redact = Redactor([token])  # its half and URL-encoded forms too
         self._timeout = timeout
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False,
+                                       verify=tls_context())
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -22,9 +22,7 @@ One Fetcher (one httpx.AsyncClient, one set of per-host limits) serves a whole p
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
-import ssl
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -37,6 +35,7 @@ import httpx
 
 from config import Settings
 from feeds import policy
+from runtime import tls_context
 
 PERMANENT = (301, 308)
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -183,13 +182,6 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One context for every Fetcher: building one reads the whole CA bundle (tens of ms of CPU),
-    and a poll run makes a Fetcher each time. A context holds no per-connection state."""
-    return httpx.create_ssl_context()
-
-
 class _CheckedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport over a connection pool that opens sockets with _CheckedBackend.
 
@@ -201,7 +193,7 @@ class _CheckedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, *, limits: httpx.Limits, allow_private: bool,
                  local_sites: Mapping[str, tuple[str, int]] | None = None) -> None:
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
+            ssl_context=tls_context(),  # a poll run makes a Fetcher each time
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

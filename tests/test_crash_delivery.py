@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from runtime import open_app
-from storage.migrate import upgrade
 from tests.conftest import make_settings
 from tests.delivery_support import add_chat, add_item, add_source, add_sub
 from tests.fakes.telegram_api import FakeTelegram
@@ -92,9 +92,11 @@ def _part(text: str) -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2))) if found else (1, 1)
 
 
-async def test_kill_9_mid_digest_run_then_restart_delivers_each_digest_once(tmp_path: Path) -> None:
+async def test_kill_9_mid_digest_run_then_restart_delivers_each_digest_once(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    shutil.copyfile(sqlite_template, tmp_path / "crash.db")  # migrated (tests/conftest.py)
     url = f"sqlite:///{tmp_path / 'crash.db'}"
-    upgrade(url)
     await _fill(url)
     workdir = tmp_path / "run"
     workdir.mkdir()

@@ -4,6 +4,7 @@ and OPML; every admin action lands in the audit log."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from delivery.alerts import Alert, alert_admins
 from handlers.commands import names_for_role
 from runtime import App, open_app
 from services import chats, subscriptions, users
-from storage.migrate import upgrade
 from storage.models import AuditLog, Chat, Delivery, Source
 from tests.chat_support import Person
 from tests.conftest import make_settings
@@ -196,7 +196,7 @@ async def test_broadcast_typed_confirmation(sqlite_app) -> None:  # type: ignore
     assert "Đã xếp 2 tin" in admin.text  # the admin's own chat is in the audience too
 
 
-async def test_import_and_export_opml(admin_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_import_and_export_opml(admin_app, tmp_path, sqlite_template) -> None:  # type: ignore[no-untyped-def]
     admin = Person(admin_app, "1")
     await admin.say("/import", document=("nguon.opml", OPML))
     assert "Đã nhập 2 nguồn, bỏ qua 1" in admin.text and "ftp://" in admin.text
@@ -217,8 +217,8 @@ async def test_import_and_export_opml(admin_app, tmp_path) -> None:  # type: ign
     [note, attached] = admin.last.messages
     name, data = attached.document
     assert name.endswith(".opml") and b'province="15"' in data and b"dantoc.example.vn" in data
+    shutil.copyfile(sqlite_template, tmp_path / "other.db")  # migrated (tests/conftest.py)
     other = open_app(make_settings(f"sqlite:///{tmp_path / 'other.db'}", admin_ids="1"))
-    upgrade(other.settings.database_url)
     try:
         await Person(other, "1").say("/import", document=(name, data))
         async with other.sessions() as session:

@@ -4,6 +4,8 @@ of range, /grant of ids that are not ids, the last admin, /id, and the audit log
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from sqlalchemy import select
 
@@ -134,6 +136,16 @@ def test_limits_helpers() -> None:
     assert limits.person_id_ok("zalo", "beef01") and not limits.person_id_ok("zalo", "bé")
     assert limits.person_ref("Zalo:ab", "telegram") == ("zalo", "ab")
     assert limits.person_ref("42", "zalo") == ("zalo", "42")
+
+
+def test_the_refused_characters_are_the_control_and_surrogate_categories() -> None:
+    # Every Cc and Cs code point is in the Basic Multilingual Plane.
+    every = [chr(code) for code in range(0x10000)]
+    refused = {c for c in every if c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cs")}
+    kept = "".join(c for c in every if c not in refused)
+    assert all(limits.has_bad_characters(f"a{c}b") for c in refused)
+    assert not limits.has_bad_characters(kept)
+    assert limits.clean_name("".join(every), limit=len(every)) == " ".join(kept.split())
 
 
 # --- Finding 4: /grant names a person, never removes the last admin; /id ----------------------
