@@ -158,8 +158,10 @@ class ChannelSender:
             # Claim in batches: one query per quarter of the slots, not one per message.
             if free >= max(1, capacity // 4) or not self.inflight[lane]:
                 try:
-                    rows = await self.recorder.write(outbox.claiming(
-                        self.name, lane, free, self.owner, self.app.clock()))
+                    rows: list[Row] = []
+                    if await outbox.any_due(self.app, self.name, lane):  # an idle poll reads
+                        rows = await self.recorder.write(outbox.claiming(
+                            self.name, lane, free, self.owner, self.app.clock()))
                     claimed = len(rows)
                     self.composing.update(r.id for r in rows)
                     try:

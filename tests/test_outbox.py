@@ -32,11 +32,16 @@ async def test_a_claim_takes_the_oldest_due_rows_of_its_lane_and_channel(app) ->
             {"chat_id": chat, "kind": DeliveryKind.DIGEST, "lane": lane, "dedup_key": f"k{n}",
              "payload": OutboxPayload(mode="daily", hour=7, weekday=0).to_json(), "due_at": due}
             for n, (chat, lane, due) in enumerate(rows)], T0)
+    assert await outbox.any_due(app, "telegram", 1)
     first = await outbox.claim(app, "telegram", 1, 3, "w1")
     # Oldest due first, then by id; the rest of the lane's due rows in the next claim.
     assert [r.chat_id for r in first] == [telegram[1], telegram[5], telegram[0]]
     assert [r.chat_id for r in await outbox.claim(app, "telegram", 1, 3, "w2")] == [telegram[2]]
     assert await outbox.claim(app, "telegram", 1, 3, "w2") == []
+    # What an idle sender reads before claiming agrees: nothing due left in the lane (the row
+    # due in a minute is not), some in the other lane and the other channel.
+    assert not await outbox.any_due(app, "telegram", 1)
+    assert await outbox.any_due(app, "telegram", 0) and await outbox.any_due(app, "zalo", 1)
     async with app.sessions() as session:
         states = dict((await session.execute(
             select(Delivery.chat_id, Delivery.claimed_by).where(
