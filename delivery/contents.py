@@ -174,23 +174,43 @@ class Matches:
         self._subs: dict[tuple[Any, ...], tuple[dict[int, list[Shape]], bool, datetime]] = {}
         self._windows: dict[tuple[Any, ...], _Window] = {}
         self._views: dict[int, ItemView] = {}
-        self._views_read_at: datetime | None = None
+        self._times: dict[int, tuple[datetime, datetime | None]] = {}
+        self._items_read_at: datetime | None = None
 
     def clear(self) -> None:
         self._subs.clear()
         self._windows.clear()
         self._views.clear()
+        self._times.clear()
+
+    def _items_kept(self, now: datetime) -> None:
+        """Start the items' views and times afresh when they were first read over KEPT ago."""
+        if self._items_read_at is None or now - self._items_read_at > self.KEPT:
+            self._views.clear()
+            self._times.clear()
+            self._items_read_at = now
 
     async def items(self, session: AsyncSession, ids: set[int],
                     now: datetime) -> dict[int, ItemView]:
         """The views of the items `ids` that exist, those loaded less than KEPT ago kept."""
-        if self._views_read_at is None or now - self._views_read_at > self.KEPT:
-            self._views.clear()
-            self._views_read_at = now
+        self._items_kept(now)
         views = self._views
         if missing := ids - views.keys():
             views.update(await load_items(session, missing))
         return {i: views[i] for i in ids if i in views}
+
+    async def times(self, session: AsyncSession, ids: set[int],
+                    now: datetime) -> dict[int, tuple[datetime, datetime | None]]:
+        """(fetched_at, matched_at) of the items `ids` that exist, kept as `items` keeps: only
+        once matched, when neither changes again (an item matched after it was read must count
+        in a held digest's window at once)."""
+        self._items_kept(now)
+        found = {i: self._times[i] for i in ids if i in self._times}
+        if missing := ids - found.keys():
+            read = await _item_times(session, missing)
+            found.update(read)
+            self._times.update((i, t) for i, t in read.items() if t[1] is not None)
+        return found
 
     async def subscriptions(self, session: AsyncSession, key: tuple[Any, ...], query: Any,
                             now: datetime) -> tuple[dict[int, list[Shape]], bool]:
@@ -423,7 +443,7 @@ async def _resolve(session: AsyncSession, digests: list[Row], min_score: float,
     if not digests:
         return {}
     # Each digest keeps only the items of its own window.
-    times = await _item_times(session, set().union(*pairs.values()))
+    times = await matches.times(session, set().union(*pairs.values()), now)
     kept: dict[tuple[frozenset[int], bool, datetime, datetime], tuple[int, ...]] = {}
     windowed: dict[tuple[bool, datetime, datetime], frozenset[int]] = {}
     found: dict[int, tuple[int, ...]] = {}

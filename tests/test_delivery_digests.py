@@ -320,3 +320,27 @@ async def test_a_run_loads_its_items_once_for_a_minute_at_most(dapp: App) -> Non
     assert await next_row_title() == "Tin sáng nay ở Huế"  # the same run, within the minute
     dapp.clock.now += Matches.KEPT + timedelta(seconds=1)  # type: ignore[attr-defined]
     assert await next_row_title() == "Tin đã sửa"
+
+
+async def test_a_run_reads_again_the_times_of_items_not_matched_yet(dapp: App) -> None:
+    """delivery.contents.Matches.times keeps an item's (fetched_at, matched_at) only once it is
+    matched: matched after a batch read it, it counts in the next batch's held-digest window."""
+    from sqlalchemy import update
+
+    from delivery.contents import Matches
+    from storage.models import Item
+
+    async with dapp.sessions() as session, session.begin():
+        src = await add_source(session)
+        item = await add_item(session, src, "Tin sáng nay ở Huế", provinces=["46"],
+                              fetched_at=local(14, 6, 30))
+        await session.execute(update(Item).where(Item.id == item).values(matched_at=None))
+    matches, now = Matches(), local(14, 7, 0)
+    async with dapp.sessions() as session:
+        assert (await matches.times(session, {item}, now))[item] == (local(14, 6, 30), None)
+    async with dapp.sessions() as session, session.begin():
+        await session.execute(update(Item).where(Item.id == item)
+                              .values(matched_at=local(14, 6, 31)))
+    async with dapp.sessions() as session:
+        assert (await matches.times(session, {item}, now))[item] == (local(14, 6, 30),
+                                                                     local(14, 6, 31))
