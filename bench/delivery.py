@@ -3,9 +3,9 @@
 
 1. Match and compose: 100,000 subscribers × 1,000 new items, on SQLite (or PostgreSQL). One
    process matches the items (instant rows), creates the due digests, then claims, resolves and
-   renders every outbox row with the sender's own steps (`outbox.claim`, `contents.resolve`
-   and `contents.render`, which make up `contents.prepare`, `outbox.save_prepared`), in batches
-   of 2,500, keeping one `Rendered` and one `Matches` across the batches as the sender does,
+   renders every outbox row with the sender's own steps (`outbox.claim`, `outbox.prepare`), in
+   batches of 2,500, the two lanes at once, keeping one `Rendered` and one `Matches` across the
+   batches as the sender does,
    with the collector tuned as the bot tunes it (`runtime.tune_collector`). Timed from the
    first match to the last stored row (setting up the subscribers is not timed).
 2. Daily digest to 10,000 subscribers (1,000 with --quick) with the limits enforced: the real
@@ -35,6 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -113,23 +114,21 @@ async def _match(url: str, ids: list[int]) -> tuple[float, int]:
         await app.close()
 
 
-async def _compose(url: str, lane: int, owner: str, rendered: Rendered,
-                   matches: Matches) -> tuple[int, int]:
-    """Claim, resolve, render and store rows until none are due: the sender's steps
-    (`contents.prepare` is `resolve`, then `render`), with one `Rendered` and one `Matches`
-    kept across batches as the sender keeps them."""
+async def _compose(url: str, lane: int, owner: str, rendered: Rendered, matches: Matches,
+                   preparing: asyncio.Lock) -> tuple[int, int]:
+    """Claim, resolve, render and store rows of one lane until none are due: the sender's steps
+    (`delivery.sender.ChannelSender._prepare`: the items stored while the rows render), with
+    one `Rendered` and one `Matches` kept across batches and one batch prepared at a time, as
+    the sender keeps them."""
     from delivery import outbox
-    from delivery.contents import render, resolve
-
     app = _bench_app(url)
     limits = {"telegram": 4096}
     rows = messages = 0
     try:
         while batch := await outbox.claim(app, "telegram", lane, 2500, owner):
-            async with app.sessions() as session:
-                views = await resolve(app, session, batch, limits, matches)
-            render(app, batch, views, limits, rendered)
-            await outbox.save_prepared(app, batch, owner)
+            async with preparing:
+                await outbox.prepare(app, batch, limits, rendered, matches, owner,
+                                     partial(outbox.in_transaction, app))
             rows += len(batch)
             messages += sum(len(row.parts or ()) for row in batch)
     finally:
@@ -138,10 +137,11 @@ async def _compose(url: str, lane: int, owner: str, rendered: Rendered,
 
 
 async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
-    """Match, then compose: instant rows first, then digests, all in this one process. The
-    modules are imported before the clock starts, as a running bot has them (matplotlib, behind
-    the officials' reports, alone takes seconds), and the collector is tuned as `bot.py run`
-    and `bot.py deliver` tune it once started (`runtime.tune_collector`)."""
+    """Match, then compose: instant rows first, then digests, all in this one process, the two
+    lanes at once as the sender runs them (`ChannelSender.run`). The modules are imported
+    before the clock starts, as a running bot has them (matplotlib, behind the officials'
+    reports, alone takes seconds), and the collector is tuned as `bot.py run` and
+    `bot.py deliver` tune it once started (`runtime.tune_collector`)."""
     import delivery.digests
     import delivery.match
     import delivery.outbox  # noqa: F401
@@ -153,14 +153,13 @@ async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
     started = time.perf_counter()
     instant_s, digests = await _match(url, ids)
     matched = time.perf_counter()
-    rendered, matches = Rendered(), Matches()
-    rows = messages = 0
-    for lane in (0, 1):
-        got_rows, got_messages = await _compose(url, lane, "w0", rendered, matches)
-        rows, messages = rows + got_rows, messages + got_messages
+    rendered, matches, preparing = Rendered(), Matches(), asyncio.Lock()
+    lanes = await asyncio.gather(*(_compose(url, lane, "w0", rendered, matches, preparing)
+                                   for lane in (0, 1)))
     done = time.perf_counter()
     return {"seconds": done - started, "match_s": matched - started, "match_instant_s": instant_s,
-            "digests": digests, "rows": rows, "messages": messages}
+            "digests": digests, "rows": sum(rows for rows, _ in lanes),
+            "messages": sum(messages for _, messages in lanes)}
 
 
 def _child_stage(args: argparse.Namespace) -> None:

@@ -25,6 +25,7 @@ their rendered parts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import Counter, OrderedDict, defaultdict
@@ -238,20 +239,11 @@ class Matches:
         return kept
 
 
-async def prepare(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int],
-                  rendered: Rendered | None = None, matches: Matches | None = None) -> None:
-    """Give every row its `parts` (an empty list: nothing to send): `resolve`, then `render`.
-    `limits`: max text units by channel name; `rendered` and `matches`: what earlier batches
-    of the run worked out."""
-    views = await resolve(app, session, rows, limits, matches)
-    render(app, rows, views, limits, rendered)
-
-
 async def resolve(app: App, session: AsyncSession, rows: list[Row], limits: dict[str, int],
                   matches: Matches | None = None) -> dict[int, ItemView]:
-    """The database half of `prepare`: resolve the rows not resolved yet (their payload gains
-    "items", or "parts" for a report, and `changed`), check what their chats already have, and
-    load the items to render."""
+    """The database half of preparing rows (`render` is the other): resolve the rows not
+    resolved yet (their payload gains "items", or "parts" for a report, and `changed`), check
+    what their chats already have, and load the items to render."""
     todo = [r for r in rows if not r.resolved]
     digests = [r for r in todo if r.kind == DeliveryKind.DIGEST]
     low: dict[int, frozenset[int]] = {}
@@ -282,9 +274,25 @@ async def resolve(app: App, session: AsyncSession, rows: list[Row], limits: dict
     return await matches.items(session, set().union(*carried.values()), app.clock())
 
 
-def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[str, int],
-           rendered: Rendered | None = None) -> None:
-    """The CPU half of `prepare`: every row gets its parts, from its items (no database)."""
+def has_message(row: Row, views: dict[int, ItemView]) -> bool:
+    """Whether `render` will give the resolved `row` parts to send (its `views` from `resolve`):
+    known before rendering, so that its items can be stored while it renders."""
+    if row.parts is not None:
+        return bool(row.parts)
+    if row.payload.parts is not None:
+        return bool(row.payload.parts)
+    return any(i in views for i in row.payload.items or ())
+
+
+# `render` lets the event loop run every so many rows: the database works on the batch's writes
+# (delivery.outbox.storing_resolved) and the sends go on while a big batch renders.
+RENDER_STEP = 64
+
+
+async def render(app: App, rows: list[Row], views: dict[int, ItemView],
+                 limits: dict[str, int], rendered: Rendered | None = None) -> None:
+    """The CPU half of preparing rows: every row gets its parts, from its items (no
+    database)."""
     tz = app.settings.tz
     rendered = rendered if rendered is not None else Rendered()
     blocks = rendered.blocks(tz, views)
@@ -299,7 +307,9 @@ def render(app: App, rows: list[Row], views: dict[int, ItemView], limits: dict[s
     # `known` (alive till the end): a key of a few small values, hashed once per row, where
     # the full key (hundreds of ids and versions) is hashed once per distinct message.
     parts_of: dict[tuple[Any, ...], list[Part]] = {}
-    for row in rows:
+    for n, row in enumerate(rows, 1):
+        if n % RENDER_STEP == 0:
+            await asyncio.sleep(0)
         if row.parts is not None:
             continue
         if row.payload.parts is not None:

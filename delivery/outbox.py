@@ -16,17 +16,18 @@ resumes after the last part the platform accepted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Select, bindparam, delete, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.contents import Row
+from delivery.contents import Matches, Rendered, Row, has_message, render, resolve
 from delivery.pacing import INTERACTIVE
 from delivery.recorder import Write
 from model.channel import OutMessage
@@ -45,7 +46,7 @@ from storage.dialect import (
     upsert_insert,
 )
 from storage.models import Chat, DeliveredItem, Delivery
-from storage.views import chunks
+from storage.views import ItemView, chunks
 
 log = logging.getLogger(__name__)
 
@@ -138,32 +139,24 @@ async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> li
 SCHEDULED = (DeliveryKind.DIGEST, DeliveryKind.REPORT)
 
 
+def storing_resolved(rows: list[Row], views: dict[int, ItemView], owner: str) -> Write:
+    """A write, made while the rows render (`views` from `contents.resolve`): store the items
+    of the resolved rows that will have a message (`contents.has_message`). What a row holds
+    is then stored before it is sent, and the database stores it while this process renders."""
+    return _storing([r for r in rows if r.changed and has_message(r, views)], owner)
+
+
 def saving_prepared(rows: list[Row], owner: str) -> Write:
-    """A write: store what was resolved; a digest or report with nothing to send is deleted,
-    any other row with nothing to send is closed as empty."""
+    """A write, once the rows are rendered: store what `storing_resolved` did not; a digest or
+    report with nothing to send is deleted, any other row with nothing to send is closed as
+    empty."""
     changed = [r for r in rows if r.changed and r.parts]
     gone = [r.id for r in rows if not r.parts and r.kind in SCHEDULED]
     empty = [r.id for r in rows if not r.parts and r.kind not in SCHEDULED]
+    store = _storing(changed, owner)
 
     async def write(session: AsyncSession) -> None:
-        if changed:
-            # One statement, the rows' payloads in one JSON parameter (`json_rows`): the claimed
-            # batch can be thousands of rows, and many carry the same payload (chats that follow
-            # the same things): each is converted once.
-            shapes: dict[tuple[Any, ...], dict[str, Any]] = {}
-            values = []
-            for r in changed:
-                key = _payload_key(r.payload)
-                shape = shapes.get(key) if key is not None else None
-                if shape is None:
-                    shape = r.payload.to_json()
-                    if key is not None:
-                        shapes[key] = shape
-                values.append([r.id, shape])
-            row_id, payload = json_rows(session, values, BigInteger, JSON)
-            await (await session.connection()).execute(
-                update(_TABLE).where(_TABLE.c.id == row_id, _TABLE.c.claimed_by == owner)
-                .values(payload=json_value(session, payload)))
+        await store(session)
         for part in chunks(gone):
             await session.execute(
                 delete(Delivery).where(among(session, Delivery.id, part),
@@ -175,9 +168,59 @@ def saving_prepared(rows: list[Row], owner: str) -> Write:
                 .values(state=OutboxState.CANCELLED, last_error="empty: nothing to send",
                         claimed_by=None)
             )
-        for row in changed:
+    return write
+
+
+def unsaved(rows: list[Row]) -> bool:
+    """Whether `saving_prepared` has anything to write for the rendered `rows`."""
+    return any(r.changed or not r.parts for r in rows)
+
+
+def _storing(rows: list[Row], owner: str) -> Write:
+    """A write: store the payloads of `rows`, in one statement, the payloads in one JSON
+    parameter (`json_rows`): a claimed batch can be thousands of rows, and many carry the same
+    payload (chats that follow the same things): each is converted once."""
+    async def write(session: AsyncSession) -> None:
+        if not rows:
+            return
+        shapes: dict[tuple[Any, ...], dict[str, Any]] = {}
+        values = []
+        for r in rows:
+            key = _payload_key(r.payload)
+            shape = shapes.get(key) if key is not None else None
+            if shape is None:
+                shape = r.payload.to_json()
+                if key is not None:
+                    shapes[key] = shape
+            values.append([r.id, shape])
+        row_id, payload = json_rows(session, values, BigInteger, JSON)
+        await (await session.connection()).execute(
+            update(_TABLE).where(_TABLE.c.id == row_id, _TABLE.c.claimed_by == owner)
+            .values(payload=json_value(session, payload)))
+        for row in rows:
             row.changed = False
     return write
+
+
+async def prepare(app: App, rows: list[Row], limits: dict[str, int], rendered: Rendered,
+                  matches: Matches, owner: str,
+                  write: Callable[[Write], Awaitable[Any]]) -> None:
+    """Give claimed rows their parts and store what they hold: `contents.resolve`, then
+    `contents.render` while the database stores the resolved items (`storing_resolved`), then
+    `saving_prepared`. `write` runs a write (the sender's Recorder, or a transaction of its
+    own); `limits`: max text units by channel; `rendered`, `matches`: what earlier batches of the
+    run worked out. One batch at a time per sender: two rows of one chat (an alert and a
+    digest, in their two lanes) must not both take an item before either has stored it."""
+    async with app.sessions() as session:
+        views = await resolve(app, session, rows, limits, matches)
+    stored = asyncio.ensure_future(write(storing_resolved(rows, views, owner)))
+    try:
+        await render(app, rows, views, limits, rendered)
+    finally:
+        await asyncio.wait([stored])
+    stored.result()
+    if unsaved(rows):
+        await write(saving_prepared(rows, owner))
 
 
 def _payload_key(payload: OutboxPayload) -> tuple[Any, ...] | None:

@@ -32,7 +32,7 @@ from config import Settings
 from delivery import outbox
 from delivery.alerts import Alert, alert_admins
 from delivery.chats import mark_chat_inactive, migrate_chat
-from delivery.contents import Matches, Rendered, Row, prepare
+from delivery.contents import Matches, Rendered, Row
 from delivery.pacing import BULK, INTERACTIVE, Pacer
 from delivery.recorder import Recorder
 from metrics import DELIVERY
@@ -214,13 +214,9 @@ class ChannelSender:
         return [r for r in rows if r.parts]
 
     async def _prepare(self, rows: list[Row]) -> None:
-        # One batch at a time: two rows of one chat (an alert and a digest, in their two lanes)
-        # must not both take an item before either has stored that it holds it.
-        async with self.preparing:
-            async with self.app.sessions() as session:
-                await prepare(self.app, session, rows, self.limit, self.rendered,
-                              self.matches)
-            await self.recorder.write(outbox.saving_prepared(rows, self.owner))
+        async with self.preparing:  # one batch at a time (see outbox.prepare)
+            await outbox.prepare(self.app, rows, self.limit, self.rendered, self.matches,
+                                 self.owner, self.recorder.write)
 
     def _start(self, row: Row) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(row))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from delivery import contents
+from delivery import contents, outbox
 from delivery.contents import Rendered, Row, render
 from model.enums import DeliveryKind
 from model.outbox import OutboxPayload, Part
@@ -50,26 +51,26 @@ def digests_rendered(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     return calls
 
 
-def test_the_same_digest_in_later_batches_is_rendered_once(
+async def test_the_same_digest_in_later_batches_is_rendered_once(
         digests_rendered: list[list[int]]) -> None:
     views = {i: _item(i) for i in (1, 2, 3)}
     rendered = Rendered()
     first = [_digest(1, [1, 2]), _digest(2, [1, 2])]
     second = [_digest(3, [1, 2]), _digest(4, [3])]
-    render(APP, first, views, LIMITS, rendered)
-    render(APP, second, dict(views), LIMITS, rendered)  # the next batch loads its own views
+    await render(APP, first, views, LIMITS, rendered)
+    await render(APP, second, dict(views), LIMITS, rendered)  # the next batch loads its own views
     assert digests_rendered == [[1, 2], [3]]
     assert first[0].parts == first[1].parts == second[0].parts
     assert second[1].parts and "Đại đoàn kết 3" in second[1].parts[0].text
 
 
-def test_an_item_changed_since_is_rendered_again(digests_rendered: list[list[int]]) -> None:
+async def test_an_item_changed_since_is_rendered_again(digests_rendered: list[list[int]]) -> None:
     rendered = Rendered()
     before = {1: _item(1)}
     after = {1: replace(before[1], title="Tiêu đề đã sửa")}
     old, new = _digest(1, [1]), _digest(2, [1])
-    render(APP, [old], before, LIMITS, rendered)
-    render(APP, [new], after, LIMITS, rendered)
+    await render(APP, [old], before, LIMITS, rendered)
+    await render(APP, [new], after, LIMITS, rendered)
     assert len(digests_rendered) == 2
     assert new.parts and "Tiêu đề đã sửa" in new.parts[0].text
 
@@ -79,3 +80,47 @@ def test_the_cache_is_bounded() -> None:
     for n in range(5):
         rendered.put((n,), [Part(str(n))])
     assert rendered.get((0,)) is None and rendered.get((4,)) == [Part("4")]
+
+
+def _instant(row_id: int, items: list[int]) -> Row:
+    return replace(_digest(row_id, items), kind=DeliveryKind.INSTANT, lane=0,
+                   payload=OutboxPayload(items=tuple(items), checked=True))
+
+
+async def test_whether_a_row_has_a_message_is_known_before_it_renders() -> None:
+    """The sender stores a row's items before its parts exist (outbox.storing_resolved), for
+    the rows `has_message` says will have some: it must say what rendering then does."""
+    views = {1: _item(1), 2: _item(2)}
+    rows = [_digest(1, [1, 2]), _digest(2, []), _digest(3, [9]),  # 9: an item since deleted
+            _instant(4, [2]), _instant(5, [9]), _instant(6, []),
+            replace(_digest(7, []), kind=DeliveryKind.REPORT,
+                    payload=OutboxPayload(parts=[Part("báo cáo")])),
+            replace(_digest(8, []), kind=DeliveryKind.REPORT, payload=OutboxPayload(parts=[]))]
+    expected = [contents.has_message(row, views) for row in rows]
+    await render(APP, rows, views, LIMITS, Rendered())
+    assert [bool(row.parts) for row in rows] == expected
+    assert expected == [True, False, False, True, False, False, True, False]
+
+
+async def test_the_items_are_stored_while_the_rows_render(
+        monkeypatch: pytest.MonkeyPatch, digests_rendered: list[list[int]]) -> None:
+    """A big batch's items go to the database while the process renders it: the write starts
+    before the last message is rendered, and the empty row is settled once all are rendered."""
+    views = {i: _item(i) for i in range(1, 401)}
+    rows = [_digest(i, [i]) for i in range(1, 401)] + [_digest(401, [])]
+    for row in rows:
+        row.changed = True
+    events: list[str] = []
+
+    async def resolved(*args: Any) -> dict[int, ItemView]:
+        return views
+
+    async def write(what: Any) -> None:
+        events.append(f"write after {len(digests_rendered)} rendered")
+
+    monkeypatch.setattr(outbox, "resolve", resolved)
+    app = SimpleNamespace(settings=APP.settings, sessions=nullcontext)  # resolve reads nothing
+    await outbox.prepare(app, rows, LIMITS, Rendered(), contents.Matches(), "w1", write)
+    first, last = events
+    assert first != "write after 400 rendered" and last == "write after 400 rendered"
+    assert all(row.parts for row in rows[:-1]) and rows[-1].parts == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from delivery import sender as sender_module
+from delivery import outbox
 from delivery.outbox import enqueue
 from delivery.pacing import BULK, INTERACTIVE
 from delivery.sender import backoff, decide
@@ -140,13 +140,13 @@ async def _one_row_being_composed(db_url: str, monkeypatch: pytest.MonkeyPatch,
     memory = MemoryChannel()
     app.channels = {"memory": memory}
     composed = asyncio.Event()
-    real_prepare = sender_module.prepare
+    real_prepare = outbox.prepare
 
     async def slow_prepare(*args: Any) -> None:
         await composed.wait()
         await real_prepare(*args)
 
-    monkeypatch.setattr(sender_module, "prepare", slow_prepare)
+    monkeypatch.setattr(outbox, "prepare", slow_prepare)
     try:
         async with app.sessions() as session, session.begin():
             chat = await add_chat(session, chat_key, channel="memory")
