@@ -532,7 +532,7 @@ async def _drop_already_given(session: AsyncSession, rows: list[Row], todo: list
         sending = await session.execute(
             select(d.chat_id, json_text(session, d.payload)).where(
                 among(session, d.chat_id, part), in_state(OutboxState.SENDING),
-                ~in_ranges(d.id, sorted(ids_in_batch)))
+                ~in_ranges(session, d.id, sorted(ids_in_batch)))
         )
         for chat_id, text in sending:
             items = parsed.get(text)

@@ -36,7 +36,7 @@ from model.outbox import OutboxPayload, Part
 from runtime import App
 from storage.dialect import (
     among,
-    in_ranges,
+    dialect,
     in_selected,
     json_rows,
     json_text,
@@ -90,23 +90,22 @@ def claiming(channel: str, lane: int, limit: int, owner: str, now: datetime) -> 
     async def write(session: AsyncSession) -> list[Row]:
         # Core statements on the connection: no ORM result processing for thousands of rows.
         conn = await session.connection()
-        ids = (await conn.scalars(
-            update(_TABLE)
-            .where(in_selected(session, _TABLE.c.id, due))
-            .values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
-            .returning(_TABLE.c.id)
-        )).all()
-        if not ids:
-            return []
         d, c = _TABLE.c, _CHATS.c
-        result = await conn.execute(
-            select(d.id, d.chat_id, c.chat_key, c.kind, c.channel, c.lang, d.kind, d.lane,
-                   json_text(session, d.payload), d.due_at, d.parts_sent, d.attempts)
-            .join(_CHATS, c.id == d.chat_id)
-            # Claimed together, due together: mostly consecutive ids, so a few ranges.
-            .where(in_ranges(d.id, list(ids)))
-            .order_by(d.due_at, d.id)
-        )
+        # The claimed rows come back with their chats from the UPDATE itself, not from a second
+        # statement that finds them again by id: joined on PostgreSQL; SQLite's RETURNING may
+        # name no other table, and reads each chat's columns by its rowid.
+        claim = update(_TABLE).where(in_selected(session, d.id, due))
+        chat: list[Any]
+        if dialect(session) == "postgresql":
+            claim, chat = claim.where(c.id == d.chat_id), [c.chat_key, c.kind, c.channel, c.lang]
+        else:
+            chat = [select(column).where(c.id == d.chat_id).scalar_subquery()
+                    for column in (c.chat_key, c.kind, c.channel, c.lang)]
+        result = list(await conn.execute(
+            claim.values(state=OutboxState.SENDING, claimed_at=now, claimed_by=owner)
+            .returning(d.id, d.chat_id, *chat, d.kind, d.lane, json_text(session, d.payload),
+                       d.due_at, d.parts_sent, d.attempts)))
+        result.sort(key=lambda r: (r[9], r[0]))  # oldest due first; RETURNING has no order
         # Rows of one kind mostly carry the same payload text (a digest's schedule, an
         # instant row's items): each distinct text is parsed once, and its rows share its
         # item tuples (which delivery.contents then works out once per tuple).

@@ -207,11 +207,21 @@ def to_ranges(ids: list[int]) -> list[tuple[int, int]]:
     return [(first, last) for first, last in runs]
 
 
-def in_ranges(column: Any, ids: list[int]) -> Any:
-    """`column` is one of `ids`, written as BETWEENs over runs: a short statement for thousands
-    of mostly consecutive ids."""
-    return or_(*(column.between(first, last) for first, last in to_ranges(ids))) \
-        if ids else false()
+# Beyond this many runs, `in_ranges` sends the ids as one parameter instead.
+MAX_RUNS = 16
+
+
+def in_ranges(session: AsyncSession, column: Any, ids: list[int]) -> Any:
+    """`column` is one of `ids`: BETWEENs over runs, a short statement for thousands of mostly
+    consecutive ids (a claimed batch, queued together); `among` when they make many runs (rows
+    queued by several jobs at once interleave their ids, and PostgreSQL plans hundreds of
+    BETWEENs as as many index scans: 0.6 to 1.4 s per batch of 2,500, not 7 ms)."""
+    runs = to_ranges(ids)
+    if not runs:
+        return false()
+    if len(runs) > MAX_RUNS:
+        return among(session, column, ids)
+    return or_(*(column.between(first, last) for first, last in runs))
 
 
 async def lock_for_write(session: AsyncSession) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from model.enums import DeliveryKind, OutboxState
 from model.outbox import OutboxPayload
-from storage.dialect import among, insert_rows, json_text
+from storage.dialect import MAX_RUNS, among, in_ranges, insert_rows, json_text, to_ranges
 from storage.models import Chat, Delivery
 from tests.delivery_support import T0, add_chat
 
@@ -61,3 +61,22 @@ async def test_among_selects_the_given_ids(app) -> None:  # type: ignore[no-unty
                                    .order_by(Chat.id))
         assert list(await picked([chats[3], chats[0], chats[3], 10**9])) == [chats[0], chats[3]]
         assert list(await picked([])) == []
+
+
+async def test_in_ranges_selects_the_given_ids_in_runs_or_scattered(app) -> None:  # type: ignore[no-untyped-def]
+    """Ids in a few runs are read as BETWEENs; scattered ids (rows queued by several jobs at
+    once) as one parameter, never as hundreds of BETWEENs: the same rows either way."""
+    async with app.sessions() as session, session.begin():
+        chats = [await add_chat(session, f"r{n}") for n in range(2 * MAX_RUNS + 4)]
+    runs, scattered = chats[:6], chats[::2]
+    assert len(to_ranges(runs)) == 1 and len(to_ranges(scattered)) > MAX_RUNS
+    async with app.sessions() as session:
+        def between_count(ids: list[int]) -> int:
+            where = in_ranges(session, Chat.id, ids)
+            return str(where.compile(dialect=session.bind.dialect)).count("BETWEEN")
+
+        for ids in (runs, [*scattered, 10**9], [chats[0]], []):
+            found = await session.scalars(
+                select(Chat.id).where(in_ranges(session, Chat.id, ids)).order_by(Chat.id))
+            assert list(found) == sorted(set(ids) - {10**9})
+        assert between_count(runs) == 1 and between_count(scattered) == 0
