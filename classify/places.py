@@ -70,8 +70,8 @@ _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 # The lists of phrases read right before every name (PhrasesBefore), by name.
-SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE = "spouse", "not place", "comparison", \
-    "enumeration", "alone"
+SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY = "spouse", "not place", \
+    "comparison", "enumeration", "alone", "gateway"
 # a list, or "(Hà Nội)" after a name
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
@@ -263,6 +263,7 @@ class PlaceRules:
     needs_type: frozenset[str]  # folded keys
     common_words: frozenset[str]
     before_not_place: frozenset[str]  # person / road / plate… right before (lowercase)
+    gateway: frozenset[str]  # "cửa ngõ": ends with a road word ("ngõ") but names no road
     organisation: re.Pattern[str]
     organisation_keys: frozenset[str]  # folded, for the automaton: is any of them in the item?
     organisation_gate_words: frozenset[str]  # every word of `organisation`, for its quick test
@@ -327,6 +328,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
         common_words=frozenset(match_key(n) for n in names["common_words"]),
         before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]),
+        gateway=frozenset(w.lower() for w in ctx["gateway"]),
         organisation=re.compile(
             rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
             re.IGNORECASE),
@@ -410,7 +412,7 @@ class PlaceReader:
         self._before_lists = {
             SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
             COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 3),
-            ALONE: (frozenset(rules.alone_before), 4)}
+            ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3)}
         self._before = PhrasesBefore(self._before_lists)
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
@@ -488,7 +490,7 @@ class PlaceReader:
         if m.type_word == "xã" and SPOUSE in m.ends:
             return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if NOT_PLACE in m.ends:
+            if NOT_PLACE in m.ends and GATEWAY not in m.ends:
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):

@@ -20,3 +20,23 @@ def test_a_metro_line_named_after_landmarks_of_one_city_is_that_city() -> None:
     # Bến Thành and Suối Tiên are well-known places of TP HCM and the line lies wholly in it (the
     # spec: such places resolve to their province), unlike an expressway between two provinces.
     assert codes("Tuyến metro Bến Thành - Suối Tiên đón khách dịp Tết") == ["79"]
+
+
+# --- "cửa ngõ X": the gateway of X --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    # "ngõ" alone is an alley (a road named after a place: no label); "cửa ngõ" is the gateway of
+    # the place, near it, which the spec labels as it labels "phía đông Hà Nội".
+    ("Quả đồi nứt trên con đèo cửa ngõ Đà Lạt", "Chính quyền cấm xe qua đèo.", ["68"]),
+    ("Ùn tắc kéo dài ở cửa ngõ Hà Nội", "Người dân trở lại sau kỳ nghỉ lễ.", ["01"]),
+    ("Giao thông cửa ngõ phía tây TP HCM thông thoáng", "", ["79"]),
+    ("Ùn tắc sau kỳ nghỉ lễ", "Các tuyến đường cửa ngõ Hà Nội đông xe từ chiều qua.", ["01"]),
+])
+def test_the_gateway_of_a_place_is_that_place(title: str, summary: str,
+                                              expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_a_name_after_an_alley_word_is_still_no_place() -> None:
+    assert codes("Sửa mái nhà trong ngõ Hà Nội cũ", "Người dân góp tiền sửa nhà.") == []
