@@ -53,6 +53,8 @@ ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE}) 
 # What a name right after the words of these lists (data/gazetteer.context.toml [passing]) is.
 ALONE_BEFORE: Final = {"residence": IDENTIFICATION, "seat": SEAT, "reference": REFERENCE}
 ORGANISATION: Final = "club or company name"
+# "thắng trên sân Hà Tĩnh": the home ground of the team named after the province, a club's name
+TEAM_GROUND: Final = "in passing: a team's home ground"
 PERSON: Final = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
 NAMED_AFTER: Final = {"outlet": "in passing: an outlet's name",
@@ -70,8 +72,8 @@ _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 # The lists of phrases read right before every name (PhrasesBefore), by name.
-SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY = "spouse", "not place", \
-    "comparison", "enumeration", "alone", "gateway"
+SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND = "spouse", \
+    "not place", "comparison", "enumeration", "alone", "gateway", "home ground"
 # a list, or "(Hà Nội)" after a name
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
@@ -272,6 +274,7 @@ class PlaceRules:
     source: frozenset[str]
     foreign_after: re.Pattern[str]
     venue_before: frozenset[str]
+    home_ground: frozenset[str]  # "trên sân": a province's name after it is a team's ground
     facility_before: re.Pattern[str]
     sports: frozenset[str]  # folded keys
     sports_marked: frozenset[str]  # the same words with their marks (marks_form)
@@ -342,6 +345,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         facility_before=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['facility'])})(?:\s+\w+){{0,2}}\s+$",
                                    re.IGNORECASE),
         venue_before=frozenset(w.lower() for w in ctx["venue"]),
+        home_ground=frozenset(w.lower() for w in ctx["home_ground"]),
         sports=frozenset(match_key(w) for w in ctx["sports"]),
         sports_marked=frozenset(marks_form(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
@@ -412,7 +416,8 @@ class PlaceReader:
         self._before_lists = {
             SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
             COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 3),
-            ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3)}
+            ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3),
+            HOME_GROUND: (rules.home_ground, 3)}
         self._before = PhrasesBefore(self._before_lists)
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
@@ -624,6 +629,9 @@ class PlaceReader:
             bracket = "(" in before
             if COMPARISON in ends and ENUMERATION not in ends:
                 m.passing = PASSING_COMPARISON
+            elif HOME_GROUND in ends and not m.typed and m.place is not None \
+                    and m.place.kind in PROVINCE_LEVEL:
+                m.passing = TEAM_GROUND  # "trên sân Hà Tĩnh": a club's name, not the venue
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]

@@ -40,3 +40,25 @@ def test_the_gateway_of_a_place_is_that_place(title: str, summary: str,
 
 def test_a_name_after_an_alley_word_is_still_no_place() -> None:
     assert codes("Sửa mái nhà trong ngõ Hà Nội cũ", "Người dân góp tiền sửa nhà.") == []
+
+
+# --- "trên sân X": a team's home ground ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary", [
+    ("Đội khách thắng trên sân Thanh Hóa", "Tiền đạo ghi bàn phút cuối ở vòng 5 V-League."),
+    ("Chiến thắng quý giá trên sân Hà Tĩnh", "Đội bóng giữ vững vị trí ở V-League."),
+    ("Đội khách thua trên sân nhà Nghệ An", ""),
+])
+def test_a_province_named_as_a_teams_home_ground_is_a_clubs_name(title: str,
+                                                                  summary: str) -> None:
+    # The ground of the club named after the province: the spec gives a club no province.
+    assert codes(title, summary) == []
+
+
+def test_a_home_ground_is_no_label_beside_the_place_of_the_news() -> None:
+    assert codes("Cổ động viên Đà Nẵng đón đội nhà", "Đội vừa thắng trên sân Thanh Hóa.") == ["48"]
+
+
+def test_a_stadium_named_as_such_stays_a_venue() -> None:
+    assert codes("Hải Phòng thắng đậm trên sân Lạch Tray", "") == ["31"]
