@@ -283,6 +283,7 @@ class PlaceRules:
     generic_before: frozenset[str]
     other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
+    nickname_after: tuple[str, ...]  # "Đà Lạt thứ hai": words right after a name (as written)
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     ethnic_before: re.Pattern[str]  # "dân tộc Dao TP Hà Nội": a community's origin
@@ -353,6 +354,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
         other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
+        nickname_after=tuple(f" {w}" for w in passing["nickname_after"]),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
         ethnic_before=re.compile(rf"(?<!\w)(?:{_alternation(passing['ethnic'])}),?\s+$"),
@@ -632,6 +634,8 @@ class PlaceReader:
             elif HOME_GROUND in ends and not m.typed and m.place is not None \
                     and m.place.kind in PROVINCE_LEVEL:
                 m.passing = TEAM_GROUND  # "trên sân Hà Tĩnh": a club's name, not the venue
+            elif not m.typed and self._nicknamed(text, m.te):
+                m.passing = PASSING_COMPARISON  # "Đà Lạt thứ hai": another place's nickname
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
@@ -651,6 +655,18 @@ class PlaceReader:
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
+
+    def _nicknamed(self, text: str, end: int) -> bool:
+        """"(được mệnh danh là) Đà Lạt thứ hai", "Hạ Long thu nhỏ": the words right after the
+        name that end at `end` make it another place's nickname, a comparison."""
+        if text[end : end + 1] != " ":
+            return False  # (most names: a comma, a bracket or the end)
+        for said in self.rules.nickname_after:
+            if text.startswith(said, end):
+                after = text[end + len(said) : end + len(said) + 1]
+                if not after or not (after.isalnum() or after == "_"):  # a whole word
+                    return True
+        return False
 
     def _seat_of_organisation(self, before: str) -> bool:
         """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right

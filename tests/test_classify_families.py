@@ -62,3 +62,24 @@ def test_a_home_ground_is_no_label_beside_the_place_of_the_news() -> None:
 
 def test_a_stadium_named_as_such_stays_a_venue() -> None:
     assert codes("Hải Phòng thắng đậm trên sân Lạch Tray", "") == ["31"]
+
+
+# --- nicknames: "Đà Lạt thứ hai", "Hạ Long thu nhỏ" ---------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Măng Đen hút khách mùa đông", "Vùng đất được ví là Đà Lạt thứ hai ở tỉnh Quảng Ngãi.",
+     ["51"]),
+    ("Đảo nhỏ giữa hồ Thác Bà", "Du khách gọi nơi đây là Hạ Long thu nhỏ của tỉnh Lào Cai.",
+     ["15"]),
+    ("Về Tam Cốc ngắm lúa chín", "Nơi được mệnh danh là Hạ Long trên cạn.", ["37"]),
+    # a nickname alone is a comparison, no place of the news
+    ("Thị trấn mù sương được gọi là Sa Pa thứ 2", "", []),
+])
+def test_another_places_nickname_is_a_comparison(title: str, summary: str,
+                                                  expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_the_weekday_after_a_name_is_no_nickname() -> None:
+    assert codes("Hà Nội thứ Hai tuần sau có mưa rét", "") == ["01"]
