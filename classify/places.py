@@ -48,8 +48,9 @@ PASSING_COMPARISON: Final = "in passing: a comparison, an example or an origin"
 IDENTIFICATION: Final = "in passing: where a person named is from"  # a label when the only place
 SEAT: Final = "in passing: an organisation's seat"  # a label when the only place
 REFERENCE: Final = "in passing: a neighbour"  # a label when the only place
+ROUTE: Final = "in passing: a vehicle's route"  # a label when the only place
 INSTITUTION: Final = "an institution's name: a label only alone"
-ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE})  # labels when alone
+ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE, ROUTE})  # labels
 # What a name right after the words of these lists (data/gazetteer.context.toml [passing]) is.
 ALONE_BEFORE: Final = {"residence": IDENTIFICATION, "seat": SEAT, "reference": REFERENCE}
 ORGANISATION: Final = "club or company name"
@@ -72,8 +73,9 @@ _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 # The lists of phrases read right before every name (PhrasesBefore), by name.
-SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND = "spouse", \
-    "not place", "comparison", "enumeration", "alone", "gateway", "home ground"
+SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_START = \
+    "spouse", "not place", "comparison", "enumeration", "alone", "gateway", "home ground", \
+    "route start"
 # a list, or "(Hà Nội)" after a name
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
@@ -87,6 +89,8 @@ _LIST_SEP: Final = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the nam
 # A deputy's delegation in a national vote: "Phạm Văn A (đoàn Quảng Ninh)".
 _IDENTIFICATION: Final = re.compile(
     r"\((?:(?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*|đoàn(?: ĐBQH)?\s+)$", re.IGNORECASE)
+# A vehicle's plate number ("29B-123.45", "18N-2188", "27B 001.09"), before its route.
+_PLATE: Final = re.compile(r"\b\d{2}[A-Z]{1,2}\d?(?: ?- ?| )?\d{3,5}(?:\.\d{2})?\b")
 _FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -284,6 +288,8 @@ class PlaceRules:
     other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     nickname_after: tuple[str, ...]  # "Đà Lạt thứ hai": words right after a name (as written)
+    route_start: frozenset[str]  # "từ", "tuyến": a route's first end follows (lowercase)
+    route_between: re.Pattern[str]  # " đi ", " - ": between a route's two ends
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     ethnic_before: re.Pattern[str]  # "dân tộc Dao TP Hà Nội": a community's origin
@@ -355,6 +361,11 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         nickname_after=tuple(f" {w}" for w in passing["nickname_after"]),
+        route_start=frozenset(w.lower() for w in passing["route_start"]),
+        route_between=re.compile(
+            rf"\s*(?:{_alternation([w for w in passing['route_between'] if not w.isalpha()])}"
+            rf"|\s(?:{_alternation([w for w in passing['route_between'] if w.isalpha()])})\s)\s*",
+            re.IGNORECASE),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
         ethnic_before=re.compile(rf"(?<!\w)(?:{_alternation(passing['ethnic'])}),?\s+$"),
@@ -419,7 +430,7 @@ class PlaceReader:
             SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
             COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 3),
             ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3),
-            HOME_GROUND: (rules.home_ground, 3)}
+            HOME_GROUND: (rules.home_ground, 3), ROUTE_START: (rules.route_start, 3)}
         self._before = PhrasesBefore(self._before_lists)
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
@@ -636,6 +647,11 @@ class PlaceReader:
                 m.passing = TEAM_GROUND  # "trên sân Hà Tĩnh": a club's name, not the venue
             elif not m.typed and self._nicknamed(text, m.te):
                 m.passing = PASSING_COMPARISON  # "Đà Lạt thứ hai": another place's nickname
+            elif ROUTE_START in ends and self._after_plate(text, m.quote_start):
+                m.passing = ROUTE  # "xe khách 18N-2188 từ Hà Nội": where it runs, not the news
+            elif previous is not None and previous.passing == ROUTE \
+                    and self.rules.route_between.fullmatch(text, previous.te, m.quote_start):
+                m.passing = ROUTE  # "… từ Hà Nội đi Lào Cai": the route's other end
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
@@ -667,6 +683,19 @@ class PlaceReader:
                 if not after or not (after.isalnum() or after == "_"):  # a whole word
                     return True
         return False
+
+    @staticmethod
+    def _after_plate(text: str, start: int) -> bool:
+        """Whether a vehicle's plate number stands in the same clause before `start`, where the
+        words of a route's start end ("biển số 18N-2188 từ …", "27B 001.09, lưu thông từ …"):
+        the route the vehicle runs, a passing mention where the news names where it happened."""
+        window = text[max(0, start - 90) : start]
+        plates = list(_PLATE.finditer(window))
+        if not plates:
+            return False
+        gap = window[plates[-1].end() :]
+        return len(gap) <= 60 and gap.count(",") <= 1 and not any(
+            c in gap for c in "();:") and _SENTENCE_END.search(gap) is None
 
     def _seat_of_organisation(self, before: str) -> bool:
         """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right

@@ -83,3 +83,35 @@ def test_another_places_nickname_is_a_comparison(title: str, summary: str,
 
 def test_the_weekday_after_a_name_is_no_nickname() -> None:
     assert codes("Hà Nội thứ Hai tuần sau có mưa rét", "") == ["01"]
+
+
+# --- a vehicle's route after its plate number -------------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    ("Xe khách lật trên đèo ở Sơn La",
+     "Xe khách BKS 29B-123.45 chạy tuyến Hà Nội – Lào Cai bị lật tại xã Chiềng Hắc.", ["14"]),
+    ("Tai nạn trên quốc lộ ở Phú Yên",
+     "Xe khách biển số 18N-2188 từ Bà Rịa-Vũng Tàu đi Nam Định lao xuống rãnh.", ["66"]),
+    ("Xe tải lật trong đêm ở Sơn La",
+     "Xe tải biển kiểm soát 27B 001.09, lưu thông từ Hà Nội lên Điện Biên thì bị lật.", ["14"]),
+])
+def test_a_vehicles_route_is_no_label_beside_where_it_happened(title: str, summary: str,
+                                                                 expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_a_route_is_a_label_when_it_is_the_only_place() -> None:
+    assert codes("Xe khách bốc cháy", "Xe khách BKS 29B-123.45 chạy tuyến Hà Nội bốc cháy.") \
+        == ["01"]
+
+
+def test_without_a_plate_number_the_ends_of_a_trip_stay_places() -> None:
+    assert codes("Đoàn cứu trợ từ Hà Nội đến Huế", "Xe chở hàng lên đường sáng nay.") \
+        == ["01", "46"]
+
+
+def test_the_place_a_vehicle_reached_stays_the_place_of_the_news() -> None:
+    # the route (from Hà Nội) is passing; "về đến xã …" is where it happened, no route end
+    assert codes("Xe tải lật", "Xe tải biển số 27B-001.09 từ Hà Nội về đến xã Mông Hóa thì lật.") \
+        == ["25"]
