@@ -908,6 +908,9 @@ class PlaceReader:
                 m.place = next(p for p in m.cands if p.code == pick)
             elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
                 m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
+            elif m.typed == "commune" and len(codes) > 1:
+                pass  # "xã Nam Giang" alone: communes (today's or former) of several provinces
+                # bear the name and nothing in the item says which: no label (precision first)
             elif m.typed:
                 self._unique(m)
 

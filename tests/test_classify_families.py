@@ -115,3 +115,25 @@ def test_the_place_a_vehicle_reached_stays_the_place_of_the_news() -> None:
     # the route (from Hà Nội) is passing; "về đến xã …" is where it happened, no route end
     assert codes("Xe tải lật", "Xe tải biển số 27B-001.09 từ Hà Nội về đến xã Mông Hóa thì lật.") \
         == ["25"]
+
+
+# --- a commune whose name several provinces' communes bear --------------------------------------
+
+
+def test_a_commune_name_of_several_provinces_with_nothing_to_settle_it_is_no_label() -> None:
+    # Communes named Nam Giang (today's in Đà Nẵng, former ones in Nghệ An, Thanh Hóa, Ninh Bình):
+    # the text does not say which, and a wrong province is a push to the wrong subscribers.
+    assert codes("Hai cụ bà ngộ độc khí than",
+                 "Hai cụ bà ở xã Nam Giang nhập viện sau một đêm sưởi than.") == []
+
+
+@pytest.mark.parametrize("summary, feed", [
+    ("Hai cụ bà ở xã Nam Giang, tỉnh Nghệ An nhập viện.", None),  # the province named next to it
+    ("Hai cụ bà ở xã Nam Giang nhập viện sau một đêm sưởi than.", "40"),  # the feed's home
+])
+def test_the_item_or_its_feed_settles_which_commune(summary: str, feed: str | None) -> None:
+    assert codes("Hai cụ bà ngộ độc khí than", summary, feed) == ["40"]
+
+
+def test_a_commune_name_of_one_province_is_still_its_province() -> None:
+    assert codes("Xã Tam Giang Tây trao quà cho hộ nghèo") == ["96"]
