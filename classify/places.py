@@ -48,11 +48,14 @@ PASSING_COMPARISON: Final = "in passing: a comparison, an example or an origin"
 IDENTIFICATION: Final = "in passing: where a person named is from"  # a label when the only place
 SEAT: Final = "in passing: an organisation's seat"  # a label when the only place
 REFERENCE: Final = "in passing: a neighbour"  # a label when the only place
+ROUTE: Final = "in passing: a vehicle's route"  # a label when the only place
 INSTITUTION: Final = "an institution's name: a label only alone"
-ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE})  # labels when alone
+ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE, ROUTE})  # labels
 # What a name right after the words of these lists (data/gazetteer.context.toml [passing]) is.
 ALONE_BEFORE: Final = {"residence": IDENTIFICATION, "seat": SEAT, "reference": REFERENCE}
 ORGANISATION: Final = "club or company name"
+# "thắng trên sân Hà Tĩnh": the home ground of the team named after the province, a club's name
+TEAM_GROUND: Final = "in passing: a team's home ground"
 PERSON: Final = "part of a person's name"
 # What a name right after these words is part of (data/gazetteer.context.toml [passing]).
 NAMED_AFTER: Final = {"outlet": "in passing: an outlet's name",
@@ -70,8 +73,9 @@ _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 # The lists of phrases read right before every name (PhrasesBefore), by name.
-SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE = "spouse", "not place", "comparison", \
-    "enumeration", "alone"
+SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_START = \
+    "spouse", "not place", "comparison", "enumeration", "alone", "gateway", "home ground", \
+    "route start"
 # a list, or "(Hà Nội)" after a name
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
@@ -85,6 +89,8 @@ _LIST_SEP: Final = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the nam
 # A deputy's delegation in a national vote: "Phạm Văn A (đoàn Quảng Ninh)".
 _IDENTIFICATION: Final = re.compile(
     r"\((?:(?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*|đoàn(?: ĐBQH)?\s+)$", re.IGNORECASE)
+# A vehicle's plate number ("29B-123.45", "18N-2188", "27B 001.09"), before its route.
+_PLATE: Final = re.compile(r"\b\d{2}[A-Z]{1,2}\d?(?: ?- ?| )?\d{3,5}(?:\.\d{2})?\b")
 _FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -263,6 +269,7 @@ class PlaceRules:
     needs_type: frozenset[str]  # folded keys
     common_words: frozenset[str]
     before_not_place: frozenset[str]  # person / road / plate… right before (lowercase)
+    gateway: frozenset[str]  # "cửa ngõ": ends with a road word ("ngõ") but names no road
     organisation: re.Pattern[str]
     organisation_keys: frozenset[str]  # folded, for the automaton: is any of them in the item?
     organisation_gate_words: frozenset[str]  # every word of `organisation`, for its quick test
@@ -271,6 +278,7 @@ class PlaceRules:
     source: frozenset[str]
     foreign_after: re.Pattern[str]
     venue_before: frozenset[str]
+    home_ground: frozenset[str]  # "trên sân": a province's name after it is a team's ground
     facility_before: re.Pattern[str]
     sports: frozenset[str]  # folded keys
     sports_marked: frozenset[str]  # the same words with their marks (marks_form)
@@ -279,6 +287,9 @@ class PlaceRules:
     generic_before: frozenset[str]
     other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
+    nickname_after: tuple[str, ...]  # "Đà Lạt thứ hai": words right after a name (as written)
+    route_start: frozenset[str]  # "từ", "tuyến": a route's first end follows (lowercase)
+    route_between: re.Pattern[str]  # " đi ", " - ": between a route's two ends
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
     ethnic_before: re.Pattern[str]  # "dân tộc Dao TP Hà Nội": a community's origin
@@ -327,6 +338,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
         common_words=frozenset(match_key(n) for n in names["common_words"]),
         before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]),
+        gateway=frozenset(w.lower() for w in ctx["gateway"]),
         organisation=re.compile(
             rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
             re.IGNORECASE),
@@ -340,6 +352,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         facility_before=re.compile(rf"(?:^|(?<=\W))(?:{_alternation(ctx['facility'])})(?:\s+\w+){{0,2}}\s+$",
                                    re.IGNORECASE),
         venue_before=frozenset(w.lower() for w in ctx["venue"]),
+        home_ground=frozenset(w.lower() for w in ctx["home_ground"]),
         sports=frozenset(match_key(w) for w in ctx["sports"]),
         sports_marked=frozenset(marks_form(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
@@ -347,6 +360,12 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
         other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
+        nickname_after=tuple(f" {w}" for w in passing["nickname_after"]),
+        route_start=frozenset(w.lower() for w in passing["route_start"]),
+        route_between=re.compile(
+            rf"\s*(?:{_alternation([w for w in passing['route_between'] if not w.isalpha()])}"
+            rf"|\s(?:{_alternation([w for w in passing['route_between'] if w.isalpha()])})\s)\s*",
+            re.IGNORECASE),
         enumeration_before=frozenset(w.lower() for w in passing["enumeration"]),
         work_before=frozenset(w.lower() for w in passing["work"]),
         ethnic_before=re.compile(rf"(?<!\w)(?:{_alternation(passing['ethnic'])}),?\s+$"),
@@ -410,7 +429,8 @@ class PlaceReader:
         self._before_lists = {
             SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
             COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 3),
-            ALONE: (frozenset(rules.alone_before), 4)}
+            ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3),
+            HOME_GROUND: (rules.home_ground, 3), ROUTE_START: (rules.route_start, 3)}
         self._before = PhrasesBefore(self._before_lists)
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
@@ -488,7 +508,7 @@ class PlaceReader:
         if m.type_word == "xã" and SPOUSE in m.ends:
             return "spouse ('bà xã', 'ông xã')"
         if not m.typed:
-            if NOT_PLACE in m.ends:
+            if NOT_PLACE in m.ends and GATEWAY not in m.ends:
                 return "person, road or other thing named after a place"
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
@@ -622,6 +642,16 @@ class PlaceReader:
             bracket = "(" in before
             if COMPARISON in ends and ENUMERATION not in ends:
                 m.passing = PASSING_COMPARISON
+            elif HOME_GROUND in ends and not m.typed and m.place is not None \
+                    and m.place.kind in PROVINCE_LEVEL:
+                m.passing = TEAM_GROUND  # "trên sân Hà Tĩnh": a club's name, not the venue
+            elif not m.typed and self._nicknamed(text, m.te):
+                m.passing = PASSING_COMPARISON  # "Đà Lạt thứ hai": another place's nickname
+            elif ROUTE_START in ends and self._after_plate(text, m.quote_start):
+                m.passing = ROUTE  # "xe khách 18N-2188 từ Hà Nội": where it runs, not the news
+            elif previous is not None and previous.passing == ROUTE \
+                    and self.rules.route_between.fullmatch(text, previous.te, m.quote_start):
+                m.passing = ROUTE  # "… từ Hà Nội đi Lào Cai": the route's other end
             elif not m.typed and (named := self._name_word(before, self.rules.named_after,
                                                            self._named_after_gate)):
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
@@ -641,6 +671,31 @@ class PlaceReader:
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
+
+    def _nicknamed(self, text: str, end: int) -> bool:
+        """"(được mệnh danh là) Đà Lạt thứ hai", "Hạ Long thu nhỏ": the words right after the
+        name that end at `end` make it another place's nickname, a comparison."""
+        if text[end : end + 1] != " ":
+            return False  # (most names: a comma, a bracket or the end)
+        for said in self.rules.nickname_after:
+            if text.startswith(said, end):
+                after = text[end + len(said) : end + len(said) + 1]
+                if not after or not (after.isalnum() or after == "_"):  # a whole word
+                    return True
+        return False
+
+    @staticmethod
+    def _after_plate(text: str, start: int) -> bool:
+        """Whether a vehicle's plate number stands in the same clause before `start`, where the
+        words of a route's start end ("biển số 18N-2188 từ …", "27B 001.09, lưu thông từ …"):
+        the route the vehicle runs, a passing mention where the news names where it happened."""
+        window = text[max(0, start - 90) : start]
+        plates = list(_PLATE.finditer(window))
+        if not plates:
+            return False
+        gap = window[plates[-1].end() :]
+        return len(gap) <= 60 and gap.count(",") <= 1 and not any(
+            c in gap for c in "();:") and _SENTENCE_END.search(gap) is None
 
     def _seat_of_organisation(self, before: str) -> bool:
         """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right
@@ -853,6 +908,9 @@ class PlaceReader:
                 m.place = next(p for p in m.cands if p.code == pick)
             elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
                 m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
+            elif m.typed == "commune" and len(codes) > 1:
+                pass  # "xã Nam Giang" alone: communes (today's or former) of several provinces
+                # bear the name and nothing in the item says which: no label (precision first)
             elif m.typed:
                 self._unique(m)
 
