@@ -255,6 +255,21 @@ def test_fresh_news_cases(title: str, summary: str, expected: list[str]) -> None
     assert topics(title, summary) == expected
 
 
+@pytest.mark.parametrize("title, summary, expected", [
+    # an event's name, a bank's e-invoices, a virtual assistant: none is e-government by itself
+    ("Tuần lễ Số quốc tế thu hút 30 đoàn nước ngoài", "Doanh nghiệp kết nối, ký kết hợp tác.", []),
+    ("Ngân hàng hướng dẫn tiểu thương xuất hóa đơn điện tử", "", []),
+    ("Trợ lý ảo của ngân hàng trả lời khách hàng cả ngày", "", []),
+    # any department of any office is no reorganisation
+    ("Phòng chuyên môn của Sở Y tế kiểm tra an toàn thực phẩm", "", []),
+    # a press briefing on a festival is no briefing meeting of the Front
+    ("Hội nghị thông tin về Ngày hội văn hóa ẩm thực", "", []),
+])
+def test_phrases_that_fit_one_item_are_no_topic(title: str, summary: str,
+                                                expected: list[str]) -> None:
+    assert topics(title, summary) == expected
+
+
 @pytest.mark.parametrize("title, expected", [
     ("Bàn giao 3 nhà “Đại đoàn kết” cho các hộ nghèo", ["nha-dai-doan-ket"]),
     ("Ủng hộ Quỹ “Vì người nghèo” năm 2025", ["giam-ngheo-an-sinh"]),
