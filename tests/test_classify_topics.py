@@ -142,6 +142,14 @@ def test_poverty_words_beside_houses_or_relief_are_no_companion_topic() -> None:
     result = get_classifier().classify(
         "Bàn giao nhà Đại đoàn kết và trao học bổng cho học sinh nghèo")
     assert result.topics == ["nha-dai-doan-ket", "giam-ngheo-an-sinh"]
+    # The fund as the houses' organiser, welfare in general beside relief: no companion either.
+    assert topics("Ban Vận động Quỹ “Vì người nghèo” tỉnh xây 80 căn nhà cho hộ nghèo") == [
+        "nha-dai-doan-ket"]
+    assert topics("Sau lũ, tỉnh hỗ trợ người dân vùng lũ ổn định cuộc sống",
+                  "Công tác an sinh xã hội được bảo đảm.") == ["thien-tai-cuu-tro"]
+    # Raising money for the fund is its own subject beside relief ('Tháng cao điểm “…”').
+    assert topics("Phát động Tháng cao điểm “Vì người nghèo” và ủng hộ đồng bào bị lũ") == [
+        "giam-ngheo-an-sinh", "thien-tai-cuu-tro"]
 
 
 @pytest.mark.parametrize("text, slug", [
@@ -252,6 +260,24 @@ def test_comments_on_a_congress_draft_report_are_congress_news() -> None:
      ["phong-chong-tham-nhung"]),
 ])
 def test_fresh_news_cases(title: str, summary: str, expected: list[str]) -> None:
+    assert topics(title, summary) == expected
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    # an event's name, a bank's e-invoices, a virtual assistant: none is e-government by itself
+    ("Tuần lễ Số quốc tế thu hút 30 đoàn nước ngoài", "Doanh nghiệp kết nối, ký kết hợp tác.", []),
+    ("Ngân hàng hướng dẫn tiểu thương xuất hóa đơn điện tử", "", []),
+    ("Trợ lý ảo của ngân hàng trả lời khách hàng cả ngày", "", []),
+    # one relief map's wording and an app platform's name: no digital transformation by themselves
+    ("Người dân vùng lũ gửi tọa độ để nhận cứu trợ", "", ["thien-tai-cuu-tro"]),
+    ("Chuỗi cửa hàng tiện lợi ra mắt Zalo Mini App", "", []),
+    # any department of any office is no reorganisation
+    ("Phòng chuyên môn của Sở Y tế kiểm tra an toàn thực phẩm", "", []),
+    # a press briefing on a festival is no briefing meeting of the Front
+    ("Hội nghị thông tin về Ngày hội văn hóa ẩm thực", "", []),
+])
+def test_phrases_that_fit_one_item_are_no_topic(title: str, summary: str,
+                                                expected: list[str]) -> None:
     assert topics(title, summary) == expected
 
 
