@@ -136,9 +136,10 @@ def json_rows(session: AsyncSession, rows: list[list[Any]],
     """The columns of `rows` (lists of JSON values, one type per column), for a SELECT that
     reads them from one JSON parameter: thousands of rows cost one bound value and the
     database's own JSON parser, not a parameter (and its processing) each. A JSON column's
-    values are objects in the document, read back as JSON text (for `json_value`): encoded
-    once with the rest, not each as a string inside the document."""
-    doc = bindparam(None, json.dumps(rows), type_=String)
+    values are objects in the document, read back as JSON text (for `json_value`): not each as
+    a string inside the document, and an object that several rows share (chats that follow the
+    same things share one payload) encoded once."""
+    doc = bindparam(None, _encode_rows(rows, types), type_=String)
     if dialect(session) == "postgresql":
         each = func.json_array_elements(cast(doc, JSON)).table_valued("value")
         return [type_coerce(each.c.value.op("->")(n), String) if kind is JSON
@@ -146,6 +147,24 @@ def json_rows(session: AsyncSession, rows: list[list[Any]],
     each = func.json_each(doc).table_valued("value")
     return [type_coerce(func.json_extract(each.c.value, f"$[{n}]"),
                         String if kind is JSON else kind) for n, kind in enumerate(types)]
+
+
+def _encode_rows(rows: list[list[Any]], types: tuple[type[TypeEngine[Any]], ...]) -> str:
+    """`json.dumps(rows)`, where a JSON column's value is encoded once however many rows hold
+    it (by identity: `rows` keeps them alive meanwhile)."""
+    if JSON not in types:
+        return json.dumps(rows)
+    texts: dict[int, str] = {}
+
+    def encode(value: Any, kind: type[TypeEngine[Any]]) -> str:
+        if kind is not JSON:
+            return json.dumps(value)
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = json.dumps(value)
+        return text
+
+    return "[" + ",".join("[" + ",".join(map(encode, row, types)) + "]" for row in rows) + "]"
 
 
 def json_value(session: AsyncSession, text: Any) -> Any:
