@@ -3,9 +3,10 @@
 
 1. Match and compose: 100,000 subscribers × 1,000 new items, on SQLite (or PostgreSQL). One
    process matches the items (instant rows), creates the due digests, then claims, resolves and
-   renders every outbox row with the sender's own steps (`outbox.claim`, `outbox.prepare`), in
-   batches of 2,500, the two lanes at once, each batch claimed while the one before is
-   prepared, keeping one `Rendered` and one `Matches` across the batches as the sender does,
+   renders every outbox row with the sender's own steps (`outbox.claiming`, `outbox.prepare`,
+   written through one `Recorder`), in batches of 2,500, the two lanes at once, each batch
+   claimed while the one before is prepared, keeping one `Rendered` and one `Matches` across
+   the batches as the sender does,
    with the collector tuned as the bot tunes it (`runtime.tune_collector`). Timed from the
    first match to the last stored row (setting up the subscribers is not timed).
 2. Daily digest to 10,000 subscribers (1,000 with --quick) with the limits enforced: the real
@@ -35,7 +36,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -49,7 +49,9 @@ from tests.fakes.http_fake import max_in_window
 from tests.fakes.telegram_api import FakeTelegram
 
 if TYPE_CHECKING:
-    from delivery.contents import Matches, Rendered
+    from delivery.contents import Matches, Rendered, Row
+    from delivery.recorder import Recorder
+    from runtime import App
 
 LIMIT = 30
 DUE = datetime(2026, 9, 14, 7, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))  # a Monday
@@ -121,22 +123,23 @@ async def _match(url: str, ids: list[int]) -> tuple[float, int]:
         await app.close()
 
 
-async def _compose(url: str, lane: int, owner: str, rendered: Rendered, matches: Matches,
-                   preparing: asyncio.Lock) -> tuple[int, int]:
+async def _compose(app: App, recorder: Recorder, lane: int, owner: str, rendered: Rendered,
+                   matches: Matches, preparing: asyncio.Lock) -> tuple[int, int]:
     """Claim, resolve, render and store rows of one lane until none are due, with the sender's
-    steps (`outbox.claim`, then `outbox.prepare`: the items stored while the rows render), one
-    `Rendered` and one `Matches` kept across batches and one batch prepared at a time, as the
-    sender keeps them. Unlike the sender, which claims by free sending slots (16-60 rows at 30
-    messages/s), each next batch is claimed while the current one is prepared: the figure is how
-    fast one process can compose, not how fast it sends."""
+    steps (`outbox.claiming`, then `outbox.prepare`: the items stored while the rows render),
+    its writes through one `Recorder`, one `Rendered` and one `Matches` kept across batches and
+    one batch prepared at a time, as the sender has them. Unlike the sender, which claims by
+    free sending slots (16-60 rows at 30 messages/s), each next batch is claimed while the
+    current one is prepared: the figure is how fast one process can compose, not how fast it
+    sends."""
     from delivery import outbox
 
-    app = _bench_app(url)
     limits = {"telegram": 4096}
     rows = messages = 0
 
-    def claim() -> asyncio.Future[list[Any]]:
-        return asyncio.ensure_future(outbox.claim(app, "telegram", lane, 2500, owner))
+    def claim() -> asyncio.Future[list[Row]]:
+        return asyncio.ensure_future(recorder.write(
+            outbox.claiming("telegram", lane, 2500, owner, app.clock())))
 
     following = claim()
     try:
@@ -144,12 +147,11 @@ async def _compose(url: str, lane: int, owner: str, rendered: Rendered, matches:
             following = claim()
             async with preparing:
                 await outbox.prepare(app, batch, limits, rendered, matches, owner,
-                                     partial(outbox.in_transaction, app))
+                                     recorder.write)
             rows += len(batch)
             messages += sum(len(row.parts or ()) for row in batch)
     finally:
         following.cancel()  # a batch that failed leaves the next claim unread
-        await app.close()
     return rows, messages
 
 
@@ -163,6 +165,7 @@ async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
     import delivery.match
     import delivery.outbox  # noqa: F401
     from delivery.contents import Matches, Rendered
+    from delivery.recorder import Recorder
     from runtime import tune_collector
 
     tune_collector()
@@ -170,9 +173,16 @@ async def _match_and_compose(url: str, ids: list[int]) -> dict[str, Any]:
     started = time.perf_counter()
     instant_s, digests = await _match(url, ids)
     matched = time.perf_counter()
+    app = _bench_app(url)
+    recorder = Recorder(app)
+    recorder.start()
     rendered, matches, preparing = Rendered(), Matches(), asyncio.Lock()
-    lanes = await asyncio.gather(*(_compose(url, lane, "w0", rendered, matches, preparing)
-                                   for lane in (0, 1)))
+    try:
+        lanes = await asyncio.gather(*(
+            _compose(app, recorder, lane, "w0", rendered, matches, preparing) for lane in (0, 1)))
+        await recorder.stop()
+    finally:
+        await app.close()
     done = time.perf_counter()
     return {"seconds": done - started, "match_s": matched - started, "match_instant_s": instant_s,
             "digests": digests, "rows": sum(rows for rows, _ in lanes),
