@@ -152,7 +152,8 @@ async def _partitions(app: App, before: datetime) -> tuple[str | None, tuple[str
     # and tomorrow's run tries again.
     try:
         async with app.sessions() as session, session.begin():
-            opened = await partitions.split_month(session, app.clock())
+            opened = await partitions.split_month(
+                session, app.clock().astimezone(app.settings.tz))
     except DBAPIError:
         log.warning("retention: the month's partition could not be opened; tomorrow again",
                     exc_info=True)

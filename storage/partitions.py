@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,8 +53,9 @@ def is_partition(name: str | None) -> bool:
 
 
 def month_name(moment: datetime) -> str:
-    """The partition opened in `moment`'s month (UTC)."""
-    return f"{TABLE}_{moment.astimezone(UTC):%Y_%m}"
+    """The partition opened in `moment`'s month, in its own time zone (the retention job's is
+    the configured one: the month turns at local midnight)."""
+    return f"{TABLE}_{moment:%Y_%m}"
 
 
 @dataclass(frozen=True)
