@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,9 @@ HEAD = "0010"
 def alembic_config(url: str) -> Config:
     from alembic.config import Config
 
-    cfg = Config()
+    # Alembic's default output is the sys.stdout of when alembic.config was first imported;
+    # under pytest that may be a test's captured stream, closed since (`alembic check` prints).
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = url
     return cfg
