@@ -70,10 +70,10 @@ async def add_subscribers(app: App, count: int, *, created: datetime, seed: int 
 
 
 async def add_items(app: App, count: int, *, fetched: datetime, seed: int = 2,
-                    spread: timedelta = timedelta(hours=1)) -> list[int]:
+                    spread: timedelta = timedelta(hours=1), matched: bool = False) -> list[int]:
     """`count` labelled items fetched within `spread` before `fetched`, matched as they came
-    in when `spread` reaches further back than a digest; returns their ids. Built and stored
-    CHUNK at a time, so a million items never sit in memory at once."""
+    in when `spread` reaches further back than a digest (or `matched`); returns their ids.
+    Built and stored CHUNK at a time, so a million items never sit in memory at once."""
     rnd = random.Random(seed)
     provinces, topics = list(catalog.provinces()), list(catalog.topics())
     async with app.sessions() as session, session.begin():
@@ -82,7 +82,7 @@ async def add_items(app: App, count: int, *, fetched: datetime, seed: int = 2,
         await session.flush()
         source_id = source.id
     span = int(spread.total_seconds())
-    history = spread > timedelta(days=1)
+    history = matched or spread > timedelta(days=1)
     ids: list[int] = []
     for start in range(0, count, CHUNK):
         items, labels_p, labels_t = [], [], []

@@ -150,15 +150,16 @@ async def _items(app: Any, day: int, count: int) -> tuple[int, int]:
     from bench.delivery_data import add_items
 
     ids = await add_items(app, count, fetched=START + timedelta(days=day, hours=23),
-                          seed=1000 + day)
+                          seed=1000 + day, matched=True)  # as ingestion matches them
     assert max(ids) - min(ids) + 1 == len(ids), "item ids are not contiguous"
     return min(ids), len(ids)
 
 
-# Autovacuum's default trigger: more dead rows than 50 + 20% of the table.
+# Autovacuum's default trigger: more dead rows than 50 + 20% of the table (each partition of
+# `delivered_items` on its own, as autovacuum sees them).
 VACUUM_DEAD = """
     SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-    WHERE s.relname IN ('deliveries', 'delivered_items')
+    WHERE (s.relname = 'deliveries' OR s.relname LIKE 'delivered\\_items\\_%')
       AND s.n_dead_tup > 50 + 0.2 * GREATEST(c.reltuples, 0)"""
 
 
@@ -186,7 +187,7 @@ async def simulate(url: str, dialect: str, subscribers: int, items_per_day: int,
     now = [START]
     app.clock = lambda: now[0]
     began = time.monotonic()
-    deleted = 0
+    deleted = dropped = 0
     try:
         await add_subscribers(app, subscribers, created=START - timedelta(days=1))
         spent = dict.fromkeys(("items", "outbox", "retention", "vacuum"), 0.0)
@@ -202,6 +203,7 @@ async def simulate(url: str, dialect: str, subscribers: int, items_per_day: int,
             now[0] = START + timedelta(days=day + 1, hours=3, minutes=30)
             report = await run_retention(app)
             deleted += report.deliveries
+            dropped += len(report.partitions_dropped)
             spent["retention"] += time.monotonic() - mark
             mark = time.monotonic()
             if dialect == "postgresql" and day >= DAYS - history:
@@ -224,19 +226,25 @@ async def simulate(url: str, dialect: str, subscribers: int, items_per_day: int,
             total = await asyncio.to_thread(os.path.getsize, url.removeprefix("sqlite:///"))
         return {"db_mb": total / 1_048_576, "sizes": sizes, "relations": relations,
                 "seconds": time.monotonic() - began,
-                "deleted": deleted}
+                "deleted": deleted, "dropped": dropped}
     finally:
         await app.close()
 
 
-# The outbox tables' and items' heaps (with TOAST) and indexes apart, largest first.
+# The outbox tables' and items' heaps (with TOAST) and indexes apart, largest first; a
+# partitioned table's (`delivered_items` on PostgreSQL) summed over its partitions.
 RELATIONS = """
-    SELECT t.relname || ' (heap)', pg_table_size(t.oid) FROM pg_class t
-    WHERE t.relname IN ('deliveries', 'delivered_items', 'items')
+    SELECT r.relname || ' (heap)', SUM(pg_table_size(t.oid)) FROM pg_class t
+    JOIN pg_class r ON r.oid = COALESCE(pg_partition_root(t.oid), t.oid)
+    WHERE r.relname IN ('deliveries', 'delivered_items', 'items') AND t.relkind = 'r'
+    GROUP BY r.relname
     UNION ALL
-    SELECT t.relname || '.' || i.relname, pg_relation_size(i.oid) FROM pg_index x
+    SELECT r.relname || '.' || ri.relname, SUM(pg_relation_size(i.oid)) FROM pg_index x
     JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
-    WHERE t.relname IN ('deliveries', 'delivered_items', 'items')
+    JOIN pg_class r ON r.oid = COALESCE(pg_partition_root(t.oid), t.oid)
+    JOIN pg_class ri ON ri.oid = COALESCE(pg_partition_root(i.oid), i.oid)
+    WHERE r.relname IN ('deliveries', 'delivered_items', 'items') AND t.relkind = 'r'
+    GROUP BY r.relname, ri.relname
     ORDER BY 2 DESC"""
 
 
@@ -291,7 +299,7 @@ def main() -> None:
         print(f"retention: engine={engine} days={DAYS} subscribers={subscribers} "
               f"items_per_day={items_per_day} outbox_days={history} "
               f"db_mb={found['db_mb']:.0f} target_mb=3072 seconds={found['seconds']:.0f} "
-              f"deliveries_deleted={found['deleted']}")
+              f"deliveries_deleted={found['deleted']} partitions_dropped={found['dropped']}")
     print(f"command: {command.strip()}")
 
 

@@ -13,6 +13,11 @@ transaction (so a large backlog never holds the write lock for long):
   MAX_CATCHUP. They are most of the outbox (a daily digest a day per subscriber), and what they
   gave stays in `delivered_items` until the full cutoff;
 - `delivered_items` rows given before the cutoff;
+- on PostgreSQL, whole partitions of `delivered_items` (storage/partitions.py): at a new month
+  the open partition is closed and the month's opened, and a closed one goes whole once every
+  item in its id range was fetched (and matched) before the cutoff: by the argument below none
+  of them can be offered again, so what they were given is no longer needed. The batched delete
+  still runs for the rest (the open and the younger closed partitions);
 - with `settings.item_archive_days` set, items fetched before that many days (their labels and
   what was given of them go with them, by the foreign keys' ON DELETE CASCADE).
 
@@ -39,6 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.contents import LOOKBACK, MAX_CATCHUP
@@ -46,7 +52,8 @@ from delivery.digests import PERIODS
 from delivery.pacing import BULK, INTERACTIVE
 from model.enums import DeliveryKind, OutboxState
 from runtime import App
-from storage.dialect import lock_for_write, rowcount
+from storage import partitions
+from storage.dialect import dialect, lock_for_write, rowcount
 from storage.models import DeliveredItem, Delivery, Item
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,9 @@ class RetentionReport:
     deliveries: int
     delivered_items: int
     items: int
+    # PostgreSQL: the partitions of `delivered_items` dropped whole, and the one opened.
+    partitions_dropped: tuple[str, ...] = ()
+    partition_opened: str | None = None
 
 
 def resend_horizon(now: datetime, oldest_open_due: datetime | None,
@@ -114,6 +124,7 @@ async def run_retention(app: App) -> RetentionReport:
             Delivery.kind == DeliveryKind.DIGEST,
             Delivery.dedup_key.startswith(f"digest:{mode}:", autoescape=True)],
             keys=(Delivery.id,))
+    opened, dropped = await _partitions(app, before)
     given = await _in_batches(app, DeliveredItem.__table__, [DeliveredItem.created_at < before],
                               keys=(DeliveredItem.chat_id, DeliveredItem.item_id))
     items = 0
@@ -122,10 +133,42 @@ async def run_retention(app: App) -> RetentionReport:
                              app.clock() - timedelta(days=app.settings.item_archive_days))
         items = await _in_batches(app, Item.__table__, [Item.fetched_at < archive_before],
                                   keys=(Item.id,))
-    report = RetentionReport(before, deliveries, given, items)
+    report = RetentionReport(before, deliveries, given, items, dropped, opened)
     log.info("retention (before %s): %d deliveries, %d delivered items, %d items deleted",
              before.isoformat(), deliveries, given, items)
     return report
+
+
+async def _partitions(app: App, before: datetime) -> tuple[str | None, tuple[str, ...]]:
+    """PostgreSQL: the month's partition of `delivered_items` opened if it is not yet, and the
+    closed ones whose items all came before `before` dropped (storage/partitions.py); each its
+    own transaction. Returns (opened, dropped)."""
+    async with app.sessions() as session:
+        if dialect(session) != "postgresql":
+            return None, ()
+    opened: str | None = None
+    dropped: tuple[str, ...] = ()
+    # Either may give up waiting for its locks (lock_timeout): the batched deletes still run,
+    # and tomorrow's run tries again.
+    try:
+        async with app.sessions() as session, session.begin():
+            opened = await partitions.split_month(
+                session, app.clock().astimezone(app.settings.tz))
+    except DBAPIError:
+        log.warning("retention: the month's partition could not be opened; tomorrow again",
+                    exc_info=True)
+    if opened:
+        log.info("retention: partition %s opened for the new month's items", opened)
+    try:
+        async with app.sessions() as session, session.begin():
+            dropped = tuple(await partitions.drop_past(session, before))
+    except DBAPIError:
+        log.warning("retention: past partitions could not be dropped; tomorrow again",
+                    exc_info=True)
+    if dropped:
+        log.info("retention: partitions %s dropped whole (items fetched before %s)",
+                 ", ".join(dropped), before.isoformat())
+    return opened, dropped
 
 
 async def _in_batches(app: App, table: Any, where: list[Any], keys: tuple[Any, ...]) -> int:

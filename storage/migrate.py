@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,13 +19,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision under migrations/versions (tests/test_storage_migrations.py checks it
 # against Alembic's own answer). Every CLI command upgrades first; a database already here is
 # told by one query, without importing Alembic or running its environment (0.6 s of CPU).
-HEAD = "0009"
+HEAD = "0010"
 
 
 def alembic_config(url: str) -> Config:
     from alembic.config import Config
 
-    cfg = Config()
+    # Alembic's default output is the sys.stdout of when alembic.config was first imported;
+    # under pytest that may be a test's captured stream, closed since (`alembic check` prints).
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["url"] = url
     return cfg

@@ -45,8 +45,15 @@ async def _count(session: AsyncSession, name: str) -> int:
 
 
 async def _postgresql(session: AsyncSession, names: list[str]) -> list[TableSize]:
+    # A partitioned table (`delivered_items`, storage/partitions.py) has no rows or pages of
+    # its own: its partitions' are summed (a partition never analysed counts no rows).
     rows = await session.execute(text(
-        "SELECT c.relname, c.reltuples, pg_total_relation_size(c.oid) FROM pg_class c "
+        "SELECT c.relname, CASE WHEN c.relkind = 'r' THEN c.reltuples ELSE"
+        " (SELECT COALESCE(SUM(GREATEST(p.reltuples, 0)), 0) FROM pg_partition_tree(c.oid) t"
+        " JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf) END,"
+        " CASE WHEN c.relkind = 'r' THEN pg_total_relation_size(c.oid) ELSE (SELECT"
+        " COALESCE(SUM(pg_total_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t) END"
+        " FROM pg_class c "
         "WHERE c.relkind IN ('r', 'p') AND c.relnamespace = to_regnamespace(current_schema()) "
         "AND c.relname = ANY(:names)"), {"names": names})
     found = []

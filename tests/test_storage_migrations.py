@@ -178,3 +178,56 @@ def test_deliveries_pages_keep_room_for_a_rows_next_version(empty_url: str) -> N
             assert conn.execute(text(options)).scalar_one() is None
     finally:
         engine.dispose()
+
+
+def test_delivered_items_partitions_keep_the_rows_there(empty_url: str) -> None:
+    """0010 (PostgreSQL): the rows already in `delivered_items` become its first partition (up
+    to the next item id), new items' rows go to the open one, and each (chat, item) stays one
+    row across them; it goes down with the rows kept. Nothing changes on SQLite."""
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    upgrade(empty_url, "0009")
+    engine = create_engine(sync_url(empty_url))
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    sqlite = engine.dialect.name == "sqlite"
+    given = ("INSERT INTO delivered_items (chat_id, item_id, created_at) VALUES (1, :item, :now)"
+             + ("" if sqlite else " ON CONFLICT DO NOTHING"))
+    where = "SELECT item_id, tableoid::regclass::text FROM delivered_items ORDER BY item_id"
+    try:
+        _one_labelled_item(engine, now)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO chats (id, channel, chat_key, kind, title, lang, "
+                              "active, default_mode, default_hour, default_weekday, created_at)"
+                              " VALUES (1, 'telegram', '1', 'private', '', 'vi', true, "
+                              "'instant', 7, 0, :now)"), {"now": now})
+            conn.execute(text(given), {"item": 1, "now": now})
+        upgrade(empty_url)
+        if sqlite:
+            assert "delivered_items_initial" not in inspect(engine).get_table_names()
+            return
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO items (id, source_id, canonical_url, guid, title, "
+                              "summary, published_at, fetched_at, content_hash, title_fold, "
+                              "search_text, backlog) VALUES (2, 1, 'https://a.vn/2', 'g2', 'y', "
+                              "'', :now, :now, 'h2', '', '', false)"), {"now": now})
+            for item in (1, 2, 2):
+                conn.execute(text(given), {"item": item, "now": now})
+            rows = conn.execute(text(where)).all()
+            bound = conn.execute(text(
+                "SELECT pg_get_expr(relpartbound, oid) FROM pg_class"
+                " WHERE relname = 'delivered_items_initial'")).scalar_one()
+        assert rows[0] == (1, "delivered_items_initial") and len(rows) == 2
+        assert rows[1][1].startswith("delivered_items_20")
+        assert bound == "FOR VALUES FROM (MINVALUE) TO ('2')"
+        command.downgrade(alembic_config(empty_url), "0009")
+        with engine.connect() as conn:
+            assert conn.execute(text(where)).all() == [(1, "delivered_items"),
+                                                      (2, "delivered_items")]
+            assert conn.execute(text("SELECT count(*) FROM pg_class WHERE relispartition"
+                                     " OR relkind = 'p'")).scalar_one() == 0
+        upgrade(empty_url)
+        command.check(alembic_config(empty_url))
+    finally:
+        engine.dispose()

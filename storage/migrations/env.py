@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from storage.db import make_sync_engine
 from storage.models import Base, UTCDateTime
+from storage.partitions import is_partition
 from storage.search_index import HIDDEN
 
 config = context.config
@@ -42,8 +43,9 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
 
 def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     # The search index is not in the models (storage/search_index.py): its FTS5 tables and
-    # generated column are the migrations' alone.
-    return name not in HIDDEN
+    # generated column are the migrations' alone, and so are the partitions of `delivered_items`
+    # on PostgreSQL (storage/partitions.py: the models know it as one table).
+    return name not in HIDDEN and not (type_ == "table" and is_partition(name))
 
 
 def _run(connection: Connection) -> None:
