@@ -217,7 +217,9 @@ async def prepare(app: App, rows: list[Row], limits: dict[str, int], rendered: R
         await render(app, rows, views, limits, rendered)
     finally:
         await asyncio.wait([stored])
-    stored.result()
+        failed = stored.exception()  # read here too when rendering failed: never "unretrieved"
+    if failed is not None:
+        raise failed
     if unsaved(rows):
         await write(saving_prepared(rows, owner))
 

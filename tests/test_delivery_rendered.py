@@ -124,3 +124,30 @@ async def test_the_items_are_stored_while_the_rows_render(
     first, last = events
     assert first != "write after 400 rendered" and last == "write after 400 rendered"
     assert all(row.parts for row in rows[:-1]) and rows[-1].parts == []
+
+
+async def test_a_failed_store_or_render_fails_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender retries a batch whose store failed (the database) and composes one by one a
+    batch whose rendering failed: `prepare` raises whichever failed, rendering's first."""
+    views = {1: _item(1)}
+
+    async def resolved(*args: Any) -> dict[int, ItemView]:
+        return views
+
+    async def refused(what: Any) -> None:
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(outbox, "resolve", resolved)
+    app = SimpleNamespace(settings=APP.settings, sessions=nullcontext)
+    rows = [_digest(1, [1])]
+    rows[0].changed = True
+    with pytest.raises(ConnectionError):
+        await outbox.prepare(app, rows, LIMITS, Rendered(), contents.Matches(), "w1", refused)
+
+    def broken(*args: Any, **kwargs: Any) -> list[str]:
+        raise ValueError("a template broke")
+
+    monkeypatch.setattr(contents, "render_digest", broken)
+    with pytest.raises(ValueError):
+        await outbox.prepare(app, [_digest(2, [1])], LIMITS, Rendered(), contents.Matches(),
+                             "w1", refused)
