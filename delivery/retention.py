@@ -53,7 +53,7 @@ from delivery.pacing import BULK, INTERACTIVE
 from model.enums import DeliveryKind, OutboxState
 from runtime import App
 from storage import partitions
-from storage.dialect import dialect, lock_for_write, rowcount
+from storage.dialect import lock_for_write, rowcount
 from storage.models import DeliveredItem, Delivery, Item
 
 log = logging.getLogger(__name__)
@@ -142,10 +142,8 @@ async def run_retention(app: App) -> RetentionReport:
 async def _partitions(app: App, before: datetime) -> tuple[str | None, tuple[str, ...]]:
     """PostgreSQL: the month's partition of `delivered_items` opened if it is not yet, and the
     closed ones whose items all came before `before` dropped (storage/partitions.py); each its
-    own transaction. Returns (opened, dropped)."""
-    async with app.sessions() as session:
-        if dialect(session) != "postgresql":
-            return None, ()
+    own transaction; nothing on SQLite, where `partitions.partitions` finds none. Returns
+    (opened, dropped)."""
     opened: str | None = None
     dropped: tuple[str, ...] = ()
     # Either may give up waiting for its locks (lock_timeout): the batched deletes still run,

@@ -36,6 +36,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.dialect import dialect
+
 TABLE = "delivered_items"
 INITIAL = f"{TABLE}_initial"
 # The tables `delivered_items`' foreign keys reference: ATTACH and DETACH take locks on them.
@@ -79,7 +81,7 @@ def _value(bound: str) -> int | None:
 async def partitions(session: AsyncSession) -> list[Partition]:
     """`delivered_items`' partitions, lowest range first; [] when it is not partitioned (and
     on SQLite)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if dialect(session) != "postgresql":
         return []
     rows = await session.execute(text(
         "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "

@@ -33,6 +33,14 @@ async def papp(db_url: str) -> AsyncIterator[App]:
     await app.close()
 
 
+@pytest.fixture
+async def pg_app(papp: App) -> App:
+    """`papp`, for the tests that have nothing to check on SQLite."""
+    if not await _pg(papp):
+        pytest.skip("PostgreSQL partitions")
+    return papp
+
+
 def _at(app: App, moment: datetime) -> None:
     app.clock.now = moment  # type: ignore[attr-defined]
 
@@ -48,6 +56,13 @@ async def _first_month(app: App) -> datetime:
         found = await partitions.partitions(session)
     year, month = (int(part) for part in found[-1].name.rsplit("_", 2)[1:])
     return datetime(year + month // 12, month % 12 + 1, 1, 12, tzinfo=UTC)
+
+
+async def _to_first_month(app: App) -> datetime:
+    """The app's clock moved to `_first_month`, which is returned."""
+    first = await _first_month(app)
+    _at(app, first)
+    return first
 
 
 def _month_after(moment: datetime) -> datetime:
@@ -107,29 +122,26 @@ async def test_the_migration_partitions_delivered_items_by_item_id(papp: App) ->
         assert kind == "p"
 
 
-async def test_the_same_item_is_one_row_across_months(papp: App) -> None:
-    if not await _pg(papp):
-        pytest.skip("PostgreSQL partitions")
-    first = await _first_month(papp)
-    _at(papp, first)
-    await _split(papp)
-    async with papp.sessions() as session, session.begin():
+async def test_the_same_item_is_one_row_across_months(pg_app: App) -> None:
+    first = await _to_first_month(pg_app)
+    await _split(pg_app)
+    async with pg_app.sessions() as session, session.begin():
         chat = await add_chat(session, 701, channel="memory")
-    old = await _items(papp, 2, first)
-    await _give(papp, chat, old, first)
-    _at(papp, _month_after(first))
-    assert await _split(papp) == partitions.month_name(papp.clock())
+    old = await _items(pg_app, 2, first)
+    await _give(pg_app, chat, old, first)
+    _at(pg_app, _month_after(first))
+    assert await _split(pg_app) == partitions.month_name(pg_app.clock())
     # Given again (a digest queued again, a second sender): still one row, in its month.
-    await _give(papp, chat, old, papp.clock())
-    new = await _items(papp, 1, papp.clock())
-    await _give(papp, chat, new + new, papp.clock())
-    async with papp.sessions() as session:
+    await _give(pg_app, chat, old, pg_app.clock())
+    new = await _items(pg_app, 1, pg_app.clock())
+    await _give(pg_app, chat, new + new, pg_app.clock())
+    async with pg_app.sessions() as session:
         rows = (await session.execute(
             select(DeliveredItem.item_id, func.count()).group_by(DeliveredItem.item_id))).all()
     assert sorted(rows) == [(old[0], 1), (old[1], 1), (new[0], 1)]
-    where = await _where(papp)
+    where = await _where(pg_app)
     assert {where[i] for i in old} == {partitions.month_name(first)}
-    assert where[new[0]] == partitions.month_name(papp.clock())
+    assert where[new[0]] == partitions.month_name(pg_app.clock())
 
 
 async def test_the_month_split_moves_nothing_and_new_items_land_in_the_new_month(
@@ -138,8 +150,7 @@ async def test_the_month_split_moves_nothing_and_new_items_land_in_the_new_month
         async with papp.sessions() as session, session.begin():
             assert await partitions.split_month(session, EARLY) is None
         return
-    first = await _first_month(papp)
-    _at(papp, first)
+    first = await _to_first_month(papp)
     # The migration's open partition holds no item yet: it takes the month's name.
     assert await _split(papp) == partitions.month_name(first)
     async with papp.sessions() as session, session.begin():
@@ -170,8 +181,7 @@ async def test_retention_drops_a_past_months_partition_and_keeps_the_current_one
         report = await run_retention(papp)
         assert (report.partitions_dropped, report.partition_opened) == ((), None)
         return
-    first = await _first_month(papp)
-    _at(papp, first)
+    first = await _to_first_month(papp)
     await run_retention(papp)  # opens the first month's partition
     async with papp.sessions() as session, session.begin():
         chat = await add_chat(session, 703, channel="memory")
@@ -206,18 +216,15 @@ async def test_retention_drops_a_past_months_partition_and_keeps_the_current_one
     assert len(await _where(papp)) == 1
 
 
-async def test_an_unmatched_item_keeps_its_months_partition(papp: App) -> None:
+async def test_an_unmatched_item_keeps_its_months_partition(pg_app: App) -> None:
     """The start-up catch-up may still queue an item stored but never matched."""
-    if not await _pg(papp):
-        pytest.skip("PostgreSQL partitions")
-    first = await _first_month(papp)
-    _at(papp, first)
-    await run_retention(papp)
-    async with papp.sessions() as session, session.begin():
+    first = await _to_first_month(pg_app)
+    await run_retention(pg_app)
+    async with pg_app.sessions() as session, session.begin():
         src = await add_source(session)
         await add_item(session, src, "Chưa khớp", fetched_at=first)  # matched_at NULL
-    _at(papp, first + 90 * DAY)
-    report = await run_retention(papp)
+    _at(pg_app, first + 90 * DAY)
+    report = await run_retention(pg_app)
     assert report.partition_opened is not None
     assert partitions.month_name(first) not in report.partitions_dropped
 
@@ -268,21 +275,18 @@ async def test_a_second_instance_splitting_at_once_does_no_harm(db_url: str) -> 
 
 
 async def test_a_split_that_cannot_have_its_locks_waits_for_tomorrow(
-        papp: App, monkeypatch: pytest.MonkeyPatch) -> None:
+        pg_app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     """A transaction holding `delivered_items` past the lock timeout: the split gives up, the
     batched deletes still run, and the next run splits."""
-    if not await _pg(papp):
-        pytest.skip("PostgreSQL partitions")
     monkeypatch.setattr(partitions, "LOCK_TIMEOUT", "50ms")
-    first = await _first_month(papp)
-    _at(papp, first)
-    async with papp.sessions() as session, session.begin():
+    first = await _to_first_month(pg_app)
+    async with pg_app.sessions() as session, session.begin():
         chat = await add_chat(session, 705, channel="memory")
-    old = await _items(papp, 2, first - 60 * DAY)
-    await _give(papp, chat, old, first - 60 * DAY)
-    async with papp.sessions() as busy, busy.begin():
+    old = await _items(pg_app, 2, first - 60 * DAY)
+    await _give(pg_app, chat, old, first - 60 * DAY)
+    async with pg_app.sessions() as busy, busy.begin():
         await busy.execute(text("LOCK TABLE delivered_items IN ROW EXCLUSIVE MODE"))
-        report = await run_retention(papp)
+        report = await run_retention(pg_app)
     assert report.partition_opened is None and report.delivered_items == 2
-    report = await run_retention(papp)
+    report = await run_retention(pg_app)
     assert report.partition_opened == partitions.month_name(first)
