@@ -138,11 +138,13 @@ async def claim(app: App, channel: str, lane: int, limit: int, owner: str) -> li
 SCHEDULED = (DeliveryKind.DIGEST, DeliveryKind.REPORT)
 
 
-def storing_resolved(rows: list[Row], views: dict[int, ItemView], owner: str) -> Write:
+def storing_resolved(rows: list[Row], views: dict[int, ItemView], owner: str) -> Write | None:
     """A write, made while the rows render (`views` from `contents.resolve`): store the items
     of the resolved rows that will have a message (`contents.has_message`). What a row holds
-    is then stored before it is sent, and the database stores it while this process renders."""
-    return _storing([r for r in rows if r.changed and has_message(r, views)], owner)
+    is then stored before it is sent, and the database stores it while this process renders.
+    None when no row gained anything (a batch of broadcasts): no transaction for nothing."""
+    resolved = [r for r in rows if r.changed and has_message(r, views)]
+    return _storing(resolved, owner) if resolved else None
 
 
 def saving_prepared(rows: list[Row], owner: str) -> Write:
@@ -181,7 +183,7 @@ def _storing(rows: list[Row], owner: str) -> Write:
     payload (chats that follow the same things): each is converted once."""
     async def write(session: AsyncSession) -> None:
         if not rows:
-            return
+            return  # (saving_prepared's, when everything was stored while rendering)
         shapes: dict[tuple[Any, ...], dict[str, Any]] = {}
         values = []
         for r in rows:
@@ -212,12 +214,16 @@ async def prepare(app: App, rows: list[Row], limits: dict[str, int], rendered: R
     digest, in their two lanes) must not both take an item before either has stored it."""
     async with app.sessions() as session:
         views = await resolve(app, session, rows, limits, matches)
-    stored = asyncio.ensure_future(write(storing_resolved(rows, views, owner)))
+    store = storing_resolved(rows, views, owner)
+    stored = asyncio.ensure_future(write(store)) if store else None
+    failed: BaseException | None = None
     try:
         await render(app, rows, views, limits, rendered)
     finally:
-        await asyncio.wait([stored])
-        failed = stored.exception()  # read here too when rendering failed: never "unretrieved"
+        if stored is not None:
+            await asyncio.wait([stored])
+            # Read here too when rendering failed: never an "unretrieved" task error.
+            failed = stored.exception()
     if failed is not None:
         raise failed
     if unsaved(rows):

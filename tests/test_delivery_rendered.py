@@ -148,6 +148,27 @@ async def test_a_failed_store_or_render_fails_the_batch(monkeypatch: pytest.Monk
         raise ValueError("a template broke")
 
     monkeypatch.setattr(contents, "render_digest", broken)
+    both = [_digest(2, [1])]
+    both[0].changed = True  # its store fails too
     with pytest.raises(ValueError):
-        await outbox.prepare(app, [_digest(2, [1])], LIMITS, Rendered(), contents.Matches(),
-                             "w1", refused)
+        await outbox.prepare(app, both, LIMITS, Rendered(), contents.Matches(), "w1", refused)
+
+
+async def test_a_batch_that_gained_nothing_writes_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows already resolved (a broadcast, a row taken back after a crash): no transaction."""
+    views = {1: _item(1)}
+
+    async def resolved(*args: Any) -> dict[int, ItemView]:
+        return views
+
+    writes: list[Any] = []
+
+    async def write(what: Any) -> None:
+        writes.append(what)
+
+    monkeypatch.setattr(outbox, "resolve", resolved)
+    app = SimpleNamespace(settings=APP.settings, sessions=nullcontext)
+    rows = [_digest(1, [1])]
+    await outbox.prepare(app, rows, LIMITS, Rendered(), contents.Matches(), "w1", write)
+    assert rows[0].parts and writes == []
