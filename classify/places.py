@@ -42,6 +42,8 @@ TIER_KINDS: Final = {
     "district": frozenset({"district", "landmark"}),
     "commune": frozenset({"commune", "former_commune", "landmark"}),
 }
+REGION: Final = "landmark (region)"  # a land's old name over several provinces: "xứ Nghệ"
+LOCAL_KINDS: Final = frozenset({"district", "commune", "former_commune"})  # below a province
 UNTYPED_KINDS: Final = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT: Final = 0.25
 PASSING_COMPARISON: Final = "in passing: a comparison, an example or an origin"
@@ -77,7 +79,8 @@ SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_S
     "spouse", "not place", "comparison", "enumeration", "alone", "gateway", "home ground", \
     "route start"
 # a list, or "(Hà Nội)" after a name
-_LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
+# Between names of a list, or of one place said twice ("Thủ đô Hà Nội": a single space)
+_LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*| ")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
@@ -626,6 +629,8 @@ class PlaceReader:
                     or (self._word_before(text, m), m.key) not in longer]
         self._settle(prep, kept, priors, feed_province)
         settled = [m for m in kept if m.place]
+        if feed_province:
+            settled = self._off_feed_dropped(settled, feed_province)
         self._mark_passing(prep, settled)
         return self._labels(prep, settled, feed_province)
 
@@ -652,8 +657,12 @@ class PlaceReader:
             elif previous is not None and previous.passing == ROUTE \
                     and self.rules.route_between.fullmatch(text, previous.te, m.quote_start):
                 m.passing = ROUTE  # "… từ Hà Nội đi Lào Cai": the route's other end
-            elif not m.typed and (named := self._name_word(before, self.rules.named_after,
-                                                           self._named_after_gate)):
+            elif (not m.typed or m.typed == "city") \
+                    and (named := self._name_word(before, self.rules.named_after,
+                                                  self._named_after_gate)) \
+                    and (not m.typed or named.lastgroup == "infrastructure"):
+                # (a city said with its type word only in a road's name: "cao tốc Thành phố Hồ
+                # Chí Minh - Mộc Bài")
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
@@ -867,18 +876,23 @@ class PlaceReader:
             # the former commune, not today's namesake in Hà Tĩnh); their rank only at the end.
             if m.typed and m.typed != "commune" and self._unique(m) and m.place:
                 typed_reading.setdefault(m.key, m.place)
+        # One name, one place: a name the item also says as a commune ("Đất Khánh Hòa … xã
+        # Khánh Hòa, huyện U Minh") is that commune, read once the commune is settled; until
+        # then it is no context for it.
+        communes = {m.key for m in kept if m.typed == "commune"}
         for m in kept:
             if m.typed or m.place:
                 continue
             if m.key in typed_reading:
                 m.place = typed_reading[m.key]  # "huyện Hòa Bình … Hòa Bình là huyện…"
-            elif not m.weak:
+            elif not m.weak and m.key not in communes:
                 self._unique(m)
         for m in kept:
             # A bare district name that fits no other place named, where a commune of the same
             # name fits one ("Ngọc Hồi" beside Hà Nội is the commune, not the Kon Tum district).
             if m.place and not m.typed and m.place.kind in ("district", "landmark"):
-                others = {n.place.code for n in kept if n.place and n.key != m.key}
+                others = {n.place.code for n in kept if n.place and n.key != m.key
+                          and self._says_where(n)}
                 if others and m.place.code not in others:
                     alt = [p for p in self.gaz.places[m.key] if p.code in others]
                     if alt:
@@ -887,25 +901,28 @@ class PlaceReader:
                             prep.text[max(0, m.ts - 40) : m.ts]):
                         m.place = None
                         m.weak = True
-        # A landmark across provinces (a bridge, a pass) says no one province by itself.
-        context = [m.place.code for m in kept if m.place and not m.place.also]
+        # A landmark across provinces (a bridge, a pass) says no one province by itself; a
+        # comparison or an origin ("về quê ở Nghệ An") says nothing of where the others are.
+        context = [m.place.code for m in kept if m.place and not m.place.also
+                   and self._says_where(m)]
         for i, m in enumerate(kept):
-            if m.place:
+            if m.place or (not m.typed and m.key in communes):
                 continue
             codes = {p.code for p in m.cands}
-            pick = None
-            for n in kept[i + 1 :]:
-                if n.start - m.end > NEAR:
-                    break
-                if n.place and n.place.code in codes:
-                    pick = n.place.code  # "xã Sơn Tây (Quảng Ngãi)"
-                    break
-            if pick is None:
-                pick = next((c for c in context if c in codes), None)
-            if pick is None and (not m.weak or not context):  # a bare commune: the feed alone
-                pick = next((c for c in [feed, *priors] if c in codes), None)
+            cands = m.cands
+            pick = self._pick(kept, i, codes, context, feed, priors)
+            if pick is None and m.typed == "commune":
+                # A commune's type word may be older than its namesake's in the gazetteer
+                # ("xã Phong Hải" of 2014, a ward since): any commune of that name the item's
+                # places or its feed point to.
+                written = prep.text[m.ts : m.te]
+                wider = tuple(p for p in (self._same_marks(m.key, written) if m.marked
+                                          else self.gaz.places[m.key])
+                              if p.kind in TIER_KINDS["commune"] and p not in m.cands)
+                pick = self._pick(kept, i, {p.code for p in wider}, context, feed, priors)
+                cands = wider
             if pick is not None:
-                m.place = next(p for p in m.cands if p.code == pick)
+                m.place = next(p for p in cands if p.code == pick)
             elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
                 m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
             elif m.typed == "commune" and len(codes) > 1:
@@ -913,6 +930,48 @@ class PlaceReader:
                 # bear the name and nothing in the item says which: no label (precision first)
             elif m.typed:
                 self._unique(m)
+        for m in kept:
+            if not m.typed and m.place is None and m.key in communes:
+                said = next((n.place for n in kept if n.typed == "commune" and n.key == m.key
+                             and n.place is not None), None)
+                if said is not None:
+                    m.place = said
+                elif not m.weak:
+                    self._unique(m)
+
+    @staticmethod
+    def _off_feed_dropped(settled: list[Mention], feed: str) -> list[Mention]:
+        """A local outlet's item: a bare district or commune name ("Tân Sơn", "Tây Sơn") of
+        another province than the outlet's, where nothing else names that province (its name,
+        or a unit with its type word), is a namesake the gazetteer does not know: a hamlet,
+        a street, a branch of the outlet's own province. News from elsewhere names where."""
+        named = {m.place.code for m in settled if m.place is not None
+                 and (m.typed or m.place.kind in PROVINCE_LEVEL or m.place.kind == "landmark")}
+        return [m for m in settled if m.typed or m.place is None or m.place.code == feed
+                or m.place.code in named or m.place.kind not in LOCAL_KINDS]
+
+    @staticmethod
+    def _says_where(m: Mention) -> bool:
+        """Whether a mention may settle where the item's other names lie: not a comparison or
+        an origin ("về quê ở Nghệ An"), which is elsewhere by what it says."""
+        return COMPARISON not in m.ends or ENUMERATION in m.ends
+
+    @staticmethod
+    def _pick(kept: list[Mention], i: int, codes: set[str], context: list[str],
+              feed: str | None, priors: list[str]) -> str | None:
+        """Which of `codes` the mention kept[i] lies in by what the item says: a place named
+        right after it, then any other place named, then (a bare commune name only where
+        nothing else is named) the feed's home and the source lines; None when nothing says."""
+        m = kept[i]
+        for n in kept[i + 1 :]:
+            if n.start - m.end > NEAR:
+                break
+            if n.place and n.place.code in codes:
+                return n.place.code  # "xã Sơn Tây (Quảng Ngãi)"
+        pick = next((c for c in context if c in codes), None)
+        if pick is None and (not m.weak or not context):  # a bare commune: the feed alone
+            pick = next((c for c in [feed, *priors] if c in codes), None)
+        return pick
 
     @staticmethod
     def _placed_elsewhere(kept: list[Mention], i: int, codes: set[str]) -> bool:
@@ -972,6 +1031,7 @@ class PlaceReader:
         named: set[str] = set()  # provinces with any other evidence
         # A landmark across provinces (a pass, a dam, a park) is where the item's other names
         # place it, when they name one of its provinces: "đèo Lò Xo … xã Khâm Đức, Đà Nẵng".
+        # Not a land's old name ("xứ Nghệ"): the spec labels it with each of its provinces.
         located = {m.place.code for m in settled
                    if m.place is not None and m.place.kind != "landmark" and not m.passing}
         for i, m in enumerate(settled):
@@ -980,7 +1040,7 @@ class PlaceReader:
             code = place.code
             in_title = m.ts < lead_end
             spans = (code, *place.also)
-            if place.also and located.intersection(spans):
+            if place.also and place.district != REGION and located.intersection(spans):
                 spans = tuple(c for c in spans if c in located)
                 code = spans[0]
             if m.passing:

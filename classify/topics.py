@@ -219,14 +219,14 @@ class _Tally:
     weak: dict[str, Span] = field(default_factory=dict)
     together: dict[tuple[int, int], list[Span]] = field(default_factory=dict)
     blocked: list[Span] = field(default_factory=list)
-    vetoed: bool = False
+    vetoes: list[Span] = field(default_factory=list)  # a `not` phrase takes one back, as others
 
     # Written out (dataclass init=False): compiled, the generated __init__ runs as Python.
     def __init__(self) -> None:
         self.strong, self.keep, self.weak = {}, {}, {}
         self.together = {}
         self.blocked = []
-        self.vetoed = False
+        self.vetoes = []
 
     def free(self, span: Span) -> bool:
         return not self.blocked or not any(span[0] < e and s < span[1] for s, e in self.blocked)
@@ -237,7 +237,7 @@ class _Tally:
 
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
-        if self.vetoed:
+        if self.vetoes and any(self.free(s) for s in self.vetoes):
             return []
         if self.keep or self.strong:
             strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
@@ -339,7 +339,7 @@ def score_topics(
             if ref.role == "not":
                 tally.blocked.append(span)
             elif ref.role == "veto":
-                tally.vetoed = True
+                tally.vetoes.append(span)
             elif ref.role == "together":
                 tally.together.setdefault((ref.combo, ref.group), []).append(span)
             elif ref.role == "strong":  # (written out: compiled, getattr is generic)

@@ -137,3 +137,63 @@ def test_the_item_or_its_feed_settles_which_commune(summary: str, feed: str | No
 
 def test_a_commune_name_of_one_province_is_still_its_province() -> None:
     assert codes("Xã Tam Giang Tây trao quà cho hộ nghèo") == ["96"]
+
+
+# --- one name, one place ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("feed", ["25", "33"])
+def test_a_bare_name_is_the_commune_the_item_names_so(feed: str) -> None:
+    # Communes named Tiên Lữ lie in Phú Thọ and Hưng Yên (and a former district of Hưng Yên bore
+    # the name): the bare name in the title is the commune the summary names, which the outlet's
+    # home settles, not the district.
+    assert codes("Về Tiên Lữ học kỹ năng số", "Xã Tiên Lữ lắp máy tính tại nhà văn hóa thôn.",
+                 feed) == [feed]
+
+
+def test_a_province_name_said_as_a_commune_is_that_commune() -> None:
+    assert codes("Đất Khánh Hòa nhớ người xưa",
+                 "Di tích ở xã Khánh Hòa, huyện U Minh được xếp hạng.") == ["96"]
+
+
+@pytest.mark.parametrize("feed, expected", [("46", ["46"]), (None, ["15"])])
+def test_a_communes_older_type_word_still_finds_it(feed: str | None,
+                                                   expected: list[str]) -> None:
+    # "xã Phong Hải" of Huế became a ward; said as a commune in an older story, the outlet's
+    # home finds it. Without a feed it is today's xã Phong Hải (Lào Cai).
+    assert codes("Xã Phong Hải tổ chức Ngày hội Đại đoàn kết", "Năm thôn của xã cùng tham gia.",
+                 feed) == expected
+
+
+def test_an_origin_does_not_settle_where_another_name_lies() -> None:
+    # Long Thành is the Đồng Nai district; a commune of that name was in Nghệ An, where the man
+    # is from: his home is elsewhere by what the sentence says, no context for the road's end.
+    assert codes("Xe nối đuôi nhau về Long Thành", "Anh Nam về quê ở Nghệ An ăn Tết.") == ["75"]
+
+
+def test_a_local_outlets_bare_names_of_another_province_are_its_own_hamlets() -> None:
+    # A Quảng Trị outlet's branches "Tân Sơn" and "Tây Sơn" are not Gia Lai's district: news
+    # from there would name it.
+    summary = "Hội viên 4 chi hội (Hà Lộc, Tân Sơn và Tây Sơn) tham gia."
+    assert codes("Hội Nông dân xã Hải Sơn đi tham quan mô hình", summary, "44") == ["44"]
+    assert codes("Hội Nông dân xã Hải Sơn đi tham quan mô hình",
+                 "Hội viên học tập ở huyện Tây Sơn, tỉnh Gia Lai.", "44") == ["44", "52"]
+
+
+def test_a_city_named_with_its_type_word_in_a_roads_name_is_the_roads_name() -> None:
+    assert codes("Người dân bàn giao đất làm đường",
+                 "Dự án đường cao tốc Thành phố Hồ Chí Minh - Mộc Bài qua thị xã Trảng Bàng."
+                 ) == ["80"]
+
+
+def test_a_lands_old_name_over_two_provinces_is_each_of_them() -> None:
+    # The spec labels "xứ Nghệ" with each of its provinces, even beside one of them.
+    found = codes("Ngư dân xứ Nghệ trúng đậm",
+                  "Tàu cá của ngư dân xã Quỳnh Phú (tỉnh Nghệ An) trúng đậm.")
+    assert sorted(found) == ["40", "42"]
+
+
+def test_a_place_left_behind_is_no_label_beside_where_the_news_goes() -> None:
+    # "rời Thủ đô Hà Nội": the capital and its name, said together, are both the place left.
+    assert codes("Đoàn đại biểu thăm hữu nghị Quảng Ninh",
+                 "Sáng 9/4, đoàn đã rời Thủ đô Hà Nội bắt đầu chuyến thăm.") == ["22"]

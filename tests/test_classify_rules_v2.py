@@ -130,7 +130,7 @@ def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
     ("Sạt lở trên đèo Hải Vân", ["46", "48"],
      '"đèo Hải Vân" → landmark (mountain) → 46 Huế + 48 Đà Nẵng'),
     ("Đặc sản xứ Nghệ vào mùa", ["40", "42"],
-     '"xứ Nghệ" → landmark (other) → 40 Nghệ An + 42 Hà Tĩnh'),
+     '"xứ Nghệ" → landmark (region) → 40 Nghệ An + 42 Hà Tĩnh'),
 ])
 def test_landmarks_resolve_to_their_provinces(text: str, expected: list[str], chain: str) -> None:
     result = classify(text)

@@ -304,3 +304,36 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     seen = get_classifier()._scan(prepare(text))[4]
     assert seen or not rules.passing_any.search(text.lower())
     assert seen is (text != "Trao quà cho hộ nghèo")
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    # a temple's or a pagoda's festival, and festivals named for a religion or a community
+    ("Tưng bừng khai hội điện Hòn Chén", "Hàng vạn người về dự lễ.", ["dan-toc-ton-giao"]),
+    ("Khai mạc lễ hội truyền thống đình làng Đông Trì", "", ["dan-toc-ton-giao"]),
+    ("Các làng Chăm vui đón Ramưwan", "", ["dan-toc-ton-giao"]),
+    ("Lễ hội Đền Hùng thu hút du khách", "", []),  # a national commemoration
+    # a commendation congress is emulation news, not a term congress
+    ("Hội Nông dân huyện tổ chức Đại hội tuyên dương nông dân sản xuất, kinh doanh giỏi", "",
+     ["van-dong-phong-trao"]),
+    # leaders' dialogue with the people
+    ("Chủ tịch UBND phường đối thoại với đại diện Nhân dân", "", ["giam-sat-phan-bien"]),
+    # support for workers hit by an accident; Tết programmes; rice between harvests
+    ("Công đoàn thăm hỏi, động viên gia đình công nhân bị tai nạn lao động", "",
+     ["giam-ngheo-an-sinh"]),
+    ("Phường tổ chức ngày hội Tết nghĩa tình", "", ["giam-ngheo-an-sinh"]),
+    ("Tỉnh cấp 800 tấn gạo cứu trợ giáp hạt", "", ["giam-ngheo-an-sinh"]),
+    # an agency's name is no climate talk: the veto's `not` takes it back
+    ("75 ngôi nhà bị tốc mái", "Chi cục Thủy lợi và Biến đổi khí hậu thành phố cho biết.",
+     ["thien-tai-cuu-tro"]),
+    ("Hội thảo về biến đổi khí hậu và mưa lớn", "", []),
+    # a fire is no natural disaster
+    ("Cứu cụ bà khỏi đám cháy nhà dân", "Lực lượng cứu nạn, cứu hộ có mặt kịp thời.", []),
+    # an ethnic community's new year is a festival, its "Tết" no gift drive
+    ("Lãnh đạo huyện chúc Tết Chôl Chnăm Thmây", "Đoàn tặng quà các vị sư sãi, achar.",
+     ["dan-toc-ton-giao"]),
+    # the spec's houses said the other way round
+    ("Cựu chiến binh chung tay xây nhà nghĩa tình đồng đội", "", ["nha-dai-doan-ket"]),
+])
+def test_topic_families_from_new_labelled_batches(title: str, summary: str,
+                                                   expected: list[str]) -> None:
+    assert sorted(topics(title, summary)) == expected
