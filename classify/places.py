@@ -79,8 +79,7 @@ SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_S
     "spouse", "not place", "comparison", "enumeration", "alone", "gateway", "home ground", \
     "route start"
 # a list, or "(Hà Nội)" after a name
-# Between names of a list, or of one place said twice ("Thủ đô Hà Nội": a single space)
-_LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*| ")
+_LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
@@ -668,6 +667,7 @@ class PlaceReader:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
+                         or gap == " "  # one place said twice: "rời Thủ đô Hà Nội"
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
             elif bracket and (self._after_person(text, m, previous)
