@@ -44,6 +44,7 @@ TIER_KINDS: Final = {
 }
 REGION: Final = "landmark (region)"  # a land's old name over several provinces: "xứ Nghệ"
 LOCAL_KINDS: Final = frozenset({"district", "commune", "former_commune"})  # below a province
+COMMUNE_KINDS: Final = frozenset({"commune", "former_commune"})
 UNTYPED_KINDS: Final = frozenset({"province", "former_province", "variant", "landmark", "district"})
 PASSING_WEIGHT: Final = 0.25
 PASSING_COMPARISON: Final = "in passing: a comparison, an example or an origin"
@@ -82,6 +83,7 @@ SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_S
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
+_ROAD_END: Final = re.compile(r"\s*[-–]\s*\w")  # a road's other end after a name
 _PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
 # "hướng Đồng Nai đi TPHCM": its other end
 _ONWARD: Final = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")
@@ -656,18 +658,20 @@ class PlaceReader:
             elif previous is not None and previous.passing == ROUTE \
                     and self.rules.route_between.fullmatch(text, previous.te, m.quote_start):
                 m.passing = ROUTE  # "… từ Hà Nội đi Lào Cai": the route's other end
-            elif (not m.typed or m.typed == "city") \
+            elif (not m.typed or (m.typed == "city" and _ROAD_END.match(text, m.te))) \
                     and (named := self._name_word(before, self.rules.named_after,
                                                   self._named_after_gate)) \
                     and (not m.typed or named.lastgroup == "infrastructure"):
-                # (a city said with its type word only in a road's name: "cao tốc Thành phố Hồ
-                # Chí Minh - Mộc Bài")
+                # (a city said with its type word, in a road's name only when the road's other
+                # end follows: "cao tốc Thành phố Hồ Chí Minh - Mộc Bài", not "dịch vụ công trực
+                # tuyến thành phố Cần Thơ")
                 m.passing = NAMED_AFTER[named.lastgroup or ""]
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
-                         or gap == " "  # one place said twice: "rời Thủ đô Hà Nội"
+                         or (gap == " " and m.place is not None and previous.place is not None
+                             and m.place.code == previous.place.code)  # "Thủ đô Hà Nội"
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
                 m.passing = previous.passing
             elif bracket and (self._after_person(text, m, previous)
@@ -876,16 +880,18 @@ class PlaceReader:
             # the former commune, not today's namesake in Hà Tĩnh); their rank only at the end.
             if m.typed and m.typed != "commune" and self._unique(m) and m.place:
                 typed_reading.setdefault(m.key, m.place)
-        # One name, one place: a name the item also says as a commune ("Đất Khánh Hòa … xã
-        # Khánh Hòa, huyện U Minh") is that commune, read once the commune is settled; until
-        # then it is no context for it.
+        # One name, one place: a bare name the item also says as a commune ("Về Tiên Lữ … xã
+        # Tiên Lữ") is that commune, read once the commune is settled; until then it is no
+        # context for it. (Not a province's name: "Đoàn Thái Bình thăm xã Thái Bình, Tây Ninh".)
         communes = {m.key for m in kept if m.typed == "commune"}
-        for m in kept:
+        deferred = {i for i, m in enumerate(kept) if not m.typed and m.key in communes
+                    and not any(p.kind in PROVINCE_LEVEL for p in m.cands)}
+        for i, m in enumerate(kept):
             if m.typed or m.place:
                 continue
             if m.key in typed_reading:
                 m.place = typed_reading[m.key]  # "huyện Hòa Bình … Hòa Bình là huyện…"
-            elif not m.weak and m.key not in communes:
+            elif not m.weak and i not in deferred:
                 self._unique(m)
         for m in kept:
             # A bare district name that fits no other place named, where a commune of the same
@@ -906,7 +912,7 @@ class PlaceReader:
         context = [m.place.code for m in kept if m.place and not m.place.also
                    and self._says_where(m)]
         for i, m in enumerate(kept):
-            if m.place or (not m.typed and m.key in communes):
+            if m.place or i in deferred:
                 continue
             codes = {p.code for p in m.cands}
             cands = m.cands
@@ -918,7 +924,7 @@ class PlaceReader:
                 written = prep.text[m.ts : m.te]
                 wider = tuple(p for p in (self._same_marks(m.key, written) if m.marked
                                           else self.gaz.places[m.key])
-                              if p.kind in TIER_KINDS["commune"] and p not in m.cands)
+                              if p.kind in COMMUNE_KINDS and p not in m.cands)
                 pick = self._pick(kept, i, {p.code for p in wider}, context, feed, priors)
                 cands = wider
             if pick is not None:
@@ -930,23 +936,29 @@ class PlaceReader:
                 # bear the name and nothing in the item says which: no label (precision first)
             elif m.typed:
                 self._unique(m)
-        for m in kept:
-            if not m.typed and m.place is None and m.key in communes:
+        for i, m in enumerate(kept):
+            if i in deferred and m.place is None:
                 said = next((n.place for n in kept if n.typed == "commune" and n.key == m.key
                              and n.place is not None), None)
+                pick = self._pick(kept, i, {p.code for p in m.cands}, context, feed, priors)
                 if said is not None:
                     m.place = said
+                elif pick is not None:  # the commune unsettled: the name as any other
+                    m.place = next(p for p in m.cands if p.code == pick)
                 elif not m.weak:
                     self._unique(m)
 
     @staticmethod
     def _off_feed_dropped(settled: list[Mention], feed: str) -> list[Mention]:
-        """A local outlet's item: a bare district or commune name ("Tân Sơn", "Tây Sơn") of
-        another province than the outlet's, where nothing else names that province (its name,
-        or a unit with its type word), is a namesake the gazetteer does not know: a hamlet,
-        a street, a branch of the outlet's own province. News from elsewhere names where."""
+        """A local outlet's item that other names place at home: a bare district or commune
+        name ("Tân Sơn", "Tây Sơn") of another province, where nothing else names that
+        province (its name, or a unit with its type word), is a namesake the gazetteer does
+        not know: a hamlet, a street, a branch of the outlet's own province. (Alone, such a
+        name is where the news is: "Cháy nhà ở Gò Vấp" in a Nghệ An paper.)"""
         named = {m.place.code for m in settled if m.place is not None
                  and (m.typed or m.place.kind in PROVINCE_LEVEL or m.place.kind == "landmark")}
+        if feed not in named:
+            return settled
         return [m for m in settled if m.typed or m.place is None or m.place.code == feed
                 or m.place.code in named or m.place.kind not in LOCAL_KINDS]
 

@@ -23,7 +23,7 @@ from classify.wordgate import BoundedWords
 from vntext import normalize
 
 TOPIC_RULES_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
-LISTS: Final = ("strong", "keep", "weak", "not", "veto")
+LISTS: Final = ("strong", "keep", "weak", "not", "veto", "veto_weak")
 KNOWN_KEYS: Final = {"names", "yield_to", *LISTS}
 PASSING_GAP: Final = 3  # words between a passing phrase ("nhân dịp") and the topic phrase it covers
 # A name in quotes after its head word ('nhà "Đại đoàn kết"', 'Quỹ “Vì người nghèo”'): the
@@ -42,7 +42,7 @@ class TopicRulesError(ValueError):
 @dataclass(frozen=True, slots=True)
 class PhraseRef:
     slug: str
-    role: str  # name | strong | keep | weak | not | veto | together
+    role: str  # name | strong | keep | weak | not | veto | veto_weak | together
     combo: int  # which `together…` list, for role "together"
     group: int  # which group of that list
     exact: str | None  # the lowercase phrase, when written with marks: "bão" must not match "báo"
@@ -51,7 +51,8 @@ class PhraseRef:
     passable: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "passable", self.role not in ("not", "veto", "weak"))
+        object.__setattr__(self, "passable",
+                           self.role not in ("not", "veto", "veto_weak", "weak"))
 
 
 @dataclass
@@ -220,13 +221,14 @@ class _Tally:
     together: dict[tuple[int, int], list[Span]] = field(default_factory=dict)
     blocked: list[Span] = field(default_factory=list)
     vetoes: list[Span] = field(default_factory=list)  # a `not` phrase takes one back, as others
+    weak_vetoes: list[Span] = field(default_factory=list)  # against weak phrases only
 
     # Written out (dataclass init=False): compiled, the generated __init__ runs as Python.
     def __init__(self) -> None:
         self.strong, self.keep, self.weak = {}, {}, {}
         self.together = {}
         self.blocked = []
-        self.vetoes = []
+        self.vetoes, self.weak_vetoes = [], []
 
     def free(self, span: Span) -> bool:
         return not self.blocked or not any(span[0] < e and s < span[1] for s, e in self.blocked)
@@ -243,7 +245,8 @@ class _Tally:
             strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
             if strong:
                 return strong
-        if len(self.weak) >= 2:  # (two spans at least, apart)
+        if len(self.weak) >= 2 and not any(self.free(s) for s in self.weak_vetoes):
+            # (two spans at least, apart)
             weak = _apart([s for s in self.weak.values() if self.free(s)])
             if len(weak) >= 2:
                 return weak
@@ -340,6 +343,8 @@ def score_topics(
                 tally.blocked.append(span)
             elif ref.role == "veto":
                 tally.vetoes.append(span)
+            elif ref.role == "veto_weak":
+                tally.weak_vetoes.append(span)
             elif ref.role == "together":
                 tally.together.setdefault((ref.combo, ref.group), []).append(span)
             elif ref.role == "strong":  # (written out: compiled, getattr is generic)

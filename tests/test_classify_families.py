@@ -151,9 +151,15 @@ def test_a_bare_name_is_the_commune_the_item_names_so(feed: str) -> None:
                  feed) == [feed]
 
 
-def test_a_province_name_said_as_a_commune_is_that_commune() -> None:
-    assert codes("Đất Khánh Hòa nhớ người xưa",
-                 "Di tích ở xã Khánh Hòa, huyện U Minh được xếp hạng.") == ["96"]
+def test_a_bare_name_whose_commune_stays_unsettled_is_read_as_any_other() -> None:
+    # Communes named Bảo Lâm lie in several provinces; the outlet's home settles the bare name
+    # as it would have without the commune.
+    assert codes("Bảo Lâm vào mùa cà phê", "Nông dân xã Bảo Lâm thu hoạch sớm.", "68") == ["68"]
+
+
+def test_a_provinces_name_stays_the_province_beside_a_commune_of_that_name() -> None:
+    # (a delegation from Thái Bình, a commune of Tây Ninh named Thái Bình)
+    assert sorted(codes("Đoàn Thái Bình thăm xã Thái Bình, Tây Ninh")) == ["33", "80"]
 
 
 @pytest.mark.parametrize("feed, expected", [("46", ["46"]), (None, ["15"])])
@@ -165,6 +171,11 @@ def test_a_communes_older_type_word_still_finds_it(feed: str | None,
                  feed) == expected
 
 
+def test_a_commune_found_by_its_older_type_word_is_no_landmark() -> None:
+    # "Hải Vân" is a pass across Huế and Đà Nẵng too: a commune is only a commune's reading.
+    assert "48" not in codes("Xã Hải Vân ra quân dọn vệ sinh môi trường", "", "46")
+
+
 def test_an_origin_does_not_settle_where_another_name_lies() -> None:
     # Long Thành is the Đồng Nai district; a commune of that name was in Nghệ An, where the man
     # is from: his home is elsewhere by what the sentence says, no context for the road's end.
@@ -172,18 +183,24 @@ def test_an_origin_does_not_settle_where_another_name_lies() -> None:
 
 
 def test_a_local_outlets_bare_names_of_another_province_are_its_own_hamlets() -> None:
-    # A Quảng Trị outlet's branches "Tân Sơn" and "Tây Sơn" are not Gia Lai's district: news
-    # from there would name it.
+    # A Quảng Trị outlet's branches "Tân Sơn" and "Tây Sơn", in an item placed at home, are not
+    # Gia Lai's district: news from there would name it.
     summary = "Hội viên 4 chi hội (Hà Lộc, Tân Sơn và Tây Sơn) tham gia."
     assert codes("Hội Nông dân xã Hải Sơn đi tham quan mô hình", summary, "44") == ["44"]
     assert codes("Hội Nông dân xã Hải Sơn đi tham quan mô hình",
                  "Hội viên học tập ở huyện Tây Sơn, tỉnh Gia Lai.", "44") == ["44", "52"]
 
 
+def test_a_local_outlets_story_from_elsewhere_keeps_its_only_place() -> None:
+    assert codes("Cháy nhà ở Gò Vấp, 3 người tử vong", "", "40") == ["79"]
+
+
 def test_a_city_named_with_its_type_word_in_a_roads_name_is_the_roads_name() -> None:
     assert codes("Người dân bàn giao đất làm đường",
                  "Dự án đường cao tốc Thành phố Hồ Chí Minh - Mộc Bài qua thị xã Trảng Bàng."
                  ) == ["80"]
+    # not without the road's other end ("trực tuyến" ends with a road word too)
+    assert codes("Dịch vụ công trực tuyến thành phố Cần Thơ đạt 90%") == ["92"]
 
 
 def test_a_lands_old_name_over_two_provinces_is_each_of_them() -> None:
@@ -193,7 +210,7 @@ def test_a_lands_old_name_over_two_provinces_is_each_of_them() -> None:
     assert sorted(found) == ["40", "42"]
 
 
-def test_a_place_left_behind_is_no_label_beside_where_the_news_goes() -> None:
-    # "rời Thủ đô Hà Nội": the capital and its name, said together, are both the place left.
-    assert codes("Đoàn đại biểu thăm hữu nghị Quảng Ninh",
-                 "Sáng 9/4, đoàn đã rời Thủ đô Hà Nội bắt đầu chuyến thăm.") == ["22"]
+def test_one_place_said_twice_after_an_origin_word_is_all_origin() -> None:
+    # "quê ở Thủ đô Hà Nội": the capital and its name, said together, are both his home.
+    assert codes("Kỳ thủ trẻ vô địch giải cờ vua Đà Nẵng",
+                 "Em Minh, quê ở Thủ đô Hà Nội, thắng cả 9 ván.") == ["48"]
