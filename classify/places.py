@@ -83,7 +83,7 @@ SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_S
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
-_ROAD_END: Final = re.compile(r"\s*[-–]\s*\w")  # a road's other end after a name
+_ROAD_END: Final = re.compile(_RANGE_GAP.pattern + r"\w")  # a road's other end after a name
 _PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
 # "hướng Đồng Nai đi TPHCM": its other end
 _ONWARD: Final = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")
@@ -915,9 +915,8 @@ class PlaceReader:
             if m.place or i in deferred:
                 continue
             codes = {p.code for p in m.cands}
-            cands = m.cands
-            pick = self._pick(kept, i, codes, context, feed, priors)
-            if pick is None and m.typed == "commune":
+            place = self._pick(kept, i, m.cands, context, feed, priors)
+            if place is None and m.typed == "commune":
                 # A commune's type word may be older than its namesake's in the gazetteer
                 # ("xã Phong Hải" of 2014, a ward since): any commune of that name the item's
                 # places or its feed point to.
@@ -925,10 +924,9 @@ class PlaceReader:
                 wider = tuple(p for p in (self._same_marks(m.key, written) if m.marked
                                           else self.gaz.places[m.key])
                               if p.kind in COMMUNE_KINDS and p not in m.cands)
-                pick = self._pick(kept, i, {p.code for p in wider}, context, feed, priors)
-                cands = wider
-            if pick is not None:
-                m.place = next(p for p in cands if p.code == pick)
+                place = self._pick(kept, i, wider, context, feed, priors)
+            if place is not None:
+                m.place = place
             elif m.typed == "commune" and self._placed_elsewhere(kept, i, codes):
                 m.weak = True  # "xã Điền Xá (Nam Định)": a namesake the gazetteer lacks
             elif m.typed == "commune" and len(codes) > 1:
@@ -938,14 +936,11 @@ class PlaceReader:
                 self._unique(m)
         for i, m in enumerate(kept):
             if i in deferred and m.place is None:
-                said = next((n.place for n in kept if n.typed == "commune" and n.key == m.key
-                             and n.place is not None), None)
-                pick = self._pick(kept, i, {p.code for p in m.cands}, context, feed, priors)
-                if said is not None:
-                    m.place = said
-                elif pick is not None:  # the commune unsettled: the name as any other
-                    m.place = next(p for p in m.cands if p.code == pick)
-                elif not m.weak:
+                # the commune's reading, or (the commune unsettled) the name read as any other
+                m.place = next((n.place for n in kept if n.typed == "commune"
+                                and n.key == m.key and n.place is not None), None) \
+                    or self._pick(kept, i, m.cands, context, feed, priors)
+                if m.place is None and not m.weak:
                     self._unique(m)
 
     @staticmethod
@@ -969,21 +964,26 @@ class PlaceReader:
         return COMPARISON not in m.ends or ENUMERATION in m.ends
 
     @staticmethod
-    def _pick(kept: list[Mention], i: int, codes: set[str], context: list[str],
-              feed: str | None, priors: list[str]) -> str | None:
-        """Which of `codes` the mention kept[i] lies in by what the item says: a place named
-        right after it, then any other place named, then (a bare commune name only where
-        nothing else is named) the feed's home and the source lines; None when nothing says."""
+    def _pick(kept: list[Mention], i: int, cands: tuple[Place, ...], context: list[str],
+              feed: str | None, priors: list[str]) -> Place | None:
+        """Which of `cands` the mention kept[i] is by what the item says of its province: a
+        place named right after it, then any other place named, then (a bare commune name only
+        where nothing else is named) the feed's home and the source lines; None when nothing
+        says."""
         m = kept[i]
+        codes = {p.code for p in cands}
+        pick = None
         for n in kept[i + 1 :]:
             if n.start - m.end > NEAR:
                 break
             if n.place and n.place.code in codes:
-                return n.place.code  # "xã Sơn Tây (Quảng Ngãi)"
-        pick = next((c for c in context if c in codes), None)
+                pick = n.place.code  # "xã Sơn Tây (Quảng Ngãi)"
+                break
+        if pick is None:
+            pick = next((c for c in context if c in codes), None)
         if pick is None and (not m.weak or not context):  # a bare commune: the feed alone
             pick = next((c for c in [feed, *priors] if c in codes), None)
-        return pick
+        return None if pick is None else next(p for p in cands if p.code == pick)
 
     @staticmethod
     def _placed_elsewhere(kept: list[Mention], i: int, codes: set[str]) -> bool:
