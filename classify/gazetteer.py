@@ -153,7 +153,7 @@ def _typed_only(by_key: dict[str, list[Place]]) -> dict[str, str]:
     forms: dict[str, list[str]] = {}
     for short, full in context["type_words"]["expand"].items():
         if len(short) > 1:  # "TT", "TX", "TP"; single letters need their dot, checked in text
-            forms.setdefault(full, []).append(short)
+            forms.setdefault(full, []).extend((short, f"{short}."))  # "TP. Pleiku" too
     typed: dict[str, str] = {}
     for key in [k for k, v in by_key.items() if " " not in k
                 and all(p.kind in ("district", "commune", "former_commune") for p in v)]:

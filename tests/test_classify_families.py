@@ -214,3 +214,19 @@ def test_one_place_said_twice_after_an_origin_word_is_all_origin() -> None:
     # "quê ở Thủ đô Hà Nội": the capital and its name, said together, are both his home.
     assert codes("Kỳ thủ trẻ vô địch giải cờ vua Đà Nẵng",
                  "Em Minh, quê ở Thủ đô Hà Nội, thắng cả 9 ván.") == ["48"]
+
+
+# --- one-syllable names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("said", ["TP Pleiku", "TP. Pleiku", "Tp.Pleiku", "thành phố Pleiku"])
+def test_a_one_syllable_city_is_found_after_its_abbreviated_type_word_and_its_dot(said: str
+                                                                                  ) -> None:
+    # One-syllable names are looked up with their type word (the bare word is too often another
+    # word); "TP." is as common as "TP" in provincial papers.
+    assert codes("Lễ hội cà phê khai mạc", f"Tối qua, tại {said} diễn ra lễ khai mạc.") == ["52"]
+
+
+def test_a_one_syllable_name_of_no_other_word_counts_bare() -> None:
+    # "Pleiku" is no Vietnamese word, unlike "Vinh" (Vĩnh) or "Chũ" (chủ): it needs no type word.
+    assert codes("Pleiku mùa dã quỳ nở rộ") == ["52"]
