@@ -287,6 +287,15 @@ def test_a_persons_identification_is_an_origin_and_a_label_only_alone() -> None:
                  "Bà Trần Thị Lan (53 tuổi, sống tại Tiền Giang) nhờ con gái tìm mẹ.") == ["82"]
 
 
+@pytest.mark.parametrize("said", ["ngụ P.Đức Phổ, tỉnh Quảng Ngãi", "trú tại tỉnh Quảng Ngãi",
+                                  "hộ khẩu tại tỉnh Quảng Ngãi"])
+def test_where_a_person_lives_is_a_label_when_the_only_place(said: str) -> None:
+    # "ngụ", "trú" say where someone lives, as "sống tại" does: the item's place when alone.
+    assert codes("Xin giúp cháu bé 2 tháng tuổi", f"Anh Công (28 tuổi, {said}) cho biết.") \
+        == ["51"]
+    assert codes("Quê Quảng Ngãi đón Tết", "Em Minh, quê Quảng Ngãi, kể lại.") == []
+
+
 @pytest.mark.parametrize("summary", [
     "Danh sách tên gọi các tỉnh và trung tâm hành chính (tỉnh lỵ) của 34 đơn vị.",
     "Sạt lở trên tỉnh lộ 10 khiến giao thông ách tắc.",
