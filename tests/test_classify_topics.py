@@ -354,6 +354,21 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     ("Bàn giao nhà mới cho người dân có nhà bị sập do bão", "", ["thien-tai-cuu-tro"]),
     ("Bàn giao nhà Đại đoàn kết cho hộ nghèo vùng lũ", "",
      ["nha-dai-doan-ket", "thien-tai-cuu-tro"]),
+    # anti-corruption: findings sent to the police, a council's chairman disciplined
+    ("Thanh tra phát hiện sai phạm, chuyển hồ sơ sang cơ quan điều tra", "",
+     ["phong-chong-tham-nhung"]),
+    ("Kỷ luật Chủ tịch HĐND huyện bằng hình thức cảnh cáo", "", ["phong-chong-tham-nhung"]),
+    ("Xe vi phạm bị chuyển hồ sơ", "", []),
+    # support for another country's people is people-to-people diplomacy
+    ("Hơn 30 tỷ đồng ủng hộ nhân dân Cuba", "", ["kieu-bao-doi-ngoai"]),
+    # a boat the waves sank; a boat's rescue alone is no disaster
+    ("Hai ngư dân mất tích khi thuyền bị sóng đánh chìm", "", ["thien-tai-cuu-tro"]),
+    ("Cứu hộ 17 thuyền viên tàu cá gặp nạn", "Trung tâm tìm kiếm cứu nạn lai dắt tàu vào bờ.",
+     []),
+    ("Tàu cá chìm trong bão số 3, cứu hộ 5 thuyền viên", "", ["thien-tai-cuu-tro"]),
+    # readers helping a family in hardship
+    ("Ba hoàn cảnh khó khăn được bạn đọc giúp đỡ hơn 47 triệu đồng", "",
+     ["giam-ngheo-an-sinh"]),
 ])
 def test_topic_families_from_new_labelled_batches(title: str, summary: str,
                                                    expected: list[str]) -> None:
