@@ -369,6 +369,12 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     # readers helping a family in hardship
     ("Ba hoàn cảnh khó khăn được bạn đọc giúp đỡ hơn 47 triệu đồng", "",
      ["giam-ngheo-an-sinh"]),
+    # a People's Council's session is the council at work, no briefing
+    ("HĐND huyện tổ chức kỳ họp thứ 17", "Đánh giá kết quả thực hiện nhiệm vụ năm; phương "
+     "hướng, nhiệm vụ năm tới.", []),
+    ("Hội nghị sơ kết 6 tháng đầu năm của Ủy ban MTTQ huyện", "", ["hoi-nghi-giao-ban"]),
+    # leaders' dialogue with the households a project touches
+    ("Huyện đối thoại với các hộ dân bị ảnh hưởng bởi dự án đường", "", ["giam-sat-phan-bien"]),
 ])
 def test_topic_families_from_new_labelled_batches(title: str, summary: str,
                                                    expected: list[str]) -> None:
