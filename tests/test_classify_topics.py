@@ -366,6 +366,9 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     ("Cứu hộ 17 thuyền viên tàu cá gặp nạn", "Trung tâm tìm kiếm cứu nạn lai dắt tàu vào bờ.",
      []),
     ("Tàu cá chìm trong bão số 3, cứu hộ 5 thuyền viên", "", ["thien-tai-cuu-tro"]),
+    # the Mekong's yearly flood season is a way of life
+    ("Đặc sản mùa nước nổi đã xuất hiện", "Hằng năm tỉnh đón nước lũ mang theo phù sa, tôm cá.",
+     []),
     # readers helping a family in hardship
     ("Ba hoàn cảnh khó khăn được bạn đọc giúp đỡ hơn 47 triệu đồng", "",
      ["giam-ngheo-an-sinh"]),
