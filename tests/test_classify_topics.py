@@ -358,6 +358,8 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     ("Thanh tra phát hiện sai phạm, chuyển hồ sơ sang cơ quan điều tra", "",
      ["phong-chong-tham-nhung"]),
     ("Kỷ luật Chủ tịch HĐND huyện bằng hình thức cảnh cáo", "", ["phong-chong-tham-nhung"]),
+    ("Kết luận 4 cuộc thanh tra phát hiện vi phạm, chuyển hồ sơ sang cơ quan điều tra", "",
+     ["phong-chong-tham-nhung"]),
     ("Xe vi phạm bị chuyển hồ sơ", "", []),
     # support for another country's people is people-to-people diplomacy
     ("Hơn 30 tỷ đồng ủng hộ nhân dân Cuba", "", ["kieu-bao-doi-ngoai"]),
