@@ -363,6 +363,12 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     ("Xe vi phạm bị chuyển hồ sơ", "", []),
     # support for another country's people is people-to-people diplomacy
     ("Hơn 30 tỷ đồng ủng hộ nhân dân Cuba", "", ["kieu-bao-doi-ngoai"]),
+    # friendship exchanges with another country's people, not its defence ministry
+    ("Giao lưu hữu nghị giữa MTTQ Việt Nam và Chính hiệp Trung Quốc", "", ["kieu-bao-doi-ngoai"]),
+    ("Giao lưu hữu nghị quốc phòng biên giới Việt Nam - Lào", "", []),
+    # the Youth Union's movements; a veterans' congress said with the association's abbreviation
+    ("Tuổi trẻ tỉnh ra quân Ngày Chủ nhật xanh", "", ["van-dong-phong-trao"]),
+    ("Đại hội đại biểu toàn quốc Hội CCB Việt Nam lần thứ V", "", ["dai-hoi-mttq"]),
     # a boat the sea sank, or its rescue, is no disaster; a storm named beside it is one
     ("Hai ngư dân mất tích khi thuyền bị sóng đánh chìm", "", []),
     ("Cứu hộ 17 thuyền viên tàu cá gặp nạn", "Trung tâm tìm kiếm cứu nạn lai dắt tàu vào bờ.",
