@@ -273,6 +273,7 @@ class PlaceRules:
     needs_type: frozenset[str]  # folded keys
     common_words: frozenset[str]
     before_not_place: frozenset[str]  # person / road / plate… right before (lowercase)
+    plate: frozenset[str]  # a licence plate's words: no place even with a type word (lowercase)
     gateway: frozenset[str]  # "cửa ngõ": ends with a road word ("ngõ") but names no road
     organisation: re.Pattern[str]
     organisation_keys: frozenset[str]  # folded, for the automaton: is any of them in the item?
@@ -341,7 +342,9 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         expand={k.lower(): v for k, v in types["expand"].items()},
         needs_type=frozenset(match_key(n) for n in names["needs_type"]),
         common_words=frozenset(match_key(n) for n in names["common_words"]),
-        before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]),
+        before_not_place=frozenset(w.lower() for w in ctx["person"] + ctx["road"] + ctx["other"]
+                                   + ctx["plate"]),
+        plate=frozenset(w.lower() for w in ctx["plate"]),
         gateway=frozenset(w.lower() for w in ctx["gateway"]),
         organisation=re.compile(
             rf"(?:^|(?<=\W))(?:{_alternation(_with_folded(ctx['organisation']))})(?=\W)",
@@ -517,6 +520,8 @@ class PlaceReader:
             said = text[m.ts : m.te]
             if not said.split()[0].isupper() and self._after_name_word(before):
                 return PERSON  # (an abbreviation as "TPHCM" never is)
+        elif m.ends.get(NOT_PLACE) in rules.plate:
+            return "licence plate"
         if organisations and self._in_organisation(before):
             return ORGANISATION
         if rules.foreign_after.search(text[m.te : m.te + 30]):

@@ -230,3 +230,11 @@ def test_a_one_syllable_city_is_found_after_its_abbreviated_type_word_and_its_do
 def test_a_one_syllable_name_of_no_other_word_counts_bare() -> None:
     # "Pleiku" is no Vietnamese word, unlike "Vinh" (Vĩnh) or "Chũ" (chủ): it needs no type word.
     assert codes("Pleiku mùa dã quỳ nở rộ") == ["52"]
+
+
+@pytest.mark.parametrize("plate", ["biển số TP Huế", "biển kiểm soát tỉnh Gia Lai",
+                                   "biển số Hà Nội"])
+def test_a_licence_plates_province_is_no_label_even_with_its_type_word(plate: str) -> None:
+    # The spec: no province for licence plates; the type word does not make it the news' place.
+    assert codes("Tai nạn trên cao tốc", f"Xe đầu kéo {plate} tông vào đuôi xe tại Lâm Đồng.") \
+        == ["68"]
