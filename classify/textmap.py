@@ -115,7 +115,8 @@ def cased_key(normalized: str) -> str:
 
 
 # Spellings of one syllable that official names themselves mix ("Đăk Glei", "Đắk Lắk").
-_SAME_SYLLABLE: Final = {"đăk": "đắk", "lăk": "lắk", "đăc": "đắk", "đắc": "đắk", "lắc": "lắk"}
+_SAME_SYLLABLE: Final = {"đăk": "đắk", "đak": "đắk", "lăk": "lắk", "đăc": "đắk", "đắc": "đắk",
+                         "lắc": "lắk"}
 
 
 def marks_form(normalized: str) -> str:

@@ -206,12 +206,15 @@ def build() -> dict:
             add(extra, "former_commune", _type(r["wardType"]), code, district, former)
 
     variants = tomllib.loads(VARIANTS.read_text(encoding="utf-8"))
-    for kind in ("variant", "landmark"):
+    for kind in ("variant", "landmark", "district"):
         for entry in variants.get(kind, []):
             if entry["province"] not in provinces:
                 sys.exit(f"{VARIANTS.name}: unknown province {entry['province']!r}")
             for name in entry["names"]:
-                add(name, kind, "", entry["province"], entry.get("note", ""))
+                if kind == "district":  # a district the dataset no longer holds
+                    add(name, kind, entry["type"], entry["province"], "", entry["former"])
+                else:
+                    add(name, kind, "", entry["province"], entry.get("note", ""))
     block = sorted({normalize(n) for n in variants.get("block", {}).get("names", [])})
 
     return {

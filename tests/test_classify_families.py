@@ -238,3 +238,12 @@ def test_a_licence_plates_province_is_no_label_even_with_its_type_word(plate: st
     # The spec: no province for licence plates; the type word does not make it the news' place.
     assert codes("Tai nạn trên cao tốc", f"Xe đầu kéo {plate} tông vào đuôi xe tại Lâm Đồng.") \
         == ["68"]
+
+
+@pytest.mark.parametrize("said, expected", [
+    ("huyện Lộc Hà", "42"), ("huyện Quảng Uyên", "04"), ("Quận 9", "79"),  # merged away
+    ("huyện Krông Ana", "66"), ("huyện Đak Pơ", "52"), ("huyện Đắk G’Long", "68"),  # spellings
+    ("huyện Vân \u00d0ồn", "22"),  # an eth for the "Đ"
+])
+def test_districts_merged_away_and_their_spellings_in_news(said: str, expected: str) -> None:
+    assert codes("Hội nghị sơ kết", f"Sáng nay tại {said} diễn ra hội nghị.") == [expected]

@@ -32,3 +32,8 @@ def test_normalize_equals_split_and_join(seed: int) -> None:
     for _ in range(2000):
         text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(8)))
         assert normalize(text) == _reference(text), repr(text)
+
+
+def test_the_icelandic_eth_reads_as_the_vietnamese_d_with_stroke() -> None:
+    # "Ð" (U+00D0) looks like "Đ" (U+0110) and old encodings put it there: one letter to a reader.
+    assert normalize("huyện Vân \u00d0ồn, \u00f0ường") == "huyện Vân Đồn, đường"

@@ -56,11 +56,19 @@ _OTHER_SPACE = re.compile(f"[{re.escape(OTHER_SPACES)}]")
 _ODD = re.compile(f"[{_ZERO_WIDTHS}{re.escape(OTHER_SPACES)}]")
 
 
+# The Icelandic eth ("Ð", "ð") that old encodings and some keyboards put for "Đ", "đ" ("huyện
+# Vân Ðồn"): the same letter to a reader, another to a computer.
+_ETH = str.maketrans("\u00d0\u00f0", "\u0110\u0111")
+
+
 def normalize(text: str | None) -> str:
-    """NFC, unified tone marks, zero-width characters removed, whitespace collapsed."""
+    """NFC, unified tone marks, "Ð" read as "Đ", zero-width characters removed, whitespace
+    collapsed."""
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text)
+    if "\u00d0" in text or "\u00f0" in text:
+        text = text.translate(_ETH)
     odd = _ODD.search(text) is not None
     if odd:
         text = _ZERO_WIDTH.sub("", text)
