@@ -1136,6 +1136,8 @@ class PlaceReader:
             return True
         for m in self.rules.home_unit.finditer(text):
             after = text[m.end() :].lstrip(" ")
+            if len(m.group(1)) == 2:  # an abbreviation and its dot: "TP. Cần Thơ" is named
+                after = after.lstrip(". ")
             if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
                 continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
             words = after.split(maxsplit=1)

@@ -260,6 +260,15 @@ def test_a_type_word_after_cac_holds_for_each_name_of_its_list() -> None:
         == ["82"]
 
 
+@pytest.mark.parametrize("summary, expected", [
+    ("Các cấp hội nông dân TP thực hiện tốt 3 phong trào thi đua.", ["01"]),
+    ("Hội nghị diễn ra tại Tp. Cần Thơ.", ["92"]),  # a named city, though abbreviated
+])
+def test_an_unnamed_city_abbreviated_is_the_city_feeds_home(summary: str,
+                                                            expected: list[str]) -> None:
+    assert codes("Giúp hội viên vay vốn", summary, feed="01") == expected
+
+
 def test_a_number_of_provinces_is_no_unnamed_home_province() -> None:
     assert codes("Cứu trợ khẩn cấp người dân 10 tỉnh bị ảnh hưởng bởi bão",
                  "Trung ương Hội Chữ thập đỏ phân bổ 5,7 tỷ đồng.", feed="46") == []
