@@ -674,10 +674,13 @@ class PlaceReader:
             elif m.place is not None and m.place.district in INSTITUTION_LANDMARKS:
                 m.passing = INSTITUTION  # "Bệnh viện Chợ Rẫy": its own news only when alone
             elif previous is not None and previous.passing \
+                    and not (m.typed and previous.passing == INSTITUTION) \
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (gap == " " and m.place is not None and previous.place is not None
                              and m.place.code == previous.place.code)  # "Thủ đô Hà Nội"
                          or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
+                # (a unit named with its type word after an institution is its address, where
+                # the news is: "Trường TH Hòa Bình, phường 5, TP.Vũng Tàu")
                 m.passing = previous.passing
             elif bracket and (self._after_person(text, m, previous)
                               or self._seat_of_organisation(before)):

@@ -247,3 +247,13 @@ def test_a_licence_plates_province_is_no_label_even_with_its_type_word(plate: st
 ])
 def test_districts_merged_away_and_their_spellings_in_news(said: str, expected: str) -> None:
     assert codes("Hội nghị sơ kết", f"Sáng nay tại {said} diễn ra hội nghị.") == [expected]
+
+
+def test_an_institutions_address_is_where_its_news_is() -> None:
+    # The school's name holds a place's name (passing); the units after it, with their type
+    # words, are its address.
+    assert codes("Trao xe đạp cho học sinh nghèo",
+                 "20 chiếc xe đạp được trao cho học sinh Trường TH Hòa Bình, phường 5, "
+                 "TP.Vũng Tàu.") == ["79"]
+    assert codes("Khám bệnh miễn phí", "Bác sĩ Bệnh viện Bạch Mai, Hà Nội khám cho bà con "
+                 "xã Tam Chung, tỉnh Thanh Hóa.") == ["38"]
