@@ -305,6 +305,13 @@ def test_where_a_person_lives_is_a_label_when_the_only_place(said: str) -> None:
     assert codes("Quê Quảng Ngãi đón Tết", "Em Minh, quê Quảng Ngãi, kể lại.") == []
 
 
+def test_the_homeland_named_is_where_the_story_goes() -> None:
+    # "quê Thanh Hóa" is a home town (an origin); "quê hương Thanh Hóa", the homeland, is where
+    # the story takes the reader.
+    assert codes("Á hậu về thăm nhà", "Cô có chuyến quay lại quê hương Thanh Hóa.") == ["38"]
+    assert codes("Á hậu đăng quang", "Cô, quê Thanh Hóa, đăng quang tối qua.") == []
+
+
 @pytest.mark.parametrize("summary", [
     "Danh sách tên gọi các tỉnh và trung tâm hành chính (tỉnh lỵ) của 34 đơn vị.",
     "Sạt lở trên tỉnh lộ 10 khiến giao thông ách tắc.",
