@@ -257,3 +257,8 @@ def test_an_institutions_address_is_where_its_news_is() -> None:
                  "TP.Vũng Tàu.") == ["79"]
     assert codes("Khám bệnh miễn phí", "Bác sĩ Bệnh viện Bạch Mai, Hà Nội khám cho bà con "
                  "xã Tam Chung, tỉnh Thanh Hóa.") == ["38"]
+
+
+def test_the_land_of_the_hung_kings_is_phu_tho() -> None:
+    assert codes("Kiều bào về Đất Tổ dâng hương tưởng nhớ các Vua Hùng") == ["25"]
+    assert codes("Giữ gìn mảnh đất tổ tiên để lại") == []
