@@ -369,6 +369,9 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     # the Youth Union's movements; a veterans' congress said with the association's abbreviation
     ("Tuổi trẻ tỉnh ra quân Ngày Chủ nhật xanh", "", ["van-dong-phong-trao"]),
     ("Đại hội đại biểu toàn quốc Hội CCB Việt Nam lần thứ V", "", ["dai-hoi-mttq"]),
+    # a rough sea that stops the ferries is no disaster
+    ("Tàu cao tốc ra Lý Sơn tạm dừng", "Do ảnh hưởng không khí lạnh, biển động, sóng to, gió "
+     "lớn nên tàu tạm dừng.", []),
     # a boat the sea sank, or its rescue, is no disaster; a storm named beside it is one
     ("Hai ngư dân mất tích khi thuyền bị sóng đánh chìm", "", []),
     ("Cứu hộ 17 thuyền viên tàu cá gặp nạn", "Trung tâm tìm kiếm cứu nạn lai dắt tàu vào bờ.",
