@@ -344,8 +344,6 @@ def test_a_type_word_before_a_lowercase_word_is_no_unit() -> None:
      ["75"]),
     ("Tai nạn đoạn qua xã Tân Phú, tỉnh Đồng Tháp; tài xế quê Tây Ninh, phụ xế ngụ TPHCM.",
      ["82"]),
-    ("Trên làn đường hướng từ TP.HCM về miền Tây đoạn qua phường Nhị Quý, tỉnh Đồng Tháp, xảy "
-     "ra tai nạn.", ["82"]),
 ])
 def test_a_direction_of_travel_and_a_residence_are_no_place_of_the_news(
         summary: str, expected: list[str]) -> None:
