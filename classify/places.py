@@ -687,7 +687,7 @@ class PlaceReader:
                 m.passing = PASSING_COMPARISON
             elif (bracket and _IDENTIFICATION.search(before)) or self._after_ethnic_group(before):
                 m.passing = IDENTIFICATION
-            elif (said := ends.get(ALONE)) is not None:
+            elif (said := ends.get(ALONE)) is not None and ENUMERATION not in ends:
                 m.passing = self._alone_kind[said]  # a residence, a seat, a neighbour
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
@@ -1139,10 +1139,14 @@ class PlaceReader:
             return True
         for m in self.rules.home_unit.finditer(text):
             after = text[m.end() :].lstrip(" ")
-            if len(m.group(1)) == 2:  # an abbreviation and its dot: "TP. Cần Thơ" is named
+            abbreviated = len(m.group(1)) == 2
+            if abbreviated:  # with its dot: "TP. Cần Thơ" is named
                 after = after.lstrip(". ")
-            if after[:1].isdigit() or (after[:1].isupper() and self._names_a_place(after)):
-                continue  # a named unit, not "tỉnh Phan Mộng Thành" (the chairman's name)
+            if after[:1].isdigit() or (after[:1].isupper() and (
+                    abbreviated or self._names_a_place(after))):
+                # A named unit, not "tỉnh Phan Mộng Thành" (the chairman's name); after "TP" a
+                # capital is always the city's name, one abroad too ("TP Osaka").
+                continue
             words = after.split(maxsplit=1)
             if words and words[0].strip(",.;:)").lower() in self.rules.other_after:
                 continue

@@ -59,6 +59,8 @@ class PhraseRef:
 class TopicRules:
     phrases: dict[str, list[PhraseRef]]  # folded key → where it is used
     combos: dict[str, list[int]]  # slug → number of groups of each `together…` list
+    # slug → the `together_keep…` lists among them, which still count beside a yield_to topic
+    keep_combos: dict[str, frozenset[int]]
     yield_to: dict[str, tuple[str, ...]]
     # A phrase within a few words after one of these, in the same clause, is mentioned in
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
@@ -116,6 +118,7 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     known = catalog_topics()
     phrases: dict[str, list[PhraseRef]] = {}
     combos: dict[str, list[int]] = {}
+    keep_combos: dict[str, frozenset[int]] = {}
     yield_to: dict[str, tuple[str, ...]] = {}
 
     def add(raw: object, slug: str, role: str, combo: int = 0, group: int = 0) -> None:
@@ -144,11 +147,14 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
             for raw in rule.get(role, []):
                 add(raw, slug, role)
         combos[slug] = []
-        for combo, key in enumerate(k for k in rule if k.startswith("together")):
+        lists = [k for k in rule if k.startswith("together")]
+        for combo, key in enumerate(lists):
             for group, phrases_ in enumerate(rule[key]):
                 for raw in phrases_:
                     add(raw, slug, "together", combo, group)
             combos[slug].append(len(rule[key]))
+        keep_combos[slug] = frozenset(i for i, k in enumerate(lists)
+                                      if k.startswith("together_keep"))
         unknown = set(rule.get("yield_to", [])) - set(known)
         if unknown:
             raise TopicRulesError(
@@ -168,7 +174,8 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
     if anywhere - set(known):
         raise TopicRulesError(f"{path.name}: [abroad] anywhere: unknown topics "
                               f"{sorted(anywhere - set(known))}")
-    return TopicRules(phrases=phrases, combos=combos, yield_to=yield_to, passing=passing,
+    return TopicRules(phrases=phrases, combos=combos, keep_combos=keep_combos,
+                      yield_to=yield_to, passing=passing,
                       passing_any=passing_any, passing_keys=passing_keys,
                       abroad_places=_words(abroad.get("places", [])),
                       home_words=(BoundedWords(normalize(w) for w in abroad["home_words"])
@@ -233,9 +240,10 @@ class _Tally:
     def free(self, span: Span) -> bool:
         return not self.blocked or not any(span[0] < e and s < span[1] for s, e in self.blocked)
 
-    def keep_only(self) -> None:
-        """Forget every phrase but the `keep` ones."""
-        self.strong, self.weak, self.together = {}, {}, {}
+    def keep_only(self, keep_combos: frozenset[int]) -> None:
+        """Forget every phrase but the `keep` ones and the `together_keep…` lists'."""
+        self.strong, self.weak = {}, {}
+        self.together = {k: v for k, v in self.together.items() if k[0] in keep_combos}
 
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
@@ -361,7 +369,7 @@ def score_topics(
     for slug in [s for s in given if any(o in given for o in rules.yield_to[s])]:
         # Beside the topic it yields to, only its `keep` phrases count: the houses' or the
         # relief's recipients being poor is no poverty news (spec: companion topics).
-        tallies[slug].keep_only()
+        tallies[slug].keep_only(rules.keep_combos[slug])
         spans = tallies[slug].evidence(rules.combos[slug], sentence)
         if spans:
             given[slug] = spans

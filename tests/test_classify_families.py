@@ -262,6 +262,7 @@ def test_an_institutions_address_is_where_its_news_is() -> None:
 def test_the_land_of_the_hung_kings_is_phu_tho() -> None:
     assert codes("Kiều bào về Đất Tổ dâng hương tưởng nhớ các Vua Hùng") == ["25"]
     assert codes("Giữ gìn mảnh đất tổ tiên để lại") == []
+    assert codes("Bộ đội Biên phòng giữ vững từng tấc đất Tổ quốc") == []  # the fatherland
 
 
 def test_an_old_spelling_of_a_province() -> None:

@@ -305,11 +305,21 @@ def test_where_a_person_lives_is_a_label_when_the_only_place(said: str) -> None:
     assert codes("Quê Quảng Ngãi đón Tết", "Em Minh, quê Quảng Ngãi, kể lại.") == []
 
 
-def test_the_homeland_named_is_where_the_story_goes() -> None:
-    # "quê Thanh Hóa" is a home town (an origin); "quê hương Thanh Hóa", the homeland, is where
-    # the story takes the reader.
+def test_the_homeland_one_goes_back_to_is_where_the_story_goes() -> None:
+    # "quê Thanh Hóa", "quê hương Hà Tĩnh" are a home town (an origin); the homeland one goes
+    # back to or is in ("quay lại quê hương Thanh Hóa") is where the story takes the reader.
     assert codes("Á hậu về thăm nhà", "Cô có chuyến quay lại quê hương Thanh Hóa.") == ["38"]
     assert codes("Á hậu đăng quang", "Cô, quê Thanh Hóa, đăng quang tối qua.") == []
+    assert codes("Ca sĩ quê hương Hà Tĩnh tổ chức liveshow tại Hà Nội") == ["01"]
+
+
+def test_boats_sheltering_somewhere_are_there() -> None:
+    # "tránh trú tại" is shelter from a storm, not where someone lives
+    assert codes("Tàu cá Quảng Nam vào tránh trú tại Quảng Ngãi") == ["48", "51"]
+
+
+def test_a_city_abbreviated_and_named_abroad_is_no_unnamed_home() -> None:
+    assert codes("Động đất mạnh rung chuyển TP Osaka, Nhật Bản", feed="01") == []
 
 
 @pytest.mark.parametrize("summary", [
