@@ -468,6 +468,11 @@ class PlaceReader:
         return tuple(p for p in self.gaz.places[key]
                      if not p.marks or said == p.marks or said.endswith(" " + p.marks))
 
+    def _readings(self, key: str, written: str, marked: bool) -> tuple[Place, ...]:
+        """The readings of `key` the `written` name allows: in text with diacritics, only those
+        with its own marks (`_same_marks`); in text typed without them, every one."""
+        return self._same_marks(key, written) if marked else self.gaz.places[key]
+
     def _type_before(self, text: str, ts: int, marked: bool = True
                      ) -> tuple[str | None, int, str]:
         """The type word right before a name: (tier, where it starts, its full form). In text
@@ -651,7 +656,7 @@ class PlaceReader:
             # A person's province, a company's seat and an identification all follow a bracket:
             # most names have none before them, and those three checks are skipped.
             bracket = "(" in before
-            if COMPARISON in ends and ENUMERATION not in ends:
+            if not self._says_where(m):
                 m.passing = PASSING_COMPARISON
             elif HOME_GROUND in ends and not m.typed and m.place is not None \
                     and m.place.kind in PROVINCE_LEVEL:
@@ -785,11 +790,9 @@ class PlaceReader:
             ts, te = prep.span(start, end)
             marked = prep.marked(ts)
             written = text[ts:te]
-            cands = gaz.places[key]
-            if marked:  # written with diacritics: only the name's own marks count
-                cands = self._same_marks(key, written)
-                if not cands:
-                    continue
+            cands = self._readings(key, written, marked)
+            if not cands:
+                continue  # written with other marks: another word ("cá màu")
             typed, quote_start, type_word = self._type_before(text, ts, marked)
             if typed and _after_plural(text, quote_start):
                 listed = te, typed, type_word
@@ -928,9 +931,7 @@ class PlaceReader:
                 # A commune's type word may be older than its namesake's in the gazetteer
                 # ("xã Phong Hải" of 2014, a ward since): any commune of that name the item's
                 # places or its feed point to.
-                written = prep.text[m.ts : m.te]
-                wider = tuple(p for p in (self._same_marks(m.key, written) if m.marked
-                                          else self.gaz.places[m.key])
+                wider = tuple(p for p in self._readings(m.key, prep.text[m.ts : m.te], m.marked)
                               if p.kind in COMMUNE_KINDS and p not in m.cands)
                 place = self._pick(kept, i, wider, context, feed, priors)
             if place is not None:
