@@ -95,6 +95,14 @@ _IDENTIFICATION: Final = re.compile(
     r"\((?:(?:sinh năm|SN|\d{1,3} tuổi)\b[^()]*|đoàn(?: ĐBQH)?\s+)$", re.IGNORECASE)
 # A vehicle's plate number ("29B-123.45", "18N-2188", "27B 001.09"), before its route.
 _PLATE: Final = re.compile(r"\b\d{2}[A-Z]{1,2}\d?(?: ?- ?| )?\d{3,5}(?:\.\d{2})?\b")
+# A compass word after a name makes a longer one: "xã Bình Định Nam", "xã Hưng Yên Nam"; not
+# one that opens the next name ("Thái Bình Nam Định", "Hà Nội Bắc Từ Liêm", "Sa Pa Tây Bắc").
+_COMPASS: Final = ("Nam", "Bắc", "Đông", "Tây")
+_COMPASS_AFTER: Final = re.compile(rf" (?:{'|'.join(_COMPASS)})(?!\w)")
+# Middle names that also open institutions' names: "Phạm Quốc Vinh" is a person.
+_MIDDLE_NAMES: Final = frozenset({"Quốc"})
+# Whose plate it is ("biển số 30K-123.45 của Hà Nội"): a licence plate's province, no label.
+_PLATE_OF: Final = re.compile(_PLATE.pattern + r",? (?:của|thuộc) $")
 _FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -294,6 +302,9 @@ class PlaceRules:
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     nickname_after: tuple[str, ...]  # "Đà Lạt thứ hai": words right after a name (as written)
     route_start: frozenset[str]  # "từ", "tuyến": a route's first end follows (lowercase)
+    direction: frozenset[str]  # "hướng từ": a route start that a vehicle alone makes one
+    vehicle: re.Pattern[str]  # "xe", "tài xế": a vehicle before its direction of travel
+    weather: re.Pattern[str]  # "bão": between a vehicle and a direction, the path is a storm's
     route_between: re.Pattern[str]  # " đi ", " - ": between a route's two ends
     enumeration_before: frozenset[str]  # "nhiều tỉnh như": not a comparison
     work_before: frozenset[str]  # "phim", "ca khúc": a title in quotes follows
@@ -369,6 +380,9 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         nickname_after=tuple(f" {w}" for w in passing["nickname_after"]),
         route_start=frozenset(w.lower() for w in passing["route_start"]),
+        direction=frozenset(w.lower() for w in passing["direction"]),
+        vehicle=re.compile(rf"(?<!\w)(?:{_alternation(passing['vehicle'])})(?!\w)", re.IGNORECASE),
+        weather=re.compile(rf"(?<!\w)(?:{_alternation(passing['weather'])})(?!\w)", re.IGNORECASE),
         route_between=re.compile(
             rf"\s*(?:{_alternation([w for w in passing['route_between'] if not w.isalpha()])}"
             rf"|\s(?:{_alternation([w for w in passing['route_between'] if w.isalpha()])})\s)\s*",
@@ -435,7 +449,7 @@ class PlaceReader:
         # The lists every name's words before are compared with (phrases, most words read).
         self._before_lists = {
             SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
-            COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 3),
+            COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 5),
             ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3),
             HOME_GROUND: (rules.home_ground, 3), ROUTE_START: (rules.route_start, 3)}
         self._before = PhrasesBefore(self._before_lists)
@@ -519,6 +533,11 @@ class PlaceReader:
         text, rules, before = prep.text, self.rules, m.before
         if m.type_word == "xã" and SPOUSE in m.ends:
             return "spouse ('bà xã', 'ông xã')"
+        if before.endswith(("của ", "thuộc ")) and _PLATE_OF.search(before):
+            return "licence plate"
+        if (compass := _COMPASS_AFTER.match(text, m.te)) \
+                and not text[compass.end() + 1 : compass.end() + 2].isupper():
+            return "part of a longer name"
         if not m.typed:
             if NOT_PLACE in m.ends and GATEWAY not in m.ends:
                 return "person, road or other thing named after a place"
@@ -537,14 +556,26 @@ class PlaceReader:
 
     def _after_name_word(self, before: str) -> bool:
         """"Đặng Văn Lâm", "Trương Hòa Bình", "Công An Hà Nội": right after another capitalised
-        Vietnamese syllable that does not start the sentence, the name is part of a longer name."""
+        Vietnamese syllable that does not start the sentence, the name is part of a longer name.
+        A syllable that opens institutions' names counts only when it is a middle name after
+        another name's syllable: "Phạm Quốc Vinh", not "Tổ Quốc Vinh", "Mưa Lớn Tại Nghệ An"."""
         if not before.endswith(" "):
             return False
         head, _, word = before[:-1].rpartition(" ")
-        return (len(word) > 1 and word[0].isupper() and word.isalpha() and not word.isupper()
-                and word not in self.rules.institution
-                and fold(word) in self.gaz.syllables
+        if not self._name_syllable(word) or _SENTENCE_START.search(head[-3:]):
+            return False
+        if word not in self.rules.institution:
+            return True
+        if word not in _MIDDLE_NAMES:
+            return False
+        head, _, previous = head.rpartition(" ")
+        return (self._name_syllable(previous) and previous not in self.rules.institution
                 and not _SENTENCE_START.search(head[-3:]))
+
+    def _name_syllable(self, word: str) -> bool:
+        """A capitalised Vietnamese syllable, not an abbreviation."""
+        return (len(word) > 1 and word[0].isupper() and word.isalpha() and not word.isupper()
+                and fold(word) in self.gaz.syllables)
 
     def _in_organisation(self, before: str) -> bool:
         """"CLB Công an Hà Nội", "Công ty TNHH MTV Xăng dầu Quảng Nam"."""
@@ -663,8 +694,14 @@ class PlaceReader:
                 m.passing = TEAM_GROUND  # "trên sân Hà Tĩnh": a club's name, not the venue
             elif not m.typed and self._nicknamed(text, m.te):
                 m.passing = PASSING_COMPARISON  # "Đà Lạt thứ hai": another place's nickname
-            elif ROUTE_START in ends and self._after_plate(text, m.quote_start):
-                m.passing = ROUTE  # "xe khách 18N-2188 từ Hà Nội": where it runs, not the news
+            elif ROUTE_START in ends and (
+                    self._in_clause_after(_PLATE, text, m.quote_start)
+                    or (_ends_before(before, self.rules.direction, 3, marked)
+                        and self._in_clause_after(self.rules.vehicle, text, m.quote_start,
+                                                  self.rules.weather))):
+                # "xe khách 18N-2188 từ Hà Nội", "tài xế lái xe hướng từ Đà Lạt về TP HCM":
+                # where it runs, not the news
+                m.passing = ROUTE
             elif previous is not None and previous.passing == ROUTE \
                     and self.rules.route_between.fullmatch(text, previous.te, m.quote_start):
                 m.passing = ROUTE  # "… từ Hà Nội đi Lào Cai": the route's other end
@@ -711,15 +748,19 @@ class PlaceReader:
         return False
 
     @staticmethod
-    def _after_plate(text: str, start: int) -> bool:
-        """Whether a vehicle's plate number stands in the same clause before `start`, where the
-        words of a route's start end ("biển số 18N-2188 từ …", "27B 001.09, lưu thông từ …"):
-        the route the vehicle runs, a passing mention where the news names where it happened."""
+    def _in_clause_after(pattern: re.Pattern[str], text: str, start: int,
+                         unless: re.Pattern[str] | None = None) -> bool:
+        """Whether `pattern` (a vehicle's plate number, a vehicle) stands in the same clause
+        before `start`, where the words of a route's start end ("biển số 18N-2188 từ …",
+        "27B 001.09, lưu thông từ …"), with nothing `unless` matches between: the route the
+        vehicle runs, a passing mention where the news names where it happened."""
         window = text[max(0, start - 90) : start]
-        plates = list(_PLATE.finditer(window))
-        if not plates:
+        found = list(pattern.finditer(window))
+        if not found:
             return False
-        gap = window[plates[-1].end() :]
+        gap = window[found[-1].end() :]
+        if unless is not None and unless.search(gap):
+            return False
         return len(gap) <= 60 and gap.count(",") <= 1 and not any(
             c in gap for c in "();:") and _SENTENCE_END.search(gap) is None
 
@@ -823,7 +864,9 @@ class PlaceReader:
 
         Blocked phrases first, then names by length; a bare commune name (weak) never hides a
         stronger one: in "TỈNH HÒA BÌNH" the commune "Tịnh Hòa" yields to the province.
-        A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên")."""
+        A longer name holds a blocked phrase ("Đại học Tây Nguyên" holds "Tây Nguyên").
+        A name's length counts the type word before it: in "phường Láng Tròn" the ward Láng
+        Tròn (with "phường") is longer than the key "phường Láng", which holds its type word."""
         blocked = [(bs, be) for bs, be in blocked if not any(
             m.start <= bs and be <= m.end and m.end - m.start > be - bs and not m.weak
             for m in found)]
@@ -831,7 +874,9 @@ class PlaceReader:
         taken = [span for i, span in enumerate(taken)
                  if not any(span[0] < e and s < span[1] for s, e in taken[:i])]
         out = []
-        for m in sorted(found, key=lambda m: (m.weak, m.start - m.end, m.start)):
+        # (quote_start is a text offset: the folded one is a character further on)
+        for m in sorted(found, key=lambda m: (m.weak, min(m.start, m.quote_start + 1) - m.end,
+                                              m.start)):
             if not any(m.start < e and s < m.end for s, e in taken):
                 taken.append((m.start, m.end))
                 out.append(m)
@@ -1095,11 +1140,13 @@ class PlaceReader:
         for code in aside - named - titled:
             if weight[code] <= 1.0:
                 del weight[code]  # the title says where the news is; this name is an aside
-        if not weight and len(passing) == 1 and alone_ok:
+        if not weight and alone_ok and (len(passing) == 1 or (
+                passing and all(m.passing == ROUTE for m in settled))):
             # The only place named, in an institution's name or a person's identification: its
-            # own news, or the person's, perhaps.
-            code = next(iter(passing))
-            weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
+            # own news, or the person's, perhaps; a vehicle's route, when it is all the item
+            # names ("xe khách chạy hướng từ Lạng Sơn về Hà Nội bị phạt"): both its ends.
+            for code in passing:
+                weight[code], scores[code] = passing[code], PASSING_ONLY_SCORE
         if feed and feed not in weight and not subject and self._speaks_of_home(prep.text):
             weight[feed], first[feed], scores[feed] = 0.5, len(prep.text), HOME_SCORE
             evidence.append(_home_evidence(feed))

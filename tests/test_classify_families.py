@@ -240,6 +240,46 @@ def test_a_licence_plates_province_is_no_label_even_with_its_type_word(plate: st
         == ["68"]
 
 
+@pytest.mark.parametrize("title, summary, expected", [
+    # a vehicle's direction of travel, with no plate number, where the crash site is named
+    ("Tai nạn ở Đồng Nai", "Ôtô khách chạy trên quốc lộ 1, hướng từ Hà Nội đi TP.HCM. Tới huyện "
+     "Xuân Lộc (Đồng Nai), xe đâm vào container.", ["75"]),
+    ("Tai nạn trên đèo Bảo Lộc", "Tài xế lái xe container hướng từ Đà Lạt về TP HCM.", ["68"]),
+    ("5 ôtô đâm liên hoàn", "Trên làn đường hướng từ TP.HCM về miền Tây đoạn qua phường Nhị "
+     "Quý, tỉnh Đồng Tháp.", ["82"]),
+    # …both its ends when the route is all the item names; a storm's path is no vehicle's
+    ("Tài xế xe khách chạy hướng từ Lạng Sơn về Hà Nội bị phạt", "", ["20", "01"]),
+    ("Tại Hải Phòng, xe tải bị lật khi bão số 3 di chuyển hướng từ Quảng Ninh vào Thái Bình",
+     "", ["31", "22", "33"]),
+    # a ward whose key holds its type word does not hide a longer name ("phường Láng Tròn")
+    ("Trao quà Tết", "Phường Láng Tròn trao 100 suất quà; phường Láng Tròn là phường mới.", ["96"]),
+    ("Trao quà Tết", "Chính quyền phường Láng Tròn đã trao 100 suất quà.", ["96"]),
+    # a compass word after a name makes a longer one; a road named after a city is no place
+    ("Bình Định Nam ra quân làm công trình thanh niên", "", []),
+    ("Khởi công cầu vượt nút giao Hà Nội Nam Từ Liêm", "", ["01"]),
+    ("Du khách về Sa Pa Tây Bắc ngắm tuyết", "", ["15"]),
+    # a middle name that opens institutions' names makes a person; title case does not
+    ("Kiểm lâm bị đâm", "Ông Phạm Quốc Vinh (Trạm trưởng) phát hiện 4 thợ săn.", []),
+    ("Mưa Lớn Kéo Dài Tại Nghệ An, Nhiều Nơi Ngập Sâu", "", ["40"]),
+    ("Cựu chiến binh về thăm Cổ Thành Quảng Trị", "", ["44"]),
+    ("Tai nạn ở TPHCM", "Tông liên hoàn trên xa lộ Hà Nội (TPHCM).", ["79"]),
+    # another country's capital, a city's epithet
+    ("Đoàn công tác thăm Lào", "Tại Thủ đô Vientian, Tổng Bí thư Lào tiếp Đoàn.", []),
+    ("Tuyên Quang lên đô thị loại II", "Tỉnh Tuyên Quang, Thủ đô khu Giải phóng.", ["08"]),
+    # the places a region's news names after "như" are its places
+    ("Mưa lũ gây thiệt hại", "Thiệt hại nặng tại nhiều tỉnh miền núi phía Bắc như Lào Cai, Sơn "
+     "La, Điện Biên.", ["15", "14", "11"]),
+])
+def test_routes_longer_names_and_regions(title: str, summary: str, expected: list[str]) -> None:
+    assert codes(title, summary) == expected
+
+
+def test_the_province_a_plate_number_belongs_to_is_no_label() -> None:
+    assert codes("Xe tải mang biển số 30K-123.45 của Hà Nội gây tai nạn ở Nghệ An") == ["40"]
+    assert codes("Tai nạn ở Nghệ An", "Xe 30K-123.45, thuộc Hà Nội, lật xuống mương.") \
+        == ["40"]
+
+
 @pytest.mark.parametrize("said, expected", [
     ("huyện Lộc Hà", "42"), ("huyện Quảng Uyên", "04"), ("Quận 9", "79"),  # merged away
     ("huyện Krông Ana", "66"), ("huyện Đak Pơ", "52"), ("huyện Đắk G’Long", "68"),  # spellings
