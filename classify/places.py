@@ -99,10 +99,13 @@ _PLATE: Final = re.compile(r"\b\d{2}[A-Z]{1,2}\d?(?: ?- ?| )?\d{3,5}(?:\.\d{2})?
 # one that opens the next name ("Thái Bình Nam Định", "Hà Nội Bắc Từ Liêm", "Sa Pa Tây Bắc").
 _COMPASS: Final = ("Nam", "Bắc", "Đông", "Tây")
 _COMPASS_AFTER: Final = re.compile(rf" (?:{'|'.join(_COMPASS)})(?!\w)")
+# A news agency's dateline ("Hà Nội (TTXVN 17/3) Theo thống kê…"): where the story was filed.
+_DATELINE: Final = re.compile(r" ?\((?:TTXVN|VNA)\b")
 # Middle names that also open institutions' names: "Phạm Quốc Vinh" is a person.
 _MIDDLE_NAMES: Final = frozenset({"Quốc"})
-# Whose plate it is ("biển số 30K-123.45 của Hà Nội"): a licence plate's province, no label.
-_PLATE_OF: Final = re.compile(_PLATE.pattern + r",? (?:của|thuộc) $")
+# Whose plate it is ("biển số 30K-123.45 của Hà Nội", "37A-123.45 (Nghệ An)", "30K-123.45 đăng
+# ký tại Hà Nội"): a licence plate's province, no label.
+_PLATE_OF: Final = re.compile(_PLATE.pattern + r"(?:,? (?:của|thuộc|đăng ký tại) | ?\()$")
 _FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
 _OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -533,11 +536,13 @@ class PlaceReader:
         text, rules, before = prep.text, self.rules, m.before
         if m.type_word == "xã" and SPOUSE in m.ends:
             return "spouse ('bà xã', 'ông xã')"
-        if before.endswith(("của ", "thuộc ")) and _PLATE_OF.search(before):
+        if before.endswith(("của ", "thuộc ", "tại ", "(")) and _PLATE_OF.search(before):
             return "licence plate"
         if (compass := _COMPASS_AFTER.match(text, m.te)) \
                 and not text[compass.end() + 1 : compass.end() + 2].isupper():
             return "part of a longer name"
+        if text[m.te : m.te + 2] in (" (", "(") and _DATELINE.match(text, m.te):
+            return "a news agency's dateline"
         if not m.typed:
             if NOT_PLACE in m.ends and GATEWAY not in m.ends:
                 return "person, road or other thing named after a place"

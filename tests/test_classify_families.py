@@ -269,6 +269,17 @@ def test_a_licence_plates_province_is_no_label_even_with_its_type_word(plate: st
     # the places a region's news names after "như" are its places
     ("Mưa lũ gây thiệt hại", "Thiệt hại nặng tại nhiều tỉnh miền núi phía Bắc như Lào Cai, Sơn "
      "La, Điện Biên.", ["15", "14", "11"]),
+    ("Thí điểm mô hình mới", "Đà Nẵng cùng các thành phố lớn như Hà Nội, TP.HCM thí điểm.",
+     ["48", "01", "79"]),
+    # …but a comparison stays one
+    ("Lào Cai muốn đưa Sa Pa thành đô thị du lịch giống các thành phố phía Nam như Đà Lạt", "",
+     ["15"]),
+    ("Người Việt ở Thủ đô Viên (Áo) tổ chức Tết Trung thu", "", []),
+    # a news agency's dateline is where the story was filed; a ranking overtaken is a comparison
+    ("Cuộc bầu cử thành công tốt đẹp", "Hà Nội (TTXVN 17/3) Số cử tri đi bầu đạt 99,69%.", []),
+    ("Mưa lớn ở Hà Nội", "Hà Nội (TTXVN) Mưa gây ngập nhiều tuyến phố.", ["01"]),
+    ("Sôi động bức tranh hút vốn FDI tại Bắc Ninh", "Vượt TP. Hồ Chí Minh và Hà Nội, Bắc Ninh dẫn "
+     "đầu cả nước.", ["24"]),
 ])
 def test_routes_longer_names_and_regions(title: str, summary: str, expected: list[str]) -> None:
     assert codes(title, summary) == expected
@@ -278,6 +289,10 @@ def test_the_province_a_plate_number_belongs_to_is_no_label() -> None:
     assert codes("Xe tải mang biển số 30K-123.45 của Hà Nội gây tai nạn ở Nghệ An") == ["40"]
     assert codes("Tai nạn ở Nghệ An", "Xe 30K-123.45, thuộc Hà Nội, lật xuống mương.") \
         == ["40"]
+    assert codes("Tai nạn ở Thanh Hóa", "Ô tô biển số 37A-123.45 (Nghệ An) tông vào dải phân "
+                 "cách.") == ["38"]
+    assert codes("Ô tô biển số 30K-123.45 đăng ký tại Hà Nội bị lật xuống suối ở Hà Giang") \
+        == ["08"]
 
 
 @pytest.mark.parametrize("said, expected", [

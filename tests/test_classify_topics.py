@@ -460,6 +460,17 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     ("500 đoàn viên ra quân tiếp sức mùa thi", "", ["van-dong-phong-trao"]),
     ("Công đoàn phát động tháng thi đua cao điểm", "", ["van-dong-phong-trao"]),
     ("Thánh lễ đêm mừng Chúa Giáng sinh", "", ["dan-toc-ton-giao"]),
+    # a committee's plenary; the land records' database
+    ("Khai mạc Hội nghị Đoàn Chủ tịch Ủy ban Trung ương MTTQ Việt Nam lần thứ hai", "",
+     ["hoi-nghi-giao-ban"]),
+    ("Cơ sở dữ liệu đất đai sẽ hoàn thành vào năm 2026", "", ["chuyen-doi-so"]),
+    # the deputies of a constituency meet voters; sentencing law is lawmaking; an inspection's
+    # recoveries sent on to the police are anti-corruption news
+    ("Các đại biểu Quốc hội đơn vị bầu cử số 1 tiếp xúc cử tri 11 phường", "",
+     ["giam-sat-phan-bien"]),
+    ("Đề xuất bỏ án tử hình với tội tham ô tài sản, nhận hối lộ", "", []),
+    ("Phát hiện vi phạm hơn 38 tỷ đồng", "Qua công tác thanh tra hành chính đã kiến nghị thu hồi "
+     "38 tỷ đồng; chuyển cơ quan điều tra xử lý 1 vụ.", ["phong-chong-tham-nhung"]),
     # a scam's warning and its losses are no disaster; gifts for National Day are welfare
     ("Cảnh báo lừa đảo chiếm đoạt tài sản", "Thủ đoạn mới gây thiệt hại lớn về tài sản.", []),
     ("Xã trao quà Tết Độc lập cho người dân", "", ["giam-ngheo-an-sinh"]),
