@@ -541,7 +541,7 @@ class PlaceReader:
         if (compass := _COMPASS_AFTER.match(text, m.te)) \
                 and not text[compass.end() + 1 : compass.end() + 2].isupper():
             return "part of a longer name"
-        if text[m.te : m.te + 2] in (" (", "(") and _DATELINE.match(text, m.te):
+        if _DATELINE.match(text, m.te):
             return "a news agency's dateline"
         if not m.typed:
             if NOT_PLACE in m.ends and GATEWAY not in m.ends:
