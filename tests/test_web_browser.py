@@ -35,6 +35,8 @@ def _flow(base: str) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or ""
@@ -66,7 +68,11 @@ def _flow(base: str) -> None:
         box = driver.find_element(By.NAME, "q")
         box.send_keys("ban giao nha dai doan ket")  # typed without diacritics
         box.submit()
-        assert "60 tin cho" in driver.find_element(By.CSS_SELECTOR, "p.found").text
+        # (a form's submit does not wait for the next page, as a click on a link does: wait for
+        # the results, or find_element may read the page being left)
+        found = WebDriverWait(driver, 30).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "p.found")))
+        assert "60 tin cho" in found.text
         first = driver.find_element(By.CSS_SELECTOR, "ol.items a.title").text
         assert first.startswith("Bàn giao nhà Đại đoàn kết")
 
