@@ -1,7 +1,8 @@
 """Classify an item by current province and topic, with evidence for every label.
 
 One Aho-Corasick automaton holds every gazetteer name, blocked phrase and topic phrase (and the
-passing phrases, as a quick test for topics); one pass over the folded text finds them all.
+passing phrases, as a quick test for topics, and the word pairs the topic model weighs); one
+pass over the folded text finds them all.
 Places are then read in context (classify/places.py) and topic phrases added up
 (classify/topics.py).
 
@@ -31,6 +32,7 @@ TOPIC: Final = 2
 SPORTS: Final = 4
 ORGANISATION: Final = 8
 PASSING: Final = 16
+PAIR: Final = 32  # a word pair the topic model weighs
 Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
 
@@ -74,10 +76,12 @@ class Classifier:
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
         topic_keys = {k for k, refs in self.topic_rules.phrases.items()
                       if any(r.role != "name" for r in refs)}
-        for key in place_keys | topic_keys | rules.sports | rules.organisation_keys:
+        pairs = self.topic_model.pair_keys if self.topic_model else frozenset()
+        for key in place_keys | topic_keys | rules.sports | rules.organisation_keys | pairs:
             kinds = ((PLACE if key in place_keys else 0) | (TOPIC if key in topic_keys else 0)
                      | (SPORTS if key in rules.sports else 0)
-                     | (ORGANISATION if key in rules.organisation_keys else 0))
+                     | (ORGANISATION if key in rules.organisation_keys else 0)
+                     | (PAIR if key in pairs else 0))
             automaton.add_word(f" {key} ", (key, kinds, len(key)))
         # Passing phrases ("nhân dịp") unpadded, anywhere: where none is found, topics need not
         # search the text for them (TopicRules.passing_keys).
@@ -90,7 +94,7 @@ class Classifier:
         self, title: str, summary: str = "", feed_province: str | None = None
     ) -> Classification:
         prep = prepare(title, summary)
-        place_hits, topic_hits, sports, organisations, passing = self._scan(prep)
+        place_hits, topic_hits, sports, organisations, passing, pairs = self._scan(prep)
         provinces, place_evidence, scores = self.places.read(
             prep, place_hits, feed_province, sports, organisations > 0)
         if provinces == [feed_province] and not any(e.text for e in place_evidence) \
@@ -102,7 +106,7 @@ class Classifier:
         if self.topic_model is None:
             scores.update((slug, 1.0) for slug in topics)
         else:
-            topics, topic_evidence = self._weigh_topics(self.topic_model, prep, signals,
+            topics, topic_evidence = self._weigh_topics(self.topic_model, prep, pairs, signals,
                                                         topic_evidence, scores)
         if topics and not provinces and self.topic_rules.abroad(prep):
             # Foreign news: only the topics that happen abroad too (data/topic_rules.toml).
@@ -114,16 +118,17 @@ class Classifier:
 
     def rule_signals(self, title: str, summary: str = "") -> tuple[Prepared, list[str], set[str]]:
         """What the topic rules alone say: the prepared text, the topics, the model's signals
-        (scripts/train_topics.py trains on these)."""
+        (scripts/topic_holdout.py records these for the topic model's stack)."""
         prep = prepare(title, summary)
         topics, _, signals = score_topics(prep, self._scan(prep)[1], self.topic_rules)
         return prep, topics, signals
 
-    def _scan(self, prep: Prepared) -> tuple[list[Span], list[Span], int, int, bool]:
+    def _scan(self, prep: Prepared) -> tuple[list[Span], list[Span], int, int, bool, set[str]]:
         """One automaton pass: place hits, topic hits, how many sports and organisation words,
-        whether a passing phrase may be in the text."""
+        whether a passing phrase may be in the text, the topic model's word pairs found."""
         place_hits: list[Span] = []
         topic_hits: list[Span] = []
+        pairs: set[str] = set()
         sports = organisations = 0
         passing = False
         for found in self._automaton.iter(prep.folded):
@@ -141,6 +146,9 @@ class Classifier:
             if kinds == PASSING:
                 passing = True
                 continue
+            if kinds == PAIR:
+                pairs.add(key)
+                continue
             if kinds & PLACE:
                 place_hits.append(span)
             if kinds & TOPIC:
@@ -149,24 +157,27 @@ class Classifier:
                 sports += 1
             if kinds & ORGANISATION:
                 organisations += 1
-        return place_hits, topic_hits, sports, organisations, passing
+            if kinds & PAIR:
+                pairs.add(key)
+        return place_hits, topic_hits, sports, organisations, passing, pairs
 
     @staticmethod
-    def _weigh_topics(model: TopicModel, prep: Prepared, signals: set[str],
+    def _weigh_topics(model: TopicModel, prep: Prepared, pairs: set[str], signals: set[str],
                       rule_evidence: list[Evidence], scores: dict[str, float]
                       ) -> tuple[list[str], list[Evidence]]:
         """The model's verdict on every topic: it keeps or vetoes what the rules found and adds
-        what they missed; each label's score is the model's probability."""
+        what they missed, never what they denied (TopicModel.probabilities); each label's score
+        is the model's probability."""
         by_rule = {e.label: e for e in rule_evidence}
         topics, evidence = [], []
-        for slug, p in model.probabilities(prep.folded, prep.title_end, signals,
+        for slug, p in model.probabilities(prep.folded, prep.title_end, pairs, signals,
                                            labels_only=True).items():
             topics.append(slug)
             scores[slug] = round(p, 3)
             if slug in by_rule:
                 evidence.append(by_rule[slug])
             else:
-                top = model.top_words(prep.folded, prep.title_end, slug)
+                top = model.top_words(prep.folded, prep.title_end, pairs, slug)
                 words = ", ".join(f'"{w}"' for w in top)
                 evidence.append(Evidence(EvidenceKind.TOPIC, slug, "",
                                          f"model ({words}) → {slug} ({topic_name(slug)})"))

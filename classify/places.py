@@ -31,7 +31,7 @@ from typing import Any, Final
 from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
-from classify.textmap import Prepared, marks_form, match_key
+from classify.textmap import SENTENCE_END, Prepared, marks_form, match_key
 from classify.wordgate import EndWords, WordGate
 from vntext import fold
 
@@ -71,7 +71,6 @@ NEAR: Final = 60  # folded characters within which a following province settles 
 _CLAUSE_END: Final = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD: Final = re.compile(r"\w+")
 _PERSON_TITLES: Final = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
-_SENTENCE_END: Final = re.compile(r"[.!?](?:\s|$)")
 _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
@@ -256,12 +255,6 @@ def _home_evidence(feed: str) -> Evidence:
     return Evidence(EvidenceKind.PROVINCE, feed, "",
                     f"unit named without a name → feed home province → {feed} "
                     f"{province_name(feed)}")
-
-
-def _lead_end(text: str) -> int:
-    """Where the first sentence of `text` ends."""
-    found = _SENTENCE_END.search(text, 2)
-    return found.end() if found else len(text)
 
 
 def _with_folded(words: list[str]) -> list[str]:
@@ -767,7 +760,7 @@ class PlaceReader:
         if unless is not None and unless.search(gap):
             return False
         return len(gap) <= 60 and gap.count(",") <= 1 and not any(
-            c in gap for c in "();:") and _SENTENCE_END.search(gap) is None
+            c in gap for c in "();:") and SENTENCE_END.search(gap) is None
 
     def _seat_of_organisation(self, before: str) -> bool:
         """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right
@@ -1088,12 +1081,12 @@ class PlaceReader:
         said: set[tuple[str, str]] = set()
         subject = False  # another province is named as the subject
         # With no title, the summary's first sentence stands for it.
-        lead_start, lead_end = (0, prep.title_end) if prep.title_end else (2, _lead_end(prep.text))
+        lead_start, lead_end = (0 if prep.title_end else 2), prep.headline_end()
         # The lead: the title and, after a title, the summary's first sentence (issue 10: a
         # province the title or lead names keeps the feed's home province from being a label).
         subject_end = 0
         if prep.title_end:
-            found = _SENTENCE_END.search(prep.text, prep.title_end + 2)
+            found = SENTENCE_END.search(prep.text, prep.title_end + 2)
             subject_end = found.end() if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ALONE_OK for m in settled)

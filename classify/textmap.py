@@ -57,6 +57,7 @@ VIETNAMESE_LETTERS: Final = ("àáạảãâầấậẩẫăằắặẳẵèé
                       "ỳýỵỷỹđ")
 MARKED: Final = re.compile(f"[{VIETNAMESE_LETTERS}]", re.IGNORECASE)
 _NOT_WORD: Final = re.compile(r"[\W_]+")
+SENTENCE_END: Final = re.compile(r"[.!?](?:\s|$)")
 # a quote mark, not an apostrophe in "M'gar"
 _QUOTE: Final = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
 
@@ -139,6 +140,14 @@ class Prepared:
                  title_marked: bool = True, summary_marked: bool = True) -> None:
         self.text, self.title_end, self.folded, self.cased = text, title_end, folded, cased
         self.title_marked, self.summary_marked = title_marked, summary_marked
+
+    def headline_end(self) -> int:
+        """Where the headline ends in `text`: the title's end or, with no title, the end of the
+        summary's first sentence, which stands for it."""
+        if self.title_end:
+            return self.title_end
+        found = SENTENCE_END.search(self.text, 2)
+        return found.end() if found else len(self.text)
 
     def marked(self, pos: int) -> bool:
         """Whether the segment holding text offset `pos` is written with diacritics."""

@@ -1,16 +1,17 @@
-"""The learned part of topic classification: a linear model where the rules stop.
+"""The learned part of topic classification: words where the rules stop, weighed against them.
 
-One logistic regression per topic over binary features of the item: its folded words and word
-pairs, its title words, and what the rules said (RULE:<slug>, RULE:<slug>:title when from the
-title, RULE:<slug>:many when by several phrases). Trained by
-scripts/train_topics.py (scikit-learn, the `topics` extra) on the dev split only, exported to
-data/topic_model.json.gz; reading it here needs the stdlib alone: a score is a sum of the
-weights of the features present, through the logistic function.
+Two stages, trained by scripts/train_topics.py (scikit-learn, the `topics` extra) on the dev
+split only and exported to data/topic_model.json.gz; reading it here needs the stdlib alone.
+1. Words: per topic, a logistic regression's logit over the item's folded words, word pairs and
+   title words (a sum of the weights of the features present).
+2. Stack: per topic, one small logistic regression over that logit and what the rules said of
+   the topic (fired; from the headline; by several phrases): it was trained on the rules' verdicts
+   on labelled news they had not yet seen (data/topic_holdout.jsonl), so it knows how far each
+   side holds. Its probability is the topic's confidence (`Classification.scores`).
 
-The rules keep the evidence: the model confirms, vetoes or adds a topic, and gives each topic its
-confidence (`Classification.scores`). A topic it adds on its own shows the words that weighed most.
-Hand-written because the model is a table of weights: reading it needs no library, loads in
-milliseconds and costs a few dictionary lookups per item.
+The rules keep the evidence: the model confirms, vetoes or adds a topic. A topic it adds on its
+own shows the words that weighed most. Hand-written because the model is a table of weights:
+reading it needs no library, loads in milliseconds and costs a few dictionary lookups per item.
 
 Compiled with mypyc where a compiler is at hand (classify/native.py): it weighs every item.
 """
@@ -20,8 +21,9 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import struct
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Final
@@ -29,74 +31,155 @@ from typing import Final
 from catalog import topics as catalog_topics
 
 MODEL_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "topic_model.json.gz"
-# words of an item that count (the text is capped anyway; this bounds the pairs)
-MAX_WORDS: Final = 400
+# The words' logit is clipped to this (probability 1e-4 .. 1 - 1e-4) before the stack reads it.
+LOGIT_CAP: Final = 9.2
+# The stack's inputs for one topic, in the order of its weights in the model file.
+STACK_INPUTS: Final = ("rule", "title", "many", "words", "rule_words")
 
 
-def features(folded: str, title_end: int, signals: set[str] | frozenset[str]) -> set[str]:
+def features(folded: str, title_end: int) -> set[str]:
     """The binary features of an item, as training sees them. `folded` is Prepared.folded
     (title, then summary, one character further on than the text), `title_end` where the title
-    ends in the text, `signals` what the rules said (topics.score_topics: "slug", "slug:title",
-    "slug:many"). TopicModel.probabilities reads the same features without building them."""
-    words = folded.split()[:MAX_WORDS]
+    ends in the text (Prepared caps both, which bounds the pairs). TopicModel.word_logits reads
+    the same features without building them all (the pairs are found by the classifier's
+    automaton)."""
+    words = folded.split()
     out = {f"w:{w}" for w in words}
-    out.update(f"b:{a} {b}" for a, b in pairwise(words))
+    # A pair is two words one space apart, as the automaton's padded keys find them (a comma or
+    # the title's end between them leaves two spaces: no pair).
+    out.update(f"b:{a} {b}" for a, b in pairwise(folded.split(" ")) if a and b)
     out.update(f"t:{w}" for w in folded[: title_end + 1].split())
-    out.update(f"RULE:{signal}" for signal in signals)
     return out
 
 
-Pairs = tuple[tuple[int, float], ...]  # (topic index, weight)
+Pairs = tuple[tuple[int, float], ...]  # (topic index, weight), as the model file lists them
+
+# A feature's weights for all topics packed into one integer, a field of FIELD bits per topic in
+# units of 1/UNIT (the file rounds weights to four decimals, so this is exact): an item's logits
+# are then one integer addition per feature found, not one float addition per topic it weighs,
+# and the model costs a fraction of the classifier's time. Packing is linear (pack(a) + pack(b)
+# == pack(a + b)); `unpack` reads the fields of a sum of packed vectors plus OFFSET, which keeps
+# every field's sum in 0 .. 2**FIELD.
+FIELD: Final = 32
+UNIT: Final = 10_000
+_HALF: Final = 1 << (FIELD - 1)
+
+
+def pack(weights: Pairs) -> int:
+    return sum(round(w * UNIT) << (FIELD * i) for i, w in weights)
+
+
+def offset(n: int) -> int:
+    """What `unpack` expects added to a sum of packed vectors of `n` topics."""
+    return sum(_HALF << (FIELD * i) for i in range(n))
+
+
+def unpack(total: int, n: int) -> list[float]:
+    """The `n` fields of `total` (a sum of packed vectors plus `offset(n)`), as floats: its bytes
+    read as unsigned 32-bit integers (a shift and a mask per field would copy the whole number
+    each time)."""
+    return [(field - _HALF) / UNIT
+            for field in _layout(n).unpack(total.to_bytes(4 * n, "little"))]
+
+
+@lru_cache(maxsize=4)
+def _layout(n: int) -> struct.Struct:
+    return struct.Struct(f"<{n}I")  # FIELD bits each
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Stage 2's weights (STACK_INPUTS): z = bias + rule·r + title·t + many·m + words·w
+    + rule_words·r·w, where r, t, m are 1 when the rules gave the topic (from the headline, by
+    several phrases) and w is the words' clipped logit."""
+    bias: float
+    rule: float
+    title: float
+    many: float
+    words: float
+    rule_words: float
 
 
 @dataclass(frozen=True)
 class TopicModel:
     slugs: tuple[str, ...]
-    bias: tuple[float, ...]  # per topic
-    # Weights by kind of feature (see `features`): words, word pairs, title words, rules fired.
-    words: dict[str, Pairs]
-    pairs: dict[str, Pairs]
-    title: dict[str, Pairs]
-    rules: dict[str, Pairs]  # by rule signal: "slug", "slug:title", "slug:many"
-    pair_starts: frozenset[str]  # first words of the weighted pairs: only those are built
+    # The words' logits: packed weights (see `pack`) by feature (see `features`): a word
+    # anywhere in the item, a pair ("first second"), a word of the title; `start` is the packed
+    # biases plus `offset`.
+    start: int
+    words: dict[str, int]
+    pairs: dict[str, int]
+    title: dict[str, int]
+    stack: Stack
     threshold: float  # a topic at or above this probability is a label
+    # The keys of `words` and `title`, for a set intersection with an item's words, and of
+    # `pairs`, which the classifier's automaton finds (fields, not cached properties: compiled,
+    # the class keeps no instance dictionary to cache in).
+    word_keys: frozenset[str]
+    title_keys: frozenset[str]
+    pair_keys: frozenset[str]
 
-    def probabilities(self, folded: str, title_end: int, signals: set[str],
+    def probabilities(self, folded: str, title_end: int, pairs: set[str], signals: set[str],
                       labels_only: bool = False) -> dict[str, float]:
-        """Each topic's probability (with `labels_only`, of those at or above the threshold),
-        from the features `features` would list, without building them all: a sum of weights
-        of the words, pairs and title words present."""
-        z = list(self.bias)
-        found: list[Pairs] = [self.rules[s] for s in signals if s in self.rules]
-        if self.words or self.pairs or self.title:  # a model of the rules alone reads no words
-            words = folded.split()[:MAX_WORDS]
-            found += [self.words[w] for w in set(words) if w in self.words]
-            starts = self.pair_starts
-            pairs = {f"{a} {b}" for a, b in pairwise(words) if a in starts}
-            found += [self.pairs[p] for p in pairs if p in self.pairs]
-            found += [self.title[w] for w in set(folded[: title_end + 1].split())
-                      if w in self.title]
-        for weights in found:
-            for index, weight in weights:
-                z[index] += weight
+        """Each topic's probability (with `labels_only`, of the labels: those at or above the
+        threshold, and those the rules found in the headline, whatever the words say: their score
+        shows the doubt. Cross-validated on the holdout that costs nothing, and short items,
+        whose words say little, keep what their headline says).
+        A topic the rules vetoed is no label. `folded` and `title_end` are Prepared's, `pairs`
+        the keys of `pairs` found in `folded` (one space apart); `signals` what the rules said
+        (topics.score_topics: "slug", "slug:title", "slug:many", "slug:veto")."""
+        z = self.word_logits(folded, title_end, pairs)
+        st = self.stack
         low = self.logit_threshold if labels_only else -math.inf
-        return {slug: 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, v))))
-                for slug, v in zip(self.slugs, z, strict=True) if v >= low}
+        out = {}
+        vetoes = labels_only and any(s.endswith(":veto") for s in signals)
+        for slug, words in zip(self.slugs, z, strict=True):
+            if vetoes and f"{slug}:veto" in signals:
+                continue  # the rules' veto is final
+            w = max(-LOGIT_CAP, min(LOGIT_CAP, words))
+            v = st.bias + st.words * w
+            headline = False
+            if slug in signals:
+                v += st.rule + st.rule_words * w
+                headline = f"{slug}:title" in signals
+                if headline:
+                    v += st.title
+                if f"{slug}:many" in signals:
+                    v += st.many
+            if v >= low or headline:
+                out[slug] = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, v))))
+        return out
 
-    @cached_property
+    def word_logits(self, folded: str, title_end: int, pairs: set[str]) -> list[float]:
+        """Stage 1: each topic's logit from the words, pairs and title words present, read as
+        `features` lists them (each once, however often it occurs) without building them."""
+        total = self.start
+        for key in self.word_keys.intersection(folded.split()):
+            total += self.words[key]
+        for key in pairs:
+            total += self.pairs[key]
+        for key in self.title_keys.intersection(folded[: title_end + 1].split()):
+            total += self.title[key]
+        return unpack(total, len(self.slugs))
+
+    @property
     def logit_threshold(self) -> float:
         return math.log(self.threshold / (1.0 - self.threshold))
 
-    def top_words(self, folded: str, title_end: int, slug: str, n: int = 3) -> list[str]:
-        """The words and pairs present that raise `slug` most: evidence for a topic the model
-        added on its own."""
-        index = self.slugs.index(slug)
-        scored = []
-        for feat in features(folded, title_end, set()):
-            kind, _, text = feat.partition(":")
-            table = {"w": self.words, "b": self.pairs, "t": self.title}[kind]
-            scored += [(w, text) for i, w in table.get(text, ()) if i == index and w > 0]
-        return list(dict.fromkeys(text for _, text in sorted(scored, reverse=True)))[:n]
+    def top_words(self, folded: str, title_end: int, pairs: set[str], slug: str, n: int = 3
+                  ) -> list[str]:
+        """The words and pairs present that raise `slug` most (`pairs` as for `probabilities`):
+        evidence for a topic the model added on its own."""
+        shift, base = FIELD * self.slugs.index(slug), offset(len(self.slugs))
+
+        def weight(packed: int) -> float:
+            return ((((packed + base) >> shift) & ((1 << FIELD) - 1)) - _HALF) / UNIT
+
+        found = [(weight(self.words[k]), k) for k in self.word_keys.intersection(folded.split())]
+        found += [(weight(self.pairs[k]), k) for k in pairs]
+        found += [(weight(self.title[k]), k)
+                  for k in self.title_keys.intersection(folded[: title_end + 1].split())]
+        return list(dict.fromkeys(k for w, k in sorted(found, reverse=True) if w > 0))[:n]
 
 
 class TopicModelError(ValueError):
@@ -111,13 +194,15 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
     slugs = tuple(data["slugs"])
     if set(slugs) != set(catalog_topics()):
         raise TopicModelError(f"{path.name}: topics {sorted(slugs)} differ from the catalog's")
-    tables: dict[str, dict[str, Pairs]] = {"w": {}, "b": {}, "t": {}, "RULE": {}}
-    for feat, pairs in data["weights"].items():
-        kind, _, text = feat.partition(":")
-        tables[kind][text] = tuple((int(i), float(w)) for i, w in pairs)
-    return TopicModel(slugs, tuple(data["bias"]), tables["w"], tables["b"], tables["t"],
-                      tables["RULE"], frozenset(p.split()[0] for p in tables["b"]),
-                      float(data["threshold"]))
+    tables: dict[str, dict[str, int]] = {"w": {}, "b": {}, "t": {}}
+    for feat, weights in data["weights"].items():
+        kind, _, text = feat.partition(":")  # "w:word", "b:first second", "t:word"
+        tables[kind][text] = pack(tuple((int(i), float(w)) for i, w in weights))
+    words, pairs, title = tables["w"], tables["b"], tables["t"]
+    start = pack(tuple(enumerate(map(float, data["bias"])))) + offset(len(slugs))
+    stack = Stack(*(float(data["stack"][name]) for name in ("bias", *STACK_INPUTS)))
+    return TopicModel(slugs, start, words, pairs, title, stack, float(data["threshold"]),
+                      frozenset(words), frozenset(title), frozenset(pairs))
 
 
 @lru_cache(maxsize=1)

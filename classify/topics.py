@@ -245,9 +245,12 @@ class _Tally:
         self.strong, self.weak = {}, {}
         self.together = {k: v for k, v in self.together.items() if k[0] in keep_combos}
 
+    def vetoed(self) -> bool:
+        return bool(self.vetoes) and any(self.free(s) for s in self.vetoes)
+
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
-        if self.vetoes and any(self.free(s) for s in self.vetoes):
+        if self.vetoed():
             return []
         if self.keep or self.strong:
             strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
@@ -301,8 +304,9 @@ def score_topics(
     passing_folded: bool = True,
 ) -> tuple[list[str], list[Evidence], set[str]]:
     """Topics (catalog order), their evidence and the signals the topic model reads: each topic
-    given ("thien-tai-cuu-tro"), given from the title (":title"), by two phrases or more
-    (":many").
+    given ("thien-tai-cuu-tro"), given from the headline (":title": the title, or with none the
+    summary's first sentence), by two phrases or more (":many"), denied (":veto": vetoed, or
+    only mentioned in passing).
 
     `hits` are (start, end, key) spans of `prep.folded`, overlapping ones included;
     `passing_folded` False says that no key of `rules.passing_keys` is in it (so no passing
@@ -313,6 +317,7 @@ def score_topics(
     # Hot loop (every hit of every item): what each hit's refs share is read once per hit, and
     # whether the text holds a passing phrase at all only when a ref first asks.
     may_pass: bool | None = None if passing_folded else False
+    passed: set[str] = set()  # topics with a phrase mentioned in passing
     evidence_refs = rules.evidence_refs
     title_end, title_marked, summary_marked = prep.title_end, prep.title_marked, \
         prep.summary_marked
@@ -343,6 +348,7 @@ def score_topics(
                     may_pass = rules.passing_any is not None \
                         and rules.passing_any.search(text.lower())
                 if may_pass and _in_passing(text, span[0], rules):
+                    passed.add(ref.slug)
                     continue
             tally = tallies.get(ref.slug)
             if tally is None:
@@ -361,8 +367,12 @@ def score_topics(
                 tally.weak.setdefault(key, span)
             else:
                 getattr(tally, ref.role).setdefault(key, span)
+    # A veto, or a phrase only in passing, is the rules' last word: the topic model may not
+    # give the topic either (spec: a mention in passing is no topic).
+    vetoed = {f"{slug}:veto" for slug, tally in tallies.items() if tally.vetoed()}
+    vetoed.update(f"{slug}:veto" for slug in passed if slug not in tallies)
     if not tallies:
-        return [], [], set()
+        return [], [], vetoed
     sentence = _Sentences(prep.text)
     given = {slug: spans for slug, tally in tallies.items()
              if (spans := tally.evidence(rules.combos[slug], sentence))}
@@ -379,10 +389,11 @@ def score_topics(
     names = catalog_topics()
     labels = [slug for slug in names if slug in given]
     evidence: list[Evidence] = []
-    signals = set(labels)
+    signals = set(labels) | vetoed
+    headline_end = prep.headline_end()
     for slug in labels:
         spans = sorted(given[slug])
-        if spans[0][0] < prep.title_end:
+        if spans[0][0] < headline_end:
             signals.add(f"{slug}:title")
         if len(spans) > 1:
             signals.add(f"{slug}:many")

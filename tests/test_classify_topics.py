@@ -3,6 +3,7 @@ topics per item, and how the rules file is read."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,16 @@ from classify.topics import TopicRulesError, load_topic_rules
 
 def topics(title: str, summary: str = "") -> list[str]:
     return get_classifier().classify(title, summary).topics
+
+
+@functools.cache
+def _rules_alone() -> Classifier:
+    return Classifier(learned=False)
+
+
+def rule_topics(title: str, summary: str = "") -> list[str]:
+    """The rules' verdict, before the topic model weighs it with the words."""
+    return _rules_alone().classify(title, summary).topics
 
 
 EXAMPLES = {
@@ -109,9 +120,14 @@ def test_evidence_for_every_topic() -> None:
 def test_rules_are_data_that_admins_extend(tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text('[chuyen-doi-so]\nstrong = ["chữ ký số"]\n', encoding="utf-8")
-    classifier = Classifier(topic_rules=load_topic_rules(rules))
+    classifier = Classifier(topic_rules=load_topic_rules(rules), learned=False)
     assert classifier.classify("Doanh nghiệp dùng chữ ký số").topics == ["chuyen-doi-so"]
-    assert classifier.classify("Người dân dùng VNeID").topics == []
+    assert classifier.classify("Người dân dùng VNeID").topics == []  # the file replaced them
+    # With the topic model, an admin's phrase in a headline still gives its topic, whatever the
+    # words say (the model may add topics of its own: VNeID is digital transformation).
+    learned = Classifier(topic_rules=load_topic_rules(rules))
+    result = learned.classify("Doanh nghiệp dùng chữ ký số")
+    assert result.topics == ["chuyen-doi-so"] and 0 < result.scores["chuyen-doi-so"] <= 1
 
 
 @pytest.mark.parametrize("content, message", [
@@ -477,4 +493,6 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
 ])
 def test_topic_families_from_new_labelled_batches(title: str, summary: str,
                                                    expected: list[str]) -> None:
-    assert sorted(topics(title, summary)) == expected
+    """The rule families' contract (the topic model then weighs them with the words, measured by
+    bench/classify_eval.py: it gives "Hỗ trợ xây mới nhà … trước mùa mưa bão" a disaster too)."""
+    assert sorted(rule_topics(title, summary)) == expected
