@@ -38,6 +38,7 @@ BEFORE: dict[str, tuple[str, ...]] = {
                  "news_zc", "news_zd", "news_ze", "news_zf", "news_zg"),
     "7a8b632c960b": ("news_zh", "news_zi", "news_zj", "news_zk", "news_zl", "news_zm", "news_zn",
                  "news_zo", "news_zp"),
+    "900855322c32": ("news_zq", "news_zr", "news_zs", "news_zt", "news_zu"),
 }
 # Run inside the old worktree (its `classify` is the one imported): one JSON line per item.
 READER = """
