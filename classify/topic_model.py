@@ -154,12 +154,16 @@ class TopicModel:
         """Stage 1: each topic's logit from the words, pairs and title words present, read as
         `features` lists them (each once, however often it occurs) without building them."""
         total = self.start
-        for key in self.word_keys.intersection(folded.split()):
-            total += self.words[key]
+        for table, words in ((self.words, folded.split()),
+                             (self.title, folded[: title_end + 1].split())):
+            seen: set[str] = set()
+            for word in words:  # a lookup a word, a set only for the weighted ones
+                packed = table.get(word)
+                if packed is not None and word not in seen:
+                    seen.add(word)
+                    total += packed
         for key in pairs:
             total += self.pairs[key]
-        for key in self.title_keys.intersection(folded[: title_end + 1].split()):
-            total += self.title[key]
         return unpack(total, len(self.slugs))
 
     @property
