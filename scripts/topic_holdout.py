@@ -39,6 +39,7 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "7a8b632c960b": ("news_zh", "news_zi", "news_zj", "news_zk", "news_zl", "news_zm", "news_zn",
                  "news_zo", "news_zp"),
     "900855322c32": ("news_zq", "news_zr", "news_zs", "news_zt", "news_zu"),
+    "b72886aa02f4": ("news_zv", "news_zw", "news_zx"),
 }
 # Run inside the old worktree (its `classify` is the one imported): one JSON line per item.
 READER = """
