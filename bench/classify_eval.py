@@ -12,7 +12,9 @@ Speed: title-plus-summary items per second on one core (the labelled items repea
 best of three rounds). Load: time and memory to load the gazetteer, the rules, the landmarks and
 the topic model, in a fresh process.
 
-The last line reads (gap: dev F1 minus test F1, the larger of provinces and topics):
+The last line reads (gap: dev F1 minus test F1, the larger of provinces and topics; the topic
+model's words are trained on dev, so dev topic F1 is partly a training score: the honest figures
+for dev are the cross-validated ones scripts/train_topics.py prints):
 classify: split=test province_p=… province_r=… province_f1=… topic_f1=… gap=… items_per_s=…
 load_s=… mem_mb=… modules=<compiled|pure> targets=<met|missed: …>
 (modules: whether the hot modules ran compiled, classify/native.py; LOA_PURE_PYTHON=1 runs them
