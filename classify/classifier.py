@@ -63,14 +63,15 @@ class Classifier:
         topic_rules: TopicRules | None = None,
         learned: bool = True,
     ) -> None:
-        """`learned=False` leaves topics to the rules alone (training needs that)."""
+        """`learned=False` leaves topics to the rules alone (scripts/topic_holdout.py and the
+        rules' tests need that)."""
         self.gazetteer = gazetteer or get_gazetteer()
         self.topic_rules = topic_rules or get_topic_rules()
         self.topic_model: TopicModel | None = get_topic_model() if learned else None
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
-        # Value: (key, what it is: a bitmask of PLACE, TOPIC, SPORTS and ORGANISATION, how far
-        # its start is from the match's end).
+        # Value: (key, what it is: a bitmask of PLACE, TOPIC, SPORTS, ORGANISATION and PAIR, how
+        # far its start is from the match's end).
         automaton = ahocorasick.Automaton()
         rules = self.places.rules
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
@@ -165,9 +166,9 @@ class Classifier:
     def _weigh_topics(model: TopicModel, prep: Prepared, pairs: set[str], signals: set[str],
                       rule_evidence: list[Evidence], scores: dict[str, float]
                       ) -> tuple[list[str], list[Evidence]]:
-        """The model's verdict on every topic: it keeps or vetoes what the rules found and adds
-        what they missed, never what they denied (TopicModel.probabilities); each label's score
-        is the model's probability."""
+        """The model's verdict on every topic: it keeps or drops what the rules found (not in the
+        headline) and adds what they missed, never what they denied (TopicModel.probabilities);
+        each label's score is the model's probability."""
         by_rule = {e.label: e for e in rule_evidence}
         topics, evidence = [], []
         for slug, p in model.probabilities(prep.folded, prep.title_end, pairs, signals,

@@ -58,6 +58,7 @@ VIETNAMESE_LETTERS: Final = ("àáạảãâầấậẩẫăằắặẳẵèé
 MARKED: Final = re.compile(f"[{VIETNAMESE_LETTERS}]", re.IGNORECASE)
 _NOT_WORD: Final = re.compile(r"[\W_]+")
 SENTENCE_END: Final = re.compile(r"[.!?](?:\s|$)")
+HEADLINE_CAP: Final = 300  # characters: a headline runs to 150 or so
 # a quote mark, not an apostrophe in "M'gar"
 _QUOTE: Final = re.compile(r"(?<![^\W_])'|'(?![^\W_])")
 
@@ -143,11 +144,12 @@ class Prepared:
 
     def headline_end(self) -> int:
         """Where the headline ends in `text`: the title's end or, with no title, the end of the
-        summary's first sentence, which stands for it."""
+        summary's first sentence, which stands for it (a summary with no sentence end: its first
+        HEADLINE_CAP characters, not all of it)."""
         if self.title_end:
             return self.title_end
         found = SENTENCE_END.search(self.text, 2)
-        return found.end() if found else len(self.text)
+        return found.end() if found else min(len(self.text), 2 + HEADLINE_CAP)
 
     def marked(self, pos: int) -> bool:
         """Whether the segment holding text offset `pos` is written with diacritics."""

@@ -4,14 +4,17 @@ Two stages, trained by scripts/train_topics.py (scikit-learn, the `topics` extra
 split only and exported to data/topic_model.json.gz; reading it here needs the stdlib alone.
 1. Words: per topic, a logistic regression's logit over the item's folded words, word pairs and
    title words (a sum of the weights of the features present).
-2. Stack: per topic, one small logistic regression over that logit and what the rules said of
-   the topic (fired; from the headline; by several phrases): it was trained on the rules' verdicts
-   on labelled news they had not yet seen (data/topic_holdout.jsonl), so it knows how far each
-   side holds. Its probability is the topic's confidence (`Classification.scores`).
+2. Stack: one small logistic regression, shared by the topics, over a topic's words logit and
+   what the rules said of it (fired; from the headline; by several phrases): it was trained on
+   the rules' verdicts on labelled news they had not yet seen (data/topic_holdout.jsonl), so it
+   knows how far each side holds. Its probability is the topic's confidence
+   (`Classification.scores`).
 
-The rules keep the evidence: the model confirms, vetoes or adds a topic. A topic it adds on its
+The rules keep the evidence and the last word where they spoke firmly: the model confirms,
+drops or adds a topic, but never drops one the rules found in the headline nor gives one they
+denied. A topic it adds on its
 own shows the words that weighed most. Hand-written because the model is a table of weights:
-reading it needs no library, loads in milliseconds and costs a few dictionary lookups per item.
+reading it needs no library, loads in milliseconds and costs a dictionary lookup per word.
 
 Compiled with mypyc where a compiler is at hand (classify/native.py): it weighs every item.
 """
@@ -52,20 +55,21 @@ def features(folded: str, title_end: int) -> set[str]:
     return out
 
 
-Pairs = tuple[tuple[int, float], ...]  # (topic index, weight), as the model file lists them
+TopicWeights = tuple[tuple[int, float], ...]  # (topic index, weight), as the model file has them
 
 # A feature's weights for all topics packed into one integer, a field of FIELD bits per topic in
 # units of 1/UNIT (the file rounds weights to four decimals, so this is exact): an item's logits
-# are then one integer addition per feature found, not one float addition per topic it weighs,
-# and the model costs a fraction of the classifier's time. Packing is linear (pack(a) + pack(b)
-# == pack(a + b)); `unpack` reads the fields of a sum of packed vectors plus OFFSET, which keeps
-# every field's sum in 0 .. 2**FIELD.
+# are then one integer addition per feature found, not one float addition per topic it weighs.
+# Packing is linear (pack(a) + pack(b) == pack(a + b)); `unpack` reads the fields of a sum of
+# packed vectors plus `offset(n)`, which keeps every field in 0 .. 2**FIELD as long as each
+# topic's sum stays within ±2**31 / UNIT = ±214,748: an item (capped by Prepared) holds a few
+# hundred features at most, and no weight comes near 100.
 FIELD: Final = 32
 UNIT: Final = 10_000
 _HALF: Final = 1 << (FIELD - 1)
 
 
-def pack(weights: Pairs) -> int:
+def pack(weights: TopicWeights) -> int:
     return sum(round(w * UNIT) << (FIELD * i) for i, w in weights)
 
 
@@ -112,31 +116,32 @@ class TopicModel:
     title: dict[str, int]
     stack: Stack
     threshold: float  # a topic at or above this probability is a label
-    # The keys of `words` and `title`, for a set intersection with an item's words, and of
-    # `pairs`, which the classifier's automaton finds (fields, not cached properties: compiled,
-    # the class keeps no instance dictionary to cache in).
+    # The keys of `words` and `title` (for `top_words`) and of `pairs` (the classifier's
+    # automaton finds them): fields, not cached properties, as compiled the class keeps no
+    # instance dictionary to cache in.
     word_keys: frozenset[str]
     title_keys: frozenset[str]
     pair_keys: frozenset[str]
 
     def probabilities(self, folded: str, title_end: int, pairs: set[str], signals: set[str],
                       labels_only: bool = False) -> dict[str, float]:
-        """Each topic's probability (with `labels_only`, of the labels: those at or above the
-        threshold, and those the rules found in the headline, whatever the words say: their score
-        shows the doubt. Cross-validated on the holdout that costs nothing, and short items,
-        whose words say little, keep what their headline says).
-        A topic the rules vetoed is no label. `folded` and `title_end` are Prepared's, `pairs`
-        the keys of `pairs` found in `folded` (one space apart); `signals` what the rules said
-        (topics.score_topics: "slug", "slug:title", "slug:many", "slug:veto")."""
+        """Each topic's probability; with `labels_only`, the labels' only: those at or above the
+        threshold, and those the rules found in the headline whatever the words say (the score
+        shows the doubt: cross-validated on the holdout this costs nothing, and short items,
+        whose words say little, keep what their headline says), never one the rules denied.
+        `folded` and `title_end` are Prepared's, `pairs` the keys of `self.pairs` found in
+        `folded`;
+        `signals` what the rules said (topics.score_topics: "slug", "slug:title", "slug:many",
+        "slug:veto")."""
         z = self.word_logits(folded, title_end, pairs)
         st = self.stack
         low = self.logit_threshold if labels_only else -math.inf
         out = {}
-        vetoes = labels_only and any(s.endswith(":veto") for s in signals)
-        for slug, words in zip(self.slugs, z, strict=True):
-            if vetoes and f"{slug}:veto" in signals:
+        any_veto = labels_only and any(s.endswith(":veto") for s in signals)
+        for slug, logit in zip(self.slugs, z, strict=True):
+            if any_veto and f"{slug}:veto" in signals:
                 continue  # the rules' veto is final
-            w = max(-LOGIT_CAP, min(LOGIT_CAP, words))
+            w = max(-LOGIT_CAP, min(LOGIT_CAP, logit))
             v = st.bias + st.words * w
             headline = False
             if slug in signals:
@@ -204,6 +209,13 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
         tables[kind][text] = pack(tuple((int(i), float(w)) for i, w in weights))
     words, pairs, title = tables["w"], tables["b"], tables["t"]
     start = pack(tuple(enumerate(map(float, data["bias"])))) + offset(len(slugs))
+    # A topic's logit must stay within its field whatever an item holds (see `pack`).
+    bound = [abs(b) for b in map(float, data["bias"])]
+    for weights in data["weights"].values():
+        for i, w in weights:
+            bound[int(i)] += abs(float(w))
+    if max(bound) >= _HALF / UNIT:
+        raise TopicModelError(f"{path.name}: weights too large for their packed fields")
     stack = Stack(*(float(data["stack"][name]) for name in ("bias", *STACK_INPUTS)))
     return TopicModel(slugs, start, words, pairs, title, stack, float(data["threshold"]),
                       frozenset(words), frozenset(title), frozenset(pairs))

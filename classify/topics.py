@@ -248,6 +248,12 @@ class _Tally:
     def vetoed(self) -> bool:
         return bool(self.vetoes) and any(self.free(s) for s in self.vetoes)
 
+    def has_phrases(self) -> bool:
+        """Whether a phrase that speaks for the topic was found, outside a `not` phrase."""
+        spans = [*self.strong.values(), *self.keep.values(), *self.weak.values(),
+                 *(span for group in self.together.values() for span in group)]
+        return any(self.free(span) for span in spans)
+
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
         if self.vetoed():
@@ -367,10 +373,11 @@ def score_topics(
                 tally.weak.setdefault(key, span)
             else:
                 getattr(tally, ref.role).setdefault(key, span)
-    # A veto, or a phrase only in passing, is the rules' last word: the topic model may not
-    # give the topic either (spec: a mention in passing is no topic).
+    # A veto, or phrases only in passing, is the rules' last word: the topic model may not give
+    # the topic either (spec: a mention in passing is no topic).
     vetoed = {f"{slug}:veto" for slug, tally in tallies.items() if tally.vetoed()}
-    vetoed.update(f"{slug}:veto" for slug in passed if slug not in tallies)
+    vetoed.update(f"{slug}:veto" for slug in passed
+                  if slug not in tallies or not tallies[slug].has_phrases())
     if not tallies:
         return [], [], vetoed
     sentence = _Sentences(prep.text)

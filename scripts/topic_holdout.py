@@ -35,9 +35,9 @@ OUT = ROOT / "data" / "topic_holdout.jsonl"
 BEFORE: dict[str, tuple[str, ...]] = {
     "5995799996d7": ("news_p", "news_q", "news_r", "news_s", "news_t"),
     "ed3c805593bf": ("news_u", "news_v", "news_w", "news_x", "news_y", "news_za", "news_zb",
-                 "news_zc", "news_zd", "news_ze", "news_zf", "news_zg"),
+                     "news_zc", "news_zd", "news_ze", "news_zf", "news_zg"),
     "7a8b632c960b": ("news_zh", "news_zi", "news_zj", "news_zk", "news_zl", "news_zm", "news_zn",
-                 "news_zo", "news_zp"),
+                     "news_zo", "news_zp"),
     "900855322c32": ("news_zq", "news_zr", "news_zs", "news_zt", "news_zu"),
     "b72886aa02f4": ("news_zv", "news_zw", "news_zx"),
 }

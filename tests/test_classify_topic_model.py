@@ -20,6 +20,8 @@ from classify.textmap import prepare
 from classify.topic_model import (
     LOGIT_CAP,
     MODEL_FILE,
+    Stack,
+    TopicModel,
     TopicModelError,
     features,
     get_topic_model,
@@ -148,3 +150,35 @@ def test_a_topic_the_rules_found_in_the_headline_stays(title: str, summary: str,
     first sentence of an item without one) stays a label, its doubt shown in its score."""
     result = get_classifier().classify(title, summary)
     assert slug in result.topics and 0 < result.scores[slug] <= 1
+
+
+def _toy_model(stack: Stack) -> TopicModel:
+    """Thirteen topics; the word "lut" raises the first by 8, "nhat" lowers it by 8."""
+    slugs = tuple(topics())
+    words = {"lut": pack(((0, 8.0),)), "nhat": pack(((0, -8.0),))}
+    return TopicModel(slugs, pack(tuple((i, -2.0) for i in range(13))) + offset(13), words, {},
+                      {}, stack, 0.5, frozenset(words), frozenset(), frozenset())
+
+
+@pytest.mark.parametrize(("text", "signals", "label"), [
+    (" lut ", set(), True),  # the words alone
+    (" nhat ", {"rule"}, False),  # the words outweigh a rule from the summary
+    (" nhat ", {"rule", "rule:title"}, True),  # a rule from the headline stays
+    (" lut ", {"rule:veto"}, False),  # a veto is final, however strong the words
+])
+def test_the_labels_follow_the_stack_the_headline_and_the_vetoes(
+        text: str, signals: set[str], label: bool) -> None:
+    model = _toy_model(Stack(bias=-1.0, rule=1.0, title=0.5, many=0.0, words=1.0,
+                             rule_words=0.0))
+    slug = model.slugs[0]
+    fired = {s.replace("rule", slug) for s in signals}
+    assert (slug in model.probabilities(text, 0, set(), fired, labels_only=True)) is label
+
+
+def test_a_model_too_large_for_its_packed_fields_is_refused(tmp_path: Path) -> None:
+    data = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
+    data["weights"]["w:lut"] = [[0, 250_000.0]]
+    path = tmp_path / "model.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    with pytest.raises(TopicModelError, match="too large"):
+        load_topic_model(path)
