@@ -77,7 +77,7 @@ class Classifier:
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
         topic_keys = {k for k, refs in self.topic_rules.phrases.items()
                       if any(r.role != "name" for r in refs)}
-        pairs = self.topic_model.pair_keys if self.topic_model else frozenset()
+        pairs = frozenset(self.topic_model.pairs) if self.topic_model else frozenset()
         for key in place_keys | topic_keys | rules.sports | rules.organisation_keys | pairs:
             kinds = ((PLACE if key in place_keys else 0) | (TOPIC if key in topic_keys else 0)
                      | (SPORTS if key in rules.sports else 0)

@@ -12,9 +12,9 @@ split only and exported to data/topic_model.json.gz; reading it here needs the s
 
 The rules keep the evidence and the last word where they spoke firmly: the model confirms,
 drops or adds a topic, but never drops one the rules found in the headline nor gives one they
-denied. A topic it adds on its
-own shows the words that weighed most. Hand-written because the model is a table of weights:
-reading it needs no library, loads in milliseconds and costs a dictionary lookup per word.
+denied. A topic it adds on its own shows the words that weighed most. Hand-written because the
+model is a table of weights: reading it needs no library, loads in milliseconds and costs a
+dictionary lookup per word.
 
 Compiled with mypyc where a compiler is at hand (classify/native.py): it weighs every item.
 """
@@ -116,12 +116,6 @@ class TopicModel:
     title: dict[str, int]
     stack: Stack
     threshold: float  # a topic at or above this probability is a label
-    # The keys of `words` and `title` (for `top_words`) and of `pairs` (the classifier's
-    # automaton finds them): fields, not cached properties, as compiled the class keeps no
-    # instance dictionary to cache in.
-    word_keys: frozenset[str]
-    title_keys: frozenset[str]
-    pair_keys: frozenset[str]
 
     def probabilities(self, folded: str, title_end: int, pairs: set[str], signals: set[str],
                       labels_only: bool = False) -> dict[str, float]:
@@ -130,9 +124,8 @@ class TopicModel:
         shows the doubt: cross-validated on the holdout this costs nothing, and short items,
         whose words say little, keep what their headline says), never one the rules denied.
         `folded` and `title_end` are Prepared's, `pairs` the keys of `self.pairs` found in
-        `folded`;
-        `signals` what the rules said (topics.score_topics: "slug", "slug:title", "slug:many",
-        "slug:veto")."""
+        `folded` (by the classifier's automaton); `signals` what the rules said
+        (topics.score_topics: "slug", "slug:title", "slug:many", "slug:veto")."""
         z = self.word_logits(folded, title_end, pairs)
         st = self.stack
         low = self.logit_threshold if labels_only else -math.inf
@@ -179,15 +172,13 @@ class TopicModel:
                   ) -> list[str]:
         """The words and pairs present that raise `slug` most (`pairs` as for `probabilities`):
         evidence for a topic the model added on its own."""
-        shift, base = FIELD * self.slugs.index(slug), offset(len(self.slugs))
-
-        def weight(packed: int) -> float:
-            return ((((packed + base) >> shift) & ((1 << FIELD) - 1)) - _HALF) / UNIT
-
-        found = [(weight(self.words[k]), k) for k in self.word_keys.intersection(folded.split())]
-        found += [(weight(self.pairs[k]), k) for k in pairs]
-        found += [(weight(self.title[k]), k)
-                  for k in self.title_keys.intersection(folded[: title_end + 1].split())]
+        index, n_topics = self.slugs.index(slug), len(self.slugs)
+        base = offset(n_topics)
+        present = [(self.words, self.words.keys() & set(folded.split())),
+                   (self.pairs, pairs),
+                   (self.title, self.title.keys() & set(folded[: title_end + 1].split()))]
+        found = [(unpack(table[key] + base, n_topics)[index], key)
+                 for table, keys in present for key in keys]
         return list(dict.fromkeys(k for w, k in sorted(found, reverse=True) if w > 0))[:n]
 
 
@@ -203,22 +194,22 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
     slugs = tuple(data["slugs"])
     if set(slugs) != set(catalog_topics()):
         raise TopicModelError(f"{path.name}: topics {sorted(slugs)} differ from the catalog's")
-    tables: dict[str, dict[str, int]] = {"w": {}, "b": {}, "t": {}}
-    for feat, weights in data["weights"].items():
-        kind, _, text = feat.partition(":")  # "w:word", "b:first second", "t:word"
-        tables[kind][text] = pack(tuple((int(i), float(w)) for i, w in weights))
-    words, pairs, title = tables["w"], tables["b"], tables["t"]
-    start = pack(tuple(enumerate(map(float, data["bias"])))) + offset(len(slugs))
+    bias = tuple(map(float, data["bias"]))
     # A topic's logit must stay within its field whatever an item holds (see `pack`).
-    bound = [abs(b) for b in map(float, data["bias"])]
-    for weights in data["weights"].values():
+    bound = [abs(b) for b in bias]
+    tables: dict[str, dict[str, int]] = {"w": {}, "b": {}, "t": {}}
+    for feat, listed in data["weights"].items():
+        kind, _, text = feat.partition(":")  # "w:word", "b:first second", "t:word"
+        weights = tuple((int(i), float(w)) for i, w in listed)
+        tables[kind][text] = pack(weights)
         for i, w in weights:
-            bound[int(i)] += abs(float(w))
+            bound[i] += abs(w)
     if max(bound) >= _HALF / UNIT:
         raise TopicModelError(f"{path.name}: weights too large for their packed fields")
+    start = pack(tuple(enumerate(bias))) + offset(len(slugs))
     stack = Stack(*(float(data["stack"][name]) for name in ("bias", *STACK_INPUTS)))
-    return TopicModel(slugs, start, words, pairs, title, stack, float(data["threshold"]),
-                      frozenset(words), frozenset(title), frozenset(pairs))
+    return TopicModel(slugs, start, tables["w"], tables["b"], tables["t"], stack,
+                      float(data["threshold"]))
 
 
 @lru_cache(maxsize=1)

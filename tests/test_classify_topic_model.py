@@ -42,7 +42,6 @@ def test_the_exported_model_loads_and_has_the_13_topics() -> None:
     assert 0 < model.threshold < 1
     assert model.words and model.pairs and model.title
     assert all(" " in key for key in model.pairs) and not any(" " in k for k in model.words)
-    assert model.word_keys == set(model.words) and model.pair_keys == set(model.pairs)
     assert all(0 <= i < 13 for weights in RAW["weights"].values() for i, _ in weights)
 
 
@@ -157,7 +156,7 @@ def _toy_model(stack: Stack) -> TopicModel:
     slugs = tuple(topics())
     words = {"lut": pack(((0, 8.0),)), "nhat": pack(((0, -8.0),))}
     return TopicModel(slugs, pack(tuple((i, -2.0) for i in range(13))) + offset(13), words, {},
-                      {}, stack, 0.5, frozenset(words), frozenset(), frozenset())
+                      {}, stack, 0.5)
 
 
 @pytest.mark.parametrize(("text", "signals", "label"), [
