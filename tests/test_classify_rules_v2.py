@@ -117,6 +117,13 @@ def test_only_the_first_characters_of_a_huge_title_are_read() -> None:
     assert codes(huge + "Huế", "Đà Nẵng " * 100_000) == ["01", "48"]  # "Huế" lies past the cap
 
 
+def test_the_title_ends_where_it_ends_when_stray_marks_are_dropped() -> None:
+    # "à" with an acute too: NFC attaches nothing, the mark is dropped, and the title is shorter.
+    prep = prepare("Ca\u0300\u0301 Mau mưa lớn", "Tóm tắt.")
+    assert prep.text[: prep.title_end] == "Cà Mau mưa lớn"
+    assert prep.text[prep.title_end:] == "\n\nTóm tắt."
+
+
 # --- landmarks --------------------------------------------------------------------------------
 
 
