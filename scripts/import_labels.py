@@ -5,9 +5,11 @@
 
 Each SRC file is written to data/labelled/<its name> (or NAME). Labellers name the files of new
 items `news_*.jsonl` (see classify/labelled.py for what that means for the split). Items whose
-id is already in another labelled file are dropped; labels must be current province codes and
-the spec's topic slugs (data/catalog.json); text is normalised (vntext.normalize). Then
-data/labelled/SOURCES.md is written anew: the publishers credited, with how many items of each.
+id or page address is already in another labelled file, or earlier in the same one, are dropped
+(two labellers may take the same page under different ids). Labels must be current province
+codes and the spec's topic slugs (data/catalog.json); text is normalised (vntext.normalize).
+Then data/labelled/SOURCES.md is written anew: the publishers credited, with how many items of
+each.
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ def main() -> None:
     args = parser.parse_args()
     for src in args.sources:
         out = LABELLED_DIR / (args.name or src.name)
-        seen = {i["id"] for p in labelled_files() if p != out for i in load_jsonl(p)}
+        others = [i for p in labelled_files() if p != out for i in load_jsonl(p)]
+        seen = {i["id"] for i in others} | {i["url"] for i in others if i.get("url")}
         records, dropped = [], 0
         for item in load_jsonl(src):
-            if item["id"] in seen:
+            if item["id"] in seen or item.get("url") in seen:
                 dropped += 1
                 continue
-            seen.add(item["id"])
+            seen.update((item["id"], item.get("url") or item["id"]))
             records.append(clean(item, src.name))
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
                        encoding="utf-8")
