@@ -2,8 +2,8 @@
 
 Two stages, trained by scripts/train_topics.py (scikit-learn, the `topics` extra) on the dev
 split only and exported to data/topic_model.json.gz; reading it here needs the stdlib alone.
-1. Words: per topic, a logistic regression's logit over the item's folded words, word pairs and
-   title words (a sum of the weights of the features present).
+1. Words: per topic, a logistic regression's logit over the item's folded words, words said
+   twice or more, word pairs and title words (a sum of the weights of the features present).
 2. Stack: one small logistic regression, shared by the topics, over a topic's words logit and
    what the rules said of it (fired; from the headline; by several phrases): it was trained on
    the rules' verdicts on labelled news they had not yet seen (data/topic_holdout.jsonl), so it
@@ -25,6 +25,7 @@ import gzip
 import json
 import math
 import struct
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -48,6 +49,8 @@ def features(folded: str, title_end: int) -> set[str]:
     automaton)."""
     words = folded.split()
     out = {f"w:{w}" for w in words}
+    # A word said again is what the item is about more often than a word said once.
+    out.update(f"r:{w}" for w, n in Counter(words).items() if n > 1)
     # A pair is two words one space apart, as the automaton's padded keys find them (a comma or
     # the title's end between them leaves two spaces: no pair).
     out.update(f"b:{a} {b}" for a, b in pairwise(folded.split(" ")) if a and b)
@@ -108,10 +111,11 @@ class Stack:
 class TopicModel:
     slugs: tuple[str, ...]
     # The words' logits: packed weights (see `pack`) by feature (see `features`): a word
-    # anywhere in the item, a pair ("first second"), a word of the title; `start` is the packed
-    # biases plus `offset`.
+    # anywhere in the item (the weights of "w:word", then what "r:word" adds when it is said
+    # again), a pair ("first second"), a word of the title; `start` is the packed biases plus
+    # `offset`.
     start: int
-    words: dict[str, int]
+    words: dict[str, tuple[int, int]]
     pairs: dict[str, int]
     title: dict[str, int]
     stack: Stack
@@ -152,14 +156,23 @@ class TopicModel:
         """Stage 1: each topic's logit from the words, pairs and title words present, read as
         `features` lists them (each once, however often it occurs) without building them."""
         total = self.start
-        for table, words in ((self.words, folded.split()),
-                             (self.title, folded[: title_end + 1].split())):
-            seen: set[str] = set()
-            for word in words:  # a lookup a word, a set only for the weighted ones
-                packed = table.get(word)
-                if packed is not None and word not in seen:
-                    seen.add(word)
-                    total += packed
+        once: set[str] = set()  # a lookup a word, sets only for the weighted ones
+        twice: set[str] = set()
+        for word in folded.split():
+            weights = self.words.get(word)
+            if weights is not None:
+                if word not in once:
+                    once.add(word)
+                    total += weights[0]
+                elif word not in twice:
+                    twice.add(word)
+                    total += weights[1]
+        seen: set[str] = set()
+        for word in folded[: title_end + 1].split():
+            packed = self.title.get(word)
+            if packed is not None and word not in seen:
+                seen.add(word)
+                total += packed
         for key in pairs:
             total += self.pairs[key]
         return unpack(total, len(self.slugs))
@@ -174,11 +187,13 @@ class TopicModel:
         evidence for a topic the model added on its own."""
         index, n_topics = self.slugs.index(slug), len(self.slugs)
         base = offset(n_topics)
-        present = [(self.words, self.words.keys() & set(folded.split())),
-                   (self.pairs, pairs),
-                   (self.title, self.title.keys() & set(folded[: title_end + 1].split()))]
-        found = [(unpack(table[key] + base, n_topics)[index], key)
-                 for table, keys in present for key in keys]
+        counts = Counter(folded.split())
+        present = [(key, self.words[key][0] + (self.words[key][1] if counts[key] > 1 else 0))
+                   for key in self.words.keys() & counts.keys()]
+        present += [(key, self.pairs[key]) for key in pairs]
+        present += [(key, self.title[key])
+                    for key in self.title.keys() & set(folded[: title_end + 1].split())]
+        found = [(unpack(packed + base, n_topics)[index], key) for key, packed in present]
         return list(dict.fromkeys(k for w, k in sorted(found, reverse=True) if w > 0))[:n]
 
 
@@ -197,9 +212,9 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
     bias = tuple(map(float, data["bias"]))
     # A topic's logit must stay within its field whatever an item holds (see `pack`).
     bound = [abs(b) for b in bias]
-    tables: dict[str, dict[str, int]] = {"w": {}, "b": {}, "t": {}}
+    tables: dict[str, dict[str, int]] = {"w": {}, "r": {}, "b": {}, "t": {}}
     for feat, listed in data["weights"].items():
-        kind, _, text = feat.partition(":")  # "w:word", "b:first second", "t:word"
+        kind, _, text = feat.partition(":")  # "w:word", "r:word", "b:first second", "t:word"
         weights = tuple((int(i), float(w)) for i, w in listed)
         tables[kind][text] = pack(weights)
         for i, w in weights:
@@ -208,7 +223,9 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
         raise TopicModelError(f"{path.name}: weights too large for their packed fields")
     start = pack(tuple(enumerate(bias))) + offset(len(slugs))
     stack = Stack(*(float(data["stack"][name]) for name in ("bias", *STACK_INPUTS)))
-    return TopicModel(slugs, start, tables["w"], tables["b"], tables["t"], stack,
+    once, again = tables["w"], tables["r"]
+    words = {w: (once.get(w, 0), again.get(w, 0)) for w in once.keys() | again.keys()}
+    return TopicModel(slugs, start, words, tables["b"], tables["t"], stack,
                       float(data["threshold"]))
 
 

@@ -7,7 +7,7 @@
 Two stages, both on the dev split of data/labelled/ only (classify.labelled):
 1. Words: one logistic regression per topic (scikit-learn, liblinear, L1: sparse weights, a
    small file, few lookups) over the binary features of classify.topic_model.features: folded
-   words, word pairs and title words. It knows nothing of the rules.
+   words, words said twice or more, word pairs and title words. It knows nothing of the rules.
 2. Stack: one logistic regression over every (item, topic) that weighs the words' logit against
    what the rules said of that topic (fired; from the headline; by two phrases or more). The rules
    were written from dev, so on dev they look near-perfect and a stack trained there would trust

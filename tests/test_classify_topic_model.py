@@ -59,6 +59,7 @@ ITEMS = [
     ("Lũ, bão: miền Trung", "Mưa lớn gây ngập; người dân sơ tán, cứu trợ khẩn cấp."),
     ("", "Hội nghị tổng kết công tác Mặt trận năm 2025 của tỉnh."),
     ("Giá vàng hôm nay tăng mạnh", ""),
+    ("Lũ lụt ở miền Trung", "Lũ lên nhanh, lũ quét và sạt lở; dân vùng lũ được cứu trợ."),
 ]
 
 
@@ -152,9 +153,11 @@ def test_a_topic_the_rules_found_in_the_headline_stays(title: str, summary: str,
 
 
 def _toy_model(stack: Stack) -> TopicModel:
-    """Thirteen topics; the word "lut" raises the first by 8, "nhat" lowers it by 8."""
+    """Thirteen topics; the word "lut" raises the first by 8, "nhat" lowers it by 8, "lap" raises
+    it by 8 only when said twice."""
     slugs = tuple(topics())
-    words = {"lut": pack(((0, 8.0),)), "nhat": pack(((0, -8.0),))}
+    words = {"lut": (pack(((0, 8.0),)), 0), "nhat": (pack(((0, -8.0),)), 0),
+             "lap": (0, pack(((0, 8.0),)))}
     return TopicModel(slugs, pack(tuple((i, -2.0) for i in range(13))) + offset(13), words, {},
                       {}, stack, 0.5)
 
@@ -164,6 +167,8 @@ def _toy_model(stack: Stack) -> TopicModel:
     (" nhat ", {"rule"}, False),  # the words outweigh a rule from the summary
     (" nhat ", {"rule", "rule:title"}, True),  # a rule from the headline stays
     (" lut ", {"rule:veto"}, False),  # a veto is final, however strong the words
+    (" lap ", set(), False),  # a word said once weighs as "w:lap" (nothing)
+    (" lap  lap lap ", set(), True),  # said again, "r:lap" counts too (once)
 ])
 def test_the_labels_follow_the_stack_the_headline_and_the_vetoes(
         text: str, signals: set[str], label: bool) -> None:
