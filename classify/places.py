@@ -83,7 +83,10 @@ _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _ROAD_END: Final = re.compile(_RANGE_GAP.pattern + r"\w")  # a road's other end after a name
-_PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|\d+)\s+$", re.IGNORECASE)  # "các xã", "3 phường"
+# "các xã", "3 phường", "ba phường"
+_PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|\d+)\s+$",
+                            re.IGNORECASE)
+_PLURAL_ENDS: Final = "cgiamnuyCGIAMNUY"  # the last letters of the words of _PLURAL
 # "hướng Đồng Nai đi TPHCM": its other end
 _ONWARD: Final = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")
 _LIST_SEP: Final = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
@@ -164,10 +167,11 @@ def _after_plural(text: str, end: int) -> bool:
     """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
     before a name can be 2,000). A match longer than that holds a long number or run of spaces:
     at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
-    # Quick test first: a space must end the text, and "các", "những" or a digit the word
-    # before it (most type words follow other words). An all-space tail is searched.
+    # Quick test first: a space must end the text, and the word before it end as "các",
+    # "những", a number word or a digit do (most type words follow other words). An all-space
+    # tail is searched.
     word = text[max(0, end - 8) : end]
-    if not word[-1:].isspace() or ((word := word.rstrip()) and word[-1] not in "cCgG"
+    if not word[-1:].isspace() or ((word := word.rstrip()) and word[-1] not in _PLURAL_ENDS
                                    and not word[-1].isdecimal()):
         return False
     start = max(0, end - 64)
@@ -284,6 +288,7 @@ class PlaceRules:
     organisation_gate_words: frozenset[str]  # every word of `organisation`, for its quick test
     organisation_words: frozenset[str]
     institution: frozenset[str]
+    surnames: frozenset[str]  # "Đặng": a person's name opens with it, even a sentence's first
     source: frozenset[str]
     foreign_after: re.Pattern[str]
     venue_before: frozenset[str]
@@ -360,6 +365,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         organisation_gate_words=frozenset(_with_folded(ctx["organisation"])),
         organisation_words=frozenset(w.lower() for w in _with_folded(ctx["organisation_words"])),
         institution=frozenset(ctx["institution"]),
+        surnames=frozenset(ctx["surnames"]),
         source=frozenset(w.lower() for w in ctx["source"]),
         foreign_after=re.compile(
             rf"^\s*[(,]\s*(?:{_alternation(ctx['countries'])})\s*(?:[),.;]|$)"),
@@ -554,13 +560,18 @@ class PlaceReader:
 
     def _after_name_word(self, before: str) -> bool:
         """"Đặng Văn Lâm", "Trương Hòa Bình", "Công An Hà Nội": right after another capitalised
-        Vietnamese syllable that does not start the sentence, the name is part of a longer name.
+        Vietnamese syllable that does not start the sentence, the name is part of a longer name;
+        after a family name, even one that does ("…; Đặng Thanh Sơn, Ủy viên").
         A syllable that opens institutions' names counts only when it is a middle name after
         another name's syllable: "Phạm Quốc Vinh", not "Tổ Quốc Vinh", "Mưa Lớn Tại Nghệ An"."""
         if not before.endswith(" "):
             return False
         head, _, word = before[:-1].rpartition(" ")
-        if not self._name_syllable(word) or _SENTENCE_START.search(head[-3:]):
+        if not self._name_syllable(word):
+            return False
+        if word in self.rules.surnames:
+            return True
+        if _SENTENCE_START.search(head[-3:]):
             return False
         if word not in self.rules.institution:
             return True

@@ -445,3 +445,28 @@ def test_punctuation_read_first_folds_as_the_marks_one_by_one(text: str) -> None
         expected = re.sub(r"(?<![^\W_])'|'(?![^\W_])", " ", slow)
         assert _flatten(text) == expected
     assert len(_flatten(text)) == len(text)
+
+
+# --- names read on new batches (news_zy to news_zzg) -------------------------------------------
+
+
+@pytest.mark.parametrize("title, summary, feed, expected", [
+    # a family name opens a person's name even after a clause's end
+    ("Hội nghị tổng kết nhiệm kỳ", "Dự hội nghị có các đồng chí: Phạm Thị Hải Chuyền, Chủ tịch "
+     "Trung ương Hội; Đặng Thanh Sơn, Phó Chủ tịch HĐND tỉnh.", "37", ["37"]),
+    # "ba phường …": each name of the list is a ward, not the former province Bình Thuận
+    ("Đà Nẵng đặt tên phường mới", "Tại quận Hải Châu, ba phường Hải Châu, Phước Ninh và Bình "
+     "Thuận sẽ sáp nhập thành phường Hải Châu.", None, ["48"]),
+    # a wartime safe zone, not the commune An Toàn
+    ("Lễ công bố xã an toàn khu", "Quyết định công nhận các xã An toàn khu trong thời kỳ kháng "
+     "chiến chống Pháp và chống Mỹ thuộc địa bàn tỉnh Vĩnh Long.", None, ["86"]),
+    # the merged provincial outlet names itself: no place of the news
+    ("Bầu cử thêm là gì?", "Báo và Phát thanh, Truyền hình Hà Tĩnh trích đăng nội dung cuốn sách "
+     "hỏi đáp về bầu cử.", None, []),
+    # "thành phố này" is the city the text named (abroad), not the feed's home
+    ("Người Nghệ đón Tết ở nước ngoài", "Anh Trúc là Chủ tịch Hội đồng hương ở Kiev, thủ đô "
+     "Ukraina. Tại thành phố này, Hội chuẩn bị đón Tết.", "40", []),
+])
+def test_names_that_are_not_the_place_of_the_news(title: str, summary: str, feed: str | None,
+                                                  expected: list[str]) -> None:
+    assert codes(title, summary, feed) == expected
