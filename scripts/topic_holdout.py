@@ -40,6 +40,8 @@ BEFORE: dict[str, tuple[str, ...]] = {
                      "news_zo", "news_zp"),
     "900855322c32": ("news_zq", "news_zr", "news_zs", "news_zt", "news_zu"),
     "b72886aa02f4": ("news_zv", "news_zw", "news_zx"),
+    "127529891c4d": ("news_zy", "news_zz", "news_zza", "news_zzb", "news_zzc", "news_zzd",
+                     "news_zze", "news_zzf", "news_zzg"),
 }
 # Run inside the old worktree (its `classify` is the one imported): one JSON line per item.
 READER = """
