@@ -84,9 +84,10 @@ _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sente
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _ROAD_END: Final = re.compile(_RANGE_GAP.pattern + r"\w")  # a road's other end after a name
 # "các xã", "3 phường", "ba phường"
-_PLURAL: Final = re.compile(r"(?:^|\s)(?:các|những|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|\d+)\s+$",
-                            re.IGNORECASE)
-_PLURAL_ENDS: Final = "cgiamnuyCGIAMNUY"  # the last letters of the words of _PLURAL
+_PLURAL: Final = re.compile(
+    r"(?:^|\s)(?:các|những|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|\d+)\s+$", re.IGNORECASE)
+_PLURAL_WORDS: Final = frozenset(("các", "những", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám",
+                                   "chín", "mười"))  # _PLURAL's words, for its quick test
 # "hướng Đồng Nai đi TPHCM": its other end
 _ONWARD: Final = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")
 _LIST_SEP: Final = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
@@ -167,12 +168,12 @@ def _after_plural(text: str, end: int) -> bool:
     """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
     before a name can be 2,000). A match longer than that holds a long number or run of spaces:
     at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
-    # Quick test first: a space must end the text, and the word before it end as "các",
-    # "những", a number word or a digit do (most type words follow other words). An all-space
-    # tail is searched.
+    # Quick test first: a space must end the text, and the word before it be "các", "những", a
+    # number word or end with a digit (most type words follow other words). An all-space tail
+    # is searched.
     word = text[max(0, end - 8) : end]
-    if not word[-1:].isspace() or ((word := word.rstrip()) and word[-1] not in _PLURAL_ENDS
-                                   and not word[-1].isdecimal()):
+    if not word[-1:].isspace() or ((word := word.rstrip()) and not word[-1].isdecimal()
+                                   and word.rpartition(" ")[2].lower() not in _PLURAL_WORDS):
         return False
     start = max(0, end - 64)
     if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):
