@@ -111,11 +111,12 @@ class Stack:
 class TopicModel:
     slugs: tuple[str, ...]
     # The words' logits: packed weights (see `pack`) by feature (see `features`): a word
-    # anywhere in the item (the weights of "w:word", then what "r:word" adds when it is said
-    # again), a pair ("first second"), a word of the title; `start` is the packed biases plus
-    # `offset`.
+    # anywhere in the item (every word `repeated` has is here too, at 0 when it weighs only
+    # said again), what a word said again adds, a pair ("first second"), a word of the title;
+    # `start` is the packed biases plus `offset`.
     start: int
-    words: dict[str, tuple[int, int]]
+    words: dict[str, int]
+    repeated: dict[str, int]
     pairs: dict[str, int]
     title: dict[str, int]
     stack: Stack
@@ -159,14 +160,15 @@ class TopicModel:
         once: set[str] = set()  # a lookup a word, sets only for the weighted ones
         twice: set[str] = set()
         for word in folded.split():
-            weights = self.words.get(word)
-            if weights is not None:
-                if word not in once:
-                    once.add(word)
-                    total += weights[0]
-                elif word not in twice:
-                    twice.add(word)
-                    total += weights[1]
+            packed = self.words.get(word)
+            if packed is None:
+                continue
+            if word not in once:
+                once.add(word)
+                total += packed
+            elif word in self.repeated and word not in twice:
+                twice.add(word)
+                total += self.repeated[word]
         seen: set[str] = set()
         for word in folded[: title_end + 1].split():
             packed = self.title.get(word)
@@ -188,11 +190,11 @@ class TopicModel:
         index, n_topics = self.slugs.index(slug), len(self.slugs)
         base = offset(n_topics)
         counts = Counter(folded.split())
-        present = [(key, self.words[key][0] + (self.words[key][1] if counts[key] > 1 else 0))
-                   for key in self.words.keys() & counts.keys()]
+        present = [(key, self.words[key] + (self.repeated.get(key, 0) if n > 1 else 0))
+                   for key, n in counts.items() if key in self.words]
         present += [(key, self.pairs[key]) for key in pairs]
         present += [(key, self.title[key])
-                    for key in self.title.keys() & set(folded[: title_end + 1].split())]
+                    for key in set(folded[: title_end + 1].split()) if key in self.title]
         found = [(unpack(packed + base, n_topics)[index], key) for key, packed in present]
         return list(dict.fromkeys(k for w, k in sorted(found, reverse=True) if w > 0))[:n]
 
@@ -223,9 +225,8 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
         raise TopicModelError(f"{path.name}: weights too large for their packed fields")
     start = pack(tuple(enumerate(bias))) + offset(len(slugs))
     stack = Stack(*(float(data["stack"][name]) for name in ("bias", *STACK_INPUTS)))
-    once, again = tables["w"], tables["r"]
-    words = {w: (once.get(w, 0), again.get(w, 0)) for w in once.keys() | again.keys()}
-    return TopicModel(slugs, start, words, tables["b"], tables["t"], stack,
+    words = {w: tables["w"].get(w, 0) for w in tables["w"].keys() | tables["r"].keys()}
+    return TopicModel(slugs, start, words, tables["r"], tables["b"], tables["t"], stack,
                       float(data["threshold"]))
 
 

@@ -156,10 +156,9 @@ def _toy_model(stack: Stack) -> TopicModel:
     """Thirteen topics; the word "lut" raises the first by 8, "nhat" lowers it by 8, "lap" raises
     it by 8 only when said twice."""
     slugs = tuple(topics())
-    words = {"lut": (pack(((0, 8.0),)), 0), "nhat": (pack(((0, -8.0),)), 0),
-             "lap": (0, pack(((0, 8.0),)))}
-    return TopicModel(slugs, pack(tuple((i, -2.0) for i in range(13))) + offset(13), words, {},
-                      {}, stack, 0.5)
+    words = {"lut": pack(((0, 8.0),)), "nhat": pack(((0, -8.0),)), "lap": 0}
+    return TopicModel(slugs, pack(tuple((i, -2.0) for i in range(13))) + offset(13), words,
+                      {"lap": pack(((0, 8.0),))}, {}, {}, stack, 0.5)
 
 
 @pytest.mark.parametrize(("text", "signals", "label"), [
