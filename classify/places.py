@@ -563,8 +563,9 @@ class PlaceReader:
         """"Đặng Văn Lâm", "Trương Hòa Bình", "Công An Hà Nội": right after another capitalised
         Vietnamese syllable that does not start the sentence, the name is part of a longer name;
         after a family name, even one that does ("…; Đặng Thanh Sơn, Ủy viên").
-        A syllable that opens institutions' names counts only when it is a middle name after
-        another name's syllable: "Phạm Quốc Vinh", not "Tổ Quốc Vinh", "Mưa Lớn Tại Nghệ An"."""
+        A syllable that opens institutions' names counts only after a person's title ("Ông Hồ
+        Thanh Thủy", not "Hồ Thanh Thủy" the lake) or as a middle name after another name's
+        syllable: "Phạm Quốc Vinh", not "Tổ Quốc Vinh", "Mưa Lớn Tại Nghệ An"."""
         if not before.endswith(" "):
             return False
         head, _, word = before[:-1].rpartition(" ")
@@ -576,9 +577,11 @@ class PlaceReader:
             return False
         if word not in self.rules.institution:
             return True
+        head, _, previous = head.rpartition(" ")
+        if previous.lower() in _PERSON_TITLES:
+            return True  # "Ông Hồ Thanh Thủy": a family name that is also a lake's word
         if word not in _MIDDLE_NAMES:
             return False
-        head, _, previous = head.rpartition(" ")
         return (self._name_syllable(previous) and previous not in self.rules.institution
                 and not _SENTENCE_START.search(head[-3:]))
 
