@@ -169,11 +169,15 @@ def _after_plural(text: str, end: int) -> bool:
     before a name can be 2,000). A match longer than that holds a long number or run of spaces:
     at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
     # Quick test first: a space must end the text, and the word before it be "các", "những", a
-    # number word or end with a digit (most type words follow other words). An all-space tail
-    # is searched.
-    word = text[max(0, end - 8) : end]
-    if not word[-1:].isspace() or ((word := word.rstrip()) and not word[-1].isdecimal()
-                                   and word.rpartition(" ")[2].lower() not in _PLURAL_WORDS):
+    # number word or end with a digit (most type words follow other words). An all-space tail,
+    # or a word the window may have cut, is searched.
+    window = text[max(0, end - 8) : end]
+    if not window[-1:].isspace():
+        return False
+    words = window.split()
+    cut = len(words) == 1 and end > 8 and not window[0].isspace()
+    if words and not cut and not words[-1][-1].isdecimal() \
+            and words[-1].lower() not in _PLURAL_WORDS:
         return False
     start = max(0, end - 64)
     if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):

@@ -158,8 +158,10 @@ def test_poverty_words_beside_houses_or_relief_are_no_companion_topic() -> None:
     result = get_classifier().classify(
         "Bàn giao nhà Đại đoàn kết và trao học bổng cho học sinh nghèo")
     assert result.topics == ["nha-dai-doan-ket", "giam-ngheo-an-sinh"]
-    # The fund as the houses' organiser, welfare in general beside relief: no companion either.
-    assert topics("Ban Vận động Quỹ “Vì người nghèo” tỉnh xây 80 căn nhà cho hộ nghèo") == [
+    # The fund as the houses' organiser, welfare in general beside relief: no companion either,
+    # by the rules (the model weighs the fund's name, and may add the topic back with its score:
+    # denying what the rules yield costs more than it saves on the labelled items).
+    assert rule_topics("Ban Vận động Quỹ “Vì người nghèo” tỉnh xây 80 căn nhà cho hộ nghèo") == [
         "nha-dai-doan-ket"]
     assert topics("Sau lũ, tỉnh hỗ trợ người dân vùng lũ ổn định cuộc sống",
                   "Công tác an sinh xã hội được bảo đảm.") == ["thien-tai-cuu-tro"]
