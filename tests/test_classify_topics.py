@@ -230,9 +230,11 @@ def test_in_marked_text_a_phrase_without_marks_is_no_marked_word() -> None:
      "Chính trường nước này rung chuyển vì bê bối tham nhũng.", []),
     ("Amazon cắt giảm 14.000 người ở Mỹ", "Công ty muốn tinh gọn bộ máy nhờ AI.", []),
     ("Thủ tướng Nhật giải tán Hạ viện, ấn định ngày bầu cử sớm", "", []),
-    # disasters and diplomacy happen abroad too
+    # disasters, diplomacy and officials tried for corruption happen abroad too
     ("Bão Melissa tàn phá Cuba", "Hàng chục người thiệt mạng, nhiều nơi ngập lụt.",
      ["thien-tai-cuu-tro"]),
+    ("Trung Quốc xét xử cựu bí thư tỉnh ủy nhận hối lộ 60 triệu USD", "",
+     ["phong-chong-tham-nhung"]),
     # Vietnam's own news about abroad keeps its topics
     ("Hà Nội học kinh nghiệm Singapore về chuyển đổi số", "Đoàn công tác làm việc về VNeID.",
      ["chuyen-doi-so"]),
