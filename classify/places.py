@@ -71,6 +71,7 @@ NEAR: Final = 60  # folded characters within which a following province settles 
 _CLAUSE_END: Final = re.compile(r"[,;:!?()\[\]\"“”\n–—]|\.\s")
 _WORD: Final = re.compile(r"\w+")
 _PERSON_TITLES: Final = ("đbqh", "đại biểu", "ông", "bà", "anh", "chị")
+_AFTER_TITLE: Final = tuple(f" {title}" for title in _PERSON_TITLES)  # a whole word before
 _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
@@ -83,11 +84,10 @@ _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
 _RANGE_GAP: Final = re.compile(r"\s*[-–]\s*")  # "Cần Giờ - Gò Công Đông": a route's two ends
 _ROAD_END: Final = re.compile(_RANGE_GAP.pattern + r"\w")  # a road's other end after a name
-# "các xã", "3 phường", "ba phường"
-_PLURAL: Final = re.compile(
-    r"(?:^|\s)(?:các|những|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|\d+)\s+$", re.IGNORECASE)
-_PLURAL_WORDS: Final = frozenset(("các", "những", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám",
-                                   "chín", "mười"))  # _PLURAL's words, for its quick test
+# "các xã", "3 phường", "ba phường"; the words alone, for the quick test (_after_plural)
+_PLURAL_WORDS: Final = "các|những|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười"
+_PLURAL: Final = re.compile(rf"(?:^|\s)(?:{_PLURAL_WORDS}|\d+)\s+$", re.IGNORECASE)
+_PLURAL_WORD: Final = re.compile(_PLURAL_WORDS, re.IGNORECASE)
 # "hướng Đồng Nai đi TPHCM": its other end
 _ONWARD: Final = re.compile(r"\s+(?:đi|về|tới|đến|sang)\s+")
 _LIST_SEP: Final = re.compile(r"\s*(?:,|\s(?:và|, và))\s*")  # between the names of a list
@@ -167,7 +167,7 @@ def _ending(words: list[str] | None, phrases: frozenset[str], most: int = 3, mar
 def _after_plural(text: str, end: int) -> bool:
     """Whether `text[:end]` matches `_PLURAL`, searching only its last 64 characters (the text
     before a name can be 2,000). A match longer than that holds a long number or run of spaces:
-    at the window's start, or 5 characters on (after "các" or "những"); then all is searched."""
+    at the window's start, or 5 characters on (after a plural word); then all is searched."""
     # Quick test first: a space must end the text, and the word before it be "các", "những", a
     # number word or end with a digit (most type words follow other words). An all-space tail,
     # or a word the window may have cut, is searched.
@@ -177,7 +177,7 @@ def _after_plural(text: str, end: int) -> bool:
     words = window.split()
     cut = len(words) == 1 and end > 8 and not window[0].isspace()
     if words and not cut and not words[-1][-1].isdecimal() \
-            and words[-1].lower() not in _PLURAL_WORDS:
+            and not _PLURAL_WORD.fullmatch(words[-1]):
         return False
     start = max(0, end - 64)
     if start and any(c.isdecimal() or c.isspace() for c in text[start : start + 6 : 5]):
@@ -294,6 +294,7 @@ class PlaceRules:
     organisation_words: frozenset[str]
     institution: frozenset[str]
     surnames: frozenset[str]  # "Đặng": a person's name opens with it, even a sentence's first
+    surnames_after_title: frozenset[str]  # "Hồ": a person's only after "ông", "bà"…
     source: frozenset[str]
     foreign_after: re.Pattern[str]
     venue_before: frozenset[str]
@@ -371,6 +372,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         organisation_words=frozenset(w.lower() for w in _with_folded(ctx["organisation_words"])),
         institution=frozenset(ctx["institution"]),
         surnames=frozenset(ctx["surnames"]),
+        surnames_after_title=frozenset(ctx["surnames_after_title"]),
         source=frozenset(w.lower() for w in ctx["source"]),
         foreign_after=re.compile(
             rf"^\s*[(,]\s*(?:{_alternation(ctx['countries'])})\s*(?:[),.;]|$)"),
@@ -567,25 +569,25 @@ class PlaceReader:
         """"Đặng Văn Lâm", "Trương Hòa Bình", "Công An Hà Nội": right after another capitalised
         Vietnamese syllable that does not start the sentence, the name is part of a longer name;
         after a family name, even one that does ("…; Đặng Thanh Sơn, Ủy viên").
-        A syllable that opens institutions' names counts only after a person's title ("Ông Hồ
-        Thanh Thủy", not "Hồ Thanh Thủy" the lake) or as a middle name after another name's
-        syllable: "Phạm Quốc Vinh", not "Tổ Quốc Vinh", "Mưa Lớn Tại Nghệ An"."""
+        A family name that is another word too counts only after a person's title ("Ông Hồ
+        Thanh Thủy", not the lake "Hồ Thanh Thủy"); a syllable that opens institutions' names
+        only as a middle name after another name's syllable: "Phạm Quốc Vinh", not "Tổ Quốc
+        Vinh", "Mưa Lớn Tại Nghệ An"."""
         if not before.endswith(" "):
             return False
         head, _, word = before[:-1].rpartition(" ")
         if not self._name_syllable(word):
             return False
-        if word in self.rules.surnames:
+        if word in self.rules.surnames or (word in self.rules.surnames_after_title
+                                           and f" {head.lower()}".endswith(_AFTER_TITLE)):
             return True
         if _SENTENCE_START.search(head[-3:]):
             return False
         if word not in self.rules.institution:
             return True
-        head, _, previous = head.rpartition(" ")
-        if previous.lower() in _PERSON_TITLES:
-            return True  # "Ông Hồ Thanh Thủy": a family name that is also a lake's word
         if word not in _MIDDLE_NAMES:
             return False
+        head, _, previous = head.rpartition(" ")
         return (self._name_syllable(previous) and previous not in self.rules.institution
                 and not _SENTENCE_START.search(head[-3:]))
 

@@ -172,7 +172,8 @@ def prepare(title: str | None, summary: str | None = "") -> Prepared:
     text = f"{head}\n\n{tail}"  # two characters: two spaces when folded
     flat = _flatten(text)
     if len(flat) != len(text):  # marks NFC could not attach to a letter: drop them from both
-        head, tail = _MARKS.sub("", head), _MARKS.sub("", tail)  # (the title's end moves too)
+        # (the title's end moves too, and a mark after a space leaves none at either edge)
+        head, tail = _MARKS.sub("", head).rstrip(), _MARKS.sub("", tail).lstrip()
         text = f"{head}\n\n{tail}"
         flat = _flatten(text)
     cased = f" {flat} "

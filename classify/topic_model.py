@@ -154,8 +154,9 @@ class TopicModel:
         return out
 
     def word_logits(self, folded: str, title_end: int, pairs: set[str]) -> list[float]:
-        """Stage 1: each topic's logit from the words, pairs and title words present, read as
-        `features` lists them (each once, however often it occurs) without building them."""
+        """Stage 1: each topic's logit from the words (and those said again), pairs and title
+        words present, read as `features` lists them (each once, however often it occurs)
+        without building them."""
         total = self.start
         once: set[str] = set()  # a lookup a word, sets only for the weighted ones
         twice: set[str] = set()
@@ -166,9 +167,9 @@ class TopicModel:
             if word not in once:
                 once.add(word)
                 total += packed
-            elif word in self.repeated and word not in twice:
+            elif word not in twice and (again := self.repeated.get(word)) is not None:
                 twice.add(word)
-                total += self.repeated[word]
+                total += again
         seen: set[str] = set()
         for word in folded[: title_end + 1].split():
             packed = self.title.get(word)
@@ -190,8 +191,8 @@ class TopicModel:
         index, n_topics = self.slugs.index(slug), len(self.slugs)
         base = offset(n_topics)
         counts = Counter(folded.split())
-        present = [(key, self.words[key] + (self.repeated.get(key, 0) if n > 1 else 0))
-                   for key, n in counts.items() if key in self.words]
+        present = [(key, self.words[key] + (self.repeated.get(key, 0) if count > 1 else 0))
+                   for key, count in counts.items() if key in self.words]
         present += [(key, self.pairs[key]) for key in pairs]
         present += [(key, self.title[key])
                     for key in set(folded[: title_end + 1].split()) if key in self.title]

@@ -55,13 +55,17 @@ def main() -> None:
     for src in args.sources:
         out = LABELLED_DIR / (args.name or src.name)
         others = [i for p in labelled_files() if p != out for i in load_jsonl(p)]
-        seen = {i["id"] for i in others} | {i["url"] for i in others if i.get("url")}
+        ids = {i["id"] for i in others}
+        urls = {i["url"] for i in others if i.get("url")}
         records, dropped = [], 0
         for item in load_jsonl(src):
-            if item["id"] in seen or item.get("url") in seen:
+            url = item.get("url")
+            if item["id"] in ids or url in urls:
                 dropped += 1
                 continue
-            seen.update((item["id"], item.get("url") or item["id"]))
+            ids.add(item["id"])
+            if url:
+                urls.add(url)
             records.append(clean(item, src.name))
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
                        encoding="utf-8")

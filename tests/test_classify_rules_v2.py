@@ -466,17 +466,22 @@ def test_punctuation_read_first_folds_as_the_marks_one_by_one(text: str) -> None
     # "thành phố này" is the city the text named (abroad), not the feed's home
     ("Người Nghệ đón Tết ở nước ngoài", "Anh Trúc là Chủ tịch Hội đồng hương ở Kiev, thủ đô "
      "Ukraina. Tại thành phố này, Hội chuẩn bị đón Tết.", "40", []),
-    # a family name that is also a lake's word, after a person's title
+    # a family name that is another word too opens a person's name after a person's title only
     ("Ông Hồ Thanh Thủy giữ chức Chủ tịch Ủy ban MTTQ Việt Nam tỉnh Cà Mau", "", None, ["96"]),
-    ("Du khách đổ về hồ Thanh Thủy", "", None, ["25"]),
-    # newspapers quoted as sources
+    ("Đại biểu Hồ Thanh Thủy phát biểu", "", None, []),
+    ("Du lịch", "Du khách đổ về Hồ Thanh Thủy.", None, ["25"]),
+    ("Đào Sa Pa nở rộ đón Tết", "", None, ["15"]),
+    ("Võ Bình Định tỏa sáng tại giải quốc tế", "", None, ["52"]),
+    # a newspaper quoted as a source, not the words of its name in other text
     ("Xét xử cựu chủ tịch xã", "Pháp luật TP.HCM đưa tin, TAND tỉnh Hà Tĩnh xét xử sơ thẩm.",
      None, ["42"]),
+    ("Tuyên truyền pháp luật TP.HCM cho người lao động", "", None, ["79"]),
     ("Cứu người là trên hết", "Như Thanh Niên đã đưa tin, anh C. (ngụ TX.Long Mỹ, Hậu Giang) "
      "được cấp cứu.", None, ["92"]),
     # Cao Lãnh has a Văn Miếu too: only Văn Miếu - Quốc Tử Giám is Hà Nội's
     ("Đồng Tháp: Ngày hội nông dân", "Ngày hội diễn ra tại Công viên Văn Miếu.", None, ["82"]),
     ("Tham quan Văn Miếu - Quốc Tử Giám dịp Tết", "", None, ["01"]),
+    ("Dạo Công viên Văn Miếu Hà Nội", "", None, ["01"]),
 ])
 def test_names_that_are_not_the_place_of_the_news(title: str, summary: str, feed: str | None,
                                                   expected: list[str]) -> None:

@@ -59,7 +59,8 @@ ITEMS = [
     ("Lũ, bão: miền Trung", "Mưa lớn gây ngập; người dân sơ tán, cứu trợ khẩn cấp."),
     ("", "Hội nghị tổng kết công tác Mặt trận năm 2025 của tỉnh."),
     ("Giá vàng hôm nay tăng mạnh", ""),
-    ("Lũ lụt ở miền Trung", "Lũ lên nhanh, lũ quét và sạt lở; dân vùng lũ được cứu trợ."),
+    # "cháy" weighs said again only
+    ("Cháy rừng ở Lào Cai", "Đám cháy lan rộng, lực lượng chữa cháy đã khống chế."),
 ]
 
 
@@ -176,6 +177,14 @@ def test_the_labels_follow_the_stack_the_headline_and_the_vetoes(
     slug = model.slugs[0]
     fired = {s.replace("rule", slug) for s in signals}
     assert (slug in model.probabilities(text, 0, set(), fired, labels_only=True)) is label
+
+
+def test_a_word_said_again_counts_once_more_however_often() -> None:
+    model = _toy_model(Stack(bias=0.0, rule=0.0, title=0.0, many=0.0, words=1.0, rule_words=0.0))
+    assert model.word_logits(" lap ", 0, set())[0] == pytest.approx(-2.0)
+    assert model.word_logits(" lap  lap lap ", 0, set())[0] == pytest.approx(6.0)
+    assert model.top_words(" lap lap ", 0, set(), model.slugs[0]) == ["lap"]
+    assert model.top_words(" lap ", 0, set(), model.slugs[0]) == []
 
 
 def test_a_model_too_large_for_its_packed_fields_is_refused(tmp_path: Path) -> None:

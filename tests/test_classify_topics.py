@@ -226,8 +226,6 @@ def test_in_marked_text_a_phrase_without_marks_is_no_marked_word() -> None:
 
 
 @pytest.mark.parametrize("title, summary, expected", [
-    ("Hungary đề nghị EU ngừng chuyển tiền cho Ukraine",
-     "Chính trường nước này rung chuyển vì bê bối tham nhũng.", []),
     ("Amazon cắt giảm 14.000 người ở Mỹ", "Công ty muốn tinh gọn bộ máy nhờ AI.", []),
     ("Thủ tướng Nhật giải tán Hạ viện, ấn định ngày bầu cử sớm", "", []),
     # disasters, diplomacy and officials tried for corruption happen abroad too
