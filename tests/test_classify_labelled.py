@@ -28,6 +28,8 @@ def test_labelled_items_are_many_valid_unique_and_credited() -> None:
     items = [i for path in labelled_files() for i in load_jsonl(path)]
     assert len(items) >= 1500
     assert len({i["id"] for i in items}) == len(items)
+    # one page once: a page labelled twice could sit in dev and in test
+    assert len({i["url"] for i in items}) == len(items)
     sources = (LABELLED_DIR / "SOURCES.md").read_text(encoding="utf-8")
     for item in items:
         assert set(item["provinces"]) <= set(provinces()), item["id"]
