@@ -37,7 +37,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
 from catalog import topics as catalog_topics  # noqa: E402
-from classify.labelled import Split, load_split  # noqa: E402
+from classify.labelled import Split, load_jsonl, load_split  # noqa: E402
 from classify.textmap import prepare  # noqa: E402
 from classify.topic_model import LOGIT_CAP, MODEL_FILE, STACK_INPUTS, features  # noqa: E402
 
@@ -173,10 +173,7 @@ def cross_validate(feats: list[set[str]], gold: list[set[str]], holdout: dict[in
 
 def load_holdout(items: list[dict[str, object]]) -> dict[int, set[str]]:
     """Dev item index -> the rules' signals before they had seen it."""
-    before = {}
-    for line in HOLDOUT_FILE.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        before[row["id"]] = set(row["signals"])
+    before = {row["id"]: set(row["signals"]) for row in load_jsonl(HOLDOUT_FILE)}
     return {i: before[str(item["id"])] for i, item in enumerate(items)
             if str(item["id"]) in before}
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from catalog import topics
 from classify import get_classifier
-from classify.labelled import LABELLED_DIR, Split, split_of
+from classify.labelled import NEW_PREFIX, Split, labelled_files, load_jsonl, split_of
 from classify.textmap import prepare
 from classify.topic_model import (
     LOGIT_CAP,
@@ -104,10 +104,9 @@ def test_the_stack_weighs_the_rules_and_the_words() -> None:
 
 def test_the_holdout_holds_dev_items_of_the_new_batches_only() -> None:
     """The stack learns from items the rules had not seen; the test split is never among them."""
-    rows = [json.loads(line) for line in
-            (ROOT / "data" / "topic_holdout.jsonl").read_text(encoding="utf-8").splitlines()]
-    new_ids = {json.loads(line)["id"] for path in LABELLED_DIR.glob("news_*.jsonl")
-               for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    rows = load_jsonl(ROOT / "data" / "topic_holdout.jsonl")
+    new_ids = {item["id"] for path in labelled_files() if path.name.startswith(NEW_PREFIX)
+               for item in load_jsonl(path)}
     assert len(rows) > 1000
     assert all(r["id"] in new_ids and split_of(r["id"], new=True) == Split.DEV for r in rows)
     assert len({r["id"] for r in rows}) == len(rows)
