@@ -62,12 +62,15 @@ class Classifier:
         place_rules: PlaceRules | None = None,
         topic_rules: TopicRules | None = None,
         learned: bool = True,
+        topic_model: TopicModel | None = None,
     ) -> None:
         """`learned=False` leaves topics to the rules alone (scripts/topic_holdout.py and the
-        rules' tests need that)."""
+        rules' tests need that); `topic_model` replaces data/topic_model.json.gz (the bench
+        scores dev items with models that were not trained on them)."""
         self.gazetteer = gazetteer or get_gazetteer()
         self.topic_rules = topic_rules or get_topic_rules()
-        self.topic_model: TopicModel | None = get_topic_model() if learned else None
+        self.topic_model: TopicModel | None = (
+            (topic_model or get_topic_model()) if learned else None)
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
         # Value: (key, what it is: a bitmask of PLACE, TOPIC, SPORTS, ORGANISATION and PAIR, how

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from catalog import topics
-from classify import get_classifier
+from classify import Classifier, get_classifier
 from classify.labelled import NEW_PREFIX, Split, labelled_files, load_jsonl, split_of
 from classify.textmap import prepare
 from classify.topic_model import (
@@ -193,3 +193,12 @@ def test_a_model_too_large_for_its_packed_fields_is_refused(tmp_path: Path) -> N
     path.write_bytes(gzip.compress(json.dumps(data).encode()))
     with pytest.raises(TopicModelError, match="too large"):
         load_topic_model(path)
+
+
+def test_a_classifier_weighs_topics_with_the_model_it_is_given() -> None:
+    """bench/classify_eval.py scores dev items with models that were not trained on them."""
+    model = _toy_model(Stack(bias=-1.0, rule=1.0, title=0.5, many=0.0, words=1.0,
+                             rule_words=0.0))
+    slug = model.slugs[0]
+    assert slug in Classifier(topic_model=model).classify("Giá vàng lụt hôm nay").topics
+    assert slug not in get_classifier().classify("Giá vàng lụt hôm nay").topics
