@@ -492,6 +492,16 @@ def test_the_scan_sees_every_passing_phrase_folded(text: str) -> None:
     # a scam's warning and its losses are no disaster; gifts for National Day are welfare
     ("Cảnh báo lừa đảo chiếm đoạt tài sản", "Thủ đoạn mới gây thiệt hại lớn về tài sản.", []),
     ("Xã trao quà Tết Độc lập cho người dân", "", ["giam-ngheo-an-sinh"]),
+    # an island district become a special zone; a district's police abolished; a province's
+    # delegation to a neighbour's province (a state visit, a national team's friendly are not)
+    ("Huyện đảo Cô Tô sẽ như thế nào sau khi trở thành đặc khu?", "", ["sap-xep-bo-may"]),
+    ("13 điểm thu nhận hồ sơ sau khi bỏ công an cấp huyện", "", ["sap-xep-bo-may"]),
+    ("Đoàn công tác tỉnh Nghệ An thăm tỉnh Hủa Phăn (Lào)", "", ["kieu-bao-doi-ngoai"]),
+    ("Huyện Anh Sơn tặng quà cụm bản Phôn Mường (Lào)", "", ["kieu-bao-doi-ngoai"]),
+    ("Thủ tướng Phạm Minh Chính hội đàm với Thủ tướng Lào", "", []),
+    ("Đội tuyển Việt Nam giao hữu với Lào", "", []),
+    ("Ủy ban Kiểm tra Trung ương đề nghị kỷ luật nguyên Bí thư Tỉnh ủy", "",
+     ["phong-chong-tham-nhung"]),
 ])
 def test_topic_families_from_new_labelled_batches(title: str, summary: str,
                                                    expected: list[str]) -> None:
