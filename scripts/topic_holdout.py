@@ -42,6 +42,8 @@ BEFORE: dict[str, tuple[str, ...]] = {
     "b72886aa02f4": ("news_zv", "news_zw", "news_zx"),
     "127529891c4d": ("news_zy", "news_zz", "news_zza", "news_zzb", "news_zzc", "news_zzd",
                      "news_zze", "news_zzf", "news_zzg"),
+    "f0ff9951b395": ("news_zzh", "news_zzi", "news_zzj", "news_zzk", "news_zzl", "news_zzm",
+                     "news_zzn"),
 }
 # Run inside the old worktree (its `classify` is the one imported): one JSON line per item.
 READER = """
