@@ -739,7 +739,8 @@ class PlaceReader:
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (gap == " " and m.place is not None and previous.place is not None
                              and m.place.code == previous.place.code)  # "Thủ đô Hà Nội"
-                         or (previous.passing == PASSING_COMPARISON and _ONWARD.fullmatch(gap))):
+                         or (previous.passing == PASSING_COMPARISON
+                             and (_ONWARD.fullmatch(gap) or _RANGE_GAP.fullmatch(gap)))):
                 # (a unit named with its type word after an institution is its address, where
                 # the news is: "Trường TH Hòa Bình, phường 5, TP.Vũng Tàu")
                 m.passing = previous.passing

@@ -323,3 +323,25 @@ def test_the_land_of_the_hung_kings_is_phu_tho() -> None:
 def test_an_old_spelling_of_a_province() -> None:
     assert codes("Công bố người trúng cử", "Ủy ban Bầu cử tỉnh Đác Lắc công bố danh sách.",
                  feed="20") == ["66"]
+
+
+@pytest.mark.parametrize("title, summary, expected", [
+    # visitors named by where they come from
+    ("Hai du khách Hà Nội đuối nước khi tắm biển ở Thanh Hóa", "", ["38"]),
+    # the river Cầu, not the town Sông Cầu; the town still with its type word
+    ("Sông Cầu dâng cao, Bắc Ninh sơ tán dân ven đê", "", ["24"]),
+    ("Thị xã Sông Cầu đón khách du lịch", "", ["66"]),
+    # a dental clinic named after a city
+    ("Mang quà Tết lên bản", "Nha khoa Sài Gòn trao quà ở xã Cốc Mỳ, tỉnh Lào Cai.", ["15"]),
+    # a growth region named by its corners
+    ("Bắc Ninh sau sắp xếp", "Tỉnh Bắc Ninh nằm trong tam giác Hà Nội - Hải Phòng - Quảng Ninh.",
+     ["24"]),
+    # a flight's route is not where the news is; its landing is
+    ("Máy bay hạ cánh khẩn cấp", "Chuyến bay hành trình từ Hà Nội vào TP.HCM quay lại, hạ cánh "
+     "xuống sân bay Nội Bài.", ["01"]),
+    # a spelling with one mark missing
+    ("Đak Lak mở rộng diện tích cà phê", "", ["66"]),
+])
+def test_origins_rivers_clinics_regions_flights_and_spellings(title: str, summary: str,
+                                                              expected: list[str]) -> None:
+    assert codes(title, summary) == expected
