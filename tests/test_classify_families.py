@@ -341,6 +341,8 @@ def test_an_old_spelling_of_a_province() -> None:
      "xuống sân bay Nội Bài.", ["01"]),
     # a spelling with one mark missing
     ("Đak Lak mở rộng diện tích cà phê", "", ["66"]),
+    # a venue of TP.HCM named after its old racecourse, not the province
+    ("Đêm chung kết hoa hậu", "Đêm chung kết diễn ra tại Nhà thi đấu Phú Thọ (TP.HCM).", ["79"]),
 ])
 def test_origins_rivers_clinics_regions_flights_and_spellings(title: str, summary: str,
                                                               expected: list[str]) -> None:
