@@ -774,14 +774,14 @@ class PlaceReader:
         before `start`, where the words of a route's start end ("biển số 18N-2188 từ …",
         "27B 001.09, lưu thông từ …"), with nothing `unless` matches between: the route the
         vehicle runs, a passing mention where the news names where it happened."""
-        window = text[max(0, start - 90) : start]
+        window = text[max(0, start - 110) : start]
         found = list(pattern.finditer(window))
         if not found:
             return False
         gap = window[found[-1].end() :]
         if unless is not None and unless.search(gap):
             return False
-        return len(gap) <= 60 and gap.count(",") <= 1 and not any(
+        return len(gap) <= 80 and gap.count(",") <= 1 and not any(
             c in gap for c in "();:") and SENTENCE_END.search(gap) is None
 
     def _seat_of_organisation(self, before: str) -> bool:

@@ -339,6 +339,9 @@ def test_an_old_spelling_of_a_province() -> None:
     # a flight's route is not where the news is; its landing is
     ("Máy bay hạ cánh khẩn cấp", "Chuyến bay hành trình từ Hà Nội vào TP.HCM quay lại, hạ cánh "
      "xuống sân bay Nội Bài.", ["01"]),
+    # a vehicle's direction a long clause after the vehicle
+    ("Tai nạn trên đèo", "Ô tô khách 45 chỗ chở đoàn du khách đi trên quốc lộ 20 hướng từ Đà Lạt "
+     "về TP.HCM thì gặp nạn ở huyện Đạ Huoai.", ["68"]),
     # a spelling with one mark missing
     ("Đak Lak mở rộng diện tích cà phê", "", ["66"]),
     # a venue of TP.HCM named after its old racecourse, not the province
