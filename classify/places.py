@@ -823,7 +823,7 @@ class PlaceReader:
         words = head[:-1].split()[-5:]
         name, title = words[-3:], " ".join(words[:-3]).lower()
         return (len(name) == 3 and all(w[:1].isupper() and w.isalpha() for w in name)
-                and title.endswith(_PERSON_TITLES))
+                and f" {title}".endswith(_AFTER_TITLE))  # a whole word: not "xông"
 
     def _mentions(self, prep: Prepared, hits: list[tuple[int, int, str]]) -> list[Mention]:
         """Longest matches first; a match inside a longer one is dropped (blocked ones included).

@@ -286,3 +286,10 @@ def test_the_checks_after_a_bracket_need_a_bracket() -> None:
                 assert not reader._after_person(text, m, None)
                 assert not reader._seat_of_organisation(before)
                 assert _IDENTIFICATION.search(before) is None
+
+
+def test_a_persons_province_in_brackets_follows_a_whole_title_word() -> None:
+    """"Đại biểu Hoàng Ngọc Định (Hà Giang)" is a deputy's province; "xanh" ends in "anh" but is
+    no title, so the bracket after the name it precedes places the news."""
+    assert codes("Đại biểu Hoàng Ngọc Định (Hà Giang) đề nghị kéo dài chính sách") == []
+    assert codes("Đội Mùa hè xanh Cao Bá Quát (Hà Giang) sửa đường cho bản") == ["08"]
