@@ -67,10 +67,13 @@ class Classifier:
         """`learned=False` leaves topics to the rules alone (scripts/topic_holdout.py and the
         rules' tests need that); `topic_model` replaces data/topic_model.json.gz (the bench
         scores dev items with models that were not trained on them)."""
+        if topic_model is not None and not learned:
+            raise ValueError("a topic model was given to a classifier of rules alone")
         self.gazetteer = gazetteer or get_gazetteer()
         self.topic_rules = topic_rules or get_topic_rules()
-        self.topic_model: TopicModel | None = (
-            (topic_model or get_topic_model()) if learned else None)
+        self.topic_model: TopicModel | None = None
+        if learned:
+            self.topic_model = topic_model if topic_model is not None else get_topic_model()
         self.places = PlaceReader(self.gazetteer, place_rules or get_place_rules())
         # Each key is padded with spaces, as the folded text is, so matches fall on word bounds.
         # Value: (key, what it is: a bitmask of PLACE, TOPIC, SPORTS, ORGANISATION and PAIR, how

@@ -52,6 +52,16 @@ IDENTIFICATION: Final = "in passing: where a person named is from"  # a label wh
 SEAT: Final = "in passing: an organisation's seat"  # a label when the only place
 REFERENCE: Final = "in passing: a neighbour"  # a label when the only place
 ROUTE: Final = "in passing: a vehicle's route"  # a label when the only place
+FAR: Final = "in passing: a distance from it"  # "cách Hà Nội 300 km": never a label
+FAR_KM: Final = 100  # a distance from a place of more than this is no nearness
+# The distance after a name that "cách" opens: "470km", "khoảng 1.070 km", "20 hải lý".
+_DISTANCE: Final = re.compile(
+    r"\s*(?:khoảng|chừng|hơn|gần|trên|ngót|xấp xỉ)?\s*(\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?\s*"
+    r"(km|ki-lô-mét|cây số|hải lý)(?!\w)", re.IGNORECASE)
+_NAUTICAL_M: Final = 1852
+# Characters between a vehicle (or a plate number) and where its route's first end is named:
+# "ô tô khách loại 52 chỗ chở nhiều người đi trên quốc lộ 20 hướng từ TP Đà Lạt" needs 63.
+_CLAUSE_GAP: Final = 80
 INSTITUTION: Final = "an institution's name: a label only alone"
 ALONE_OK: Final = frozenset({"", INSTITUTION, IDENTIFICATION, SEAT, REFERENCE, ROUTE})  # labels
 # What a name right after the words of these lists (data/gazetteer.context.toml [passing]) is.
@@ -76,9 +86,9 @@ _OPENING_QUOTES: Final = ("“", "‘", "'", '"', "«")
 _CLOSING_QUOTES: Final = ("”", "’", "»")
 _SPOUSE: Final = frozenset({"bà", "ông"})  # "bà xã Phan Hiển" is Phan Hiển's wife, no commune
 # The lists of phrases read right before every name (PhrasesBefore), by name.
-SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_START = \
-    "spouse", "not place", "comparison", "enumeration", "alone", "gateway", "home ground", \
-    "route start"
+SPOUSE, NOT_PLACE, COMPARISON, ENUMERATION, ALONE, GATEWAY, HOME_GROUND, ROUTE_START, \
+    DISTANCE = "spouse", "not place", "comparison", "enumeration", "alone", "gateway", \
+    "home ground", "route start", "distance"
 # a list, or "(Hà Nội)" after a name
 _LIST_GAP: Final = re.compile(r"\s*(?:,|\(|\s(?:và|hay|hoặc))\s*")
 _CLAUSE_START: Final = re.compile(r"[.!?:;\n]\s*$")  # a name that opens a sentence is its subject
@@ -309,6 +319,7 @@ class PlaceRules:
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
     nickname_after: tuple[str, ...]  # "Đà Lạt thứ hai": words right after a name (as written)
     route_start: frozenset[str]  # "từ", "tuyến": a route's first end follows (lowercase)
+    distance: frozenset[str]  # "cách": a distance from the name follows (lowercase)
     direction: frozenset[str]  # "hướng từ": a route start that a vehicle alone makes one
     vehicle: re.Pattern[str]  # "xe", "tài xế": a vehicle before its direction of travel
     weather: re.Pattern[str]  # "bão": between a vehicle and a direction, the path is a storm's
@@ -389,6 +400,7 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
         nickname_after=tuple(f" {w}" for w in passing["nickname_after"]),
         route_start=frozenset(w.lower() for w in passing["route_start"]),
+        distance=frozenset(w.lower() for w in passing["distance"]),
         direction=frozenset(w.lower() for w in passing["direction"]),
         vehicle=re.compile(rf"(?<!\w)(?:{_alternation(passing['vehicle'])})(?!\w)", re.IGNORECASE),
         weather=re.compile(rf"(?<!\w)(?:{_alternation(passing['weather'])})(?!\w)", re.IGNORECASE),
@@ -460,7 +472,8 @@ class PlaceReader:
             SPOUSE: (_SPOUSE, 3), NOT_PLACE: (rules.before_not_place, 3),
             COMPARISON: (rules.passing_before, 3), ENUMERATION: (rules.enumeration_before, 5),
             ALONE: (frozenset(rules.alone_before), 4), GATEWAY: (rules.gateway, 3),
-            HOME_GROUND: (rules.home_ground, 3), ROUTE_START: (rules.route_start, 3)}
+            HOME_GROUND: (rules.home_ground, 3), ROUTE_START: (rules.route_start, 3),
+            DISTANCE: (rules.distance, 2)}
         self._before = PhrasesBefore(self._before_lists)
         # (in text typed without marks `_ending` says the phrase folded)
         self._alone_kind = {**{fold(w): k for w, k in rules.alone_before.items()},
@@ -713,6 +726,8 @@ class PlaceReader:
                 m.passing = TEAM_GROUND  # "trên sân Hà Tĩnh": a club's name, not the venue
             elif not m.typed and self._nicknamed(text, m.te):
                 m.passing = PASSING_COMPARISON  # "Đà Lạt thứ hai": another place's nickname
+            elif DISTANCE in ends and self._far(text, m.quote_start, m.te):
+                m.passing = FAR  # "cách Hà Nội hơn 300 km"
             elif ROUTE_START in ends and (
                     self._in_clause_after(_PLATE, text, m.quote_start)
                     or (_ends_before(before, self.rules.direction, 3, marked)
@@ -739,6 +754,7 @@ class PlaceReader:
                     and (_LIST_GAP.fullmatch(gap := text[previous.te : m.quote_start])
                          or (gap == " " and m.place is not None and previous.place is not None
                              and m.place.code == previous.place.code)  # "Thủ đô Hà Nội"
+                         # "như Hà Nội đến TP.HCM", "tam giác Hà Nội - Hải Phòng - Quảng Ninh"
                          or (previous.passing == PASSING_COMPARISON
                              and (_ONWARD.fullmatch(gap) or _RANGE_GAP.fullmatch(gap)))):
                 # (a unit named with its type word after an institution is its address, where
@@ -754,6 +770,22 @@ class PlaceReader:
             elif self._in_work_title(before, marked):
                 m.passing = "in passing: the title of a work"
             previous = m
+
+    def _far(self, text: str, start: int, end: int) -> bool:
+        """"cách Hà Nội hơn 300 km": the name at `start`..`end` (after "cách") is more than FAR_KM
+        away ("cách Hà Nội 100 km" is near), and no weather moves in its sentence
+        (data/gazetteer.context.toml, `distance`)."""
+        found = _DISTANCE.match(text, end)
+        if found is None:
+            return False
+        metres = int(found.group(1).replace(".", "")) * (
+            _NAUTICAL_M if found.group(2).lower() == "hải lý" else 1000)
+        if metres <= FAR_KM * 1000:
+            return False
+        opened = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start)) + 1
+        closed = SENTENCE_END.search(text, found.end())
+        sentence = text[opened : closed.start() if closed else len(text)]
+        return self.rules.weather.search(sentence) is None
 
     def _nicknamed(self, text: str, end: int) -> bool:
         """"(được mệnh danh là) Đà Lạt thứ hai", "Hạ Long thu nhỏ": the words right after the
@@ -774,14 +806,14 @@ class PlaceReader:
         before `start`, where the words of a route's start end ("biển số 18N-2188 từ …",
         "27B 001.09, lưu thông từ …"), with nothing `unless` matches between: the route the
         vehicle runs, a passing mention where the news names where it happened."""
-        window = text[max(0, start - 110) : start]
+        window = text[max(0, start - _CLAUSE_GAP - 30) : start]  # 30: the longest vehicle word
         found = list(pattern.finditer(window))
         if not found:
             return False
         gap = window[found[-1].end() :]
         if unless is not None and unless.search(gap):
             return False
-        return len(gap) <= 80 and gap.count(",") <= 1 and not any(
+        return len(gap) <= _CLAUSE_GAP and gap.count(",") <= 1 and not any(
             c in gap for c in "();:") and SENTENCE_END.search(gap) is None
 
     def _seat_of_organisation(self, before: str) -> bool:

