@@ -202,3 +202,5 @@ def test_a_classifier_weighs_topics_with_the_model_it_is_given() -> None:
     slug = model.slugs[0]
     assert slug in Classifier(topic_model=model).classify("Giá vàng lụt hôm nay").topics
     assert slug not in get_classifier().classify("Giá vàng lụt hôm nay").topics
+    with pytest.raises(ValueError, match="rules alone"):
+        Classifier(learned=False, topic_model=model)
