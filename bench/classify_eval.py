@@ -36,7 +36,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,6 +49,9 @@ from classify.labelled import (  # noqa: E402
     load_split,
     split_of,
 )
+
+if TYPE_CHECKING:  # (the functions below import the classifier where they run it)
+    from classify import Classification, Classifier
 
 SPEED_ITEMS = 20_000
 # issue 10's targets: (figure, bound, True when the figure must be at least the bound)
@@ -98,6 +101,12 @@ class Score:
         return self.prf(self.tp, self.fp, self.fn)[2]
 
 
+def classify(clf: Classifier, item: dict[str, Any]) -> Classification:
+    """One labelled item through `clf`, as the bot reads it (the speed loop calls clf itself)."""
+    return clf.classify(item.get("title") or "", item.get("summary") or "",
+                        item.get("feed_province"))
+
+
 def evaluate(name: str, items: list[dict[str, Any]], show_errors: int) -> dict[str, Score]:
     """Score `items`; list up to `show_errors` of its errors (0 for the test split)."""
     from classify import get_classifier
@@ -106,8 +115,7 @@ def evaluate(name: str, items: list[dict[str, Any]], show_errors: int) -> dict[s
     total = {"provinces": Score(), "topics": Score()}
     errors = []
     for item in items:
-        result = clf.classify(item.get("title") or "", item.get("summary") or "",
-                              item.get("feed_province"))
+        result = classify(clf, item)
         predicted = {"provinces": set(result.provinces), "topics": set(result.topics)}
         for kind, score in total.items():
             gold = set(item.get(kind) or [])
@@ -151,22 +159,17 @@ def cross_validated_topics(dev: list[dict[str, Any]], test: list[dict[str, Any]]
     import gzip
     import tempfile
 
-    from sklearn.model_selection import KFold
-
     from classify import Classifier
     from classify.topic_model import MODEL_FILE, load_topic_model
 
     shipped = json.loads(gzip.decompress(MODEL_FILE.read_bytes()))
     slugs = shipped["slugs"]
-    feats = train_topics.item_features(dev)
     gold = [set(i.get("topics") or []) for i in dev]
+    folds = train_topics.fold_words(train_topics.item_features(dev), gold, slugs, shipped["c"])
     on_dev, on_test = Score(), Score()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fold.json.gz"
-        folds = KFold(train_topics.FOLDS, shuffle=True, random_state=0).split(dev)
-        for train, held in folds:
-            words = train_topics.fit_words([feats[i] for i in train], [gold[i] for i in train],
-                                           slugs, shipped["c"])
+        for held, words in folds:
             train_topics.write_model(train_topics.model_data(
                 words, shipped["stack"], slugs, shipped["threshold"], shipped["c"]), path)
             model = load_topic_model(path)
@@ -175,9 +178,7 @@ def cross_validated_topics(dev: list[dict[str, Any]], test: list[dict[str, Any]]
             clf = Classifier(topic_model=model)
             for items, score in (([dev[i] for i in held], on_dev), (test, on_test)):
                 for item in items:
-                    result = clf.classify(item.get("title") or "", item.get("summary") or "",
-                                          item.get("feed_province"))
-                    score.add(set(item.get("topics") or []), set(result.topics))
+                    score.add(set(item.get("topics") or []), set(classify(clf, item).topics))
     print(f"topics with words trained on {train_topics.FOLDS - 1} of {train_topics.FOLDS} folds "
           f"of dev: dev items not seen {on_dev.line()}; test {on_test.line()}")
     return on_dev, on_test
@@ -195,8 +196,7 @@ def per_file() -> None:
         items = [i for i in load_jsonl(path) if split_of(i["id"], new) == Split.DEV]
         total = {"provinces": Score(), "topics": Score()}
         for item in items:
-            result = clf.classify(item.get("title") or "", item.get("summary") or "",
-                                  item.get("feed_province"))
+            result = classify(clf, item)
             total["provinces"].add(set(item.get("provinces") or []), set(result.provinces))
             total["topics"].add(set(item.get("topics") or []), set(result.topics))
         print(f"  {path.name:<18} {len(items):5d} items: provinces F1 "

@@ -25,6 +25,7 @@ import argparse
 import gzip
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -95,12 +96,19 @@ def fit_words(feats: list[set[str]], gold: list[set[str]], slugs: list[str], c: 
     return Words(vocab, weights, bias)
 
 
+def fold_words(feats: list[set[str]], gold: list[set[str]], slugs: list[str], c: float
+               ) -> Iterator[tuple[np.ndarray, Words]]:
+    """For each of FOLDS folds of the items: its indices and the words trained on the others
+    (bench/classify_eval.py scores dev with the same folds)."""
+    for train, held in KFold(FOLDS, shuffle=True, random_state=0).split(feats):
+        yield held, fit_words([feats[i] for i in train], [gold[i] for i in train], slugs, c)
+
+
 def out_of_fold(feats: list[set[str]], gold: list[set[str]], slugs: list[str], c: float
                 ) -> np.ndarray:
     """Every dev item's words logits from a model trained on the other folds."""
     z = np.zeros((len(feats), len(slugs)))
-    for train, held in KFold(FOLDS, shuffle=True, random_state=0).split(feats):
-        words = fit_words([feats[i] for i in train], [gold[i] for i in train], slugs, c)
+    for held, words in fold_words(feats, gold, slugs, c):
         z[held] = words.logits([feats[i] for i in held])
     return z
 
