@@ -34,7 +34,7 @@ from pathlib import Path
 from types import ModuleType
 
 # The modules compiled, those each imports first (setup.py reads this list).
-COMPILED = ("textmap", "wordgate", "places", "topics", "topic_model", "classifier")
+COMPILED = ("textmap", "wordgate", "gazetteer", "places", "topics", "topic_model", "classifier")
 # mypyc's group: its shared library is loa_classify__mypyc.*.so beside the package (a dotted
 # group would put it inside, but then mypyc gives each module a wrong __file__).
 GROUP = "loa_classify"

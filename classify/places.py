@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from catalog import province_name
-from classify.evidence import Evidence, EvidenceKind, shared_evidence
+from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
 from classify.textmap import SENTENCE_END, Prepared, marks_form, match_key
 from classify.wordgate import EndWords, WordGate
@@ -120,6 +120,13 @@ _MIDDLE_NAMES: Final = frozenset({"Quốc"})
 # ký tại Hà Nội"): a licence plate's province, no label.
 _PLATE_OF: Final = re.compile(_PLATE.pattern + r"(?:,? (?:của|thuộc|đăng ký tại) | ?\()$")
 _FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": where people come from is news too
+# How many names as written (their readings, their evidence) the reader remembers. A cache
+# smaller than the names in circulation misses on each of them when it comes round again, since
+# it has dropped it by then: the 13,600 labelled items hold 6,600 wordings of names.
+NAME_CACHE: Final = 16_384
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_LAST_WORD: Final = re.compile(r"(\w+)[\s,]*$")
 _OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
 
@@ -195,6 +202,25 @@ def _after_plural(text: str, end: int) -> bool:
     return _PLURAL.search(text, start, end) is not None
 
 
+def _remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    """`cache[key] = value`, emptying the cache first when it holds NAME_CACHE entries."""
+    if len(cache) >= NAME_CACHE:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _last_word(text: str, end: int) -> re.Match[str] | None:
+    """The last word of `text[:end]` before spaces and commas (`_LAST_WORD`), read in its last
+    64 characters: searched over all of it, the pattern is tried at every character. A word
+    the window cuts is read again in the whole text."""
+    start = max(0, end - 64)
+    found = _LAST_WORD.search(text, start, end)
+    if found is not None and found.start() == start and start:
+        found = _LAST_WORD.search(text, 0, end)
+    return found
+
+
 @lru_cache(maxsize=64)
 def _folded(phrases: frozenset[str]) -> frozenset[str]:
     return frozenset(fold(p) for p in phrases)
@@ -258,13 +284,6 @@ class PhrasesBefore:
         return found
 
 
-@lru_cache(maxsize=4096)
-def _chain(place: Place, quote: str) -> str:
-    """`place.chain(quote)`, built once per reading and wording: names recur across items."""
-    return place.chain(quote)
-
-
-@lru_cache(maxsize=256)
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
     return round(min(0.99, 1.0 - float(0.25**weight)), 3)
@@ -486,6 +505,12 @@ class PlaceReader:
             if full and abbrev and folded else None  # (in text with marks, without)
         # Keys whose name is capitalised at its first word (a lowercase one is another word).
         self._capital_first = frozenset(k for k, caps in gazetteer.capitals.items() if caps[0])
+        # What `_same_marks`, `_kept` and `_evidence` have read (NAME_CACHE): plain dicts, since
+        # calling through lru_cache's wrapper cost compiled code more than the lookup saves.
+        self._marks_cache: dict[tuple[str, str], tuple[Place, ...]] = {}
+        self._kept_cache: dict[tuple[str, str, bool, str, str | None, str, bool],
+                               tuple[tuple[Place, ...], bool] | None] = {}
+        self._evidence_cache: dict[tuple[int, str, str, str], Evidence] = {}
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -495,14 +520,17 @@ class PlaceReader:
 
     # --- one mention -------------------------------------------------------------------------
 
-    @lru_cache(maxsize=4096)  # noqa: B019 (one reader per process; names repeat across items)
     def _same_marks(self, key: str, written: str) -> tuple[Place, ...]:
         """The readings of `key` with the marks of the `written` name ("Quỹ Hợp" is no "Quỳ
         Hợp"); a key that holds its type word ("TT Chờ") compares the name at its end; a name
-        whose marks the data lost matches any spelling."""
-        said = marks_form(written)
-        return tuple(p for p in self.gaz.places[key]
-                     if not p.marks or said == p.marks or said.endswith(" " + p.marks))
+        whose marks the data lost matches any spelling. Read once per wording (NAME_CACHE)."""
+        found = self._marks_cache.get((key, written))
+        if found is None:
+            said = marks_form(written)
+            found = tuple(p for p in self.gaz.places[key]
+                          if not p.marks or said == p.marks or said.endswith(" " + p.marks))
+            _remember(self._marks_cache, (key, written), found)
+        return found
 
     def _readings(self, key: str, written: str, marked: bool) -> tuple[Place, ...]:
         """The readings of `key` the `written` name allows: in text with diacritics, only those
@@ -941,18 +969,20 @@ class PlaceReader:
         previous = folded[max(0, start - 16) : start].split()[-1:]
         return bool(previous) and f"{previous[0]} {key.partition(' ')[0]}" in self.rules.unfold
 
-    @lru_cache(maxsize=16384)  # noqa: B019 (one reader per process; names repeat across items)
     def _kept(self, key: str, written: str, marked: bool, cased: str, typed: str | None,
               type_word: str, upper_segment: bool) -> tuple[tuple[Place, ...], bool] | None:
         """The readings of a name written `written` (`cased` folded, in text with marks or not)
         that its type word allows (`_filter`), and whether it is weak; None when none is left or
         it is not capitalised as a name. A function of the name and its type word alone: names
-        repeat across items, so it is read once and cached."""
+        repeat across items, so it is read once (NAME_CACHE)."""
+        args = (key, written, marked, cased, typed, type_word, upper_segment)
+        if args in self._kept_cache:
+            return self._kept_cache[args]
         readings = self._same_marks(key, written) if marked else self.gaz.places[key]
         kept = self._filter(key, readings, typed, type_word, written)
-        if kept is None or not self._capitalised(key, typed, cased, upper_segment):
-            return None
-        return kept
+        if kept is not None and not self._capitalised(key, typed, cased, upper_segment):
+            kept = None
+        return _remember(self._kept_cache, args, kept)
 
     def _filter(self, key: str, readings: tuple[Place, ...], typed: str | None, type_word: str,
                 written: str) -> tuple[tuple[Place, ...], bool] | None:
@@ -1183,11 +1213,11 @@ class PlaceReader:
                                                         or m.typed == "province"))
             first.setdefault(code, m.ts)
             quote = prep.text[m.quote_start : m.te]
-            chain = _chain(place, quote) + (f" ({m.passing})" if m.passing else "")
+            folded_quote = quote.casefold()
             for c in spans:  # a landmark across provinces: evidence for each
-                if (c, quote.casefold()) not in said:
-                    said.add((c, quote.casefold()))
-                    evidence.append(shared_evidence(EvidenceKind.PROVINCE, c, quote, chain))
+                if (c, folded_quote) not in said:
+                    said.add((c, folded_quote))
+                    evidence.append(self._evidence(place, quote, m.passing, c))
         scores = {code: _confidence(w) for code, w in weight.items()}
         for code in aside - named - titled:
             if weight[code] <= 1.0:
@@ -1206,6 +1236,19 @@ class PlaceReader:
         evidence = [e for e in evidence if e.label in weight]
         evidence.sort(key=lambda e: codes.index(e.label))
         return codes, evidence, {c: scores[c] for c in codes}
+
+    def _evidence(self, place: Place, quote: str, passing: str, code: str) -> Evidence:
+        """The evidence for `code` of a name said `quote` and read as `place` (`passing`: why
+        in passing, or ""), built once per reading and wording (NAME_CACHE): names recur across
+        items. Keyed by the place's identity, not its value: the gazetteer's places live as
+        long as the reader, and hashing a frozen dataclass calls Python for every field."""
+        key = (id(place), quote, passing, code)
+        found = self._evidence_cache.get(key)
+        if found is None:
+            chain = place.chain(quote) + (f" ({passing})" if passing else "")
+            found = _remember(self._evidence_cache, key,
+                              Evidence(EvidenceKind.PROVINCE, code, quote, chain))
+        return found
 
     def _aside(self, prep: Prepared, settled: list[Mention], i: int) -> bool:
         """A bare name in the summary that is not where something happens: no type word, no
@@ -1250,7 +1293,7 @@ class PlaceReader:
             words = after.split(maxsplit=1)
             if words and words[0].strip(",.;:)").lower() in self.rules.other_after:
                 continue
-            prev = re.search(r"(\w+)[\s,]*$", text[: m.start()])
+            prev = _last_word(text, m.start())
             if prev and (prev.group(1).isdigit()  # "10 tỉnh bị ảnh hưởng", as "mười tỉnh"
                          or prev.group(1).lower() in self.rules.generic_before):
                 continue

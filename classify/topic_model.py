@@ -70,6 +70,7 @@ TopicWeights = tuple[tuple[int, float], ...]  # (topic index, weight), as the mo
 FIELD: Final = 32
 UNIT: Final = 10_000
 _HALF: Final = 1 << (FIELD - 1)
+_MASK: Final = (1 << FIELD) - 1
 
 
 def pack(weights: TopicWeights) -> int:
@@ -87,6 +88,12 @@ def unpack(total: int, n: int) -> list[float]:
     each time)."""
     return [(field - _HALF) / UNIT
             for field in _layout(n).unpack(total.to_bytes(4 * n, "little"))]
+
+
+def unpack_one(total: int, index: int) -> float:
+    """Field `index` of `total` (as `unpack` reads them all): one shift and mask, for a caller
+    that asks for one topic only."""
+    return (((total >> (FIELD * index)) & _MASK) - _HALF) / UNIT
 
 
 @lru_cache(maxsize=4)
@@ -196,7 +203,7 @@ class TopicModel:
         present += [(key, self.pairs[key]) for key in pairs]
         present += [(key, self.title[key])
                     for key in set(folded[: title_end + 1].split()) if key in self.title]
-        found = [(unpack(packed + base, n_topics)[index], key) for key, packed in present]
+        found = [(unpack_one(packed + base, index), key) for key, packed in present]
         return list(dict.fromkeys(k for w, k in sorted(found, reverse=True) if w > 0))[:n]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-import ahocorasick
+import ahocorasick_rs
 
 from classify.textmap import VIETNAMESE_LETTERS
 
@@ -37,17 +37,14 @@ class WordGate:
 
     def __init__(self, words: Iterable[str]) -> None:
         lowered = {w.lower() for w in words}
-        self._automaton: ahocorasick.Automaton | None = None
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
         if lowered and not any(not w or _NOT_PLAIN.search(w) for w in lowered):
-            self._automaton = ahocorasick.Automaton()
-            for word in lowered:
-                self._automaton.add_word(word, word)
-            self._automaton.make_automaton()
+            self._automaton = ahocorasick_rs.AhoCorasick(sorted(lowered))
 
     def may_match(self, text: str) -> bool:
         if self._automaton is None or _NOT_PLAIN.search(text):
             return True  # no words (the pattern matches an empty string), or letters to compare
-        return next(self._automaton.iter(text.lower()), None) is not None
+        return bool(self._automaton.find_matches_as_indexes(text.lower()))
 
 
 def _is_word(ch: str) -> bool:
@@ -65,26 +62,23 @@ class BoundedWords:
     def __init__(self, words: Iterable[str]) -> None:
         words = set(words)
         self._pattern: re.Pattern[str] | None = None
-        self._automaton: ahocorasick.Automaton | None = None
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
         if "" in words:
             alternation = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
             self._pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
         elif words:
-            self._automaton = ahocorasick.Automaton()
-            for word in words:
-                self._automaton.add_word(word, len(word))
-            self._automaton.make_automaton()
+            self._automaton = ahocorasick_rs.AhoCorasick(sorted(words))
 
     def search(self, text: str) -> bool:
         if self._pattern is not None:
             return self._pattern.search(text) is not None
         if self._automaton is None:
             return False
-        last = len(text) - 1
-        for end, length in self._automaton.iter(text):  # `end` is the word's last character
-            start = end - length + 1
+        size = len(text)
+        # Every occurrence, overlapping ones included: (word, start, end) in characters.
+        for _, start, end in self._automaton.find_matches_as_indexes(text, True):
             if (start == 0 or not _is_word(text[start - 1])) \
-                    and (end == last or not _is_word(text[end + 1])):
+                    and (end == size or not _is_word(text[end])):
                 return True
         return False
 

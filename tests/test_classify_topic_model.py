@@ -29,6 +29,7 @@ from classify.topic_model import (
     offset,
     pack,
     unpack,
+    unpack_one,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ def test_packed_weights_add_up_as_the_weights_do(vectors: list[dict[int, int]]) 
     total = offset(13) + sum(pack(tuple((i, w / 10_000) for i, w in v.items())) for v in vectors)
     expected = [sum(v.get(i, 0) for v in vectors) / 10_000 for i in range(13)]
     assert unpack(total, 13) == pytest.approx(expected, abs=1e-9)
+    assert [unpack_one(total, i) for i in range(13)] == unpack(total, 13)
 
 
 ITEMS = [
