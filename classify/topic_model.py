@@ -77,6 +77,7 @@ def pack(weights: TopicWeights) -> int:
     return sum(round(w * UNIT) << (FIELD * i) for i, w in weights)
 
 
+@lru_cache(maxsize=4)
 def offset(n: int) -> int:
     """What `unpack` expects added to a sum of packed vectors of `n` topics."""
     return sum(_HALF << (FIELD * i) for i in range(n))
@@ -195,16 +196,25 @@ class TopicModel:
                   ) -> list[str]:
         """The words and pairs present that raise `slug` most (`pairs` as for `probabilities`):
         evidence for a topic the model added on its own."""
-        index, n_topics = self.slugs.index(slug), len(self.slugs)
-        base = offset(n_topics)
-        counts = Counter(folded.split())
-        present = [(key, self.words[key] + (self.repeated.get(key, 0) if count > 1 else 0))
-                   for key, count in counts.items() if key in self.words]
-        present += [(key, self.pairs[key]) for key in pairs]
-        present += [(key, self.title[key])
-                    for key in set(folded[: title_end + 1].split()) if key in self.title]
-        found = [(unpack_one(packed + base, index), key) for key, packed in present]
-        return list(dict.fromkeys(k for w, k in sorted(found, reverse=True) if w > 0))[:n]
+        index, base = self.slugs.index(slug), offset(len(self.slugs))
+        weighed: dict[str, int] = {}  # as word_logits reads them: once, and once more if again
+        again: set[str] = set()
+        for word in folded.split():
+            packed = self.words.get(word)
+            if packed is None:
+                continue
+            if word not in weighed:
+                weighed[word] = packed
+            elif word not in again:
+                again.add(word)
+                weighed[word] = packed + self.repeated.get(word, 0)
+        weighed_title = {w: self.title[w] for w in folded[: title_end + 1].split()
+                         if w in self.title}
+        found = [(weight, key)
+                 for table in (weighed, {key: self.pairs[key] for key in pairs}, weighed_title)
+                 for key, packed in table.items()
+                 if (weight := unpack_one(packed + base, index)) > 0]
+        return list(dict.fromkeys(k for _, k in sorted(found, reverse=True)))[:n]
 
 
 class TopicModelError(ValueError):
