@@ -79,7 +79,8 @@ class Classifier:
         # A match names its pattern by index: `_kinds` says which key it is and what, a bitmask
         # of PLACE, TOPIC, SPORTS, ORGANISATION and PAIR. (ahocorasick_rs, not pyahocorasick:
         # its automaton keeps each state's matches, where pyahocorasick walks the failure links
-        # at every character and yields one Python tuple per match; the classifier ran 8% faster.)
+        # at every character and yields one Python tuple per match: the classifier ran about 8 %
+        # faster.)
         rules = self.places.rules
         place_keys = set(self.gazetteer.places) | self.gazetteer.blocked
         topic_keys = {k for k, refs in self.topic_rules.phrases.items()

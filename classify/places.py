@@ -1242,7 +1242,7 @@ class PlaceReader:
         """The evidence for `code` of a name said `quote` and read as `place` (`passing`: why
         in passing, or ""), built once per reading and wording (NAME_CACHE): names recur across
         items. Keyed by the place's identity, not its value: the gazetteer's places live as
-        long as the reader, and hashing a frozen dataclass calls Python for every field."""
+        long as the reader, and a frozen dataclass hashes in its generated Python __hash__."""
         key = (id(place), quote, passing, code)
         found = self._evidence_cache.get(key)
         if found is None:

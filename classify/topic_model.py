@@ -165,19 +165,7 @@ class TopicModel:
         """Stage 1: each topic's logit from the words (and those said again), pairs and title
         words present, read as `features` lists them (each once, however often it occurs)
         without building them."""
-        total = self.start
-        once: set[str] = set()  # a lookup a word, sets only for the weighted ones
-        twice: set[str] = set()
-        for word in folded.split():
-            packed = self.words.get(word)
-            if packed is None:
-                continue
-            if word not in once:
-                once.add(word)
-                total += packed
-            elif word not in twice and (again := self.repeated.get(word)) is not None:
-                twice.add(word)
-                total += again
+        total = sum(self._weighed_words(folded).values(), self.start)
         seen: set[str] = set()
         for word in folded[: title_end + 1].split():
             packed = self.title.get(word)
@@ -188,6 +176,22 @@ class TopicModel:
             total += self.pairs[key]
         return unpack(total, len(self.slugs))
 
+    def _weighed_words(self, folded: str) -> dict[str, int]:
+        """The weighed words of the item (w: and r: of `features`): each word's packed weight,
+        plus what it weighs said again when it is."""
+        weighed: dict[str, int] = {}  # (a lookup a word; the dict and set hold weighed ones)
+        again: set[str] = set()
+        for word in folded.split():
+            packed = self.words.get(word)
+            if packed is None:
+                continue
+            if word not in weighed:
+                weighed[word] = packed
+            elif word not in again and (more := self.repeated.get(word)) is not None:
+                again.add(word)
+                weighed[word] += more
+        return weighed
+
     @property
     def logit_threshold(self) -> float:
         return math.log(self.threshold / (1.0 - self.threshold))
@@ -197,17 +201,7 @@ class TopicModel:
         """The words and pairs present that raise `slug` most (`pairs` as for `probabilities`):
         evidence for a topic the model added on its own."""
         index, base = self.slugs.index(slug), offset(len(self.slugs))
-        weighed: dict[str, int] = {}  # as word_logits reads them: once, and once more if again
-        again: set[str] = set()
-        for word in folded.split():
-            packed = self.words.get(word)
-            if packed is None:
-                continue
-            if word not in weighed:
-                weighed[word] = packed
-            elif word not in again:
-                again.add(word)
-                weighed[word] = packed + self.repeated.get(word, 0)
+        weighed = self._weighed_words(folded)
         weighed_title = {w: self.title[w] for w in folded[: title_end + 1].split()
                          if w in self.title}
         found = [(weight, key)
