@@ -287,7 +287,7 @@ class PhrasesBefore:
 
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
-    return round(min(0.99, 1.0 - math.pow(0.25, weight)), 3)  # (compiled: a C call, as ** isn't)
+    return round(min(0.99, 1.0 - math.pow(0.25, weight)), 3)
 
 
 def _home_evidence(feed: str) -> Evidence:

@@ -166,12 +166,7 @@ class TopicModel:
         words present, read as `features` lists them (each once, however often it occurs)
         without building them."""
         total = sum(self._weighed_words(folded).values(), self.start)
-        seen: set[str] = set()
-        for word in folded[: title_end + 1].split():
-            packed = self.title.get(word)
-            if packed is not None and word not in seen:
-                seen.add(word)
-                total += packed
+        total = sum(self._weighed_title(folded, title_end).values(), total)
         for key in pairs:
             total += self.pairs[key]
         return unpack(total, len(self.slugs))
@@ -192,6 +187,10 @@ class TopicModel:
                 weighed[word] += more
         return weighed
 
+    def _weighed_title(self, folded: str, title_end: int) -> dict[str, int]:
+        """The weighed words of the title (t: of `features`), each once."""
+        return {w: self.title[w] for w in folded[: title_end + 1].split() if w in self.title}
+
     @property
     def logit_threshold(self) -> float:
         return math.log(self.threshold / (1.0 - self.threshold))
@@ -201,11 +200,10 @@ class TopicModel:
         """The words and pairs present that raise `slug` most (`pairs` as for `probabilities`):
         evidence for a topic the model added on its own."""
         index, base = self.slugs.index(slug), offset(len(self.slugs))
-        weighed = self._weighed_words(folded)
-        weighed_title = {w: self.title[w] for w in folded[: title_end + 1].split()
-                         if w in self.title}
+        pairs_weighed = {key: self.pairs[key] for key in pairs}
         found = [(weight, key)
-                 for table in (weighed, {key: self.pairs[key] for key in pairs}, weighed_title)
+                 for table in (self._weighed_words(folded), pairs_weighed,
+                               self._weighed_title(folded, title_end))
                  for key, packed in table.items()
                  if (weight := unpack_one(packed + base, index)) > 0]
         return list(dict.fromkeys(k for _, k in sorted(found, reverse=True)))[:n]
