@@ -29,7 +29,7 @@ $(DEV_STAMP): $(STAMP)
 # The classifier's hot modules compiled with mypyc (classify/native.py, setup.py): the install
 # above builds them; this builds them again (30-60 s) when a source changed since, and checks
 # in a few milliseconds otherwise. Where they cannot be built they run as Python.
-$(NATIVE): $(STAMP) setup.py $(wildcard classify/*.py)
+$(NATIVE): $(STAMP) setup.py $(wildcard classify/*.py classify/*.c)
 	$(PY) scripts/build_native.py
 	@touch $(NATIVE)
 

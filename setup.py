@@ -53,6 +53,8 @@ class BuildNative(build_ext):
         except (Exception, SystemExit) as exc:  # mypyc exits on a type error
             print(f"loa: mypyc failed ({exc!r}): the classifier stays pure Python")
             return []
+        extensions += [Extension(f"classify.{name}", [f"classify/{source}"])
+                       for name, source in NATIVE.C_MODULES.items()]
         for ext in extensions:
             ext.optional = True  # no C compiler: the package installs without them
         return extensions

@@ -20,18 +20,23 @@ read, so a 1 MB title costs what a long headline costs.
 
 Compiled with mypyc where a compiler is at hand (classify/native.py says when and why): it
 prepares every item, and compiled it costs a fraction of the interpreter's overhead. The
-translation tables and fast paths above are hand-written because they help either way.
+translation tables and fast paths above are hand-written because they help either way. Most
+texts are folded and normalised in one pass each by classify/texttable.c, through tables built
+here from the Python steps, which remain for every text it cannot answer for.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from classify import native
 from vntext import fold, normalize
+from vntext.normalize import CLUSTERS, ODD_CHARACTERS, marked_forms
 
 TITLE_CAP: Final = 600  # characters of a title that are read (real headlines are under 300)
 SUMMARY_CAP: Final = 2_000  # characters of a summary (a lead of a few sentences)
@@ -73,8 +78,81 @@ def _fold_char(ch: str) -> str:
     return out.upper() if ch.isupper() and len(out.upper()) == 1 else out
 
 
+def _fold_table() -> bytes:
+    """What the fast path of `_flatten` folds each character to, where that is one ASCII
+    character (its marks stripped, punctuation read as a space), as a byte; 0 for the others.
+    Latin, Vietnamese and punctuation only: a text with another character folds in Python."""
+    table = bytearray(0x2070)
+    for block in (range(0x250), range(0x1E00, 0x1F00), range(0x2000, 0x2070)):
+        for code in block:
+            char = chr(code).replace("đ", "d").replace("Đ", "D")
+            decomposed = unicodedata.normalize("NFD", _read_clauses(char))
+            if decomposed[0].isascii() and not _NOT_ASCII_OR_MARK.search(decomposed) \
+                    and decomposed[1:].encode("ascii", "ignore") == b"":
+                table[code] = _ASCII_BYTES[ord(decomposed[0])]
+    return bytes(table)
+
+
+def _plain_table() -> bytes:
+    """classify/texttable.c's flags for `plain`, by character: 1 a character vntext.normalize
+    replaces or removes, 2 a "q"; for the k-th of vntext's clusters, 4 << k its first vowel and
+    32 << k its second with a tone mark (either case)."""
+    marked = [(first + first.upper(), marked_forms(second)) for first, second in CLUSTERS]
+    table = bytearray(max(map(ord, ODD_CHARACTERS + "".join(m for _, m in marked))) + 1)
+    for char in ODD_CHARACTERS:
+        table[ord(char)] |= 1
+    for char in "qQ":
+        table[ord(char)] |= 2
+    for k, (firsts, seconds) in enumerate(marked):
+        for char in firsts:
+            table[ord(char)] |= 4 << k
+        for char in seconds:
+            table[ord(char)] |= 32 << k
+    return bytes(table)
+
+
+_Fold = Callable[[str, bytes], str | None]
+_Plain = Callable[[str, bytes], bool]
+
+
+def _in_c() -> tuple[_Fold | None, _Plain | None]:
+    """classify/texttable.c's `fold` and `plain`, where they were compiled with the rest
+    (classify/native.py); None: `prepare` reads the text in Python alone."""
+    if native.MODE != "compiled":
+        return None, None
+    try:
+        from classify import _texttable
+    except ImportError:
+        return None, None
+    return _texttable.fold, _texttable.plain
+
+
+_FOLD_IN_C, _PLAIN_IN_C = _in_c()
+_FOLD_TABLE: Final = _fold_table()
+_PLAIN_TABLE: Final = _plain_table()
+
+
+def _normalized(text: str) -> str:
+    """vntext.normalize(text); most texts are NFC already with nothing else to change, and
+    classify/texttable.c tells so in one pass where the patterns took several."""
+    if _PLAIN_IN_C is not None:
+        nfc = unicodedata.normalize("NFC", text)
+        if _PLAIN_IN_C(nfc, _PLAIN_TABLE):
+            return nfc
+    return normalize(text)
+
+
 def _flatten(text: str) -> str:
     """Fold `text` keeping case, one character per character, punctuation read as spaces."""
+    if _FOLD_IN_C is not None:  # most texts: one pass through a table (classify/texttable.c)
+        flat_c = _FOLD_IN_C(text, _FOLD_TABLE)
+        if flat_c is not None:
+            return _unquote(flat_c) if "'" in flat_c else flat_c
+    return _flatten_python(text)
+
+
+def _flatten_python(text: str) -> str:
+    """`_flatten` in Python alone: any text, and the reference for classify/texttable.c."""
     # Folding by dropping whatever is not ASCII after NFD is fast and, when no character was
     # lost, equals vntext's fold with case kept; otherwise strip the marks one by one.
     flat = text.replace("đ", "d").replace("Đ", "D")
@@ -177,7 +255,7 @@ def prepare(title: str | None, summary: str | None = "") -> Prepared:
     # step); the separator survives it.
     title = (title or "")[:TITLE_CAP].replace(_SEP, "")
     summary = (summary or "")[:SUMMARY_CAP].replace(_SEP, "")
-    both = normalize(f"{title}{_SEP}{summary}")
+    both = _normalized(f"{title}{_SEP}{summary}")
     head, _, tail = both.partition(_SEP)
     head, tail = head.rstrip(), tail.lstrip()
     text = f"{head}\n\n{tail}"  # two characters: two spaces when folded

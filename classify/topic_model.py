@@ -14,7 +14,7 @@ The rules keep the evidence and the last word where they spoke firmly: the model
 drops or adds a topic, but never drops one the rules found in the headline nor gives one they
 denied. A topic it adds on its own shows the words that weighed most. Hand-written because the
 model is a table of weights: reading it needs no library, loads in milliseconds and costs a
-dictionary lookup per word.
+dictionary lookup per word (and less in C, classify/wordweights.c, where it was compiled).
 
 Compiled with mypyc where a compiler is at hand (classify/native.py): it weighs every item.
 """
@@ -30,9 +30,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from catalog import topics as catalog_topics
+from classify import native
+
+if TYPE_CHECKING:
+    from classify._wordweights import WordWeights
 
 MODEL_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "topic_model.json.gz"
 # The words' logit is clipped to this (probability 1e-4 .. 1 - 1e-4) before the stack reads it.
@@ -91,6 +95,12 @@ def unpack(total: int, n: int) -> list[float]:
             for field in _layout(n).unpack(total.to_bytes(4 * n, "little"))]
 
 
+def units(packed: int, n: int) -> list[int]:
+    """The `n` weights of one packed vector (or of a sum of them, without `offset`), in units."""
+    return [field - _HALF
+            for field in _layout(n).unpack((packed + offset(n)).to_bytes(4 * n, "little"))]
+
+
 def unpack_one(total: int, index: int) -> float:
     """Field `index` of `total` (as `unpack` reads them all): one shift and mask, for a caller
     that asks for one topic only."""
@@ -129,6 +139,9 @@ class TopicModel:
     title: dict[str, int]
     stack: Stack
     threshold: float  # a topic at or above this probability is a label
+    # The same weights for classify/wordweights.c, which reads them without a Python object per
+    # word (where it was compiled; `native_weights`); None: `word_logits` reads them in Python.
+    compiled: WordWeights | None = None
 
     def probabilities(self, folded: str, title_end: int, pairs: set[str], signals: set[str],
                       labels_only: bool = False) -> dict[str, float]:
@@ -165,6 +178,8 @@ class TopicModel:
         """Stage 1: each topic's logit from the words (and those said again), pairs and title
         words present, read as `features` lists them (each once, however often it occurs)
         without building them."""
+        if self.compiled is not None:
+            return self.compiled.logits(folded, title_end, pairs)
         total = sum(self._weighed_words(folded).values(), self.start)
         total = sum(self._weighed_title(folded, title_end).values(), total)
         for key in pairs:
@@ -238,7 +253,25 @@ def load_topic_model(path: Path = MODEL_FILE) -> TopicModel | None:
     stack = Stack(*(float(data["stack"][name]) for name in ("bias", *STACK_INPUTS)))
     words = {w: tables["w"].get(w, 0) for w in tables["w"].keys() | tables["r"].keys()}
     return TopicModel(slugs, start, words, tables["r"], tables["b"], tables["t"], stack,
-                      float(data["threshold"]))
+                      float(data["threshold"]),
+                      native_weights(start, (words, tables["r"], tables["t"], tables["b"]),
+                                     len(slugs)))
+
+
+def native_weights(start: int, tables: tuple[dict[str, int], ...], n: int
+                   ) -> WordWeights | None:
+    """The model's words, body words said again, title words and pairs (packed, with the packed
+    biases plus `offset` as `start`) for classify/wordweights.c: None where it was not compiled
+    with the rest (classify/native.py), and then `TopicModel.word_logits` reads them in Python."""
+    if native.MODE != "compiled":
+        return None
+    try:
+        from classify._wordweights import WordWeights
+    except ImportError:
+        return None
+    return WordWeights(UNIT, units(start - offset(n), n),
+                       tuple({key: units(packed, n) for key, packed in table.items()}
+                             for table in tables))
 
 
 @lru_cache(maxsize=1)

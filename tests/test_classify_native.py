@@ -106,8 +106,8 @@ def test_the_digest_covers_every_compiled_source(tmp_path: Path) -> None:
     tree = copy_tree(tmp_path)
     before = native.sources_digest(tree / "classify")
     assert before == native.sources_digest(ROOT / "classify")
-    for name in native.COMPILED:
-        source = tree / "classify" / f"{name}.py"
+    for name in [f"{module}.py" for module in native.COMPILED] + list(native.C_MODULES.values()):
+        source = tree / "classify" / name
         text = source.read_text(encoding="utf-8")
         source.write_text(text + " ", encoding="utf-8")
         assert native.sources_digest(tree / "classify") != before, name
@@ -146,3 +146,11 @@ def test_compiled_artefacts_are_never_committed() -> None:
     if ignored.returncode == 128:
         pytest.skip("not a git checkout")
     assert len(ignored.stdout.split()) == 4, ignored.stdout
+
+
+def test_a_missing_source_runs_as_python(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    (tree / "classify" / next(iter(native.C_MODULES.values()))).unlink()
+    assert native.stamp_matches(tree / "classify") is False
+    if COMPILED_HERE:
+        assert probe(tree)["in_use"] == "pure: the sources changed since the build"

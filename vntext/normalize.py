@@ -13,16 +13,22 @@ _TONES = "\u0300\u0301\u0309\u0303\u0323"
 # is a different cluster ("quý" stays).
 
 
+# The clusters written both ways: (first vowel, second vowel).
+CLUSTERS = (("o", "a"), ("o", "e"), ("u", "y"))
+
+
+def marked_forms(vowel: str) -> str:
+    """A vowel with each tone mark, lower case then upper case (NFC)."""
+    return "".join(unicodedata.normalize("NFC", v + tone) for v in (vowel, vowel.upper())
+                   for tone in _TONES)
+
+
 def _build_tone_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     # One character class per cluster rather than one alternative per spelling: the same
     # matches, found much faster (this runs on every item the bot reads). The first pattern is a
     # cheap test that most texts fail.
-    classes, all_marked = [], ""
-    for first, second in (("o", "a"), ("o", "e"), ("u", "y")):
-        marked = "".join(unicodedata.normalize("NFC", s + tone)
-                         for s in (second, second.upper()) for tone in _TONES)
-        classes.append(f"[{first}{first.upper()}][{marked}]")
-        all_marked += marked
+    classes = [f"[{first}{first.upper()}][{marked_forms(second)}]" for first, second in CLUSTERS]
+    all_marked = "".join(marked_forms(second) for _, second in CLUSTERS)
     candidate = re.compile(f"[oOuU][{all_marked}](?!\\w)")
     return candidate, re.compile(r"(?<![qQ])(" + "|".join(classes) + r")(?!\w)")
 
@@ -59,6 +65,9 @@ _ODD = re.compile(f"[{_ZERO_WIDTHS}{re.escape(OTHER_SPACES)}]")
 # The Icelandic eth ("Ð", "ð") that old encodings and some keyboards put for "Đ", "đ" ("huyện
 # Vân Ðồn"): the same letter to a reader, another to a computer.
 _ETH = str.maketrans("\u00d0\u00f0", "\u0110\u0111")
+# What `normalize` changes in NFC text besides spaces at the ends, two spaces and clusters:
+# NFC text with none of these is its own normal form (classify/textmap.py skips it then).
+ODD_CHARACTERS = _ZERO_WIDTHS + OTHER_SPACES + "\u00d0\u00f0"
 
 
 def normalize(text: str | None) -> str:
