@@ -278,6 +278,12 @@ WordWeights_init(WordWeights *self, PyObject *args, PyObject *kwds)
         PyObject *key, *value;
         Py_ssize_t pos = 0;
         while (PyDict_Next(PyTuple_GET_ITEM(tables, k), &pos, &key, &value)) {
+            /* (read_row may run Python code: a table changed since it was counted is refused) */
+            if (!PyUnicode_Check(key) || self->nweights >= rows * self->topics
+                    || self->nkeys + PyUnicode_GET_LENGTH(key) > chars) {
+                PyErr_SetString(PyExc_RuntimeError, "the tables changed while they were read");
+                return -1;
+            }
             Entry *e = entry_of(self, key);
             e->has[k] = 1;
             e->row[k] = self->nweights;

@@ -116,5 +116,21 @@ def test_bad_arguments_are_refused_as_python_would() -> None:
         WordWeights(10_000, [0], ({}, {}))
     with pytest.raises(TypeError, match="strings"):
         WordWeights(10_000, [0], ({1: [1]}, {}, {}, {}))  # type: ignore[dict-item]
+
+    class Sneaky:  # a row of weights that grows the table while it is read
+        def __init__(self, table: dict[str, object]) -> None:
+            self.table = table
+
+        def __len__(self) -> int:
+            return 1
+
+        def __iter__(self) -> object:
+            self.table["zz"] = [0]
+            return iter([1])
+
+    table: dict[str, object] = {}
+    table["a"] = Sneaky(table)
+    with pytest.raises(RuntimeError, match="changed"):
+        WordWeights(10_000, [0], (table, {}, {}, {}))  # type: ignore[arg-type]
     assert fold("", b"") == "" and plain("", b"") is True
     assert fold("é", b"a") is None  # beyond the table: Python folds it
