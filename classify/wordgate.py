@@ -46,6 +46,26 @@ class WordGate:
             return True  # no words (the pattern matches an empty string), or letters to compare
         return bool(self._automaton.find_matches_as_indexes(text.lower()))
 
+    def starts(self, text: str) -> list[int] | None:
+        """Where a word starts in `text`, each place once, in order: the only places where an
+        alternation of exactly these words can match (`last_match`). None where the test is not
+        exact: the pattern must look everywhere."""
+        if self._automaton is None or _NOT_PLAIN.search(text):
+            return None
+        found = self._automaton.find_matches_as_indexes(text.lower(), True)
+        return sorted({start for _, start, _ in found})
+
+
+def last_match(pattern: re.Pattern[str], text: str, starts: list[int]) -> re.Match[str] | None:
+    """The last match `pattern.finditer(text)` would give, tried only at `starts`
+    (`WordGate.starts` of the pattern's own words), as finditer goes: after a match, from its
+    end."""
+    found, end = None, 0
+    for at in starts:
+        if at >= end and (m := pattern.match(text, at)) is not None:
+            found, end = m, m.end()
+    return found
+
 
 def _is_word(ch: str) -> bool:
     """`re`'s `\\w` for one character of a str pattern."""

@@ -108,14 +108,14 @@ visit_title(WordWeights *self, long long *acc, Entry *e)
     }
 }
 
-/* Each word of `text` as str.split() finds them, and each of text[:title] as well, in one pass
- * (a word that runs past `title` is cut there, as slicing the text would cut it). */
-static void
-read_words(WordWeights *self, PyObject *text, Py_ssize_t title, long long *acc)
+/* Each word of the text as str.split() finds them, and each of text[:title] as well, in one
+ * pass (a word that runs past `title` is cut there, as slicing the text would cut it). Inlined
+ * once per kind of string, so that reading a character is one load (`read_words`). */
+static inline Py_ALWAYS_INLINE void
+read_words_of_kind(WordWeights *self, int kind, const void *data, Py_ssize_t len,
+                   Py_ssize_t title, long long *acc)
 {
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t len = PyUnicode_GET_LENGTH(text), i = 0;
+    Py_ssize_t i = 0;
     while (i < len) {
         while (i < len && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
             i++;
@@ -140,6 +140,23 @@ read_words(WordWeights *self, PyObject *text, Py_ssize_t title, long long *acc)
             visit_title(self, acc, e);
         else if (start < title && title - start <= self->longest)
             visit_title(self, acc, lookup(self, cut, kind, data, start, title - start));
+    }
+}
+
+static void
+read_words(WordWeights *self, PyObject *text, Py_ssize_t title, long long *acc)
+{
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        read_words_of_kind(self, PyUnicode_1BYTE_KIND, data, len, title, acc);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        read_words_of_kind(self, PyUnicode_2BYTE_KIND, data, len, title, acc);
+        break;
+    default:
+        read_words_of_kind(self, PyUnicode_4BYTE_KIND, data, len, title, acc);
     }
 }
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from classify.places import get_place_rules
-from classify.wordgate import BoundedWords, WordGate
+from classify.wordgate import BoundedWords, WordGate, last_match
 
 Gated = tuple[re.Pattern[str], WordGate]
 
@@ -49,6 +51,48 @@ def test_the_organisation_gate_opens_where_its_pattern_matches(text: str) -> Non
     rules = get_place_rules()
     gate = WordGate(rules.organisation_gate_words)
     assert gate.may_match(text) or rules.organisation.search(text) is None
+
+
+def finditer_last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    matches = list(pattern.finditer(text))
+    return matches[-1] if matches else None
+
+
+def same(a: re.Match[str] | None, b: re.Match[str] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.span() == b.span() and a.lastgroup == b.lastgroup
+
+
+_CLAUSES = ["theo Báo Lào Cai", "đài truyền hình Báo điện tử ", "Nhà máy Thủy điện Sơn La và ",
+            "trang thong tin dien tu bao ", "baobao bao", "báo Báo BÁO", "tap chı ", "", "bao",
+            "Công ty TNHH Xăng dầu ", "cong ty Cong Ty ", "CLB Công an "]
+
+
+@pytest.mark.parametrize("text", _CLAUSES)
+def test_last_match_at_the_gates_starts_is_finditers_last(text: str) -> None:
+    rules = get_place_rules()
+    for pattern, words in ((rules.named_after, rules.named_after_words),
+                           (rules.organisation, rules.organisation_gate_words)):
+        starts = WordGate(words).starts(text)
+        if starts is not None:  # (None: text the test is not exact for, the pattern searches)
+            assert same(last_match(pattern, text, starts), finditer_last(pattern, text)), text
+    assert WordGate(rules.named_after_words).starts("tap chı ") is None  # a dotless i
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["báo", "Báo", "bao", "điện tử", "dien tu", "đài", "truyền hình",
+                                 "Công ty", "cong", "ty", "nhà máy", "thủy điện", "x", "-", ",",
+                                 "Lào", "Cai"]), max_size=10),
+       st.lists(st.sampled_from([" ", "", "  ", "."]), min_size=10, max_size=10))
+def test_random_clauses_last_match_is_finditers_last(words: list[str], gaps: list[str]) -> None:
+    text = "".join(g + w for g, w in zip(gaps, words, strict=False))
+    rules = get_place_rules()
+    for pattern, gate_words in ((rules.named_after, rules.named_after_words),
+                                (rules.organisation, rules.organisation_gate_words)):
+        starts = WordGate(gate_words).starts(text)
+        assert starts is not None
+        assert same(last_match(pattern, text, starts), finditer_last(pattern, text)), text
 
 
 _TAILS = ["tại tỉnh ", "ở TP. ", "Tp ", "thành phố  ", "THÀNH PHỐ ", "huyện\n", "xhuyện ",
