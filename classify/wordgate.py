@@ -5,7 +5,8 @@ Python's `re` tries every alternative of an IGNORECASE alternation at every posi
 `places.PlaceRules.named_after` the costliest step of reading a place name (about 7 µs a name).
 Most text before a name holds none of its words: one Aho-Corasick pass over the lowercased text
 says so for a tenth of the cost, and the pattern runs only when it may match, so the answer is
-the pattern's own.
+the pattern's own. Where it may, the same pass says where its words start, and the pattern is
+tried there alone (`WordGate.starts`, `last_match`), not at every character.
 
 The test is exact only where `str.lower` folds letters as `re.IGNORECASE` does, one for one:
 ASCII and the Vietnamese letters (not "İ", "ı", "ſ", Greek…). Text or words with any other
