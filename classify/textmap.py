@@ -87,9 +87,11 @@ def _fold_table() -> bytes:
         for code in block:
             char = chr(code).replace("đ", "d").replace("Đ", "D")
             decomposed = unicodedata.normalize("NFD", _read_clauses(char))
-            if decomposed[0].isascii() and not _NOT_ASCII_OR_MARK.search(decomposed) \
-                    and decomposed[1:].encode("ascii", "ignore") == b"":
-                table[code] = _ASCII_BYTES[ord(decomposed[0])]
+            ascii_ = decomposed.encode("ascii", "ignore")
+            # as `_flatten_python`'s fast path tests a text: one ASCII character, then marks
+            if len(ascii_) == 1 and decomposed[0].isascii() \
+                    and not _NOT_ASCII_OR_MARK.search(decomposed):
+                table[code] = _ASCII_BYTES[ascii_[0]]
     return bytes(table)
 
 
@@ -128,8 +130,9 @@ def _in_c() -> tuple[_Fold | None, _Plain | None]:
 
 
 _FOLD_IN_C, _PLAIN_IN_C = _in_c()
-_FOLD_TABLE: Final = _fold_table()
-_PLAIN_TABLE: Final = _plain_table()
+# (built only for the C readers: the Python steps need no table)
+_FOLD_TABLE: Final = _fold_table() if _FOLD_IN_C is not None else b""
+_PLAIN_TABLE: Final = _plain_table() if _PLAIN_IN_C is not None else b""
 
 
 def _normalized(text: str) -> str:

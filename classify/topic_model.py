@@ -91,14 +91,12 @@ def unpack(total: int, n: int) -> list[float]:
     """The `n` fields of `total` (a sum of packed vectors plus `offset(n)`), as floats: its bytes
     read as unsigned 32-bit integers (a shift and a mask per field would copy the whole number
     each time)."""
-    return [(field - _HALF) / UNIT
-            for field in _layout(n).unpack(total.to_bytes(4 * n, "little"))]
+    return [weight / UNIT for weight in units(total, n)]
 
 
-def units(packed: int, n: int) -> list[int]:
-    """The `n` weights of one packed vector (or of a sum of them, without `offset`), in units."""
-    return [field - _HALF
-            for field in _layout(n).unpack((packed + offset(n)).to_bytes(4 * n, "little"))]
+def units(total: int, n: int) -> list[int]:
+    """The `n` fields of `total` (as `unpack` reads them) as integers: the weights in units."""
+    return [field - _HALF for field in _layout(n).unpack(total.to_bytes(4 * n, "little"))]
 
 
 def unpack_one(total: int, index: int) -> float:
@@ -269,8 +267,9 @@ def native_weights(start: int, tables: tuple[dict[str, int], ...], n: int
         from classify._wordweights import WordWeights
     except ImportError:
         return None
-    return WordWeights(UNIT, units(start - offset(n), n),
-                       tuple({key: units(packed, n) for key, packed in table.items()}
+    base = offset(n)
+    return WordWeights(UNIT, units(start, n),
+                       tuple({key: units(packed + base, n) for key, packed in table.items()}
                              for table in tables))
 
 
