@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -32,8 +33,8 @@ from typing import Any, Final, TypeVar
 from catalog import province_name
 from classify.evidence import Evidence, EvidenceKind
 from classify.gazetteer import CONTEXT_FILE, PROVINCE_LEVEL, Gazetteer, Place
-from classify.textmap import SENTENCE_END, Prepared, marks_form, match_key
-from classify.wordgate import EndWords, WordGate, last_match
+from classify.textmap import Prepared, find_sentence_end, marks_form, match_key
+from classify.wordgate import BoundedWords, EndWords, WordGate, last_match, matches
 from vntext import fold
 
 # Which kinds a type word admits.
@@ -113,6 +114,7 @@ _PLATE: Final = re.compile(r"\b\d{2}[A-Z]{1,2}\d?(?: ?- ?| )?\d{3,5}(?:\.\d{2})?
 # one that opens the next name ("Thái Bình Nam Định", "Hà Nội Bắc Từ Liêm", "Sa Pa Tây Bắc").
 _COMPASS: Final = ("Nam", "Bắc", "Đông", "Tây")
 _COMPASS_AFTER: Final = re.compile(rf" (?:{'|'.join(_COMPASS)})(?!\w)")
+_COMPASS_INITIALS: Final = frozenset(word[0] for word in _COMPASS)
 # A news agency's dateline ("Hà Nội (TTXVN 17/3) Theo thống kê…"): where the story was filed.
 _DATELINE: Final = re.compile(r" ?\((?:TTXVN|VNA)\b")
 # Middle names that also open institutions' names: "Phạm Quốc Vinh" is a person.
@@ -333,7 +335,8 @@ class PlaceRules:
     sports: frozenset[str]  # folded keys
     sports_marked: frozenset[str]  # the same words with their marks (marks_form)
     home_unit: re.Pattern[str]
-    home_council: re.Pattern[str]
+    home_unit_gate: WordGate  # the quick test of home_unit's words, and where they start
+    home_council: BoundedWords
     generic_before: frozenset[str]
     other_after: frozenset[str]  # "tỉnh lỵ", "tỉnh lộ": another word than the unit
     passing_before: frozenset[str]  # comparison and origin words (lowercase)
@@ -414,7 +417,8 @@ def load_place_rules(path: Path = CONTEXT_FILE) -> PlaceRules:
         sports=frozenset(match_key(w) for w in ctx["sports"]),
         sports_marked=frozenset(marks_form(w) for w in ctx["sports"]),
         home_unit=re.compile(rf"(?<!\w)({_alternation(home['unit_words'])})(?!\w)", re.IGNORECASE),
-        home_council=re.compile(rf"(?<!\w)(?:{_alternation(home['councils'])})(?!\w)"),
+        home_unit_gate=WordGate(home["unit_words"]),
+        home_council=BoundedWords(home["councils"]),
         generic_before=frozenset(w.lower() for w in home["generic_before"]),
         other_after=frozenset(w.lower() for w in home["other_after"]),
         passing_before=frozenset(w.lower() for w in passing["comparison"] + passing["origin"]),
@@ -587,10 +591,14 @@ class PlaceReader:
             return "spouse ('bà xã', 'ông xã')"
         if before.endswith(("của ", "thuộc ", "tại ", "(")) and _PLATE_OF.search(before):
             return "licence plate"
-        if (compass := _COMPASS_AFTER.match(text, m.te)) \
+        # (each pattern runs only where the next characters can start it: most names are
+        # followed by a plain word or a comma)
+        after = text[m.te : m.te + 2]
+        if after[1:] in _COMPASS_INITIALS and after[:1] == " " \
+                and (compass := _COMPASS_AFTER.match(text, m.te)) \
                 and not text[compass.end() + 1 : compass.end() + 2].isupper():
             return "part of a longer name"
-        if _DATELINE.match(text, m.te):
+        if "(" in after and _DATELINE.match(text, m.te):
             return "a news agency's dateline"
         if not m.typed:
             if NOT_PLACE in m.ends and GATEWAY not in m.ends:
@@ -602,8 +610,9 @@ class PlaceReader:
             return "licence plate"
         if organisations and self._in_organisation(before):
             return ORGANISATION
-        if rules.foreign_after.search(text[m.te : m.te + 30]):
-            return "abroad"
+        after_name = text[m.te : m.te + 30]
+        if after_name.lstrip().startswith(("(", ",")) and rules.foreign_after.match(after_name):
+            return "abroad"  # (foreign_after is anchored: match, not search)
         if self._in_byline(text, prep.title_end, m):
             return "byline"
         return None
@@ -818,8 +827,8 @@ class PlaceReader:
         if metres <= FAR_KM * 1000:
             return False
         opened = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start)) + 1
-        closed = SENTENCE_END.search(text, found.end())
-        sentence = text[opened : closed.start() if closed else len(text)]
+        closed = find_sentence_end(text, found.end())
+        sentence = text[opened : closed[0] if closed else len(text)]
         return self.rules.weather.search(sentence) is None
 
     def _nicknamed(self, text: str, end: int) -> bool:
@@ -849,7 +858,7 @@ class PlaceReader:
         if unless is not None and unless.search(gap):
             return False
         return len(gap) <= _CLAUSE_GAP and gap.count(",") <= 1 and not any(
-            c in gap for c in "();:") and SENTENCE_END.search(gap) is None
+            c in gap for c in "();:") and find_sentence_end(gap) is None
 
     def _seat_of_organisation(self, before: str) -> bool:
         """"Công ty TNHH Xây dựng Đại Thu (TP. Hồ Chí Minh)": a company's seat in brackets right
@@ -1177,8 +1186,8 @@ class PlaceReader:
         # province the title or lead names keeps the feed's home province from being a label).
         subject_end = 0
         if prep.title_end:
-            found = SENTENCE_END.search(prep.text, prep.title_end + 2)
-            subject_end = found.end() if found else len(prep.text)
+            found = find_sentence_end(prep.text, prep.title_end + 2)
+            subject_end = found[1] if found else len(prep.text)
         # A comparison, an origin or an outlet is never a label, even alone ("quê Nghệ An").
         alone_ok = all(m.passing in ALONE_OK for m in settled)
         titled: set[str] = set()  # provinces the title (or lead) names as its place
@@ -1285,9 +1294,13 @@ class PlaceReader:
 
     def _speaks_of_home(self, text: str) -> bool:
         """"Ủy ban MTTQ Việt Nam tỉnh tổ chức…", "HĐND tỉnh", "toàn tỉnh", "Tỉnh ủy"."""
-        if self.rules.home_council.search(text):
+        rules = self.rules
+        if rules.home_council.search(text):
             return True
-        for m in self.rules.home_unit.finditer(text):
+        starts = rules.home_unit_gate.starts(text)
+        found: Iterable[re.Match[str]] = rules.home_unit.finditer(text) if starts is None \
+            else matches(rules.home_unit, text, starts)
+        for m in found:
             after = text[m.end() :].lstrip(" ")
             abbreviated = len(m.group(1)) == 2
             if abbreviated:  # with its dot: "TP. Cần Thơ" is named

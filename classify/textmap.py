@@ -60,9 +60,10 @@ _NOT_ASCII_OR_MARK: Final = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
 # The lower-case letters only Vietnamese written with its marks has.
 VIETNAMESE_LETTERS: Final = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
                       "ỳýỵỷỹđ")
-MARKED: Final = re.compile(f"[{VIETNAMESE_LETTERS}]", re.IGNORECASE)
+# Both cases spelt out, not IGNORECASE: the same characters (every code point checked), and
+# `re` tests a plain class without folding each character's case first.
+MARKED: Final = re.compile(f"[{VIETNAMESE_LETTERS}{VIETNAMESE_LETTERS.upper()}]")
 _NOT_WORD: Final = re.compile(r"[\W_]+")
-SENTENCE_END: Final = re.compile(r"[.!?](?:\s|$)")
 HEADLINE_CAP: Final = 300  # characters: a headline runs to 150 or so
 
 
@@ -213,9 +214,30 @@ _SAME_SYLLABLE: Final = {"đăk": "đắk", "đak": "đắk", "lăk": "lắk", "
                          "lắc": "lắk"}
 
 
+def find_sentence_end(text: str, pos: int = 0) -> tuple[int, int] | None:
+    """The span of the first sentence end in `text` from `pos`: ".", "!" or "?", then a space
+    (in the span) or the text's end; None where there is none. What `re.search(r"[.!?](?:\s|$)")`
+    gives, by str.find: the pattern tested its character class at every character, for every
+    item."""
+    size, first = len(text), -1
+    for mark in ".!?":
+        at = text.find(mark, pos)
+        while at >= 0 and (first < 0 or at < first):
+            if at + 1 == size or text[at + 1].isspace():
+                first = at
+                break
+            at = text.find(mark, at + 1)
+    if first < 0:
+        return None
+    return first, (first + 2 if first + 1 < size else first + 1)
+
+
 def marks_form(normalized: str) -> str:
     """Lowercase words with their marks, punctuation read as a space: "TP. Huế" → "tp huế"."""
-    words = _NOT_WORD.sub(" ", normalized.lower()).split()
+    words = normalized.lower().split()
+    # Words of letters and digits alone hold nothing `_NOT_WORD` would cut (most names).
+    if not all(w.isalnum() for w in words):
+        words = _NOT_WORD.sub(" ", normalized.lower()).split()
     return " ".join(_SAME_SYLLABLE.get(w, w) for w in words)
 
 
@@ -240,8 +262,8 @@ class Prepared:
         HEADLINE_CAP characters, not all of it)."""
         if self.title_end:
             return self.title_end
-        found = SENTENCE_END.search(self.text, 2)
-        return found.end() if found else min(len(self.text), 2 + HEADLINE_CAP)
+        found = find_sentence_end(self.text, 2)
+        return found[1] if found else min(len(self.text), 2 + HEADLINE_CAP)
 
     def marked(self, pos: int) -> bool:
         """Whether the segment holding text offset `pos` is written with diacritics."""

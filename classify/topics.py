@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, Final
 from catalog import topics as catalog_topics
 from classify.evidence import Evidence, EvidenceKind, shared_evidence
 from classify.textmap import MARKED, Prepared, match_key
-from classify.wordgate import BoundedWords
+from classify.wordgate import BoundedWords, matches
 from vntext import normalize
 
 TOPIC_RULES_FILE: Final = Path(__file__).resolve().parents[1] / "data" / "topic_rules.toml"
@@ -65,12 +66,14 @@ class TopicRules:
     # A phrase within a few words after one of these, in the same clause, is mentioned in
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
-    passing_any: BoundedWords | None = None  # any passing phrase at all (most items have none)
+    # The same words: any passing phrase at all (most items have none), and where one starts.
+    passing_any: BoundedWords | None = None
     # The passing phrases folded as Prepared.folded reads them: where none is in the folded text
     # (Classifier's scan looks for them), none is in the text.
     passing_keys: frozenset[str] = frozenset()
     # News from abroad ([abroad]): a foreign place in the title, no Vietnamese one in the item.
     abroad_places: re.Pattern[str] | None = None
+    abroad_gate: BoundedWords | None = None  # the same words: where one starts
     home_words: BoundedWords | None = None
     anywhere: frozenset[str] = frozenset()  # topics that happen abroad too
     # Each key's refs that may give evidence (not "name"), in order, read once at load:
@@ -87,9 +90,12 @@ class TopicRules:
         if self.abroad_places is None or self.home_words is None \
                 or self.home_words.search(prep.text):
             return False
-        text = prep.text
-        return any(not _in_longer_name(text, m.start(), m.end())
-                   for m in self.abroad_places.finditer(text, 0, prep.title_end))
+        text, title = prep.text, prep.text[: prep.title_end]
+        # (the pattern tried only where a place starts: `re` tries its alternation everywhere)
+        starts = self.abroad_gate.starts(title) if self.abroad_gate is not None else None
+        found: Iterable[re.Match[str]] = self.abroad_places.finditer(title) if starts is None \
+            else matches(self.abroad_places, title, starts)
+        return any(not _in_longer_name(text, m.start(), m.end()) for m in found)
 
 
 _KeyRefs = tuple[dict[str, tuple[PhraseRef, ...]], tuple[PhraseRef, ...], tuple[PhraseRef, ...]]
@@ -178,6 +184,7 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
                       yield_to=yield_to, passing=passing,
                       passing_any=passing_any, passing_keys=passing_keys,
                       abroad_places=_words(abroad.get("places", [])),
+                      abroad_gate=BoundedWords(normalize(w) for w in abroad.get("places", [])),
                       home_words=(BoundedWords(normalize(w) for w in abroad["home_words"])
                                   if abroad.get("home_words") else None),
                       anywhere=frozenset(anywhere))
@@ -292,8 +299,18 @@ class _Tally:
 
 def _in_passing(text: str, start: int, rules: TopicRules) -> bool:
     """"nhân dịp Đại lễ Vu Lan", "trong bối cảnh biến đổi khí hậu": a mention in passing."""
-    return rules.passing is not None and rules.passing.search(
-        text[max(0, start - 60) : start].lower()) is not None
+    if rules.passing is None:
+        return False
+    before = text[max(0, start - 60) : start].lower()
+    # The pattern is tried only where a passing phrase starts (`re` would try its alternation
+    # at every character).
+    starts = rules.passing_any.starts(before) if rules.passing_any is not None else None
+    if starts is None:
+        return rules.passing.search(before) is not None
+    for at in starts:
+        if rules.passing.match(before, at) is not None:
+            return True
+    return False
 
 
 def _apart(spans: list[Span]) -> list[Span]:

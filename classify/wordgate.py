@@ -6,7 +6,8 @@ Python's `re` tries every alternative of an IGNORECASE alternation at every posi
 Most text before a name holds none of its words: one Aho-Corasick pass over the lowercased text
 says so for a tenth of the cost, and the pattern runs only when it may match, so the answer is
 the pattern's own. Where it may, the same pass says where its words start, and the pattern is
-tried there alone (`WordGate.starts`, `last_match`), not at every character.
+tried there alone (`WordGate.starts`, `BoundedWords.starts`, `matches`), not at every
+character.
 
 The test is exact only where `str.lower` folds letters as `re.IGNORECASE` does, one for one:
 ASCII and the Vietnamese letters (not "İ", "ı", "ſ", Greek…). Text or words with any other
@@ -57,15 +58,23 @@ class WordGate:
         return sorted({start for _, start, _ in found})
 
 
-def last_match(pattern: re.Pattern[str], text: str, starts: list[int]) -> re.Match[str] | None:
-    """The last match `pattern.finditer(text)` would give, tried only at `starts`
-    (`WordGate.starts` of the pattern's own words), as finditer goes: after a match, from its
-    end."""
-    found, end = None, 0
+def matches(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.Match[str]]:
+    """The matches `pattern.finditer(text)` would give, tried only at `starts` (`starts` of a
+    gate of the pattern's own words, where alone it can match), as finditer goes: after a
+    match, from its end."""
+    found: list[re.Match[str]] = []
+    end = 0
     for at in starts:
         if at >= end and (m := pattern.match(text, at)) is not None:
-            found, end = m, m.end()
+            found.append(m)
+            end = m.end()
     return found
+
+
+def last_match(pattern: re.Pattern[str], text: str, starts: list[int]) -> re.Match[str] | None:
+    """The last match `pattern.finditer(text)` would give, tried only at `starts` (`matches`)."""
+    found = matches(pattern, text, starts)
+    return found[-1] if found else None
 
 
 def _is_word(ch: str) -> bool:
@@ -89,6 +98,15 @@ class BoundedWords:
             self._pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
         elif words:
             self._automaton = ahocorasick_rs.AhoCorasick(sorted(words))
+
+    def starts(self, text: str) -> list[int] | None:
+        """Where one of the words starts in `text`, bounds aside, each place once, in order: the
+        only places where a pattern that begins with an alternation of exactly these words can
+        match. None for a list with the empty word: such a pattern must look everywhere."""
+        if self._automaton is None:
+            return None if self._pattern is not None else []
+        found = self._automaton.find_matches_as_indexes(text, True)
+        return sorted({start for _, start, _ in found})
 
     def search(self, text: str) -> bool:
         if self._pattern is not None:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classify.places import get_place_rules
-from classify.wordgate import BoundedWords, WordGate, last_match
+from classify.topics import get_topic_rules
+from classify.wordgate import BoundedWords, WordGate, last_match, matches
 
 Gated = tuple[re.Pattern[str], WordGate]
 
@@ -133,3 +134,46 @@ def test_bounded_words_find_what_their_pattern_finds(text: str) -> None:
     assert BoundedWords([*words, ""]).search(text) == (re.compile(
         rf"(?<!\w)(?:{'|'.join(map(re.escape, [*words, '']))})(?!\w)").search(text) is not None)
     assert not BoundedWords([]).search(text)
+
+
+_PHRASES = ["nhân dịp", "nhân", "dịp lễ", "Việt Nam", "Nam", "x", "tỉnh", "HĐND tỉnh"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*_PHRASES, "Lào", "Cai", "-", ",", "(", "_"]), max_size=10),
+       st.lists(st.sampled_from([" ", "", "  ", ".", "\n"]), min_size=10, max_size=10))
+def test_matches_at_the_words_starts_are_finditers(words: list[str], gaps: list[str]) -> None:
+    """`matches` at `BoundedWords.starts` (a pattern that opens with its words) and at
+    `WordGate.starts` (an IGNORECASE one) gives finditer's matches, overlapping words included."""
+    text = "".join(g + w for g, w in zip(gaps, words, strict=False))
+    alternation = "|".join(re.escape(w) for w in sorted(_PHRASES, key=len, reverse=True))
+    bounded = re.compile(rf"(?<!\w)({alternation})(?:\s+\w+){{0,2}}(?!\w)")
+    starts = BoundedWords(_PHRASES).starts(text)
+    assert starts is not None
+    assert [m.span() for m in matches(bounded, text, starts)] == \
+        [m.span() for m in bounded.finditer(text)]
+    any_case = re.compile(rf"(?<!\w)({alternation})(?!\w)", re.IGNORECASE)
+    gate_starts = WordGate(_PHRASES).starts(text)
+    assert gate_starts is not None
+    assert [m.span() for m in matches(any_case, text, gate_starts)] == \
+        [m.span() for m in any_case.finditer(text)]
+
+
+def test_bounded_words_starts() -> None:
+    assert BoundedWords(["nhân dịp", "dịp"]).starts("xnhân dịp dịp") == [1, 6, 10]
+    assert BoundedWords([]).starts("nhân dịp") == []
+    assert BoundedWords(["", "dịp"]).starts("dịp") is None  # the empty word: look everywhere
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="nhân dịp lễ Vu Lan,.;()\nxtrongbốicảnh", max_size=90),
+       st.integers(0, 90))
+def test_in_passing_is_the_passing_patterns_search(text: str, start: int) -> None:
+    """Trying the passing pattern only where a passing phrase starts finds what searching the
+    whole window finds."""
+    from classify.topics import _in_passing
+
+    rules = get_topic_rules()
+    assert rules.passing is not None
+    window = text[max(0, start - 60) : start].lower()
+    assert _in_passing(text, start, rules) == (rules.passing.search(window) is not None)
