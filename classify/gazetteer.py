@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Final
 
 from catalog import province_name
 from classify.landmarks import LANDMARKS_FILE, load_landmarks
@@ -76,12 +77,19 @@ class Place:
         return " → ".join(steps)
 
 
-@lru_cache(maxsize=8192)
+# Each gazetteer name's marks (`_marks`), computed when the name is first matched, not for all
+# 16,000 at load time: a plain dict, since calling through lru_cache's wrapper cost compiled
+# code more than the lookup, and the names are the gazetteer's own, so it holds no more.
+_MARKS_OF: Final[dict[str, str]] = {}
+
+
 def _marks(name: str) -> str:
-    """Computed when a name is first matched, not for all 16,000 at load time."""
-    if name[:1].islower() and not MARKED.search(name):
-        return ""
-    return marks_form(normalize(name))
+    found = _MARKS_OF.get(name)
+    if found is None:
+        found = "" if name[:1].islower() and not MARKED.search(name) \
+            else marks_form(normalize(name))
+        _MARKS_OF[name] = found
+    return found
 
 
 @dataclass

@@ -96,14 +96,30 @@ def _fold_table() -> bytes:
     return bytes(table)
 
 
+# Where every character that NFC leaves as it is, alone, also stays so beside any other: these
+# blocks hold no character NFC may join to the one before it (its quick check's "maybe": marks,
+# Hangul vowels, some Indic vowel signs). Latin, Vietnamese and punctuation.
+_NFC_BLOCKS: Final = ((0x0000, 0x0250), (0x1E00, 0x1F00), (0x2000, 0x2070))
+
+
+def _stays_nfc(char: str) -> bool:
+    """Whether a character of `_NFC_BLOCKS` stays as it is in NFC beside any other of them."""
+    return unicodedata.combining(char) == 0 and unicodedata.is_normalized("NFC", char)
+
+
 def _plain_table() -> bytes:
     """classify/texttable.c's flags for `plain`, by character: 1 a character vntext.normalize
-    replaces or removes, 2 a "q"; for the k-th of vntext's clusters, 4 << k its first vowel and
-    32 << k its second with a tone mark (either case)."""
+    replaces or removes, or one not known to stay NFC beside any other (`_NFC_BLOCKS`; every
+    character beyond the table counts so too), 2 a "q"; for the k-th of vntext's clusters,
+    4 << k its first vowel and 32 << k its second with a tone mark (either case)."""
     marked = [(first + first.upper(), marked_forms(second)) for first, second in CLUSTERS]
-    table = bytearray(max(map(ord, ODD_CHARACTERS + "".join(m for _, m in marked))) + 1)
-    for char in ODD_CHARACTERS:
-        table[ord(char)] |= 1
+    size = max(*map(ord, ODD_CHARACTERS + "".join(m for _, m in marked)),
+               *(end - 1 for _, end in _NFC_BLOCKS)) + 1
+    table = bytearray(b"\x01" * size)
+    for start, end in _NFC_BLOCKS:
+        for code in range(start, end):
+            if _stays_nfc(chr(code)) and chr(code) not in ODD_CHARACTERS:
+                table[code] = 0
     for char in "qQ":
         table[ord(char)] |= 2
     for k, (firsts, seconds) in enumerate(marked):
@@ -138,11 +154,10 @@ _PLAIN_TABLE: Final = _plain_table() if _PLAIN_IN_C is not None else b""
 
 def _normalized(text: str) -> str:
     """vntext.normalize(text); most texts are NFC already with nothing else to change, and
-    classify/texttable.c tells so in one pass where the patterns took several."""
-    if _PLAIN_IN_C is not None:
-        nfc = unicodedata.normalize("NFC", text)
-        if _PLAIN_IN_C(nfc, _PLAIN_TABLE):
-            return nfc
+    classify/texttable.c tells so in one pass where NFC's own check and the patterns took
+    several."""
+    if _PLAIN_IN_C is not None and _PLAIN_IN_C(text, _PLAIN_TABLE):
+        return text
     return normalize(text)
 
 

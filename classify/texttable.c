@@ -59,8 +59,9 @@ fold(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-/* plain's flags: a character normalize replaces or removes; a "q" (or "Q"); for each of the
- * clusters normalize rewrites (at most three), its first vowel and its second, marked. */
+/* plain's flags: a character normalize replaces or removes, or one this test does not vouch
+ * for as NFC (any beyond the table too); a "q" (or "Q"); for each of the clusters normalize
+ * rewrites (at most three), its first vowel and its second, marked. */
 enum { ODD = 1, Q = 2, FIRST = 4, SECOND = 32 };
 
 static int
@@ -69,10 +70,11 @@ is_word(Py_UCS4 ch)
     return Py_UNICODE_ISALNUM(ch) || ch == '_';  /* as re reads \w */
 }
 
-/* plain(text, table) -> bool: whether vntext.normalize leaves NFC `text` as it is: no character
- * it replaces or removes, no space at either end, no two spaces, and no cluster whose mark it
+/* plain(text, table) -> bool: whether vntext.normalize surely leaves `text` as it is: every
+ * character one the table vouches for (NFC whatever stands around it, and not one normalize
+ * replaces or removes), no space at either end, no two spaces, and no cluster whose mark it
  * moves (its first vowel, then its second marked, no "q" before them, no word character after:
- * what vntext.normalize's _TONE_PATTERN finds). */
+ * what vntext.normalize's _TONE_PATTERN finds). False says only "look": Python answers. */
 static PyObject *
 plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -87,7 +89,7 @@ plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_UCS4 last = 0;
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_UCS4 ch = PyUnicode_READ(a.kind, a.data, i);
-        unsigned char flags = ch < a.size ? a.table[ch] : 0;
+        unsigned char flags = ch < a.size ? a.table[ch] : ODD;
         if (flags & ODD || (ch == ' ' && last == ' '))
             Py_RETURN_FALSE;
         if ((flags / SECOND) & (before / FIRST) & 7 && !(two_before & Q)

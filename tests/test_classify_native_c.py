@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -49,6 +50,20 @@ def test_folding_every_character_of_the_table() -> None:
     for code in range(len(textmap._FOLD_TABLE) + 16):
         for text in (chr(code), f"a{chr(code)}b", f"Hoà {chr(code)}' Đ"):
             assert _flatten(text) == _flatten_python(text), hex(code)
+
+
+def test_what_the_plain_table_vouches_for_stays_nfc_beside_anything() -> None:
+    """Every two characters the table vouches for are NFC together, and after or before any
+    other character of the blocks NFC may join (a mark, a Hangul vowel, an Indic vowel sign),
+    the text is not vouched for: Python normalises it."""
+    table = textmap._plain_table()
+    vouched = [chr(c) for c in range(len(table)) if not table[c] & 1]
+    assert "a" in vouched and "ệ" in vouched and "\u0301" not in vouched
+    for first in vouched:
+        for second in vouched:
+            assert unicodedata.is_normalized("NFC", first + second), (first, second)
+    for text in ("e\u0302\u0323", "\u09c7\u09be", "\u1100\u1161", "℃", "a\u200b", "Ð"):
+        assert _normalized(text) == normalize(text), text
 
 
 def test_normalising_every_short_text_of_the_tricky_characters() -> None:
