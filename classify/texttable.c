@@ -2,11 +2,11 @@
  *
  * Why by hand: before any name is looked for, preparing an item took a sixth of classifying
  * it, in passes over the whole text that each made a new object or ran a pattern: NFD, an
- * ASCII encode and a byte translation to fold it (`_flatten`), and vntext.normalize's patterns
- * to find what it would change. Here each is one pass with one table lookup per character.
- * textmap builds the tables from those same steps, and the Python stays the reference: a text
- * these functions cannot answer for is prepared in Python as it always was, and the tests
- * check both agree (tests/test_classify_rules_v2.py).
+ * ASCII encode and a byte translation to fold it (`_flatten`), and NFC's own check and
+ * vntext.normalize's patterns to find what it would change. Here each is one pass with one
+ * table lookup per character. textmap builds the tables from those same steps, and the Python
+ * stays the reference: a text these functions cannot answer for is prepared in Python as it
+ * always was, and the tests check both agree (tests/test_classify_native_c.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -106,7 +106,7 @@ static PyMethodDef methods[] = {
     {"fold", (PyCFunction)(void (*)(void))fold, METH_FASTCALL,
      "fold(text, table): the text folded through the table, or None (classify/texttable.c)."},
     {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
-     "plain(text, table): whether vntext.normalize leaves this NFC text as it is."},
+     "plain(text, table): whether vntext.normalize surely leaves this text as it is."},
     {NULL, NULL, 0, NULL},
 };
 
