@@ -155,9 +155,13 @@ _PLAIN_TABLE: Final = _plain_table() if _PLAIN_IN_C is not None else b""
 def _normalized(text: str) -> str:
     """vntext.normalize(text); most texts are NFC already with nothing else to change, and
     classify/texttable.c tells so in one pass where NFC's own check and the patterns took
-    several."""
-    if _PLAIN_IN_C is not None and _PLAIN_IN_C(text, _PLAIN_TABLE):
-        return text
+    several. A feed's decomposed text (NFD) may be, once composed."""
+    if _PLAIN_IN_C is not None:
+        if _PLAIN_IN_C(text, _PLAIN_TABLE):
+            return text
+        nfc = unicodedata.normalize("NFC", text)  # (`text` itself when it is NFC already)
+        if nfc is not text and _PLAIN_IN_C(nfc, _PLAIN_TABLE):
+            return nfc
     return normalize(text)
 
 
