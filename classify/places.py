@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -666,12 +665,7 @@ class PlaceReader:
         clause = before[cut.end() :] if cut else before
         # (tried only where one of its words starts: an IGNORECASE alternation tried at every
         # character cost some 40,000 instructions a clause)
-        starts = gate.starts(clause) if gate is not None else None
-        if starts is None:
-            matches = list(pattern.finditer(clause))
-            found = matches[-1] if matches else None
-        else:
-            found = last_match(pattern, clause, starts)
+        found = last_match(pattern, clause, gate.starts(clause) if gate is not None else None)
         if not found:
             return None
         between = _WORD.findall(clause[found.end() :])
@@ -1297,10 +1291,7 @@ class PlaceReader:
         rules = self.rules
         if rules.home_council.search(text):
             return True
-        starts = rules.home_unit_gate.starts(text)
-        found: Iterable[re.Match[str]] = rules.home_unit.finditer(text) if starts is None \
-            else matches(rules.home_unit, text, starts)
-        for m in found:
+        for m in matches(rules.home_unit, text, rules.home_unit_gate.starts(text)):
             after = text[m.end() :].lstrip(" ")
             abbreviated = len(m.group(1)) == 2
             if abbreviated:  # with its dot: "TP. Cần Thơ" is named

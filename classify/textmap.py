@@ -79,13 +79,17 @@ def _fold_char(ch: str) -> str:
     return out.upper() if ch.isupper() and len(out.upper()) == 1 else out
 
 
+# The characters the C readers' tables answer for: Latin, Vietnamese and punctuation.
+_TABLE_BLOCKS: Final = ((0x0000, 0x0250), (0x1E00, 0x1F00), (0x2000, 0x2070))
+
+
 def _fold_table() -> bytes:
     """What the fast path of `_flatten` folds each character to, where that is one ASCII
     character (its marks stripped, punctuation read as a space), as a byte; 0 for the others.
     Latin, Vietnamese and punctuation only: a text with another character folds in Python."""
-    table = bytearray(0x2070)
-    for block in (range(0x250), range(0x1E00, 0x1F00), range(0x2000, 0x2070)):
-        for code in block:
+    table = bytearray(_TABLE_BLOCKS[-1][1])
+    for start, end in _TABLE_BLOCKS:
+        for code in range(start, end):
             char = chr(code).replace("đ", "d").replace("Đ", "D")
             decomposed = unicodedata.normalize("NFD", _read_clauses(char))
             ascii_ = decomposed.encode("ascii", "ignore")
@@ -96,27 +100,24 @@ def _fold_table() -> bytes:
     return bytes(table)
 
 
-# Where every character that NFC leaves as it is, alone, also stays so beside any other: these
-# blocks hold no character NFC may join to the one before it (its quick check's "maybe": marks,
-# Hangul vowels, some Indic vowel signs). Latin, Vietnamese and punctuation.
-_NFC_BLOCKS: Final = ((0x0000, 0x0250), (0x1E00, 0x1F00), (0x2000, 0x2070))
-
-
 def _stays_nfc(char: str) -> bool:
-    """Whether a character of `_NFC_BLOCKS` stays as it is in NFC beside any other of them."""
+    """Whether a character of `_TABLE_BLOCKS` stays as it is in NFC beside any other of them.
+    In those blocks NFC leaves a character that it leaves alone as it is beside any other too:
+    they hold no character NFC may join to the one before it (its quick check's "maybe": marks,
+    Hangul vowels, some Indic vowel signs)."""
     return unicodedata.combining(char) == 0 and unicodedata.is_normalized("NFC", char)
 
 
 def _plain_table() -> bytes:
     """classify/texttable.c's flags for `plain`, by character: 1 a character vntext.normalize
-    replaces or removes, or one not known to stay NFC beside any other (`_NFC_BLOCKS`; every
+    replaces or removes, or one not known to stay NFC beside any other (`_TABLE_BLOCKS`; every
     character beyond the table counts so too), 2 a "q"; for the k-th of vntext's clusters,
     4 << k its first vowel and 32 << k its second with a tone mark (either case)."""
     marked = [(first + first.upper(), marked_forms(second)) for first, second in CLUSTERS]
     size = max(*map(ord, ODD_CHARACTERS + "".join(m for _, m in marked)),
-               *(end - 1 for _, end in _NFC_BLOCKS)) + 1
+               *(end - 1 for _, end in _TABLE_BLOCKS)) + 1
     table = bytearray(b"\x01" * size)
-    for start, end in _NFC_BLOCKS:
+    for start, end in _TABLE_BLOCKS:
         for code in range(start, end):
             if _stays_nfc(chr(code)) and chr(code) not in ODD_CHARACTERS:
                 table[code] = 0
@@ -253,10 +254,11 @@ def find_sentence_end(text: str, pos: int = 0) -> tuple[int, int] | None:
 
 def marks_form(normalized: str) -> str:
     """Lowercase words with their marks, punctuation read as a space: "TP. Huế" → "tp huế"."""
-    words = normalized.lower().split()
+    lowered = normalized.lower()
+    words = lowered.split()
     # Words of letters and digits alone hold nothing `_NOT_WORD` would cut (most names).
     if not all(w.isalnum() for w in words):
-        words = _NOT_WORD.sub(" ", normalized.lower()).split()
+        words = _NOT_WORD.sub(" ", lowered).split()
     return " ".join(_SAME_SYLLABLE.get(w, w) for w in words)
 
 

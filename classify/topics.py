@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import tomllib
 from bisect import bisect_left
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -93,9 +92,8 @@ class TopicRules:
         text, title = prep.text, prep.text[: prep.title_end]
         # (the pattern tried only where a place starts: `re` tries its alternation everywhere)
         starts = self.abroad_gate.starts(title) if self.abroad_gate is not None else None
-        found: Iterable[re.Match[str]] = self.abroad_places.finditer(title) if starts is None \
-            else matches(self.abroad_places, title, starts)
-        return any(not _in_longer_name(text, m.start(), m.end()) for m in found)
+        return any(not _in_longer_name(text, m.start(), m.end())
+                   for m in matches(self.abroad_places, title, starts))
 
 
 _KeyRefs = tuple[dict[str, tuple[PhraseRef, ...]], tuple[PhraseRef, ...], tuple[PhraseRef, ...]]
@@ -305,12 +303,7 @@ def _in_passing(text: str, start: int, rules: TopicRules) -> bool:
     # The pattern is tried only where a passing phrase starts (`re` would try its alternation
     # at every character).
     starts = rules.passing_any.starts(before) if rules.passing_any is not None else None
-    if starts is None:
-        return rules.passing.search(before) is not None
-    for at in starts:
-        if rules.passing.match(before, at) is not None:
-            return True
-    return False
+    return bool(matches(rules.passing, before, starts))
 
 
 def _apart(spans: list[Span]) -> list[Span]:

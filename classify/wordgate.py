@@ -54,14 +54,21 @@ class WordGate:
         exact: the pattern must look everywhere."""
         if self._automaton is None or _NOT_PLAIN.search(text):
             return None
-        found = self._automaton.find_matches_as_indexes(text.lower(), True)
-        return sorted({start for _, start, _ in found})
+        return _starts(self._automaton.find_matches_as_indexes(text.lower(), True))
 
 
-def matches(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.Match[str]]:
-    """The matches `pattern.finditer(text)` would give, tried only at `starts` (`starts` of a
-    gate of the pattern's own words, where alone it can match), as finditer goes: after a
-    match, from its end."""
+def _starts(found: list[tuple[int, int, int]]) -> list[int]:
+    """Where the automaton's matches (pattern, start, end) start, each place once, in order."""
+    return sorted({start for _, start, _ in found})
+
+
+def matches(pattern: re.Pattern[str], text: str, starts: list[int] | None
+            ) -> list[re.Match[str]]:
+    """The matches `pattern.finditer(text)` gives, tried only at `starts` (`starts` of a gate of
+    the pattern's own words, where alone it can match), as finditer goes: after a match, from
+    its end. None, where the gate cannot tell: finditer's own, tried everywhere."""
+    if starts is None:
+        return list(pattern.finditer(text))
     found: list[re.Match[str]] = []
     end = 0
     for at in starts:
@@ -71,8 +78,9 @@ def matches(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.M
     return found
 
 
-def last_match(pattern: re.Pattern[str], text: str, starts: list[int]) -> re.Match[str] | None:
-    """The last match `pattern.finditer(text)` would give, tried only at `starts` (`matches`)."""
+def last_match(pattern: re.Pattern[str], text: str, starts: list[int] | None
+               ) -> re.Match[str] | None:
+    """The last match `pattern.finditer(text)` gives, tried only at `starts` (`matches`)."""
     found = matches(pattern, text, starts)
     return found[-1] if found else None
 
@@ -105,8 +113,7 @@ class BoundedWords:
         match. None for a list with the empty word: such a pattern must look everywhere."""
         if self._automaton is None:
             return None if self._pattern is not None else []
-        found = self._automaton.find_matches_as_indexes(text, True)
-        return sorted({start for _, start, _ in found})
+        return _starts(self._automaton.find_matches_as_indexes(text, True))
 
     def search(self, text: str) -> bool:
         if self._pattern is not None:

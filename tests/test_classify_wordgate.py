@@ -152,6 +152,8 @@ def test_matches_at_the_words_starts_are_finditers(words: list[str], gaps: list[
     assert starts is not None
     assert [m.span() for m in matches(bounded, text, starts)] == \
         [m.span() for m in bounded.finditer(text)]
+    assert [m.span() for m in matches(bounded, text, None)] == \
+        [m.span() for m in bounded.finditer(text)]  # no starts: tried everywhere
     any_case = re.compile(rf"(?<!\w)({alternation})(?!\w)", re.IGNORECASE)
     gate_starts = WordGate(_PHRASES).starts(text)
     assert gate_starts is not None
