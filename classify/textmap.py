@@ -28,6 +28,7 @@ here from the Python steps, which remain for every text it cannot answer for.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,9 +61,6 @@ _NOT_ASCII_OR_MARK: Final = re.compile(r"[^\x00-\x7f\u0300-\u036f]")
 # The lower-case letters only Vietnamese written with its marks has.
 VIETNAMESE_LETTERS: Final = ("àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữ"
                       "ỳýỵỷỹđ")
-# Both cases spelt out, not IGNORECASE: the same characters (every code point checked), and
-# `re` tests a plain class without folding each character's case first.
-MARKED: Final = re.compile(f"[{VIETNAMESE_LETTERS}{VIETNAMESE_LETTERS.upper()}]")
 _NOT_WORD: Final = re.compile(r"[\W_]+")
 HEADLINE_CAP: Final = 300  # characters: a headline runs to 150 or so
 
@@ -133,24 +131,50 @@ def _plain_table() -> bytes:
 
 _Fold = Callable[[str, bytes], str | None]
 _Plain = Callable[[str, bytes], bool]
+_Find = Callable[[str, bytes, bool, int, int], bool]
 
 
-def _in_c() -> tuple[_Fold | None, _Plain | None]:
-    """classify/texttable.c's `fold` and `plain`, where they were compiled with the rest
-    (classify/native.py); None: `prepare` reads the text in Python alone."""
+def _in_c() -> tuple[_Fold | None, _Plain | None, _Find | None]:
+    """classify/texttable.c's `fold`, `plain` and `find`, where they were compiled with the
+    rest (classify/native.py); None: the text is read in Python alone."""
     if native.MODE != "compiled":
-        return None, None
+        return None, None, None
     try:
         from classify import _texttable
     except ImportError:
-        return None, None
-    return _texttable.fold, _texttable.plain
+        return None, None, None
+    return _texttable.fold, _texttable.plain, _texttable.find
 
 
-_FOLD_IN_C, _PLAIN_IN_C = _in_c()
+_FOLD_IN_C, _PLAIN_IN_C, _FIND_IN_C = _in_c()
 # (built only for the C readers: the Python steps need no table)
 _FOLD_TABLE: Final = _fold_table() if _FOLD_IN_C is not None else b""
 _PLAIN_TABLE: Final = _plain_table() if _PLAIN_IN_C is not None else b""
+
+
+class CharSearch:
+    """Whether a text holds a character of one character class, as `pattern.search(text, start,
+    end)` says of `pattern`, that class alone. Asked of every name and phrase, where `re` runs
+    its matcher at each character; compiled, classify/texttable.c's `find` reads the text
+    through a table of the first `size` code points instead (every code point beyond is in the
+    class or not, as the one at `size` is: a test checks each)."""
+
+    def __init__(self, pattern: str, size: int) -> None:
+        self.pattern = re.compile(pattern)
+        self._beyond = self.pattern.match(chr(size)) is not None
+        self._table = b"" if _FIND_IN_C is None else \
+            bytes(self.pattern.match(chr(code)) is not None for code in range(size))
+
+    def search(self, text: str, start: int = 0, end: int = sys.maxsize) -> bool:
+        if _FIND_IN_C is not None:
+            return _FIND_IN_C(text, self._table, self._beyond, start, end)
+        return self.pattern.search(text, start, end) is not None
+
+
+# Both cases spelt out, not IGNORECASE: the same characters (every code point checked), and
+# `re` tests a plain class without folding each character's case first.
+MARKED: Final = CharSearch(f"[{VIETNAMESE_LETTERS}{VIETNAMESE_LETTERS.upper()}]",
+                           max(map(ord, VIETNAMESE_LETTERS.upper() + VIETNAMESE_LETTERS)) + 1)
 
 
 def _normalized(text: str) -> str:
@@ -317,5 +341,5 @@ def prepare(title: str | None, summary: str | None = "") -> Prepared:
         folded = "".join(c.lower()[:1] for c in cased)
     title_end = len(head)
     return Prepared(text=text, title_end=title_end, folded=folded, cased=cased,
-                    title_marked=MARKED.search(text, 0, title_end) is not None,
-                    summary_marked=MARKED.search(text, title_end) is not None)
+                    title_marked=MARKED.search(text, 0, title_end),
+                    summary_marked=MARKED.search(text, title_end))

@@ -7,6 +7,8 @@
  * table lookup per character. textmap builds the tables from those same steps, and the Python
  * stays the reference: a text these functions cannot answer for is prepared in Python as it
  * always was, and the tests check both agree (tests/test_classify_native_c.py).
+ * `find` stands in for a pattern of one character class (textmap.CharSearch), asked of every
+ * name and phrase: `re` runs its matcher at each character.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -102,11 +104,45 @@ plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
 }
 
+/* find(text, table, beyond, start, end) -> bool: whether text[start:end] holds a character c
+ * with table[c] != 0 or, for c beyond the table, whether `beyond` is true: what `search` of a
+ * pattern of one character class says, its bounds clamped as re clamps pos and endpos. */
+static PyObject *
+find(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyUnicode_Check(args[0]) || !PyBytes_Check(args[1])
+            || !PyBool_Check(args[2]) || !PyLong_Check(args[3]) || !PyLong_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "find(text: str, table: bytes, beyond: bool, start: int, end: int)");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[3]), end = PyLong_AsSsize_t(args[4]);
+    if ((start == -1 || end == -1) && PyErr_Occurred())
+        return NULL;
+    const void *data = PyUnicode_DATA(args[0]);
+    int kind = PyUnicode_KIND(args[0]);
+    Py_ssize_t len = PyUnicode_GET_LENGTH(args[0]);
+    const unsigned char *table = (const unsigned char *)PyBytes_AS_STRING(args[1]);
+    Py_UCS4 size = (Py_UCS4)PyBytes_GET_SIZE(args[1]);
+    int beyond = args[2] == Py_True;
+    start = start < 0 ? 0 : start;
+    end = end > len ? len : end;
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < size ? table[ch] != 0 : beyond)
+            Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef methods[] = {
     {"fold", (PyCFunction)(void (*)(void))fold, METH_FASTCALL,
      "fold(text, table): the text folded through the table, or None (classify/texttable.c)."},
     {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
      "plain(text, table): whether vntext.normalize surely leaves this text as it is."},
+    {"find", (PyCFunction)(void (*)(void))find, METH_FASTCALL,
+     "find(text, table, beyond, start, end): whether text[start:end] holds a character of "
+     "the table's class."},
     {NULL, NULL, 0, NULL},
 };
 

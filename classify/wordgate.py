@@ -26,12 +26,12 @@ from typing import Final
 
 import ahocorasick_rs
 
-from classify.textmap import VIETNAMESE_LETTERS
+from classify.textmap import VIETNAMESE_LETTERS, CharSearch
 
 # ASCII, Vietnamese letters, and punctuation without case (Latin-1's but "µ", general punctuation).
 _PLAIN: Final = f"\x00-\x7f{VIETNAMESE_LETTERS}" \
     f"{VIETNAMESE_LETTERS.upper()}\u00a0-\u00b4\u00b6-\u00bf\u2000-\u206f"
-_NOT_PLAIN: Final = re.compile(f"[^{_PLAIN}]")
+_NOT_PLAIN: Final = CharSearch(f"[^{_PLAIN}]", 0x2070)
 
 
 class WordGate:

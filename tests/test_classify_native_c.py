@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
 import unicodedata
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classify import get_classifier, native, textmap
+from classify import get_classifier, native, textmap, wordgate
 from classify.labelled import labelled_files, load_jsonl
 from classify.textmap import _flatten, _flatten_python, _normalized, prepare
 from classify.topic_model import TopicModel
@@ -110,8 +111,30 @@ def test_random_words_weigh_the_same(data: st.DataObject) -> None:
         == python.word_logits(folded, title_end, pairs)
 
 
+SEARCHES = {"MARKED": textmap.MARKED, "not plain": wordgate._NOT_PLAIN}
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_a_character_search_answers_as_its_pattern_at_every_code_point(name: str) -> None:
+    search = SEARCHES[name]
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        assert search.search(f"ab{char}", 2) == (search.pattern.search(char) is not None), \
+            hex(code)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(SEARCHES)), texts, st.integers(-5, 50), st.integers(-5, 50))
+def test_a_character_search_takes_bounds_as_re_does(name: str, text: str, start: int,
+                                                    end: int) -> None:
+    search = SEARCHES[name]
+    assert search.search(text, start, end) == (search.pattern.search(text, start, end)
+                                               is not None)
+    assert search.search(text, start) == (search.pattern.search(text, start) is not None)
+
+
 def test_bad_arguments_are_refused_as_python_would() -> None:
-    from classify._texttable import fold, plain
+    from classify._texttable import find, fold, plain
     from classify._wordweights import WordWeights
 
     model, python = python_model()
@@ -126,6 +149,10 @@ def test_bad_arguments_are_refused_as_python_would() -> None:
         fold("text", "not bytes")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         plain(None, b"")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        find("text", b"", 1, 0, 4)  # type: ignore[arg-type]
+    with pytest.raises(OverflowError):  # as re says of a bound beyond Py_ssize_t
+        find("text", b"", False, 0, 2**70)
     with pytest.raises(ValueError, match="one weight per topic"):
         WordWeights(10_000, [0, 0], ({"a": [1]}, {}, {}, {}))
     with pytest.raises(ValueError, match="four tables"):
