@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 
@@ -41,11 +40,3 @@ class Evidence:
             pass
         return cls(kind, str(data.get("label") or label), str(data.get("text") or ""),
                    str(data.get("resolved") or ""))
-
-
-@lru_cache(maxsize=8192)
-def shared_evidence(kind: EvidenceKind, label: str, text: str, resolved: str) -> Evidence:
-    """`Evidence(kind, label, text, resolved)`, one instance per value: building a frozen
-    dataclass costs a call per field, and the classifier gives the same evidence over and over
-    ("Hà Nội" → 01 Hà Nội). Safe to share: it is immutable."""
-    return Evidence(kind, label, text, resolved)

@@ -223,18 +223,29 @@ def _last_word(text: str, end: int) -> re.Match[str] | None:
     return found
 
 
-@lru_cache(maxsize=64)
+# What `_folded` and `_shape` worked out, by list of phrases: the rules' few lists, each asked
+# for every name (plain dicts: a frozenset keeps its hash, and lru_cache's wrapper costs more
+# than the lookup).
+_FOLDED: Final[dict[frozenset[str], frozenset[str]]] = {}
+_SHAPES: Final[dict[frozenset[str], tuple[frozenset[int], frozenset[str]]]] = {}
+
+
 def _folded(phrases: frozenset[str]) -> frozenset[str]:
-    return frozenset(fold(p) for p in phrases)
+    found = _FOLDED.get(phrases)
+    if found is None:
+        found = _remember(_FOLDED, phrases, frozenset(fold(p) for p in phrases))
+    return found
 
 
-@lru_cache(maxsize=64)
 def _shape(phrases: frozenset[str]) -> tuple[frozenset[int], frozenset[str]]:
     """How many words the phrases have, and their last words. Stripping the quotes off `n`
     words joined keeps the spaces and the last word (or strips that word, when `n` is 1), so
     only a phrase of `n` words ending with it can be the same."""
-    return (frozenset(p.count(" ") + 1 for p in phrases),
-            frozenset(p.rpartition(" ")[2] for p in phrases))
+    found = _SHAPES.get(phrases)
+    if found is None:
+        found = _remember(_SHAPES, phrases, (frozenset(p.count(" ") + 1 for p in phrases),
+                                             frozenset(p.rpartition(" ")[2] for p in phrases)))
+    return found
 
 
 class PhrasesBefore:
@@ -287,8 +298,16 @@ class PhrasesBefore:
 
 
 def _confidence(weight: float) -> float:
-    """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title."""
-    return round(min(0.99, 1.0 - math.pow(0.25, weight)), 3)
+    """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title.
+    Weights are sums of a few steps, so they repeat: each is worked out once (`round` to three
+    digits formats the float)."""
+    found = _CONFIDENCE.get(weight)
+    if found is None:
+        found = _remember(_CONFIDENCE, weight, round(min(0.99, 1.0 - math.pow(0.25, weight)), 3))
+    return found
+
+
+_CONFIDENCE: Final[dict[float, float]] = {}
 
 
 def _home_evidence(feed: str) -> Evidence:

@@ -146,7 +146,11 @@ def _in_c() -> tuple[_Fold | None, _Plain | None, _Find | None]:
     return _texttable.fold, _texttable.plain, _texttable.find
 
 
-_FOLD_IN_C, _PLAIN_IN_C, _FIND_IN_C = _in_c()
+# (Final: compiled, a module's other globals are looked up in its dict at every use)
+_IN_C: Final = _in_c()
+_FOLD_IN_C: Final = _IN_C[0]
+_PLAIN_IN_C: Final = _IN_C[1]
+_FIND_IN_C: Final = _IN_C[2]
 # (built only for the C readers: the Python steps need no table)
 _FOLD_TABLE: Final = _fold_table() if _FOLD_IN_C is not None else b""
 _PLAIN_TABLE: Final = _plain_table() if _PLAIN_IN_C is not None else b""

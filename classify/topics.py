@@ -16,8 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
+from catalog import Topic
 from catalog import topics as catalog_topics
-from classify.evidence import Evidence, EvidenceKind, shared_evidence
+from classify.evidence import Evidence, EvidenceKind
 from classify.textmap import MARKED, Prepared, match_key
 from classify.wordgate import BoundedWords, matches
 from vntext import normalize
@@ -62,6 +63,7 @@ class TopicRules:
     # slug → the `together_keep…` lists among them, which still count beside a yield_to topic
     keep_combos: dict[str, frozenset[int]]
     yield_to: dict[str, tuple[str, ...]]
+    names: dict[str, Topic]  # the catalogue's topics by slug, in the spec's order
     # A phrase within a few words after one of these, in the same clause, is mentioned in
     # passing ("nhân dịp lễ Vu Lan"): it gives no topic. Lowercase, with marks.
     passing: re.Pattern[str] | None = None
@@ -179,7 +181,7 @@ def load_topic_rules(path: Path = TOPIC_RULES_FILE) -> TopicRules:
         raise TopicRulesError(f"{path.name}: [abroad] anywhere: unknown topics "
                               f"{sorted(anywhere - set(known))}")
     return TopicRules(phrases=phrases, combos=combos, keep_combos=keep_combos,
-                      yield_to=yield_to, passing=passing,
+                      yield_to=yield_to, names=known, passing=passing,
                       passing_any=passing_any, passing_keys=passing_keys,
                       abroad_places=_words(abroad.get("places", [])),
                       abroad_gate=BoundedWords(normalize(w) for w in abroad.get("places", [])),
@@ -255,16 +257,19 @@ class _Tally:
 
     def has_phrases(self) -> bool:
         """Whether a phrase that speaks for the topic was found, outside a `not` phrase."""
-        spans = [*self.strong.values(), *self.keep.values(), *self.weak.values(),
-                 *(span for group in self.together.values() for span in group)]
-        return any(self.free(span) for span in spans)
+        return any(self.free(span) for span in self.strong.values()) \
+            or any(self.free(span) for span in self.keep.values()) \
+            or any(self.free(span) for span in self.weak.values()) \
+            or any(self.free(span) for group in self.together.values() for span in group)
 
     def evidence(self, combos: list[int], sentence: _Sentences) -> list[Span]:
         """The spans that give the topic, or [] when they do not add up to it."""
         if self.vetoed():
             return []
         if self.keep or self.strong:
-            strong = [s for s in [*self.keep.values(), *self.strong.values()] if self.free(s)]
+            # (each dict read on its own: compiled, a list unpacking them reads them as Python)
+            strong = [s for s in self.keep.values() if self.free(s)]
+            strong += [s for s in self.strong.values() if self.free(s)]
             if strong:
                 return strong
         if len(self.weak) >= 2 and not any(self.free(s) for s in self.weak_vetoes):
@@ -403,7 +408,7 @@ def score_topics(
         else:
             del given[slug]
 
-    names = catalog_topics()
+    names = rules.names
     labels = [slug for slug in names if slug in given]
     evidence: list[Evidence] = []
     signals = set(labels) | vetoed
@@ -415,6 +420,23 @@ def score_topics(
         if len(spans) > 1:
             signals.add(f"{slug}:many")
         quoted = " + ".join(f'"{prep.text[a:b]}"' for a, b in spans[:3])
-        evidence.append(shared_evidence(EvidenceKind.TOPIC, slug, prep.text[slice(*spans[0])],
-                                        f"{quoted} → {slug} ({names[slug].name_vi})"))
+        evidence.append(_evidence(slug, prep.text[slice(*spans[0])],
+                                  f"{quoted} → {slug} ({names[slug].name_vi})"))
     return labels, evidence, signals
+
+
+_EVIDENCE: Final[dict[str, Evidence]] = {}
+_EVIDENCE_CACHE: Final = 8_192
+
+
+def _evidence(slug: str, text: str, resolved: str) -> Evidence:
+    """`Evidence(TOPIC, slug, text, resolved)`, one instance per value: the same phrases give
+    the same evidence over and over, and a dataclass is built in Python. Looked up by
+    `resolved` alone (it quotes `text` and names `slug`, so it differs where they do; both are
+    compared all the same): a string hashes in C, where EvidenceKind's hash is Python's."""
+    found = _EVIDENCE.get(resolved)
+    if found is None or found.text != text or found.label != slug:
+        if len(_EVIDENCE) >= _EVIDENCE_CACHE:
+            _EVIDENCE.clear()
+        found = _EVIDENCE[resolved] = Evidence(EvidenceKind.TOPIC, slug, text, resolved)
+    return found
