@@ -128,6 +128,8 @@ _FROM: Final = frozenset({"từ"})  # "đoàn cứu hộ từ Thái Nguyên": wh
 NAME_CACHE: Final = 16_384
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+# What `PlaceReader._kept` says of a name: its readings and whether it is weak, or None.
+_Kept = tuple[tuple[Place, ...], bool] | None
 _LAST_WORD: Final = re.compile(r"(\w+)[\s,]*$")
 _OPENERS: Final = "(\"“[‘'«"  # what may open a phrase ("(như", "“quê")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n\"“”'(\[–—-])\s*$")
@@ -529,12 +531,15 @@ class PlaceReader:
             if full and abbrev and folded else None  # (in text with marks, without)
         # Keys whose name is capitalised at its first word (a lowercase one is another word).
         self._capital_first = frozenset(k for k, caps in gazetteer.capitals.items() if caps[0])
-        # What `_same_marks`, `_kept` and `_evidence` have read (NAME_CACHE): plain dicts, since
-        # calling through lru_cache's wrapper cost compiled code more than the lookup saves.
-        self._marks_cache: dict[tuple[str, str], tuple[Place, ...]] = {}
-        self._kept_cache: dict[tuple[str, str, bool, str, str | None, str, bool],
-                               tuple[tuple[Place, ...], bool] | None] = {}
-        self._evidence_cache: dict[tuple[int, str, str, str], Evidence] = {}
+        # What `_same_marks`, `_kept` and `_evidence` have read (NAME_CACHE), by the name as
+        # written: a string keys a dict faster than a tuple holding it (no tuple to build, and
+        # compared by identity first), and the few readings of one wording are told apart in a
+        # short list. Plain dicts: calling through lru_cache's wrapper cost compiled code more
+        # than the lookup saves.
+        self._marks_cache: dict[str, list[tuple[str, tuple[Place, ...]]]] = {}
+        self._kept_cache: dict[str, list[tuple[str, bool, str, str | None, str, bool, _Kept]]] \
+            = {}
+        self._evidence_cache: dict[str, list[tuple[Place, str, str, Evidence]]] = {}
 
     def sports_cue(self, prep: Prepared, start: int, end: int) -> bool:
         """Whether the sports word found at folded [start, end) is one: in text written with
@@ -548,12 +553,16 @@ class PlaceReader:
         """The readings of `key` with the marks of the `written` name ("Quỹ Hợp" is no "Quỳ
         Hợp"); a key that holds its type word ("TT Chờ") compares the name at its end; a name
         whose marks the data lost matches any spelling. Read once per wording (NAME_CACHE)."""
-        found = self._marks_cache.get((key, written))
-        if found is None:
-            said = marks_form(written)
-            found = tuple(p for p in self.gaz.places[key]
-                          if not p.marks or said == p.marks or said.endswith(" " + p.marks))
-            _remember(self._marks_cache, (key, written), found)
+        known = self._marks_cache.get(written)
+        if known is None:
+            known = _remember(self._marks_cache, written, [])
+        for k, found in known:
+            if k == key:
+                return found
+        said = marks_form(written)
+        found = tuple(p for p in self.gaz.places[key]
+                      if not p.marks or said == p.marks or said.endswith(" " + p.marks))
+        known.append((key, found))
         return found
 
     def _readings(self, key: str, written: str, marked: bool) -> tuple[Place, ...]:
@@ -999,19 +1008,24 @@ class PlaceReader:
         return bool(previous) and f"{previous[0]} {key.partition(' ')[0]}" in self.rules.unfold
 
     def _kept(self, key: str, written: str, marked: bool, cased: str, typed: str | None,
-              type_word: str, upper_segment: bool) -> tuple[tuple[Place, ...], bool] | None:
+              type_word: str, upper_segment: bool) -> _Kept:
         """The readings of a name written `written` (`cased` folded, in text with marks or not)
         that its type word allows (`_filter`), and whether it is weak; None when none is left or
         it is not capitalised as a name. A function of the name and its type word alone: names
         repeat across items, so it is read once (NAME_CACHE)."""
-        args = (key, written, marked, cased, typed, type_word, upper_segment)
-        if args in self._kept_cache:
-            return self._kept_cache[args]
+        known = self._kept_cache.get(written)
+        if known is None:
+            known = _remember(self._kept_cache, written, [])
+        for k, mk, cs, ty, tw, up, found in known:
+            if k == key and mk == marked and cs == cased and ty == typed and tw == type_word \
+                    and up == upper_segment:
+                return found
         readings = self._same_marks(key, written) if marked else self.gaz.places[key]
         kept = self._filter(key, readings, typed, type_word, written)
         if kept is not None and not self._capitalised(key, typed, cased, upper_segment):
             kept = None
-        return _remember(self._kept_cache, args, kept)
+        known.append((key, marked, cased, typed, type_word, upper_segment, kept))
+        return kept
 
     def _filter(self, key: str, readings: tuple[Place, ...], typed: str | None, type_word: str,
                 written: str) -> tuple[tuple[Place, ...], bool] | None:
@@ -1269,14 +1283,17 @@ class PlaceReader:
     def _evidence(self, place: Place, quote: str, passing: str, code: str) -> Evidence:
         """The evidence for `code` of a name said `quote` and read as `place` (`passing`: why
         in passing, or ""), built once per reading and wording (NAME_CACHE): names recur across
-        items. Keyed by the place's identity, not its value: the gazetteer's places live as
-        long as the reader, and a frozen dataclass hashes in its generated Python __hash__."""
-        key = (id(place), quote, passing, code)
-        found = self._evidence_cache.get(key)
-        if found is None:
-            chain = place.chain(quote) + (f" ({passing})" if passing else "")
-            found = _remember(self._evidence_cache, key,
-                              Evidence(EvidenceKind.PROVINCE, code, quote, chain))
+        items. Told apart by the place's identity, not its value: the gazetteer's places live
+        as long as the reader, and a frozen dataclass compares in generated Python."""
+        known = self._evidence_cache.get(quote)
+        if known is None:
+            known = _remember(self._evidence_cache, quote, [])
+        for p, why, c, found in known:
+            if p is place and why == passing and c == code:
+                return found
+        chain = place.chain(quote) + (f" ({passing})" if passing else "")
+        found = Evidence(EvidenceKind.PROVINCE, code, quote, chain)
+        known.append((place, passing, code, found))
         return found
 
     def _aside(self, prep: Prepared, settled: list[Mention], i: int) -> bool:
