@@ -686,14 +686,18 @@ class PlaceReader:
         (or company words) stand between it and the end: the name is part of that name. `gate`,
         the quick test of the pattern's words (its alternatives, each of them), saves running it
         where it cannot match and tells where it can."""
-        if gate is not None and not gate.may_match(before):
+        starts = gate.starts(before) if gate is not None else None
+        if starts is not None and not starts:
             return None  # none of its words before the name, so none in the clause: no clause cut
         cuts = list(_CLAUSE_END.finditer(before))
-        cut = cuts[-1] if cuts else None
-        clause = before[cut.end() :] if cut else before
+        cut = cuts[-1].end() if cuts else 0
+        clause = before[cut:]
         # (tried only where one of its words starts: an IGNORECASE alternation tried at every
-        # character cost some 40,000 instructions a clause)
-        found = last_match(pattern, clause, gate.starts(clause) if gate is not None else None)
+        # character cost some 40,000 instructions a clause; the clause's starts are those of
+        # `before` after the cut, read in the same pass)
+        if starts is not None:
+            starts = [at - cut for at in starts if at >= cut]
+        found = last_match(pattern, clause, starts)
         if not found:
             return None
         between = _WORD.findall(clause[found.end() :])

@@ -35,7 +35,8 @@ _NOT_PLAIN: Final = CharSearch(f"[^{_PLAIN}]", 0x2070)
 
 
 class WordGate:
-    """`may_match(text)` is False only when the IGNORECASE pattern of `words` cannot match."""
+    """`starts(text)` is empty only when the IGNORECASE pattern of `words` cannot match, and
+    says where it can."""
 
     def __init__(self, words: Iterable[str]) -> None:
         lowered = {w.lower() for w in words}
@@ -43,15 +44,11 @@ class WordGate:
         if lowered and not any(not w or _NOT_PLAIN.search(w) for w in lowered):
             self._automaton = ahocorasick_rs.AhoCorasick(sorted(lowered))
 
-    def may_match(self, text: str) -> bool:
-        if self._automaton is None or _NOT_PLAIN.search(text):
-            return True  # no words (the pattern matches an empty string), or letters to compare
-        return bool(self._automaton.find_matches_as_indexes(text.lower()))
-
     def starts(self, text: str) -> list[int] | None:
         """Where a word starts in `text`, each place once, in order: the only places where an
-        alternation of exactly these words can match (`last_match`). None where the test is not
-        exact: the pattern must look everywhere."""
+        alternation of exactly these words can match (`last_match`); none, and the pattern
+        cannot match at all. None where the test is not exact (no words, or letters whose case
+        str.lower folds otherwise): the pattern must look everywhere."""
         if self._automaton is None or _NOT_PLAIN.search(text):
             return None
         return _starts(self._automaton.find_matches_as_indexes(text.lower(), True))
