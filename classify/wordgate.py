@@ -56,6 +56,8 @@ class WordGate:
 
 def _starts(found: list[tuple[int, int, int]]) -> list[int]:
     """Where the automaton's matches (pattern, start, end) start, each place once, in order."""
+    if len(found) < 2:  # (most texts hold none of the words, or one)
+        return [found[0][1]] if found else []
     return sorted({start for _, start, _ in found})
 
 
