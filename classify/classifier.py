@@ -31,7 +31,6 @@ PLACE: Final = 1
 TOPIC: Final = 2
 SPORTS: Final = 4
 ORGANISATION: Final = 8
-PASSING: Final = 16
 PAIR: Final = 32  # a word pair the topic model weighs
 Span = tuple[int, int, str]  # start, end in Prepared.folded, key
 
