@@ -299,6 +299,9 @@ class PhrasesBefore:
         return found
 
 
+_CONFIDENCE: Final[dict[float, float]] = {}  # what `_confidence` worked out, by weight
+
+
 def _confidence(weight: float) -> float:
     """0.75 for one name in a summary, 0.88 with its type word ("huyện X"), 0.98 in the title.
     Weights are sums of a few steps, so they repeat: each is worked out once (`round` to three
@@ -307,9 +310,6 @@ def _confidence(weight: float) -> float:
     if found is None:
         found = _remember(_CONFIDENCE, weight, round(min(0.99, 1.0 - math.pow(0.25, weight)), 3))
     return found
-
-
-_CONFIDENCE: Final[dict[float, float]] = {}
 
 
 def _home_evidence(feed: str) -> Evidence:

@@ -1,4 +1,5 @@
-/* Reading an item's text through tables of characters, for classify/textmap.py's `prepare`.
+/* Reading an item's text through tables of characters, for classify/textmap.py: `prepare`, and
+ * the character classes asked of every name and phrase (`CharSearch`).
  *
  * Why by hand: before any name is looked for, preparing an item took a sixth of classifying
  * it, in passes over the whole text that each made a new object or ran a pattern: NFD, an
@@ -13,7 +14,20 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* The arguments both functions take, (text: str, table: bytes), read; 0, or -1 and TypeError. */
+/* A str's characters, ready to read: before Python 3.12 a string built by the legacy C API may
+ * not be yet. 0, or -1 with the error set. */
+static int
+ready(PyObject *text)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    return PyUnicode_READY(text);
+#else
+    (void)text;
+    return 0;
+#endif
+}
+
+/* The arguments fold and plain take, (text: str, table: bytes), read; 0, or -1 and the error. */
 typedef struct {
     const void *data;
     int kind;
@@ -29,6 +43,8 @@ read_args(const char *usage, PyObject *const *args, Py_ssize_t nargs, Args *out)
         PyErr_Format(PyExc_TypeError, "%s(text: str, table: bytes)", usage);
         return -1;
     }
+    if (ready(args[0]) < 0)
+        return -1;
     out->data = PyUnicode_DATA(args[0]);
     out->kind = PyUnicode_KIND(args[0]);
     out->len = PyUnicode_GET_LENGTH(args[0]);
@@ -116,8 +132,11 @@ find(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                         "find(text: str, table: bytes, beyond: bool, start: int, end: int)");
         return NULL;
     }
-    Py_ssize_t start = PyLong_AsSsize_t(args[3]), end = PyLong_AsSsize_t(args[4]);
-    if ((start == -1 || end == -1) && PyErr_Occurred())
+    Py_ssize_t start = PyLong_AsSsize_t(args[3]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t end = PyLong_AsSsize_t(args[4]);
+    if ((end == -1 && PyErr_Occurred()) || ready(args[0]) < 0)
         return NULL;
     const void *data = PyUnicode_DATA(args[0]);
     int kind = PyUnicode_KIND(args[0]);

@@ -155,7 +155,8 @@ class TopicModel:
         low = self.logit_threshold if labels_only else -math.inf
         out = {}
         any_veto = labels_only and any(s.endswith(":veto") for s in signals)
-        assert len(z) == len(self.slugs), "one logit per topic"
+        if len(z) != len(self.slugs):
+            raise ValueError("one logit per topic")
         for i, slug in enumerate(self.slugs):  # (compiled, zip is a call to a Python type)
             logit = z[i]
             if any_veto and f"{slug}:veto" in signals:

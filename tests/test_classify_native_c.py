@@ -45,6 +45,7 @@ def test_the_c_readers_are_in_use() -> None:
     model, python = python_model()
     assert python.compiled is None
     assert textmap._FOLD_IN_C is not None and textmap._PLAIN_IN_C is not None
+    assert textmap._FIND_IN_C is not None
 
 
 def test_folding_every_character_of_the_table() -> None:

@@ -293,3 +293,26 @@ def test_a_persons_province_in_brackets_follows_a_whole_title_word() -> None:
     no title, so the bracket after the name it precedes places the news."""
     assert codes("Đại biểu Hoàng Ngọc Định (Hà Giang) đề nghị kéo dài chính sách") == []
     assert codes("Đội Mùa hè xanh Cao Bá Quát (Hà Giang) sửa đường cho bản") == ["08"]
+
+
+def test_a_name_cached_by_its_wording_tells_its_readings_apart() -> None:
+    """The name caches are keyed by the wording alone; each reading of one wording (another
+    key, type word or place) is answered as a reader that never saw the others answers it."""
+    clf = get_classifier()
+
+    def fresh() -> PlaceReader:
+        return PlaceReader(clf.gazetteer, clf.places.rules)
+
+    reader = fresh()
+    asked = [("hoa binh", "Hòa Bình"), ("binh thuan", "Hòa Bình"), ("hoa binh", "Hòa Bình")]
+    for key, written in asked:
+        assert reader._same_marks(key, written) == fresh()._same_marks(key, written)
+    kept = [("hoa binh", "Hòa Bình", True, "Hoa Binh", typed, word, False)
+            for typed, word in ((None, ""), ("province", "tỉnh"), ("district", "huyện"))]
+    for args in kept + kept[::-1]:
+        assert reader._kept(*args) == fresh()._kept(*args)
+    places = clf.gazetteer.places["hoa binh"][:2]
+    for place in [*places, *places]:
+        for passing in ("", "in passing: a comparison"):
+            assert reader._evidence(place, "Hòa Bình", passing, place.code) \
+                == fresh()._evidence(place, "Hòa Bình", passing, place.code)

@@ -10,8 +10,9 @@ import pytest
 
 from catalog import topics as catalog_topics
 from classify import Classifier, get_classifier
+from classify.evidence import EvidenceKind
 from classify.textmap import prepare
-from classify.topics import TopicRulesError, load_topic_rules
+from classify.topics import TopicRulesError, _evidence, load_topic_rules
 
 
 def topics(title: str, summary: str = "") -> list[str]:
@@ -510,3 +511,11 @@ def test_topic_families_from_new_labelled_batches(title: str, summary: str,
     """The rule families' contract (the topic model then weighs them with the words, measured by
     bench/classify_eval.py: it gives "Hỗ trợ xây mới nhà … trước mùa mưa bão" a disaster too)."""
     assert sorted(rule_topics(title, summary)) == expected
+
+
+def test_topic_evidence_shared_by_wording_keeps_its_own_text_and_label() -> None:
+    first = _evidence("thien-tai-cuu-tro", "bão", '"bão" → thien-tai-cuu-tro')
+    assert _evidence("thien-tai-cuu-tro", "bão", '"bão" → thien-tai-cuu-tro') is first
+    other = _evidence("thien-tai-cuu-tro", "Bão", '"bão" → thien-tai-cuu-tro')
+    assert (other.text, other.label, other.kind) == ("Bão", "thien-tai-cuu-tro",
+                                                     EvidenceKind.TOPIC)

@@ -184,3 +184,15 @@ def test_in_passing_is_the_passing_patterns_search(text: str, start: int) -> Non
     assert rules.passing is not None
     window = text[max(0, start - 60) : start].lower()
     assert _in_passing(text, start, rules) == (rules.passing.search(window) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("báo Báo BAO điện tử cty, ."), max_size=40),
+       st.integers(0, 40))
+def test_the_starts_after_a_cut_are_the_starts_of_the_rest(text: str, cut: int) -> None:
+    """PlaceReader._name_word reads the gate once over the text before a name and keeps the
+    starts past the clause's cut: those of the clause itself."""
+    gate = WordGate(get_place_rules().named_after_words)
+    starts, rest = gate.starts(text), gate.starts(text[cut:])
+    assert starts is not None and rest is not None  # (plain letters: the gate is exact)
+    assert [at - cut for at in starts if at >= cut] == rest
