@@ -214,6 +214,13 @@ def _remember(cache: dict[_K, _V], key: _K, value: _V) -> _V:
     return value
 
 
+def _by_wording(cache: dict[str, list[_V]], written: str) -> list[_V]:
+    """What `cache` keeps for a name as written: the readings of that wording asked so far (a
+    new list, remembered, the first time)."""
+    known = cache.get(written)
+    return known if known is not None else _remember(cache, written, [])
+
+
 def _last_word(text: str, end: int) -> re.Match[str] | None:
     """The last word of `text[:end]` before spaces and commas (`_LAST_WORD`), read in its last
     64 characters: searched over all of it, the pattern is tried at every character. A word
@@ -553,9 +560,7 @@ class PlaceReader:
         """The readings of `key` with the marks of the `written` name ("Quỹ Hợp" is no "Quỳ
         Hợp"); a key that holds its type word ("TT Chờ") compares the name at its end; a name
         whose marks the data lost matches any spelling. Read once per wording (NAME_CACHE)."""
-        known = self._marks_cache.get(written)
-        if known is None:
-            known = _remember(self._marks_cache, written, [])
+        known = _by_wording(self._marks_cache, written)
         for k, found in known:
             if k == key:
                 return found
@@ -1017,15 +1022,12 @@ class PlaceReader:
         that its type word allows (`_filter`), and whether it is weak; None when none is left or
         it is not capitalised as a name. A function of the name and its type word alone: names
         repeat across items, so it is read once (NAME_CACHE)."""
-        known = self._kept_cache.get(written)
-        if known is None:
-            known = _remember(self._kept_cache, written, [])
+        known = _by_wording(self._kept_cache, written)
         for k, mk, cs, ty, tw, up, found in known:
             if k == key and mk == marked and cs == cased and ty == typed and tw == type_word \
                     and up == upper_segment:
                 return found
-        readings = self._same_marks(key, written) if marked else self.gaz.places[key]
-        kept = self._filter(key, readings, typed, type_word, written)
+        kept = self._filter(key, self._readings(key, written, marked), typed, type_word, written)
         if kept is not None and not self._capitalised(key, typed, cased, upper_segment):
             kept = None
         known.append((key, marked, cased, typed, type_word, upper_segment, kept))
@@ -1289,9 +1291,7 @@ class PlaceReader:
         in passing, or ""), built once per reading and wording (NAME_CACHE): names recur across
         items. Told apart by the place's identity, not its value: the gazetteer's places live
         as long as the reader, and a frozen dataclass compares in generated Python."""
-        known = self._evidence_cache.get(quote)
-        if known is None:
-            known = _remember(self._evidence_cache, quote, [])
+        known = _by_wording(self._evidence_cache, quote)
         for p, why, c, found in known:
             if p is place and why == passing and c == code:
                 return found
